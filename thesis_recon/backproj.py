@@ -4,15 +4,15 @@
 
 # %% ../nbs/31_backproj.ipynb #5cd1857c
 from __future__ import annotations
+import functools
 import numpy as np
-import torch
 from .core import ThesisReconError
 from .geometry import invert_pose, is_valid_pose, project, transform, unproject
 from .kernels import package_kernel
 
 # %% auto #0
-__all__ = ['PROJECTION_SRC', 'grid_projection_matrix', 'projection_indices', 'projection_indices_reference', 'stack_view_indices',
-           'backproject', 'fuse_max', 'fuse_concat']
+__all__ = ['SURFACE_PIXEL_SRC', 'PROJECTION_SRC', 'grid_projection_matrix', 'projection_indices', 'projection_indices_reference',
+           'stack_view_indices', 'backproject', 'fuse_max', 'fuse_concat']
 
 # %% ../nbs/31_backproj.ipynb #21160787
 def grid_projection_matrix(K, pose, world_to_grid) -> np.ndarray:
@@ -21,7 +21,24 @@ def grid_projection_matrix(K, pose, world_to_grid) -> np.ndarray:
     return K4 @ invert_pose(pose) @ np.linalg.inv(np.asarray(world_to_grid, np.float64))
 
 # %% ../nbs/31_backproj.ipynb #836128f2
-PROJECTION_SRC = r'''
+SURFACE_PIXEL_SRC = r'''
+/* The back-projection rule: the pixel v*W + u that a point at homogeneous pixel (pu, pv, pz) takes, or -1. */
+__device__ __forceinline__ long long surface_pixel(double pu, double pv, double pz, const float* depth, int H, int W,
+                                                   float voxel_size, float depth_min, float depth_max)
+{
+  if (!(pz > 0.0)) return -1;
+  const double u = pu / pz, v = pv / pz;
+  if (!(u >= -0.5 && u < W - 0.5 && v >= -0.5 && v < H - 0.5)) return -1;   /* nearest pixel inside the image */
+  const int ui = (int)floor(u + 0.5), vi = (int)floor(v + 0.5);
+  if (ui < 0 || ui >= W || vi < 0 || vi >= H) return -1;
+  const float d = depth[(long long)vi * W + ui];
+  if (!(d >= depth_min && d <= depth_max)) return -1;
+  if (!(fabs((double)d - pz) <= (double)voxel_size)) return -1;
+  return (long long)vi * W + ui;
+}
+'''
+
+PROJECTION_SRC = SURFACE_PIXEL_SRC + r'''
 extern "C" __global__ void voxel_pixel_kernel(
     const float* depth, int H, int W, const double* P, int X, int Y, int Z,
     float voxel_size, float depth_min, float depth_max, long long* pixel_of_voxel)
@@ -29,20 +46,9 @@ extern "C" __global__ void voxel_pixel_kernel(
   const long long n = (long long)X * Y * Z;
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  pixel_of_voxel[i] = -1;
   const double gx = (double)(i / ((long long)Y * Z)), gy = (double)((i / Z) % Y), gz = (double)(i % Z);
-  const double pu = P[0] * gx + P[1] * gy + P[2] * gz + P[3];
-  const double pv = P[4] * gx + P[5] * gy + P[6] * gz + P[7];
-  const double pz = P[8] * gx + P[9] * gy + P[10] * gz + P[11];
-  if (!(pz > 0.0)) return;
-  const double u = pu / pz, v = pv / pz;
-  if (!(u >= -0.5 && u < W - 0.5 && v >= -0.5 && v < H - 0.5)) return;   /* nearest pixel inside the image */
-  const int ui = (int)floor(u + 0.5), vi = (int)floor(v + 0.5);
-  if (ui < 0 || ui >= W || vi < 0 || vi >= H) return;
-  const float d = depth[(long long)vi * W + ui];
-  if (!(d >= depth_min && d <= depth_max)) return;
-  if (!(fabs((double)d - pz) <= (double)voxel_size)) return;
-  pixel_of_voxel[i] = (long long)vi * W + ui;
+  pixel_of_voxel[i] = surface_pixel(P[0] * gx + P[1] * gy + P[2] * gz + P[3], P[4] * gx + P[5] * gy + P[6] * gz + P[7],
+                                    P[8] * gx + P[9] * gy + P[10] * gz + P[11], depth, H, W, voxel_size, depth_min, depth_max);
 }
 '''
 _projection_kernel = package_kernel(PROJECTION_SRC, 'voxel_pixel_kernel')
@@ -93,49 +99,56 @@ def projection_indices_reference(depth, K, pose, world_to_grid, grid_dims, voxel
     return vox[keep], (vi * W + ui)[keep]
 
 # %% ../nbs/31_backproj.ipynb #31210653
-def stack_view_indices(pairs) -> torch.Tensor:
+def stack_view_indices(pairs):
     "(3, n) int64 tensor (view, voxel, pixel) from a list of per-view `(voxel_idx, pixel_idx)` arrays."
+    import torch
     rows = [np.stack([np.full(len(v), i), v, p]) for i, (v, p) in enumerate(pairs)]
     return torch.from_numpy(np.concatenate(rows, 1).astype(np.int64) if rows else np.zeros((3, 0), np.int64))
 
-class _BackProject(torch.autograd.Function):
-    "Scatter features of pixels into voxels (forward); gather voxel gradients back to pixels (backward)."
-    @staticmethod
-    def forward(ctx, features, indices, grid_dims):
-        N, C, H, W = features.shape
-        n_vox = int(np.prod(grid_dims))
-        src = indices[0] * (H * W) + indices[2]
-        dst = indices[0] * n_vox + indices[1]
-        out = features.new_zeros(N * n_vox, C)
-        out[dst] = features.permute(0, 2, 3, 1).reshape(N * H * W, C)[src]
-        ctx.save_for_backward(src, dst)
-        ctx.shape = (N, C, H, W, n_vox)
-        return out.view(N, *grid_dims, C).permute(0, 4, 1, 2, 3)
+@functools.cache
+def _backproject_function():
+    "The autograd function (built on first use, so that importing this module does not import torch)."
+    import torch
+    class BackProject(torch.autograd.Function):
+        "Scatter features of pixels into voxels (forward); gather voxel gradients back to pixels (backward)."
+        @staticmethod
+        def forward(ctx, features, indices, grid_dims):
+            N, C, H, W = features.shape
+            n_vox = int(np.prod(grid_dims))
+            src = indices[0] * (H * W) + indices[2]
+            dst = indices[0] * n_vox + indices[1]
+            out = features.new_zeros(N * n_vox, C)
+            out[dst] = features.permute(0, 2, 3, 1).reshape(N * H * W, C)[src]
+            ctx.save_for_backward(src, dst)
+            ctx.shape = (N, C, H, W, n_vox)
+            return out.view(N, *grid_dims, C).permute(0, 4, 1, 2, 3)
 
-    @staticmethod
-    def backward(ctx, grad_out):
-        src, dst = ctx.saved_tensors
-        N, C, H, W, n_vox = ctx.shape
-        g = grad_out.permute(0, 2, 3, 4, 1).reshape(N * n_vox, C)[dst]
-        grad = grad_out.new_zeros(N * H * W, C).index_add_(0, src, g)
-        return grad.view(N, H, W, C).permute(0, 3, 1, 2), None, None
+        @staticmethod
+        def backward(ctx, grad_out):
+            src, dst = ctx.saved_tensors
+            N, C, H, W, n_vox = ctx.shape
+            g = grad_out.permute(0, 2, 3, 4, 1).reshape(N * n_vox, C)[dst]
+            grad = grad_out.new_zeros(N * H * W, C).index_add_(0, src, g)
+            return grad.view(N, H, W, C).permute(0, 3, 1, 2), None, None
+    return BackProject
 
 # %% ../nbs/31_backproj.ipynb #1292368b
-def backproject(features_2d: torch.Tensor, indices: torch.Tensor, grid_dims) -> torch.Tensor:
+def backproject(features_2d, indices, grid_dims):
     "Features (N, C, H, W) of N views -> (N, C, X, Y, Z) along `indices` (3, n) = (view, voxel, pixel) rows; 0 where unseen."
+    import torch
     if features_2d.ndim != 4: raise ThesisReconError(f'backproject: features must be (N, C, H, W), got {tuple(features_2d.shape)}')
     indices = torch.as_tensor(indices, dtype=torch.int64, device=features_2d.device)
     if indices.ndim != 2 or indices.shape[0] != 3:
         raise ThesisReconError(f'backproject: indices must be (3, n) rows view/voxel/pixel, got {tuple(indices.shape)}')
-    return _BackProject.apply(features_2d, indices, tuple(int(d) for d in grid_dims))
+    return _backproject_function().apply(features_2d, indices, tuple(int(d) for d in grid_dims))
 
 # %% ../nbs/31_backproj.ipynb #73793ce4
-def fuse_max(volumes: torch.Tensor, n_views: int) -> torch.Tensor:
+def fuse_max(volumes, n_views: int):
     "(B*V, C, X, Y, Z) -> (B, C, X, Y, Z): element-wise max over each sample's `n_views` views."
     BV, *rest = volumes.shape
     return volumes.view(BV // n_views, n_views, *rest).max(1).values
 
-def fuse_concat(volumes: torch.Tensor, n_views: int) -> torch.Tensor:
+def fuse_concat(volumes, n_views: int):
     "(B*V, C, X, Y, Z) -> (B, V*C, X, Y, Z): the views' channels side by side, view 0 first."
     BV, C, *grid = volumes.shape
     return volumes.reshape(BV // n_views, n_views * C, *grid)

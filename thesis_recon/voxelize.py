@@ -13,8 +13,9 @@ from .core import ThesisReconError, atomic_savez, warn_data
 from .kernels import package_kernel
 
 # %% auto #0
-__all__ = ['VOXELIZE_SRC', 'mesh_grid', 'voxelize_mesh', 'tri_box_overlap_np', 'voxelize_mesh_reference', 'transfer_labels',
-           'occupancy_grid']
+__all__ = ['VOXELIZE_SRC', 'MESH_SUFFIX', 'LABEL_SUFFIX', 'mesh_grid', 'voxelize_mesh', 'tri_box_overlap_np',
+           'voxelize_mesh_reference', 'transfer_labels', 'occupancy_grid', 'find_mesh_scenes', 'tsdf_scene_mesh',
+           'prep_occ_grid_scene', 'load_occupancy_grid', 'prep_occ_grid_main']
 
 # %% ../nbs/30_voxelize.ipynb #21cc880e
 def mesh_grid(vertices, voxel_size: float) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -167,3 +168,104 @@ def occupancy_grid(mesh, label_mesh=None, voxel_size: float = 0.05, max_dist: fl
     else: lv, ll = src.vertices, src.labels
     labels = transfer_labels(occ, t, voxel_size, lv, ll, max_dist)
     return dict(occupancy=occ, labels=labels, translation=t, voxel_size=np.float64(voxel_size))
+
+# %% ../nbs/30_voxelize.ipynb #58828a81
+MESH_SUFFIX, LABEL_SUFFIX = '_vh_clean_2.ply', '_vh_clean_2.labels.ply'
+
+def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
+    "Scene folders of `mesh_root`: those holding `<scene>_vh_clean_2.ply` (or, with `use_tsdf`, a `pose/` folder)."
+    root = Path(mesh_root)
+    if not root.is_dir(): raise ThesisReconError(f'{root}: not a folder')
+    want = (lambda d: (d/'pose').is_dir()) if use_tsdf else (lambda d: (d/f'{d.name}{MESH_SUFFIX}').is_file())
+    scenes = sorted(d for d in root.iterdir() if d.is_dir() and want(d))
+    if not scenes:
+        what = 'exported frames (a pose/ folder)' if use_tsdf else f'a <scene>/<scene>{MESH_SUFFIX} mesh'
+        raise ThesisReconError(f'{root}: no scene folder with {what}')
+    return scenes
+
+# %% ../nbs/30_voxelize.ipynb #b9ecc9a5
+def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5):
+    "Mesh of the exported frames of `scene_dir` fused into a TSDF (`thesis_recon.tsdf`); None if no frame has a valid pose."
+    from thesis_recon.frames import open_scene
+    from thesis_recon.geometry import view_frustum
+    from thesis_recon.tsdf import TSDFVolume
+    scene = open_scene(scene_dir, load_color=False, load_label=False)
+    frames = [f for f in scene if f.pose_valid and (f.depth > 0).any()]
+    if not frames: return None
+    pts = np.concatenate([view_frustum(f.depth, f.K, f.pose) for f in frames])
+    vol = TSDFVolume(np.stack([pts.min(0), pts.max(0)], 1), voxel_size, margin=margin)
+    for f in frames: vol.integrate(f.depth, f.K, f.pose)
+    return vol.extract_mesh()
+
+def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf: bool = False,
+                        max_dist: float = 0.2) -> str:
+    "Write `out_root/<scene>.npz` for one scene folder; returns 'done', 'exists' or 'skipped' (with a warning)."
+    from thesis_recon.mesh import read_ply
+    scene_dir = Path(scene_dir); name = scene_dir.name
+    out = Path(out_root)/f'{name}.npz'
+    if out.exists(): return 'exists'
+    if use_tsdf:
+        mesh = tsdf_scene_mesh(scene_dir)
+        if mesh is None:
+            warn_data(f'{name}: no frame with a valid pose and depth; scene skipped'); return 'skipped'
+    else: mesh = read_ply(scene_dir/f'{name}{MESH_SUFFIX}')
+    if len(mesh.faces) == 0 or len(mesh.vertices) == 0:
+        warn_data(f'{name}: the mesh is empty; scene skipped'); return 'skipped'
+    label_path = scene_dir/f'{name}{LABEL_SUFFIX}'
+    label_mesh = read_ply(label_path) if label_path.is_file() else None
+    if label_mesh is None or label_mesh.labels is None:
+        warn_data(f'{name}: no per-vertex labels ({label_path.name}); all occupied voxels are 0 (unannotated)')
+        label_mesh = Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int32), labels=np.zeros(0, np.int16))
+    atomic_savez(out, compressed=True, **occupancy_grid(mesh, label_mesh, voxel_size, max_dist))
+    return 'done'
+
+# %% ../nbs/30_voxelize.ipynb #e76aa3bc
+def load_occupancy_grid(path) -> dict:
+    "The arrays of an occupancy-grid `.npz` written by `prep_occ_grid_scene`, checked for the documented keys."
+    path = Path(path)
+    if not path.is_file(): raise ThesisReconError(f'{path}: occupancy grid not found (run thesis-recon prep-occ-grid)')
+    with np.load(path) as z:
+        missing = {'occupancy', 'labels', 'translation', 'voxel_size'} - set(z.files)
+        if missing: raise ThesisReconError(f'{path}: not an occupancy grid (missing {", ".join(sorted(missing))})')
+        g = {k: z[k] for k in z.files}
+    if g['occupancy'].shape != g['labels'].shape:
+        raise ThesisReconError(f'{path}: occupancy {g["occupancy"].shape} and labels {g["labels"].shape} differ in shape')
+    return g
+
+# %% ../nbs/30_voxelize.ipynb #b5d5e4b3
+def prep_occ_grid_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon prep-occ-grid`: voxelize every scene mesh under MESH_ROOT into OUT_ROOT/<scene>.npz."
+    from thesis_recon.runner import add_runner_args, run_scenes
+    p = argparse.ArgumentParser(prog='thesis-recon prep-occ-grid',
+                                description='Voxelize scene meshes (exact surface voxelization) into labelled occupancy '
+                                            'grids, one OUT_ROOT/<scene>.npz per scene (occupancy bool, labels int16 '
+                                            '-1 empty / 0 unannotated / 1..40 NYU40, translation, voxel_size). '
+                                            'Scenes whose .npz exists are skipped (reruns resume).')
+    p.add_argument('mesh_root', metavar='MESH_ROOT',
+                   help=f'folder of scene folders: <scene>/<scene>{MESH_SUFFIX} and <scene>/<scene>{LABEL_SUFFIX}')
+    p.add_argument('out_root', metavar='OUT_ROOT', help='where to write <scene>.npz')
+    p.add_argument('--use-tsdf', '--use_tsdf', action='store_true', dest='use_tsdf',
+                   help='voxelize a mesh fused from the scene\'s exported frames (TSDF 2 cm, truncation 5 voxels) '
+                        'instead of the ScanNet mesh; labels still come from the labels.ply')
+    p.add_argument('--voxel_size', '--voxel-size', type=float, default=0.05, help='voxel side in metres (default 0.05)')
+    p.add_argument('--label_dist', '--label-dist', type=float, default=0.2,
+                   help='a voxel takes the label of the nearest labelled vertex nearer than this (metres, default 0.2)')
+    p.add_argument('--scenes', nargs='+', default=None, help='only these scene names (default: all under MESH_ROOT)')
+    add_runner_args(p)
+    a = p.parse_args(argv)
+    if a.voxel_size <= 0: p.error('--voxel_size must be positive')
+    try:
+        scenes = find_mesh_scenes(a.mesh_root, a.use_tsdf)
+        if a.scenes:
+            unknown = set(a.scenes) - {s.name for s in scenes}
+            if unknown: raise ThesisReconError(f'{a.mesh_root}: no scene {", ".join(sorted(unknown))}')
+            scenes = [s for s in scenes if s.name in a.scenes]
+    except ThesisReconError as e:
+        print(f'thesis-recon prep-occ-grid: {e}', file=sys.stderr); return 2
+    fn = partial(prep_occ_grid_scene, out_root=Path(a.out_root), voxel_size=a.voxel_size, use_tsdf=a.use_tsdf,
+                 max_dist=a.label_dist)
+    report = run_scenes(fn, scenes, n_proc=a.n_proc, ray_address=a.ray_address, desc='voxelize')
+    counts = {k: report.values.count(k) for k in ('done', 'exists', 'skipped')}
+    print(f'{counts["done"]} written, {counts["exists"]} already there, {counts["skipped"]} skipped, '
+          f'{len(report.failed)} failed -> {a.out_root}')
+    return report.exit_code
