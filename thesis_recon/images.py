@@ -5,6 +5,7 @@
 # %% ../nbs/03_images.ipynb #5596be17
 from __future__ import annotations
 from pathlib import Path
+import io
 import numpy as np
 from PIL import Image
 from .core import ThesisReconError, atomic_path
@@ -14,21 +15,23 @@ __all__ = ['read_png16', 'write_png16', 'read_depth_png', 'depth_to_png16', 'wri
            'read_label_png', 'write_label_png', 'resize_nearest', 'resize_color']
 
 # %% ../nbs/03_images.ipynb #a9d9dc47
-def _open(path) -> Image.Image:
-    "Open the image at `path`, raising `ThesisReconError` naming it if it is missing or unreadable."
-    path = Path(path)
-    if not path.is_file(): raise ThesisReconError(f'{path}: image file not found')
+def _open(path, data: bytes | None = None) -> Image.Image:
+    "Open the image at `path` (or decode `data`), raising `ThesisReconError` naming `path` if missing or unreadable."
+    if data is None and not Path(path).is_file(): raise ThesisReconError(f'{path}: image file not found')
     try:
-        im = Image.open(path)
+        im = Image.open(path if data is None else io.BytesIO(data))
         im.load()
     except Exception as e:
         raise ThesisReconError(f'{path}: cannot read image ({type(e).__name__}: {e})') from e
     return im
 
 # %% ../nbs/03_images.ipynb #1312b8bc
-def read_png16(path) -> np.ndarray:
+def read_png16(path, data: bytes | None = None) -> np.ndarray:
     "The raw values of a one-channel 16-bit PNG as (H, W) uint16; an 8-bit or colour image is an error."
-    im = _open(path)
+    return _png16_values(_open(path, data), path)
+
+def _png16_values(im: Image.Image, path) -> np.ndarray:
+    "(H, W) uint16 values of the 16-bit image `im` read from `path`."
     if im.mode in ('I;16', 'I;16B', 'I;16L'):
         return np.asarray(im).astype(np.uint16, copy=False)
     if im.mode == 'I':  # 32-bit container some writers use for 16-bit data
@@ -72,9 +75,22 @@ def write_depth_png(path, depth_m: np.ndarray, depth_shift: float = 1000.0):
 # %% ../nbs/03_images.ipynb #b795696d
 _COLOR_FORMATS = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}
 
-def read_color(path) -> np.ndarray:
-    "Colour image at `path` -> (H, W, 3) uint8 RGB."
-    im = _open(path)
+def _open_draft(path, data, size) -> Image.Image:
+    "Like `_open`, but a jpeg is decoded at the largest DCT reduction r in (1, 2, 4, 8) with r <= W // w and r <= H // h."
+    if data is None and not Path(path).is_file(): raise ThesisReconError(f'{path}: image file not found')
+    try:
+        im = Image.open(path if data is None else io.BytesIO(data))
+        if im.format == 'JPEG': im.draft('RGB', (int(size[0]), int(size[1])))
+        im.load()
+    except Exception as e:
+        raise ThesisReconError(f'{path}: cannot read image ({type(e).__name__}: {e})') from e
+    return im
+
+def read_color(path, data: bytes | None = None, draft: tuple[int, int] | None = None) -> np.ndarray:
+    "Colour image at `path` (or encoded in `data`) -> (H, W, 3) uint8 RGB; jpeg: `draft` = (w, h) decodes at >= that size."
+    if draft is None: im = _open(path, data)
+    else:
+        im = _open_draft(path, data, draft)
     if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
         raise ThesisReconError(f'{path}: a {im.mode} (16/32-bit) image is not a colour image')
     return np.asarray(im if im.mode == 'RGB' else im.convert('RGB'))
@@ -91,11 +107,11 @@ def write_color(path, rgb: np.ndarray, quality: int = 95):
     with atomic_path(path) as t: Image.fromarray(np.ascontiguousarray(rgb)).save(t, format=fmt, **opts)
 
 # %% ../nbs/03_images.ipynb #02a50035
-def read_label_png(path) -> np.ndarray:
-    "Label PNG (8- or 16-bit, one channel) at `path` -> (H, W) int32 ids."
-    im = _open(path)
+def read_label_png(path, data: bytes | None = None) -> np.ndarray:
+    "Label PNG (8- or 16-bit, one channel) at `path` (or encoded in `data`) -> (H, W) int32 ids."
+    im = _open(path, data)
     if im.mode == 'L': return np.asarray(im).astype(np.int32)
-    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'): return read_png16(path).astype(np.int32)
+    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'): return _png16_values(im, path).astype(np.int32)
     raise ThesisReconError(f'{path}: a label image must be one-channel 8- or 16-bit, got Pillow mode {im.mode!r}')
 
 def write_label_png(path, label: np.ndarray):
