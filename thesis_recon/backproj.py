@@ -11,8 +11,8 @@ from .geometry import invert_pose, is_valid_pose, project, transform, unproject
 from .kernels import package_kernel
 
 # %% auto #0
-__all__ = ['SURFACE_PIXEL_SRC', 'PROJECTION_SRC', 'grid_projection_matrix', 'projection_indices', 'projection_indices_reference',
-           'stack_view_indices', 'backproject', 'fuse_max', 'fuse_concat']
+__all__ = ['SURFACE_PIXEL_SRC', 'PROJECTION_SRC', 'grid_projection_matrix', 'projection_indices', 'surface_pixel_reference',
+           'projection_indices_reference', 'stack_view_indices', 'backproject', 'fuse_max', 'fuse_concat']
 
 # %% ../nbs/31_backproj.ipynb #21160787
 def grid_projection_matrix(K, pose, world_to_grid) -> np.ndarray:
@@ -80,23 +80,31 @@ def projection_indices(depth, K, pose, world_to_grid, grid_dims, voxel_size: flo
     return vox, out[vox]
 
 # %% ../nbs/31_backproj.ipynb #73f237ff
+def surface_pixel_reference(pu, pv, pz, depth, voxel_size: float, depth_min: float, depth_max: float) -> np.ndarray:
+    "NumPy reference of the `surface_pixel` rule: int64 pixel index `v*W + u` per homogeneous pixel (pu, pv, pz), or -1."
+    H, W = depth.shape
+    with np.errstate(divide='ignore', invalid='ignore'):
+        u, v = pu / pz, pv / pz
+    ok = (pz > 0) & (u >= -0.5) & (u < W - 0.5) & (v >= -0.5) & (v < H - 0.5)
+    out = np.full(np.shape(pz), -1, np.int64)
+    idx = np.flatnonzero(ok)
+    ui, vi = np.floor(u.ravel()[idx] + 0.5).astype(np.int64), np.floor(v.ravel()[idx] + 0.5).astype(np.int64)
+    d = depth[vi, ui]
+    keep = (d >= np.float32(depth_min)) & (d <= np.float32(depth_max)) & \
+           (np.abs(d.astype(np.float64) - pz.ravel()[idx]) <= np.float64(np.float32(voxel_size)))
+    out.ravel()[idx[keep]] = (vi * W + ui)[keep]
+    return out
+
 def projection_indices_reference(depth, K, pose, world_to_grid, grid_dims, voxel_size: float,
                                  depth_min: float = 0.4, depth_max: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     "NumPy reference of `projection_indices` (same rule, vectorised over all voxels)."
     depth, dims = _check_view(depth, K, pose, grid_dims)
-    H, W = depth.shape
     P = grid_projection_matrix(K, pose, world_to_grid)
     g = np.stack(np.meshgrid(*[np.arange(d, dtype=np.float64) for d in dims], indexing='ij'), -1).reshape(-1, 3)
     pu, pv, pz = (P[r, 0] * g[:, 0] + P[r, 1] * g[:, 1] + P[r, 2] * g[:, 2] + P[r, 3] for r in range(3))
-    with np.errstate(divide='ignore', invalid='ignore'):
-        u, v = pu / pz, pv / pz
-    ok = (pz > 0) & (u >= -0.5) & (u < W - 0.5) & (v >= -0.5) & (v < H - 0.5)
-    vox = np.flatnonzero(ok)
-    ui, vi = np.floor(u[vox] + 0.5).astype(np.int64), np.floor(v[vox] + 0.5).astype(np.int64)
-    d = depth[vi, ui]
-    keep = (d >= np.float32(depth_min)) & (d <= np.float32(depth_max)) & \
-           (np.abs(d.astype(np.float64) - pz[vox]) <= np.float64(np.float32(voxel_size)))
-    return vox[keep], (vi * W + ui)[keep]
+    pix = surface_pixel_reference(pu, pv, pz, depth, voxel_size, depth_min, depth_max)
+    vox = np.flatnonzero(pix >= 0)
+    return vox, pix[vox]
 
 # %% ../nbs/31_backproj.ipynb #31210653
 def stack_view_indices(pairs):
