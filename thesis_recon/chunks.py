@@ -17,10 +17,13 @@ from .geometry import (invert_pose, resize_crop_intrinsics, resize_crop_params, 
                                    rot90_grid_transform, world_to_grid_matrix)
 
 # %% auto #0
-__all__ = ['CONFIG_KEYS', 'VISIBILITY_SRC', 'MinOcc', 'ChunkConfig', 'parse_chunk_config', 'load_chunk_config',
-           'chunk_world_to_grid', 'chunk_arrays', 'summed_volume', 'box_count', 'train_starts', 'tile_starts',
-           'frame_visibility', 'frame_visibility_reference', 'greedy_views', 'SceneViews', 'resize_crop_depth',
-           'load_scene_views', 'scene_chunks']
+__all__ = ['CONFIG_KEYS', 'VISIBILITY_SRC', 'LABEL_CONVENTION', 'MinOcc', 'ChunkConfig', 'parse_chunk_config',
+           'load_chunk_config', 'chunk_world_to_grid', 'chunk_arrays', 'summed_volume', 'box_count', 'train_starts',
+           'tile_starts', 'frame_visibility', 'frame_visibility_reference', 'greedy_views', 'SceneViews',
+           'resize_crop_depth', 'load_scene_views', 'scene_chunks', 'chunk_datasets', 'create_chunk_file',
+           'check_chunk_file', 'append_rows', 'scene_ids', 'read_scene_list', 'ChunkWriter', 'scene_rng',
+           'prepare_scene_chunks', 'prep_backproj_data', 'prep_backproj_data_main', 'clean_backproj_data',
+           'augment_backproj_data', 'clean_backproj_data_main', 'augment_backproj_data_main']
 
 # %% ../nbs/32_chunks.ipynb #70934a12
 @dataclass(frozen=True)
@@ -34,6 +37,10 @@ class MinOcc:
     def at(self, rejections: int) -> float:
         "The bar after `rejections` rejected draws."
         return max(self.floor, self.start - self.step * (rejections // self.every))
+
+    def rejections_to_floor(self) -> int:
+        "How many rejections bring the bar down to `floor`."
+        return 0 if self.step <= 0 else self.every * int(np.ceil((self.start - self.floor) / self.step - 1e-9))
 
 @dataclass(frozen=True)
 class ChunkConfig:
@@ -282,7 +289,8 @@ def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bo
     from its occupancy `grid` (as `load_occupancy_grid` returns it) and candidate `views`."""
     occ, labels, t = grid['occupancy'], grid['labels'], grid['translation']
     size, nv, vs = np.array(cfg.subvol_size), cfg.num_nearest_images, cfg.voxel_size
-    starts = tile_starts(occ, size) if full_scene else train_starts(occ, size, rng, cfg.min_occ, 200 * cfg.subvols_per_scene)
+    starts = tile_starts(occ, size) if full_scene else train_starts(occ, size, rng, cfg.min_occ,
+                                                                             cfg.min_occ.rejections_to_floor() + 200 * cfg.subvols_per_scene)
     out = {'x': [], 'y': [], 'world_to_grid': [], 'frames': []}
     for s in starts:
         x, y = chunk_arrays(occ, labels, s, size)
@@ -297,3 +305,276 @@ def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bo
     shapes = {'x': (n, *size), 'y': (n, *size), 'world_to_grid': (n, 4, 4), 'frames': (n, nv)}
     dtypes = {'x': np.float32, 'y': np.int16, 'world_to_grid': np.float32, 'frames': np.int16}
     return {k: np.array(v, dtypes[k]).reshape(shapes[k]) for k, v in out.items()}
+
+# %% ../nbs/32_chunks.ipynb #a188620c
+LABEL_CONVENTION = ('x: 1 occupied, 0 empty, -100 padding; y: 0 empty, 1..40 NYU40 class, '
+                    '-100 ignore (padding, and occupied but unannotated)')
+
+def chunk_datasets(subvol_size, n_views: int) -> dict:
+    "name -> (row shape, dtype) of the chunk file's datasets."
+    size = tuple(int(s) for s in subvol_size)
+    return {'x': (size, np.float32), 'y': (size, np.int16), 'scene_id': ((), np.uint16), 'scan_id': ((), np.uint8),
+            'world_to_grid': ((4, 4), np.float32), 'frames': ((int(n_views),), np.int16)}
+
+def create_chunk_file(f, subvol_size, n_views: int):
+    "Create the empty, growable, row-chunked and compressed datasets of a chunk file in the open h5py file `f`."
+    for name, (shape, dtype) in chunk_datasets(subvol_size, n_views).items():
+        rows = 1 if len(shape) == 3 else 4096 // max(1, int(np.prod(shape)))
+        f.create_dataset(name, (0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(rows, *shape),
+                         compression='gzip', compression_opts=4, shuffle=True)
+
+def check_chunk_file(f, path) -> tuple[tuple, int]:
+    "Raise `ThesisReconError` naming `path` unless `f` has the chunk datasets with the documented dtypes; returns (subvol_size, n_views)."
+    for name in ('x', 'frames'):
+        if name not in f: raise ThesisReconError(f'{path}: not a chunk file (no dataset {name!r})')
+    size, nv = f['x'].shape[1:], f['frames'].shape[1]
+    n = len(f['x'])
+    for name, (shape, dtype) in chunk_datasets(size, nv).items():
+        if name not in f: raise ThesisReconError(f'{path}: not a chunk file (no dataset {name!r})')
+        d = f[name]
+        if d.dtype != dtype or d.shape != (n, *shape):
+            raise ThesisReconError(f'{path}: dataset {name!r} is {d.dtype} {d.shape}, expected {np.dtype(dtype)} {(n, *shape)}')
+    return tuple(size), nv
+
+def append_rows(f, arrays: dict):
+    "Append equal-length `arrays` (name -> rows) to the datasets of the open chunk file `f`."
+    n0 = len(f['x']); n = len(arrays['x'])
+    for name, a in arrays.items():
+        d = f[name]; d.resize(n0 + n, axis=0); d[n0:] = a
+
+# %% ../nbs/32_chunks.ipynb #2223c06c
+def scene_ids(name: str) -> tuple[int, int]:
+    "`(scene_id, scan_id)` of a ScanNet scene name `sceneXXXX_YY`."
+    m = re.fullmatch(r'scene(\d{4})_(\d{2})', name)
+    if m is None: raise ThesisReconError(f'scene name {name!r} is not sceneXXXX_YY (the chunk file stores scene and scan numbers)')
+    return int(m.group(1)), int(m.group(2))
+
+def read_scene_list(path) -> list[str]:
+    "Scene names, one per line, of the list file `path` (blank lines and `#` comments ignored), checked as `sceneXXXX_YY`."
+    path = Path(path)
+    if not path.is_file(): raise ThesisReconError(f'{path}: scene list not found')
+    names = [l.split('#')[0].strip() for l in path.read_text().splitlines()]
+    names = [n for n in names if n]
+    if not names: raise ThesisReconError(f'{path}: the scene list is empty')
+    for n in names:
+        try: scene_ids(n)
+        except ThesisReconError as e: raise ThesisReconError(f'{path}: {e}') from None
+    return names
+
+# %% ../nbs/32_chunks.ipynb #cfc352e0
+class ChunkWriter:
+    "Append scenes' chunks to `OUT.partial.hdf5` (resuming it if present); `finish()` renames it to `OUT`."
+    def __init__(self, out, subvol_size, n_views: int, attrs: dict):
+        import h5py
+        self.out = Path(out)
+        self.partial = self.out.with_name(f'{self.out.stem}.partial{self.out.suffix}')
+        if self.partial.exists():
+            try: self.f = h5py.File(self.partial, 'a')
+            except OSError as e:
+                raise ThesisReconError(f'{self.partial}: cannot reopen the partial chunk file to resume ({e}); delete it to start over') from None
+            if self.f.attrs.get('config') != attrs['config']:
+                self.f.close()
+                raise ThesisReconError(f'{self.partial}: made with a different configuration or split; delete it to start over')
+            check_chunk_file(self.f, self.partial)
+            rows = int(self.f.attrs['rows_done'])
+            for name in chunk_datasets(subvol_size, n_views): self.f[name].resize(rows, axis=0)
+            self.done = json.loads(self.f.attrs['scenes_done'])
+        else:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self.f = h5py.File(self.partial, 'w')
+            create_chunk_file(self.f, subvol_size, n_views)
+            for k, v in attrs.items(): self.f.attrs[k] = v
+            self.done = []
+            self._mark()
+
+    def _mark(self):
+        self.f.attrs['rows_done'] = len(self.f['x'])
+        self.f.attrs['scenes_done'] = json.dumps(self.done)
+        self.f.flush()
+
+    def append(self, scene: str, arrays: dict | None):
+        "Append one scene's chunk `arrays` (None: a skipped scene, recorded as done with no rows)."
+        if arrays is not None and len(arrays['x']):
+            sid, scan = scene_ids(scene)
+            n = len(arrays['x'])
+            append_rows(self.f, {**arrays, 'scene_id': np.full(n, sid, np.uint16), 'scan_id': np.full(n, scan, np.uint8)})
+        self.done.append(scene)
+        self._mark()
+
+    def finish(self) -> Path:
+        "Close the file and rename it to its final name."
+        self.f.attrs['complete'] = True
+        self.f.close()
+        os.replace(self.partial, self.out)
+        return self.out
+
+    def close(self):
+        if self.f: self.f.close()
+
+# %% ../nbs/32_chunks.ipynb #a4428632
+def scene_rng(seed: int, scene: str):
+    "The random generator of one scene: the same for a scene whatever else runs, and whichever process runs it."
+    return np.random.default_rng([seed, zlib.crc32(scene.encode())])
+
+def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_dir) -> str:
+    "Chunks of `scene` into `parts_dir/<scene>.npz`; returns 'done', 'exists' or 'skipped' (with a warning)."
+    from thesis_recon.voxelize import load_occupancy_grid
+    part = Path(parts_dir)/f'{scene}.npz'
+    if part.exists(): return 'exists'
+    grid_path = cfg.occ_root/f'{scene}.npz'
+    grid = load_occupancy_grid(grid_path)
+    if abs(float(grid['voxel_size']) - cfg.voxel_size) > 1e-9:
+        raise ThesisReconError(f'{grid_path}: voxel size {float(grid["voxel_size"])} differs from the config\'s voxel_size {cfg.voxel_size}')
+    if not grid['occupancy'].any():
+        warn_data(f'{scene}: the occupancy grid is empty; scene skipped'); return 'skipped'
+    views = load_scene_views(cfg.root/scene, cfg.img_size, cfg.frame_skip)
+    if views is None:
+        warn_data(f'{scene}: no frame with a valid pose; scene skipped'); return 'skipped'
+    chunks = scene_chunks(grid, views, cfg, full_scene, scene_rng(cfg.seed, scene))
+    if not full_scene and len(chunks['x']) < cfg.subvols_per_scene:
+        warn_data(f'{scene}: found {len(chunks["x"])} of {cfg.subvols_per_scene} chunks with {cfg.num_nearest_images} views')
+    atomic_savez(part, **chunks)
+    return 'done'
+
+# %% ../nbs/32_chunks.ipynb #bde63ac3
+def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc: int | None = None,
+                       ray_address: str | None = None, limit: int | None = None) -> int:
+    "Chunk every scene of the config's `split` list into the hdf5 file `out`; returns the number of failed scenes."
+    from thesis_recon.runner import run_scenes
+    cfg = config if isinstance(config, ChunkConfig) else load_chunk_config(config)
+    if split not in ('train', 'val'): raise ThesisReconError(f"split must be 'train' or 'val', got {split!r}")
+    if not cfg.root.is_dir(): raise ThesisReconError(f"config key 'root': {cfg.root} is not a folder")
+    scenes = read_scene_list(cfg.train_list if split == 'train' else cfg.val_list)[:limit]
+    out = Path(out)
+    if out.exists():
+        print(f'{out} is complete already (delete it to remake it)'); return 0
+    attrs = {'config': json.dumps({**{k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+                                   'split': split, 'full_scene': full_scene}, sort_keys=True, default=str),
+             'label_convention': LABEL_CONVENTION, 'complete': False}
+    if cfg.label_file is not None:
+        from thesis_recon.labels import read_label_map
+        attrs['label_names'] = json.dumps({int(k): v for k, v in read_label_map(cfg.label_file, 'nyu40id', 'nyu40class').items()
+                                           if isinstance(k, int)})
+    writer = ChunkWriter(out, cfg.subvol_size, cfg.num_nearest_images, attrs)
+    parts = out.with_name(f'{out.stem}.parts'); parts.mkdir(parents=True, exist_ok=True)
+    todo = [s for s in scenes if s not in writer.done]
+    fn = partial(prepare_scene_chunks, cfg=cfg, full_scene=full_scene, parts_dir=parts)
+    batch = max(4, 4 * (n_proc or os.cpu_count() or 1))
+    failed = 0
+    try:
+        for b in range(0, len(todo), batch):
+            report = run_scenes(fn, todo[b:b + batch], n_proc=n_proc, ray_address=ray_address, desc=f'{split} chunks')
+            for r in report:
+                if not r.ok: failed += 1; continue
+                part = parts/f'{r.scene}.npz'
+                if r.value == 'skipped': writer.append(r.scene, None)
+                else:
+                    with np.load(part) as z: writer.append(r.scene, {k: z[k] for k in z.files})
+                    part.unlink()
+        if failed:
+            print(f'{failed} scene(s) failed; {writer.partial} holds the others (rerun to retry)', file=sys.stderr)
+            writer.close()
+        else:
+            n = len(writer.f['x']); writer.finish(); shutil.rmtree(parts, ignore_errors=True)
+            print(f'{n} chunks from {len(scenes)} scenes -> {out}')
+    except BaseException:
+        writer.close(); raise
+    return failed
+
+# %% ../nbs/32_chunks.ipynb #a50b91ae
+def prep_backproj_data_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full-scene]`."
+    from thesis_recon.runner import add_runner_args
+    p = argparse.ArgumentParser(prog='thesis-recon prep-backproj-data',
+                                description='Cut the scenes of a split into chunks (subvolumes of the occupancy grids from '
+                                            'prep-occ-grid) with their best views, appended scene by scene to one hdf5 '
+                                            'file (x, y, scene_id, scan_id, world_to_grid, frames). While running the file '
+                                            'is OUT.partial.hdf5; rerunning resumes it. Label convention: ' + LABEL_CONVENTION)
+    p.add_argument('config', metavar='CONFIG.yml',
+                   help='YAML with keys ' + ', '.join(CONFIG_KEYS) + ' (paths relative to the YAML file)')
+    p.add_argument('split', choices=['train', 'val'], help='which scene list of the config to use (train_list or val_list)')
+    p.add_argument('out', metavar='OUT.hdf5', help='the chunk file to write')
+    p.add_argument('--full-scene', '--full_scene', action='store_true', dest='full_scene',
+                   help='tile each scene with non-overlapping chunks (empty ones dropped, missing views -1) instead of '
+                        'sampling subvols_per_scene random chunks by the min_occ schedule')
+    p.add_argument('--limit', type=int, default=None, help='only the first LIMIT scenes of the list')
+    add_runner_args(p)
+    a = p.parse_args(argv)
+    try:
+        return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit) else 0
+    except ThesisReconError as e:
+        print(f'thesis-recon prep-backproj-data: {e}', file=sys.stderr); return 2
+
+# %% ../nbs/32_chunks.ipynb #59f57f0c
+def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chunks') -> int:
+    "Stream the chunk file `src` into a new chunk file `dst` (atomically) through `transform_block(dict) -> dict`."
+    import h5py
+    from tqdm.auto import tqdm
+    src, dst = Path(src), Path(dst)
+    if not src.is_file(): raise ThesisReconError(f'{src}: chunk file not found')
+    try: fin = h5py.File(src, 'r')
+    except OSError as e: raise ThesisReconError(f'{src}: not a readable hdf5 file ({e})') from None
+    with fin:
+        size, nv = check_chunk_file(fin, src)
+        with atomic_path(dst) as tmp:
+            with h5py.File(tmp, 'w') as fout:
+                create_chunk_file(fout, size, nv)
+                for k, v in fin.attrs.items(): fout.attrs[k] = v
+                n = len(fin['x'])
+                for b in tqdm(range(0, n, block), desc=desc, unit='block', disable=n <= block):
+                    rows = {k: fin[k][b:b + block] for k in chunk_datasets(size, nv)}
+                    append_rows(fout, transform_block(rows))
+                written = len(fout['x'])
+    return written
+
+def clean_backproj_data(src, dst, min_occ: float = 0.01) -> int:
+    "Copy the chunks of `src` with all views present and occupancy above `min_occ` to `dst`; returns how many."
+    def keep(rows):
+        occ = (rows['x'] == 1).reshape(len(rows['x']), -1).mean(1)
+        m = (rows['frames'] >= 0).all(1) & (occ > min_occ)
+        return {k: v[m] for k, v in rows.items()}
+    return _copy_filtered(src, dst, keep, desc='clean')
+
+def augment_backproj_data(src, dst) -> int:
+    "Write every chunk n of `src` rotated k = 0..3 times about z as row 4n + k of `dst`; returns the rows written."
+    def rotate(rows):
+        n, size = len(rows['x']), rows['x'].shape[1:]
+        if size[0] != size[1]: raise ThesisReconError(f'{src}: chunks of {size} are not square in x-y, so they cannot rotate in place')
+        out = {k: np.repeat(v, 4, axis=0) for k, v in rows.items()}
+        for i in range(n):
+            for k in range(1, 4):
+                out['x'][4 * i + k] = rot90_grid(rows['x'][i], k)
+                out['y'][4 * i + k] = rot90_grid(rows['y'][i], k)
+                out['world_to_grid'][4 * i + k] = rot90_grid_transform(k, size) @ rows['world_to_grid'][i].astype(np.float64)
+        return out
+    return _copy_filtered(src, dst, rotate, block=32, desc='augment')
+
+# %% ../nbs/32_chunks.ipynb #2cc75a12
+def _in_out_main(prog: str, description: str, fn, argv, extra=None) -> int:
+    "The shared command line of clean- and augment-backproj-data."
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument('src', metavar='IN.hdf5', help='chunk file to read (from prep-backproj-data)')
+    p.add_argument('dst', metavar='OUT.hdf5', help='chunk file to write (atomically; IN is left as it is)')
+    if extra: extra(p)
+    a = p.parse_args(argv)
+    if Path(a.src).resolve() == Path(a.dst).resolve(): p.error('IN and OUT must differ')
+    try: n = fn(a)
+    except ThesisReconError as e:
+        print(f'{prog}: {e}', file=sys.stderr); return 2
+    print(f'{n} chunks -> {a.dst}')
+    return 0
+
+def clean_backproj_data_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon clean-backproj-data IN OUT`."
+    return _in_out_main('thesis-recon clean-backproj-data',
+                        'Drop the chunks that miss a view (frame -1) or whose occupancy is at most 1%.',
+                        lambda a: clean_backproj_data(a.src, a.dst, a.min_occ), argv,
+                        lambda p: p.add_argument('--min_occ', '--min-occ', type=float, default=0.01,
+                                                 help='keep chunks whose occupied fraction is above this (default 0.01)'))
+
+def augment_backproj_data_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon augment-backproj-data IN OUT`."
+    return _in_out_main('thesis-recon augment-backproj-data',
+                        'Write every chunk 4 times, rotated k = 0..3 times by 90 degrees about z (row 4n + k), with '
+                        'world_to_grid updated so that the rotated chunk projects to the same pixels.',
+                        lambda a: augment_backproj_data(a.src, a.dst), argv)
