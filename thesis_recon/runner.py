@@ -38,6 +38,7 @@ class SceneResult:
 class RunReport:
     "The results of `run_scenes`, in the order of the scenes."
     results: list = field(default_factory=list)
+    unit: str = 'scene'   # what one item is, for messages ('scene', or 'scene part' when scenes are split)
     @property
     def failed(self) -> list: return [r for r in self.results if not r.ok]
     @property
@@ -48,7 +49,7 @@ class RunReport:
     def __iter__(self): return iter(self.results)
     def summary(self) -> str:
         "A few lines: how many scenes ran, and each failure with its error."
-        lines = [f'{len(self.results) - len(self.failed)} of {len(self.results)} scenes done, {len(self.failed)} failed']
+        lines = [f'{len(self.results) - len(self.failed)} of {len(self.results)} {self.unit}s done, {len(self.failed)} failed']
         lines += [f'  {scene_name(r.scene)}: {r.error}' for r in self.failed]
         return '\n'.join(lines)
 
@@ -137,14 +138,15 @@ def _run_ray(fn, scenes, n_proc, ray_address, bar) -> list:
 
 # %% ../nbs/08_runner.ipynb #8726fb21
 def run_scenes(fn: Callable, scenes, n_proc: int | None = None, ray_address: str | None = None,
-               desc: str = 'scenes', quiet: bool = False) -> RunReport:
+               desc: str = 'scenes', quiet: bool = False, unit: str = 'scene') -> RunReport:
     """Run `fn(scene)` for every scene: `n_proc` spawned processes (None: one per core, 0: in this process),
-    or Ray tasks on `ray_address` ('local' starts Ray here). Failures are collected, listed at the end on stderr."""
+    or Ray tasks on `ray_address` ('local' starts Ray here). Failures are collected, listed at the end on stderr.
+    `unit` names one item in the progress bar and the summary."""
     scenes = list(scenes)
     if n_proc is not None and n_proc < 0: raise ThesisReconError(f'run_scenes: n_proc must be >= 0, got {n_proc}')
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
     n = cores if n_proc is None else n_proc
-    with tqdm(total=len(scenes), desc=desc, unit='scene', disable=quiet or not scenes) as bar:
+    with tqdm(total=len(scenes), desc=desc, unit=unit, disable=quiet or not scenes) as bar:
         if ray_address: results = _run_ray(fn, scenes, max(1, n), ray_address, bar)
         elif n == 0 or not scenes:
             results = []
@@ -152,7 +154,7 @@ def run_scenes(fn: Callable, scenes, n_proc: int | None = None, ray_address: str
                 results.append(call_scene(fn, s)); bar.update(1)
                 bar.set_postfix(failed=sum(not r.ok for r in results), refresh=False)
         else: results = _run_local(fn, scenes, min(n, len(scenes)), bar)
-    report = RunReport(results)
+    report = RunReport(results, unit)
     if report.failed and not quiet: print(report.summary(), file=sys.stderr)
     return report
 
