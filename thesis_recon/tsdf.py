@@ -93,25 +93,36 @@ __device__ __forceinline__ void index_range(float q, float r, float origin, floa
   *hi = min(n - 1, (int)floorf((q + r - origin) / voxel_size));
 }
 
-/* Pass 1: one thread per pixel; mark every block that a voxel of this pixel's truncation band can lie in. */
+/* Pass 1: one thread per tile of tile x tile pixels; mark every block that a voxel of the truncation band of
+   any pixel of the tile can lie in. */
 extern "C" __global__ void tsdf_mark_blocks(
-    const float* depth, const int height, const int width, const float* intr,   /* fx fy cx cy */
+    const float* depth, const int height, const int width, const int tile, const float* intr,   /* fx fy cx cy */
     const float* cam_to_world, const float* vol_origin, const float voxel_size, const float trunc,
     const int nx, const int ny, const int nz, const int block, int* block_mask)
 {
-  const int pix = blockIdx.x * blockDim.x + threadIdx.x;
-  if (pix >= height * width) return;
-  const float d = depth[pix];
-  if (!(d > 0.0f) || !(d < 1e4f)) return;
-  const float rx = ((float)(pix % width) - intr[2]) / intr[0];
-  const float ry = ((float)(pix / width) - intr[3]) / intr[1];
+  const int tiles_x = (width + tile - 1) / tile, tiles_y = (height + tile - 1) / tile;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= tiles_x * tiles_y) return;
+  const int u0 = (t % tiles_x) * tile, v0 = (t / tiles_x) * tile;
+  const int u1 = min(u0 + tile, width), v1 = min(v0 + tile, height);
+  float dmin = 1e30f, dmax = 0.0f;
+  for (int v = v0; v < v1; ++v)
+    for (int u = u0; u < u1; ++u) {
+      const float d = depth[v * width + u];
+      if (d > 0.0f && d < 1e4f) { dmin = fminf(dmin, d); dmax = fmaxf(dmax, d); }
+    }
+  if (dmax == 0.0f) return;
+  /* the tile's central ray; a voxel that rounds to a pixel of the tile lies within half the tile's diagonal
+     (plus half a pixel) of it, laterally */
+  const float uc = 0.5f * (u0 + u1 - 1), vc = 0.5f * (v0 + v1 - 1);
+  const float rx = (uc - intr[2]) / intr[0], ry = (vc - intr[3]) / intr[1];
   const float ray_len = sqrtf(rx * rx + ry * ry + 1.0f);
-  const float z0 = fmaxf(d - trunc, 1e-4f), z1 = d + trunc;
+  const float hx = 0.5f * (u1 - u0), hy = 0.5f * (v1 - v0);
+  const float lateral = sqrtf(hx * hx / (intr[0] * intr[0]) + hy * hy / (intr[1] * intr[1]));
+  const float z0 = fmaxf(dmin - trunc, 1e-4f), z1 = dmax + trunc;
   const int n_steps = max(1, (int)ceilf((z1 - z0) / voxel_size));
   const float step = (z1 - z0) / n_steps;
-  /* a voxel rounding to this pixel is within half a pixel of the ray, and within step/2 of a sample in depth */
-  const float r = 0.5f * step * ray_len + 0.5f * z1 * sqrtf(1.0f / (intr[0] * intr[0]) + 1.0f / (intr[1] * intr[1]))
-                  + 0.01f * voxel_size;
+  const float r = 0.5f * step * ray_len + z1 * lateral + 0.01f * voxel_size;
   const int nby = (ny + block - 1) / block, nbz = (nz + block - 1) / block;
   for (int s = 0; s <= n_steps; ++s) {
     const float z = z0 + s * step;
@@ -123,8 +134,10 @@ extern "C" __global__ void tsdf_mark_blocks(
     if (i0 > i1 || j0 > j1 || k0 > k1) continue;
     for (int bi = i0 / block; bi <= i1 / block; ++bi)
       for (int bj = j0 / block; bj <= j1 / block; ++bj)
-        for (int bk = k0 / block; bk <= k1 / block; ++bk)
-          block_mask[((long long)bi * nby + bj) * nbz + bk] = 1;
+        for (int bk = k0 / block; bk <= k1 / block; ++bk) {
+          int* m = block_mask + ((long long)bi * nby + bj) * nbz + bk;
+          if (*m == 0) *m = 1;   /* read first: threads marking the same block share the cache line */
+        }
   }
 }
 
@@ -177,14 +190,16 @@ def _intr(K) -> np.ndarray:
 def _rigid34(T) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(T, np.float64)[:3, :4], dtype=np.float32)
 
-def mark_blocks(depth, K, cam_pose, vol_origin, voxel_size: float, trunc: float, dims, block: int = 8) -> np.ndarray:
+def mark_blocks(depth, K, cam_pose, vol_origin, voxel_size: float, trunc: float, dims, block: int = 8,
+                tile: int = 4) -> np.ndarray:
     "Pass 1: (BX, BY, BZ) bool, True for each block of `block`^3 voxels the truncation band of `depth` can reach."
     depth = np.ascontiguousarray(depth, np.float32)
     H, W = depth.shape
     nb = tuple(-(-n // block) for n in dims)
     mask = np.zeros(nb, np.int32)
-    _mark_blocks_kernel((-(-H * W // 256),), (256,), (
-        depth, np.int32(H), np.int32(W), _intr(K), _rigid34(cam_pose), np.asarray(vol_origin, np.float32),
+    n_tiles = -(-W // tile) * -(-H // tile)
+    _mark_blocks_kernel((-(-n_tiles // 64),), (64,), (
+        depth, np.int32(H), np.int32(W), np.int32(tile), _intr(K), _rigid34(cam_pose), np.asarray(vol_origin, np.float32),
         np.float32(voxel_size), np.float32(trunc), *map(np.int32, dims), np.int32(block), mask))
     return mask.astype(bool)
 
