@@ -169,7 +169,7 @@ def occupancy_grid(mesh, label_mesh=None, voxel_size: float = 0.05, max_dist: fl
     labels = transfer_labels(occ, t, voxel_size, lv, ll, max_dist)
     return dict(occupancy=occ, labels=labels, translation=t, voxel_size=np.float64(voxel_size))
 
-# %% ../nbs/30_voxelize.ipynb #58828a81
+# %% ../nbs/30_voxelize.ipynb #b5d5e4b3
 MESH_SUFFIX, LABEL_SUFFIX = '_vh_clean_2.ply', '_vh_clean_2.labels.ply'
 
 def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
@@ -183,7 +183,7 @@ def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
         raise ThesisReconError(f'{root}: no scene folder with {what}')
     return scenes
 
-# %% ../nbs/30_voxelize.ipynb #b9ecc9a5
+# %% ../nbs/30_voxelize.ipynb #7a9f44a5
 def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5):
     "Mesh of the exported frames of `scene_dir` fused into a TSDF (`thesis_recon.tsdf`); None if no frame has a valid pose."
     from thesis_recon.frames import open_scene
@@ -200,7 +200,7 @@ def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5):
 def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf: bool = False,
                         max_dist: float = 0.2) -> str:
     "Write `out_root/<scene>.npz` for one scene folder; returns 'done', 'exists' or 'skipped' (with a warning)."
-    from thesis_recon.mesh import read_ply
+    from thesis_recon.mesh import Mesh, read_ply
     scene_dir = Path(scene_dir); name = scene_dir.name
     out = Path(out_root)/f'{name}.npz'
     if out.exists(): return 'exists'
@@ -219,7 +219,7 @@ def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf:
     atomic_savez(out, compressed=True, **occupancy_grid(mesh, label_mesh, voxel_size, max_dist))
     return 'done'
 
-# %% ../nbs/30_voxelize.ipynb #e76aa3bc
+# %% ../nbs/30_voxelize.ipynb #69361e87
 def load_occupancy_grid(path) -> dict:
     "The arrays of an occupancy-grid `.npz` written by `prep_occ_grid_scene`, checked for the documented keys."
     path = Path(path)
@@ -232,7 +232,7 @@ def load_occupancy_grid(path) -> dict:
         raise ThesisReconError(f'{path}: occupancy {g["occupancy"].shape} and labels {g["labels"].shape} differ in shape')
     return g
 
-# %% ../nbs/30_voxelize.ipynb #b5d5e4b3
+# %% ../nbs/30_voxelize.ipynb #7df7542e
 def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-occ-grid`: voxelize every scene mesh under MESH_ROOT into OUT_ROOT/<scene>.npz."
     from thesis_recon.runner import add_runner_args, run_scenes
