@@ -11,8 +11,8 @@ from PIL import Image
 from .core import ThesisReconError, atomic_path
 
 # %% auto #0
-__all__ = ['read_png16', 'write_png16', 'read_depth_png', 'depth_to_png16', 'write_depth_png', 'read_color', 'write_color',
-           'read_label_png', 'write_label_png', 'resize_nearest', 'resize_color']
+__all__ = ['PNG_COMPRESS_LEVEL', 'read_png16', 'write_png16', 'read_depth_png', 'depth_to_png16', 'write_depth_png', 'read_color',
+           'write_color', 'read_label_png', 'write_label_png', 'resize_nearest', 'resize_color']
 
 # %% ../nbs/03_images.ipynb #a9d9dc47
 def _open(path, data: bytes | None = None) -> Image.Image:
@@ -42,13 +42,16 @@ def _png16_values(im: Image.Image, path) -> np.ndarray:
     raise ThesisReconError(f'{path}: expected a 16-bit one-channel PNG, got Pillow mode {im.mode!r} '
                            f'({"8-bit" if im.mode in ("L", "P") else "colour"}); refusing to reinterpret it')
 
+PNG_COMPRESS_LEVEL = 1   # zlib level of every PNG written: ~6x faster than Pillow's 6, files ~7% larger
+
 def write_png16(path, values: np.ndarray):
     "Write (H, W) uint16 `values` as a 16-bit PNG at `path` (atomically)."
     path = Path(path)
     values = np.asarray(values)
     if values.ndim != 2 or values.dtype != np.uint16:
         raise ThesisReconError(f'{path}: a 16-bit PNG takes a (H, W) uint16 array, got {values.dtype} {values.shape}')
-    with atomic_path(path) as t: Image.fromarray(np.ascontiguousarray(values)).save(t, format='PNG')
+    with atomic_path(path) as t:
+        Image.fromarray(np.ascontiguousarray(values)).save(t, format='PNG', compress_level=PNG_COMPRESS_LEVEL)
 
 # %% ../nbs/03_images.ipynb #d182cd74
 def read_depth_png(path, depth_shift: float = 1000.0, invalid_raw: int | None = None) -> np.ndarray:
@@ -103,7 +106,7 @@ def write_color(path, rgb: np.ndarray, quality: int = 95):
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ThesisReconError(f'{path}: colour must be (H, W, 3) uint8, got {rgb.dtype} {rgb.shape}')
-    opts = {'quality': quality} if fmt == 'JPEG' else {}
+    opts = {'quality': quality} if fmt == 'JPEG' else {'compress_level': PNG_COMPRESS_LEVEL}
     with atomic_path(path) as t: Image.fromarray(np.ascontiguousarray(rgb)).save(t, format=fmt, **opts)
 
 # %% ../nbs/03_images.ipynb #02a50035
@@ -123,7 +126,8 @@ def write_label_png(path, label: np.ndarray):
     lo, hi = (int(label.min()), int(label.max())) if label.size else (0, 0)
     if lo < 0 or hi > 65535: raise ThesisReconError(f'{path}: label ids {lo}..{hi} do not fit a PNG (0..65535)')
     if hi < 256:
-        with atomic_path(path) as t: Image.fromarray(label.astype(np.uint8)).save(t, format='PNG')
+        with atomic_path(path) as t:
+            Image.fromarray(label.astype(np.uint8)).save(t, format='PNG', compress_level=PNG_COMPRESS_LEVEL)
     else:
         write_png16(path, label.astype(np.uint16))
 

@@ -5,6 +5,8 @@
 # %% ../nbs/07_sens.ipynb #d142a859
 from __future__ import annotations
 import io, os, struct, zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
@@ -211,6 +213,21 @@ class SensFile(FrameSource):
     def depth_raw(self, i: int) -> np.ndarray:
         "Depth of frame `i` as stored, (H, W) uint16 (divide by `header.depth_shift` for metres)."
         return self.decode_depth(self.frame_bytes(i)[1], i)
+
+    def decoded(self, frame_ids=None, threads: int = 1, draft: tuple[int, int] | None = None):
+        "Yield `(i, colour, raw depth)` for `frame_ids` (default all) in order, decoding on `threads` threads ahead."
+        ids = list(range(len(self)) if frame_ids is None else frame_ids)
+        def work(i):
+            cb, db = self.frame_bytes(i)
+            return i, self.decode_color(cb, i, draft), self.decode_depth(db, i)
+        if threads <= 1:
+            yield from map(work, ids); return
+        with ThreadPoolExecutor(threads) as pool:   # jpeg and zlib decoding release the GIL
+            ahead = deque()
+            for i in ids:
+                ahead.append(pool.submit(work, i))
+                if len(ahead) > 2 * threads: yield ahead.popleft().result()
+            while ahead: yield ahead.popleft().result()
 
     def _load(self, k: int, i: int) -> Frame:
         cb, db = self.frame_bytes(i)
