@@ -39,16 +39,17 @@ __device__ __forceinline__ long long surface_pixel(double pu, double pv, double 
 '''
 
 PROJECTION_SRC = SURFACE_PIXEL_SRC + r'''
+/* Launch: grid (ceil(Z / blockDim.x), Y, X); thread (z, y, x) handles voxel (x, y, z). */
 extern "C" __global__ void voxel_pixel_kernel(
     const float* depth, int H, int W, const double* P, int X, int Y, int Z,
     float voxel_size, float depth_min, float depth_max, long long* pixel_of_voxel)
 {
-  const long long n = (long long)X * Y * Z;
-  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const double gx = (double)(i / ((long long)Y * Z)), gy = (double)((i / Z) % Y), gz = (double)(i % Z);
-  pixel_of_voxel[i] = surface_pixel(P[0] * gx + P[1] * gy + P[2] * gz + P[3], P[4] * gx + P[5] * gy + P[6] * gz + P[7],
-                                    P[8] * gx + P[9] * gy + P[10] * gz + P[11], depth, H, W, voxel_size, depth_min, depth_max);
+  const int z = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y, x = blockIdx.z;
+  if (z >= Z) return;
+  const double gx = (double)x, gy = (double)y, gz = (double)z;
+  pixel_of_voxel[((long long)x * Y + y) * Z + z] = surface_pixel(
+      P[0] * gx + P[1] * gy + P[2] * gz + P[3], P[4] * gx + P[5] * gy + P[6] * gz + P[7],
+      P[8] * gx + P[9] * gy + P[10] * gz + P[11], depth, H, W, voxel_size, depth_min, depth_max);
 }
 '''
 _projection_kernel = package_kernel(PROJECTION_SRC, 'voxel_pixel_kernel')
@@ -73,7 +74,8 @@ def projection_indices(depth, K, pose, world_to_grid, grid_dims, voxel_size: flo
     n = dims[0] * dims[1] * dims[2]
     out = np.empty(n, np.int64)
     H, W = depth.shape
-    _projection_kernel(((n + 255) // 256,), (256,),
+    bz = min(64, dims[2])
+    _projection_kernel(((dims[2] + bz - 1) // bz, dims[1], dims[0]), (bz,),
                        (depth, np.int32(H), np.int32(W), P, np.int32(dims[0]), np.int32(dims[1]), np.int32(dims[2]),
                         np.float32(voxel_size), np.float32(depth_min), np.float32(depth_max), out))
     vox = np.flatnonzero(out >= 0)

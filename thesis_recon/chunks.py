@@ -14,7 +14,7 @@ from .core import ThesisReconError, atomic_path, atomic_savez, warn_data
 from .kernels import package_kernel
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
 from .geometry import (invert_pose, resize_crop_intrinsics, resize_crop_params, rot90_grid,
-                                   rot90_grid_transform, world_to_grid_matrix)
+                                   rot90_grid_transform, transform, world_to_grid_matrix)
 
 # %% auto #0
 __all__ = ['CONFIG_KEYS', 'VISIBILITY_SRC', 'LABEL_CONVENTION', 'MinOcc', 'ChunkConfig', 'parse_chunk_config',
