@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import numpy as np
 from .core import ThesisReconError
-from .geometry import invert_pose, is_valid_pose, project, transform, unproject
+from .geometry import invert_pose, is_valid_pose
 from .kernels import package_kernel
 
 # %% auto #0
