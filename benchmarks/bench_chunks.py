@@ -1,0 +1,71 @@
+"""Chunk preparation and loading speed on a synthetic 300-frame scan.
+
+Prints seconds per scene for `prep-backproj-data train` (100 chunks x 5 views judged at 328x256; goal <= 30 s) and
+chunks per second for `ChunkDataset` through `chunk_loader` with 2 workers at 328x256 RGB (goal >= 50), plus the
+same at 41x32 features.
+
+usage: python benchmarks/bench_chunks.py [--frames 300] [--size 640x480] [--keep DIR]
+"""
+import argparse, shutil, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+import yaml
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--frames', type=int, default=300)
+    p.add_argument('--size', default='640x480', help='exported frame size WxH (ScanNet depth: 640x480)')
+    p.add_argument('--keep', default=None, help='work in this folder and keep it (default: a temporary folder)')
+    a = p.parse_args(argv)
+    W, H = map(int, a.size.split('x'))
+    from thesis_recon.synthetic import make_synthetic_scans
+    from thesis_recon.voxelize import prep_occ_grid_scene
+    from thesis_recon.chunks import prep_backproj_data
+    from thesis_recon.chunk_dataset import ChunkDataset, chunk_loader
+    tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp())
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        scan = make_synthetic_scans(tmp/'scans', n_scenes=1, n_frames=a.frames, seed=0, width=W, height=H)[0]
+        print(f'synthetic scan: {a.frames} frames at {W}x{H} in {time.perf_counter() - t0:.1f} s')
+        t0 = time.perf_counter()
+        prep_occ_grid_scene(scan, tmp/'occ')
+        print(f'prep-occ-grid: {time.perf_counter() - t0:.2f} s/scene')
+        (tmp/'train.txt').write_text('scene0000_00\n'); (tmp/'val.txt').write_text('scene0000_00\n')
+        cfg = dict(root='scans', occ_root='occ', label_file=None, train_list='train.txt', val_list='val.txt',
+                   subvol_size=[32, 32, 64], subvols_per_scene=100, num_nearest_images=5, img_size=[328, 256],
+                   frame_skip=1, voxel_size=0.05, depth_min=0.4, depth_max=4.0,
+                   min_occ={'start': 0.2, 'step': 0.01, 'every': 20, 'floor': 0.01}, seed=0)
+        (tmp/'cfg.yml').write_text(yaml.safe_dump(cfg))
+        out = tmp/'train.hdf5'
+        if out.exists(): out.unlink()
+        t0 = time.perf_counter()
+        prep_backproj_data(tmp/'cfg.yml', 'train', out, n_proc=0)
+        dt = time.perf_counter() - t0
+        import h5py
+        with h5py.File(out, 'r') as f: n = len(f['x'])
+        print(f'prep-backproj-data train: {dt:.1f} s/scene ({n} chunks x 5 views at 328x256; goal <= 30 s)')
+
+        for label, kw in (('RGB 328x256', {}), ('features 41x32', {'features_root': tmp/'features'})):
+            if 'features_root' in kw:
+                d = tmp/'features'/'scene0000_00'; d.mkdir(parents=True, exist_ok=True)
+                rng = np.random.default_rng(0)
+                for pose in (scan/'pose').glob('*.txt'):
+                    np.save(d/f'{pose.stem}.npy', rng.normal(size=(128, 32, 41)).astype(np.float16))
+            ds = ChunkDataset(out, tmp/'scans', **kw)
+            dl = chunk_loader(ds, batch_size=8, num_workers=2)
+            t0 = time.perf_counter()
+            for _ in dl: pass
+            first = time.perf_counter() - t0
+            t0 = time.perf_counter(); m = 0
+            for _ in range(2):
+                for b in dl: m += len(b['x'])
+            rate = m / (time.perf_counter() - t0)
+            print(f'ChunkDataset {label}, 2 workers: {rate:.1f} chunks/s (first epoch incl. worker start {first:.1f} s; goal >= 50)')
+            del dl
+    finally:
+        if not a.keep: shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+if __name__ == '__main__':
+    sys.exit(main())
