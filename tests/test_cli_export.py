@@ -96,3 +96,17 @@ def test_bad_input(raw):
     assert res.returncode == 1, res.stderr
     assert 'scene0000_00.sens: frame' in res.stderr and 'is unreadable' in res.stderr, res.stderr
     assert (out/'scene0001_00'/'.export.json').exists() and not (out/'scene0000_00'/'.export.json').exists()
+
+def test_export_on_local_ray(raw, request):
+    "The same export as Ray tasks on a Ray started for the run (slow: starting Ray takes ~15 s on two cores)."
+    if 'slow' not in request.config.getoption('--flags').split(): pytest.skip('slow: run with --flags slow')
+    pytest.importorskip('ray')
+    tmp, scans, tsv = raw
+    res = run('--scannet_path', tmp/'ScanNet', '--output_path', tmp/'ray_out', '--frame_skip', 5,
+              '--output_image_width', 32, '--output_image_height', 24, '--ray-address', 'local', '--n_proc', 2)
+    assert res.returncode == 0, res.stderr
+    assert f'exported 8 frames to {tmp/"ray_out"}' in res.stdout
+    for name, (frames, _) in scans.items():
+        sc = ScanNetScene(tmp/'ray_out'/name)
+        assert sc.frame_ids == list(range(0, len(frames), 5))
+        np.testing.assert_array_equal(sc.frame(5).depth, frames[5]['depth'][1::2, 1::2] / np.float32(1000))
