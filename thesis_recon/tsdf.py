@@ -68,6 +68,7 @@ def integrate_reference(tsdf, weight, vol_origin, voxel_size: float, trunc: floa
     ok = (pu < W) & (pv < H)
     sel, pu, pv = sel[ok], pu[ok], pv[ok]
     d = depth[pv, pu].astype(np.float64)
+    d[~np.isfinite(d)] = 0                  # NaN or inf: no reading, like 0
     diff = d - z[sel]
     ok = (d > 0) & (diff >= -trunc)
     sel, pu, pv, dist = sel[ok], pu[ok], pv[ok], np.minimum(1.0, diff[ok] / trunc)
@@ -109,7 +110,7 @@ extern "C" __global__ void tsdf_mark_blocks(
   for (int v = v0; v < v1; ++v)
     for (int u = u0; u < u1; ++u) {
       const float d = depth[v * width + u];
-      if (d > 0.0f && d < 1e4f) { dmin = fminf(dmin, d); dmax = fmaxf(dmax, d); }
+      if (d > 0.0f && d < 3e38f) { dmin = fminf(dmin, d); dmax = fmaxf(dmax, d); }
     }
   if (dmax == 0.0f) return;
   /* the tile's central ray; a voxel that rounds to a pixel of the tile lies within half the tile's diagonal
@@ -141,7 +142,8 @@ extern "C" __global__ void tsdf_mark_blocks(
   }
 }
 
-/* Pass 2: one CUDA block per listed voxel block, one thread per voxel: the integration rule. */
+/* Pass 2: one CUDA block per listed voxel block, one thread per (x, y) column of it, walking the column's
+   voxels along z (contiguous in memory): the integration rule. */
 extern "C" __global__ void tsdf_integrate_blocks(
     const int* block_ids, const int n_ids, const int block,
     const float* depth, const int height, const int width, const float* intr, const float* world_to_cam,
@@ -152,30 +154,32 @@ extern "C" __global__ void tsdf_integrate_blocks(
   if ((int)blockIdx.x >= n_ids) return;
   const int b = block_ids[blockIdx.x];
   const int nby = (ny + block - 1) / block, nbz = (nz + block - 1) / block;
-  const int i = (b / (nby * nbz)) * block + threadIdx.z;
-  const int j = ((b / nbz) % nby) * block + threadIdx.y;
-  const int k = (b % nbz) * block + threadIdx.x;
-  if (i >= nx || j >= ny || k >= nz) return;
-  const float3 c = apply_rigid(world_to_cam, vol_origin[0] + i * voxel_size, vol_origin[1] + j * voxel_size,
-                               vol_origin[2] + k * voxel_size);
-  if (!(c.z > 0.0f)) return;
-  const float fu = intr[0] * c.x / c.z + intr[2], fv = intr[1] * c.y / c.z + intr[3];
-  if (!(fu >= -0.5f && fu <= width - 0.5f && fv >= -0.5f && fv <= height - 0.5f)) return;
-  const int u = __float2int_rn(fu), v = __float2int_rn(fv);
-  if (u >= width || v >= height) return;
-  const float d = depth[v * width + u];
-  if (!(d > 0.0f)) return;
-  const float diff = d - c.z;
-  if (diff < -trunc) return;
-  const float dist = fminf(1.0f, diff / trunc);
-  const long long idx = ((long long)i * ny + j) * nz + k;
-  const float w_old = weight[idx], w_new = w_old + obs_weight;
-  tsdf[idx] = (w_old * tsdf[idx] + obs_weight * dist) / w_new;
-  weight[idx] = w_new;
-  if (use_color) {
-    const int p = 3 * (v * width + u);
-    for (int ch = 0; ch < 3; ++ch)
-      color_vol[3 * idx + ch] = (w_old * color_vol[3 * idx + ch] + obs_weight * (float)color[p + ch]) / w_new;
+  const int i = (b / (nby * nbz)) * block + threadIdx.y;
+  const int j = ((b / nbz) % nby) * block + threadIdx.x;
+  if (i >= nx || j >= ny) return;
+  const int k0 = (b % nbz) * block, k1 = min(k0 + block, nz);
+  const float wx = vol_origin[0] + i * voxel_size, wy = vol_origin[1] + j * voxel_size;
+  for (int k = k0; k < k1; ++k) {
+    const float3 c = apply_rigid(world_to_cam, wx, wy, vol_origin[2] + k * voxel_size);
+    if (!(c.z > 0.0f)) continue;
+    const float fu = intr[0] * c.x / c.z + intr[2], fv = intr[1] * c.y / c.z + intr[3];
+    if (!(fu >= -0.5f && fu <= width - 0.5f && fv >= -0.5f && fv <= height - 0.5f)) continue;
+    const int u = __float2int_rn(fu), v = __float2int_rn(fv);
+    if (u >= width || v >= height) continue;
+    const float d = depth[v * width + u];
+    if (!(d > 0.0f && d < 3e38f)) continue;   /* 0, NaN, inf: no reading */
+    const float diff = d - c.z;
+    if (diff < -trunc) continue;
+    const float dist = fminf(1.0f, diff / trunc);
+    const long long idx = ((long long)i * ny + j) * nz + k;
+    const float w_old = weight[idx], w_new = w_old + obs_weight;
+    tsdf[idx] = (w_old * tsdf[idx] + obs_weight * dist) / w_new;
+    weight[idx] = w_new;
+    if (use_color) {
+      const int p = 3 * (v * width + u);
+      for (int ch = 0; ch < 3; ++ch)
+        color_vol[3 * idx + ch] = (w_old * color_vol[3 * idx + ch] + obs_weight * (float)color[p + ch]) / w_new;
+    }
   }
 }
 '''
@@ -248,7 +252,7 @@ class TSDFVolume:
         if not is_valid_pose(np.asarray(cam_pose, np.float64)):
             warn_data(f'invalid camera pose (inf, NaN or not rigid): frame skipped\n{np.asarray(cam_pose)}')
             return False
-        depth = np.nan_to_num(np.ascontiguousarray(depth, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        depth = np.ascontiguousarray(depth, np.float32)   # NaN and inf readings fail the kernels' 0 < d < 3e38 tests
         if band_only:
             ids = np.flatnonzero(mark_blocks(depth, K, cam_pose, self.vol_origin, self.voxel_size, self.trunc,
                                              self.dims, self.block)).astype(np.int32)
@@ -260,7 +264,7 @@ class TSDFVolume:
         col = np.ascontiguousarray(color, np.uint8) if use_color else np.zeros(3, np.uint8)
         col_vol = self.color if use_color else np.zeros(3, np.float32)
         H, W = depth.shape
-        _integrate_blocks_kernel((len(ids),), (self.block,) * 3, (
+        _integrate_blocks_kernel((len(ids),), (self.block, self.block), (
             ids, np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W), _intr(K),
             _rigid34(invert_pose(np.asarray(cam_pose, np.float64))), self.vol_origin, np.float32(self.voxel_size),
             np.float32(self.trunc), np.float32(obs_weight), *map(np.int32, self.dims), self.tsdf, self.weight,
