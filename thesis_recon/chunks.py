@@ -430,6 +430,8 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
     views = load_scene_views(cfg.root/scene, cfg.img_size, cfg.frame_skip)
     if views is None:
         warn_data(f'{scene}: no frame with a valid pose; scene skipped'); return 'skipped'
+    if views.frame_ids.max() > np.iinfo(np.int16).max:
+        raise ThesisReconError(f'{cfg.root/scene}: frame number {views.frame_ids.max()} does not fit the int16 `frames` dataset')
     chunks = scene_chunks(grid, views, cfg, full_scene, scene_rng(cfg.seed, scene))
     if not full_scene and len(chunks['x']) < cfg.subvols_per_scene:
         warn_data(f'{scene}: found {len(chunks["x"])} of {cfg.subvols_per_scene} chunks with {cfg.num_nearest_images} views')
@@ -489,7 +491,9 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
                                 description='Cut the scenes of a split into chunks (subvolumes of the occupancy grids from '
                                             'prep-occ-grid) with their best views, appended scene by scene to one hdf5 '
                                             'file (x, y, scene_id, scan_id, world_to_grid, frames). While running the file '
-                                            'is OUT.partial.hdf5; rerunning resumes it. Label convention: ' + LABEL_CONVENTION)
+                                            'is OUT.partial.hdf5 (and OUT.parts/ holds finished scenes not yet appended; '
+                                            'with --ray-address it must be on storage the workers share); rerunning '
+                                            'resumes it. Label convention: ' + LABEL_CONVENTION)
     p.add_argument('config', metavar='CONFIG.yml',
                    help='YAML with keys ' + ', '.join(CONFIG_KEYS) + ' (paths relative to the YAML file)')
     p.add_argument('split', choices=['train', 'val'], help='which scene list of the config to use (train_list or val_list)')
