@@ -5,6 +5,7 @@
 # %% ../nbs/11_render.ipynb #d8db89f4
 from __future__ import annotations
 from dataclasses import dataclass
+from functools import lru_cache
 import numpy as np
 from .kernels import package_kernel
 from .geometry import is_valid_pose
@@ -307,21 +308,30 @@ def render_reference(scene: Scene, pose, K, width: int, height: int) -> dict:
     return {k: v.reshape(shapes.get(k, (height, width))) for k, v in out.items()}
 
 # %% ../nbs/11_render.ipynb #757d0047
+@lru_cache(maxsize=8)
+def _unit_rays(K: tuple, width: int, height: int) -> np.ndarray:
+    "(H,W,3) float32 unit viewing rays in the camera frame of intrinsics K (a 9-tuple)."
+    K = np.array(K).reshape(3, 3)
+    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
+    ray = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones((height, width))], -1)
+    return (ray / np.linalg.norm(ray, axis=-1, keepdims=True)).astype(np.float32)
+
 def sensor_noise(frame: dict, K, rng: np.random.Generator, min_depth: float = 0.3, max_depth: float = 5.0,
                  max_angle_deg: float = 78.0, depth_sigma: bool = True, color_sigma: float = 2.0) -> dict:
     "A copy of a rendered `frame` with depth noise, range and grazing-angle dropouts, mm quantisation and colour noise."
     out = dict(frame)
-    depth = frame['depth'].astype(np.float64)
+    depth = frame['depth']
     H, W = depth.shape
-    K = np.asarray(K, np.float64)
-    v, u = np.mgrid[0:H, 0:W]
-    ray = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones((H, W))], -1)
-    cos = -(frame['normal'] * ray).sum(-1) / np.linalg.norm(ray, axis=-1)
-    if depth_sigma: depth = depth + rng.normal(size=depth.shape) * (0.0012 + 0.0019 * (depth - 0.4) ** 2)
-    keep = (frame['depth'] > 0) & (depth >= min_depth) & (depth <= max_depth) & (cos >= np.cos(np.radians(max_angle_deg)))
-    out['depth'] = np.where(keep, np.round(depth * 1000) / 1000, 0).astype(np.float32)
+    rays = _unit_rays(tuple(np.asarray(K, np.float64).ravel()), W, H)
+    cos = -np.einsum('hwc,hwc->hw', frame['normal'], rays)
+    if depth_sigma:
+        z = depth - np.float32(0.4)
+        depth = depth + rng.standard_normal(depth.shape, dtype=np.float32) * (np.float32(0.0012) + np.float32(0.0019) * z * z)
+    keep = (frame['depth'] > 0) & (depth >= min_depth) & (depth <= max_depth) & (cos >= np.float32(np.cos(np.radians(max_angle_deg))))
+    out['depth'] = np.where(keep, np.round(depth * np.float32(1000)) / np.float32(1000), np.float32(0)).astype(np.float32)
     if color_sigma > 0:
-        out['color'] = np.clip(frame['color'] + rng.normal(0, color_sigma, frame['color'].shape), 0, 255).round().astype(np.uint8)
+        c = frame['color'] + rng.standard_normal(frame['color'].shape, dtype=np.float32) * np.float32(color_sigma)
+        out['color'] = np.clip(np.round(c), 0, 255).astype(np.uint8)
     return out
 
 # %% ../nbs/11_render.ipynb #306c0492
