@@ -1,0 +1,46 @@
+"""Rendering speed of the synthetic engine, and a 300-frame scan end to end (render + write raw layout).
+
+Prints frames/s for 640x480 colour+depth+normals+labels+instances of a room with 30+ objects (goal >= 10 on 2
+CPU cores), the NumPy reference's speed on the same frame (ratio), and the time of a 300-frame raw scan
+(goal < 60 s)."""
+import argparse, tempfile, time
+import numpy as np
+from thesis_recon.synthetic import make_scene, scan_trajectory, render, render_reference, write_scannet_raw, default_intrinsics
+from thesis_recon.kernels import set_num_threads
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--frames', type=int, default=60, help='frames timed for the frames/s figure')
+    p.add_argument('--scan-frames', type=int, default=300, help='frames of the end-to-end scan')
+    p.add_argument('--threads', type=int, default=None, help='CPU kernel threads (default: all cores)')
+    a = p.parse_args()
+    if a.threads: set_num_threads(a.threads)
+    scene = make_scene(0, room_type='studio', min_objects=30)
+    n_obj = sum(o.name not in ('wall', 'floor', 'ceiling') for o in scene.objects)
+    print(f'scene: {scene!r}; {n_obj} objects besides walls/floor/ceiling')
+    poses = scan_trajectory(scene, a.frames, seed=0)
+    K = default_intrinsics(640, 480)
+    render(scene, poses[0], K, 640, 480)                       # compile / load the kernel
+    t0 = time.perf_counter()
+    for pose in poses: render(scene, pose, K, 640, 480)
+    dt = (time.perf_counter() - t0) / len(poses)
+    print(f'render 640x480 (kernel, {a.frames} frames along a scan): {1 / dt:.1f} frames/s ({dt * 1000:.1f} ms/frame)')
+    t0 = time.perf_counter()
+    for pose in poses[:10]: render(scene, pose, K, 640, 480, noise=True, seed=0)
+    dn = (time.perf_counter() - t0) / 10
+    print(f'render 640x480 with the sensor model: {1 / dn:.1f} frames/s')
+    Ks = default_intrinsics(160, 120)
+    t0 = time.perf_counter(); render_reference(scene, poses[0], Ks, 160, 120); tr = time.perf_counter() - t0
+    t0 = time.perf_counter(); render(scene, poses[0], Ks, 160, 120); tk = time.perf_counter() - t0
+    print(f'NumPy reference at 160x120: {tr:.2f} s/frame; kernel {tk * 1000:.1f} ms/frame; ratio {tr / tk:.0f}x')
+    scan = scan_trajectory(scene, a.scan_frames, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        write_scannet_raw(scene, scan, tmp, 'scene0000_00', noise=True)
+        te = time.perf_counter() - t0
+    t0 = time.perf_counter(); make_scene(1); scan_trajectory(make_scene(1), a.scan_frames, seed=1); tg = time.perf_counter() - t0
+    print(f'{a.scan_frames}-frame scan end to end (render + .sens 1296x968 jpeg / 640x480 zlib + label-filt + PLYs): '
+          f'{te:.1f} s ({a.scan_frames / te:.1f} frames/s); scene + path generation {tg:.1f} s')
+
+if __name__ == '__main__':
+    main()

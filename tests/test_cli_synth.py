@@ -1,0 +1,48 @@
+"""`thesis-recon synth` as a user runs it: both layouts, resuming, and bad options."""
+import json, subprocess, sys
+from pathlib import Path
+
+def run(*args):
+    return subprocess.run([sys.executable, '-m', 'thesis_recon.cli', 'synth', *args], capture_output=True, text=True)
+
+def test_help_explains_every_option():
+    res = run('--help')
+    assert res.returncode == 0, res.stderr
+    for opt in ('--out', '--scenes', '--frames', '--seed', '--layout', '--noise', '--width', '--height', '--room-type', '--overwrite'):
+        assert opt in res.stdout
+
+def test_export_layout(tmp_path):
+    res = run('--out', str(tmp_path), '--scenes', '2', '--frames', '4', '--seed', '3', '--width', '80', '--height', '60')
+    assert res.returncode == 0, res.stderr
+    for name in ('scene0003_00', 'scene0004_00'):
+        d = tmp_path/name
+        for sub, suffix in (('color', 'jpg'), ('depth', 'png'), ('label', 'png'), ('pose', 'txt')):
+            assert sorted(p.name for p in (d/sub).iterdir()) == [f'{i}.{suffix}' for i in range(4)]
+        assert (d/'intrinsic'/'intrinsic_depth.txt').is_file()
+        assert (d/f'{name}_vh_clean_2.ply').is_file() and (d/f'{name}_vh_clean_2.labels.ply').is_file()
+        assert json.loads((d/'.synth.json').read_text())['options']['n_frames'] == 4
+    assert 'synth 2 scenes' in res.stderr          # the progress bar
+    again = run('--out', str(tmp_path), '--scenes', '2', '--frames', '4', '--seed', '3', '--width', '80', '--height', '60', '--quiet')
+    assert again.returncode == 0, again.stderr
+
+def test_raw_layout_reads_back(tmp_path):
+    res = run('--out', str(tmp_path), '--frames', '3', '--layout', 'raw', '--noise', '--quiet')
+    assert res.returncode == 0, res.stderr
+    d = tmp_path/'scene0000_00'
+    from thesis_recon.sens import SensFile
+    s = SensFile(d/'scene0000_00.sens')
+    assert len(s) == 3 and (s.header.color_width, s.header.depth_width) == (1296, 640)
+    assert s.frame(2).depth.shape == (480, 640)
+    assert sorted(p.name for p in (d/'label-filt').iterdir()) == ['0.png', '1.png', '2.png']
+    assert (tmp_path/'scannetv2-labels.combined.tsv').is_file()
+
+def test_bad_options_name_themselves(tmp_path):
+    res = run('--out', str(tmp_path), '--frames', '0')
+    assert res.returncode == 2 and 'n_frames' in res.stderr
+    res = run('--out', str(tmp_path), '--scenes', '0')
+    assert res.returncode == 2 and 'n_scenes' in res.stderr
+    res = run('--out', str(tmp_path), '--layout', 'zip')
+    assert res.returncode == 2 and '--layout' in res.stderr
+    res = run('--out', str(tmp_path), '--width', '2')
+    assert res.returncode == 2 and 'width' in res.stderr
+    assert not any(tmp_path.iterdir())
