@@ -6,7 +6,8 @@
 from __future__ import annotations
 import functools, os, pickle, sys, time, traceback
 import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,29 +85,39 @@ def _check_importable(fn):
                                'in an importable module, or pass n_proc=0 (run here) or a ray_address (Ray sends '
                                'functions by value)')
 
+def _tick(bar, results):
+    "Advance the progress bar by one scene and show the failures so far."
+    bar.update(1); bar.set_postfix(failed=sum(r is not None and not r.ok for r in results), refresh=False)
+
 def _run_local(fn, scenes, n_proc, bar) -> list:
     "Run `fn` over `scenes` in `n_proc` spawned worker processes; results in scene order."
     _check_importable(fn)
     ctx = mp.get_context('spawn')
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
-    init = (_init_worker, (max(1, cores // n_proc),))
-    results, lost = [None] * len(scenes), []
-    with ProcessPoolExecutor(n_proc, mp_context=ctx, initializer=init[0], initargs=init[1]) as pool:
-        futures = {pool.submit(call_scene, fn, s): i for i, s in enumerate(scenes)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try: results[i] = fut.result()
-            except BrokenProcessPool: lost.append(i); continue
-            except Exception as e:  # the task or its result could not be pickled
-                results[i] = SceneResult(scenes[i], False, None, f'{type(e).__name__}: {e}', traceback.format_exc())
-            bar.update(1); bar.set_postfix(failed=sum(not r.ok for r in results if r is not None), refresh=False)
-    for i in sorted(lost):  # rerun alone whatever was running when a worker died
-        with ProcessPoolExecutor(1, mp_context=ctx, initializer=init[0], initargs=(cores,)) as pool:
-            try: results[i] = pool.submit(call_scene, fn, scenes[i]).result()
-            except BrokenProcessPool:
-                results[i] = SceneResult(scenes[i], False, None, 'worker process died (crash, or killed for memory) '
-                                         'while running this scene')
-        bar.update(1)
+    def pool_of(n): return ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(max(1, cores // n),))
+    results, queue = [None] * len(scenes), deque(range(len(scenes)))
+    while queue:
+        lost, running = [], {}
+        with pool_of(n_proc) as pool:
+            while queue or running:
+                while queue and len(running) < n_proc and not lost:   # at most n_proc scenes in flight
+                    i = queue.popleft(); running[pool.submit(call_scene, fn, scenes[i])] = i
+                if not running: break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = running.pop(fut)
+                    try: results[i] = fut.result()
+                    except BrokenProcessPool: lost.append(i); continue
+                    except Exception as e:  # the task or its result could not be pickled
+                        results[i] = SceneResult(scenes[i], False, None, f'{type(e).__name__}: {e}', traceback.format_exc())
+                    _tick(bar, results)
+        for i in lost:  # a worker died while these ran: rerun each alone to find the one that kills it
+            with pool_of(1) as pool:
+                try: results[i] = pool.submit(call_scene, fn, scenes[i]).result()
+                except BrokenProcessPool:
+                    results[i] = SceneResult(scenes[i], False, None, 'worker process died (crash, or killed for '
+                                             'memory) while running this scene')
+            _tick(bar, results)
     return results
 
 # %% ../nbs/08_runner.ipynb #94ba2227
@@ -131,7 +142,7 @@ def _run_ray(fn, scenes, n_proc, ray_address, bar) -> list:
                 try: results[i] = ray.get(ref)
                 except Exception as e:  # the worker died, or the task could not be sent
                     results[i] = SceneResult(scenes[i], False, None, f'{type(e).__name__}: {str(e).splitlines()[0]}', str(e))
-                bar.update(1); bar.set_postfix(failed=sum(not r.ok for r in results if r is not None), refresh=False)
+                _tick(bar, results)
         return results
     finally:
         if started: ray.shutdown()
@@ -151,8 +162,7 @@ def run_scenes(fn: Callable, scenes, n_proc: int | None = None, ray_address: str
         elif n == 0 or not scenes:
             results = []
             for s in scenes:
-                results.append(call_scene(fn, s)); bar.update(1)
-                bar.set_postfix(failed=sum(not r.ok for r in results), refresh=False)
+                results.append(call_scene(fn, s)); _tick(bar, results)
         else: results = _run_local(fn, scenes, min(n, len(scenes)), bar)
     report = RunReport(results, unit)
     if report.failed and not quiet: print(report.summary(), file=sys.stderr)
