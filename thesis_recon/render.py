@@ -307,7 +307,7 @@ def render_reference(scene: Scene, pose, K, width: int, height: int) -> dict:
     shapes = dict(color=(height, width, 3), normal=(height, width, 3))
     return {k: v.reshape(shapes.get(k, (height, width))) for k, v in out.items()}
 
-# %% ../nbs/11_render.ipynb #757d0047
+# %% ../nbs/11_render.ipynb #162c124f
 @lru_cache(maxsize=8)
 def _unit_rays(K: tuple, width: int, height: int) -> np.ndarray:
     "(H,W,3) float32 unit viewing rays in the camera frame of intrinsics K (a 9-tuple)."
@@ -334,7 +334,7 @@ def sensor_noise(frame: dict, K, rng: np.random.Generator, min_depth: float = 0.
         out['color'] = np.clip(np.round(c), 0, 255).astype(np.uint8)
     return out
 
-# %% ../nbs/11_render.ipynb #306c0492
+# %% ../nbs/11_render.ipynb #88ae1875
 def show_frame(frame: dict, axs=None):
     "Matplotlib panel of a rendered frame: colour, depth, normals, NYU40 labels."
     import matplotlib.pyplot as plt
