@@ -39,12 +39,12 @@ def main(argv=None):
         (tmp/'cfg.yml').write_text(yaml.safe_dump(cfg))
         out = tmp/'train.hdf5'
         if out.exists(): out.unlink()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         prep_backproj_data(tmp/'cfg.yml', 'train', out, n_proc=0)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         import h5py
         with h5py.File(out, 'r') as f: n = len(f['x'])
-        print(f'prep-backproj-data train: {dt:.1f} s/scene ({n} chunks x 5 views at 328x256; goal <= 30 s)')
+        print(f'prep-backproj-data train: {dt:.1f} s/scene wall, {dc:.1f} s CPU ({n} chunks x 5 views at 328x256; goal <= 30 s)')
 
         for label, kw in (('RGB 328x256', {}), ('features 41x32', {'features_root': tmp/'features'})):
             if 'features_root' in kw:
@@ -53,6 +53,16 @@ def main(argv=None):
                 for pose in (scan/'pose').glob('*.txt'):
                     np.save(d/f'{pose.stem}.npy', rng.normal(size=(128, 32, 41)).astype(np.float16))
             ds = ChunkDataset(out, tmp/'scans', **kw)
+            from thesis_recon.kernels import set_num_threads
+            import torch
+            prev, prev_torch = set_num_threads(1), torch.get_num_threads(); torch.set_num_threads(1)
+            ds[0]
+            t0, c0 = time.perf_counter(), time.process_time()
+            for i in range(1, len(ds)): ds[i]
+            wall, cpu = (time.perf_counter() - t0) / (len(ds) - 1), (time.process_time() - c0) / (len(ds) - 1)
+            set_num_threads(prev); torch.set_num_threads(prev_torch)
+            print(f'ChunkDataset {label}, one process: {1000 * cpu:.1f} ms CPU ({1000 * wall:.1f} ms wall) per chunk '
+                  f'-> {2 / cpu:.0f} chunks/s for 2 workers on 2 free cores')
             dl = chunk_loader(ds, batch_size=8, num_workers=2)
             t0 = time.perf_counter()
             for _ in dl: pass
@@ -61,7 +71,7 @@ def main(argv=None):
             for _ in range(2):
                 for b in dl: m += len(b['x'])
             rate = m / (time.perf_counter() - t0)
-            print(f'ChunkDataset {label}, 2 workers: {rate:.1f} chunks/s (first epoch incl. worker start {first:.1f} s; goal >= 50)')
+            print(f'ChunkDataset {label}, chunk_loader 2 workers: {rate:.1f} chunks/s (first epoch incl. worker start {first:.1f} s; goal >= 50)')
             del dl
     finally:
         if not a.keep: shutil.rmtree(tmp, ignore_errors=True)

@@ -21,12 +21,14 @@ __all__ = ['IMAGE_MEAN', 'IMAGE_STD', 'normalize_image', 'load_view', 'ChunkData
 IMAGE_MEAN = np.array([0.496342, 0.466664, 0.440796], np.float32)
 IMAGE_STD = np.array([0.277856, 0.28623, 0.291129], np.float32)
 
-_NORM_LUT = ((np.arange(256, dtype=np.float32)[None, :] / 255 - IMAGE_MEAN[:, None]) / IMAGE_STD[:, None]).astype(np.float32)
+_NORM_SCALE = (1 / (255 * IMAGE_STD)).astype(np.float32)[:, None, None]
+_NORM_OFFSET = (-IMAGE_MEAN / IMAGE_STD).astype(np.float32)[:, None, None]
 
 def normalize_image(rgb) -> np.ndarray:
-    "(H, W, 3) uint8 -> (3, H, W) float32, scaled to [0, 1] and normalised with the thesis's mean and std (a lookup table)."
-    rgb = np.asarray(rgb, np.uint8)
-    return np.stack([_NORM_LUT[c][rgb[..., c]] for c in range(3)])
+    "(H, W, 3) uint8 -> (3, H, W) float32, scaled to [0, 1] and normalised with the thesis's mean and std."
+    out = np.asarray(rgb).transpose(2, 0, 1).astype(np.float32)
+    out *= _NORM_SCALE; out += _NORM_OFFSET
+    return out
 
 # %% ../nbs/33_chunk_dataset.ipynb #c129058e
 @functools.lru_cache(maxsize=16)
