@@ -181,7 +181,7 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
         atomic_write_text(out/d.name/MARKER, json.dumps(dict(options=options, frames=n), indent=1))
     return report
 
-# %% ../nbs/09_export.ipynb #5d81c6b4
+# %% ../nbs/09_export.ipynb #d2fcd18d
 def export_scannet_main(argv: list[str] | None = None) -> int:
     "`thesis-recon export-scannet`: export ScanNet .sens scans (see `prepare_2d_data`)."
     p = argparse.ArgumentParser(prog='thesis-recon export-scannet',
