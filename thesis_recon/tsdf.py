@@ -277,12 +277,14 @@ class TSDFVolume:
 
 # %% ../nbs/20_tsdf.ipynb #247c8e46
 def _observed_cubes(weight, weight_threshold: float) -> np.ndarray:
-    "True at (i, j, k) when all 8 corners of the cube starting there have weight > `weight_threshold`."
+    """scikit-image's `mask` for the cubes whose 8 corners all have weight > `weight_threshold`.
+
+    scikit-image reads the mask of the cube spanning voxels i-1..i (per axis) at index i, its far corner."""
     seen = weight > weight_threshold
-    ok = seen.copy()
-    ok[:-1] &= seen[1:]; ok[-1] = False
-    ok[:, :-1] &= ok[:, 1:]; ok[:, -1] = False
-    ok[:, :, :-1] &= ok[:, :, 1:]; ok[:, :, -1] = False
+    ok = np.zeros_like(seen)
+    ok[1:] = seen[1:] & seen[:-1]
+    ok[:, 1:] &= ok[:, :-1]; ok[:, 0] = False
+    ok[:, :, 1:] &= ok[:, :, :-1]; ok[:, :, 0] = False
     return ok
 
 def tsdf_to_mesh(tsdf, weight, vol_origin, voxel_size: float, color=None, weight_threshold: float = 0.0) -> Mesh:
