@@ -49,10 +49,9 @@ def free_space(scene: Scene, z_range=(1.2, 1.7), clearance: float = 0.3, cell: f
     return fs
 
 # %% ../nbs/12_trajectories.ipynb #3802d486
-def _route(free: np.ndarray, a, b) -> np.ndarray:
-    "Shortest 8-connected path of grid cells from a to b through `free` cells (Dijkstra over the grid)."
+def _route(cost: np.ndarray, a, b) -> np.ndarray:
+    "Cheapest 8-connected path of grid cells from a to b over the per-cell `cost` (Dijkstra over the grid)."
     from skimage.graph import route_through_array
-    cost = np.where(free, 1.0, 1e6)
     path, _ = route_through_array(cost, tuple(a), tuple(b), fully_connected=True, geometric=True)
     return np.array(path)
 
@@ -63,55 +62,94 @@ def _resample(poly: np.ndarray, n: int, closed: bool = True) -> np.ndarray:
     t = np.linspace(0, s[-1], n, endpoint=not closed)
     return np.stack([np.interp(t, s, pts[:, k]) for k in range(pts.shape[1])], 1)
 
+def _tour(points: np.ndarray, rng) -> np.ndarray:
+    "Order of a short closed tour through `points` (k,2): nearest neighbour from a random start, then 2-opt."
+    k = len(points)
+    order, left = [int(rng.integers(k))], set(range(k))
+    left.discard(order[0])
+    while left:
+        last = points[order[-1]]
+        nxt = min(left, key=lambda j: np.linalg.norm(points[j] - last)); order.append(nxt); left.discard(nxt)
+    order = np.array(order)
+    d = lambda i, j: np.linalg.norm(points[order[i % k]] - points[order[j % k]])
+    improved = True
+    while improved and k > 3:
+        improved = False
+        for i in range(k - 1):
+            for j in range(i + 2, k if i else k - 1):
+                if d(i, i + 1) + d(j, j + 1) > d(i, j) + d(i + 1, j + 1) + 1e-9:
+                    order[i + 1:j + 1] = order[i + 1:j + 1][::-1]; improved = True
+    return order
+
+def _free_run(fs: FreeSpace, xy: np.ndarray, yaw: np.ndarray, max_run: float = 6.0) -> np.ndarray:
+    "Distance (n, m) from points xy (n,2) along directions yaw (m,) to the nearest obstacle of the map (sphere tracing on D)."
+    dirs = np.stack([np.cos(yaw), np.sin(yaw)], -1)
+    t = np.zeros((len(xy), len(yaw)))
+    for _ in range(24):
+        p = xy[:, None] + t[..., None] * dirs[None]
+        step = fs.at(p.reshape(-1, 2)).reshape(t.shape)
+        t = np.minimum(t + np.maximum(step, fs.cell / 2) * (step > fs.cell), max_run)
+    return t
+
 def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float = 0.3, z_range=(1.25, 1.65)) -> np.ndarray:
     "(n_frames, 4, 4) camera-to-world poses of a smooth hand-held-like loop through the room's free space, looking around."
     if int(n_frames) < 1: raise ValueError(f'n_frames: must be at least 1, got {n_frames}')
     n_frames = int(n_frames)
     rng = np.random.default_rng([int(seed), scene.seed, 7])
     fs = free_space(scene, (z_range[0] - 0.05, z_range[1] + 0.05), clearance)
-    need = clearance + 1.5 * fs.cell
-    free = fs.distance >= need
-    if not free.any(): raise ValueError(f'scene: no free space {clearance} m from every surface for a camera at {z_range} m')
-    centre = np.array(np.unravel_index(np.argmax(fs.distance), fs.distance.shape))
-    # waypoints: along 8 directions from the centre, 35-75 % of the free run
-    way = []
-    for a in rng.uniform(0, 2 * np.pi) + np.arange(8) * np.pi / 4:
-        step = np.array([np.cos(a), np.sin(a)])
-        run = []
-        for r in np.arange(1, 400):
-            ij = np.round(centre + step * r).astype(int)
-            if not (0 <= ij[0] < free.shape[0] and 0 <= ij[1] < free.shape[1]) or not free[tuple(ij)]: break
-            run.append(ij)
-        if run: way.append(run[int(rng.uniform(0.35, 0.75) * (len(run) - 1))])
-    if len(way) < 2: way = [centre, centre + 0]
-    cells = np.concatenate([_route(free, way[k], way[(k + 1) % len(way)])[:-1] for k in range(len(way))])
-    loop = fs.origin + (cells + 0.5) * fs.cell
-    dense = _resample(loop, max(200, 4 * n_frames))
-    for sigma in (12, 8, 5, 3, 2, 1, 0):      # smooth as much as the free space allows
+    free = fs.distance >= clearance + 1.5 * fs.cell
+    comp, n_comp = ndimage.label(free)
+    if n_comp == 0: raise ValueError(f'scene: no free space {clearance} m from every surface for a camera at {z_range} m')
+    free = comp == 1 + int(np.argmax(ndimage.sum(free, comp, range(1, n_comp + 1))))   # the largest free region
+    # the floor under furniture is not walkable: the path avoids it where it can (the camera may still reach over)
+    c = fs.centres().reshape(-1, 2)
+    covered = np.zeros(len(c), bool)
+    for p in scene.parts:
+        if p.label in (1, 2, 22): continue
+        (x0, y0, _), (x1, y1, _) = p.bounds
+        covered |= (c[:, 0] >= x0 - 0.1) & (c[:, 0] <= x1 + 0.1) & (c[:, 1] >= y0 - 0.1) & (c[:, 1] <= y1 + 0.1)
+    walk = free & ~covered.reshape(free.shape)
+    cost = np.where(walk, 1.0, np.where(free, 8.0, 1e6))
+    cells = np.argwhere(free)
+    snap = np.argwhere(walk) if walk.any() else cells
+    # waypoints spread over the free region (k-means on its cells, one per ~2.5 m^2), snapped onto free cells
+    k = int(np.clip(len(cells) * fs.cell ** 2 / 2.5, 3, 12))
+    pick = cells[rng.choice(len(cells), k, replace=False)].astype(float)
+    for _ in range(10):
+        near = np.argmin(((cells[:, None] - pick[None]) ** 2).sum(-1), 1)
+        pick = np.stack([cells[near == j].mean(0) if (near == j).any() else pick[j] for j in range(k)])
+    way = snap[np.argmin(((snap[:, None] - pick[None]) ** 2).sum(-1), 0)]
+    way = way[_tour(way.astype(float), rng)]
+    path = np.concatenate([_route(cost, way[j], way[(j + 1) % k])[:-1] for j in range(k)]) if k > 1 else way
+    loop = fs.origin + (path + 0.5) * fs.cell
+    dense = _resample(loop, max(400, 4 * n_frames))
+    for sigma in (16, 10, 6, 3, 1, 0):      # smooth as much as the free space allows
         smooth = ndimage.gaussian_filter1d(dense, sigma, axis=0, mode='wrap') if sigma else dense
         if (fs.at(smooth) >= clearance + 0.5 * fs.cell).all(): break
     xy = _resample(smooth, n_frames)
-    u = np.arange(n_frames) / max(n_frames, 1)
+    u = np.arange(n_frames) / n_frames
     lo, hi = z_range
     z = (lo + hi) / 2 + (hi - lo) / 2 * 0.9 * np.sin(2 * np.pi * (2 * u + rng.uniform()))
-    # viewing direction: outward from the centre, a little towards the walking direction, with slow sway
-    c_xy = fs.origin + (centre + 0.5) * fs.cell
-    out = xy - c_xy
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-    tangent = np.gradient(xy, axis=0) if n_frames > 1 else np.zeros_like(xy)
-    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
-    yaw = np.unwrap(np.arctan2(*(out + 0.4 * tangent)[:, ::-1].T))
-    yaw = ndimage.gaussian_filter1d(yaw, max(1.0, n_frames / 40), mode='nearest') + 0.35 * np.sin(2 * np.pi * (3 * u + rng.uniform()))
+    # heading: of 24 directions, the one whose free run is nearest 2 m, biased towards a slowly turning preferred
+    # heading (the operator looks around), then smoothed; plus slow sway in pitch and a little roll
+    cand = np.arange(24) * 2 * np.pi / 24
+    run = _free_run(fs, xy, cand)
+    pref = rng.uniform(0, 2 * np.pi) + 2 * np.pi * 2 * u
+    off = np.angle(np.exp(1j * (cand[None] - pref[:, None])))
+    score = -((run - 2.0) ** 2) - 1.5 * off ** 2
+    best = cand[np.argmax(score, 1)]
+    vec = ndimage.gaussian_filter1d(np.stack([np.cos(best), np.sin(best)], 1), max(1.5, n_frames / 30), axis=0, mode='wrap')
+    yaw = np.arctan2(vec[:, 1], vec[:, 0]) + 0.15 * np.sin(2 * np.pi * (5 * u + rng.uniform()))
     pitch = -np.radians(22.5 + 7.5 * np.sin(2 * np.pi * (1.5 * u + rng.uniform())))
     roll = np.radians(2.0 * np.sin(2 * np.pi * (4 * u + rng.uniform())))
     poses = np.empty((n_frames, 4, 4))
-    for k in range(n_frames):
-        eye = np.array([xy[k, 0], xy[k, 1], z[k]])
-        d = np.array([np.cos(pitch[k]) * np.cos(yaw[k]), np.cos(pitch[k]) * np.sin(yaw[k]), np.sin(pitch[k])])
+    for j in range(n_frames):
+        eye = np.array([xy[j, 0], xy[j, 1], z[j]])
+        d = np.array([np.cos(pitch[j]) * np.cos(yaw[j]), np.cos(pitch[j]) * np.sin(yaw[j]), np.sin(pitch[j])])
         pose = look_at(eye, eye + d)
-        c, s = np.cos(roll[k]), np.sin(roll[k])
-        pose[:3, :3] = pose[:3, :3] @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-        poses[k] = pose
+        c, s_ = np.cos(roll[j]), np.sin(roll[j])
+        pose[:3, :3] = pose[:3, :3] @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1]])
+        poses[j] = pose
     return poses
 
 # %% ../nbs/12_trajectories.ipynb #e0cbc687
