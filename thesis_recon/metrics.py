@@ -10,7 +10,8 @@ from .core import ThesisReconError
 from .mesh import Mesh
 
 # %% auto #0
-__all__ = ['voxel_down_sample', 'surface_points', 'point_metrics', 'mesh_metrics', 'depth_metrics', 'metrics_table']
+__all__ = ['voxel_down_sample', 'surface_points', 'observed_mask', 'point_metrics', 'mesh_metrics', 'depth_metrics',
+           'metrics_table']
 
 # %% ../nbs/21_metrics.ipynb #c021746b
 def voxel_down_sample(points, voxel: float) -> np.ndarray:
@@ -43,6 +44,22 @@ def surface_points(mesh: Mesh, spacing: float = 0.02, per_cell: float = 4.0, see
     return np.concatenate([v, samples])
 
 # %% ../nbs/21_metrics.ipynb #4604568e
+def observed_mask(points, views, tol: float = 0.05) -> np.ndarray:
+    "(N,) bool: which of `points` (N, 3) world metres some view sees; `views` yields (depth (H, W) metres, K, cam_pose)."
+    from thesis_recon.geometry import invert_pose, project, transform
+    pts = np.asarray(points, np.float64).reshape(-1, 3)
+    seen = np.zeros(len(pts), bool)
+    for depth, K, cam_pose in views:
+        depth = np.asarray(depth)
+        H, W = depth.shape
+        u, v, z = project(transform(pts, invert_pose(cam_pose)), K)
+        with np.errstate(invalid='ignore'):
+            idx = np.nonzero((z > 0) & (u >= -0.5) & (u < W - 0.5) & (v >= -0.5) & (v < H - 0.5))[0]
+        d = depth[np.rint(v[idx]).astype(np.int64), np.rint(u[idx]).astype(np.int64)]
+        seen[idx[(d > 0) & (np.abs(d - z[idx]) < tol)]] = True
+    return seen
+
+# %% ../nbs/21_metrics.ipynb #526ae852
 def point_metrics(pred_pts, gt_pts, threshold: float = 0.05) -> dict:
     "Acc, Comp (metres), precision, recall and F-score at `threshold` metres between two (N, 3) point sets."
     pred_pts, gt_pts = np.asarray(pred_pts, np.float64).reshape(-1, 3), np.asarray(gt_pts, np.float64).reshape(-1, 3)
@@ -55,14 +72,19 @@ def point_metrics(pred_pts, gt_pts, threshold: float = 0.05) -> dict:
     return dict(acc=float(d_pred.mean()), comp=float(d_gt.mean()), precision=prec, recall=rec,
                 fscore=2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0, n_pred=len(pred_pts), n_gt=len(gt_pts))
 
-def mesh_metrics(pred: Mesh, gt: Mesh, threshold: float = 0.05, down_sample: float = 0.02) -> dict:
-    "Acc, Comp, precision, recall, F-score of mesh `pred` against `gt` (surface points down-sampled at `down_sample` m)."
+def mesh_metrics(pred: Mesh, gt: Mesh, threshold: float = 0.05, down_sample: float = 0.02, views=None) -> dict:
+    """Acc, Comp, precision, recall, F-score of mesh `pred` against `gt` (surface points down-sampled at `down_sample` m).
+
+    `views`: (depth, K, cam_pose) of the scan; if given, only the ground truth they observe counts."""
     if len(np.asarray(gt.vertices)) == 0: raise ThesisReconError('the ground-truth mesh is empty')
     P = voxel_down_sample(surface_points(pred, down_sample), down_sample)
     G = voxel_down_sample(surface_points(gt, down_sample), down_sample)
+    if views is not None:
+        G = G[observed_mask(G, views, tol=threshold)]
+        if len(G) == 0: raise ThesisReconError('the views observe no part of the ground-truth mesh')
     return point_metrics(P, G, threshold)
 
-# %% ../nbs/21_metrics.ipynb #526ae852
+# %% ../nbs/21_metrics.ipynb #a3eb1b8f
 def depth_metrics(pred, gt) -> dict:
     "AbsRel, AbsDiff, SqRel, RMSE, LogRMSE, delta<1.25^k (r1, r2, r3) and completeness of depth `pred` vs `gt` (metres, 0 = invalid)."
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
@@ -82,7 +104,7 @@ def depth_metrics(pred, gt) -> dict:
                 r1=float(np.mean(ratio < 1.25)), r2=float(np.mean(ratio < 1.25 ** 2)), r3=float(np.mean(ratio < 1.25 ** 3)),
                 complete=complete)
 
-# %% ../nbs/21_metrics.ipynb #acaf1249
+# %% ../nbs/21_metrics.ipynb #71fb8615
 def metrics_table(rows: dict[str, dict], keys=('acc', 'comp', 'precision', 'recall', 'fscore')) -> str:
     "A plain-text table: one line per named metrics dict, one column per key (distances in metres)."
     w = max([len(n) for n in rows] + [4])
