@@ -11,7 +11,7 @@ import numpy as np
 from .core import ThesisReconError, atomic_path
 
 # %% auto #0
-__all__ = ['Mesh', 'merge_meshes', 'faces_near_points', 'point_mesh_distance', 'PlyElement', 'read_ply', 'write_ply']
+__all__ = ['Mesh', 'merge_meshes', 'submesh', 'faces_near_points', 'point_mesh_distance', 'PlyElement', 'read_ply', 'write_ply']
 
 # %% ../nbs/05_mesh.ipynb #ab2eb6bf
 @dataclass
@@ -72,7 +72,15 @@ def merge_meshes(meshes: list[Mesh]) -> Mesh:
                 np.concatenate([m.faces + o for m, o in zip(meshes, offsets)]),
                 cat('colors'), cat('normals'), cat('labels'))
 
-# %% ../nbs/05_mesh.ipynb #6de54062
+# %% ../nbs/05_mesh.ipynb #f663d2bb
+def submesh(mesh: Mesh, face_mask) -> Mesh:
+    "The faces where `face_mask` (M,) is true, with only the vertices they use (renumbered) and their attributes."
+    faces = mesh.faces[np.asarray(face_mask, bool)]
+    used, inverse = np.unique(faces, return_inverse=True)
+    pick = lambda a: None if a is None else a[used]
+    return Mesh(mesh.vertices[used], inverse.reshape(-1, 3), pick(mesh.colors), pick(mesh.normals), pick(mesh.labels))
+
+# %% ../nbs/05_mesh.ipynb #94151d7e
 def faces_near_points(mesh: Mesh, points, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "All (point index, face index, distance) with the face within `radius` m of the point (exact point-triangle distance)."
     from scipy.spatial import cKDTree
@@ -99,7 +107,7 @@ def point_mesh_distance(mesh: Mesh, points, max_dist: float = 0.01) -> tuple[np.
     dist[pid[order]], face[pid[order]] = d[order], fid[order]
     return dist, face
 
-# %% ../nbs/05_mesh.ipynb #a98a8046
+# %% ../nbs/05_mesh.ipynb #5c27cfe8
 _PLY_TYPES = {'char': 'i1', 'int8': 'i1', 'uchar': 'u1', 'uint8': 'u1', 'short': 'i2', 'int16': 'i2',
               'ushort': 'u2', 'uint16': 'u2', 'int': 'i4', 'int32': 'i4', 'uint': 'u4', 'uint32': 'u4',
               'float': 'f4', 'float32': 'f4', 'double': 'f8', 'float64': 'f8'}
@@ -140,7 +148,7 @@ def _parse_ply_header(f, path) -> tuple[str, list[PlyElement]]:
     if fmt is None: raise ThesisReconError(f'{path}: PLY header has no format line')
     return fmt, elements
 
-# %% ../nbs/05_mesh.ipynb #a6c531dd
+# %% ../nbs/05_mesh.ipynb #1f47524b
 def _struct_dtype(el: PlyElement, order: str, list_len: int | None = None) -> np.dtype:
     "Structured dtype of a row of `el`; a list property becomes (`name`_n, `name`) with `list_len` items."
     fields = []
@@ -202,7 +210,7 @@ def _read_ascii_element(lines: list[bytes], el: PlyElement, path) -> dict:
     return {k: (v if any(len(q) == 3 and q[0] == k for q in el.props) else np.array(v, dtype=dict((q[0], q[1]) for q in el.props if len(q) == 2)[k]))
             for k, v in cols.items()}
 
-# %% ../nbs/05_mesh.ipynb #1f47524b
+# %% ../nbs/05_mesh.ipynb #563db3e2
 def _faces_from_lists(col, path) -> np.ndarray:
     "(M,3) int32 triangles from a face list column: an (M,3) array, or a list of polygons (fan-triangulated)."
     if isinstance(col, np.ndarray) and col.ndim == 2 and col.shape[1] == 3: return col.astype(np.int32)
@@ -250,7 +258,7 @@ def read_ply(path) -> Mesh:
         return Mesh(vertices, faces, None if colors is None else np.round(colors).astype(np.uint8), normals, labels)
     except ValueError as e: raise ThesisReconError(f'{path}: {e}') from None
 
-# %% ../nbs/05_mesh.ipynb #563db3e2
+# %% ../nbs/05_mesh.ipynb #f3da056b
 def _vertex_table(mesh: Mesh, binary_order: str) -> np.ndarray:
     "The vertex rows of `mesh` as one structured array in ScanNet's property order."
     fields = [(c, binary_order + 'f4') for c in 'xyz']

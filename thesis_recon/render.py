@@ -13,7 +13,7 @@ from .synthetic_scene import Scene, albedo
 
 # %% auto #0
 __all__ = ['SHADING', 'RAYCAST_SRC', 'build_bvh', 'SceneBuffers', 'scene_buffers', 'render', 'render_reference', 'sensor_noise',
-           'show_frame']
+           'visible_faces', 'show_frame']
 
 # %% ../nbs/11_render.ipynb #1f4ce068
 def _area(lo, hi):
@@ -334,7 +334,23 @@ def sensor_noise(frame: dict, K, rng: np.random.Generator, min_depth: float = 0.
         out['color'] = np.clip(np.round(c), 0, 255).astype(np.uint8)
     return out
 
-# %% ../nbs/11_render.ipynb #88ae1875
+# %% ../nbs/11_render.ipynb #87d94296
+def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 0.02) -> np.ndarray:
+    "(M,) bool: faces of `scene.mesh` whose centre is seen (in the image, depth within `tol` + 1 %) from at least one pose."
+    from thesis_recon.geometry import transform, invert_pose, project
+    m = scene.mesh
+    centres = m.vertices[m.faces].astype(np.float64).mean(1)
+    seen = np.zeros(len(m.faces), bool)
+    for pose in np.asarray(poses).reshape(-1, 4, 4):
+        depth = render(scene, pose, K, width, height)['depth']
+        u, v, z = project(transform(centres, invert_pose(pose)), K)
+        ui, vi = np.round(u).astype(np.int64), np.round(v).astype(np.int64)
+        ok = (z > 0) & (ui >= 0) & (ui < width) & (vi >= 0) & (vi < height)
+        idx = np.nonzero(ok)[0]
+        seen[idx[np.abs(depth[vi[idx], ui[idx]] - z[idx]) < tol + 0.01 * z[idx]]] = True
+    return seen
+
+# %% ../nbs/11_render.ipynb #41b766e0
 def show_frame(frame: dict, axs=None):
     "Matplotlib panel of a rendered frame: colour, depth, normals, NYU40 labels."
     import matplotlib.pyplot as plt
