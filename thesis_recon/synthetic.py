@@ -16,18 +16,18 @@ from .labels import NYU40_NAMES, LABEL_TSV_COLUMNS
 from .mesh import Mesh, write_ply
 from .sens import SensHeader, write_sens
 from .synthetic_scene import Scene, SceneObject, make_scene, nyu40_colormap, plot_scene_topdown, k3d_scene, ROOM_TYPES
-from .render import render, render_reference, sensor_noise, show_frame
+from .render import render, render_reference, sensor_noise, show_frame, visible_faces
 from .trajectories import scan_trajectory, orbit, random_views, intrinsics_from_fov
 
 _all_ = ['Scene', 'SceneObject', 'make_scene', 'render', 'render_reference', 'sensor_noise', 'scan_trajectory', 'orbit',
-         'random_views', 'intrinsics_from_fov', 'plot_scene_topdown', 'show_frame', 'k3d_scene']
+         'random_views', 'intrinsics_from_fov', 'plot_scene_topdown', 'show_frame', 'k3d_scene', 'visible_faces']
 
 # %% auto #0
 __all__ = ['RAW_CATEGORIES', 'KIND_TO_RAW', 'LABEL_TSV_NAME', 'SCANNET_DEPTH_K', 'SCANNET_COLOR_SIZE', 'SCANNET_DEPTH_SIZE',
            'MARKER', 'write_label_tsv', 'raw_id_lut', 'default_intrinsics', 'write_scannet_export', 'write_scannet_raw',
            'make_synthetic_scans', 'synth_main', 'Scene', 'SceneObject', 'make_scene', 'render', 'render_reference',
            'sensor_noise', 'scan_trajectory', 'orbit', 'random_views', 'intrinsics_from_fov', 'plot_scene_topdown',
-           'show_frame', 'k3d_scene']
+           'show_frame', 'k3d_scene', 'visible_faces']
 
 # %% ../nbs/13_synthetic_io.ipynb #fcd97d78
 RAW_CATEGORIES = {   # raw category -> (id, NYU40 id)
@@ -199,7 +199,7 @@ def make_synthetic_scans(out_dir, n_scenes: int = 1, n_frames: int = 300, seed: 
     if layout == 'export': write_label_tsv(out/LABEL_TSV_NAME)
     return dirs
 
-# %% ../nbs/13_synthetic_io.ipynb #1cf48f7b
+# %% ../nbs/13_synthetic_io.ipynb #c78cd523
 def synth_main(argv: list[str] | None = None) -> int:
     "`thesis-recon synth`: make synthetic ScanNet-like scans (see `make_synthetic_scans`)."
     p = argparse.ArgumentParser(prog='thesis-recon synth',
