@@ -365,51 +365,60 @@ def read_scene_list(path) -> list[str]:
 class ChunkWriter:
     "Append scenes' chunks to `OUT.partial.hdf5` (resuming it if present); `finish()` renames it to `OUT`."
     def __init__(self, out, subvol_size, n_views: int, attrs: dict):
-        import h5py
         self.out = Path(out)
         self.partial = self.out.with_name(f'{self.out.stem}.partial{self.out.suffix}')
+        self.names = list(chunk_datasets(subvol_size, n_views))
         if self.partial.exists():
-            try: self.f = h5py.File(self.partial, 'a')
-            except OSError as e:
-                raise ThesisReconError(f'{self.partial}: cannot reopen the partial chunk file to resume ({e}); delete it to start over') from None
-            if self.f.attrs.get('config') != attrs['config']:
-                self.f.close()
-                raise ThesisReconError(f'{self.partial}: made with a different configuration or split; delete it to start over')
-            check_chunk_file(self.f, self.partial)
-            rows = int(self.f.attrs['rows_done'])
-            for name in chunk_datasets(subvol_size, n_views): self.f[name].resize(rows, axis=0)
-            self.done = json.loads(self.f.attrs['scenes_done'])
+            with self.open() as f:
+                if f.attrs.get('config') != attrs['config']:
+                    raise ThesisReconError(f'{self.partial}: made with a different configuration or split; delete it to start over')
+                check_chunk_file(f, self.partial)
+                rows = int(f.attrs['rows_done'])
+                for name in self.names: f[name].resize(rows, axis=0)
+                self.done = json.loads(f.attrs['scenes_done'])
         else:
+            import h5py
             self.partial.parent.mkdir(parents=True, exist_ok=True)
-            self.f = h5py.File(self.partial, 'w')
-            create_chunk_file(self.f, subvol_size, n_views)
-            for k, v in attrs.items(): self.f.attrs[k] = v
-            self.done = []
-            self._mark()
+            with h5py.File(self.partial, 'w') as f:
+                create_chunk_file(f, subvol_size, n_views)
+                for k, v in attrs.items(): f.attrs[k] = v
+                self.done = []
+                self._mark(f)
 
-    def _mark(self):
-        self.f.attrs['rows_done'] = len(self.f['x'])
-        self.f.attrs['scenes_done'] = json.dumps(self.done)
-        self.f.flush()
+    def open(self, timeout: float = 120.0):
+        "The partial file opened for appending (waits up to `timeout` s while a reader holds it)."
+        import h5py, time
+        t0 = time.monotonic()
+        while True:
+            try: return h5py.File(self.partial, 'a')
+            except OSError as e:
+                if 'lock' in str(e).lower() and time.monotonic() - t0 < timeout: time.sleep(0.5); continue
+                raise ThesisReconError(f'{self.partial}: cannot open the partial chunk file ({e}); delete it to start over') from None
+
+    def _mark(self, f):
+        f.attrs['rows_done'] = len(f['x'])
+        f.attrs['scenes_done'] = json.dumps(self.done)
+        f.flush()
+
+    def rows(self) -> int:
+        "Rows written so far."
+        with self.open() as f: return len(f['x'])
 
     def append(self, scene: str, arrays: dict | None):
         "Append one scene's chunk `arrays` (None: a skipped scene, recorded as done with no rows)."
-        if arrays is not None and len(arrays['x']):
-            sid, scan = scene_ids(scene)
-            n = len(arrays['x'])
-            append_rows(self.f, {**arrays, 'scene_id': np.full(n, sid, np.uint16), 'scan_id': np.full(n, scan, np.uint8)})
-        self.done.append(scene)
-        self._mark()
+        with self.open() as f:
+            if arrays is not None and len(arrays['x']):
+                sid, scan = scene_ids(scene)
+                n = len(arrays['x'])
+                append_rows(f, {**arrays, 'scene_id': np.full(n, sid, np.uint16), 'scan_id': np.full(n, scan, np.uint8)})
+            self.done.append(scene)
+            self._mark(f)
 
     def finish(self) -> Path:
-        "Close the file and rename it to its final name."
-        self.f.attrs['complete'] = True
-        self.f.close()
+        "Mark the file complete and rename it to its final name."
+        with self.open() as f: f.attrs['complete'] = True
         os.replace(self.partial, self.out)
         return self.out
-
-    def close(self):
-        if self.f: self.f.close()
 
 # %% ../nbs/32_chunks.ipynb #a4428632
 def scene_rng(seed: int, scene: str):
@@ -463,24 +472,20 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
     fn = partial(prepare_scene_chunks, cfg=cfg, full_scene=full_scene, parts_dir=parts)
     batch = max(4, 4 * (n_proc or os.cpu_count() or 1))
     failed = 0
-    try:
-        for b in range(0, len(todo), batch):
-            report = run_scenes(fn, todo[b:b + batch], n_proc=n_proc, ray_address=ray_address, desc=f'{split} chunks')
-            for r in report:
-                if not r.ok: failed += 1; continue
-                part = parts/f'{r.scene}.npz'
-                if r.value == 'skipped': writer.append(r.scene, None)
-                else:
-                    with np.load(part) as z: writer.append(r.scene, {k: z[k] for k in z.files})
-                    part.unlink()
-        if failed:
-            print(f'{failed} scene(s) failed; {writer.partial} holds the others (rerun to retry)', file=sys.stderr)
-            writer.close()
-        else:
-            n = len(writer.f['x']); writer.finish(); shutil.rmtree(parts, ignore_errors=True)
-            print(f'{n} chunks from {len(scenes)} scenes -> {out}')
-    except BaseException:
-        writer.close(); raise
+    for b in range(0, len(todo), batch):
+        report = run_scenes(fn, todo[b:b + batch], n_proc=n_proc, ray_address=ray_address, desc=f'{split} chunks')
+        for r in report:
+            if not r.ok: failed += 1; continue
+            part = parts/f'{r.scene}.npz'
+            if r.value == 'skipped': writer.append(r.scene, None)
+            else:
+                with np.load(part) as z: writer.append(r.scene, {k: z[k] for k in z.files})
+                part.unlink()
+    if failed:
+        print(f'{failed} scene(s) failed; {writer.partial} holds the others (rerun to retry)', file=sys.stderr)
+    else:
+        n = writer.rows(); writer.finish(); shutil.rmtree(parts, ignore_errors=True)
+        print(f'{n} chunks from {len(scenes)} scenes -> {out}')
     return failed
 
 # %% ../nbs/32_chunks.ipynb #a50b91ae
