@@ -19,8 +19,10 @@ def voxel_down_sample(points, voxel: float) -> np.ndarray:
     pts = np.asarray(points, np.float64).reshape(-1, 3)
     if len(pts) == 0 or voxel <= 0: return pts.copy()
     cell = np.floor(pts / voxel).astype(np.int64)
-    _, inv, counts = np.unique(cell, axis=0, return_inverse=True, return_counts=True)
-    inv = inv.reshape(-1)
+    cell -= cell.min(0)
+    span = cell.max(0) + 1
+    key = (cell[:, 0] * span[1] + cell[:, 1]) * span[2] + cell[:, 2]     # one integer per cell: a fast 1-D unique
+    _, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
     out = np.zeros((len(counts), 3))
     for a in range(3): out[:, a] = np.bincount(inv, weights=pts[:, a], minlength=len(counts))
     return out / counts[:, None]
