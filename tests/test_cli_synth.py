@@ -46,3 +46,25 @@ def test_bad_options_name_themselves(tmp_path):
     res = run('--out', str(tmp_path), '--width', '2')
     assert res.returncode == 2 and 'width' in res.stderr
     assert not any(tmp_path.iterdir())
+
+def test_raw_scans_export_through_export_scannet(tmp_path):
+    "synth --layout raw, then export-scannet with the written label TSV: the exported frames are the rendered ones."
+    import numpy as np
+    from thesis_recon.frames import ScanNetScene
+    from thesis_recon.images import resize_nearest
+    from thesis_recon.synthetic import make_scene, scan_trajectory, render, default_intrinsics
+    scans, out = tmp_path/'scans', tmp_path/'export'
+    assert run('--out', str(scans), '--frames', '4', '--seed', '7', '--layout', 'raw', '--quiet').returncode == 0
+    res = subprocess.run([sys.executable, '-m', 'thesis_recon.cli', 'export-scannet', '--scannet_path', str(scans),
+                          '--output_path', str(out), '--export_label_images', '--label_map_file',
+                          str(scans/'scannetv2-labels.combined.tsv'), '--frame_skip', '3', '--n_proc', '0'],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    sc = ScanNetScene(out/'scene0007_00')
+    assert sc.frame_ids == [0, 3]
+    scene = make_scene(7); poses = scan_trajectory(scene, 4, seed=7)
+    for i in sc.frame_ids:
+        fr, ref = sc.frame(i), render(scene, poses[i], default_intrinsics(), 640, 480)
+        assert np.allclose(fr.pose, poses[i], atol=1e-6)
+        assert (fr.label == resize_nearest(resize_nearest(ref['label'], (1296, 968)), (320, 240))).all()
+        assert np.abs(fr.depth - resize_nearest(ref['depth'], (320, 240))).max() <= 0.0005 + 1e-6

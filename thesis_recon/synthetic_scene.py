@@ -646,7 +646,7 @@ def make_scene(seed: int = 0, room_type: str | None = None, size=None, height: f
     _check_options(room_type, size, height, shape, furniture, min_objects)
     rng = np.random.default_rng([int(seed), 2024])
     room_type = room_type or ['bedroom', 'living_room', 'kitchen', 'bathroom', 'office', 'studio'][rng.choice(6, p=[0.2, 0.2, 0.15, 0.1, 0.15, 0.2])]
-    (lo, hi), n_win, curtains, recipe = ROOM_TYPES[room_type][0], ROOM_TYPES[room_type][1], ROOM_TYPES[room_type][2], ROOM_TYPES[room_type][3]
+    (lo, hi), n_win, curtains, recipe = ROOM_TYPES[room_type]
     W, D = size if size is not None else rng.uniform(lo, hi, 2)
     H = height if height is not None else rng.uniform(2.4, 3.0)
     L_shape = shape == 'L' if shape is not None else (min(W, D) >= 4.5 and rng.random() < 0.35)
