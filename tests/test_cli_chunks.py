@@ -98,7 +98,7 @@ def test_prep_backproj_data_config_errors_name_the_key_before_any_work(root, occ
     assert not any(tmp_path.glob('out*'))              # nothing was started
 
 def test_prep_backproj_data_train_val_clean_augment(root, occ, tmp_path):
-    cfg = _config(root, occ[0], tmp_path)
+    cfg = _config(root, occ[0], tmp_path, label_file=str(root/'scannetv2-labels.combined.tsv'))
     res = run('prep-backproj-data', cfg, 'train', tmp_path/'train.hdf5', '--n_proc', 0)
     assert res.returncode == 0, res.stderr
     assert f'{NO_POSES}: no frame with a valid pose; scene skipped' in res.stderr
@@ -113,6 +113,8 @@ def test_prep_backproj_data_train_val_clean_augment(root, occ, tmp_path):
         assert ((y[x == 1] == -100) | ((y[x == 1] >= 1) & (y[x == 1] <= 40))).all()
         assert (frames >= 0).all() and (f['scene_id'][:] == 0).all()
         assert json.loads(f.attrs['config'])['split'] == 'train'
+        names = json.loads(f.attrs['label_names'])
+        assert names['1'] == 'wall' and names['2'] == 'floor'
     assert not (tmp_path/'train.partial.hdf5').exists()
 
     res = run('prep-backproj-data', cfg, 'val', tmp_path/'val.hdf5', '--full-scene', '--n_proc', 0)
