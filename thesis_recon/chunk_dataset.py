@@ -70,7 +70,8 @@ def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple 
 class ChunkDataset(torch.utils.data.Dataset):
     """Chunks of the hdf5 file `path` with their views read from `data_root/<scene>/`. Items are dicts: `x` (X,Y,Z) float32,
     `y` (X,Y,Z) int64, `images` (V,3,H,W) or `features` (V,C,h,w), `depths` (V,h,w), `proj_indices` (3,n) int64 rows
-    (view, voxel, pixel), `world_to_grid` (4,4), `frames` (V,), `view_valid` (V,) bool."""
+    (view, voxel, pixel), `intrinsics` (V,3,3) at (w, h), `poses` (V,4,4), `world_to_grid` (4,4), `frames` (V,),
+    `view_valid` (V,) bool."""
     def __init__(self, path, data_root, img_size=(328, 256), features_root=None, feature_size=(41, 32),
                  voxel_size: float | None = None, depth_min: float | None = None, depth_max: float | None = None):
         import h5py
@@ -115,13 +116,14 @@ class ChunkDataset(torch.utils.data.Dataset):
         scene = f'scene{int(f["scene_id"][i]):04d}_{int(f["scan_id"][i]):02d}'
         w, h = self.proj_size
         depths = np.zeros((self.n_views, h, w), np.float32)
+        Ks, poses = np.zeros((self.n_views, 3, 3), np.float32), np.tile(np.eye(4, dtype=np.float32), (self.n_views, 1, 1))
         valid = frames >= 0
         imgs, pairs = [], []
         for v, fid in enumerate(frames):
             if fid < 0:
                 pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64))); imgs.append(None); continue
             view = load_view(self.data_root/scene, int(fid), self.img_size, self.proj_size, color=self.features_root is None)
-            depths[v] = view['depth']
+            depths[v], Ks[v], poses[v] = view['depth'], view['K'], view['pose']
             pairs.append(projection_indices(view['depth'], view['K'], view['pose'], G, self.subvol_size, self.voxel_size,
                                             self.depth_min, self.depth_max))
             imgs.append(view['image'] if self.features_root is None else self._features(scene, int(fid)))
@@ -130,6 +132,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         rows = [np.stack([np.full(len(vx), v), vx, px]) for v, (vx, px) in enumerate(pairs)]
         item = {'x': torch.from_numpy(x), 'y': torch.from_numpy(y.astype(np.int64)),
                 'depths': torch.from_numpy(depths), 'proj_indices': torch.from_numpy(np.concatenate(rows, 1).astype(np.int64)),
+                'intrinsics': torch.from_numpy(Ks), 'poses': torch.from_numpy(poses),
                 'world_to_grid': torch.from_numpy(G.astype(np.float32)), 'frames': torch.from_numpy(frames),
                 'view_valid': torch.from_numpy(valid)}
         item['images' if self.features_root is None else 'features'] = torch.from_numpy(stacked)
