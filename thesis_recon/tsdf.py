@@ -314,27 +314,38 @@ def _extract_mesh(self, weight_threshold: float = 0.0) -> Mesh:
 TSDFVolume.extract_mesh = _extract_mesh
 
 # %% ../nbs/20_tsdf.ipynb #9f81c8a0
-def shade_mesh(mesh: Mesh, K, cam_pose, width: int, height: int, splat: int = 2) -> np.ndarray:
-    "A quick (H, W, 3) uint8 preview of a mesh: its vertices splatted `splat` px wide, z-buffered, lit head-on by the camera."
+def shade_mesh(mesh: Mesh, K, cam_pose, width: int, height: int, point_size: float | None = None) -> np.ndarray:
+    """A quick (H, W, 3) uint8 preview of a mesh from camera `cam_pose`: each vertex is splatted as a square of
+    `point_size` metres (default: the median edge length), z-buffered, coloured and lit head-on by the camera."""
     img = np.full((height, width, 3), 255, np.uint8)
     if len(mesh.vertices) == 0: return img
-    cam = transform(mesh.vertices, invert_pose(cam_pose))
-    u, v, z = project(cam, np.asarray(K, np.float64))
-    if mesh.normals is not None and len(mesh.normals) == len(mesh.vertices):
+    V = np.asarray(mesh.vertices, np.float64)
+    if point_size is None:
+        f = np.asarray(mesh.faces)
+        point_size = float(np.median(np.linalg.norm(V[f[:, 0]] - V[f[:, 1]], axis=1))) if len(f) else 0.01
+    cam = transform(V, invert_pose(cam_pose))
+    K = np.asarray(K, np.float64)
+    u, v, z = project(cam, K)
+    if mesh.normals is not None:
         n_cam = np.asarray(mesh.normals, np.float64) @ np.asarray(cam_pose, np.float64)[:3, :3]
-        light = np.clip(-(n_cam * cam).sum(1) / np.maximum(np.linalg.norm(cam, axis=1), 1e-9), 0.15, 1)
+        light = np.clip(-(n_cam * cam).sum(1) / np.maximum(np.linalg.norm(cam, axis=1), 1e-9), 0.2, 1)
     else: light = np.ones(len(cam))
-    base = mesh.colors.astype(np.float64) if mesh.colors is not None else np.full((len(cam), 3), 200.0)
-    shade = np.clip(base * light[:, None], 0, 255).astype(np.uint8)
+    base = mesh.colors.astype(np.float64) if mesh.colors is not None else np.full((len(cam), 3), 210.0)
+    shade = np.clip(base * (0.25 + 0.75 * light[:, None]), 0, 255).astype(np.uint8)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        keep = (z > 1e-3) & (u > -50) & (u < width + 50) & (v > -50) & (v < height + 50)
+        size = np.clip(np.ceil(K[0, 0] * point_size / z), 1, 16)
     zbuf = np.full(height * width, np.inf)
-    with np.errstate(invalid='ignore'):
-        keep = np.nonzero((z > 1e-3) & np.isfinite(u) & np.isfinite(v))[0]
     pix_all, src_all = [], []
-    for du in range(splat):
-        for dv in range(splat):
-            pu = np.floor(u[keep]).astype(np.int64) + du; pv = np.floor(v[keep]).astype(np.int64) + dv
-            ok = (pu >= 0) & (pu < width) & (pv >= 0) & (pv < height)
-            pix_all.append(pv[ok] * width + pu[ok]); src_all.append(keep[ok])
+    for k in np.unique(size[keep]).astype(int):
+        idx = np.nonzero(keep & (size == k))[0]
+        u0, v0 = np.floor(u[idx] - (k - 1) / 2).astype(np.int64), np.floor(v[idx] - (k - 1) / 2).astype(np.int64)
+        for du in range(k):
+            for dv in range(k):
+                pu, pv = u0 + du, v0 + dv
+                ok = (pu >= 0) & (pu < width) & (pv >= 0) & (pv < height)
+                pix_all.append(pv[ok] * width + pu[ok]); src_all.append(idx[ok])
+    if not pix_all: return img
     pix, src = np.concatenate(pix_all), np.concatenate(src_all)
     np.minimum.at(zbuf, pix, z[src])
     front = z[src] <= zbuf[pix]
