@@ -153,6 +153,10 @@ class SensFile(FrameSource):
         if self.damage is not None:
             warn_data(f'{self.path}: damaged at frame {self.damage[0]} of {n} ({self.damage[1]}); '
                       f'frames 0..{self.damage[0] - 1} are readable')
+            lost = n - len(offsets)   # keep every frame listed, so that no consumer skips the damage silently
+            self.frame_ids = list(range(n))
+            self.poses = np.concatenate([self.poses, np.full((lost, 4, 4), np.nan)])
+            self.pose_valid = np.concatenate([self.pose_valid, np.zeros(lost, bool)])
 
     def __len__(self): return self.header.num_frames
     def __getitem__(self, k: int) -> Frame:
