@@ -84,7 +84,6 @@ def scene_buffers(scene: Scene) -> SceneBuffers:
 SHADING = dict(ambient=0.45, diffuse=0.9, falloff=0.06)
 
 RAYCAST_SRC = r'''
-#define TAU 6.2831853f
 __device__ __forceinline__ float dot3(float3 a, float3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
 /* plain comparisons (a single instruction on a CPU, where fminf/fmaxf may be library calls) */
 __device__ __forceinline__ float mn(float a, float b) { return a < b ? a : b; }
@@ -138,12 +137,17 @@ __device__ __forceinline__ bool hit_part(const float* planes, const int* part_ra
   return true;
 }
 
+__device__ __forceinline__ float wave(float x) {   /* period 1, close to sin(2 pi x): two parabolas */
+  float t = x - floorf(x);
+  return t < 0.5f ? 16.0f * t * (0.5f - t) : 16.0f * (t - 0.5f) * (t - 1.0f);
+}
+
 __device__ __forceinline__ float3 albedo_at(float3 p, float3 n, const float* m) {
   int pat = (int)m[3];
   float s = m[4], a = m[5], f = 1.0f;
   if (pat == 1) {
-    float q = (p.x * cosf(a) + p.y * sinf(a) + 0.5f * p.z) / s;
-    f = 0.8f + 0.1f * (1.0f + sinf(TAU * (q + 0.25f * sinf(2.3f * q))));
+    float q = (p.x * m[6] + p.y * m[7] + 0.5f * p.z) / s;
+    f = 0.8f + 0.1f * (1.0f + wave(q + 0.25f * wave(0.366f * q)));
   } else if (pat == 2) {
     float ux = p.x / s, uy = p.y / s, uz = p.z / s;
     float fx = floorf(ux), fy = floorf(uy), fz = floorf(uz);
@@ -151,15 +155,15 @@ __device__ __forceinline__ float3 albedo_at(float3 p, float3 n, const float* m) 
     int parity = ((int)fx + (int)fy + (int)fz) & 1;
     f = grout ? 0.55f : (parity ? 0.88f : 1.0f);
   } else if (pat == 3) {
-    f = 0.9f + 0.033f * (sinf(TAU * p.x / s) + sinf(TAU * p.y / s) + sinf(TAU * p.z / s));
+    f = 0.9f + 0.033f * (wave(p.x / s) + wave(p.y / s) + wave(p.z / s));
   } else if (pat == 4) {
     f = (((int)floorf(2.0f * (p.x + p.y) / s)) & 1) ? 0.9f : 1.0f;
   }
   float3 c = make_float3(m[0] * f, m[1] * f, m[2] * f);
   if (pat == 5) {
-    c.x = 0.4f * m[0] + 0.3f * (1.0f + sinf(TAU * (p.x + p.y) * 1.3f / s + a));
-    c.y = 0.4f * m[1] + 0.3f * (1.0f + sinf(TAU * p.z * 1.7f / s + 2.0f * a));
-    c.z = 0.4f * m[2] + 0.3f * (1.0f + sinf(TAU * (p.x + p.y - p.z) / s + 3.0f * a));
+    c.x = 0.4f * m[0] + 0.3f * (1.0f + wave(1.3f * (p.x + p.y) / s + a));
+    c.y = 0.4f * m[1] + 0.3f * (1.0f + wave(1.7f * p.z / s + 2.0f * a));
+    c.z = 0.4f * m[2] + 0.3f * (1.0f + wave((p.x + p.y - p.z) / s + 3.0f * a));
   }
   return make_float3(mn(mx(c.x, 0.0f), 1.0f), mn(mx(c.y, 0.0f), 1.0f), mn(mx(c.z, 0.0f), 1.0f));
 }

@@ -13,7 +13,7 @@ from .labels import NYU40_NAMES
 
 # %% auto #0
 __all__ = ['NYU40', 'PLAIN', 'WOOD', 'TILES', 'FABRIC', 'STRIPES', 'PAINTING', 'ROOM_TYPES', 'box_faces', 'prism_faces',
-           'face_planes', 'material', 'albedo', 'Part', 'SceneObject', 'Scene', 'room_outline', 'wall_segments',
+           'face_planes', 'material', 'wave', 'albedo', 'Part', 'SceneObject', 'Scene', 'room_outline', 'wall_segments',
            'place', 'make_scene', 'triangulate_polygon', 'scene_mesh', 'interpenetrations', 'nyu40_colormap',
            'plot_scene_topdown', 'k3d_scene']
 
@@ -52,34 +52,38 @@ def face_planes(faces: list[np.ndarray]) -> np.ndarray:
 PLAIN, WOOD, TILES, FABRIC, STRIPES, PAINTING = range(6)
 
 def material(rgb, pattern: int = PLAIN, scale: float = 0.1, param: float = 0.0) -> np.ndarray:
-    "(8,) float32 material: albedo rgb in 0..1, pattern id, scale (m), parameter, two unused slots."
-    return np.array([*rgb, pattern, scale, param, 0, 0], np.float32)
+    "(8,) float32 material: albedo rgb in 0..1, pattern id, scale (m), parameter (wood: grain angle, rad; painting: phase), cos and sin of it."
+    return np.array([*rgb, pattern, scale, param, np.cos(param), np.sin(param)], np.float32)
+
+def wave(x) -> np.ndarray:
+    "A period-1 wave close to sin(2 pi x): a parabola on each half period (no trigonometry, so it is cheap in the kernel)."
+    x = np.asarray(x, np.float32)
+    t = x - np.floor(x)
+    return np.where(t < np.float32(0.5), np.float32(16) * t * (np.float32(0.5) - t), np.float32(16) * (t - np.float32(0.5)) * (t - np.float32(1)))
 
 def albedo(points: np.ndarray, normals: np.ndarray, materials: np.ndarray) -> np.ndarray:
     "(N,3) albedo in 0..1 of surface points (N,3) with unit normals (N,3) and materials (N,8) (float32 math, as the kernel)."
     p, n, m = (np.asarray(a, np.float32) for a in (points, normals, materials))
-    base, pat, s, a = m[:, :3], m[:, 3].astype(np.int32), m[:, 4], m[:, 5]
+    base, pat, s, a, ca, sa = m[:, :3], m[:, 3].astype(np.int32), m[:, 4], m[:, 5], m[:, 6], m[:, 7]
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
-    tau = np.float32(2 * np.pi)
     f = np.ones(len(p), np.float32)
-    q = (x * np.cos(a) + y * np.sin(a) + np.float32(0.5) * z) / s
-    f = np.where(pat == WOOD, np.float32(0.8) + np.float32(0.1) * (1 + np.sin(tau * (q + np.float32(0.25) * np.sin(np.float32(2.3) * q)))), f)
+    q = (x * ca + y * sa + np.float32(0.5) * z) / s
+    f = np.where(pat == WOOD, np.float32(0.8) + np.float32(0.1) * (1 + wave(q + np.float32(0.25) * wave(np.float32(0.366) * q))), f)
     u = p / s[:, None]
     fr = u - np.floor(u)
     grout = ((fr < np.float32(0.06)) & (np.abs(n) < np.float32(0.5))).any(1)
     parity = np.floor(u).astype(np.int64).sum(1) & 1
     f = np.where(pat == TILES, np.where(grout, np.float32(0.55), np.where(parity == 1, np.float32(0.88), np.float32(1))), f)
-    fab = np.float32(0.9) + np.float32(0.033) * (np.sin(tau * x / s) + np.sin(tau * y / s) + np.sin(tau * z / s))
-    f = np.where(pat == FABRIC, fab, f)
+    f = np.where(pat == FABRIC, np.float32(0.9) + np.float32(0.033) * (wave(x / s) + wave(y / s) + wave(z / s)), f)
     stripe = np.floor(np.float32(2) * (x + y) / s).astype(np.int64) & 1
     f = np.where(pat == STRIPES, np.where(stripe == 1, np.float32(0.9), np.float32(1)), f)
     col = base * f[:, None]
-    paint = np.stack([np.sin(tau * (x + y) * np.float32(1.3) / s + a), np.sin(tau * z * np.float32(1.7) / s + 2 * a),
-                      np.sin(tau * (x + y - z) / s + 3 * a)], 1)
+    paint = np.stack([wave(np.float32(1.3) * (x + y) / s + a), wave(np.float32(1.7) * z / s + np.float32(2) * a),
+                      wave((x + y - z) / s + np.float32(3) * a)], 1)
     col = np.where((pat == PAINTING)[:, None], np.float32(0.4) * base + np.float32(0.3) * (1 + paint), col)
     return np.clip(col, 0, 1).astype(np.float32)
 
-# %% ../nbs/10_synthetic.ipynb #9f7f6155
+# %% ../nbs/10_synthetic.ipynb #9bc4b6a0
 @dataclass
 class Part:
     "One convex part: faces (list of (k,3) polygons, CCW from outside), NYU40 label, instance id, material (8,)."
@@ -150,7 +154,7 @@ class Scene:
         return (f'Scene(seed={self.seed}, {self.room_type}, {shape} {w:.2f} x {d:.2f} x {self.height:.2f} m, '
                 f'{len(self.objects)} objects, {len(self.parts)} parts, mesh {len(self.mesh.faces) if self.mesh else 0} faces)')
 
-# %% ../nbs/10_synthetic.ipynb #6f27dbf5
+# %% ../nbs/10_synthetic.ipynb #da5a059b
 def room_outline(width: float, depth: float, notch=None, corner: int = 0):
     "Counter-clockwise floor polygon (k,2) and tiling rectangles (r,4) of a W x D room, minus a `notch` (a, b) at `corner` 0..3."
     W, D = width, depth
@@ -176,7 +180,7 @@ def wall_segments(outline: np.ndarray) -> list[tuple]:
         out.append((p, e, np.array([-e[1], e[0]]), L))
     return out
 
-# %% ../nbs/10_synthetic.ipynb #4abd5454
+# %% ../nbs/10_synthetic.ipynb #66b73cbd
 class _Builder:
     "Collect the local parts of one object: boxes and prisms with materials (and a label other than the object's)."
     def __init__(self): self.parts = []
@@ -191,7 +195,7 @@ def place(local_parts, e, n, origin, label: int, instance: int) -> list[Part]:
     return [Part([f @ R.T + o for f in faces], label if lab is None else lab, instance, np.asarray(mat, np.float32))
             for faces, mat, lab in local_parts]
 
-# %% ../nbs/10_synthetic.ipynb #2f505f04
+# %% ../nbs/10_synthetic.ipynb #24fabf54
 def _wood(rng):
     t = rng.uniform(0.35, 0.85)
     return material((t, t * rng.uniform(0.62, 0.75), t * rng.uniform(0.38, 0.5)), WOOD, rng.uniform(0.04, 0.09), rng.uniform(0, np.pi))
@@ -390,7 +394,7 @@ def _plant(rng):
     b.prism((r, r), r, 0.3, rng.uniform(0.6, 1.0), material((0.15, rng.uniform(0.35, 0.55), 0.15), FABRIC, 0.03), n=12)
     return b, (2 * r, 2 * r, 1.0)
 
-# %% ../nbs/10_synthetic.ipynb #244d8fe5
+# %% ../nbs/10_synthetic.ipynb #3039106f
 _EPS = 1e-6
 
 class _Room:
@@ -462,7 +466,7 @@ class _Room:
 
 _AXES = [np.array(v, np.float64) for v in ((0, 1), (1, 0), (0, -1), (-1, 0))]
 
-# %% ../nbs/10_synthetic.ipynb #bf36bf35
+# %% ../nbs/10_synthetic.ipynb #83e00dc2
 _T = 0.2   # thickness of walls, floor and ceiling slabs (only their inner faces are ever seen)
 
 def _shell(room: _Room, rng, curtains: bool, n_windows: int):
@@ -520,7 +524,7 @@ def _shell(room: _Room, rng, curtains: bool, n_windows: int):
     if room.free(lamp): room.add(lamp, NYU40['lamp'], 'ceiling lamp')
     return np.array([c[0], c[1], H - 0.12])
 
-# %% ../nbs/10_synthetic.ipynb #e69652fb
+# %% ../nbs/10_synthetic.ipynb #5fd8b240
 _KINDS = {   # kind -> (builder, NYU40 label)
     'bed': (_bed, 'bed'), 'night stand': (_night_stand, 'night stand'), 'dresser': (_dresser, 'dresser'),
     'cabinet': (_cabinet, 'cabinet'), 'wardrobe': (lambda r: _cabinet(r, tall=True), 'cabinet'), 'desk': (_desk, 'desk'),
@@ -549,7 +553,7 @@ ROOM_TYPES = {   # room type -> (side range m, windows, curtains, [(kind, count 
 }
 _FREE_KINDS = {'table', 'coffee table', 'box', 'otherfurniture'}
 
-# %% ../nbs/10_synthetic.ipynb #ef6aff98
+# %% ../nbs/10_synthetic.ipynb #b5950668
 def _on_top(room, builder, size, label, kind, support, rng, clearance=0.0):
     "Place a builder's parts on the top of `support` (a SceneObject), facing the way the support faces."
     (x0, y0, _), (x1, y1, z1) = support.bounds
@@ -621,7 +625,7 @@ def _satellites(room: _Room, rng, room_type: str):
         z0 = rng.uniform(1.3, 1.7) - h / 2
         room.try_wall(b, (w, 0.03, h), label, kind, z0=max(z0, 0.9), clearance=0.02, tries=15)
 
-# %% ../nbs/10_synthetic.ipynb #1dcd66d5
+# %% ../nbs/10_synthetic.ipynb #29e61d6e
 def _check_options(room_type, size, height, shape, furniture, min_objects):
     "Raise ValueError naming the option for impossible requests."
     if room_type is not None and room_type not in ROOM_TYPES:
@@ -698,7 +702,7 @@ def _place_kind(room: _Room, kind: str, rng):
     if obj is not None and hasattr(b, 'shelf_tops'): obj.shelf_tops, obj.shelf_gap = b.shelf_tops, b.shelf_gap
     return obj
 
-# %% ../nbs/10_synthetic.ipynb #80bd6556
+# %% ../nbs/10_synthetic.ipynb #28c6b2ae
 @lru_cache(maxsize=None)
 def _grid_tris(nu: int, nv: int) -> np.ndarray:
     "Triangles of an (nu x nv)-cell grid of (nu+1)*(nv+1) vertices, row-major in v then u."
@@ -733,7 +737,7 @@ def triangulate_polygon(poly: np.ndarray, spacing: float) -> tuple[np.ndarray, n
         verts.append(c + bary[:, :1] * (p1 - c) + bary[:, 1:] * (p2 - c)); faces.append(tris + k * len(bary))
     return np.concatenate(verts), np.concatenate(faces)
 
-# %% ../nbs/10_synthetic.ipynb #0ec40b3d
+# %% ../nbs/10_synthetic.ipynb #b64d71b3
 def scene_mesh(scene: Scene, spacing: float = 0.05) -> tuple[Mesh, np.ndarray, np.ndarray, np.ndarray]:
     "The visible faces of all parts as one Mesh (labels, colours, normals) + per-face labels, instances, part indices."
     verts, faces, vlab, vmat, vnrm, fpart = [], [], [], [], [], []
@@ -754,7 +758,7 @@ def scene_mesh(scene: Scene, spacing: float = 0.05) -> tuple[Mesh, np.ndarray, n
     inst = np.array([p.instance for p in scene.parts], np.int32)[fpart]
     return Mesh(V, F, colors, N, np.concatenate(vlab).astype(np.int32)), labels, inst, fpart.astype(np.int32)
 
-# %% ../nbs/10_synthetic.ipynb #ea77fd05
+# %% ../nbs/10_synthetic.ipynb #df7049ad
 def interpenetrations(scene: Scene, n_samples: int = 64, seed: int = 0) -> list[tuple[int, int]]:
     "Pairs of instance ids (a, b) where a point inside a part of `a` lies inside a part of `b` (plane test)."
     rng = np.random.default_rng(seed)
@@ -776,7 +780,7 @@ def interpenetrations(scene: Scene, n_samples: int = 64, seed: int = 0) -> list[
             if inside.any(): bad.add((min(p.instance, q.instance), max(p.instance, q.instance)))
     return sorted(bad)
 
-# %% ../nbs/10_synthetic.ipynb #db0c0e02
+# %% ../nbs/10_synthetic.ipynb #77da5046
 def nyu40_colormap() -> np.ndarray:
     "(41,3) float colours for NYU40 ids (0 black), fixed, for figures."
     rng = np.random.default_rng(40)
@@ -805,7 +809,7 @@ def plot_scene_topdown(scene: Scene, ax=None, poses=None):
     ax.set_aspect('equal'); ax.set_xlabel('x (m)'); ax.set_ylabel('y (m)')
     return ax
 
-# %% ../nbs/10_synthetic.ipynb #d43fc37d
+# %% ../nbs/10_synthetic.ipynb #a466431e
 def k3d_scene(scene: Scene, color_by: str = 'color'):
     "An interactive k3d plot of the scene's mesh, coloured by vertex colour ('color') or by NYU40 label ('label')."
     import k3d
