@@ -67,9 +67,7 @@ def generate_scene_gt(scene_dir, save_root, voxel_size: float = 0.04, num_layers
     out = Path(save_root)/scene_dir.name
     if not overwrite and all(p.exists() for p in gt_files(out, num_layers)):
         return dict(scene=scene_dir.name, skipped=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', ResourceWarning)
-        scene = ScanNetScene(scene_dir, load_color=False, load_label=False)
+    scene = ScanNetScene(scene_dir, load_color=False, load_label=False)
     if len(scene) == 0: raise ThesisReconError(f'{scene_dir}: the scene has no frames (pose/ is empty)')
     bnds = frustum_bounds(scene, max_depth)
     vols = [TSDFVolume(bnds, voxel_size * 2 ** l, margin, max_bytes=max_bytes) for l in range(num_layers)]
