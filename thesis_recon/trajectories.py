@@ -113,7 +113,7 @@ def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float
     cells = np.argwhere(free)
     snap = np.argwhere(walk) if walk.any() else cells
     # waypoints spread over the free region (k-means on its cells, one per ~2.5 m^2), snapped onto free cells
-    k = int(np.clip(len(cells) * fs.cell ** 2 / 2.5, 3, 12))
+    k = min(len(cells), int(np.clip(len(cells) * fs.cell ** 2 / 2.5, 3, 12)))
     pick = cells[rng.choice(len(cells), k, replace=False)].astype(float)
     for _ in range(10):
         near = np.argmin(((cells[:, None] - pick[None]) ** 2).sum(-1), 1)
