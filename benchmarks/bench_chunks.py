@@ -6,7 +6,7 @@ same at 41x32 features.
 
 usage: python benchmarks/bench_chunks.py [--frames 300] [--size 640x480] [--keep DIR]
 """
-import argparse, shutil, sys, tempfile, time
+import argparse, os, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import yaml
@@ -71,7 +71,8 @@ def main(argv=None):
             for _ in range(2):
                 for b in dl: m += len(b['x'])
             rate = m / (time.perf_counter() - t0)
-            print(f'ChunkDataset {label}, chunk_loader 2 workers: {rate:.1f} chunks/s (first epoch incl. worker start {first:.1f} s; goal >= 50)')
+            print(f'ChunkDataset {label}, chunk_loader 2 workers: {rate:.1f} chunks/s (load average {os.getloadavg()[0]:.1f} '
+                  f'on {os.cpu_count()} cores) (first epoch incl. worker start {first:.1f} s; goal >= 50)')
             del dl
     finally:
         if not a.keep: shutil.rmtree(tmp, ignore_errors=True)
