@@ -11,9 +11,9 @@ import numpy as np
 from .core import ThesisReconError
 
 # %% auto #0
-__all__ = ['cache_stats', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError', 'KernelParam', 'parse_kernel_params',
-           'kernel_cache_dir', 'set_num_threads', 'RawKernel', 'compile_ptx', 'package_kernel', 'all_package_kernels',
-           'gpu_available']
+__all__ = ['cache_stats', 'MIN_GPU_THREADS_PER_CPU_THREAD', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError', 'KernelParam',
+           'parse_kernel_params', 'kernel_cache_dir', 'set_num_threads', 'RawKernel', 'compile_ptx', 'package_kernel',
+           'all_package_kernels', 'gpu_available']
 
 # %% ../nbs/01_kernels.ipynb #02ca82b2
 class KernelCompileError(ThesisReconError):
@@ -256,6 +256,11 @@ def _build_cpu_library(code: str, options: tuple, names: list[str], source_name:
         return _loaded[key]
 
 # %% ../nbs/01_kernels.ipynb #eb57796a
+# Idle OpenMP threads sleep instead of spinning (libgomp reads this when it loads, at our first kernel): spinning
+# threads steal the cores of other processes, which made 2 threads several times slower than 1 on a busy machine.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+MIN_GPU_THREADS_PER_CPU_THREAD = 8192   # smaller launches run on one core: waking a second costs more than it saves
+
 _num_threads = [len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)]
 
 def set_num_threads(n: int | None = None) -> int:
@@ -342,8 +347,10 @@ class RawKernel:
         # As with cuLaunchKernel, the launcher gets an array of pointers to the argument values.
         holders = [np.array([a.ctypes.data], np.uintp) if isinstance(a, np.ndarray) else np.array(a) for a in args]
         argv = np.array([h.ctypes.data for h in holders] or [0], np.uintp)
+        total = np.prod(grid) * np.prod(block)
+        threads = int(max(1, min(_num_threads[0], total // MIN_GPU_THREADS_PER_CPU_THREAD)))
         self._cpu_fn(argv.ctypes.data_as(ctypes.POINTER(ctypes.c_void_p)),
-                     (ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block), _num_threads[0])
+                     (ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block), threads)
 
     def _launch_gpu(self, grid, block, args, **kwargs):
         import cupy
