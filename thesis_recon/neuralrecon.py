@@ -131,7 +131,7 @@ def generate_gt(data_path, save_name: str = 'all_tsdf_9', test: bool = False, sp
         if not quiet: print('fragments per split: ' + ', '.join(f'{k} {v}' for k, v in counts.items()))
     return report
 
-# %% ../nbs/22_neuralrecon.ipynb #2989daf2
+# %% ../nbs/22_neuralrecon.ipynb #f88a3c6f
 def generate_gt_main(argv: list[str] | None = None) -> int:
     "`thesis-recon generate-gt`: NeuralRecon's multi-level TSDF ground truth and fragments for a folder of scenes."
     p = argparse.ArgumentParser(prog='thesis-recon generate-gt', description=(
