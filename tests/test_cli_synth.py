@@ -8,7 +8,7 @@ def run(*args):
 def test_help_explains_every_option():
     res = run('--help')
     assert res.returncode == 0, res.stderr
-    for opt in ('--out', '--scenes', '--frames', '--seed', '--layout', '--noise', '--width', '--height', '--room-type', '--overwrite'):
+    for opt in ('--out', '--scenes', '--frames', '--seed', '--layout', '--noise', '--width', '--height', '--room-type', '--shadows', '--overwrite'):
         assert opt in res.stdout
 
 def test_export_layout(tmp_path):
@@ -26,7 +26,7 @@ def test_export_layout(tmp_path):
     assert again.returncode == 0, again.stderr
 
 def test_raw_layout_reads_back(tmp_path):
-    res = run('--out', str(tmp_path), '--frames', '3', '--layout', 'raw', '--noise', '--quiet')
+    res = run('--out', str(tmp_path), '--frames', '3', '--layout', 'raw', '--noise', '--shadows', '--quiet')
     assert res.returncode == 0, res.stderr
     d = tmp_path/'scene0000_00'
     from thesis_recon.sens import SensFile

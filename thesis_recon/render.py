@@ -168,36 +168,31 @@ __device__ __forceinline__ float3 albedo_at(float3 p, float3 n, const float* m) 
   return make_float3(mn(mx(c.x, 0.0f), 1.0f), mn(mx(c.y, 0.0f), 1.0f), mn(mx(c.z, 0.0f), 1.0f));
 }
 
-extern "C" __global__ void raycast_scene(
-    const float* cam,          /* fx fy cx cy, R (3x3 row-major, camera->world), t (3) */
-    const float* planes, const int* part_range, const float* part_box, const int* part_label, const int* part_instance,
-    const float* part_material, const int* shell_parts, int n_shell,
-    const float* node_lo, const float* node_hi, const int* node_info, const int* leaf_parts, int n_nodes,
-    const float* shading,      /* light xyz, ambient, diffuse, falloff */
-    int width, int height, float tmin,
-    float* depth, float* normal, int* label, int* instance, unsigned char* color) {
-  int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= width * height) return;
-  int u = i % width, v = i / width;
-  const float* R = cam + 4;
-  float xc = ((float)u - cam[2]) / cam[0], yc = ((float)v - cam[3]) / cam[1];
-  float3 o = make_float3(cam[13], cam[14], cam[15]);
-  float3 d = make_float3(R[0] * xc + R[1] * yc + R[2], R[3] * xc + R[4] * yc + R[5], R[6] * xc + R[7] * yc + R[8]);
+/* Nearest part hit by o + t d, tmin < t < tmax (any hit at all if `any`): the part index or -1, with t and normal. */
+__device__ __forceinline__ int trace(const float* planes, const int* part_range, const float* part_box,
+                                     const int* shell_parts, int n_shell, const float* node_lo, const float* node_hi,
+                                     const int* node_info, const int* leaf_parts, int n_nodes,
+                                     float3 o, float3 d, float tmin, float tmax, bool any, float* t_out, float3* n_out) {
   float3 inv = make_float3(1.0f / (fabsf(d.x) < 1e-12f ? 1e-12f : d.x), 1.0f / (fabsf(d.y) < 1e-12f ? 1e-12f : d.y),
                            1.0f / (fabsf(d.z) < 1e-12f ? 1e-12f : d.z));
-
-  float best = 1e30f, t, tl, tr;
-  float3 n = make_float3(0.0f, 0.0f, 0.0f), nh;
+  float best = tmax, t, tl, tr;
+  float3 nh;
   int best_part = -1;
   for (int j = 0; j < n_shell; ++j)         /* walls, floor, ceiling first: a tight bound for the hierarchy */
-    if (hit_part(planes, part_range, part_box, shell_parts[j], o, d, inv, tmin, best, &t, &nh)) { best = t; n = nh; best_part = shell_parts[j]; }
+    if (hit_part(planes, part_range, part_box, shell_parts[j], o, d, inv, tmin, best, &t, &nh)) {
+      best = t; *n_out = nh; best_part = shell_parts[j];
+      if (any) { *t_out = best; return best_part; }
+    }
   int stack[64], sp = 0, node = 0;
   bool go = n_nodes > 0 && hit_aabb(node_lo, node_hi, o, inv, best, &tl);
   while (go) {
     int a = node_info[2 * node], cnt = node_info[2 * node + 1];
     if (cnt > 0) {
       for (int j = a; j < a + cnt; ++j)
-        if (hit_part(planes, part_range, part_box, leaf_parts[j], o, d, inv, tmin, best, &t, &nh)) { best = t; n = nh; best_part = leaf_parts[j]; }
+        if (hit_part(planes, part_range, part_box, leaf_parts[j], o, d, inv, tmin, best, &t, &nh)) {
+          best = t; *n_out = nh; best_part = leaf_parts[j];
+          if (any) { *t_out = best; return best_part; }
+        }
       if (sp == 0) break;
       node = stack[--sp];
       continue;
@@ -211,7 +206,29 @@ extern "C" __global__ void raycast_scene(
     else if (hr) node = r;
     else { if (sp == 0) break; node = stack[--sp]; }
   }
+  *t_out = best;
+  return best_part;
+}
 
+extern "C" __global__ void raycast_scene(
+    const float* cam,          /* fx fy cx cy, R (3x3 row-major, camera->world), t (3) */
+    const float* planes, const int* part_range, const float* part_box, const int* part_label, const int* part_instance,
+    const float* part_material, const int* shell_parts, int n_shell,
+    const float* node_lo, const float* node_hi, const int* node_info, const int* leaf_parts, int n_nodes,
+    const float* shading,      /* light xyz, ambient, diffuse, falloff */
+    int shadows, int width, int height, float tmin,
+    float* depth, float* normal, int* label, int* instance, unsigned char* color) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= width * height) return;
+  int u = i % width, v = i / width;
+  const float* R = cam + 4;
+  float xc = ((float)u - cam[2]) / cam[0], yc = ((float)v - cam[3]) / cam[1];
+  float3 o = make_float3(cam[13], cam[14], cam[15]);
+  float3 d = make_float3(R[0] * xc + R[1] * yc + R[2], R[3] * xc + R[4] * yc + R[5], R[6] * xc + R[7] * yc + R[8]);
+  float best;
+  float3 n = make_float3(0.0f, 0.0f, 0.0f);
+  int best_part = trace(planes, part_range, part_box, shell_parts, n_shell, node_lo, node_hi, node_info, leaf_parts,
+                        n_nodes, o, d, tmin, 1e30f, false, &best, &n);
   if (best_part < 0) {
     depth[i] = 0.0f; label[i] = 0; instance[i] = 0;
     for (int c = 0; c < 3; ++c) { normal[3 * i + c] = 0.0f; color[3 * i + c] = 0; }
@@ -228,6 +245,14 @@ extern "C" __global__ void raycast_scene(
   float3 l = make_float3(shading[0] - p.x, shading[1] - p.y, shading[2] - p.z);
   float dist2 = dot3(l, l);
   float ndl = mx(0.0f, dot3(n, l) / sqrtf(dist2));
+  if (shadows && ndl > 0.0f) {   /* is anything between the point (lifted 0.1 mm off its face) and the light? */
+    float3 q = make_float3(p.x + 1e-4f * n.x, p.y + 1e-4f * n.y, p.z + 1e-4f * n.z);
+    float3 lq = make_float3(shading[0] - q.x, shading[1] - q.y, shading[2] - q.z);
+    float ts;
+    float3 ns;
+    if (trace(planes, part_range, part_box, shell_parts, n_shell, node_lo, node_hi, node_info, leaf_parts, n_nodes,
+              q, lq, 0.0f, 1.0f, true, &ts, &ns) >= 0) ndl = 0.0f;
+  }
   float shade = shading[3] + shading[4] * ndl / (1.0f + shading[5] * dist2);
   color[3 * i + 0] = (unsigned char)mn(alb.x * shade * 255.0f + 0.5f, 255.0f);
   color[3 * i + 1] = (unsigned char)mn(alb.y * shade * 255.0f + 0.5f, 255.0f);
@@ -249,11 +274,11 @@ def _camera_array(pose, K) -> np.ndarray:
 def _shading_array(scene: Scene) -> np.ndarray:
     return np.r_[scene.light, SHADING['ambient'], SHADING['diffuse'], SHADING['falloff']].astype(np.float32)
 
-def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=None) -> dict:
+def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=None, shadows: bool = False) -> dict:
     """Ray-cast `scene` from camera-to-world `pose` with intrinsics `K` into a `width` x `height` frame.
     Returns color (H,W,3) uint8, depth (H,W) float32 m (z along the optical axis, 0 = no hit), normal (H,W,3) float32
     (camera frame, unit, facing the camera), label (H,W) int32 NYU40, instance (H,W) int32. `noise`: False, True or a dict
-    of `sensor_noise` options, drawn from `seed`."""
+    of `sensor_noise` options, drawn from `seed`. `shadows`: the ceiling light casts hard shadows (one more ray per pixel)."""
     width, height = int(width), int(height)
     if width < 1 or height < 1: raise ValueError(f'width/height: must be positive, got {width} x {height}')
     cam = _camera_array(pose, K)
@@ -266,7 +291,7 @@ def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=Non
     _raycast(((n + block - 1) // block,), (block,),
              (cam, b.planes, b.part_range, b.part_box, b.part_label, b.part_instance, b.part_material, b.shell_parts,
               np.int32(len(b.shell_parts)), b.node_lo, b.node_hi, b.node_info, b.leaf_parts, np.int32(len(b.node_info)),
-              _shading_array(scene), np.int32(width), np.int32(height), np.float32(_TMIN),
+              _shading_array(scene), np.int32(bool(shadows)), np.int32(width), np.int32(height), np.float32(_TMIN),
               out['depth'], out['normal'], out['label'], out['instance'], out['color']))
     frame = {k: out[k] for k in ('color', 'depth', 'normal', 'label', 'instance')}
     if noise is not False and noise is not None:
@@ -274,7 +299,25 @@ def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=Non
     return frame
 
 # %% ../nbs/11_render.ipynb #86e30794
-def render_reference(scene: Scene, pose, K, width: int, height: int) -> dict:
+def _first_hits(b: SceneBuffers, o: np.ndarray, d: np.ndarray, tmin: float, tmax) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Brute force: nearest hit t (N,), entered plane (N,) and part (N,) (-1: none) of rays o + t d (o (3,) or (N,3))."
+    best = np.full(len(d), np.float32(tmax), np.float32); plane = np.full(len(d), -1); part = np.full(len(d), -1)
+    o = np.broadcast_to(np.asarray(o, np.float32), d.shape)
+    for p, (s, c, _) in enumerate(b.part_range):
+        P = b.planes[s:s + c]
+        den = d @ P[:, :3].T
+        num = P[:, 3] - o @ P[:, :3].T
+        with np.errstate(divide='ignore', invalid='ignore'):
+            tt = num / den
+        enter = np.where(den < 0, tt, -np.inf); leave = np.where(den > 0, tt, np.inf)
+        outside = ((den == 0) & (num < 0)).any(1)
+        tn, k = enter.max(1), enter.argmax(1)
+        tf = np.minimum(leave.min(1), best)
+        hit = ~outside & (den < 0).any(1) & (tn <= tf) & (tn > tmin) & (tn < best)
+        best[hit], plane[hit], part[hit] = tn[hit], s + k[hit], p
+    return best, plane, part
+
+def render_reference(scene: Scene, pose, K, width: int, height: int, shadows: bool = False) -> dict:
     "NumPy version of `render` (no noise): every ray tested against every part; for tests on small images."
     cam = _camera_array(pose, K)
     b = scene_buffers(scene)
@@ -282,28 +325,21 @@ def render_reference(scene: Scene, pose, K, width: int, height: int) -> dict:
     v, u = np.divmod(np.arange(width * height), width)
     xc, yc = (u.astype(np.float32) - cam[2]) / cam[0], (v.astype(np.float32) - cam[3]) / cam[1]
     d = np.stack([xc, yc, np.ones_like(xc)], 1) @ R.T
-    best = np.full(len(d), np.float32(1e30)); plane = np.full(len(d), -1); part = np.full(len(d), -1)
-    for p, (s, c, _) in enumerate(b.part_range):
-        P = b.planes[s:s + c]
-        den = d @ P[:, :3].T
-        num = P[:, 3] - P[:, :3] @ t
-        with np.errstate(divide='ignore', invalid='ignore'):
-            tt = num / den
-        enter = np.where(den < 0, tt, -np.inf); leave = np.where(den > 0, tt, np.inf)
-        outside = ((den == 0) & (num < 0)).any(1)
-        tn, k = enter.max(1), enter.argmax(1)
-        tf = np.minimum(leave.min(1), best)
-        hit = ~outside & (den < 0).any(1) & (tn <= tf) & (tn > _TMIN) & (tn < best)
-        best[hit], plane[hit], part[hit] = tn[hit], s + k[hit], p
+    best, plane, part = _first_hits(b, t, d, _TMIN, 1e30)
     ok = part >= 0
     n = np.zeros((len(d), 3), np.float32); n[ok] = b.planes[plane[ok], :3]
-    x = t + best[:, None] * d
+    x = np.where(ok[:, None], t + best[:, None] * d, 0).astype(np.float32)
     alb = np.zeros((len(d), 3), np.float32)
     alb[ok] = albedo(x[ok], n[ok], b.part_material[part[ok]])
     sh = _shading_array(scene)
     l = sh[:3] - x
     dist2 = (l * l).sum(1)
-    shade = sh[3] + sh[4] * np.maximum(0, (n * l).sum(1) / np.sqrt(dist2)) / (1 + sh[5] * dist2)
+    ndl = np.maximum(0, (n * l).sum(1) / np.sqrt(dist2))
+    if shadows:
+        lit = np.nonzero(ok & (ndl > 0))[0]
+        q = x[lit] + np.float32(1e-4) * n[lit]
+        ndl[lit[_first_hits(b, q, sh[:3] - q, 0.0, 1.0)[2] >= 0]] = 0
+    shade = sh[3] + sh[4] * ndl / (1 + sh[5] * dist2)
     color = np.minimum(alb * shade[:, None] * 255 + 0.5, 255).astype(np.uint8)
     out = dict(color=np.where(ok[:, None], color, 0), depth=np.where(ok, best, 0).astype(np.float32),
                normal=np.where(ok[:, None], n @ R, 0).astype(np.float32),
@@ -311,7 +347,7 @@ def render_reference(scene: Scene, pose, K, width: int, height: int) -> dict:
     shapes = dict(color=(height, width, 3), normal=(height, width, 3))
     return {k: v.reshape(shapes.get(k, (height, width))) for k, v in out.items()}
 
-# %% ../nbs/11_render.ipynb #162c124f
+# %% ../nbs/11_render.ipynb #306c0492
 @lru_cache(maxsize=8)
 def _unit_rays(K: tuple, width: int, height: int) -> np.ndarray:
     "(H,W,3) float32 unit viewing rays in the camera frame of intrinsics K (a 9-tuple)."
@@ -338,7 +374,7 @@ def sensor_noise(frame: dict, K, rng: np.random.Generator, min_depth: float = 0.
         out['color'] = np.clip(np.round(c), 0, 255).astype(np.uint8)
     return out
 
-# %% ../nbs/11_render.ipynb #87d94296
+# %% ../nbs/11_render.ipynb #88ae1875
 def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 0.02) -> np.ndarray:
     "(M,) bool: faces of `scene.mesh` whose centre is seen (in the image, depth within `tol` + 1 %) from at least one pose."
     from thesis_recon.geometry import transform, invert_pose, project
@@ -354,7 +390,7 @@ def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 
         seen[idx[np.abs(depth[vi[idx], ui[idx]] - z[idx]) < tol + 0.01 * z[idx]]] = True
     return seen
 
-# %% ../nbs/11_render.ipynb #41b766e0
+# %% ../nbs/11_render.ipynb #9f1232ef
 def show_frame(frame: dict, axs=None):
     "Matplotlib panel of a rendered frame: colour, depth, normals, NYU40 labels."
     import matplotlib.pyplot as plt
