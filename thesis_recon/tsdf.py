@@ -313,7 +313,7 @@ def _extract_mesh(self, weight_threshold: float = 0.0) -> Mesh:
     return tsdf_to_mesh(self.tsdf, self.weight, self.vol_origin, self.voxel_size, self.color, weight_threshold)
 TSDFVolume.extract_mesh = _extract_mesh
 
-# %% ../nbs/20_tsdf.ipynb #9f81c8a0
+# %% ../nbs/20_tsdf.ipynb #9f31aa84
 def shade_mesh(mesh: Mesh, K, cam_pose, width: int, height: int, point_size: float | None = None) -> np.ndarray:
     """A quick (H, W, 3) uint8 preview of a mesh from camera `cam_pose`: each vertex is splatted as a square of
     `point_size` metres (default: the median edge length), z-buffered, coloured and lit head-on by the camera."""
