@@ -89,9 +89,9 @@ __device__ __forceinline__ float3 apply_rigid(const float* T, float x, float y, 
                      T[8] * x + T[9] * y + T[10] * z + T[11]);
 }
 
-__device__ __forceinline__ void index_range(float q, float r, float origin, float voxel_size, int n, int* lo, int* hi) {
-  *lo = max(0, (int)ceilf((q - r - origin) / voxel_size));
-  *hi = min(n - 1, (int)floorf((q + r - origin) / voxel_size));
+__device__ __forceinline__ void index_range(float q, float r, float origin, float inv_voxel, int n, int* lo, int* hi) {
+  *lo = max(0, (int)ceilf((q - r - origin) * inv_voxel));
+  *hi = min(n - 1, (int)floorf((q + r - origin) * inv_voxel));
 }
 
 /* Pass 1: one thread per tile of tile x tile pixels; mark every block that a voxel of the truncation band of
@@ -125,13 +125,14 @@ extern "C" __global__ void tsdf_mark_blocks(
   const float step = (z1 - z0) / n_steps;
   const float r = 0.5f * step * ray_len + z1 * lateral + 0.01f * voxel_size;
   const int nby = (ny + block - 1) / block, nbz = (nz + block - 1) / block;
+  const float inv_voxel = 1.0f / voxel_size;
   for (int s = 0; s <= n_steps; ++s) {
     const float z = z0 + s * step;
     const float3 q = apply_rigid(cam_to_world, rx * z, ry * z, z);
     int i0, i1, j0, j1, k0, k1;
-    index_range(q.x, r, vol_origin[0], voxel_size, nx, &i0, &i1);
-    index_range(q.y, r, vol_origin[1], voxel_size, ny, &j0, &j1);
-    index_range(q.z, r, vol_origin[2], voxel_size, nz, &k0, &k1);
+    index_range(q.x, r, vol_origin[0], inv_voxel, nx, &i0, &i1);
+    index_range(q.y, r, vol_origin[1], inv_voxel, ny, &j0, &j1);
+    index_range(q.z, r, vol_origin[2], inv_voxel, nz, &k0, &k1);
     if (i0 > i1 || j0 > j1 || k0 > k1) continue;
     for (int bi = i0 / block; bi <= i1 / block; ++bi)
       for (int bj = j0 / block; bj <= j1 / block; ++bj)
@@ -162,7 +163,8 @@ extern "C" __global__ void tsdf_integrate_blocks(
   for (int k = k0; k < k1; ++k) {
     const float3 c = apply_rigid(world_to_cam, wx, wy, vol_origin[2] + k * voxel_size);
     if (!(c.z > 0.0f)) continue;
-    const float fu = intr[0] * c.x / c.z + intr[2], fv = intr[1] * c.y / c.z + intr[3];
+    const float inv_z = 1.0f / c.z;
+    const float fu = intr[0] * c.x * inv_z + intr[2], fv = intr[1] * c.y * inv_z + intr[3];
     if (!(fu >= -0.5f && fu <= width - 0.5f && fv >= -0.5f && fv <= height - 0.5f)) continue;
     const int u = __float2int_rn(fu), v = __float2int_rn(fv);
     if (u >= width || v >= height) continue;
