@@ -197,7 +197,7 @@ def _rigid34(T) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(T, np.float64)[:3, :4], dtype=np.float32)
 
 def mark_blocks(depth, K, cam_pose, vol_origin, voxel_size: float, trunc: float, dims, block: int = 8,
-                tile: int = 4) -> np.ndarray:
+                tile: int = 8) -> np.ndarray:
     "Pass 1: (BX, BY, BZ) bool, True for each block of `block`^3 voxels the truncation band of `depth` can reach."
     depth = np.ascontiguousarray(depth, np.float32)
     H, W = depth.shape
