@@ -49,6 +49,17 @@ def test_generate_gt_two_workers_then_resume(data):
     assert res.returncode == 0 and '0 scenes fused, 2 already done' in res.stdout, res.stdout + res.stderr
 
 
+def test_generate_gt_test_split(data, tmp_path):
+    d = tmp_path/'data'
+    shutil.copytree(data/'scans'/'scene0001_00', d/'scans_test'/'scene0707_00')
+    (d/'splits').mkdir(); (d/'splits'/'scannetv2_test.txt').write_text('scene0707_00\n')
+    res = run('generate-gt', '--data_path', d, '--test', '--split_dir', d/'splits', '--n_proc', '1', '--save_name', 'gt_test')
+    assert res.returncode == 0, res.stderr
+    test = pickle.loads((d/'gt_test'/'fragments_test.pkl').read_bytes())
+    assert test and {f['scene'] for f in test} == {'scene0707_00'}
+    assert not (d/'gt_test'/'fragments_train.pkl').exists()
+
+
 def test_generate_gt_bad_input(data, tmp_path):
     res = run('generate-gt', '--data_path', tmp_path/'missing')
     assert res.returncode == 2 and 'missing/scans: no such folder' in res.stderr
