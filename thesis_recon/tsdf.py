@@ -83,6 +83,8 @@ def integrate_reference(tsdf, weight, vol_origin, voxel_size: float, trunc: floa
 
 # %% ../nbs/20_tsdf.ipynb #5a4e9501
 TSDF_SRC = r'''
+#define MAX_SAMPLES 512
+
 __device__ __forceinline__ float3 apply_rigid(const float* T, float x, float y, float z) {
   return make_float3(T[0] * x + T[1] * y + T[2] * z + T[3],
                      T[4] * x + T[5] * y + T[6] * z + T[7],
@@ -126,7 +128,24 @@ extern "C" __global__ void tsdf_mark_blocks(
   const float r = 0.5f * step * ray_len + z1 * lateral + 0.01f * voxel_size;
   const int nby = (ny + block - 1) / block, nbz = (nz + block - 1) / block;
   const float inv_voxel = 1.0f / voxel_size;
+  /* A tile across a depth edge spans a long z range, mostly the gap between foreground and background: keep
+     only the samples within trunc + step / 2 of some pixel's depth (those a voxel of a band can be nearest to). */
+  bool need[MAX_SAMPLES];
+  const float reach = trunc + 0.5f * step + 0.01f * voxel_size;
+  const bool gaps = dmax - dmin > 2.0f * reach && n_steps < MAX_SAMPLES;
+  if (gaps) {
+    for (int s = 0; s <= n_steps; ++s) need[s] = false;
+    for (int v = v0; v < v1; ++v)
+      for (int u = u0; u < u1; ++u) {
+        const float d = depth[v * width + u];
+        if (!(d > 0.0f && d < 3e38f)) continue;
+        const int s0 = max(0, (int)ceilf((d - reach - z0) / step));
+        const int s1 = min(n_steps, (int)floorf((d + reach - z0) / step));
+        for (int s = s0; s <= s1; ++s) need[s] = true;
+      }
+  }
   for (int s = 0; s <= n_steps; ++s) {
+    if (gaps && !need[s]) continue;
     const float z = z0 + s * step;
     const float3 q = apply_rigid(cam_to_world, rx * z, ry * z, z);
     int i0, i1, j0, j1, k0, k1;
