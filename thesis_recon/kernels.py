@@ -47,6 +47,15 @@ static inline float3 make_float3(float x, float y, float z) { return {x, y, z}; 
 static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 static inline double3 make_double3(double x, double y, double z) { return {x, y, z}; }
 using std::isnan; using std::isinf; using std::isfinite;
+/* fminf & co. with their IEEE meaning (a NaN argument yields the other one), inline: GCC calls libm for them. */
+static inline float __tr_fminf(float a, float b) { return a != a ? b : (b != b ? a : (a < b ? a : b)); }
+static inline float __tr_fmaxf(float a, float b) { return a != a ? b : (b != b ? a : (a > b ? a : b)); }
+static inline double __tr_fmin(double a, double b) { return a != a ? b : (b != b ? a : (a < b ? a : b)); }
+static inline double __tr_fmax(double a, double b) { return a != a ? b : (b != b ? a : (a > b ? a : b)); }
+#define fminf __tr_fminf
+#define fmaxf __tr_fmaxf
+#define fmin __tr_fmin
+#define fmax __tr_fmax
 template <class A, class B> static inline auto min(A a, B b) -> typename std::common_type<A, B>::type { return b < a ? b : a; }
 template <class A, class B> static inline auto max(A a, B b) -> typename std::common_type<A, B>::type { return a < b ? b : a; }
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
@@ -148,21 +157,26 @@ def _cpu_translation_unit(code: str, names: list[str], source_name: str) -> str:
     launchers = []
     for name in names:
         params = parse_kernel_params(code, name)
-        call = ', '.join(f'*({p.ctype.replace("*", "")}{"*" if p.pointer else ""}*)args[{i}]'
+        # Arguments and launch dimensions are copied into locals once per launch: read through `args` inside
+        # the loops, every store of the kernel (which might alias them) would force a reload for every thread.
+        unpack = ''.join(f'  {p.ctype.replace("*", "")}{"*" if p.pointer else ""} const a{i} = '
+                         f'*({p.ctype.replace("*", "")}{"*" if p.pointer else ""}*)args[{i}];\n'
                          for i, p in enumerate(params))
+        call = ', '.join(f'a{i}' for i in range(len(params)))
         launchers.append(f'''
 extern "C" void __launch_{name}(void** args, const unsigned* g, const unsigned* b, int nthreads) {{
-  const long long nblocks = (long long)g[0] * g[1] * g[2];
+{unpack}  const unsigned gx = g[0], gy = g[1], gz = g[2], bx = b[0], by = b[1], bz = b[2];
+  const long long nblocks = (long long)gx * gy * gz;
   const long long chunk = nblocks / (8LL * (nthreads > 0 ? nthreads : 1)) + 1;
   (void)args;
   #pragma omp parallel for schedule(dynamic, chunk) num_threads(nthreads)
   for (long long blk = 0; blk < nblocks; ++blk) {{
     __KernelGrid k;
-    k.gridDim = {{g[0], g[1], g[2]}}; k.blockDim = {{b[0], b[1], b[2]}};
-    k.blockIdx = {{(unsigned)(blk % g[0]), (unsigned)((blk / g[0]) % g[1]), (unsigned)(blk / ((long long)g[0] * g[1]))}};
-    for (unsigned tz = 0; tz < b[2]; ++tz)
-      for (unsigned ty = 0; ty < b[1]; ++ty)
-        for (unsigned tx = 0; tx < b[0]; ++tx) {{
+    k.gridDim = {{gx, gy, gz}}; k.blockDim = {{bx, by, bz}};
+    k.blockIdx = {{(unsigned)(blk % gx), (unsigned)((blk / gx) % gy), (unsigned)(blk / ((long long)gx * gy))}};
+    for (unsigned tz = 0; tz < bz; ++tz)
+      for (unsigned ty = 0; ty < by; ++ty)
+        for (unsigned tx = 0; tx < bx; ++tx) {{
           k.threadIdx = {{tx, ty, tz}};
           k.{name}({call});
         }}
@@ -259,7 +273,7 @@ def _build_cpu_library(code: str, options: tuple, names: list[str], source_name:
 # Idle OpenMP threads sleep instead of spinning (libgomp reads this when it loads, at our first kernel): spinning
 # threads steal the cores of other processes, which made 2 threads several times slower than 1 on a busy machine.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-MIN_GPU_THREADS_PER_CPU_THREAD = 8192   # smaller launches run on one core: waking a second costs more than it saves
+MIN_GPU_THREADS_PER_CPU_THREAD = 1024   # smaller launches run on one core: waking a second costs more than it saves
 
 _num_threads = [len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)]
 
@@ -357,7 +371,7 @@ class RawKernel:
         if self._gpu_kernel is None: self._gpu_kernel = cupy.RawKernel(self.code, self.name, options=self.options)
         return self._gpu_kernel(grid, block, args, **kwargs)
 
-# %% ../nbs/01_kernels.ipynb #0628e2d2
+# %% ../nbs/01_kernels.ipynb #de2b1b6a
 def _find_nvrtc() -> Path | None:
     "libnvrtc from the `nvidia-cuda-nvrtc-cu12` wheel, or from a CUDA toolkit."
     cands = []
@@ -422,7 +436,7 @@ def compile_ptx(code: str, options: tuple = (), name: str = 'kernel') -> str:
     if nvcc is not None: return _nvcc_ptx(nvcc, code, options, source_name)
     raise KernelCompileError('no CUDA compiler found: `pip install nvidia-cuda-nvrtc-cu12` (NVRTC) or install the CUDA toolkit (nvcc)')
 
-# %% ../nbs/01_kernels.ipynb #70314503
+# %% ../nbs/01_kernels.ipynb #597ebb55
 KERNELS: dict[str, RawKernel] = {}
 
 def package_kernel(code: str, name: str, options: tuple = ()) -> RawKernel:

@@ -178,12 +178,19 @@ extern "C" __global__ void tsdf_integrate_blocks(
   const int j = ((b / nbz) % nby) * block + threadIdx.x;
   if (i >= nx || j >= ny) return;
   const int k0 = (b % nbz) * block, k1 = min(k0 + block, nz);
+  /* Constants in registers: tsdf and weight are float pointers too, so reading these through their pointers
+     would be repeated after every store (they might alias). */
+  const float fx = intr[0], fy = intr[1], cx = intr[2], cy = intr[3];
   const float wx = vol_origin[0] + i * voxel_size, wy = vol_origin[1] + j * voxel_size;
+  /* the column's voxel centres in camera coordinates: c(k) = c(k0) + (k - k0) * voxel_size * third column of R */
+  const float3 c0 = apply_rigid(world_to_cam, wx, wy, vol_origin[2] + k0 * voxel_size);
+  const float3 dk = make_float3(world_to_cam[2] * voxel_size, world_to_cam[6] * voxel_size, world_to_cam[10] * voxel_size);
   for (int k = k0; k < k1; ++k) {
-    const float3 c = apply_rigid(world_to_cam, wx, wy, vol_origin[2] + k * voxel_size);
+    const float s = (float)(k - k0);
+    const float3 c = make_float3(c0.x + s * dk.x, c0.y + s * dk.y, c0.z + s * dk.z);
     if (!(c.z > 0.0f)) continue;
     const float inv_z = 1.0f / c.z;
-    const float fu = intr[0] * c.x * inv_z + intr[2], fv = intr[1] * c.y * inv_z + intr[3];
+    const float fu = fx * c.x * inv_z + cx, fv = fy * c.y * inv_z + cy;
     if (!(fu >= -0.5f && fu <= width - 0.5f && fv >= -0.5f && fv <= height - 0.5f)) continue;
     const int u = __float2int_rn(fu), v = __float2int_rn(fv);
     if (u >= width || v >= height) continue;
