@@ -60,9 +60,9 @@ def test_prep_occ_grid_use_tsdf_matches_the_mesh_grid(root, occ, tmp_path):
         shift = np.rint((t['translation'] - m['translation']) / 0.05).astype(int)
         ijk = np.argwhere(t['occupancy']) + shift
         inside = np.all((ijk >= 0) & (ijk < m['occupancy'].shape), 1)
-        assert inside.mean() > 0.5
+        assert inside.mean() > 0.98               # the fused surface stays inside the room the mesh bounds
         dist = distance_transform_edt(~m['occupancy'])[tuple(ijk[inside].T)]
-        assert (dist <= 2).mean() > 0.9       # the fused surface lies within two voxels of the mesh's surface
+        assert (dist <= 1).mean() > 0.95       # and lies within a voxel of the mesh's surface
         assert (t['labels'][t['occupancy']] > 0).mean() > 0.9     # and takes labels from the labelled mesh
 
 def test_prep_occ_grid_bad_root(tmp_path):

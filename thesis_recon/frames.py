@@ -123,7 +123,8 @@ SEVEN_SCENES_K = np.array([[585.0, 0, 320.0], [0, 585.0, 240.0], [0, 0, 1]])
 
 class SevenScenes(FrameSource):
     "Frames of a 7-Scenes sequence folder (`frame-XXXXXX.{color.png|color.jpg,depth.png,pose.txt}`), read lazily."
-    def __init__(self, path, load_color: bool = True):
+    def __init__(self, path, load_color: bool = True, load_label: bool = False):
+        # load_label: accepted like every reader's, but this format has no labels (frames carry label=None)
         self.path = Path(path); self.name = self.path.name
         if not self.path.is_dir(): raise ThesisReconError(f'{self.path}: not a folder')
         ids = sorted(int(m.group(1)) for p in self.path.glob('frame-*.pose.txt')

@@ -125,7 +125,8 @@ def write_sens(path, header: SensHeader, frames, jpeg_quality: int = 90, zlib_le
 # %% ../nbs/07_sens.ipynb #a95d831d
 class SensFile(FrameSource):
     "Streaming reader of a ScanNet `.sens`: `header` (a `SensHeader`), lazy `Frame`s, random access by frame index."
-    def __init__(self, path, load_color: bool = True):
+    def __init__(self, path, load_color: bool = True, load_label: bool = False):
+        # load_label: accepted like every reader's, but this format has no labels (frames carry label=None)
         self.path = Path(path); self.name = self.path.stem
         self.load_color = load_color
         if not self.path.is_file(): raise ThesisReconError(f'{self.path}: .sens file not found')
