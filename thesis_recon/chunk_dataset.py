@@ -41,9 +41,15 @@ def _scene(scene_dir: str):
 def load_view(scene_dir, frame_id: int, img_size, proj_size=None, color: bool = True) -> dict:
     """One view at `img_size` (width, height): `image` (3, H, W) normalised (if `color`), `depth` (h, w) and `K` (3, 3)
     at `proj_size` (default `img_size`), and the camera-to-world `pose`. Cached (a frame serves several chunks)."""
-    return _load_view(str(scene_dir), int(frame_id), tuple(img_size), None if proj_size is None else tuple(proj_size), color)
+    view = _load_view(str(scene_dir), int(frame_id), tuple(img_size), None if proj_size is None else tuple(proj_size), color)
+    if 'rgb' not in view: return view
+    out = {k: v for k, v in view.items() if k != 'rgb'}
+    out['image'] = normalize_image(view['rgb'])
+    return out
 
-@functools.lru_cache(maxsize=48)
+# The cache holds the decoded, resized image as uint8 (a quarter of the float image: ~0.6 MB a view with its depth,
+# ~110 MB a process) so that it covers most frames of a scene: loaders visit chunks in random order.
+@functools.lru_cache(maxsize=192)
 def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple | None, color: bool) -> dict:
     scene, index = _scene(str(scene_dir))
     if frame_id not in index: raise ThesisReconError(f'{scene_dir}: no frame {frame_id}')
@@ -63,7 +69,7 @@ def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple 
         if not p.exists(): p = p.with_suffix('.png')
         resized, (x0, y0, x1, y1) = resize_crop_params((W, H), img_size)
         rgb = read_color(p, draft=resized)
-        out['image'] = normalize_image(resize_color(rgb, resized)[y0:y1, x0:x1])
+        out['rgb'] = np.ascontiguousarray(resize_color(rgb, resized)[y0:y1, x0:x1])
     return out
 
 # %% ../nbs/33_chunk_dataset.ipynb #48b6f534
