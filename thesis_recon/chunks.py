@@ -351,10 +351,9 @@ def scene_ids(name: str) -> tuple[int, int]:
 
 def read_scene_list(path) -> list[str]:
     "Scene names, one per line, of the list file `path` (blank lines and `#` comments ignored), checked as `sceneXXXX_YY`."
+    from thesis_recon.labels import read_split
     path = Path(path)
-    if not path.is_file(): raise ThesisReconError(f'{path}: scene list not found')
-    names = [l.split('#')[0].strip() for l in path.read_text().splitlines()]
-    names = [n for n in names if n]
+    names = read_split(path)
     if not names: raise ThesisReconError(f'{path}: the scene list is empty')
     for n in names:
         try: scene_ids(n)

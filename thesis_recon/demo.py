@@ -7,76 +7,32 @@ from __future__ import annotations
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
-from tqdm.auto import tqdm
 from .core import ThesisReconError, atomic_path, atomic_write_text
-from .frames import open_scene
-from .geometry import transform, unproject
 from .images import resize_color
 from .mesh import Mesh, read_ply, write_ply
 from .synthetic import make_synthetic_scans
 from .metrics import metrics_table, observed_mask, point_metrics, surface_points, voxel_down_sample
-from .tsdf import TSDFVolume, shade_mesh
+from .tsdf import fuse_scan, open_scan, shade_mesh
 
 # %% auto #0
-__all__ = ['observed_bounds', 'fuse_scan', 'score_meshes', 'demo_figure', 'k3d_snapshot', 'demo', 'demo_table', 'demo_main']
+__all__ = ['score_meshes', 'demo_figure', 'k3d_snapshot', 'demo', 'demo_table', 'demo_main']
 
 # %% ../nbs/24_demo.ipynb #eaa0c25f
-def observed_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.1) -> np.ndarray:
-    "(3, 2) [min, max] metres around the depth points (every `stride`-th pixel, up to `max_depth`) of valid `frames`, padded."
-    lo, hi, n = np.full(3, np.inf), np.full(3, -np.inf), 0
-    for f in frames:
-        if not f.pose_valid: continue
-        d = f.depth[::stride, ::stride]
-        K = f.K.copy(); K[:2] /= stride                 # pixel k of the sub-sampled grid is pixel stride * k
-        ok = (d > 0) & (d <= max_depth)
-        if not ok.any(): continue
-        p = transform(unproject(d, K)[ok], f.pose)
-        lo, hi, n = np.minimum(lo, p.min(0)), np.maximum(hi, p.max(0)), n + 1
-    if n == 0: raise ThesisReconError(f'no frame has a valid pose and depth within {max_depth} m')
-    return np.stack([lo - pad, hi + pad], 1)
-
-# %% ../nbs/24_demo.ipynb #1dbf5603
-def _reader(path, load_color: bool):
-    "The frame reader of `path`, without labels (the demo does not need them)."
-    r = open_scene(path, load_color=load_color)
-    if hasattr(r, 'load_label'): r.load_label = False
-    if len(r) == 0: raise ThesisReconError(f'{path}: the scan has no frames')
-    return r
-
-def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, color: bool = True, progress: bool = True) -> dict:
-    "TSDF volumes {voxel_size: TSDFVolume} of the scan at `path` (two streaming passes: bounds, then fusion)."
-    scan = _reader(path, load_color=False)
-    bnds = observed_bounds(tqdm(scan, desc='bounds', unit='frame', disable=not progress, leave=False), max_depth)
-    registered = color and type(scan).__name__ != 'SevenScenes'
-    vols = {vs: TSDFVolume(bnds, vs, margin=3, color=registered) for vs in voxel_sizes}
-    scan = _reader(path, load_color=registered)
-    for f in tqdm(scan, desc='fusion', unit='frame', disable=not progress, leave=False):
-        if not f.pose_valid: continue
-        depth = np.where(f.depth <= max_depth, f.depth, 0).astype(np.float32)
-        rgb = None
-        if registered and f.color is not None:
-            H, W = depth.shape
-            rgb = f.color if f.color.shape[:2] == (H, W) else resize_color(f.color, (W, H))
-        for v in vols.values():
-            try: v.integrate(depth, f.K, f.pose, color=rgb)
-            except ThesisReconError as e: raise ThesisReconError(f'{path}, frame {f.frame_id}: {e}') from None
-    return vols
-
 def score_meshes(meshes: dict, gt: Mesh, path, threshold: float = 0.05, down_sample: float = 0.02) -> dict:
     "Metrics of each mesh against the part of `gt` the scan at `path` observes (one pass over its frames)."
     G = voxel_down_sample(surface_points(gt, down_sample), down_sample)
-    views = ((f.depth, f.K, f.pose) for f in _reader(path, load_color=False) if f.pose_valid)
+    views = ((f.depth, f.K, f.pose) for f in open_scan(path) if f.pose_valid)
     G = G[observed_mask(G, views, tol=threshold)]
     if len(G) == 0: raise ThesisReconError(f'{path}: the scan observes no part of the ground-truth mesh')
     return {name: point_metrics(voxel_down_sample(surface_points(m, down_sample), down_sample), G, threshold)
             for name, m in meshes.items()}
 
-# %% ../nbs/24_demo.ipynb #1e0a7643
+# %% ../nbs/24_demo.ipynb #1dbf5603
 def demo_figure(path, meshes: dict, out_png, candidates: int = 12):
     "Save a figure: a frame of the scan at `path` beside each mesh of `meshes` rendered from that frame's pose."
     import matplotlib
     import matplotlib.pyplot as plt
-    scan = _reader(path, load_color=True)
+    scan = open_scan(path, load_color=True)
     valid = [k for k in range(len(scan)) if scan.pose_valid[k]]
     picks = [valid[int(round(i))] for i in np.linspace(0, len(valid) - 1, min(candidates, len(valid)))]
     f = max((scan[k] for k in picks), key=lambda fr: np.median(fr.depth))   # the view that sees the most of the room
@@ -106,7 +62,7 @@ def k3d_snapshot(mesh: Mesh, out_html, name: str = 'mesh') -> Path:
     atomic_write_text(out_html, plot.get_snapshot())
     return Path(out_html)
 
-# %% ../nbs/24_demo.ipynb #12fe2c34
+# %% ../nbs/24_demo.ipynb #64591b89
 def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames: int = 100, noise: bool = True,
          seed: int = 0, width: int = 640, height: int = 480, max_depth: float = 4.0, progress: bool = True) -> dict:
     "Fuse a scan (synthetic by default) at `voxel_sizes`, write meshes, metrics, a figure and a k3d view to `out`."
@@ -133,7 +89,7 @@ def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames
     volumes = {name: dict(voxel_size=vs, dims=list(v.dims), vertices=len(meshes[name].vertices),
                           faces=len(meshes[name].faces), **(scores[name] if scores else {}))
                for name, (vs, v) in zip(meshes, vols.items())}
-    report = dict(scene=str(path), ground_truth=str(gt_path) if scores else None, frames=len(_reader(path, False)),
+    report = dict(scene=str(path), ground_truth=str(gt_path) if scores else None, frames=len(open_scan(path)),
                   volumes=volumes, seconds=dict(scan=round(t_scan - t0, 2), fusion=round(t_fuse - t_scan, 2),
                                                 meshes_and_scores=round(t_score - t_fuse, 2),
                                                 total=round(time.perf_counter() - t0, 2)))
@@ -148,7 +104,7 @@ def demo_table(report: dict) -> str:
                                                                      for n, v in vols.items())
     return metrics_table(vols)
 
-# %% ../nbs/24_demo.ipynb #cfd3eb9c
+# %% ../nbs/24_demo.ipynb #2f58e2cc
 def demo_main(argv: list[str] | None = None) -> int:
     "`thesis-recon demo`: fuse a synthetic (or given) scan at 4 and 2 cm and score the meshes."
     p = argparse.ArgumentParser(prog='thesis-recon demo', description=(

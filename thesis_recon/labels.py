@@ -82,11 +82,12 @@ def map_labels(img: np.ndarray, mapping, where: str = 'label image') -> np.ndarr
 
 # %% ../nbs/04_labels.ipynb #d244803f
 def read_split(name, meta_dir=None) -> list[str]:
-    "Scene ids of split `name` ('train'/'val'/'test' from the ScanNet metadata, or a path to a list file)."
+    "Scene ids of split `name` ('train'/'val'/'test' from the ScanNet metadata, or a path to a list file, one per line)."
     if str(name) in ('train', 'val', 'test'):
         meta = Path(meta_dir) if meta_dir is not None else shared_data('scannet-meta')
         if meta is None: raise ThesisReconError(f'split {name!r}: no ScanNet metadata folder found (pass meta_dir)')
         path = meta/f'scannetv2_{name}.txt'
     else: path = Path(name)
     if not path.is_file(): raise ThesisReconError(f'{path}: split list not found')
-    return [l.strip() for l in path.read_text().splitlines() if l.strip()]
+    names = [l.split('#')[0].strip() for l in path.read_text().splitlines()]   # blank lines and # comments ignored
+    return [n for n in names if n]

@@ -9,12 +9,12 @@ import math
 import numpy as np
 from .core import ThesisReconError, warn_data
 from .kernels import package_kernel
-from .geometry import invert_pose, is_valid_pose, project, transform
+from .geometry import invert_pose, is_valid_pose, project, transform, unproject
 from .mesh import Mesh
 
 # %% auto #0
 __all__ = ['TSDF_SRC', 'volume_dims', 'check_volume_memory', 'integrate_reference', 'mark_blocks', 'TSDFVolume', 'tsdf_to_mesh',
-           'shade_mesh']
+           'scan_bounds', 'open_scan', 'fuse_scan', 'shade_mesh']
 
 # %% ../nbs/20_tsdf.ipynb #831b0d5d
 def volume_dims(vol_bnds, voxel_size: float) -> tuple[int, int, int]:
@@ -342,6 +342,51 @@ def _extract_mesh(self, weight_threshold: float = 0.0) -> Mesh:
 TSDFVolume.extract_mesh = _extract_mesh
 
 # %% ../nbs/20_tsdf.ipynb #9f31aa84
+def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.1) -> np.ndarray:
+    "(3, 2) [min, max] metres around the depth points (every `stride`-th pixel, up to `max_depth`) of valid `frames`, padded."
+    lo, hi, n = np.full(3, np.inf), np.full(3, -np.inf), 0
+    for f in frames:
+        if not f.pose_valid: continue
+        d = f.depth[::stride, ::stride]
+        K = f.K.copy(); K[:2] /= stride                 # pixel k of the sub-sampled grid is pixel stride * k
+        ok = (d > 0) & (d <= max_depth)
+        if not ok.any(): continue
+        p = transform(unproject(d, K)[ok], f.pose)
+        lo, hi, n = np.minimum(lo, p.min(0)), np.maximum(hi, p.max(0)), n + 1
+    if n == 0: raise ThesisReconError(f'no frame has a valid pose and depth within {max_depth} m')
+    return np.stack([lo - pad, hi + pad], 1)
+
+# %% ../nbs/20_tsdf.ipynb #920931fc
+def open_scan(path, load_color: bool = False):
+    "The frame reader of `path` (any layout `open_scene` reads), without labels; an error if it has no frames."
+    from thesis_recon.frames import open_scene
+    r = open_scene(path, load_color=load_color, load_label=False)
+    if len(r) == 0: raise ThesisReconError(f'{path}: the scan has no frames')
+    return r
+
+def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: float = 3, color: bool = True,
+              progress: bool = True) -> dict:
+    "TSDF volumes {voxel_size: TSDFVolume} of the scan at `path` (two streaming passes: bounds, then fusion)."
+    from tqdm.auto import tqdm
+    from thesis_recon.images import resize_color
+    scan = open_scan(path)
+    bnds = scan_bounds(tqdm(scan, desc='bounds', unit='frame', disable=not progress, leave=False), max_depth)
+    registered = color and type(scan).__name__ != 'SevenScenes'
+    vols = {vs: TSDFVolume(bnds, vs, margin=margin, color=registered) for vs in voxel_sizes}
+    scan = open_scan(path, load_color=registered)
+    for f in tqdm(scan, desc='fusion', unit='frame', disable=not progress, leave=False):
+        if not f.pose_valid: continue
+        depth = np.where(f.depth <= max_depth, f.depth, 0).astype(np.float32)
+        rgb = None
+        if registered and f.color is not None:
+            H, W = depth.shape
+            rgb = f.color if f.color.shape[:2] == (H, W) else resize_color(f.color, (W, H))
+        for v in vols.values():
+            try: v.integrate(depth, f.K, f.pose, color=rgb)
+            except ThesisReconError as e: raise ThesisReconError(f'{path}, frame {f.frame_id}: {e}') from None
+    return vols
+
+# %% ../nbs/20_tsdf.ipynb #df4326e8
 def shade_mesh(mesh: Mesh, K, cam_pose, width: int, height: int, point_size: float | None = None) -> np.ndarray:
     """A quick (H, W, 3) uint8 preview of a mesh from camera `cam_pose`: each vertex is splatted as a square of
     `point_size` metres (default: the median edge length), z-buffered, coloured and lit head-on by the camera."""

@@ -184,18 +184,14 @@ def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
     return scenes
 
 # %% ../nbs/30_voxelize.ipynb #7a9f44a5
-def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5):
-    "Mesh of the exported frames of `scene_dir` fused into a TSDF (`thesis_recon.tsdf`); None if no frame has a valid pose."
+def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5, max_depth: float = 4.0):
+    "Mesh of the scan in `scene_dir` fused into a TSDF (`tsdf.fuse_scan`, streaming); None if no frame has a valid pose."
     from thesis_recon.frames import open_scene
-    from thesis_recon.geometry import view_frustum
-    from thesis_recon.tsdf import TSDFVolume
-    scene = open_scene(scene_dir, load_color=False, load_label=False)
-    frames = [f for f in scene if f.pose_valid and (f.depth > 0).any()]
-    if not frames: return None
-    pts = np.concatenate([view_frustum(f.depth, f.K, f.pose) for f in frames])
-    vol = TSDFVolume(np.stack([pts.min(0), pts.max(0)], 1), voxel_size, margin=margin)
-    for f in frames: vol.integrate(f.depth, f.K, f.pose)
-    return vol.extract_mesh()
+    from thesis_recon.tsdf import fuse_scan
+    scan = open_scene(scene_dir, load_color=False, load_label=False)
+    if len(scan) == 0 or not scan.pose_valid.any(): return None
+    vols = fuse_scan(scene_dir, (voxel_size,), max_depth=max_depth, margin=margin, color=False, progress=False)
+    return vols[voxel_size].extract_mesh()
 
 def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf: bool = False,
                         max_dist: float = 0.2) -> str:
@@ -245,7 +241,7 @@ def prep_occ_grid_main(argv: list[str] | None = None) -> int:
                    help=f'folder of scene folders: <scene>/<scene>{MESH_SUFFIX} and <scene>/<scene>{LABEL_SUFFIX}')
     p.add_argument('out_root', metavar='OUT_ROOT', help='where to write <scene>.npz')
     p.add_argument('--use-tsdf', '--use_tsdf', action='store_true', dest='use_tsdf',
-                   help='voxelize a mesh fused from the scene\'s exported frames (TSDF 2 cm, truncation 5 voxels) '
+                   help='voxelize a mesh fused from the scene\'s exported frames (TSDF 2 cm, truncation 5 voxels, depth up to 4 m) '
                         'instead of the ScanNet mesh; labels still come from the labels.ply')
     p.add_argument('--voxel_size', '--voxel-size', type=float, default=0.05, help='voxel side in metres (default 0.05)')
     p.add_argument('--label_dist', '--label-dist', type=float, default=0.2,
