@@ -4,10 +4,11 @@
 
 # %% ../nbs/90_cli.ipynb #1eb67e5d
 from __future__ import annotations
-import importlib, importlib.util, sys
+import contextlib, importlib, importlib.util, sys, warnings
+from .core import ThesisReconError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'available_commands', 'main']
+__all__ = ['COMMANDS', 'available_commands', 'one_line_warnings', 'main']
 
 # %% ../nbs/90_cli.ipynb #a04e3149
 COMMANDS = {
@@ -19,11 +20,41 @@ COMMANDS = {
     'prep-backproj-data': ('thesis_recon.chunks:prep_backproj_data_main', 'cut scenes into chunks with their best views (hdf5)'),
     'clean-backproj-data': ('thesis_recon.chunks:clean_backproj_data_main', 'drop chunks with a missing view or almost no occupancy'),
     'augment-backproj-data': ('thesis_recon.chunks:augment_backproj_data_main', 'add the 90-degree z-rotations of every chunk'),
+    'prepare-thesis-data': ('thesis_recon.thesis_data:prepare_thesis_data_main', "the thesis's whole data chain: export, grids, chunks, clean, augment"),
+    'write-config': ('thesis_recon.config:write_config_main', 'write one of the shipped example configs to a file'),
+    'prep-2d-dataset': ('thesis_recon.seg2d.data:prep_2d_dataset_main', "lay out exported frames as the 2D segmentation data set"),
+    'train-2d': ('thesis_recon.seg2d.train:train_2d_main', 'train ENet or DeepLabv3 for 2D semantic segmentation'),
+    'test-2d': ('thesis_recon.seg2d.train:test_2d_main', 'evaluate a 2D segmentation checkpoint (IoU table, CSV, JSON)'),
+    'predict-2d': ('thesis_recon.seg2d.train:predict_2d_main', 'colourised label maps for images'),
+    'train-3d': ('thesis_recon.nets3d.train:train_3d_main', '3D reconstruction or segmentation from back-projected chunks'),
+    'infer-3d': ('thesis_recon.nets3d.infer:infer_3d_main', 'predict whole scenes from their chunks, write meshes, evaluate'),
+    'experiment': ('thesis_recon.nets3d.experiments:experiment_main', "the thesis's reconstruction and segmentation experiments"),
+    'svr-data': ('thesis_recon.svr.data:svr_data_main', 'single-view training data: views, target TSDF and classes, loss maps'),
+    'train-svr-decoder': ('thesis_recon.svr.decoder:train_svr_decoder_main', 'train the implicit TSDF + class decoder'),
+    'compress-scenes': ('thesis_recon.svr.decoder:compress_scenes_main', 'compress target scenes into latent grids'),
+    'train-svr-normals': ('thesis_recon.svr.nets:train_svr_normals_main', 'train the normal U-Net'),
+    'train-svr-scene': ('thesis_recon.svr.nets:train_svr_scene_main', 'train the tree network: image -> latent grid'),
+    'predict-svr': ('thesis_recon.svr.predict:predict_svr_main', 'one image -> reconstructed scene (hdf5, mesh)'),
+    'eval-svr': ('thesis_recon.svr.predict:eval_svr_main', 'evaluate single-view reconstruction'),
+    'serve': ('thesis_recon.svr.serve:serve_main', 'HTTP servers for single-view reconstruction'),
+    'client': ('thesis_recon.svr.client:client_main', 'send an image to a reconstruction server'),
+    'train-srn': ('thesis_recon.srn.cli:train_srn_main', 'train a scene representation network'),
+    'update-srn': ('thesis_recon.srn.cli:update_srn_main', 'train the semantic head of a frozen SRN'),
+    'fit-srn': ('thesis_recon.srn.cli:fit_srn_main', 'fit latent codes of new instances from a few views'),
+    'render-srn': ('thesis_recon.srn.cli:render_srn_main', 'render RGB, segmentation and point clouds from an SRN'),
+    'eval-srn': ('thesis_recon.srn.cli:eval_srn_main', 'evaluate semantic SRNs (mIoU, PSNR, SSIM)'),
+    'pcm-data': ('thesis_recon.pcm.data:pcm_data_main', 'depth maps and intrinsics for the point-cloud module'),
+    'train-pcm': ('thesis_recon.pcm.train:train_pcm_main', 'train the shift or focal point-cloud model'),
+    'reconstruct-depth': ('thesis_recon.pcm.recover:reconstruct_depth_main', 'depth map -> shift, focal and a point cloud'),
 }
+
+def _installed(module: str) -> bool:
+    try: return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError: return False   # its parent package is missing
 
 def available_commands() -> dict:
     "The subcommands whose module is installed."
-    return {k: v for k, v in COMMANDS.items() if importlib.util.find_spec(v[0].split(':')[0]) is not None}
+    return {k: v for k, v in COMMANDS.items() if _installed(v[0].split(':')[0])}
 
 def _usage() -> str:
     cmds = available_commands()
@@ -33,6 +64,16 @@ def _usage() -> str:
              'commands (thesis-recon COMMAND --help explains each):']
     lines += [f'  {k:<{w}}  {v[1]}' for k, v in cmds.items()]
     return '\n'.join(lines)
+
+@contextlib.contextmanager
+def one_line_warnings():
+    "Show warnings as `Category: message` on one line (no source line under them) while the block runs."
+    old = warnings.showwarning
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f'{category.__name__}: {message}', file=file or sys.stderr)
+    warnings.showwarning = show
+    try: yield
+    finally: warnings.showwarning = old
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `thesis-recon` console script."
@@ -45,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in cmds:
         print(f'thesis-recon: unknown command {argv[0]!r}\n\n{_usage()}', file=sys.stderr); return 2
     mod, fn = cmds[argv[0]][0].split(':')
-    return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
+    with one_line_warnings():
+        try: return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
+        except ThesisReconError as e:
+            print(f'thesis-recon {argv[0]}: {e}', file=sys.stderr); return 2
+        except KeyboardInterrupt:
+            print(f'thesis-recon {argv[0]}: interrupted', file=sys.stderr); return 130
 
-# %% ../nbs/90_cli.ipynb #e890da6c
+# %% ../nbs/90_cli.ipynb #3cb573ef
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())  # python -m thesis_recon.cli; not in the notebook
