@@ -245,6 +245,7 @@ def prepare_pcm_data(out, scannet=None, kenburns=None, taskonomy=None, counts=No
 def write_pcm_summary(out, rows) -> dict:
     "Collect focals, scales and the index of the samples `rows` (name, source, scene, item) written in `out`."
     out = Path(out)
+    rows = sorted(rows)
     focals, scales, fovs = [], [], []
     for name, *_ in rows:
         K = np.load(out/'intrinsics'/f'{name}.npy')
