@@ -255,7 +255,7 @@ def object_scene(obj: str, seed: int) -> Scene:
 
 # %% ../../nbs/70_srn_data.ipynb #9f108920
 def sphere_poses(n: int, radius: float = 1.5, seed: int | None = 0, elevation_deg=(10.0, 60.0)) -> np.ndarray:
-    "(n,4,4) poses looking at the origin: random directions (elevation in range) from `seed`, or an orbit at the mean elevation if `seed` is None."
+    "(n,4,4) poses looking at the origin: random directions (elevation in range) drawn from `seed` (an int or a list), or an orbit at the mean elevation if `seed` is None."
     if seed is None:
         az = 2 * np.pi * np.arange(n) / n
         el = np.full(n, np.radians(np.mean(elevation_deg)))
@@ -308,22 +308,25 @@ def write_instance(out_dir, scene: Scene, poses: np.ndarray, sidelength: int, n_
     atomic_write_text(out_dir/'point_cloud'/'labels.txt', ''.join(f'{l}\n' for l in labels))
     return out_dir
 
-def make_srn_dataset(out_root, obj: str = 'Chair', n_train: int = 50, n_val: int = 5, n_test: int = 10,
-                     views_train: int = 50, views_test: int = 25, sidelength: int = 64, seed: int = 0,
+def make_srn_dataset(out_root, obj: str = 'Chair', n_train: int = 50, n_test: int = 10, views_train: int = 50,
+                     views_val: int = 10, views_test: int = 25, sidelength: int = 64, seed: int = 0,
                      progress: bool = True) -> Path:
-    """Synthetic `obj` instances under `out_root/<obj>/`: `<obj>.train`, `<obj>.val` (random views, different instances)
-    and `<obj>.test` (new instances, an orbit of novel views), with `<obj>-level-1.txt`. Finished instances are skipped
-    (a rerun resumes). Returns `out_root/<obj>`."""
+    """Synthetic `obj` instances under `out_root/<obj>/` with `<obj>-level-1.txt`: `<obj>.train` (random views),
+    `<obj>.val` (the same instances from other random views: held-out views for validation and the semantic head) and
+    `<obj>.test` (new instances, an orbit of novel views). Finished instances are skipped (a rerun resumes).
+    Returns `out_root/<obj>`."""
     base = Path(out_root)/obj
     if obj not in CLASS_NAMES: raise ThesisReconError(f'obj: must be one of {sorted(CLASS_NAMES)}, got {obj!r}')
     write_class_list(base/f'{obj}-level-1.txt', CLASS_NAMES[obj])
     jobs = []
-    for split, n, views, offset in (('train', n_train, views_train, 0), ('val', n_val, views_train, 100_000),
-                                    ('test', n_test, views_test, 200_000)):
+    for split, n, views, offset in (('train', n_train, views_train, 0), ('val', n_train if views_val else 0, views_val, 0),
+                                    ('test', n_test, views_test, 100_000)):
         for k in range(n):
-            jobs.append((base/f'{obj}.{split}'/f'{obj.lower()}_{seed}_{offset + k:06d}', seed * 1_000_000 + offset + k, views, split))
-    for d, inst_seed, views, split in tqdm(jobs, desc=f'rendering {obj}s', disable=not progress):
+            inst_seed = seed * 1_000_000 + offset + k
+            pose_seed = None if split == 'test' else [inst_seed, 1 if split == 'val' else 0]
+            jobs.append((base/f'{obj}.{split}'/f'{obj.lower()}_{seed}_{offset + k:06d}', inst_seed, views, pose_seed))
+    for d, inst_seed, views, pose_seed in tqdm(jobs, desc=f'rendering {obj}s', disable=not progress):
         if (d/'point_cloud'/'labels.txt').is_file(): continue   # written last: the instance is complete
-        poses = sphere_poses(views, seed=None if split == 'test' else inst_seed, elevation_deg=(10.0, 60.0))
+        poses = sphere_poses(views, seed=pose_seed, elevation_deg=(10.0, 60.0))
         write_instance(d, object_scene(obj, inst_seed), poses, sidelength)
     return base
