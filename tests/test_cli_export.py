@@ -76,7 +76,7 @@ def test_help_explains_options():
     res = run('--help')
     assert res.returncode == 0
     for opt in ('--scannet_path', '--output_path', '--export_label_images', '--label_map_file', '--frame_skip',
-                '--output_image_width', '--output_image_height', '--scenes', '--n_proc', '--ray-address'):
+                '--output_image_width', '--output_image_height', '--scenes', '--n_proc', '--ray_address'):
         assert opt in res.stdout, opt
 
 def test_bad_input(raw):

@@ -8,7 +8,7 @@ def run(*args):
 def test_help_explains_every_option():
     res = run('--help')
     assert res.returncode == 0, res.stderr
-    for opt in ('--out', '--scenes', '--frames', '--seed', '--layout', '--noise', '--width', '--height', '--room-type', '--shadows', '--overwrite'):
+    for opt in ('--out', '--scenes', '--frames', '--seed', '--layout', '--noise', '--width', '--height', '--room_type', '--shadows', '--overwrite'):
         assert opt in res.stdout
 
 def test_export_layout(tmp_path):

@@ -117,9 +117,12 @@ class ChunkDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         f = self._file()
-        x, y = f['x'][i], f['y'][i]
-        G, frames = f['world_to_grid'][i].astype(np.float64), f['frames'][i].astype(np.int64)
-        scene = f'scene{int(f["scene_id"][i]):04d}_{int(f["scan_id"][i]):02d}'
+        try:
+            x, y = f['x'][i], f['y'][i]
+            G, frames = f['world_to_grid'][i].astype(np.float64), f['frames'][i].astype(np.int64)
+            scene = f'scene{int(f["scene_id"][i]):04d}_{int(f["scan_id"][i]):02d}'
+        except OSError as e:   # damaged data blocks: h5py names neither the file nor the row
+            raise ThesisReconError(f'{self.path}: unreadable hdf5 data in chunk {i} ({e})') from None
         w, h = self.proj_size
         depths = np.zeros((self.n_views, h, w), np.float32)
         Ks, poses = np.zeros((self.n_views, 3, 3), np.float32), np.tile(np.eye(4, dtype=np.float32), (self.n_views, 1, 1))

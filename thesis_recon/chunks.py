@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import yaml
-from .core import ThesisReconError, atomic_path, atomic_savez, warn_data
+from .core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, warn_data
 from .kernels import package_kernel
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
 from .geometry import (invert_pose, resize_crop_intrinsics, resize_crop_params, rot90_grid,
@@ -453,6 +453,8 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
     from thesis_recon.runner import run_scenes
     cfg = config if isinstance(config, ChunkConfig) else load_chunk_config(config)
     if split not in ('train', 'val'): raise ThesisReconError(f"split must be 'train' or 'val', got {split!r}")
+    if n_proc is not None and n_proc < 0: raise ThesisReconError(f'--n_proc must be >= 0, got {n_proc}')   # before any file is made
+    if limit is not None and limit < 1: raise ThesisReconError(f'--limit must be at least 1, got {limit}')
     if not cfg.root.is_dir(): raise ThesisReconError(f"config key 'root': {cfg.root} is not a folder")
     scenes = read_scene_list(cfg.train_list if split == 'train' else cfg.val_list)[:limit]
     out = Path(out)
@@ -491,7 +493,7 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
 def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full-scene]`."
     from thesis_recon.runner import add_runner_args
-    p = argparse.ArgumentParser(prog='thesis-recon prep-backproj-data',
+    p = ArgumentParser(prog='thesis-recon prep-backproj-data',
                                 description='Cut the scenes of a split into chunks (subvolumes of the occupancy grids from '
                                             'prep-occ-grid) with their best views, appended scene by scene to one hdf5 '
                                             'file (x, y, scene_id, scan_id, world_to_grid, frames). While running the file '
@@ -502,7 +504,7 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
                    help='YAML with keys ' + ', '.join(CONFIG_KEYS) + ' (paths relative to the YAML file)')
     p.add_argument('split', choices=['train', 'val'], help='which scene list of the config to use (train_list or val_list)')
     p.add_argument('out', metavar='OUT.hdf5', help='the chunk file to write')
-    p.add_argument('--full-scene', '--full_scene', action='store_true', dest='full_scene',
+    p.add_argument('--full_scene', action='store_true',
                    help='tile each scene with non-overlapping chunks (empty ones dropped, missing views -1) instead of '
                         'sampling subvols_per_scene random chunks by the min_occ schedule')
     p.add_argument('--limit', type=int, default=None, help='only the first LIMIT scenes of the list')
@@ -530,18 +532,31 @@ def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chu
                 for k, v in fin.attrs.items(): fout.attrs[k] = v
                 n = len(fin['x'])
                 for b in tqdm(range(0, n, block), desc=desc, unit='block', disable=n <= block):
-                    rows = {k: fin[k][b:b + block] for k in chunk_datasets(size, nv)}
+                    try: rows = {k: fin[k][b:b + block] for k in chunk_datasets(size, nv)}
+                    except OSError as e:   # damaged data blocks: h5py names neither the file nor the rows
+                        raise ThesisReconError(f'{src}: unreadable hdf5 data in rows {b}..{min(b + block, n) - 1} ({e})') from None
                     append_rows(fout, transform_block(rows))
                 written = len(fout['x'])
     return written
 
 def clean_backproj_data(src, dst, min_occ: float = 0.01) -> int:
-    "Copy the chunks of `src` with all views present and occupancy above `min_occ` to `dst`; returns how many."
+    """Copy the chunks of `src` with all views present and occupancy above `min_occ` to `dst`; returns how many.
+    Warns, with the reasons counted, when it drops more than half of them."""
+    seen = dict(total=0, no_view=0, low_occ=0)
     def keep(rows):
         occ = (rows['x'] == 1).reshape(len(rows['x']), -1).mean(1)
-        m = (rows['frames'] >= 0).all(1) & (occ > min_occ)
+        views, dense = (rows['frames'] >= 0).all(1), occ > min_occ
+        seen['total'] += len(occ); seen['no_view'] += int((~views).sum()); seen['low_occ'] += int((~dense).sum())
+        m = views & dense
         return {k: v[m] for k, v in rows.items()}
-    return _copy_filtered(src, dst, keep, desc='clean')
+    kept = _copy_filtered(src, dst, keep, desc='clean')
+    if seen['total'] and kept < seen['total'] / 2:
+        why = []
+        if seen['no_view']: why.append(f"{seen['no_view']} miss a view (frame -1: fewer frames see the chunk than "
+                                       "num_nearest_images; short scans, or a large frame_skip)")
+        if seen['low_occ']: why.append(f"{seen['low_occ']} are at most {min_occ:g} occupied (see --min_occ)")
+        warn_data(f"{src}: kept {kept} of {seen['total']} chunks: " + '; '.join(why))
+    return kept
 
 def augment_backproj_data(src, dst) -> int:
     "Write every chunk n of `src` rotated k = 0..3 times about z as row 4n + k of `dst`; returns the rows written."
@@ -560,7 +575,7 @@ def augment_backproj_data(src, dst) -> int:
 # %% ../nbs/32_chunks.ipynb #2cc75a12
 def _in_out_main(prog: str, description: str, fn, argv, extra=None) -> int:
     "The shared command line of clean- and augment-backproj-data."
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = ArgumentParser(prog=prog, description=description)
     p.add_argument('src', metavar='IN.hdf5', help='chunk file to read (from prep-backproj-data)')
     p.add_argument('dst', metavar='OUT.hdf5', help='chunk file to write (atomically; IN is left as it is)')
     if extra: extra(p)
@@ -577,7 +592,7 @@ def clean_backproj_data_main(argv: list[str] | None = None) -> int:
     return _in_out_main('thesis-recon clean-backproj-data',
                         'Drop the chunks that miss a view (frame -1) or whose occupancy is at most 1%.',
                         lambda a: clean_backproj_data(a.src, a.dst, a.min_occ), argv,
-                        lambda p: p.add_argument('--min_occ', '--min-occ', type=float, default=0.01,
+                        lambda p: p.add_argument('--min_occ', type=float, default=0.01,
                                                  help='keep chunks whose occupied fraction is above this (default 0.01)'))
 
 def augment_backproj_data_main(argv: list[str] | None = None) -> int:

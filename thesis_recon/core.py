@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #08d2c3b2
 from __future__ import annotations
-import os, pickle, uuid, warnings
+import argparse, os, pickle, sys, uuid, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 
 # %% auto #0
 __all__ = ['ThesisReconError', 'DataWarning', 'warn_data', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_savez', 'atomic_pickle', 'shared_data']
+           'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data', 'ArgumentParser']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 class ThesisReconError(Exception):
@@ -55,7 +55,8 @@ def atomic_pickle(path, obj):
 
 # %% ../nbs/00_core.ipynb #d7039233
 def shared_data(*parts) -> Path | None:
-    "Path to `shared/data/<parts>` if that exists, else None."
+    "Path to `shared/data/<parts>` if that exists, else None (always None when `THESIS_RECON_NO_SHARED=1`)."
+    if os.environ.get('THESIS_RECON_NO_SHARED', '') not in ('', '0'): return None
     starts = [Path(os.environ['THESIS_RECON_SHARED'])/'data'] if os.environ.get('THESIS_RECON_SHARED') else []
     here = Path(globals().get('__file__', Path.cwd()/'_')).resolve().parent  # no __file__ inside a notebook
     for base in (Path.cwd(), here):
@@ -64,3 +65,27 @@ def shared_data(*parts) -> Path | None:
         cand = root.joinpath(*parts)
         if cand.exists(): return cand
     return None
+
+def package_data(*parts) -> Path:
+    "Path to `thesis_recon/data/<parts>` (files shipped with the package); `ThesisReconError` if missing."
+    import thesis_recon
+    path = Path(thesis_recon.__file__).parent.joinpath('data', *parts)
+    if not path.exists(): raise ThesisReconError(f'{path}: missing from the installed package (reinstall thesis-recon)')
+    return path
+
+# %% ../nbs/00_core.ipynb #a1d719a9
+def _respell(opt: str, known) -> str:
+    if not opt.startswith('--') or opt == '--': return opt
+    name, eq, val = opt.partition('=')
+    if name in known: return opt
+    for alt in ('--' + name[2:].replace('-', '_'), '--' + name[2:].replace('_', '-')):
+        if alt in known: return alt + eq + val
+    return opt
+
+class ArgumentParser(argparse.ArgumentParser):
+    "`argparse.ArgumentParser` whose long options answer to both `--a_b` and `--a-b` (help shows the registered one)."
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        stop = args.index('--') if '--' in args else len(args)
+        args = [_respell(a, self._option_string_actions) for a in args[:stop]] + args[stop:]
+        return super().parse_known_args(args, namespace)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
-from .core import ThesisReconError, atomic_path, atomic_write_text
+from .core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text
 from .images import resize_color
 from .mesh import Mesh, read_ply, write_ply
 from .synthetic import make_synthetic_scans
@@ -15,7 +15,7 @@ from .metrics import metrics_table, observed_mask, point_metrics, surface_points
 from .tsdf import fuse_scan, open_scan, shade_mesh
 
 # %% auto #0
-__all__ = ['score_meshes', 'demo_figure', 'k3d_snapshot', 'demo', 'demo_table', 'demo_main']
+__all__ = ['score_meshes', 'demo_figure', 'k3d_snapshot', 'ground_truth_mesh', 'demo', 'demo_table', 'demo_main']
 
 # %% ../nbs/24_demo.ipynb #eaa0c25f
 def score_meshes(meshes: dict, gt: Mesh, path, threshold: float = 0.05, down_sample: float = 0.02) -> dict:
@@ -63,6 +63,15 @@ def k3d_snapshot(mesh: Mesh, out_html, name: str = 'mesh') -> Path:
     return Path(out_html)
 
 # %% ../nbs/24_demo.ipynb #64591b89
+def ground_truth_mesh(path) -> Path | None:
+    "ScanNet's mesh for the scan at `path`: `<scene>_vh_clean_2.ply` (or `.labels.ply`) in the folder or beside the `.sens`."
+    path = Path(path)
+    folder, name = (path, path.name) if path.is_dir() else (path.parent, path.stem)
+    for suffix in ('_vh_clean_2.ply', '_vh_clean_2.labels.ply'):
+        if (folder/f'{name}{suffix}').is_file(): return folder/f'{name}{suffix}'
+    return None
+
+# %% ../nbs/24_demo.ipynb #b2fb7283
 def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames: int = 100, noise: bool = True,
          seed: int = 0, width: int = 640, height: int = 480, max_depth: float = 4.0, progress: bool = True) -> dict:
     "Fuse a scan (synthetic by default) at `voxel_sizes`, write meshes, metrics, a figure and a k3d view to `out`."
@@ -80,8 +89,8 @@ def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames
     t_fuse = time.perf_counter()
     meshes = {f'{vs * 100:g} cm': v.extract_mesh() for vs, v in vols.items()}
     for name, vs in zip(meshes, vols): write_ply(out/f'mesh_{vs * 100:g}cm.ply', meshes[name])
-    gt_path = path/f'{path.name}_vh_clean_2.ply' if path.is_dir() else None
-    scores = score_meshes(meshes, read_ply(gt_path), path) if gt_path is not None and gt_path.exists() else None
+    gt_path = ground_truth_mesh(path)
+    scores = score_meshes(meshes, read_ply(gt_path), path) if gt_path is not None else None
     t_score = time.perf_counter()
     finest = meshes[f'{min(voxel_sizes) * 100:g} cm']
     demo_figure(path, meshes, out/'demo.png')
@@ -104,10 +113,10 @@ def demo_table(report: dict) -> str:
                                                                      for n, v in vols.items())
     return metrics_table(vols)
 
-# %% ../nbs/24_demo.ipynb #2f58e2cc
+# %% ../nbs/24_demo.ipynb #e745487f
 def demo_main(argv: list[str] | None = None) -> int:
     "`thesis-recon demo`: fuse a synthetic (or given) scan at 4 and 2 cm and score the meshes."
-    p = argparse.ArgumentParser(prog='thesis-recon demo', description=(
+    p = ArgumentParser(prog='thesis-recon demo', description=(
         'Fuse a scan into TSDF volumes, extract the meshes and score them against the ground truth. Without --scene a '
         'synthetic room is made and scanned (with sensor noise). Writes mesh_<size>cm.ply, metrics.json, demo.png '
         '(a camera image beside the meshes from the same pose) and mesh.html (an interactive k3d view) to --out.'))

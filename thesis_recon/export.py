@@ -8,7 +8,7 @@ import argparse, functools, json, math, os, shutil, sys, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from .core import DataWarning, ThesisReconError, atomic_write_text, warn_data
+from .core import ArgumentParser, DataWarning, ThesisReconError, atomic_write_text, warn_data
 from .frames import write_matrix_txt
 from .geometry import scale_intrinsics
 from .images import (read_label_png, resize_color, resize_nearest, write_color, write_label_png,
@@ -18,10 +18,19 @@ from .runner import RunReport, SceneResult, add_runner_args, run_scenes
 from .sens import SensFile
 
 # %% auto #0
-__all__ = ['MARKER', 'find_raw_scenes', 'LabelSource', 'ExportJob', 'export_frames', 'write_scene_intrinsics', 'prepare_2d_data',
-           'export_scannet_main']
+__all__ = ['LABEL_TSV', 'MARKER', 'find_label_map', 'find_raw_scenes', 'LabelSource', 'ExportJob', 'export_frames',
+           'write_scene_intrinsics', 'prepare_2d_data', 'export_scannet_main']
 
 # %% ../nbs/09_export.ipynb #0d1febf5
+LABEL_TSV = 'scannetv2-labels.combined.tsv'
+
+def find_label_map(scannet_path) -> Path | None:
+    "ScanNet's label table beside the scans: `scannetv2-labels.combined.tsv` in `scannet_path` or its parent, else None."
+    root = Path(scannet_path)
+    for d in (root, root.parent, root/'scans'):
+        if (d/LABEL_TSV).is_file(): return d/LABEL_TSV
+    return None
+
 def find_raw_scenes(scannet_path, scenes=None) -> list[Path]:
     "Scene folders `<name>/<name>.sens` under `scannet_path` (or its `scans/`), all or the named `scenes`."
     root = Path(scannet_path)
@@ -119,14 +128,18 @@ def write_scene_intrinsics(sens: SensFile, out_dir, width: int, height: int):
 # %% ../nbs/09_export.ipynb #468ed51e
 MARKER = '.export.json'
 
-def _plan(scenes, n_workers: int, frame_skip: int, parts_per_scene: int | None):
-    "Jobs over `scenes`: whole scenes, or frame ranges when scenes are fewer than twice the workers."
+def _plan(scenes, n_workers: int, frame_skip: int, parts_per_scene: int | None, unreadable: list | None = None):
+    """Jobs over `scenes`: whole scenes, or frame ranges when scenes are fewer than twice the workers. A scene whose
+    header cannot be read gets no job; it goes to `unreadable` as a failed `SceneResult` (it fails alone)."""
     parts = parts_per_scene or (1 if len(scenes) >= 2 * n_workers else math.ceil(2 * n_workers / max(1, len(scenes))))
     jobs = []
     for d in scenes:
         with warnings.catch_warnings(record=True) as caught:   # report a damaged scan once, here
             warnings.simplefilter('always', DataWarning)
-            sens = SensFile(d/f'{d.name}.sens')
+            try: sens = SensFile(d/f'{d.name}.sens')
+            except ThesisReconError as e:
+                if unreadable is None: raise
+                unreadable.append(SceneResult(ExportJob(d, 0, 0, frame_skip), False, None, f'ThesisReconError: {e}')); continue
         if sens.damage is not None: warn_data(next(str(w.message) for w in caught if 'damaged at frame' in str(w.message)))
         n = sens.header.num_frames
         ids = range(0, n, frame_skip)
@@ -150,7 +163,9 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
         raise ThesisReconError(f'--output_image_width/height must be positive, got {output_image_width}x{output_image_height}')
     lut = None
     if export_label_images:
-        if label_map_file is None: raise ThesisReconError('--export_label_images needs --label_map_file (scannetv2-labels.combined.tsv)')
+        if label_map_file is None: label_map_file = find_label_map(scannet_path)
+        if label_map_file is None: raise ThesisReconError(f'--export_label_images needs --label_map_file: no {LABEL_TSV} '
+                                                          f'in {scannet_path} or its parent')
         lut = label_lut(read_label_map(label_map_file, 'id', 'nyu40id'))
     dirs = find_raw_scenes(scannet_path, scenes)
     out = Path(output_path)
@@ -165,11 +180,15 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
     n_workers = cores if n_proc is None else max(1, n_proc)
     for d in todo: _clear_export(out/d.name)
-    jobs = _plan(todo, n_workers, frame_skip, parts_per_scene)
+    unreadable = []
+    jobs = _plan(todo, n_workers, frame_skip, parts_per_scene, unreadable)
     fn = functools.partial(export_frames, output_path=out, width=output_image_width, height=output_image_height,
                            label_lut=lut, jpeg_quality=jpeg_quality)
     report = run_scenes(fn, jobs, n_proc=n_proc, ray_address=ray_address, desc=f'export {len(todo)} scenes',
                         quiet=quiet, unit='scene part' if len(jobs) > len(todo) else 'scene')
+    if unreadable:
+        report = RunReport(report.results + unreadable, report.unit)
+        if not quiet: print('\n'.join(f'  {Path(r.scene.scene_dir).name}: {r.error}' for r in unreadable), file=sys.stderr)
     failed = {Path(r.scene.scene_dir).name for r in report.failed}
     for d in todo:
         if d.name in failed: continue
@@ -181,10 +200,10 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
         atomic_write_text(out/d.name/MARKER, json.dumps(dict(options=options, frames=n), indent=1))
     return report
 
-# %% ../nbs/09_export.ipynb #d2fcd18d
+# %% ../nbs/09_export.ipynb #83c9ed48
 def export_scannet_main(argv: list[str] | None = None) -> int:
     "`thesis-recon export-scannet`: export ScanNet .sens scans (see `prepare_2d_data`)."
-    p = argparse.ArgumentParser(prog='thesis-recon export-scannet',
+    p = ArgumentParser(prog='thesis-recon export-scannet',
                                 description='Export ScanNet .sens scans to color/N.jpg, depth/N.png (uint16 mm), '
                                             'pose/N.txt, label/N.png (NYU40) and intrinsic/ files, every '
                                             'frame_skip-th frame, resized. Complete scenes are skipped on a rerun.')
@@ -193,7 +212,8 @@ def export_scannet_main(argv: list[str] | None = None) -> int:
     p.add_argument('--output_path', required=True, help='where the exported <scene>/ folders are written')
     p.add_argument('--export_label_images', action='store_true',
                    help='also write label/N.png from label-filt/ (folder or <scene>_2d-label-filt.zip), mapped to NYU40')
-    p.add_argument('--label_map_file', help='scannetv2-labels.combined.tsv (maps column id to nyu40id); needed for labels')
+    p.add_argument('--label_map_file', help='scannetv2-labels.combined.tsv (maps column id to nyu40id); needed for labels '
+                                            '(default: the one in --scannet_path or its parent, where ScanNet and synth put it)')
     p.add_argument('--frame_skip', type=int, default=10, help='export every frame_skip-th frame (default 10)')
     p.add_argument('--output_image_width', type=int, default=320, help='width of the written images (default 320)')
     p.add_argument('--output_image_height', type=int, default=240, help='height of the written images (default 240)')

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 import numpy as np
-from .core import ThesisReconError, warn_data, shared_data, DataWarning
+from .core import ThesisReconError, warn_data, package_data, DataWarning
 
 # %% auto #0
 __all__ = ['NYU40_NAMES', 'SCANNET20_IDS', 'SCANNET20_NAMES', 'NYU40_TO_SCANNET20', 'LABEL_TSV_COLUMNS', 'read_label_map',
@@ -84,9 +84,7 @@ def map_labels(img: np.ndarray, mapping, where: str = 'label image') -> np.ndarr
 def read_split(name, meta_dir=None) -> list[str]:
     "Scene ids of split `name` ('train'/'val'/'test' from the ScanNet metadata, or a path to a list file, one per line)."
     if str(name) in ('train', 'val', 'test'):
-        meta = Path(meta_dir) if meta_dir is not None else shared_data('scannet-meta')
-        if meta is None: raise ThesisReconError(f'split {name!r}: no ScanNet metadata folder found (pass meta_dir)')
-        path = meta/f'scannetv2_{name}.txt'
+        path = (Path(meta_dir) if meta_dir is not None else package_data('scannet-meta'))/f'scannetv2_{name}.txt'
     else: path = Path(name)
     if not path.is_file(): raise ThesisReconError(f'{path}: split list not found')
     names = [l.split('#')[0].strip() for l in path.read_text().splitlines()]   # blank lines and # comments ignored

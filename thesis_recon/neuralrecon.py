@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, functools, pickle, sys, time
 from pathlib import Path
 import numpy as np
-from .core import ThesisReconError, atomic_pickle, atomic_savez, warn_data
+from .core import ArgumentParser, ThesisReconError, atomic_pickle, atomic_savez, warn_data
 from .frames import ScanNetScene
 from .geometry import camera_center, view_angle_deg, view_frustum
 from .runner import add_runner_args, run_scenes
@@ -119,22 +119,22 @@ def generate_gt(data_path, save_name: str = 'all_tsdf_9', test: bool = False, sp
     if not scans.is_dir(): raise ThesisReconError(f'{scans}: no such folder (generate-gt reads the exported scenes from there)')
     scenes = sorted(p for p in scans.iterdir() if p.is_dir())
     if not scenes: raise ThesisReconError(f'{scans}: no scene folders in it')
+    lists = read_split_lists(['test'] if test else ['train', 'val'], split_dir)   # a missing list fails before any work
+    listed = set().union(*lists.values())
+    if not listed & {s.name for s in scenes}:
+        warn_data(f'{scans}: none of its scenes is in the split lists ({split_dir or "the official ScanNet lists"}); '
+                  f'the fragments_*.pkl files will be empty (pass --split_dir)')
     save_root = data_path/save_name
     fn = functools.partial(generate_scene_gt, save_root=save_root, **options)
     report = run_scenes(fn, scenes, n_proc=n_proc, ray_address=ray_address, desc='generate-gt', quiet=quiet)
-    splits = ['test'] if test else ['train', 'val']
-    try: lists = read_split_lists(splits, split_dir)
-    except ThesisReconError as e:
-        warn_data(f'no split lists ({e}); fragments_{{{",".join(splits)}}}.pkl not written (pass --split_dir)')
-    else:
-        counts = join_fragments(save_root, lists)
-        if not quiet: print('fragments per split: ' + ', '.join(f'{k} {v}' for k, v in counts.items()))
+    counts = join_fragments(save_root, lists)
+    if not quiet: print('fragments per split: ' + ', '.join(f'{k} {v}' for k, v in counts.items()))
     return report
 
 # %% ../nbs/22_neuralrecon.ipynb #f88a3c6f
 def generate_gt_main(argv: list[str] | None = None) -> int:
     "`thesis-recon generate-gt`: NeuralRecon's multi-level TSDF ground truth and fragments for a folder of scenes."
-    p = argparse.ArgumentParser(prog='thesis-recon generate-gt', description=(
+    p = ArgumentParser(prog='thesis-recon generate-gt', description=(
         'Fuse every exported scene of DATA_PATH/scans (DATA_PATH/scans_test with --test) into TSDF volumes at '
         'voxel_size * 2^l (l < num_layers) and cut its keyframe fragments, writing NeuralRecon\'s files under '
         'DATA_PATH/SAVE_NAME/<scene>/ and the joined fragments_<split>.pkl. Finished scenes are skipped (resume).'))

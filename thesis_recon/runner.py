@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_runner.ipynb #33111127
 from __future__ import annotations
-import functools, os, pickle, sys, time, traceback
+import argparse, functools, os, pickle, sys, time, traceback
 import multiprocessing as mp
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from tqdm.auto import tqdm
-from .core import ThesisReconError
+from .core import ArgumentParser, ThesisReconError
 
 # %% auto #0
 __all__ = ['scene_name', 'SceneResult', 'RunReport', 'call_scene', 'run_scenes', 'add_runner_args']
@@ -169,11 +169,18 @@ def run_scenes(fn: Callable, scenes, n_proc: int | None = None, ray_address: str
     return report
 
 # %% ../nbs/08_runner.ipynb #ebaa5f41
+def _n_proc(text: str) -> int:
+    try: n = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f'must be an integer, got {text!r}') from None
+    if n < 0: raise argparse.ArgumentTypeError(f'must be >= 0 (0 runs in this process), got {n}')
+    return n
+
 def add_runner_args(parser):
-    "Add `--n_proc` and `--ray-address` (the scene runner's options) to an argparse parser."
-    parser.add_argument('--n_proc', '--n-proc', type=int, default=None, dest='n_proc',
+    "Add `--n_proc` and `--ray_address` (the scene runner's options) to a parser (`core.ArgumentParser` accepts `--n-proc`, `--ray-address` too)."
+    both = not isinstance(parser, ArgumentParser)   # a plain argparse parser gets the hyphenated spellings registered
+    parser.add_argument('--n_proc', *(['--n-proc'] if both else []), type=_n_proc, default=None, dest='n_proc',
                         help='worker processes for scenes (default: one per core; 0 runs in this process)')
-    parser.add_argument('--ray-address', '--ray_address', default=None, dest='ray_address',
+    parser.add_argument('--ray_address', *(['--ray-address'] if both else []), default=None, dest='ray_address',
                         help="run scenes as Ray tasks on this cluster ('auto', 'ray://host:10001'), "
                              "or 'local' to start Ray on this machine (needs: pip install 'ray[default]')")
     return parser

@@ -8,7 +8,7 @@ import argparse, csv, io, json, queue, sys, threading
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from .core import ThesisReconError, atomic_write_text
+from .core import ArgumentParser, ThesisReconError, atomic_write_text
 from .geometry import scale_intrinsics, is_valid_pose
 from .images import write_color, write_depth_png, write_label_png, resize_color, resize_nearest
 from .frames import write_matrix_txt
@@ -204,7 +204,7 @@ def make_synthetic_scans(out_dir, n_scenes: int = 1, n_frames: int = 300, seed: 
 # %% ../nbs/13_synthetic_io.ipynb #c78cd523
 def synth_main(argv: list[str] | None = None) -> int:
     "`thesis-recon synth`: make synthetic ScanNet-like scans (see `make_synthetic_scans`)."
-    p = argparse.ArgumentParser(prog='thesis-recon synth',
+    p = ArgumentParser(prog='thesis-recon synth',
                                 description='Make synthetic ScanNet-like scans: procedural furnished rooms with NYU40 labels, '
                                             'rendered along hand-held-like camera paths, written as ScanNet writes them. '
                                             'Scenes are named scene0000_00, scene0001_00, ... from --seed; complete scenes '
@@ -219,7 +219,7 @@ def synth_main(argv: list[str] | None = None) -> int:
     p.add_argument('--noise', action='store_true', help='apply the depth sensor model (noise, dropouts, mm quantisation) and colour noise')
     p.add_argument('--width', type=int, default=640, help='depth (and exported colour) width in pixels (default 640)')
     p.add_argument('--height', type=int, default=480, help='depth (and exported colour) height in pixels (default 480)')
-    p.add_argument('--room-type', '--room_type', dest='room_type', choices=list(ROOM_TYPES), default=None,
+    p.add_argument('--room_type', choices=list(ROOM_TYPES), default=None,
                    help='room type of every scene (default: drawn per scene)')
     p.add_argument('--shadows', action='store_true', help='hard shadows from the ceiling light (about 1.5x the rendering time)')
     p.add_argument('--overwrite', action='store_true', help='redo scenes that are already complete')

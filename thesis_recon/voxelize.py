@@ -9,13 +9,13 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
-from .core import ThesisReconError, atomic_savez, warn_data
+from .core import ArgumentParser, ThesisReconError, atomic_savez, warn_data
 from .kernels import package_kernel
 
 # %% auto #0
 __all__ = ['VOXELIZE_SRC', 'MESH_SUFFIX', 'LABEL_SUFFIX', 'mesh_grid', 'voxelize_mesh', 'tri_box_overlap_np',
            'voxelize_mesh_reference', 'transfer_labels', 'occupancy_grid', 'find_mesh_scenes', 'tsdf_scene_mesh',
-           'prep_occ_grid_scene', 'load_occupancy_grid', 'prep_occ_grid_main']
+           'label_scene_dir', 'prep_occ_grid_scene', 'load_occupancy_grid', 'prep_occ_grid_main']
 
 # %% ../nbs/30_voxelize.ipynb #21cc880e
 def mesh_grid(vertices, voxel_size: float) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -193,9 +193,15 @@ def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5, max_de
     vols = fuse_scan(scene_dir, (voxel_size,), max_depth=max_depth, margin=margin, color=False, progress=False)
     return vols[voxel_size].extract_mesh()
 
+def label_scene_dir(raw_root, name: str) -> Path:
+    "The folder of scene `name` in the raw ScanNet folder `raw_root` (`raw_root/<name>` or `raw_root/scans/<name>`)."
+    root = Path(raw_root)
+    return root/'scans'/name if not (root/name).is_dir() and (root/'scans'/name).is_dir() else root/name
+
 def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf: bool = False,
-                        max_dist: float = 0.2) -> str:
-    "Write `out_root/<scene>.npz` for one scene folder; returns 'done', 'exists' or 'skipped' (with a warning)."
+                        max_dist: float = 0.2, raw_root=None) -> str:
+    """Write `out_root/<scene>.npz` for one scene folder; returns 'done', 'exists' or 'skipped' (with a warning).
+    The per-vertex labels come from `raw_root/<scene>/<scene>_vh_clean_2.labels.ply` (default: `scene_dir`'s)."""
     from thesis_recon.mesh import Mesh, read_ply
     scene_dir = Path(scene_dir); name = scene_dir.name
     out = Path(out_root)/f'{name}.npz'
@@ -207,10 +213,10 @@ def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf:
     else: mesh = read_ply(scene_dir/f'{name}{MESH_SUFFIX}')
     if len(mesh.faces) == 0 or len(mesh.vertices) == 0:
         warn_data(f'{name}: the mesh is empty; scene skipped'); return 'skipped'
-    label_path = scene_dir/f'{name}{LABEL_SUFFIX}'
+    label_path = (scene_dir if raw_root is None else label_scene_dir(raw_root, name))/f'{name}{LABEL_SUFFIX}'
     label_mesh = read_ply(label_path) if label_path.is_file() else None
     if label_mesh is None or label_mesh.labels is None:
-        warn_data(f'{name}: no per-vertex labels ({label_path.name}); all occupied voxels are 0 (unannotated)')
+        warn_data(f'{name}: no per-vertex labels ({label_path}); all occupied voxels are 0 (unannotated)')
         label_mesh = Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int32), labels=np.zeros(0, np.int16))
     atomic_savez(out, compressed=True, **occupancy_grid(mesh, label_mesh, voxel_size, max_dist))
     return 'done'
@@ -232,19 +238,23 @@ def load_occupancy_grid(path) -> dict:
 def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-occ-grid`: voxelize every scene mesh under MESH_ROOT into OUT_ROOT/<scene>.npz."
     from thesis_recon.runner import add_runner_args, run_scenes
-    p = argparse.ArgumentParser(prog='thesis-recon prep-occ-grid',
+    p = ArgumentParser(prog='thesis-recon prep-occ-grid',
                                 description='Voxelize scene meshes (exact surface voxelization) into labelled occupancy '
                                             'grids, one OUT_ROOT/<scene>.npz per scene (occupancy bool, labels int16 '
                                             '-1 empty / 0 unannotated / 1..40 NYU40, translation, voxel_size). '
                                             'Scenes whose .npz exists are skipped (reruns resume).')
     p.add_argument('mesh_root', metavar='MESH_ROOT',
-                   help=f'folder of scene folders: <scene>/<scene>{MESH_SUFFIX} and <scene>/<scene>{LABEL_SUFFIX}')
+                   help=f'folder of scene folders: <scene>/<scene>{MESH_SUFFIX} (with --use_tsdf: exported frames, '
+                        'color/ depth/ pose/ intrinsic/), and <scene>/<scene>{LABEL_SUFFIX} unless RAW_ROOT is given')
+    p.add_argument('raw_root', metavar='RAW_ROOT', nargs='?', default=None,
+                   help=f'optional: the raw ScanNet folder whose <scene>/<scene>{LABEL_SUFFIX} label the grids '
+                        '(the thesis\'s three-root call; needed with --use_tsdf on an exported folder)')
     p.add_argument('out_root', metavar='OUT_ROOT', help='where to write <scene>.npz')
-    p.add_argument('--use-tsdf', '--use_tsdf', action='store_true', dest='use_tsdf',
+    p.add_argument('--use_tsdf', action='store_true',
                    help='voxelize a mesh fused from the scene\'s exported frames (TSDF 2 cm, truncation 5 voxels, depth up to 4 m) '
                         'instead of the ScanNet mesh; labels still come from the labels.ply')
-    p.add_argument('--voxel_size', '--voxel-size', type=float, default=0.05, help='voxel side in metres (default 0.05)')
-    p.add_argument('--label_dist', '--label-dist', type=float, default=0.2,
+    p.add_argument('--voxel_size', type=float, default=0.05, help='voxel side in metres (default 0.05)')
+    p.add_argument('--label_dist', type=float, default=0.2,
                    help='a voxel takes the label of the nearest labelled vertex nearer than this (metres, default 0.2)')
     p.add_argument('--scenes', nargs='+', default=None, help='only these scene names (default: all under MESH_ROOT)')
     add_runner_args(p)
@@ -258,8 +268,9 @@ def prep_occ_grid_main(argv: list[str] | None = None) -> int:
             scenes = [s for s in scenes if s.name in a.scenes]
     except ThesisReconError as e:
         print(f'thesis-recon prep-occ-grid: {e}', file=sys.stderr); return 2
+    if a.raw_root is not None and not Path(a.raw_root).is_dir(): p.error(f'RAW_ROOT {a.raw_root}: not a folder')
     fn = partial(prep_occ_grid_scene, out_root=Path(a.out_root), voxel_size=a.voxel_size, use_tsdf=a.use_tsdf,
-                 max_dist=a.label_dist)
+                 max_dist=a.label_dist, raw_root=a.raw_root)
     report = run_scenes(fn, scenes, n_proc=a.n_proc, ray_address=a.ray_address, desc='voxelize')
     counts = {k: report.values.count(k) for k in ('done', 'exists', 'skipped')}
     print(f'{counts["done"]} written, {counts["exists"]} already there, {counts["skipped"]} skipped, '
