@@ -1,0 +1,56 @@
+"""The trainer across processes (torchrun, gloo on CPU) and with real signals; the rest is in nbs/39_train.ipynb."""
+import json, os, signal, subprocess, sys, threading, time
+from pathlib import Path
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+from thesis_recon.core import ThesisReconError
+from thesis_recon.train import TrainOptions, deferred_sigint, fit, load_checkpoint, resolve_device
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE/'ddp_fit_script.py'
+
+def _run(cmd, tmp_path):
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(HERE.parent)}
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return [json.loads(l) for l in p.stdout.splitlines() if l.startswith('{')], p.stderr
+
+def test_ddp_two_processes_match_one(tmp_path):
+    (one,), _ = _run([sys.executable, str(SCRIPT), str(tmp_path/'one'), '8'], tmp_path)
+    ranks, err = _run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+                       str(SCRIPT), str(tmp_path/'two'), '4'], tmp_path)
+    ranks = sorted(ranks, key=lambda r: r['rank'])
+    assert [(r['rank'], r['world_size']) for r in ranks] == [(0, 2), (1, 2)]
+    # the same samples per step (the two ranks' halves), averaged gradients: the same training
+    w1 = load_checkpoint(tmp_path/'one'/'checkpoints'/'latest.tar')['model']
+    w2 = load_checkpoint(tmp_path/'two'/'checkpoints'/'latest.tar')['model']
+    for k in w1: torch.testing.assert_close(w2[k], w1[k], atol=1e-5, rtol=1e-5)
+    for r in ranks:
+        assert [h['step'] for h in r['history']] == list(range(1, 7))
+        torch.testing.assert_close([h['loss'] for h in r['history']], [h['loss'] for h in one['history']], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close([v['loss'] for v in r['val_history']], [v['loss'] for v in one['val_history']], atol=1e-5, rtol=1e-5)
+    # only rank 0 wrote: its checkpoints, one TensorBoard event file, nothing else
+    assert ranks[0]['saved'] and ranks[1]['saved'] == []
+    assert sorted(p.name for p in (tmp_path/'two'/'checkpoints').iterdir()) == ['best.tar', 'latest.tar']
+    assert len(list((tmp_path/'two'/'runs').iterdir())) == 1
+    assert err.count('epoch 1/3') >= 1
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason='signals reach the main thread only')
+def test_sigint_inside_the_optimizer_step_is_delivered_after_it():
+    done, before = [], signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_sigint():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            done.append(True)
+    assert done == [True]
+    assert signal.getsignal(signal.SIGINT) is before
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
+def test_cuda_without_gpu_is_a_clear_error(tmp_path):
+    with pytest.raises(ThesisReconError, match='--device cuda: torch sees no GPU'):
+        fit(nn.Linear(2, 1), lambda m, b: m(b[0]).mean(), TensorDataset(torch.zeros(4, 2)),
+            options=TrainOptions(device='cuda', checkpoint_dir=tmp_path/'ck', progress=False))
+    assert not (tmp_path/'ck').exists()
