@@ -1,0 +1,287 @@
+"""Reconstruction servers and clients as a deployment runs them: servers in subprocesses on free loopback ports.
+
+The generic behaviour (queue, deadline, shutdown, disconnects, 32 concurrent clients, the client's retries) runs on a
+server of `thesis_recon.svr.serve` whose networks are small deterministic NumPy functions (this file, run as
+`python tests/test_svr_serve.py toy-server ...`), so every answer can be checked against a direct call; the tests at
+the end run `thesis-recon serve` on the real single-view networks and compare with `predict-svr`."""
+import io, json, os, select, signal, socket, subprocess, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import numpy as np
+import pytest
+
+HOST = '127.0.0.1'       # loopback only, always
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---- the toy networks (deterministic; the expected answers are direct calls of these) ----
+def toy_normals(colors, delay=0.0):
+    if delay: time.sleep(delay)
+    grey = colors.astype(np.float32).mean(-1) / 255
+    gy, gx = np.gradient(grey)
+    n = np.stack([-gx, -gy, np.ones_like(grey)], -1)
+    return (n / np.linalg.norm(n, axis=-1, keepdims=True)).astype(np.float32)
+
+_W = np.random.default_rng(0).normal(size=(4, 6, 8)).astype(np.float32)
+
+def toy_latents(colors, normals):
+    h, w = colors.shape[:2]
+    feats = np.concatenate([colors.astype(np.float32) / 255, normals], -1)
+    pooled = feats[: h // 4 * 4, : w // 4 * 4].reshape(4, h // 4, 4, w // 4, 6).mean((1, 3))
+    return np.tanh(np.einsum('yxc,zck->xyzk', pooled, _W)).astype(np.float32)
+
+def toy_decode(latents, resolution=None):
+    r = resolution or 4 * latents.shape[0]
+    up = latents.repeat(r // latents.shape[0], 0).repeat(r // latents.shape[1], 1).repeat(r // latents.shape[2], 2)
+    return (0.1 * up[..., 0]).astype(np.float32), up.argmax(-1).astype(np.uint8)
+
+
+def _toy_server(argv):
+    "Entry point of the subprocess: a real server (make_app + run_server, as `serve` runs them) on the toy networks."
+    import argparse
+    from thesis_recon.svr.serve import SVRService, make_app, bind_socket, base_url, run_server
+    p = argparse.ArgumentParser()
+    p.add_argument('service'); p.add_argument('--delay', type=float, default=0); p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--queue', type=int, default=8); p.add_argument('--timeout', type=float, default=30)
+    p.add_argument('--max-request-mb', type=float, default=4)
+    a = p.parse_args(argv)
+    svc = SVRService(normals=lambda c: toy_normals(c, a.delay), latents=toy_latents, decode=toy_decode,
+                     latent_shape=(4, 4, 4, 8), weights='toy')
+    app = make_app(a.service, svc, workers=a.workers, queue=a.queue, timeout=a.timeout, max_request_mb=a.max_request_mb)
+    sock = bind_socket(HOST, 0)
+    print(f'listening on {base_url(sock)}', flush=True)
+    run_server(app, sock, log_level='warning', timeout=a.timeout)
+    print('stopped', flush=True)
+
+
+# ---- helpers ----
+def start(cmd, tmp_path, startup=60):
+    "Start a server subprocess; wait (bounded) for its 'listening on URL' line. Returns (proc, url)."
+    err = open(tmp_path/f'server-{time.monotonic_ns()}.log', 'w')
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+    proc.err_path = err.name
+    deadline = time.monotonic() + startup
+    while time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 0.2)[0]:
+            line = proc.stdout.readline()
+            if 'listening on ' in line: return proc, line.split('listening on ')[1].split()[0]
+            if not line: break                     # it exited
+    proc.kill(); proc.wait(10)
+    raise AssertionError(f'server did not start: {" ".join(map(str, cmd))}\n{Path(err.name).read_text()[-3000:]}')
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try: proc.wait(20)
+        except subprocess.TimeoutExpired: proc.kill(); proc.wait(10)
+    return proc.returncode
+
+def toy_server(tmp_path, service='all', **opts):
+    args = [f'--{k.replace("_", "-")}={v}' for k, v in opts.items()]
+    return start([sys.executable, __file__, 'toy-server', service, *args], tmp_path, startup=30)
+
+def cli(*args, timeout=120):
+    return subprocess.run([sys.executable, '-m', 'thesis_recon.cli', *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout)
+
+def post(url, body, timeout=60, **kw):
+    import httpx
+    return httpx.post(url, content=body, timeout=timeout, trust_env=False, **kw)
+
+def npz(r):
+    return dict(np.load(io.BytesIO(r.content), allow_pickle=False))
+
+def png_bytes(img):
+    from PIL import Image
+    buf = io.BytesIO(); Image.fromarray(img).save(buf, 'PNG'); return buf.getvalue()
+
+def image(seed, size=32):
+    return (np.random.default_rng(seed).random((size, size, 3)) * 255).astype(np.uint8)
+
+
+# ---- the generic server behaviour (toy networks) ----
+def test_32_concurrent_clients_all_answered_correctly(tmp_path):
+    proc, url = toy_server(tmp_path, workers=2, queue=32)
+    try:
+        imgs = [image(i) for i in range(32)]
+        with ThreadPoolExecutor(32) as pool:
+            rs = list(pool.map(lambda im: post(url + '/reconstruct', png_bytes(im)), imgs))
+        assert [r.status_code for r in rs] == [200] * 32
+        for im, r in zip(imgs, rs):                # each client got the answer to its own image
+            got, n = npz(r), toy_normals(im)
+            lat = toy_latents(im, n)
+            tsdf, classes = toy_decode(lat)
+            np.testing.assert_array_equal(got['combined_latent_block'], lat)
+            np.testing.assert_array_equal(got['tsdf'], tsdf)
+            np.testing.assert_array_equal(got['classes'], classes)
+    finally:
+        assert stop(proc) == 0
+
+
+def test_queue_full_every_request_answered(tmp_path):
+    "One worker, one waiting place, a 0.5 s network, 8 concurrent requests: 2 served, 6 refused 503 + Retry-After."
+    proc, url = toy_server(tmp_path, service='normals', workers=1, queue=1, delay=0.5)
+    try:
+        im = image(0)
+        with ThreadPoolExecutor(8) as pool:
+            rs = list(pool.map(lambda _: post(url + '/normals', png_bytes(im)), range(8)))
+        codes = sorted(r.status_code for r in rs)
+        assert codes == [200, 200] + [503] * 6, codes
+        for r in rs:
+            if r.status_code == 503:
+                assert int(r.headers['retry-after']) >= 1 and r.json()['status'] == 503
+            else:
+                np.testing.assert_array_equal(npz(r)['normals'], toy_normals(im))
+        health = json.loads(__import__('httpx').get(url + '/health', trust_env=False).text)
+        assert health['jobs_pending'] == 0 and health['jobs_served'] == 2
+    finally:
+        assert stop(proc) == 0
+
+
+def test_sigterm_finishes_in_flight_then_exits_0(tmp_path):
+    proc, url = toy_server(tmp_path, service='normals', delay=1.5)
+    im, result = image(3), {}
+    t = threading.Thread(target=lambda: result.setdefault('r', post(url + '/normals', png_bytes(im))))
+    t.start()
+    import httpx
+    for _ in range(100):                           # until the job is running (bounded)
+        if httpx.get(url + '/health', trust_env=False).json()['jobs_pending'] == 1: break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    t.join(30)
+    assert proc.wait(30) == 0
+    r = result['r']
+    assert r.status_code == 200
+    np.testing.assert_array_equal(npz(r)['normals'], toy_normals(im))
+    assert 'stopped' in proc.stdout.read()
+    with pytest.raises(httpx.ConnectError): httpx.get(url + '/health', trust_env=False)
+
+
+def test_disconnect_and_stall_mid_upload_do_not_hurt_others(tmp_path):
+    proc, url = toy_server(tmp_path, service='normals', timeout=2)
+    host, port = url[len('http://'):].split(':')
+    body, im = png_bytes(image(5)), image(5)
+    try:
+        head = f'POST /normals HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body) + 10000}\r\n\r\n'.encode()
+        for _ in range(5):                         # clients that send half a body and hang up
+            with socket.create_connection((host, int(port))) as s:
+                s.sendall(head + body[: len(body) // 2])
+        stalled = socket.create_connection((host, int(port)))   # and one that stalls
+        stalled.sendall(head + body[:100])
+        t0 = time.monotonic()
+        r = post(url + '/normals', body)           # others are served meanwhile, at once
+        assert r.status_code == 200 and time.monotonic() - t0 < 1.5
+        np.testing.assert_array_equal(npz(r)['normals'], toy_normals(im))
+        stalled.settimeout(10)
+        assert stalled.recv(4096).startswith(b'HTTP/1.1 408')   # the staller gets its 408 after --timeout
+        stalled.close()
+        assert post(url + '/normals', body).status_code == 200
+    finally:
+        assert stop(proc) == 0
+    assert 'Traceback' not in Path(proc.err_path).read_text()
+
+
+def test_oversize_refused_while_streaming(tmp_path):
+    "A chunked upload with no Content-Length is cut at the limit; the server stays up."
+    import httpx
+    proc, url = toy_server(tmp_path, service='normals', max_request_mb=1)
+    sent = [0]
+    def chunks():
+        for _ in range(256):                       # 32 MB offered
+            sent[0] += 2**17; yield bytes(2**17)
+    try:
+        try: status = httpx.post(url + '/normals', content=chunks(), timeout=30, trust_env=False).status_code
+        except httpx.HTTPError: status = 'closed'  # the server may close the socket under a still-sending client
+        assert status in (413, 'closed') and sent[0] < 16 * 2**20, (status, sent[0])
+        assert post(url + '/normals', png_bytes(image(1))).status_code == 200
+    finally:
+        assert stop(proc) == 0
+
+
+# ---- the client command against a server ----
+def test_client_writes_the_original_keys(tmp_path):
+    import h5py
+    from thesis_recon.svr.client import quantise_tsdf
+    proc, url = toy_server(tmp_path)
+    im = image(7)
+    (tmp_path/'in.png').write_bytes(png_bytes(im))
+    n = toy_normals(im); lat = toy_latents(im, n); tsdf, classes = toy_decode(lat)
+    try:
+        res = cli('client', 'all', tmp_path/'in.png', tmp_path/'all.hdf5', '--server', url)
+        assert res.returncode == 0, res.stderr
+        with h5py.File(tmp_path/'all.hdf5') as f:
+            assert sorted(f) == ['classes', 'combined_latent_block', 'voxelblock']
+            assert f['combined_latent_block'].compression == 'gzip'
+            np.testing.assert_array_equal(f['combined_latent_block'][()], lat)
+            assert f['voxelblock'].dtype == np.uint16 and f['classes'].dtype == np.uint8
+            np.testing.assert_array_equal(f['voxelblock'][()], quantise_tsdf(tsdf))
+            np.testing.assert_array_equal(f['classes'][()], classes)
+        # scene from an hdf5 with colors (float in [0, 1]) and normals, then decoder from what it wrote
+        flat = np.zeros_like(n); flat[..., 2] = 1
+        with h5py.File(tmp_path/'in.hdf5', 'w') as f:
+            f['colors'] = im.astype(np.float32) / 255; f['normals'] = flat
+        res = cli('client', 'scene', tmp_path/'in.hdf5', tmp_path/'scene.hdf5', '--server', url)
+        assert res.returncode == 0, res.stderr
+        with h5py.File(tmp_path/'scene.hdf5') as f:
+            assert sorted(f) == ['combined_latent_block']
+            np.testing.assert_array_equal(f['combined_latent_block'][()], toy_latents(im, flat))
+        res = cli('client', 'decoder', tmp_path/'scene.hdf5', tmp_path/'dec.hdf5', '--server', url, '--resolution', 8)
+        assert res.returncode == 0, res.stderr
+        with h5py.File(tmp_path/'dec.hdf5') as f:
+            assert sorted(f) == ['classes', 'voxelblock'] and f['classes'].shape == (8, 8, 8)
+            np.testing.assert_array_equal(f['classes'][()], toy_decode(toy_latents(im, flat), 8)[1])
+        # the server answers an error: one clear line, exit 2
+        (tmp_path/'bad.png').write_bytes(b'not an image')
+        res = cli('client', 'all', tmp_path/'bad.png', tmp_path/'x.hdf5', '--server', url)
+        assert res.returncode == 2 and 'answered 400' in res.stderr and 'Traceback' not in res.stderr
+        assert not (tmp_path/'x.hdf5').exists()
+    finally:
+        assert stop(proc) == 0
+    # the server is down
+    res = cli('client', 'all', tmp_path/'in.png', tmp_path/'x.hdf5', '--server', url)
+    assert res.returncode == 2 and 'cannot reach the server' in res.stderr, res.stderr
+
+
+def test_client_retries_a_busy_server(tmp_path):
+    "No waiting place and a 1 s network: while one request runs the client is refused (503), waits, and gets its answer."
+    import h5py
+    proc, url = toy_server(tmp_path, workers=1, queue=0, delay=1.0)
+    im = image(9)
+    (tmp_path/'in.png').write_bytes(png_bytes(im))
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            hog = pool.submit(post, url + '/normals', png_bytes(image(10)))
+            time.sleep(0.3)
+            assert post(url + '/scene', png_bytes(im)).status_code == 503     # busy now
+            res = cli('client', 'scene', tmp_path/'in.png', tmp_path/'out.hdf5', '--server', url)
+            assert hog.result().status_code == 200
+        assert res.returncode == 0, res.stderr
+        with h5py.File(tmp_path/'out.hdf5') as f:
+            np.testing.assert_array_equal(f['combined_latent_block'][()], toy_latents(im, toy_normals(im)))
+        res = cli('client', 'scene', tmp_path/'in.png', tmp_path/'out2.hdf5', '--server', url, '--retries', '0')
+        assert res.returncode == 0   # idle server: no retry needed
+    finally:
+        assert stop(proc) == 0
+
+
+def test_serve_start_errors(tmp_path):
+    for args, msg in [(['decoder', '--weights', tmp_path/'nowhere'], 'nowhere'),
+                      (['all'], '--random-weights'),
+                      (['all', '--random-weights', '--workers', '0'], '--workers'),
+                      (['all', '--random-weights', '--host', '127.0.0.1', '--port', '70000'], '--port')]:
+        res = cli('serve', *args)
+        assert res.returncode == 2 and msg in res.stderr and 'Traceback' not in res.stderr, (args, res.stderr)
+    with socket.socket() as s:                     # a port in use
+        s.bind((HOST, 0)); s.listen()
+        res = cli('serve', 'decoder', '--random-weights', '--port', s.getsockname()[1])
+        assert res.returncode == 2 and 'cannot listen' in res.stderr, res.stderr
+
+
+def test_help():
+    for cmd in ('serve', 'client'):
+        res = cli(cmd, '--help')
+        assert res.returncode == 0 and f'thesis-recon {cmd}' in res.stdout
+
+
+if __name__ == '__main__' and sys.argv[1:2] == ['toy-server']:
+    _toy_server(sys.argv[2:])
