@@ -17,8 +17,9 @@ from .config import config_to_dict
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'TrainOptions', 'resolve_device', 'seed_everything', 'seed_worker', 'rng_state', 'set_rng_state',
-           'forked_rng', 'epoch_indices', 'to_device', 'autocast', 'unwrap', 'save_checkpoint', 'load_checkpoint',
-           'DistInfo', 'dist_info', 'setup_processes', 'deferred_sigint', 'FitResult', 'fit', 'add_train_args']
+           'forked_rng', 'epoch_indices', 'batch_seed', 'SeededBatches', 'epoch_loader', 'to_device', 'autocast',
+           'unwrap', 'save_checkpoint', 'load_checkpoint', 'DistInfo', 'dist_info', 'setup_processes',
+           'deferred_sigint', 'FitResult', 'fit', 'add_train_args']
 
 # %% ../nbs/39_train.ipynb #782f91be
 @dataclass
@@ -126,6 +127,41 @@ def epoch_indices(n: int, *, seed: int, epoch: int, shuffle: bool = True, rank: 
     return order[rank:total:world_size]
 
 # %% ../nbs/39_train.ipynb #85ad0087
+def batch_seed(seed: int, epoch: int, rank: int, batch: int) -> int:
+    "A 32-bit seed for one batch of one epoch of one process."
+    return int(np.random.SeedSequence([seed % 2**32, epoch, rank, batch]).generate_state(1)[0])
+
+@contextlib.contextmanager
+def _seeded_cpu_rng(seed: int):
+    "Seed Python, NumPy and torch's CPU RNG for a block; restore their previous states after it."
+    st = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    random.seed(seed); np.random.seed(seed); torch.random.default_generator.manual_seed(seed)
+    try: yield
+    finally:
+        random.setstate(st[0]); np.random.set_state(st[1]); torch.set_rng_state(st[2])
+
+class SeededBatches(torch.utils.data.Dataset):
+    "`dataset` fetched by batches of `(batch_seed, index)` keys: the RNGs are seeded per batch while it loads."
+    def __init__(self, dataset): self.dataset = dataset
+    def __len__(self): return len(self.dataset)
+    def __getitem__(self, key): return self.__getitems__([key])[0]
+    def __getitems__(self, keys):
+        indices = [i for _, i in keys]
+        with _seeded_cpu_rng(keys[0][0]):
+            getitems = getattr(self.dataset, '__getitems__', None)
+            return getitems(indices) if getitems is not None else [self.dataset[i] for i in indices]
+
+def epoch_loader(dataset, indices: list[int], *, batch_size: int, seed: int, epoch: int, rank: int = 0, first_batch: int = 0,
+                 num_workers: int = 0, collate_fn=None, pin_memory: bool = False) -> DataLoader:
+    "A loader over `indices` (the epoch's order from batch `first_batch` on), each batch's RNGs seeded by `batch_seed`."
+    n = len(indices)
+    batches = [[(batch_seed(seed, epoch, rank, first_batch + b), i) for i in indices[s:s + batch_size]]
+               for b, s in enumerate(range(0, n, batch_size))]
+    return DataLoader(SeededBatches(dataset), batch_sampler=batches, num_workers=num_workers, collate_fn=collate_fn,
+                      worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(batch_seed(seed, epoch, rank, -1 % 2**31)),
+                      pin_memory=pin_memory)
+
+# %% ../nbs/39_train.ipynb #d41ad1ef
 def to_device(batch, device):
     "`batch` with every tensor inside (dicts, lists, tuples, named tuples) moved to `device`."
     if isinstance(batch, torch.Tensor): return batch.to(device, non_blocking=True)
@@ -141,7 +177,7 @@ def autocast(device: torch.device, precision: str = 'auto'):
     if precision == 'fp32': return contextlib.nullcontext()
     raise ThesisReconError(f"precision {precision!r}: expected auto, bf16 or fp32")
 
-# %% ../nbs/39_train.ipynb #d58a0073
+# %% ../nbs/39_train.ipynb #4395c7aa
 CHECKPOINT_FORMAT = 'thesis_recon.train/1'
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -183,7 +219,7 @@ def load_checkpoint(path, model=None, *, arch=None, map_location='cpu', strict: 
             raise ThesisReconError(f"{path}: the weights do not fit {type(unwrap(model)).__name__}: {' '.join(str(e).split())[:400]}") from None
     return ck
 
-# %% ../nbs/39_train.ipynb #40dcabae
+# %% ../nbs/39_train.ipynb #a4be9472
 @dataclass
 class DistInfo:
     "Where this process stands in a torchrun job."
@@ -217,7 +253,7 @@ def setup_processes(device_name: str = 'auto') -> tuple[DistInfo, torch.device, 
     dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     return info, device, True
 
-# %% ../nbs/39_train.ipynb #acf5290e
+# %% ../nbs/39_train.ipynb #04ae6072
 @contextlib.contextmanager
 def deferred_sigint():
     "Hold a SIGINT that arrives inside the block and deliver it after (only possible in the main thread)."
@@ -232,7 +268,7 @@ def deferred_sigint():
             if callable(old): old(signal.SIGINT, None)
             elif old != signal.SIG_IGN: raise KeyboardInterrupt
 
-# %% ../nbs/39_train.ipynb #62914dbb
+# %% ../nbs/39_train.ipynb #0a91cb7a
 @dataclass
 class FitResult:
     "What `fit` returns: the logged history, the validations, the best metric and the checkpoint paths."
@@ -287,7 +323,7 @@ def _add(sums: dict, loss, extras: dict) -> dict:
     for k, v in extras.items(): out[k] = sums.get(k, 0.0) + (v.detach().float() if isinstance(v, torch.Tensor) else float(v))
     return out
 
-# %% ../nbs/39_train.ipynb #695b8f5f
+# %% ../nbs/39_train.ipynb #e73553f9
 def _make_optimizer(optimizer, model):
     if optimizer is None: return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     if isinstance(optimizer, torch.optim.Optimizer): return optimizer
@@ -317,12 +353,6 @@ def _resume_path(o: TrainOptions, ckdir: Path | None, is_main: bool) -> Path | N
     if not p.is_file(): raise ThesisReconError(f"--resume {p}: no such checkpoint")
     return p
 
-def _loader(dataset, indices, o: TrainOptions, collate_fn, seed: int, device) -> DataLoader:
-    "A loader over `indices` in that order; its worker seeds come from `seed`, never from the global RNG."
-    g = torch.Generator(); g.manual_seed(seed)
-    return DataLoader(dataset, batch_size=o.batch_size, sampler=indices, num_workers=o.num_workers, collate_fn=collate_fn,
-                      worker_init_fn=seed_worker, generator=g, pin_memory=device.type == 'cuda')
-
 def _reduce_mean(values: dict, info: DistInfo, device) -> dict:
     "Mean over the processes of a dict of floats (one all-reduce); the dict itself with one process."
     if not info.distributed or not values: return values
@@ -342,7 +372,7 @@ def _mean_loss(model, loss_fn, loader, device, precision) -> dict:
 def _batches_of(loader):
     return iter(loader.batch_sampler)
 
-# %% ../nbs/39_train.ipynb #0a91cb7a
+# %% ../nbs/39_train.ipynb #eb4eb22a
 def _validate(run: _Run, ctx: dict) -> dict | None:
     o, info, device, model = ctx['o'], ctx['info'], ctx['device'], ctx['model']
     metrics = None
@@ -376,12 +406,20 @@ def _validate(run: _Run, ctx: dict) -> dict | None:
     if better: run.best, run.best_step = value, run.step
     return {'improved': better, **metrics}
 
-def _save(run: _Run, ctx: dict, best: bool = False):
-    "latest.tar as of the last boundary (rank 0, when there is a checkpoint_dir); best.tar a copy of it."
-    if ctx['ckdir'] is None or not ctx['info'].is_main: return
+def _save(run: _Run, ctx: dict, best: bool = False, all_ranks: bool = True):
+    """latest.tar as of the last boundary (rank 0, when there is a checkpoint_dir); best.tar a copy of it.
+    `all_ranks`: every process calls this at the same point, so rank 0 can gather every rank's RNG states."""
+    if ctx['ckdir'] is None: return
+    extra = run.extra()
+    if ctx['info'].distributed and all_ranks:
+        import torch.distributed as dist
+        states = [None] * ctx['info'].world_size
+        dist.all_gather_object(states, run.snap['rng'])
+        extra['rng_per_rank'] = states
+    if not ctx['info'].is_main: return
     s = run.snap
     latest = save_checkpoint(ctx['ckdir']/'latest.tar', ctx['model'], ctx['optimizer'], ctx['scheduler'], epoch=s['epoch'],
-                             step=s['step'], best_metric=run.best, config=ctx['config'], arch=ctx['arch'], extra=run.extra())
+                             step=s['step'], best_metric=run.best, config=ctx['config'], arch=ctx['arch'], extra=extra)
     if best:
         with atomic_path(ctx['ckdir']/'best.tar') as tmp: shutil.copyfile(latest, tmp)
 
@@ -401,7 +439,7 @@ def _log(run: _Run, ctx: dict, bar):
             if k not in ('step', 'epoch'): ctx['writer'].add_scalar(f'train/{k}', v, run.step)
     if bar is not None: bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
 
-# %% ../nbs/39_train.ipynb #e73553f9
+# %% ../nbs/39_train.ipynb #053b22a5
 def _train_batch(net, batch, ctx: dict, group_size: int, last_in_group: bool):
     "Forward and backward of one batch; returns (loss, extras) detached."
     o, device = ctx['o'], ctx['device']
@@ -420,15 +458,16 @@ def _optimizer_step(ctx: dict):
         opt.zero_grad(set_to_none=True)
         if ctx['scheduler'] is not None: ctx['scheduler'].step()
 
-# %% ../nbs/39_train.ipynb #eb4eb22a
+# %% ../nbs/39_train.ipynb #f37bbf32
 def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     o, info, device = ctx['o'], ctx['info'], ctx['device']
     idx = epoch_indices(len(ctx['train_set']), seed=o.seed, epoch=run.epoch, shuffle=o.shuffle, rank=info.rank,
                         world_size=info.world_size)
     n_batches, acc = math.ceil(len(idx) / o.batch_size), o.accumulation_steps
     start, run.cur_epoch = run.batches_done, run.epoch
-    loader = _loader(ctx['train_set'], idx[start * o.batch_size:], o, ctx['collate_fn'],
-                     seed=(o.seed * 1_000_003 + run.epoch) * 1_009 + info.rank + start, device=device)
+    loader = epoch_loader(ctx['train_set'], idx[start * o.batch_size:], batch_size=o.batch_size, seed=o.seed, epoch=run.epoch,
+                          rank=info.rank, first_batch=start, num_workers=o.num_workers, collate_fn=ctx['collate_fn'],
+                          pin_memory=device.type == 'cuda')
     bar = None
     if o.progress and info.is_main:
         from tqdm.auto import tqdm
@@ -472,7 +511,7 @@ def _end_epoch(run: _Run, ctx: dict):
                 if k not in ('step', 'epoch'): ctx['writer'].add_scalar(f'epoch/val_{k}', run.val_history[-1][k], run.epoch)
     _save(run, ctx, best=improved)
 
-# %% ../nbs/39_train.ipynb #053b22a5
+# %% ../nbs/39_train.ipynb #f432da39
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
@@ -502,8 +541,9 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
         if ck.get('optimizer') is not None: optimizer.load_state_dict(ck['optimizer'])
         if scheduler is not None and ck.get('scheduler') is not None: scheduler.load_state_dict(ck['scheduler'])
         run.restore(ck)
-        rng = (ck.get('extra') or {}).get('rng')
-        if rng is not None and not info.distributed: set_rng_state(rng)
+        per_rank = (ck.get('extra') or {}).get('rng_per_rank')
+        rng = per_rank[info.rank] if per_rank and len(per_rank) == info.world_size else (ck.get('extra') or {}).get('rng')
+        if rng is not None and (per_rank or not info.distributed): set_rng_state(rng)
     run.boundary()
     net = model
     if info.distributed:
@@ -526,7 +566,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
             _save(run, ctx, best=_validate(run, ctx)['improved'])
         else: _save(run, ctx)
     except KeyboardInterrupt:
-        _save(run, ctx)
+        _save(run, ctx, all_ranks=False)
         if info.is_main and ckdir is not None:
             print(f"\ninterrupted: saved {ckdir/'latest.tar'} at step {run.snap['step']}; --resume continues", file=sys.stderr)
         raise
@@ -537,7 +577,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                      best_path=ckdir/'best.tar' if has_ck and (ckdir/'best.tar').exists() else None,
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
-# %% ../nbs/39_train.ipynb #c94a5d12
+# %% ../nbs/39_train.ipynb #55865395
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add `--device {auto,cpu,cuda}` and `--resume [CHECKPOINT]` to a training command's parser."
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
