@@ -4,11 +4,11 @@
 
 # %% ../../nbs/67_svr_client.ipynb #88739079
 from __future__ import annotations
-import argparse, time
+import time
 from pathlib import Path
 import numpy as np
 import httpx
-from ..core import ThesisReconError, atomic_path
+from ..core import ArgumentParser, ThesisReconError, atomic_path
 from .serve import DEFAULT_PORTS, NPZ_MEDIA_TYPE, ArraySpec, RequestError, encode_npz, read_npz
 
 # %% auto #0
@@ -71,8 +71,8 @@ def read_colors_hdf5(path) -> tuple[np.ndarray, np.ndarray | None]:
         if not np.isfinite(colors).all(): raise ThesisReconError(f'{path}: colors holds NaN or inf')
         colors = np.clip(np.rint(colors * (255 if colors.max() <= 1 else 1)), 0, 255).astype(np.uint8)
     elif colors.dtype != np.uint8: raise ThesisReconError(f'{path}: colors has dtype {colors.dtype}; expected uint8 or float')
-    if normals is not None and normals.shape != colors.shape:
-        raise ThesisReconError(f'{path}: normals {normals.shape} and colors {colors.shape} differ in shape')
+    if normals is not None and (normals.ndim != 3 or normals.shape[-1] != 3):
+        raise ThesisReconError(f'{path}: normals has shape {normals.shape}; expected (S, S, 3)')
     return colors, None if normals is None else normals.astype(np.float32)
 
 def colour_body(path) -> tuple[bytes, str]:
@@ -129,14 +129,13 @@ def write_svr_hdf5(path, *, latents=None, tsdf=None, classes=None) -> Path:
 # %% ../../nbs/67_svr_client.ipynb #9c8feb4c
 def _write_mesh(path, tsdf, classes):
     "The decoded surface coloured by class, as the single-view stage writes it."
-    try: from thesis_recon.svr.decoder import write_scene_mesh
-    except ImportError: raise ThesisReconError('--mesh needs the single-view decoder (thesis_recon.svr.decoder), which is not installed') from None
-    write_scene_mesh(path, tsdf, classes)
+    from thesis_recon.svr.decoder import tsdf_mesh
+    tsdf_mesh(tsdf, classes, path)
 
 # %% ../../nbs/67_svr_client.ipynb #e78294db
 def client_main(argv: list[str] | None = None) -> int:
     "`thesis-recon client`: send an image (or a latent grid) to a reconstruction server and write the hdf5 (and mesh)."
-    p = argparse.ArgumentParser(prog='thesis-recon client', description=
+    p = ArgumentParser(prog='thesis-recon client', description=
         'Send one image to a single-view reconstruction server (thesis-recon serve) and write its answer with the '
         "original's hdf5 keys: combined_latent_block (scene, all), voxelblock and classes (decoder, all).")
     p.add_argument('service', choices=list(ROUTES), help='scene: image -> latent grid; decoder: latent grid -> TSDF + '
@@ -154,6 +153,7 @@ def client_main(argv: list[str] | None = None) -> int:
     p.add_argument('--timeout', type=float, default=600, help='seconds to wait for one answer (default: 600)')
     a = p.parse_args(argv)
     if a.mesh and a.service == 'scene': raise ThesisReconError('--mesh needs the decoded scene: use `client all` or `client decoder`')
+    if a.mesh and Path(a.mesh).suffix.lower() not in ('.ply', '.obj'): raise ThesisReconError(f'--mesh {a.mesh}: must end in .ply or .obj')
     if a.resolution is not None and a.resolution < 1: raise ThesisReconError(f'--resolution must be positive, got {a.resolution}')
     if a.retries < 0 or a.timeout <= 0: raise ThesisReconError('--retries must be >= 0 and --timeout > 0')
     server = (a.server or f'http://127.0.0.1:{DEFAULT_PORTS[a.service]}').rstrip('/')

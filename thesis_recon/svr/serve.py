@@ -4,7 +4,7 @@
 
 # %% ../../nbs/66_svr_serve.ipynb #1a7ea86a
 from __future__ import annotations
-import argparse, asyncio, contextlib, io, logging, math, signal, socket, threading, time, zipfile
+import asyncio, contextlib, io, logging, math, signal, socket, threading, time, zipfile
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from .. import __version__
-from ..core import ThesisReconError
+from ..core import ArgumentParser, ThesisReconError
 
 # %% auto #0
 __all__ = ['DEFAULT_PORTS', 'NPZ_MEDIA_TYPE', 'log', 'NEEDS', 'FLOATS', 'COLORS', 'NORMALS_OUT', 'SVRService', 'RequestError',
@@ -255,7 +255,6 @@ async def fetch_normals(client: httpx.AsyncClient, url: str, colors: np.ndarray,
         raise RequestError(502, f'{where} answered {r.status_code}: {detail}')
     try: normals = read_npz(r.content, {'normals': NORMALS_OUT})['normals']
     except RequestError as e: raise RequestError(502, f'{where} sent a bad answer: {e.message}') from None
-    if normals.shape != colors.shape: raise RequestError(502, f'{where} sent normals of shape {normals.shape} for an image of {colors.shape}')
     return normals
 
 # %% ../../nbs/66_svr_serve.ipynb #2c60d683
@@ -286,6 +285,7 @@ class Health(BaseModel):
     max_request_bytes: int
     timeout_s: float | None
     normals_url: str | None
+    latent_shape: list[int] | None
 
 class _Deadline:
     def __init__(self, seconds): self.end = None if seconds is None else time.monotonic() + seconds
@@ -347,9 +347,7 @@ def make_app(service: str, models: SVRService, *, max_request_mb: float = 64, wo
         if kind in ('png', 'jpeg'): return await asyncio.to_thread(decode_image, data, max_pixels), None
         if kind != 'npz': refuse_body(kind, wanted)
         arrays = await asyncio.to_thread(read_npz, data, {'colors': COLORS, 'normals': ArraySpec((None, None, 3), required=False)}, max_array)
-        c, n = arrays['colors'], arrays.get('normals')
-        if n is not None and n.shape != c.shape: raise RequestError(422, f'normals {n.shape} and colors {c.shape} differ in shape')
-        return c, n
+        return arrays['colors'], arrays.get('normals')     # the network checks their sizes (422 with its message)
 
     async def latent_input(request, deadline):
         data = await body(request, deadline)
@@ -424,7 +422,8 @@ def make_app(service: str, models: SVRService, *, max_request_mb: float = 64, wo
         return Health(status='ok', service=service, model_loaded=True, device=models.device, version=__version__,
                       weights=models.weights, routes=routes, workers=workers, queue_capacity=jobs.capacity,
                       jobs_pending=jobs.pending, jobs_served=jobs.served, max_request_bytes=limit, timeout_s=timeout,
-                      normals_url=normals_url if remote else None)
+                      normals_url=normals_url if remote else None,
+                      latent_shape=list(models.latent_shape) if models.latent_shape else None)
     return app
 
 # %% ../../nbs/66_svr_serve.ipynb #c85941db
@@ -493,12 +492,28 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
         raise ThesisReconError('serve: pass --weights DIR (the trained networks) or --random-weights (untrained, tiny)')
     if weights is not None and random_weights: raise ThesisReconError('serve: --weights and --random-weights exclude each other')
     if weights is not None and not Path(weights).is_dir(): raise ThesisReconError(f'--weights {weights}: no such folder')
-    raise ThesisReconError('the single-view networks (thesis_recon.svr, notebooks 60-65) are not available in this installation')
+    import keras
+    from thesis_recon.svr.predict import load_svr_models, predict_normals, predict_latents, decode_latents
+    from thesis_recon.svr.decoder import resolve_keras_device
+    dev = resolve_keras_device(device)
+    with keras.device(dev):
+        models = load_svr_models(weights, random_weights=random_weights)
+
+    def on_device(fn):        # runs in a worker thread; the device scope is per thread
+        def run(*args):
+            with keras.device(dev): return fn(models, *args)
+        return run
+    needs = NEEDS[service]
+    return SVRService(normals=on_device(predict_normals) if 'normals' in needs else None,
+                      latents=on_device(predict_latents) if 'latents' in needs else None,
+                      decode=on_device(decode_latents) if 'decode' in needs else None,
+                      latent_shape=(models.latent_grid,) * 3 + (models.latent_dim,), device=dev,
+                      weights=f'weights {weights}' if weights else 'random weights (tiny configuration)')
 
 # %% ../../nbs/66_svr_serve.ipynb #73f6069d
 def serve_main(argv: list[str] | None = None) -> int:
     "`thesis-recon serve`: run one of the reconstruction servers until SIGTERM/Ctrl-C."
-    p = argparse.ArgumentParser(prog='thesis-recon serve', description=
+    p = ArgumentParser(prog='thesis-recon serve', description=
         'Serve the single-view reconstruction networks over HTTP (FastAPI + uvicorn). Bodies: PNG/JPEG or .npz in, '
         '.npz out; JSON errors; GET /health and the OpenAPI page at /docs. Pickles are never loaded.')
     p.add_argument('service', choices=list(DEFAULT_PORTS), help='scene (colour [+ normals] -> latent grid, POST /scene), '
@@ -509,7 +524,7 @@ def serve_main(argv: list[str] | None = None) -> int:
     p.add_argument('--host', default='127.0.0.1', help='address to listen on (default: 127.0.0.1, this machine only; '
                    '0.0.0.0 serves the network: put it behind a proxy with TLS)')
     p.add_argument('--weights', default=None, help='folder with the trained networks (as the training commands write it)')
-    p.add_argument('--random-weights', '--random_weights', action='store_true', help='untrained networks of the tiny '
+    p.add_argument('--random-weights', action='store_true', help='untrained networks of the tiny '
                    'configuration, to smoke-test a deployment without a model')
     p.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'), help='where the networks run (default: auto, '
                    'the GPU when TensorFlow sees one)')
@@ -518,11 +533,11 @@ def serve_main(argv: list[str] | None = None) -> int:
                    'answered 503 with Retry-After (default: 8)')
     p.add_argument('--timeout', type=float, default=60, help='seconds a request may take, upload included: 408 while the '
                    'body arrives, 504 while the network runs (default: 60)')
-    p.add_argument('--max-request-mb', '--max_request_mb', type=float, default=64, help='largest request body in MiB; '
+    p.add_argument('--max-request-mb', type=float, default=64, help='largest request body in MiB; '
                    'bigger is refused with 413 while it streams in (default: 64)')
-    p.add_argument('--normals-url', '--normals_url', default=f'http://127.0.0.1:{DEFAULT_PORTS["normals"]}',
+    p.add_argument('--normals-url', default=f'http://127.0.0.1:{DEFAULT_PORTS["normals"]}',
                    help='scene server: the normal server asked when a request holds only colour (default: %(default)s)')
-    p.add_argument('--log-level', '--log_level', default='info', choices=('debug', 'info', 'warning', 'error'),
+    p.add_argument('--log-level', default='info', choices=('debug', 'info', 'warning', 'error'),
                    help='uvicorn log level; info logs every request (default: info)')
     a = p.parse_args(argv)
     if a.workers < 1: raise ThesisReconError(f'--workers must be at least 1, got {a.workers}')
