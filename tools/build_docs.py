@@ -182,7 +182,7 @@ def build(out: Path, execute: bool = False, flags=(), check: bool = True) -> lis
     cfg = src.parent/'mkdocs.yml'
     cfg.write_text(mkdocs_yml(nav, src, out.resolve(), add_mathjax(src)))
     r = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '--clean', '-q', '-f', str(cfg)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, cwd=src.parent)   # mkdocs-jupyter caches in the cwd
     if r.returncode != 0:
         return problems + [f'mkdocs build failed:\n{r.stdout}{r.stderr}']
     if check:
