@@ -90,11 +90,14 @@ def seed_worker(worker_id: int):
     np.random.seed(s); random.seed(s)
 
 # %% ../nbs/39_train.ipynb #d1a5a54c
-def rng_state() -> dict:
-    "The states of Python's `random`, NumPy's global RNG, torch's CPU RNG and (when initialised) every GPU's."
+def _numpy_state():
     name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
-    st = {'python': random.getstate(), 'numpy': (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
-          'torch': torch.get_rng_state()}
+    return (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached))
+
+def rng_state(numpy: bool = True) -> dict:
+    "The states of Python's `random`, NumPy's global RNG (unless `numpy=False`), torch's CPU RNG and every initialised GPU's."
+    st = {'python': random.getstate(), 'torch': torch.get_rng_state()}
+    if numpy: st['numpy'] = _numpy_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized(): st['cuda'] = torch.cuda.get_rng_state_all()
     return st
 
@@ -102,8 +105,9 @@ def set_rng_state(st: dict):
     "Restore what `rng_state` returned."
     v, internal, gauss = st['python']
     random.setstate((v, tuple(internal), gauss))
-    name, keys, pos, has_gauss, cached = st['numpy']
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    if 'numpy' in st:
+        name, keys, pos, has_gauss, cached = st['numpy']
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(st['torch'].cpu())
     if 'cuda' in st and torch.cuda.is_available():
         for i, s in enumerate(st['cuda'][:torch.cuda.device_count()]): torch.cuda.set_rng_state(s.cpu(), i)
@@ -133,12 +137,13 @@ def batch_seed(seed: int, epoch: int, rank: int, batch: int) -> int:
 
 @contextlib.contextmanager
 def _seeded_cpu_rng(seed: int):
-    "Seed Python, NumPy and torch's CPU RNG for a block; restore their previous states after it."
-    st = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    "Seed Python, NumPy and torch's CPU RNG for a block; in the main process restore their previous states after it."
+    in_worker = torch.utils.data.get_worker_info() is not None  # a worker's RNGs serve nothing but loading
+    st = None if in_worker else (random.getstate(), np.random.get_state(), torch.get_rng_state())
     random.seed(seed); np.random.seed(seed); torch.random.default_generator.manual_seed(seed)
     try: yield
     finally:
-        random.setstate(st[0]); np.random.set_state(st[1]); torch.set_rng_state(st[2])
+        if st is not None: random.setstate(st[0]); np.random.set_state(st[1]); torch.set_rng_state(st[2])
 
 class SeededBatches(torch.utils.data.Dataset):
     "`dataset` fetched by batches of `(batch_seed, index)` keys: the RNGs are seeded per batch while it loads."
@@ -154,9 +159,9 @@ class SeededBatches(torch.utils.data.Dataset):
 def epoch_loader(dataset, indices: list[int], *, batch_size: int, seed: int, epoch: int, rank: int = 0, first_batch: int = 0,
                  num_workers: int = 0, collate_fn=None, pin_memory: bool = False) -> DataLoader:
     "A loader over `indices` (the epoch's order from batch `first_batch` on), each batch's RNGs seeded by `batch_seed`."
-    n = len(indices)
-    batches = [[(batch_seed(seed, epoch, rank, first_batch + b), i) for i in indices[s:s + batch_size]]
-               for b, s in enumerate(range(0, n, batch_size))]
+    starts = range(0, len(indices), batch_size)
+    seeds = [batch_seed(seed, epoch, rank, first_batch + b) for b in range(len(starts))]
+    batches = [[(bs, i) for i in indices[s:s + batch_size]] for bs, s in zip(seeds, starts)]
     return DataLoader(SeededBatches(dataset), batch_sampler=batches, num_workers=num_workers, collate_fn=collate_fn,
                       worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(batch_seed(seed, epoch, rank, -1 % 2**31)),
                       pin_memory=pin_memory)
@@ -298,11 +303,13 @@ class _Run:
     snap: dict = field(default_factory=dict)
 
     def boundary(self):
-        self.snap = {'epoch': self.epoch, 'batches_done': self.batches_done, 'step': self.step, 'rng': rng_state(),
-                     'window': _floats(self.window), 'epoch_sums': _floats(self.epoch_sums)}
+        # the sums stay tensors (no GPU sync per step); `_add` never changes them in place, so the copies hold
+        self.snap = {'epoch': self.epoch, 'batches_done': self.batches_done, 'step': self.step, 'rng': rng_state(numpy=False),
+                     'window': dict(self.window), 'epoch_sums': dict(self.epoch_sums)}
 
     def extra(self) -> dict:
-        return {**{k: self.snap[k] for k in ('batches_done', 'rng', 'window', 'epoch_sums')},
+        return {'batches_done': self.snap['batches_done'], 'rng': {**self.snap['rng'], 'numpy': _numpy_state()},
+                'window': _floats(self.snap['window']), 'epoch_sums': _floats(self.snap['epoch_sums']),
                 'best_step': self.best_step, 'last_val_step': self.last_val_step,
                 'history': self.history, 'val_history': self.val_history}
 
@@ -414,7 +421,7 @@ def _save(run: _Run, ctx: dict, best: bool = False, all_ranks: bool = True):
     if ctx['info'].distributed and all_ranks:
         import torch.distributed as dist
         states = [None] * ctx['info'].world_size
-        dist.all_gather_object(states, run.snap['rng'])
+        dist.all_gather_object(states, extra['rng'])
         extra['rng_per_rank'] = states
     if not ctx['info'].is_main: return
     s = run.snap
