@@ -1,4 +1,5 @@
-"""TSDF fusion speed: the 100 frames of the 7-Scenes excerpt at 2 cm.
+"""TSDF fusion speed: the 100 frames of the 7-Scenes excerpt at 2 cm (without shared/data, or with
+THESIS_RECON_NO_SHARED=1: a synthetic 640x480 scan with sensor noise; the first line says which).
 
 Prints frames/s for thesis_recon's kernel (block band, and every block), the NumPy reference (on a few frames:
 it is slow) and Open3D's CPU VoxelBlockGrid (its block-sparse TSDF) on the same frames, plus the F-score between our mesh and
@@ -7,10 +8,10 @@ it needs the system library libusb-1.0-0) and not a dependency of the package.
 
     python benchmarks/bench_tsdf.py [--frames 100] [--voxel 0.02] [--reference-frames 3]
 """
-import argparse, os, time
+import argparse, os, tempfile, time
 import numpy as np
 from thesis_recon.core import shared_data
-from thesis_recon.frames import SevenScenes
+from thesis_recon.frames import ScanNetScene, SevenScenes
 from thesis_recon.geometry import invert_pose, view_frustum
 from thesis_recon.mesh import Mesh
 from thesis_recon.metrics import mesh_metrics
@@ -32,8 +33,13 @@ def main():
     ap.add_argument('--repeats', type=int, default=3, help='timed runs of ours and of Open3D, alternating; the best counts')
     a = ap.parse_args()
     folder = shared_data('7scenes-excerpt')
-    if folder is None: raise SystemExit('shared/data/7scenes-excerpt not found')
-    scene = SevenScenes(folder)
+    if folder is not None: scene, data = SevenScenes(folder), f'the 7-Scenes excerpt ({folder})'
+    else:
+        from thesis_recon.synthetic import make_synthetic_scans
+        path = make_synthetic_scans(tempfile.mkdtemp(), n_frames=a.frames, noise=True, progress=False)[0]
+        scene = ScanNetScene(path, load_color=False, load_label=False)
+        data = 'a synthetic scan with sensor noise (shared/data/7scenes-excerpt not found)'
+    print(f'data: {data}')
     frames = [scene[i] for i in range(min(a.frames, len(scene)))]
     pts = np.concatenate([view_frustum(f.depth, f.K, f.pose) for f in frames])
     bnds = np.stack([pts.min(0), pts.max(0)], 1)

@@ -83,7 +83,9 @@ def test_bad_input(raw):
     tmp, scans, tsv = raw
     res = run('--scannet_path', tmp/'missing', '--output_path', tmp/'o')
     assert res.returncode == 2 and 'missing: folder not found' in res.stderr, res.stderr
+    tsv.rename(tmp/'elsewhere.tsv')      # without --label_map_file the table beside the scans is used; here there is none
     res = run('--scannet_path', tmp/'ScanNet', '--output_path', tmp/'o', '--export_label_images')
+    (tmp/'elsewhere.tsv').rename(tsv)
     assert res.returncode == 2 and 'needs --label_map_file' in res.stderr, res.stderr
     res = run('--scannet_path', tmp/'ScanNet', '--output_path', tmp/'o', '--scenes', 'scene0042_00')
     assert res.returncode == 2 and 'scene0042_00' in res.stderr, res.stderr

@@ -491,14 +491,14 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
 
 # %% ../nbs/32_chunks.ipynb #a50b91ae
 def prep_backproj_data_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full-scene]`."
+    "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full_scene]`."
     from thesis_recon.runner import add_runner_args
     p = ArgumentParser(prog='thesis-recon prep-backproj-data',
                                 description='Cut the scenes of a split into chunks (subvolumes of the occupancy grids from '
                                             'prep-occ-grid) with their best views, appended scene by scene to one hdf5 '
                                             'file (x, y, scene_id, scan_id, world_to_grid, frames). While running the file '
                                             'is OUT.partial.hdf5 (and OUT.parts/ holds finished scenes not yet appended; '
-                                            'with --ray-address it must be on storage the workers share); rerunning '
+                                            'with --ray_address it must be on storage the workers share); rerunning '
                                             'resumes it. Label convention: ' + LABEL_CONVENTION)
     p.add_argument('config', metavar='CONFIG.yml',
                    help='YAML with keys ' + ', '.join(CONFIG_KEYS) + ' (paths relative to the YAML file)')

@@ -139,6 +139,10 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
     for k, name in OUTPUTS.items():
         if (chunks_dir/name).exists():
             with h5py.File(chunks_dir/name, 'r') as f: state['chunks'][name] = len(f['x'])
+    for k in ('train_clean', 'val_clean'):
+        if state['chunks'].get(OUTPUTS[k]) == 0:
+            warn_data(f'{chunks_dir/OUTPUTS[k]} holds no chunks: too few frames see a chunk with {cfg.num_nearest_images} views '
+                      '(more frames per scene, a smaller --frame_skip, or fewer num_nearest_images in --config)')
     return state
 
 # %% ../nbs/34_thesis_data.ipynb #c3d605ab
