@@ -1,4 +1,5 @@
-"""Train a tiny model with `thesis_recon.train.fit`; run by tests/test_train.py alone and under torchrun.
+"""Train a tiny model with `thesis_recon.train.fit`; tests/test_train.py calls `main` in-process and runs this file
+under torchrun.
 
 usage: python ddp_fit_script.py OUT BATCH_SIZE   (per process; the test halves it under 2 processes)
 Prints one JSON line per process: rank, world size, the checkpoints it saved, its history."""
@@ -9,29 +10,30 @@ from torch import nn
 from torch.utils.data import TensorDataset
 import thesis_recon.train as train
 
-out, batch_size = Path(sys.argv[1]), int(sys.argv[2])
-saved = []
-_save = train.save_checkpoint
-def counting_save(path, *args, **kw):
-    saved.append(Path(path).name)
-    return _save(path, *args, **kw)
-train.save_checkpoint = counting_save
-
-g = torch.Generator().manual_seed(0)
-X = torch.randn(96, 4, generator=g)
-y = X @ torch.tensor([1.5, -2.0, 0.5, 1.0]) + 0.1 * torch.randn(96, generator=g)
-train_set, val_set = TensorDataset(X[:64], y[:64, None]), TensorDataset(X[64:], y[64:, None])
-
 def mse(model, batch):
     x, t = batch
     return nn.functional.mse_loss(model(x), t)
 
-train.seed_everything(0)
-model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
-res = train.fit(model, mse, train_set, val_set=val_set,
-                optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
-                options=train.TrainOptions(epochs=3, max_steps=6, batch_size=batch_size, log_every=1, val_every=2,
-                                           checkpoint_dir=out/'checkpoints', log_dir=out/'runs', progress=True, seed=3))
-info = train.dist_info()
-print(json.dumps({'rank': int(os.environ.get('RANK', 0)), 'world_size': int(os.environ.get('WORLD_SIZE', 1)),
-                  'saved': saved, 'history': res.history, 'val_history': res.val_history}), flush=True)
+def main(out, batch_size: int) -> dict:
+    out, saved, save = Path(out), [], train.save_checkpoint
+    def counting_save(path, *args, **kw):
+        saved.append(Path(path).name)
+        return save(path, *args, **kw)
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(96, 4, generator=g)
+    y = X @ torch.tensor([1.5, -2.0, 0.5, 1.0]) + 0.1 * torch.randn(96, generator=g)
+    train_set, val_set = TensorDataset(X[:64], y[:64, None]), TensorDataset(X[64:], y[64:, None])
+    train.seed_everything(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    train.save_checkpoint = counting_save
+    try:
+        res = train.fit(model, mse, train_set, val_set=val_set,
+                        optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
+                        options=train.TrainOptions(epochs=3, max_steps=6, batch_size=batch_size, log_every=1, val_every=2,
+                                                   checkpoint_dir=out/'checkpoints', log_dir=out/'runs', progress=True, seed=3))
+    finally: train.save_checkpoint = save
+    return {'rank': int(os.environ.get('RANK', 0)), 'world_size': int(os.environ.get('WORLD_SIZE', 1)),
+            'saved': saved, 'history': res.history, 'val_history': res.val_history}
+
+if __name__ == '__main__':
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))), flush=True)

@@ -1,5 +1,5 @@
 """The trainer across processes (torchrun, gloo on CPU) and with real signals; the rest is in nbs/39_train.ipynb."""
-import json, os, signal, subprocess, sys, threading, time
+import importlib.util, json, os, signal, subprocess, sys, threading, time
 from pathlib import Path
 import pytest
 import torch
@@ -17,8 +17,13 @@ def _run(cmd, tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return [json.loads(l) for l in p.stdout.splitlines() if l.startswith('{')], p.stderr
 
+def _script():
+    spec = importlib.util.spec_from_file_location('ddp_fit_script', SCRIPT)
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
 def test_ddp_two_processes_match_one(tmp_path):
-    (one,), _ = _run([sys.executable, str(SCRIPT), str(tmp_path/'one'), '8'], tmp_path)
+    one = _script().main(tmp_path/'one', 8)  # one process, batch 8, in this process
     ranks, err = _run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
                        str(SCRIPT), str(tmp_path/'two'), '4'], tmp_path)
     ranks = sorted(ranks, key=lambda r: r['rank'])

@@ -4,7 +4,7 @@
 
 # %% ../nbs/39_train.ipynb #0d76d96e
 from __future__ import annotations
-import argparse, contextlib, math, os, pickle, random, shutil, signal, sys, threading, zipfile
+import argparse, contextlib, math, os, pickle, random, shutil, signal, sys, threading, types, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +19,7 @@ from .config import config_to_dict
 __all__ = ['CHECKPOINT_FORMAT', 'TrainOptions', 'resolve_device', 'seed_everything', 'seed_worker', 'rng_state', 'set_rng_state',
            'forked_rng', 'epoch_indices', 'batch_seed', 'SeededBatches', 'epoch_loader', 'to_device', 'autocast',
            'unwrap', 'save_checkpoint', 'load_checkpoint', 'DistInfo', 'dist_info', 'setup_processes',
-           'deferred_sigint', 'FitResult', 'fit', 'add_train_args']
+           'deferred_sigint', 'FitResult', 'summary_writer', 'fit', 'add_train_args']
 
 # %% ../nbs/39_train.ipynb #782f91be
 @dataclass
@@ -331,6 +331,13 @@ def _add(sums: dict, loss, extras: dict) -> dict:
     return out
 
 # %% ../nbs/39_train.ipynb #e73553f9
+def summary_writer(log_dir, purge_step: int | None = None):
+    "A `torch.utils.tensorboard.SummaryWriter` on `log_dir` that does not make tensorboard import TensorFlow."
+    sys.modules.setdefault('tensorboard.compat.notf', types.ModuleType('tensorboard.compat.notf'))
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(str(log_dir), purge_step=purge_step)
+
+# %% ../nbs/39_train.ipynb #eb4eb22a
 def _make_optimizer(optimizer, model):
     if optimizer is None: return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     if isinstance(optimizer, torch.optim.Optimizer): return optimizer
@@ -379,7 +386,7 @@ def _mean_loss(model, loss_fn, loader, device, precision) -> dict:
 def _batches_of(loader):
     return iter(loader.batch_sampler)
 
-# %% ../nbs/39_train.ipynb #eb4eb22a
+# %% ../nbs/39_train.ipynb #053b22a5
 def _validate(run: _Run, ctx: dict) -> dict | None:
     o, info, device, model = ctx['o'], ctx['info'], ctx['device'], ctx['model']
     metrics = None
@@ -446,7 +453,7 @@ def _log(run: _Run, ctx: dict, bar):
             if k not in ('step', 'epoch'): ctx['writer'].add_scalar(f'train/{k}', v, run.step)
     if bar is not None: bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
 
-# %% ../nbs/39_train.ipynb #053b22a5
+# %% ../nbs/39_train.ipynb #f37bbf32
 def _train_batch(net, batch, ctx: dict, group_size: int, last_in_group: bool):
     "Forward and backward of one batch; returns (loss, extras) detached."
     o, device = ctx['o'], ctx['device']
@@ -465,7 +472,7 @@ def _optimizer_step(ctx: dict):
         opt.zero_grad(set_to_none=True)
         if ctx['scheduler'] is not None: ctx['scheduler'].step()
 
-# %% ../nbs/39_train.ipynb #f37bbf32
+# %% ../nbs/39_train.ipynb #f432da39
 def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     o, info, device = ctx['o'], ctx['info'], ctx['device']
     idx = epoch_indices(len(ctx['train_set']), seed=o.seed, epoch=run.epoch, shuffle=o.shuffle, rank=info.rank,
@@ -518,7 +525,7 @@ def _end_epoch(run: _Run, ctx: dict):
                 if k not in ('step', 'epoch'): ctx['writer'].add_scalar(f'epoch/val_{k}', run.val_history[-1][k], run.epoch)
     _save(run, ctx, best=improved)
 
-# %% ../nbs/39_train.ipynb #f432da39
+# %% ../nbs/39_train.ipynb #c261e235
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
@@ -558,8 +565,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                                                   find_unused_parameters=o.find_unused_parameters)
     writer = None
     if info.is_main and o.log_dir is not None:
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(o.log_dir), purge_step=run.step if source is not None else None)
+        writer = summary_writer(o.log_dir, purge_step=run.step if source is not None else None)
     ctx = dict(o=o, info=info, device=device, model=model, loss_fn=loss_fn, train_set=train_set, val_set=val_set,
                evaluate=evaluate, collate_fn=collate_fn, figures=figures, optimizer=optimizer, scheduler=scheduler,
                config=config, arch=arch, ckdir=ckdir, writer=writer)
@@ -584,7 +590,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                      best_path=ckdir/'best.tar' if has_ck and (ckdir/'best.tar').exists() else None,
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
-# %% ../nbs/39_train.ipynb #55865395
+# %% ../nbs/39_train.ipynb #eee70534
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add `--device {auto,cpu,cuda}` and `--resume [CHECKPOINT]` to a training command's parser."
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
