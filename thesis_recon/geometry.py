@@ -5,6 +5,7 @@
 # %% ../nbs/02_geometry.ipynb #2c271b5f
 from __future__ import annotations
 import numpy as np
+from .core import ThesisReconError
 
 # %% auto #0
 __all__ = ['unproject', 'project', 'transform', 'invert_pose', 'is_valid_pose', 'camera_center', 'scale_intrinsics',
@@ -45,12 +46,10 @@ def transform(points, T) -> np.ndarray:
     return (p @ T[:3, :3].T.astype(p.dtype) + T[:3, 3].astype(p.dtype))
 
 def invert_pose(T) -> np.ndarray:
-    "Inverse of a rigid 4x4 transform (uses R^T, exact for rotations)."
+    "The exact inverse (float64) of a 4x4 camera-to-world matrix `T` (or a stack (..., 4, 4)): world-to-camera."
     T = np.asarray(T, np.float64)
-    inv = np.eye(4)
-    inv[:3, :3] = T[:3, :3].T
-    inv[:3, 3] = -T[:3, :3].T @ T[:3, 3]
-    return inv
+    try: return np.linalg.inv(T)
+    except np.linalg.LinAlgError: raise ThesisReconError(f'pose is singular, it cannot be inverted:\n{T}') from None
 
 def is_valid_pose(T, tol: float = 1e-3) -> bool:
     "True if `T` is a finite rigid 4x4 transform: orthonormal rotation with det +1 (within `tol`), last row 0 0 0 1."
@@ -64,7 +63,7 @@ def camera_center(pose) -> np.ndarray:
     "World position of the camera of a camera-to-world `pose`."
     return np.asarray(pose, np.float64)[:3, 3].copy()
 
-# %% ../nbs/02_geometry.ipynb #fb3dea8a
+# %% ../nbs/02_geometry.ipynb #26476d80
 def scale_intrinsics(K, from_size, to_size) -> np.ndarray:
     "Intrinsics for an image resized from `from_size` to `to_size`, both (width, height)."
     K = np.array(K, np.float64)
@@ -92,7 +91,7 @@ def resize_crop_intrinsics(K, from_size, to_size) -> np.ndarray:
     resized, box = resize_crop_params(from_size, to_size)
     return crop_intrinsics(scale_intrinsics(K, from_size, resized), box)
 
-# %% ../nbs/02_geometry.ipynb #71df5a49
+# %% ../nbs/02_geometry.ipynb #4bc407f7
 def view_frustum(depth, K, pose) -> np.ndarray:
     "World points (5, 3): the camera centre and the 4 image corners at the frame's max depth."
     depth = np.asarray(depth)
@@ -125,7 +124,7 @@ def look_at(eye, target, up=(0, 0, 1)) -> np.ndarray:
     pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = x, np.cross(z, x), z, eye
     return pose
 
-# %% ../nbs/02_geometry.ipynb #64fae649
+# %% ../nbs/02_geometry.ipynb #9fdc38c8
 def world_to_grid_matrix(vol_origin, voxel_size) -> np.ndarray:
     "4x4 map from world metres to continuous voxel coordinates (integers at voxel centres)."
     T = np.eye(4) / voxel_size
@@ -140,7 +139,7 @@ def grid_to_world_matrix(vol_origin, voxel_size) -> np.ndarray:
     T[:3, 3] = np.asarray(vol_origin, np.float64)
     return T
 
-# %% ../nbs/02_geometry.ipynb #1e8940b9
+# %% ../nbs/02_geometry.ipynb #160223c9
 def rot90_z(k: int) -> np.ndarray:
     "4x4 rotation by k * 90 degrees about the z axis (counter-clockwise seen from above)."
     c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][k % 4]
