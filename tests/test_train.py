@@ -42,6 +42,21 @@ def test_ddp_two_processes_match_one(tmp_path):
     assert len(list((tmp_path/'two'/'runs').iterdir())) == 1
     assert err.count('epoch 1/3') >= 1
 
+def test_ddp_resume_continues_exactly(tmp_path, request):
+    "Two processes with dropout (each rank its own RNG stream): stopping at step 3 and resuming gives steps 4..6 of the uninterrupted run."
+    if 'slow' not in request.config.getoption('--flags').split(): pytest.skip('slow: run with --flags slow')
+    torchrun = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', str(SCRIPT)]
+    full, _ = _run(torchrun + [str(tmp_path/'full'), '4', '--dropout'], tmp_path)
+    _run(torchrun + [str(tmp_path/'part'), '4', '--dropout', '--max_steps', '3'], tmp_path)
+    resumed, _ = _run(torchrun + [str(tmp_path/'part'), '4', '--dropout', '--resume'], tmp_path)
+    full, resumed = (sorted(r, key=lambda x: x['rank']) for r in (full, resumed))
+    for f, r in zip(full, resumed):
+        assert [h['step'] for h in r['history']] == list(range(1, 7))
+        torch.testing.assert_close([h['loss'] for h in r['history']], [h['loss'] for h in f['history']], atol=1e-6, rtol=0)
+    w_full = load_checkpoint(tmp_path/'full'/'checkpoints'/'latest.tar')['model']
+    w_res = load_checkpoint(tmp_path/'part'/'checkpoints'/'latest.tar')['model']
+    for k in w_full: torch.testing.assert_close(w_res[k], w_full[k], atol=1e-6, rtol=0)
+
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason='signals reach the main thread only')
 def test_sigint_inside_the_optimizer_step_is_delivered_after_it():
     done, before = [], signal.getsignal(signal.SIGINT)
