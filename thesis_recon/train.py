@@ -61,7 +61,7 @@ def _check_options(o: TrainOptions):
     need(o.precision in ('auto', 'bf16', 'fp32'), f"precision must be auto, bf16 or fp32, got {o.precision!r}")
     need(o.grad_clip is None or o.grad_clip > 0, f"grad_clip must be > 0 or None, got {o.grad_clip!r}")
 
-# %% ../nbs/39_train.ipynb #d2e068af
+# %% ../nbs/39_train.ipynb #0f334243
 def resolve_device(name: str = 'auto') -> torch.device:
     "`auto` (the GPU when torch sees one), `cpu`, `cuda` or `cuda:N`; a clear error for a GPU that is not there."
     name = 'auto' if name is None else str(name).strip().lower()
@@ -89,7 +89,7 @@ def seed_worker(worker_id: int):
     s = torch.initial_seed() % 2**32
     np.random.seed(s); random.seed(s)
 
-# %% ../nbs/39_train.ipynb #d1a5a54c
+# %% ../nbs/39_train.ipynb #1a7ae114
 def _numpy_state():
     name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     return (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached))
@@ -119,7 +119,7 @@ def forked_rng():
     try: yield
     finally: set_rng_state(st)
 
-# %% ../nbs/39_train.ipynb #c8e6528c
+# %% ../nbs/39_train.ipynb #078b2803
 def epoch_indices(n: int, *, seed: int, epoch: int, shuffle: bool = True, rank: int = 0, world_size: int = 1) -> list[int]:
     "The sample order of one epoch for one process: a permutation fixed by (seed, epoch), dealt out over the processes."
     if shuffle:
@@ -130,7 +130,7 @@ def epoch_indices(n: int, *, seed: int, epoch: int, shuffle: bool = True, rank: 
     order += (order * math.ceil(total / max(n, 1)))[:total - n]
     return order[rank:total:world_size]
 
-# %% ../nbs/39_train.ipynb #85ad0087
+# %% ../nbs/39_train.ipynb #4de7c8af
 def batch_seed(seed: int, epoch: int, rank: int, batch: int) -> int:
     "A 32-bit seed for one batch of one epoch of one process."
     return int(np.random.SeedSequence([seed % 2**32, epoch, rank, batch]).generate_state(1)[0])
@@ -166,7 +166,7 @@ def epoch_loader(dataset, indices: list[int], *, batch_size: int, seed: int, epo
                       worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(batch_seed(seed, epoch, rank, -1 % 2**31)),
                       pin_memory=pin_memory)
 
-# %% ../nbs/39_train.ipynb #d41ad1ef
+# %% ../nbs/39_train.ipynb #40dcabae
 def to_device(batch, device):
     "`batch` with every tensor inside (dicts, lists, tuples, named tuples) moved to `device`."
     if isinstance(batch, torch.Tensor): return batch.to(device, non_blocking=True)
@@ -182,7 +182,7 @@ def autocast(device: torch.device, precision: str = 'auto'):
     if precision == 'fp32': return contextlib.nullcontext()
     raise ThesisReconError(f"precision {precision!r}: expected auto, bf16 or fp32")
 
-# %% ../nbs/39_train.ipynb #4395c7aa
+# %% ../nbs/39_train.ipynb #acf5290e
 CHECKPOINT_FORMAT = 'thesis_recon.train/1'
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -224,7 +224,7 @@ def load_checkpoint(path, model=None, *, arch=None, map_location='cpu', strict: 
             raise ThesisReconError(f"{path}: the weights do not fit {type(unwrap(model)).__name__}: {' '.join(str(e).split())[:400]}") from None
     return ck
 
-# %% ../nbs/39_train.ipynb #a4be9472
+# %% ../nbs/39_train.ipynb #62914dbb
 @dataclass
 class DistInfo:
     "Where this process stands in a torchrun job."
@@ -258,7 +258,7 @@ def setup_processes(device_name: str = 'auto') -> tuple[DistInfo, torch.device, 
     dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     return info, device, True
 
-# %% ../nbs/39_train.ipynb #04ae6072
+# %% ../nbs/39_train.ipynb #7dc32980
 @contextlib.contextmanager
 def deferred_sigint():
     "Hold a SIGINT that arrives inside the block and deliver it after (only possible in the main thread)."
@@ -273,7 +273,7 @@ def deferred_sigint():
             if callable(old): old(signal.SIGINT, None)
             elif old != signal.SIG_IGN: raise KeyboardInterrupt
 
-# %% ../nbs/39_train.ipynb #0a91cb7a
+# %% ../nbs/39_train.ipynb #e73553f9
 @dataclass
 class FitResult:
     "What `fit` returns: the logged history, the validations, the best metric and the checkpoint paths."
@@ -330,14 +330,14 @@ def _add(sums: dict, loss, extras: dict) -> dict:
     for k, v in extras.items(): out[k] = sums.get(k, 0.0) + (v.detach().float() if isinstance(v, torch.Tensor) else float(v))
     return out
 
-# %% ../nbs/39_train.ipynb #e73553f9
+# %% ../nbs/39_train.ipynb #eb4eb22a
 def summary_writer(log_dir, purge_step: int | None = None):
     "A `torch.utils.tensorboard.SummaryWriter` on `log_dir` that does not make tensorboard import TensorFlow."
     sys.modules.setdefault('tensorboard.compat.notf', types.ModuleType('tensorboard.compat.notf'))
     from torch.utils.tensorboard import SummaryWriter
     return SummaryWriter(str(log_dir), purge_step=purge_step)
 
-# %% ../nbs/39_train.ipynb #eb4eb22a
+# %% ../nbs/39_train.ipynb #053b22a5
 def _make_optimizer(optimizer, model):
     if optimizer is None: return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     if isinstance(optimizer, torch.optim.Optimizer): return optimizer
@@ -386,7 +386,7 @@ def _mean_loss(model, loss_fn, loader, device, precision) -> dict:
 def _batches_of(loader):
     return iter(loader.batch_sampler)
 
-# %% ../nbs/39_train.ipynb #053b22a5
+# %% ../nbs/39_train.ipynb #f37bbf32
 def _validate(run: _Run, ctx: dict) -> dict | None:
     o, info, device, model = ctx['o'], ctx['info'], ctx['device'], ctx['model']
     metrics = None
@@ -453,7 +453,7 @@ def _log(run: _Run, ctx: dict, bar):
             if k not in ('step', 'epoch'): ctx['writer'].add_scalar(f'train/{k}', v, run.step)
     if bar is not None: bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
 
-# %% ../nbs/39_train.ipynb #f37bbf32
+# %% ../nbs/39_train.ipynb #f432da39
 def _train_batch(net, batch, ctx: dict, group_size: int, last_in_group: bool):
     "Forward and backward of one batch; returns (loss, extras) detached."
     o, device = ctx['o'], ctx['device']
@@ -472,7 +472,7 @@ def _optimizer_step(ctx: dict):
         opt.zero_grad(set_to_none=True)
         if ctx['scheduler'] is not None: ctx['scheduler'].step()
 
-# %% ../nbs/39_train.ipynb #f432da39
+# %% ../nbs/39_train.ipynb #c261e235
 def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     o, info, device = ctx['o'], ctx['info'], ctx['device']
     idx = epoch_indices(len(ctx['train_set']), seed=o.seed, epoch=run.epoch, shuffle=o.shuffle, rank=info.rank,
@@ -525,7 +525,7 @@ def _end_epoch(run: _Run, ctx: dict):
                 if k not in ('step', 'epoch'): ctx['writer'].add_scalar(f'epoch/val_{k}', run.val_history[-1][k], run.epoch)
     _save(run, ctx, best=improved)
 
-# %% ../nbs/39_train.ipynb #c261e235
+# %% ../nbs/39_train.ipynb #2a193aa3
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
@@ -590,7 +590,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                      best_path=ckdir/'best.tar' if has_ck and (ckdir/'best.tar').exists() else None,
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
-# %% ../nbs/39_train.ipynb #eee70534
+# %% ../nbs/39_train.ipynb #21548f67
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add `--device {auto,cpu,cuda}` and `--resume [CHECKPOINT]` to a training command's parser."
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
