@@ -12,7 +12,7 @@ from .core import ThesisReconError, atomic_write_text
 
 # %% auto #0
 __all__ = ['read_config_file', 'apply_overrides', 'load_config', 'config_to_dict', 'dump_config', 'save_config', 'configs_dir',
-           'shipped_config_names', 'shipped_config', 'write_config_main']
+           'shipped_config_names', 'shipped_config', 'parse_set', 'write_config_main']
 
 # %% ../nbs/38_config.ipynb #143aa374
 class _Loader(yaml.SafeLoader):
@@ -204,7 +204,8 @@ def shipped_config(name: str) -> Path:
     raise ThesisReconError(f"no shipped config '{name}'{hint}; available: {', '.join(names) or '(none)'}")
 
 # %% ../nbs/38_config.ipynb #607ce665
-def _parse_set(item: str):
+def parse_set(item: str) -> tuple[str, Any]:
+    "`'a.b=3'` -> `('a.b', 3)`: the value read as JSON when it parses, else as the string."
     if '=' not in item: raise ThesisReconError(f"--set {item}: expected key=value")
     key, text = item.split('=', 1)
     key = key.strip()
@@ -212,6 +213,8 @@ def _parse_set(item: str):
     try: value = json.loads(text)
     except json.JSONDecodeError: value = text
     return key, value
+
+_parse_set = parse_set
 
 def _has_key(raw: dict, dotted: str) -> tuple[bool, list[str]]:
     node = raw
@@ -246,7 +249,7 @@ def write_config_main(argv: list[str] | None = None) -> int:
     if args.out.exists() and not args.force:
         raise ThesisReconError(f"{args.out} exists; pass --force to overwrite it")
     raw = read_config_file(src)
-    overrides = dict(_parse_set(s) for s in args.set)
+    overrides = dict(parse_set(s) for s in args.set)
     for key in overrides:
         found, siblings = _has_key(raw, key)
         if not found and not args.add:
