@@ -290,7 +290,7 @@ def data_options(data_dir) -> dict:
     return json.loads(p.read_text())
 
 def make_svr_data(out, scenes: int, views: int, resolution: int = 256, image_size: int = IMAGE_SIZE, latent_grid: int = 16,
-                  first_scene: int = 0, shaping=None, progress: bool = True) -> list[Path]:
+                  first_scene: int = 0, shaping=None, mesh_spacing: float = 0.05, progress: bool = True) -> list[Path]:
     "Write `views` views of each of `scenes` synthetic rooms (seeds first_scene..) with targets and loss maps; resumable."
     from tqdm.auto import tqdm
     from thesis_recon.core import atomic_write_text
@@ -313,17 +313,17 @@ def make_svr_data(out, scenes: int, views: int, resolution: int = 256, image_siz
         path = out/'views'/f's{s:05d}_v{v:02d}.npz'
         files.append(path)
         if path.exists(): continue
-        if scene is None or scene.seed != s: scene = make_scene_for_svr(s)
+        if scene is None or scene.seed != s: scene = make_scene_for_svr(s, mesh_spacing)
         pose = view_poses(scene, views, seed=s)[v]
         sample = make_view_sample(scene, pose, image_size, resolution)
         sample.update(shape_loss(sample['tsdf'], sample['classes'], latent_grid, shaping))
         save_view(path, sample)
     return files
 
-def make_scene_for_svr(seed: int):
-    "The synthetic room of seed `seed` with a 5 cm ground-truth mesh."
+def make_scene_for_svr(seed: int, mesh_spacing: float = 0.05):
+    "The synthetic room of seed `seed` with a ground-truth mesh of `mesh_spacing` m."
     from thesis_recon.synthetic_scene import make_scene
-    return make_scene(seed, mesh_spacing=0.05)
+    return make_scene(seed, mesh_spacing=mesh_spacing)
 
 def svr_data_main(argv: list[str] | None = None) -> int:
     "thesis-recon svr-data: views of synthetic rooms with target TSDF, classes and loss maps."
@@ -337,12 +337,14 @@ def svr_data_main(argv: list[str] | None = None) -> int:
     p.add_argument('--image_size', type=int, default=IMAGE_SIZE, help='rendered image side in pixels (default 512)')
     p.add_argument('--latent_grid', type=int, default=16, help='latent blocks per axis G; R must be a multiple (default 16)')
     p.add_argument('--first_scene', type=int, default=0, help='seed of the first room (default 0)')
+    p.add_argument('--mesh_spacing', type=float, default=0.05, help='ground-truth mesh resolution in m (default 0.05; coarser is faster for small grids)')
     p.add_argument('--config', type=Path, default=None, help='SVR config (JSON/YAML) whose `shaping` section sets the loss factors')
     a = p.parse_args(argv)
     shaping = None
     if a.config is not None:
         from thesis_recon.svr.nets import load_svr_config
         shaping = load_svr_config(a.config).shaping
-    files = make_svr_data(a.out, a.scenes, a.views, a.resolution, a.image_size, a.latent_grid, a.first_scene, shaping)
+    if not a.mesh_spacing > 0: raise ThesisReconError(f'--mesh_spacing: must be positive, got {a.mesh_spacing}')
+    files = make_svr_data(a.out, a.scenes, a.views, a.resolution, a.image_size, a.latent_grid, a.first_scene, shaping, a.mesh_spacing)
     print(f'{len(files)} views in {a.out/"views"}')
     return 0
