@@ -13,7 +13,8 @@ from .core import ThesisReconError
 # %% auto #0
 __all__ = ['cache_stats', 'MIN_GPU_THREADS_PER_CPU_THREAD', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError', 'KernelParam',
            'parse_kernel_params', 'kernel_cache_dir', 'set_num_threads', 'RawKernel', 'compile_ptx', 'package_kernel',
-           'all_package_kernels', 'gpu_available']
+           'all_package_kernels', 'gpu_available', 'resolve_array_device', 'array_module', 'array_device', 'xp_of',
+           'to_numpy', 'device_free_bytes']
 
 # %% ../nbs/01_kernels.ipynb #02ca82b2
 class KernelCompileError(ThesisReconError):
@@ -459,3 +460,45 @@ def gpu_available() -> bool:
         import cupy
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception: return False
+
+# %% ../nbs/01_kernels.ipynb #7e6d5809
+def resolve_array_device(device: str = 'auto') -> str:
+    "'cpu' or 'cuda' for `device` ('auto': the GPU when CuPy sees one); `ThesisReconError` if 'cuda' cannot be had."
+    if device not in ('auto', 'cpu', 'cuda'): raise ThesisReconError(f"--device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == 'cpu': return 'cpu'
+    if device == 'auto': return 'cuda' if gpu_available() else 'cpu'
+    try: import cupy
+    except ImportError:
+        raise ThesisReconError("--device cuda needs CuPy: pip install 'thesis-recon[gpu]' (cupy-cuda12x)") from None
+    try: n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e: raise ThesisReconError(f'--device cuda: CuPy finds no usable GPU ({e})') from None
+    if n == 0: raise ThesisReconError('--device cuda: CuPy finds no GPU')
+    return 'cuda'
+
+def array_module(device: str = 'cpu'):
+    "`numpy` for 'cpu', `cupy` for 'cuda' ('auto' resolved first)."
+    if resolve_array_device(device) == 'cpu': return np
+    import cupy
+    return cupy
+
+def array_device(a) -> str:
+    "'cuda' for a CuPy array, else 'cpu'."
+    return 'cuda' if _is_cupy_array(a) else 'cpu'
+
+def xp_of(a):
+    "The array module of `a`: `cupy` for a CuPy array, else `numpy`."
+    if _is_cupy_array(a):
+        import cupy
+        return cupy
+    return np
+
+def to_numpy(a) -> np.ndarray:
+    "`a` as a NumPy array (a CuPy array comes down from the GPU once)."
+    return a.get() if _is_cupy_array(a) else np.asarray(a)
+
+def device_free_bytes(device: str) -> int | None:
+    "Free memory of the GPU for 'cuda' (what a new grid may take), None for 'cpu'."
+    if device != 'cuda': return None
+    import cupy
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    return int(free + cupy.get_default_memory_pool().free_bytes())

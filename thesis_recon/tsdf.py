@@ -8,7 +8,7 @@ from pathlib import Path
 import math
 import numpy as np
 from .core import ThesisReconError, warn_data
-from .kernels import package_kernel
+from .kernels import array_module, device_free_bytes, package_kernel, resolve_array_device, to_numpy, xp_of
 from .geometry import invert_pose, is_valid_pose, project, transform, unproject
 from .mesh import Mesh
 
@@ -37,9 +37,11 @@ def _available_bytes() -> int:
     except OSError: pass
     return 8 << 30
 
-def check_volume_memory(vol_bnds, voxel_size: float, bytes_per_voxel: int, max_bytes: int | None = None) -> int:
-    "Bytes the grid needs; raises `ThesisReconError` naming a voxel size that fits if that exceeds `max_bytes`."
-    limit = _available_bytes() if max_bytes is None else int(max_bytes)
+def check_volume_memory(vol_bnds, voxel_size: float, bytes_per_voxel: int, max_bytes: int | None = None,
+                        device: str = 'cpu') -> int:
+    """Bytes the grid needs; raises `ThesisReconError` naming a voxel size that fits if that exceeds `max_bytes`
+    (default: half the memory available, of the host or, for `device='cuda'`, of the GPU)."""
+    limit = int(max_bytes) if max_bytes is not None else (_available_bytes() if device != 'cuda' else device_free_bytes('cuda') // 2)
     need = math.prod(volume_dims(vol_bnds, voxel_size)) * bytes_per_voxel
     if need <= limit: return need
     fit = voxel_size * (need / limit) ** (1 / 3)
@@ -224,14 +226,17 @@ def _rigid34(T) -> np.ndarray:
 
 def mark_blocks(depth, K, cam_pose, vol_origin, voxel_size: float, trunc: float, dims, block: int = 8,
                 tile: int = 8) -> np.ndarray:
-    "Pass 1: (BX, BY, BZ) bool, True for each block of `block`^3 voxels the truncation band of `depth` can reach."
-    depth = np.ascontiguousarray(depth, np.float32)
+    """Pass 1: (BX, BY, BZ) bool, True for each block of `block`^3 voxels the truncation band of `depth` can reach.
+    A CuPy `depth` runs on the GPU and gives a CuPy mask."""
+    xp = xp_of(depth)
+    depth = xp.ascontiguousarray(depth, dtype=xp.float32)
     H, W = depth.shape
     nb = tuple(-(-n // block) for n in dims)
-    mask = np.zeros(nb, np.int32)
+    mask = xp.zeros(nb, xp.int32)
     n_tiles = -(-W // tile) * -(-H // tile)
     _mark_blocks_kernel((-(-n_tiles // 64),), (64,), (
-        depth, np.int32(H), np.int32(W), np.int32(tile), _intr(K), _rigid34(cam_pose), np.asarray(vol_origin, np.float32),
+        depth, np.int32(H), np.int32(W), np.int32(tile), xp.asarray(_intr(K)), xp.asarray(_rigid34(cam_pose)),
+        xp.asarray(np.asarray(vol_origin, np.float32)),
         np.float32(voxel_size), np.float32(trunc), *map(np.int32, dims), np.int32(block), mask))
     return mask.astype(bool)
 
@@ -251,20 +256,29 @@ def _check_frame(depth, K, color):
 
 # %% ../nbs/20_tsdf.ipynb #53ad97f0
 class TSDFVolume:
-    "A TSDF voxel grid over `vol_bnds` (3, 2) metres; `integrate` frames, then `extract_mesh`."
+    """A TSDF voxel grid over `vol_bnds` (3, 2) metres; `integrate` frames, then `extract_mesh`.
+    `device='cuda'` keeps the grids on the GPU (CuPy arrays); 'auto' takes the GPU when CuPy sees one."""
     block = 8
 
-    def __init__(self, vol_bnds, voxel_size: float, margin: float = 3, color: bool = False, max_bytes: int | None = None):
+    def __init__(self, vol_bnds, voxel_size: float, margin: float = 3, color: bool = False, max_bytes: int | None = None,
+                 device: str = 'cpu'):
         self.vol_bnds = np.asarray(vol_bnds, np.float64)
         self.voxel_size, self.margin = float(voxel_size), float(margin)
         self.trunc = self.margin * self.voxel_size
         self.dims = volume_dims(self.vol_bnds, self.voxel_size)
-        check_volume_memory(self.vol_bnds, self.voxel_size, 20 if color else 8, max_bytes)
+        self.device = resolve_array_device(device)
+        xp = self._xp = array_module(self.device)
+        check_volume_memory(self.vol_bnds, self.voxel_size, 20 if color else 8, max_bytes, self.device)
         self.vol_origin = self.vol_bnds[:, 0].astype(np.float32)
-        self.tsdf = np.ones(self.dims, np.float32)
-        self.weight = np.zeros(self.dims, np.float32)
-        self.color = np.zeros((*self.dims, 3), np.float32) if color else None
+        self._origin = xp.asarray(self.vol_origin)
+        self.tsdf = xp.ones(self.dims, xp.float32)
+        self.weight = xp.zeros(self.dims, xp.float32)
+        self.color = xp.zeros((*self.dims, 3), xp.float32) if color else None
         self.n_integrated = 0
+
+    def _here(self, a):
+        "`a` (NumPy or CuPy) on this volume's device."
+        return to_numpy(a) if self._xp is np else self._xp.asarray(a)
 
     def __repr__(self):
         return (f'TSDFVolume({"x".join(map(str, self.dims))} voxels of {self.voxel_size} m, origin '
@@ -272,36 +286,43 @@ class TSDFVolume:
 
     def integrate(self, depth, K, cam_pose, obs_weight: float = 1.0, color=None, band_only: bool = True) -> bool:
         """Fuse one frame: depth (H, W) metres (0 = invalid), K 3x3, cam_pose 4x4 camera-to-world, color (H, W, 3) uint8.
+        depth and color may be NumPy or CuPy arrays (moved to the volume's device if they are not there).
 
         Returns False (with a `DataWarning`) when the pose is invalid and the frame was skipped.
         `band_only=False` integrates every block (exactly the reference rule, slower)."""
-        depth = np.asarray(depth)
+        xp = self._xp
+        if xp_of(depth) is np: depth = np.asarray(depth)
         _check_frame(depth, K, color)
         if not is_valid_pose(np.asarray(cam_pose, np.float64)):
             warn_data(f'invalid camera pose (inf, NaN or not rigid): frame skipped\n{np.asarray(cam_pose)}')
             return False
-        depth = np.ascontiguousarray(depth, np.float32)   # NaN and inf readings fail the kernels' 0 < d < 3e38 tests
+        depth = xp.ascontiguousarray(self._here(depth), dtype=xp.float32)   # NaN and inf readings fail the kernels' 0 < d < 3e38 tests
         if band_only:
-            ids = np.flatnonzero(mark_blocks(depth, K, cam_pose, self.vol_origin, self.voxel_size, self.trunc,
-                                             self.dims, self.block)).astype(np.int32)
+            ids = xp.flatnonzero(mark_blocks(depth, K, cam_pose, self.vol_origin, self.voxel_size, self.trunc,
+                                             self.dims, self.block)).astype(xp.int32)
         else:
-            ids = np.arange(math.prod(-(-n // self.block) for n in self.dims), dtype=np.int32)
+            ids = xp.arange(math.prod(-(-n // self.block) for n in self.dims), dtype=xp.int32)
         self.n_integrated += 1
         if len(ids) == 0: return True
         use_color = self.color is not None and color is not None
-        col = np.ascontiguousarray(color, np.uint8) if use_color else np.zeros(3, np.uint8)
-        col_vol = self.color if use_color else np.zeros(3, np.float32)
+        col = xp.ascontiguousarray(self._here(color), dtype=xp.uint8) if use_color else xp.zeros(3, xp.uint8)
+        col_vol = self.color if use_color else xp.zeros(3, xp.float32)
         H, W = depth.shape
         _integrate_blocks_kernel((len(ids),), (self.block, self.block), (
-            ids, np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W), _intr(K),
-            _rigid34(invert_pose(np.asarray(cam_pose, np.float64))), self.vol_origin, np.float32(self.voxel_size),
+            ids, np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W), xp.asarray(_intr(K)),
+            xp.asarray(_rigid34(invert_pose(np.asarray(cam_pose, np.float64)))), self._origin, np.float32(self.voxel_size),
             np.float32(self.trunc), np.float32(obs_weight), *map(np.int32, self.dims), self.tsdf, self.weight,
             col, col_vol, np.int32(use_color)))
         return True
 
     def get_volume(self):
-        "The grids themselves (not copies): `(tsdf, weight)` (X, Y, Z) float32, plus colour (X, Y, Z, 3) float32 0..255 if fused."
+        """The grids themselves (not copies, on the volume's device): `(tsdf, weight)` (X, Y, Z) float32, plus colour
+        (X, Y, Z, 3) float32 0..255 if fused."""
         return (self.tsdf, self.weight) if self.color is None else (self.tsdf, self.weight, self.color)
+
+    def to_host(self):
+        "`get_volume()` as NumPy arrays (from the GPU: one download each)."
+        return tuple(to_numpy(a) for a in self.get_volume())
 
 # %% ../nbs/20_tsdf.ipynb #247c8e46
 def _observed_cubes(weight, weight_threshold: float) -> np.ndarray:
@@ -338,10 +359,11 @@ def tsdf_to_mesh(tsdf, weight, vol_origin, voxel_size: float, color=None, weight
 # %% ../nbs/20_tsdf.ipynb #b1ecf171
 def _extract_mesh(self, weight_threshold: float = 0.0) -> Mesh:
     "Marching cubes of the fused grid where observed (weight > `weight_threshold`); world metres, normals, colour."
-    return tsdf_to_mesh(self.tsdf, self.weight, self.vol_origin, self.voxel_size, self.color, weight_threshold)
+    t, w, *c = self.to_host()            # a GPU volume comes down once; marching cubes runs on the CPU
+    return tsdf_to_mesh(t, w, self.vol_origin, self.voxel_size, c[0] if c else None, weight_threshold)
 TSDFVolume.extract_mesh = _extract_mesh
 
-# %% ../nbs/20_tsdf.ipynb #9f31aa84
+# %% ../nbs/20_tsdf.ipynb #fbb1fc64
 def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.1) -> np.ndarray:
     "(3, 2) [min, max] metres around the depth points (every `stride`-th pixel, up to `max_depth`) of valid `frames`, padded."
     lo, hi, n = np.full(3, np.inf), np.full(3, -np.inf), 0
@@ -356,7 +378,7 @@ def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.
     if n == 0: raise ThesisReconError(f'no frame has a valid pose and depth within {max_depth} m')
     return np.stack([lo - pad, hi + pad], 1)
 
-# %% ../nbs/20_tsdf.ipynb #920931fc
+# %% ../nbs/20_tsdf.ipynb #749b15b2
 def open_scan(path, load_color: bool = False):
     "The frame reader of `path` (any layout `open_scene` reads), without labels; an error if it has no frames."
     from thesis_recon.frames import open_scene
@@ -365,14 +387,16 @@ def open_scan(path, load_color: bool = False):
     return r
 
 def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: float = 3, color: bool = True,
-              progress: bool = True) -> dict:
-    "TSDF volumes {voxel_size: TSDFVolume} of the scan at `path` (two streaming passes: bounds, then fusion)."
+              progress: bool = True, device: str = 'cpu') -> dict:
+    """TSDF volumes {voxel_size: TSDFVolume} of the scan at `path` (two streaming passes: bounds, then fusion).
+    `device='cuda'` keeps the volumes on the GPU; each frame goes up once for all of them."""
     from tqdm.auto import tqdm
     from thesis_recon.images import resize_color
     scan = open_scan(path)
     bnds = scan_bounds(tqdm(scan, desc='bounds', unit='frame', disable=not progress, leave=False), max_depth)
     registered = color and type(scan).__name__ != 'SevenScenes'
-    vols = {vs: TSDFVolume(bnds, vs, margin=margin, color=registered) for vs in voxel_sizes}
+    vols = {vs: TSDFVolume(bnds, vs, margin=margin, color=registered, device=device) for vs in voxel_sizes}
+    xp = array_module(device)
     scan = open_scan(path, load_color=registered)
     for f in tqdm(scan, desc='fusion', unit='frame', disable=not progress, leave=False):
         if not f.pose_valid: continue
@@ -381,12 +405,13 @@ def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: fl
         if registered and f.color is not None:
             H, W = depth.shape
             rgb = f.color if f.color.shape[:2] == (H, W) else resize_color(f.color, (W, H))
+        depth, rgb = xp.asarray(depth), (None if rgb is None else xp.asarray(rgb))
         for v in vols.values():
             try: v.integrate(depth, f.K, f.pose, color=rgb)
             except ThesisReconError as e: raise ThesisReconError(f'{path}, frame {f.frame_id}: {e}') from None
     return vols
 
-# %% ../nbs/20_tsdf.ipynb #df4326e8
+# %% ../nbs/20_tsdf.ipynb #1b141ad1
 def shade_mesh(mesh: Mesh, K, cam_pose, width: int, height: int, point_size: float | None = None) -> np.ndarray:
     """A quick (H, W, 3) uint8 preview of a mesh from camera `cam_pose`: each vertex is splatted as a square of
     `point_size` metres (default: the median edge length), z-buffered, coloured and lit head-on by the camera."""
