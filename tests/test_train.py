@@ -57,6 +57,26 @@ def test_ddp_resume_continues_exactly(tmp_path, request):
     w_res = load_checkpoint(tmp_path/'part'/'checkpoints'/'latest.tar')['model']
     for k in w_full: torch.testing.assert_close(w_res[k], w_full[k], atol=1e-6, rtol=0)
 
+def test_ctrl_c_saves_latest_and_resume_continues(tmp_path):
+    "A real SIGINT to a training process: latest.tar as of a finished step, KeyboardInterrupt, and --resume goes on."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(HERE.parent)}
+    cmd = [sys.executable, str(SCRIPT), str(tmp_path/'run'), '8', '--slow', '--epochs', '100', '--max_steps', '10000']
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    latest = tmp_path/'run'/'checkpoints'/'latest.tar'
+    t0 = time.time()
+    while not latest.exists() and time.time() - t0 < 120 and proc.poll() is None: time.sleep(0.2)
+    assert latest.exists(), proc.communicate()[1][-2000:]
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and 'KeyboardInterrupt' in err and 'interrupted: saved' in err, err[-2000:]
+    ck = load_checkpoint(latest)
+    k = ck['step']
+    assert k >= 2 and [h['step'] for h in ck['extra']['history']] == list(range(1, k + 1))
+    (res,), _ = _run([sys.executable, str(SCRIPT), str(tmp_path/'run'), '8', '--epochs', '100', '--max_steps', str(k + 3), '--resume'], tmp_path)
+    assert [h['step'] for h in res['history']] == list(range(1, k + 4))
+    assert not [p for p in (tmp_path/'run'/'checkpoints').iterdir() if p.name not in ('latest.tar', 'best.tar')]
+
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason='signals reach the main thread only')
 def test_sigint_inside_the_optimizer_step_is_delivered_after_it():
     done, before = [], signal.getsignal(signal.SIGINT)
