@@ -95,6 +95,9 @@ def png_bytes(img):
     from PIL import Image
     buf = io.BytesIO(); Image.fromarray(img).save(buf, 'PNG'); return buf.getvalue()
 
+def npz_bytes(**arrays):
+    buf = io.BytesIO(); np.savez(buf, **arrays); return buf.getvalue()
+
 def image(seed, size=32):
     return (np.random.default_rng(seed).random((size, size, 3)) * 255).astype(np.uint8)
 
@@ -275,6 +278,111 @@ def test_serve_start_errors(tmp_path):
         s.bind((HOST, 0)); s.listen()
         res = cli('serve', 'decoder', '--random-weights', '--port', s.getsockname()[1])
         assert res.returncode == 2 and 'cannot listen' in res.stderr, res.stderr
+
+
+# ---- the real single-view networks (tiny configuration) ----
+def write_weights_folder(out, models):
+    "A weights folder as the training commands lay it out, holding `models` (here: untrained, tiny)."
+    from thesis_recon.svr.nets import write_weights_config, mean_image_of
+    from thesis_recon.svr.decoder import save_keras_weights, LatentDatabase
+    write_weights_config(out, models.config)
+    for name, net in (('normals', models.normals_net), ('scene', models.scene_net), ('decoder', models.decoder)):
+        save_keras_weights(net, Path(out)/f'{name}.weights.h5')
+    LatentDatabase(np.zeros((0, 64), np.float32), np.zeros((0, models.latent_dim), np.float32),
+                   models.empty_latent, models.filled_latent).save(Path(out)/'svr_latents.npz')
+    mean_image_of(out, models.mean_image[None])
+    return Path(out)
+
+
+@pytest.fixture(scope='module')
+def svr(tmp_path_factory):
+    "A weights folder of the tiny networks, a view (4:3, as a camera gives it) and predict-svr's answer for it."
+    import h5py
+    from thesis_recon.cli import main
+    from thesis_recon.svr.predict import load_svr_models
+    d = tmp_path_factory.mktemp('svr')
+    weights = write_weights_folder(d/'weights', load_svr_models(random_weights=True))
+    yy, xx = np.mgrid[:48, :64] / 64
+    view = np.clip(np.stack([xx, yy, 1 - xx * yy], -1) * 255 + np.random.default_rng(0).normal(0, 10, (48, 64, 3)), 0, 255).astype(np.uint8)
+    (d/'view.png').write_bytes(png_bytes(view))
+    assert main(['predict-svr', str(d/'view.png'), '--out', str(d/'ref.hdf5'), '--weights', str(weights),
+                 '--mesh', str(d/'ref.ply'), '--device', 'cpu']) == 0        # the command, in this process
+    with h5py.File(d/'ref.hdf5') as f: ref = {k: f[k][()] for k in f}
+    return d, weights, ref
+
+
+def real_server(service, svr, tmp_path, *args):
+    return start([sys.executable, '-m', 'thesis_recon.cli', 'serve', service, '--port', '0', '--weights', svr[1],
+                  '--device', 'cpu', '--log-level', 'warning', *map(str, args)], tmp_path, startup=180)
+
+
+def assert_same_hdf5(path, ref, keys):
+    import h5py
+    with h5py.File(path) as f:
+        assert sorted(f) == sorted(keys)
+        for k in keys: np.testing.assert_array_equal(f[k][()], ref[k], err_msg=k)
+
+
+def test_all_in_one_round_trip_equals_predict_svr(svr, tmp_path):
+    from thesis_recon.cli import main
+    d, weights, ref = svr
+    proc, url = real_server('all', svr, tmp_path)
+    try:
+        import httpx
+        health = httpx.get(url + '/health', trust_env=False).json()
+        assert (health['service'], health['model_loaded'], health['device']) == ('all', True, 'cpu:0')
+        assert str(weights) in health['weights'] and health['latent_shape'] == list(ref['combined_latent_block'].shape)
+        # the client command, in this process (TensorFlow is loaded here already, for the mesh)
+        assert main(['client', 'all', str(d/'view.png'), str(tmp_path/'out.hdf5'), '--server', url, '--mesh', str(tmp_path/'out.ply')]) == 0
+        assert_same_hdf5(tmp_path/'out.hdf5', ref, ['combined_latent_block', 'voxelblock', 'classes'])
+        assert (tmp_path/'out.ply').read_bytes() == (d/'ref.ply').read_bytes()
+        r = post(url + '/decode', b'\x80\x04junk')                 # the real server refuses a pickle too
+        assert r.status_code == 400 and 'pickle' in r.json()['error']
+    finally:
+        assert stop(proc) == 0
+
+
+def test_scene_normals_decoder_servers_equal_predict_svr(svr, tmp_path):
+    "The original's deployment: scene (asking the normal server over HTTP), normals, decoder; one client after the other."
+    d, weights, ref = svr
+    normals, normals_url = real_server('normals', svr, tmp_path)
+    scene, scene_url = real_server('scene', svr, tmp_path, '--normals-url', normals_url)
+    decoder, decoder_url = real_server('decoder', svr, tmp_path)
+    try:
+        res = cli('client', 'scene', d/'view.png', tmp_path/'scene.hdf5', '--server', scene_url)
+        assert res.returncode == 0, res.stderr
+        assert_same_hdf5(tmp_path/'scene.hdf5', ref, ['combined_latent_block'])
+        res = cli('client', 'decoder', tmp_path/'scene.hdf5', tmp_path/'decoded.hdf5', '--server', decoder_url)
+        assert res.returncode == 0, res.stderr
+        assert_same_hdf5(tmp_path/'decoded.hdf5', ref, ['voxelblock', 'classes'])
+        r = post(decoder_url + '/decode', npz_bytes(combined_latent_block=np.zeros((2, 2, 2, 3), np.float32)))
+        assert r.status_code == 422 and 'combined_latent_block' in r.json()['error']
+        assert stop(normals) == 0
+        # the normal server is gone: colour alone cannot be answered (502, naming it); the client says so
+        res = cli('client', 'scene', d/'view.png', tmp_path/'x.hdf5', '--server', scene_url)
+        assert res.returncode == 2 and '502' in res.stderr and normals_url in res.stderr, res.stderr
+    finally:
+        codes = [stop(p) for p in (scene, normals, decoder)]
+    assert codes == [0, 0, 0]
+
+
+def test_mismatched_weights_refused_at_start(svr, tmp_path, capsys):
+    "A weights folder whose config does not fit its networks: `serve` says so and exits 2 before it listens."
+    import json, shutil
+    from thesis_recon.cli import main
+    bad = tmp_path/'bad'
+    shutil.copytree(svr[1], bad)
+    cfg = json.loads((bad/'svr_config.json').read_text())
+    cfg['decoder']['latent_dim'] *= 2
+    (bad/'svr_config.json').write_text(json.dumps(cfg))
+    with socket.socket() as s:
+        s.bind((HOST, 0)); port = s.getsockname()[1]
+    assert main(['serve', 'decoder', '--weights', str(bad), '--port', str(port)]) == 2
+    err = capsys.readouterr().err
+    assert 'does not fit' in err and str(bad) in err, err
+    (bad/'scene.weights.h5').unlink()
+    assert main(['serve', 'scene', '--weights', str(bad), '--port', str(port)]) == 2
+    assert 'scene.weights.h5: not found' in capsys.readouterr().err
 
 
 def test_help():

@@ -45,6 +45,7 @@ class SVRService:
     latent_shape: tuple | None = None      # (G, G, G, C) the scene network writes and the decoder reads, if known
     device: str = 'cpu'
     weights: str = ''                      # where the networks came from, for /health
+    models: object = None                  # the loaded networks behind the functions, if any (for inspection)
 
 NEEDS = {'normals': ('normals',), 'scene': ('latents',), 'decoder': ('decode',), 'all': ('normals', 'latents', 'decode')}
 
@@ -508,7 +509,7 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
                       latents=on_device(predict_latents) if 'latents' in needs else None,
                       decode=on_device(decode_latents) if 'decode' in needs else None,
                       latent_shape=(models.latent_grid,) * 3 + (models.latent_dim,), device=dev,
-                      weights=f'weights {weights}' if weights else 'random weights (tiny configuration)')
+                      weights=f'weights {weights}' if weights else 'random weights (tiny configuration)', models=models)
 
 # %% ../../nbs/66_svr_serve.ipynb #73f6069d
 def serve_main(argv: list[str] | None = None) -> int:
