@@ -95,10 +95,10 @@ def _numpy_state():
     return (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached))
 
 def rng_state(numpy: bool = True) -> dict:
-    "The states of Python's `random`, NumPy's global RNG (unless `numpy=False`), torch's CPU RNG and every initialised GPU's."
+    "The states of Python's `random`, NumPy's global RNG (unless `numpy=False`), torch's CPU RNG and the current GPU's."
     st = {'python': random.getstate(), 'torch': torch.get_rng_state()}
     if numpy: st['numpy'] = _numpy_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized(): st['cuda'] = torch.cuda.get_rng_state_all()
+    if torch.cuda.is_available() and torch.cuda.is_initialized(): st['cuda'] = torch.cuda.get_rng_state()  # one GPU per process
     return st
 
 def set_rng_state(st: dict):
@@ -109,8 +109,7 @@ def set_rng_state(st: dict):
         name, keys, pos, has_gauss, cached = st['numpy']
         np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(st['torch'].cpu())
-    if 'cuda' in st and torch.cuda.is_available():
-        for i, s in enumerate(st['cuda'][:torch.cuda.device_count()]): torch.cuda.set_rng_state(s.cpu(), i)
+    if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state(st['cuda'].cpu())
 
 @contextlib.contextmanager
 def forked_rng():
