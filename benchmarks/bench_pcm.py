@@ -1,0 +1,72 @@
+"""Point-cloud module: training samples/s and recovery time per 640x480 depth map (CPU, and the GPU when there is one).
+
+    python benchmarks/bench_pcm.py [--points 20000] [--batch 4] [--steps 5] [--repeats 3] [--threads N]
+
+Training: LeReS-size networks (widths 32/64/128/256) on distorted synthetic clouds of --points points, forward + backward
++ AdamW step, shift model (3 channels, voxel 0.01) and focal model (5 channels, voxel 0.005). Recovery: focal -> shift ->
+focal (three network passes) on one 640x480 synthetic depth map, for several cloud sizes. Prints figures; asserts nothing.
+"""
+import argparse, time
+import numpy as np
+import torch
+from thesis_recon.pcm.data import load_synthetic
+from thesis_recon.pcm.distort import make_sample, pcm_collate
+from thesis_recon.pcm.nets import PCMNet
+from thesis_recon.pcm.recover import recover_shift_focal
+
+
+def sync(device):
+    if device.type == 'cuda': torch.cuda.synchronize()
+
+
+def bench_training(device, points, batch, steps, depth, K):
+    for target, channels, voxel in ((0, 3, 0.01), (2, 5, 0.005)):
+        rng = np.random.default_rng(0)
+        items = []
+        for _ in range(batch):
+            feats, label, _ = make_sample(depth, K, target, rng, distort_s=target == 0, distort_f=target == 2,
+                                          channels=channels, max_points=points)
+            items.append({'feats': torch.from_numpy(feats), 'label': torch.tensor(label)})
+        b = {k: v.to(device) for k, v in pcm_collate(items).items()}
+        net = PCMNet(channels, voxel).to(device)
+        opt = torch.optim.AdamW(net.parameters(), 1e-3)
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.l1_loss(net(b['feats'], b['batch']), b['label']).backward()
+            opt.step()
+        step(); sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps): step()
+        sync(device)
+        dt = (time.perf_counter() - t0) / steps
+        print(f'  train {"shift" if target == 0 else "focal"} model: {batch / dt:7.1f} samples/s '
+              f'({dt * 1000:.0f} ms per batch of {batch} x {points} points)')
+
+
+def bench_recovery(device, repeats, depth, K):
+    focal = (PCMNet(5, 0.005, out_bias=1.0).to(device).eval(), {'max_points': None})
+    shift = (PCMNet(3, 0.01, out_bias=0.1).to(device).eval(), {'max_points': None})
+    for pts in (5000, 10000, 20000, 100000):
+        recover_shift_focal(depth, focal, shift, max_points=pts, device=device); sync(device)
+        t0 = time.perf_counter()
+        for _ in range(repeats): recover_shift_focal(depth, focal, shift, max_points=pts, device=device)
+        sync(device)
+        print(f'  recover 640x480, {pts:6d} points: {(time.perf_counter() - t0) / repeats:.3f} s per depth map')
+
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--points', type=int, default=20000)
+    p.add_argument('--batch', type=int, default=4)
+    p.add_argument('--steps', type=int, default=5)
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s choice)')
+    a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    depth, K = load_synthetic((0, 1), width=640, height=480)
+    devices = [torch.device('cpu')] + ([torch.device('cuda')] if torch.cuda.is_available() else [])
+    for dev in devices:
+        name = torch.cuda.get_device_name() if dev.type == 'cuda' else f'CPU, {torch.get_num_threads()} threads'
+        print(f'{dev.type} ({name})')
+        bench_training(dev, a.points, a.batch, a.steps, depth, K)
+        bench_recovery(dev, a.repeats, depth, K)
