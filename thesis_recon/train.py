@@ -530,7 +530,7 @@ def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
     o = options
     _check_options(o)
-    if not hasattr(train_set, '__len__') or len(train_set) == 0:
+    if isinstance(train_set, torch.utils.data.IterableDataset) or not hasattr(train_set, '__len__') or len(train_set) == 0:
         raise ThesisReconError("fit: train_set must be a map-style dataset with at least one sample")
     info, device, created = setup_processes(o.device)
     try: return _fit(model, loss_fn, train_set, o, info, device, optimizer=optimizer, scheduler=scheduler, val_set=val_set,
