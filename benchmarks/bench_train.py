@@ -2,7 +2,8 @@
 
 Trains a small MLP (in 64 -> hidden -> 10, batch 64) for one epoch of 8,192 samples three ways: a bare loop
 (DataLoader, forward, backward, AdamW step), `fit` with nothing to write, and `fit` logging every 10 steps to
-TensorBoard with a checkpoint every 32 steps. Prints steps/s and the trainer's overhead in microseconds per step.
+TensorBoard with a checkpoint every 32 steps. Prints steps/s (wall) and CPU time per step, and the trainer's
+overhead in CPU microseconds per step (CPU time, since wall time on a shared machine is noisy).
 Tiny models make the overhead visible; for real models it is a fraction of a percent.
 
 usage: python benchmarks/bench_train.py [--hidden 256] [--threads 1] [--repeat 3]
@@ -43,12 +44,13 @@ def main(argv=None):
         for name, f in runs.items():
             times = []
             for _ in range(a.repeat):
-                t0 = time.perf_counter(); f(); times.append(time.perf_counter() - t0)
-            best[name] = min(times)
+                t0, c0 = time.perf_counter(), time.process_time(); f()
+                times.append((time.perf_counter() - t0, time.process_time() - c0))
+            best[name] = (min(t for t, _ in times), min(c for _, c in times))
     print(f'MLP 64-{a.hidden}-10, batch 64, {steps} steps, {a.threads} thread(s), best of {a.repeat}:')
-    for name, t in best.items():
-        extra = '' if name == 'bare loop' else f'  (+{(t - best["bare loop"]) / steps * 1e6:.0f} us/step)'
-        print(f'  {name:34s} {steps / t:8.0f} steps/s{extra}')
+    for name, (t, c) in best.items():
+        extra = '' if name == 'bare loop' else f'  (+{(c - best["bare loop"][1]) / steps * 1e6:.0f} us CPU/step)'
+        print(f'  {name:34s} {steps / t:8.0f} steps/s  {c / steps * 1e3:6.2f} ms CPU/step{extra}')
 
 if __name__ == '__main__':
     main()
