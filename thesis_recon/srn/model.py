@@ -112,11 +112,14 @@ def mlp(in_dim: int, hidden: int, layers: int, out_dim: int) -> nn.Sequential:
     return nn.Sequential(*mods, nn.Linear(d, out_dim))
 
 class SRN(nn.Module):
-    "Scene representation network over `num_instances` latent codes; `forward(batch)` renders the batch's views."
+    "Scene representation network over `num_instances` latent codes; `forward(batch)` renders the batch's views; `spec` holds its sizes."
     def __init__(self, num_instances: int, latent_dim: int = 256, phi_hidden: int = 256, phi_layers: int = 4,
                  hyper_layers: int = 1, tracing_steps: int = 10, lstm_hidden: int = 16, rgb_hidden: int = 256,
                  rgb_layers: int = 5, init_depth: float = 0.05, init_march_depth: float = 1.0):
         super().__init__()
+        self.spec = dict(num_instances=num_instances, latent_dim=latent_dim, phi_hidden=phi_hidden, phi_layers=phi_layers,
+                         hyper_layers=hyper_layers, tracing_steps=tracing_steps, lstm_hidden=lstm_hidden,
+                         rgb_hidden=rgb_hidden, rgb_layers=rgb_layers, init_depth=init_depth, init_march_depth=init_march_depth)
         self.latent_codes = nn.Embedding(num_instances, latent_dim)
         nn.init.normal_(self.latent_codes.weight, 0.0, 0.01)
         self.hyper_phi = HyperPhi(latent_dim, phi_hidden, phi_layers, latent_dim, hyper_layers)
@@ -176,14 +179,16 @@ class SemanticSRN(nn.Module):
     "An SRN with a semantic head; `forward(batch)` adds seg_logits (B,N,C). The SRN is frozen unless `freeze_srn=False`."
     def __init__(self, srn: SRN, num_classes: int, model_type: str = 'linear', hidden: int = 256, freeze_srn: bool = True):
         super().__init__()
-        self.srn, self.head, self.freeze_srn = srn, SemanticHead(srn.feature_dim, num_classes, model_type, hidden), freeze_srn
+        self.srn, self.head = srn, SemanticHead(srn.feature_dim, num_classes, model_type, hidden)
+        self.spec = dict(num_classes=num_classes, model_type=model_type, hidden=hidden)
         if freeze_srn: self.srn.requires_grad_(False)
 
     @property
-    def num_classes(self) -> int: return self.head.net.out_features if self.head.model_type == 'linear' else self.head.net[-1].out_features
+    def num_classes(self) -> int: return self.spec['num_classes']
 
     def forward(self, batch: dict, latents: torch.Tensor | None = None) -> dict:
-        grad = not self.freeze_srn or (latents is not None and latents.requires_grad)
+        # the SRN runs without autograd when nothing upstream of the head is trained (the `update` step)
+        grad = any(p.requires_grad for p in self.srn.parameters()) or (latents is not None and latents.requires_grad)
         with nullcontext() if grad else torch.no_grad():
             out = self.srn(batch, latents)
         out['seg_logits'] = self.head(out['features'])
@@ -236,6 +241,7 @@ class UNetSegmenter(nn.Module):
     def __init__(self, num_classes: int, nf0: int = 64, num_down: int = 4, max_channels: int = 128):
         super().__init__()
         self.unet = UNet(3, num_classes, nf0, num_down, max_channels)
+        self.spec = dict(num_classes=num_classes, nf0=nf0, num_down=num_down, max_channels=max_channels)
 
     def forward(self, batch: dict) -> dict:
         rgb = batch['rgb']
