@@ -166,3 +166,17 @@ def test_prepare_thesis_data_on_scannet_layout_with_a_written_config(raw, tmp_pa
                 '--image_size', 160, 120, '--n_proc', 0, '--quiet')
     assert again.returncode == 0 and counts(again.stdout) == counts(res.stdout) and len(counts(res.stdout)) == 5, again.stdout
     assert 'is complete already' in again.stdout
+
+
+# --- devices (issue 15) ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('cmd,args', [('demo', ['--frames', '1']), ('generate-gt', ['--data_path', '.']),
+                                      ('prep-occ-grid', ['.', 'out', '--use_tsdf']), ('prepare-thesis-data', ['--output_path', 'o']),
+                                      ('prep-backproj-data', ['cfg.yml', 'train', 'out.hdf5'])])
+def test_device_cuda_without_a_gpu_says_what_is_missing(cmd, args, tmp_path):
+    from thesis_recon.kernels import gpu_available
+    if gpu_available(): pytest.skip('this machine has a GPU')
+    res = run(cmd, *args, '--device', 'cuda', cwd=tmp_path)
+    assert res.returncode == 2 and '--device cuda' in res.stderr and 'Traceback' not in res.stderr, res.stderr
+    assert ("pip install 'thesis-recon[gpu]'" in res.stderr) or ('no' in res.stderr and 'GPU' in res.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []            # refused before any work

@@ -8,7 +8,7 @@ import functools
 import numpy as np
 from .core import ThesisReconError
 from .geometry import invert_pose, is_valid_pose
-from .kernels import package_kernel
+from .kernels import package_kernel, xp_of
 
 # %% auto #0
 __all__ = ['SURFACE_PIXEL_SRC', 'PROJECTION_SRC', 'grid_projection_matrix', 'projection_indices', 'surface_pixel_reference',
@@ -57,7 +57,8 @@ _projection_kernel = package_kernel(PROJECTION_SRC, 'voxel_pixel_kernel')
 # %% ../nbs/31_backproj.ipynb #c0501891
 def _check_view(depth, K, pose, grid_dims):
     "Validate and normalise the inputs of `projection_indices`."
-    depth = np.ascontiguousarray(depth, np.float32)
+    xp = xp_of(depth)
+    depth = xp.ascontiguousarray(depth, dtype=xp.float32)
     if depth.ndim != 2: raise ThesisReconError(f'projection_indices: depth must be (H, W), got shape {depth.shape}')
     if np.asarray(K).shape != (3, 3): raise ThesisReconError(f'projection_indices: K must be 3x3, got {np.asarray(K).shape}')
     if not is_valid_pose(pose): raise ThesisReconError('projection_indices: the pose is not a finite rigid transform')
@@ -68,17 +69,19 @@ def _check_view(depth, K, pose, grid_dims):
 def projection_indices(depth, K, pose, world_to_grid, grid_dims, voxel_size: float,
                        depth_min: float = 0.4, depth_max: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     """Voxel indices (C order of `grid_dims`) and pixel indices `v*W + u`, int64 of equal length, of every voxel whose
-    centre sees the observed surface of `depth` (H, W) metres; `K` (3,3) of the depth image, `pose` camera-to-world."""
+    centre sees the observed surface of `depth` (H, W) metres; `K` (3,3) of the depth image, `pose` camera-to-world.
+    A CuPy `depth` runs on the GPU and gives CuPy indices."""
     depth, dims = _check_view(depth, K, pose, grid_dims)
-    P = np.ascontiguousarray(grid_projection_matrix(K, pose, world_to_grid), np.float64)
+    xp = xp_of(depth)
+    P = xp.asarray(np.ascontiguousarray(grid_projection_matrix(K, pose, world_to_grid), np.float64))
     n = dims[0] * dims[1] * dims[2]
-    out = np.empty(n, np.int64)
+    out = xp.empty(n, xp.int64)
     H, W = depth.shape
     bz = min(64, dims[2])
     _projection_kernel(((dims[2] + bz - 1) // bz, dims[1], dims[0]), (bz,),
                        (depth, np.int32(H), np.int32(W), P, np.int32(dims[0]), np.int32(dims[1]), np.int32(dims[2]),
                         np.float32(voxel_size), np.float32(depth_min), np.float32(depth_max), out))
-    vox = np.flatnonzero(out >= 0)
+    vox = xp.flatnonzero(out >= 0)
     return vox, out[vox]
 
 # %% ../nbs/31_backproj.ipynb #73f237ff
@@ -108,7 +111,7 @@ def projection_indices_reference(depth, K, pose, world_to_grid, grid_dims, voxel
     vox = np.flatnonzero(pix >= 0)
     return vox, pix[vox]
 
-# %% ../nbs/31_backproj.ipynb #31210653
+# %% ../nbs/31_backproj.ipynb #4ac8e8fe
 def stack_view_indices(pairs):
     "(3, n) int64 tensor (view, voxel, pixel) from a list of per-view `(voxel_idx, pixel_idx)` arrays."
     import torch
@@ -142,7 +145,7 @@ def _backproject_function():
             return grad.view(N, H, W, C).permute(0, 3, 1, 2), None, None
     return BackProject
 
-# %% ../nbs/31_backproj.ipynb #1292368b
+# %% ../nbs/31_backproj.ipynb #ee0d8b5c
 def backproject(features_2d, indices, grid_dims):
     "Features (N, C, H, W) of N views -> (N, C, X, Y, Z) along `indices` (3, n) = (view, voxel, pixel) rows; 0 where unseen."
     import torch
@@ -152,7 +155,7 @@ def backproject(features_2d, indices, grid_dims):
         raise ThesisReconError(f'backproject: indices must be (3, n) rows view/voxel/pixel, got {tuple(indices.shape)}')
     return _backproject_function().apply(features_2d, indices, tuple(int(d) for d in grid_dims))
 
-# %% ../nbs/31_backproj.ipynb #73793ce4
+# %% ../nbs/31_backproj.ipynb #1dff9690
 def fuse_max(volumes, n_views: int):
     "(B*V, C, X, Y, Z) -> (B, C, X, Y, Z): element-wise max over each sample's `n_views` views."
     BV, *rest = volumes.shape

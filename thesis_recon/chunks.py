@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from .core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, warn_data
-from .kernels import package_kernel
+from .kernels import array_module, package_kernel, to_numpy, xp_of
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
 from .geometry import (invert_pose, resize_crop_intrinsics, resize_crop_params, rot90_grid,
                                    rot90_grid_transform, transform, world_to_grid_matrix)
@@ -218,12 +218,13 @@ def _world_to_pixel(K, poses) -> np.ndarray:
 
 def frame_visibility(points, depths, K, poses, voxel_size: float, depth_min: float = 0.4, depth_max: float = 4.0) -> np.ndarray:
     "(F, n) bool: does frame f (depth `depths[f]` (H, W) under `K`, camera-to-world `poses[f]`) see world point i (`points` (n, 3))?"
-    pts = np.ascontiguousarray(points, np.float64).reshape(-1, 3)
-    depths = np.ascontiguousarray(depths, np.float32)
+    xp = xp_of(depths)                    # CuPy depths: on the GPU, and the answer stays there
+    pts = xp.ascontiguousarray(xp.asarray(points, dtype=xp.float64).reshape(-1, 3))
+    depths = xp.ascontiguousarray(depths, dtype=xp.float32)
     F, H, W = depths.shape
-    vis = np.zeros((F, len(pts)), np.uint8)
+    vis = xp.zeros((F, len(pts)), xp.uint8)
     if F and len(pts):
-        P = np.ascontiguousarray(_world_to_pixel(K, poses))
+        P = xp.asarray(np.ascontiguousarray(_world_to_pixel(K, poses)))
         _visibility_kernel(((F * len(pts) + 255) // 256,), (256,),
                            (pts, np.int64(len(pts)), depths, np.int32(F), np.int32(H), np.int32(W), P, np.float32(voxel_size),
                             np.float32(depth_min), np.float32(depth_max), vis))
@@ -238,7 +239,7 @@ def frame_visibility_reference(points, depths, K, poses, voxel_size: float, dept
         out.append(surface_pixel_reference(pu, pv, pz, d, voxel_size, depth_min, depth_max) >= 0)
     return np.array(out, bool).reshape(len(out), len(pts))
 
-# %% ../nbs/32_chunks.ipynb #b73c39a6
+# %% ../nbs/32_chunks.ipynb #7db4c699
 def greedy_views(vis, n_views: int) -> list[int]:
     "Rows of `vis` (F, n) bool chosen greedily: each adds the most not-yet-covered columns; stops at `n_views` or no gain."
     vis = np.asarray(vis, bool)
@@ -253,7 +254,7 @@ def greedy_views(vis, n_views: int) -> list[int]:
         covered |= vis[best]
     return chosen
 
-# %% ../nbs/32_chunks.ipynb #53800a0c
+# %% ../nbs/32_chunks.ipynb #9f38733c
 @dataclass
 class SceneViews:
     "A scene's candidate views: raw `frame_ids` (F,), `depths` (F, H, W) float32 metres at `img_size`, `K` (3,3) at that size, `poses` (F, 4, 4)."
@@ -283,7 +284,7 @@ def load_scene_views(scene_dir, img_size, frame_skip: int = 1) -> SceneViews | N
     return SceneViews(np.array([f.frame_id for f in frames]), np.stack([resize_crop_depth(f.depth, img_size) for f in frames]),
                       resize_crop_intrinsics(scene.K, (W, H), img_size), np.stack([f.pose for f in frames]))
 
-# %% ../nbs/32_chunks.ipynb #9f38733c
+# %% ../nbs/32_chunks.ipynb #65e8ee78
 def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bool, rng) -> dict:
     """Chunks of one scene: `x`, `y`, `world_to_grid` (N, 4, 4) float32, `frames` (N, n_views) int16 (-1 missing)
     from its occupancy `grid` (as `load_occupancy_grid` returns it) and candidate `views`."""
@@ -296,7 +297,7 @@ def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bo
         x, y = chunk_arrays(occ, labels, s, size)
         G = chunk_world_to_grid(t, vs, s)
         pts = transform(np.argwhere(x == 1).astype(np.float64), np.linalg.inv(G))
-        chosen = greedy_views(frame_visibility(pts, views.depths, views.K, views.poses, vs, cfg.depth_min, cfg.depth_max), nv)
+        chosen = greedy_views(to_numpy(frame_visibility(pts, views.depths, views.K, views.poses, vs, cfg.depth_min, cfg.depth_max)), nv)
         if not full_scene and len(chosen) < nv: continue
         frames = np.full(nv, -1, np.int16); frames[:len(chosen)] = views.frame_ids[chosen]
         for k, v in zip(out, (x, y, G.astype(np.float32), frames)): out[k].append(v)
@@ -306,7 +307,7 @@ def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bo
     dtypes = {'x': np.float32, 'y': np.int16, 'world_to_grid': np.float32, 'frames': np.int16}
     return {k: np.array(v, dtypes[k]).reshape(shapes[k]) for k, v in out.items()}
 
-# %% ../nbs/32_chunks.ipynb #a188620c
+# %% ../nbs/32_chunks.ipynb #98bf90bb
 LABEL_CONVENTION = ('x: 1 occupied, 0 empty, -100 padding; y: 0 empty, 1..40 NYU40 class, '
                     '-100 ignore (padding, and occupied but unannotated)')
 
@@ -342,7 +343,7 @@ def append_rows(f, arrays: dict):
     for name, a in arrays.items():
         d = f[name]; d.resize(n0 + n, axis=0); d[n0:] = a
 
-# %% ../nbs/32_chunks.ipynb #2223c06c
+# %% ../nbs/32_chunks.ipynb #b98c99b7
 def scene_ids(name: str) -> tuple[int, int]:
     "`(scene_id, scan_id)` of a ScanNet scene name `sceneXXXX_YY`."
     m = re.fullmatch(r'scene(\d{4})_(\d{2})', name)
@@ -360,7 +361,7 @@ def read_scene_list(path) -> list[str]:
         except ThesisReconError as e: raise ThesisReconError(f'{path}: {e}') from None
     return names
 
-# %% ../nbs/32_chunks.ipynb #cfc352e0
+# %% ../nbs/32_chunks.ipynb #a4428632
 class ChunkWriter:
     "Append scenes' chunks to `OUT.partial.hdf5` (resuming it if present); `finish()` renames it to `OUT`."
     def __init__(self, out, subvol_size, n_views: int, attrs: dict):
@@ -419,12 +420,12 @@ class ChunkWriter:
         os.replace(self.partial, self.out)
         return self.out
 
-# %% ../nbs/32_chunks.ipynb #a4428632
+# %% ../nbs/32_chunks.ipynb #a50b91ae
 def scene_rng(seed: int, scene: str):
     "The random generator of one scene: the same for a scene whatever else runs, and whichever process runs it."
     return np.random.default_rng([seed, zlib.crc32(scene.encode())])
 
-def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_dir) -> str:
+def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_dir, device: str = 'cpu') -> str:
     "Chunks of `scene` into `parts_dir/<scene>.npz`; returns 'done', 'exists' or 'skipped' (with a warning)."
     from thesis_recon.voxelize import load_occupancy_grid
     part = Path(parts_dir)/f'{scene}.npz'
@@ -440,16 +441,17 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
         warn_data(f'{scene}: no frame with a valid pose; scene skipped'); return 'skipped'
     if views.frame_ids.max() > np.iinfo(np.int16).max:
         raise ThesisReconError(f'{cfg.root/scene}: frame number {views.frame_ids.max()} does not fit the int16 `frames` dataset')
+    if device != 'cpu': views = SceneViews(views.frame_ids, array_module(device).asarray(views.depths), views.K, views.poses)   # up once
     chunks = scene_chunks(grid, views, cfg, full_scene, scene_rng(cfg.seed, scene))
     if not full_scene and len(chunks['x']) < cfg.subvols_per_scene:
         warn_data(f'{scene}: found {len(chunks["x"])} of {cfg.subvols_per_scene} chunks with {cfg.num_nearest_images} views')
     atomic_savez(part, **chunks)
     return 'done'
 
-# %% ../nbs/32_chunks.ipynb #bde63ac3
+# %% ../nbs/32_chunks.ipynb #b7dd619c
 def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc: int | None = None,
-                       ray_address: str | None = None, limit: int | None = None) -> int:
-    "Chunk every scene of the config's `split` list into the hdf5 file `out`; returns the number of failed scenes."
+                       ray_address: str | None = None, limit: int | None = None, device: str = 'cpu') -> int:
+    "Chunk every scene of the config's `split` list into the hdf5 file `out` (views judged on `device`); returns the number of failed scenes."
     from thesis_recon.runner import run_scenes
     cfg = config if isinstance(config, ChunkConfig) else load_chunk_config(config)
     if split not in ('train', 'val'): raise ThesisReconError(f"split must be 'train' or 'val', got {split!r}")
@@ -470,7 +472,7 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
     writer = ChunkWriter(out, cfg.subvol_size, cfg.num_nearest_images, attrs)
     parts = out.with_name(f'{out.stem}.parts'); parts.mkdir(parents=True, exist_ok=True)
     todo = [s for s in scenes if s not in writer.done]
-    fn = partial(prepare_scene_chunks, cfg=cfg, full_scene=full_scene, parts_dir=parts)
+    fn = partial(prepare_scene_chunks, cfg=cfg, full_scene=full_scene, parts_dir=parts, device=device)
     batch = max(4, 4 * (n_proc or os.cpu_count() or 1))
     failed = 0
     for b in range(0, len(todo), batch):
@@ -489,10 +491,11 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
         print(f'{n} chunks from {len(scenes)} scenes -> {out}')
     return failed
 
-# %% ../nbs/32_chunks.ipynb #a50b91ae
+# %% ../nbs/32_chunks.ipynb #59f57f0c
 def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full_scene]`."
-    from thesis_recon.runner import add_runner_args
+    from thesis_recon.runner import add_device_arg, add_runner_args
+    from thesis_recon.kernels import resolve_array_device
     p = ArgumentParser(prog='thesis-recon prep-backproj-data',
                                 description='Cut the scenes of a split into chunks (subvolumes of the occupancy grids from '
                                             'prep-occ-grid) with their best views, appended scene by scene to one hdf5 '
@@ -508,14 +511,15 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
                    help='tile each scene with non-overlapping chunks (empty ones dropped, missing views -1) instead of '
                         'sampling subvols_per_scene random chunks by the min_occ schedule')
     p.add_argument('--limit', type=int, default=None, help='only the first LIMIT scenes of the list')
-    add_runner_args(p)
+    add_runner_args(p); add_device_arg(p)
     a = p.parse_args(argv)
     try:
-        return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit) else 0
+        return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit,
+                                       resolve_array_device(a.device)) else 0
     except ThesisReconError as e:
         print(f'thesis-recon prep-backproj-data: {e}', file=sys.stderr); return 2
 
-# %% ../nbs/32_chunks.ipynb #59f57f0c
+# %% ../nbs/32_chunks.ipynb #a1c1ceec
 def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chunks') -> int:
     "Stream the chunk file `src` into a new chunk file `dst` (atomically) through `transform_block(dict) -> dict`."
     import h5py
@@ -572,7 +576,7 @@ def augment_backproj_data(src, dst) -> int:
         return out
     return _copy_filtered(src, dst, rotate, block=32, desc='augment')
 
-# %% ../nbs/32_chunks.ipynb #2cc75a12
+# %% ../nbs/32_chunks.ipynb #e0005723
 def _in_out_main(prog: str, description: str, fn, argv, extra=None) -> int:
     "The shared command line of clean- and augment-backproj-data."
     p = ArgumentParser(prog=prog, description=description)

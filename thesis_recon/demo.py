@@ -13,6 +13,7 @@ from .mesh import Mesh, read_ply, write_ply
 from .synthetic import make_synthetic_scans
 from .metrics import metrics_table, observed_mask, point_metrics, surface_points, voxel_down_sample
 from .tsdf import fuse_scan, open_scan, shade_mesh
+from .kernels import resolve_array_device
 
 # %% auto #0
 __all__ = ['score_meshes', 'demo_figure', 'k3d_snapshot', 'ground_truth_mesh', 'demo', 'demo_table', 'demo_main']
@@ -73,19 +74,20 @@ def ground_truth_mesh(path) -> Path | None:
 
 # %% ../nbs/24_demo.ipynb #b2fb7283
 def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames: int = 100, noise: bool = True,
-         seed: int = 0, width: int = 640, height: int = 480, max_depth: float = 4.0, progress: bool = True) -> dict:
+         seed: int = 0, width: int = 640, height: int = 480, max_depth: float = 4.0, progress: bool = True,
+         device: str = 'cpu') -> dict:
     "Fuse a scan (synthetic by default) at `voxel_sizes`, write meshes, metrics, a figure and a k3d view to `out`."
     t0 = time.perf_counter()
     out = Path(out)
     if scene is None:
         path = make_synthetic_scans(out/'scan', n_scenes=1, n_frames=n_frames, seed=seed, noise=noise, width=width,
-                                    height=height, progress=progress)[0]
+                                    height=height, progress=progress, device=device)[0]
     else:
         path = Path(scene)
         if not path.exists(): raise ThesisReconError(f'{path}: no such scan (give an exported ScanNet folder, a .sens file '
                                                      'or a 7-Scenes sequence)')
     t_scan = time.perf_counter()
-    vols = fuse_scan(path, voxel_sizes, max_depth, progress=progress)
+    vols = fuse_scan(path, voxel_sizes, max_depth, progress=progress, device=device)
     t_fuse = time.perf_counter()
     meshes = {f'{vs * 100:g} cm': v.extract_mesh() for vs, v in vols.items()}
     for name, vs in zip(meshes, vols): write_ply(out/f'mesh_{vs * 100:g}cm.ply', meshes[name])
@@ -130,11 +132,14 @@ def demo_main(argv: list[str] | None = None) -> int:
     p.add_argument('--no_noise', action='store_true', help='synthetic scan without the sensor noise model')
     p.add_argument('--seed', type=int, default=0, help='which synthetic room (default: 0)')
     p.add_argument('--max_depth', type=float, default=4.0, help='depth beyond this many metres is ignored (default: 4.0)')
+    from thesis_recon.runner import add_device_arg
+    add_device_arg(p)
     a = p.parse_args(argv)
     if a.frames < 1: p.error('--frames must be at least 1')
     if any(not v > 0 for v in a.voxel_sizes): p.error('--voxel_sizes must be > 0')
     try:
-        rep = demo(a.out, a.scene, tuple(a.voxel_sizes), a.frames, not a.no_noise, a.seed, a.size[0], a.size[1], a.max_depth)
+        rep = demo(a.out, a.scene, tuple(a.voxel_sizes), a.frames, not a.no_noise, a.seed, a.size[0], a.size[1], a.max_depth,
+                   device=resolve_array_device(a.device))
     except (ThesisReconError, ValueError) as e:
         print(f'thesis-recon demo: {e}', file=sys.stderr); return 2
     print(demo_table(rep))

@@ -10,7 +10,8 @@ import numpy as np
 from .core import ArgumentParser, ThesisReconError, atomic_pickle, atomic_savez, warn_data
 from .frames import ScanNetScene
 from .geometry import camera_center, view_angle_deg, view_frustum
-from .runner import add_runner_args, run_scenes
+from .runner import add_device_arg, add_runner_args, run_scenes
+from .kernels import array_module, resolve_array_device, to_numpy
 from .tsdf import TSDFVolume
 
 # %% auto #0
@@ -60,8 +61,8 @@ def gt_files(out_dir, num_layers: int = 3) -> list[Path]:
 
 def generate_scene_gt(scene_dir, save_root, voxel_size: float = 0.04, num_layers: int = 3, margin: float = 3,
                       max_depth: float = 3.0, window_size: int = 9, min_angle: float = 15.0, min_distance: float = 0.1,
-                      overwrite: bool = False, max_bytes: int | None = None) -> dict:
-    "Fuse one exported scene into `num_layers` TSDFs and cut its fragments; writes `save_root/{scene}/`. Returns a summary."
+                      overwrite: bool = False, max_bytes: int | None = None, device: str = 'cpu') -> dict:
+    "Fuse one exported scene into `num_layers` TSDFs (on `device`) and cut its fragments; writes `save_root/{scene}/`. Returns a summary."
     t0 = time.perf_counter()
     scene_dir = Path(scene_dir)
     out = Path(save_root)/scene_dir.name
@@ -70,10 +71,11 @@ def generate_scene_gt(scene_dir, save_root, voxel_size: float = 0.04, num_layers
     scene = ScanNetScene(scene_dir, load_color=False, load_label=False)
     if len(scene) == 0: raise ThesisReconError(f'{scene_dir}: the scene has no frames (pose/ is empty)')
     bnds = frustum_bounds(scene, max_depth)
-    vols = [TSDFVolume(bnds, voxel_size * 2 ** l, margin, max_bytes=max_bytes) for l in range(num_layers)]
+    vols = [TSDFVolume(bnds, voxel_size * 2 ** l, margin, max_bytes=max_bytes, device=device) for l in range(num_layers)]
+    xp = array_module(vols[0].device)
     for k in np.nonzero(scene.pose_valid)[0]:
         f = scene[int(k)]
-        depth = _clip_depth(f.depth, max_depth)
+        depth = xp.asarray(_clip_depth(f.depth, max_depth))      # up once for all levels
         try:
             for v in vols: v.integrate(depth, f.K, f.pose, band_only=False)
         except ThesisReconError as e: raise ThesisReconError(f'{scene_dir}, frame {f.frame_id}: {e}') from None
@@ -84,7 +86,7 @@ def generate_scene_gt(scene_dir, save_root, voxel_size: float = 0.04, num_layers
              for n, w in enumerate(select_fragments(scene.poses, scene.pose_valid, window_size, min_angle, min_distance))]
     if not frags: warn_data(f'{scene.name}: fewer than {window_size} keyframes; the scene has no fragment')
     atomic_pickle(out/'tsdf_info.pkl', dict(vol_origin=vol_origin, voxel_size=voxel_size))
-    for l, v in enumerate(vols): atomic_savez(out/f'full_tsdf_layer{l}.npz', compressed=True, arr_0=v.tsdf)
+    for l, v in enumerate(vols): atomic_savez(out/f'full_tsdf_layer{l}.npz', compressed=True, arr_0=to_numpy(v.tsdf))
     atomic_pickle(out/'fragments.pkl', frags)
     return dict(scene=scene.name, skipped=False, frames=int(scene.pose_valid.sum()), invalid=int((~scene.pose_valid).sum()),
                 fragments=len(frags), dims=vols[0].dims, seconds=time.perf_counter() - t0)
@@ -151,7 +153,7 @@ def generate_gt_main(argv: list[str] | None = None) -> int:
     p.add_argument('--split_dir', default=None, help='folder with scannetv2_{train,val,test}.txt scene lists '
                                                     '(default: the official ScanNet lists)')
     p.add_argument('--overwrite', action='store_true', help='redo scenes that are already finished')
-    add_runner_args(p)
+    add_runner_args(p); add_device_arg(p)
     a = p.parse_args(argv)
     for name in ('window_size', 'num_layers'):
         if getattr(a, name) < 1: p.error(f'--{name} must be at least 1')
@@ -161,7 +163,7 @@ def generate_gt_main(argv: list[str] | None = None) -> int:
         report = generate_gt(a.data_path, a.save_name, a.test, a.split_dir, a.n_proc, a.ray_address,
                              voxel_size=a.voxel_size, num_layers=a.num_layers, margin=a.margin, max_depth=a.max_depth,
                              window_size=a.window_size, min_angle=a.min_angle, min_distance=a.min_distance,
-                             overwrite=a.overwrite)
+                             overwrite=a.overwrite, device=resolve_array_device(a.device))
     except ThesisReconError as e:
         print(f'thesis-recon generate-gt: {e}', file=sys.stderr); return 2
     done = [v for v in report.values if not v.get('skipped')]

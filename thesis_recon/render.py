@@ -4,10 +4,10 @@
 
 # %% ../nbs/11_render.ipynb #d8db89f4
 from __future__ import annotations
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 import numpy as np
-from .kernels import package_kernel
+from .kernels import array_module, package_kernel, to_numpy
 from .geometry import is_valid_pose
 from .synthetic_scene import Scene, albedo
 
@@ -61,8 +61,15 @@ _SHELL = (1, 2, 22)   # wall, floor, ceiling: big parts every ray is tested agai
 def _is_box(planes: np.ndarray) -> bool:
     return len(planes) == 6 and np.allclose(np.abs(planes[:, :3]).max(1), 1, atol=1e-9)
 
-def scene_buffers(scene: Scene) -> SceneBuffers:
-    "Flatten `scene`'s parts and build a BVH over those that are not walls, floor or ceiling (cached on the scene)."
+def scene_buffers(scene: Scene, device: str = 'cpu') -> SceneBuffers:
+    """Flatten `scene`'s parts and build a BVH over those that are not walls, floor or ceiling (cached on the scene);
+    `device='cuda'`: a copy on the GPU, uploaded once and kept across frames."""
+    if device != 'cpu':
+        key = f'buffers_{device}'
+        if key not in scene.cache:
+            xp, host = array_module(device), scene_buffers(scene)
+            scene.cache[key] = SceneBuffers(*(xp.asarray(getattr(host, f.name)) for f in fields(SceneBuffers)))
+        return scene.cache[key]
     if 'buffers' in scene.cache: return scene.cache['buffers']
     planes = [p.planes() for p in scene.parts]
     counts = np.array([len(p) for p in planes], np.int32)
@@ -274,26 +281,29 @@ def _camera_array(pose, K) -> np.ndarray:
 def _shading_array(scene: Scene) -> np.ndarray:
     return np.r_[scene.light, SHADING['ambient'], SHADING['diffuse'], SHADING['falloff']].astype(np.float32)
 
-def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=None, shadows: bool = False) -> dict:
+def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=None, shadows: bool = False,
+           device: str = 'cpu') -> dict:
     """Ray-cast `scene` from camera-to-world `pose` with intrinsics `K` into a `width` x `height` frame.
     Returns color (H,W,3) uint8, depth (H,W) float32 m (z along the optical axis, 0 = no hit), normal (H,W,3) float32
     (camera frame, unit, facing the camera), label (H,W) int32 NYU40, instance (H,W) int32. `noise`: False, True or a dict
-    of `sensor_noise` options, drawn from `seed`. `shadows`: the ceiling light casts hard shadows (one more ray per pixel)."""
+    of `sensor_noise` options, drawn from `seed`. `shadows`: the ceiling light casts hard shadows (one more ray per pixel).
+    `device='cuda'`: ray casting on the GPU against the scene's resident buffers; the frame comes back as NumPy arrays."""
     width, height = int(width), int(height)
     if width < 1 or height < 1: raise ValueError(f'width/height: must be positive, got {width} x {height}')
     cam = _camera_array(pose, K)
-    b = scene_buffers(scene)
+    b = scene_buffers(scene, device)
+    xp = np if device == 'cpu' else array_module(device)
     n = width * height
-    out = dict(depth=np.empty((height, width), np.float32), normal=np.empty((height, width, 3), np.float32),
-               label=np.empty((height, width), np.int32), instance=np.empty((height, width), np.int32),
-               color=np.empty((height, width, 3), np.uint8))
+    out = dict(depth=xp.empty((height, width), xp.float32), normal=xp.empty((height, width, 3), xp.float32),
+               label=xp.empty((height, width), xp.int32), instance=xp.empty((height, width), xp.int32),
+               color=xp.empty((height, width, 3), xp.uint8))
     block = 128
     _raycast(((n + block - 1) // block,), (block,),
-             (cam, b.planes, b.part_range, b.part_box, b.part_label, b.part_instance, b.part_material, b.shell_parts,
+             (xp.asarray(cam), b.planes, b.part_range, b.part_box, b.part_label, b.part_instance, b.part_material, b.shell_parts,
               np.int32(len(b.shell_parts)), b.node_lo, b.node_hi, b.node_info, b.leaf_parts, np.int32(len(b.node_info)),
-              _shading_array(scene), np.int32(bool(shadows)), np.int32(width), np.int32(height), np.float32(_TMIN),
+              xp.asarray(_shading_array(scene)), np.int32(bool(shadows)), np.int32(width), np.int32(height), np.float32(_TMIN),
               out['depth'], out['normal'], out['label'], out['instance'], out['color']))
-    frame = {k: out[k] for k in ('color', 'depth', 'normal', 'label', 'instance')}
+    frame = {k: to_numpy(out[k]) for k in ('color', 'depth', 'normal', 'label', 'instance')}
     if noise is not False and noise is not None:
         frame = sensor_noise(frame, K, np.random.default_rng(seed), **(noise if isinstance(noise, dict) else {}))
     return frame
@@ -347,7 +357,7 @@ def render_reference(scene: Scene, pose, K, width: int, height: int, shadows: bo
     shapes = dict(color=(height, width, 3), normal=(height, width, 3))
     return {k: v.reshape(shapes.get(k, (height, width))) for k, v in out.items()}
 
-# %% ../nbs/11_render.ipynb #306c0492
+# %% ../nbs/11_render.ipynb #d8e44048
 @lru_cache(maxsize=8)
 def _unit_rays(K: tuple, width: int, height: int) -> np.ndarray:
     "(H,W,3) float32 unit viewing rays in the camera frame of intrinsics K (a 9-tuple)."
@@ -374,7 +384,7 @@ def sensor_noise(frame: dict, K, rng: np.random.Generator, min_depth: float = 0.
         out['color'] = np.clip(np.round(c), 0, 255).astype(np.uint8)
     return out
 
-# %% ../nbs/11_render.ipynb #88ae1875
+# %% ../nbs/11_render.ipynb #54bc5ac0
 def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 0.02) -> np.ndarray:
     "(M,) bool: faces of `scene.mesh` whose centre is seen (in the image, depth within `tol` + 1 %) from at least one pose."
     from thesis_recon.geometry import transform, invert_pose, project
@@ -390,7 +400,7 @@ def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 
         seen[idx[np.abs(depth[vi[idx], ui[idx]] - z[idx]) < tol + 0.01 * z[idx]]] = True
     return seen
 
-# %% ../nbs/11_render.ipynb #9f1232ef
+# %% ../nbs/11_render.ipynb #7e6062bd
 def show_frame(frame: dict, axs=None):
     "Matplotlib panel of a rendered frame: colour, depth, normals, NYU40 labels."
     import matplotlib.pyplot as plt

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .core import ArgumentParser, ThesisReconError
 
 # %% auto #0
-__all__ = ['scene_name', 'SceneResult', 'RunReport', 'call_scene', 'run_scenes', 'add_runner_args']
+__all__ = ['scene_name', 'SceneResult', 'RunReport', 'call_scene', 'run_scenes', 'add_runner_args', 'add_device_arg']
 
 # %% ../nbs/08_runner.ipynb #6bc18e6e
 def scene_name(scene) -> str:
@@ -183,4 +183,12 @@ def add_runner_args(parser):
     parser.add_argument('--ray_address', *(['--ray-address'] if both else []), default=None, dest='ray_address',
                         help="run scenes as Ray tasks on this cluster ('auto', 'ray://host:10001'), "
                              "or 'local' to start Ray on this machine (needs: pip install 'ray[default]')")
+    return parser
+
+# %% ../nbs/08_runner.ipynb #85b2b611
+def add_device_arg(parser):
+    "Add `--device {auto,cpu,cuda}` (where the stage's arrays and kernels run) to a parser."
+    parser.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto',
+                        help="where arrays and kernels run: 'cuda' (needs pip install 'thesis-recon[gpu]'), 'cpu', or "
+                             "'auto', the GPU when CuPy sees one (default)")
     return parser

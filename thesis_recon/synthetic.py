@@ -112,7 +112,7 @@ def _write_meshes(scene: Scene, scene_dir: Path, scene_name: str):
 # %% ../nbs/13_synthetic_io.ipynb #82c1ac44
 def write_scannet_export(scene: Scene, poses, out_dir, scene_name: str, width: int = 640, height: int = 480, K=None,
                          noise=False, seed: int = 0, frame_ids=None, jpeg_quality: int = 95, meshes: bool = True,
-                         shadows: bool = False, progress=None) -> Path:
+                         shadows: bool = False, progress=None, device: str = 'cpu') -> Path:
     """Render `poses` and write `out_dir/scene_name/` in the exported layout (color/ depth/ label/ pose/ intrinsic/, NYU40
     labels) plus the two mesh PLYs; frames are named `frame_ids` (default 0..n-1). Returns the scene folder."""
     poses = _check_poses(poses)
@@ -120,7 +120,8 @@ def write_scannet_export(scene: Scene, poses, out_dir, scene_name: str, width: i
     ids = list(range(len(poses))) if frame_ids is None else [int(i) for i in frame_ids]
     if len(ids) != len(poses): raise ValueError(f'frame_ids: {len(ids)} names for {len(poses)} poses')
     d = Path(out_dir)/scene_name
-    rendered = ((i, pose, render(scene, pose, K, width, height, noise=noise, seed=[int(seed), scene.seed, i], shadows=shadows))
+    rendered = ((i, pose, render(scene, pose, K, width, height, noise=noise, seed=[int(seed), scene.seed, i], shadows=shadows,
+                                 device=device))
                 for i, pose in zip(ids, poses))
     for i, pose, f in _prefetch(rendered):
         write_color(d/'color'/f'{i}.jpg', f['color'], quality=jpeg_quality)
@@ -137,7 +138,7 @@ def write_scannet_export(scene: Scene, poses, out_dir, scene_name: str, width: i
 # %% ../nbs/13_synthetic_io.ipynb #fe2ef994
 def write_scannet_raw(scene: Scene, poses, out_dir, scene_name: str, width: int = 640, height: int = 480, K=None,
                       color_size=None, noise=False, seed: int = 0, hires_color: bool = False, jpeg_quality: int = 90,
-                      shadows: bool = False, progress=None) -> Path:
+                      shadows: bool = False, progress=None, device: str = 'cpu') -> Path:
     """Render `poses` and write ScanNet's raw layout: `out_dir/scene_name/scene_name.sens` (colour `color_size`, default
     1296 x 968 jpeg at 640 x 480 depth; depth zlib), `label-filt/N.png` (raw category ids at the colour size), the two
     mesh PLYs, and `out_dir/scannetv2-labels.combined.tsv`. Returns the scene folder."""
@@ -153,9 +154,10 @@ def write_scannet_raw(scene: Scene, poses, out_dir, scene_name: str, width: int 
                         intrinsic_depth=_K4(K).astype(np.float32), sensor_name='thesis_recon synthetic')
     def frames():
         for i, pose in enumerate(poses):
-            f = render(scene, pose, K, width, height, noise=noise, seed=[int(seed), scene.seed, i], shadows=shadows)
+            f = render(scene, pose, K, width, height, noise=noise, seed=[int(seed), scene.seed, i], shadows=shadows, device=device)
             if hires_color:
-                color = render(scene, pose, K_color, *color_size, noise=noise, seed=[int(seed), scene.seed, i], shadows=shadows)['color']
+                color = render(scene, pose, K_color, *color_size, noise=noise, seed=[int(seed), scene.seed, i], shadows=shadows,
+                               device=device)['color']
             else: color = resize_color(f['color'], color_size)
             write_label_png(d/'label-filt'/f'{i}.png', resize_nearest(lut[f['instance']], color_size))
             if progress is not None: progress.update(1)
@@ -171,8 +173,8 @@ MARKER = '.synth.json'
 
 def make_synthetic_scans(out_dir, n_scenes: int = 1, n_frames: int = 300, seed: int = 0, layout: str = 'export',
                          noise: bool = False, width: int = 640, height: int = 480, room_type: str | None = None,
-                         overwrite: bool = False, progress: bool = True, shadows: bool = False) -> list[Path]:
-    "Make `n_scenes` synthetic scans of `n_frames` frames in `out_dir` ('raw' or 'export' layout); returns the scene folders."
+                         overwrite: bool = False, progress: bool = True, shadows: bool = False, device: str = 'cpu') -> list[Path]:
+    "Make `n_scenes` synthetic scans of `n_frames` frames in `out_dir` ('raw' or 'export' layout), rendered on `device`; returns the scene folders."
     if int(n_scenes) < 1: raise ValueError(f'n_scenes: must be at least 1, got {n_scenes}')
     if int(n_frames) < 1: raise ValueError(f'n_frames: must be at least 1, got {n_frames}')
     if layout not in ('raw', 'export'): raise ValueError(f"layout: must be 'raw' or 'export', got {layout!r}")
@@ -193,7 +195,7 @@ def make_synthetic_scans(out_dir, n_scenes: int = 1, n_frames: int = 300, seed: 
                 dirs.append(d); bar.update(int(n_frames)); continue
             scene = make_scene(s, room_type=room_type)
             poses = scan_trajectory(scene, int(n_frames), seed=s)
-            kw = dict(width=int(width), height=int(height), noise=bool(noise), seed=s, shadows=bool(shadows), progress=bar)
+            kw = dict(width=int(width), height=int(height), noise=bool(noise), seed=s, shadows=bool(shadows), progress=bar, device=device)
             if layout == 'export': write_scannet_export(scene, poses, out, name, **kw)
             else: write_scannet_raw(scene, poses, out, name, **kw)
             atomic_write_text(marker, json.dumps(dict(options=options, room=repr(scene)), indent=1))
@@ -224,10 +226,13 @@ def synth_main(argv: list[str] | None = None) -> int:
     p.add_argument('--shadows', action='store_true', help='hard shadows from the ceiling light (about 1.5x the rendering time)')
     p.add_argument('--overwrite', action='store_true', help='redo scenes that are already complete')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
+    from thesis_recon.runner import add_device_arg
+    from thesis_recon.kernels import resolve_array_device
+    add_device_arg(p)
     a = p.parse_args(argv)
     try:
         dirs = make_synthetic_scans(a.out, a.scenes, a.frames, a.seed, a.layout, a.noise, a.width, a.height, a.room_type,
-                                    a.overwrite, progress=not a.quiet, shadows=a.shadows)
+                                    a.overwrite, progress=not a.quiet, shadows=a.shadows, device=resolve_array_device(a.device))
     except (ValueError, ThesisReconError) as e:
         print(f'thesis-recon synth: error: {e}', file=sys.stderr)
         return 2

@@ -60,7 +60,7 @@ def chain_splits(scenes: list[str], split_dir=None) -> tuple[dict, str]:
 def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip: int = 10, use_tsdf: bool = False,
                         label_map_file=None, split_dir=None, scenes=None, n_proc: int | None = None,
                         ray_address: str | None = None, synthetic_scenes: int = 4, synthetic_frames: int = 200,
-                        synthetic_size=(640, 480), image_size=(320, 240), progress: bool = True) -> dict:
+                        synthetic_size=(640, 480), image_size=(320, 240), progress: bool = True, device: str = 'cpu') -> dict:
     """Run the thesis's data chain into `output_path` (see above); returns `{'failed': {stage: [scenes]}, 'chunks':
     {file: rows}, 'splits': ..., 'split_rule': ...}`. Without `scannet_path`, on synthetic raw scans made first."""
     from tqdm.auto import tqdm
@@ -108,7 +108,7 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
         stage('occupancy grids')
         raw_dirs = {d.name: d for d in find_raw_scenes(raw, names)} if names else {}
         mesh_dirs = [out/n if use_tsdf else raw_dirs[n] for n in names]
-        fn = partial(prep_occ_grid_scene, out_root=cfg.occ_root, voxel_size=cfg.voxel_size, use_tsdf=use_tsdf,
+        fn = partial(prep_occ_grid_scene, out_root=cfg.occ_root, voxel_size=cfg.voxel_size, use_tsdf=use_tsdf, device=device,
                      raw_root=raw_dirs[names[0]].parent if names else None)
         rep = run_scenes(fn, mesh_dirs, n_proc=n_proc, ray_address=ray_address, desc='occupancy grids', quiet=quiet)
         bad = sorted(Path(r.scene).name for r in rep.failed)
@@ -123,7 +123,7 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
         for split, key, full in (('train', 'train', False), ('val', 'val', True)):
             stage(f'{split} chunks')
             n_failed = prep_backproj_data(cfg_path, split, chunks_dir/OUTPUTS[key], full_scene=full, n_proc=n_proc,
-                                          ray_address=ray_address)
+                                          ray_address=ray_address, device=device)
             if n_failed: state['failed'][f'{split} chunks'] = n_failed
             done()
         stage('clean')
@@ -148,7 +148,8 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
 # %% ../nbs/34_thesis_data.ipynb #c3d605ab
 def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prepare-thesis-data`: the thesis's whole data chain (see `prepare_thesis_data`)."
-    from thesis_recon.runner import add_runner_args
+    from thesis_recon.runner import add_device_arg, add_runner_args
+    from thesis_recon.kernels import resolve_array_device
     p = ArgumentParser(prog='thesis-recon prepare-thesis-data', description=(
         "Run the thesis's data chain: export the scans (every frame_skip-th frame, with NYU40 labels), voxelize the meshes "
         'into occupancy grids, cut train chunks and non-overlapping val chunks, clean both and augment the train chunks. '
@@ -174,13 +175,14 @@ def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     p.add_argument('--synthetic_size', type=int, nargs=2, default=[640, 480], metavar=('WIDTH', 'HEIGHT'),
                    help='without --scannet_path: depth image size of the synthetic scans (default 640 480, as ScanNet)')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
-    add_runner_args(p)
+    add_runner_args(p); add_device_arg(p)
     a = p.parse_args(argv)
     if a.frame_skip < 1: p.error('--frame_skip must be at least 1')
     if a.synthetic_scenes < 1 or a.synthetic_frames < 1: p.error('--synthetic_scenes and --synthetic_frames must be at least 1')
     st = prepare_thesis_data(a.output_path, a.scannet_path, a.config, a.frame_skip, a.use_tsdf, a.label_map_file,
                              a.split_dir, a.scenes, a.n_proc, a.ray_address, a.synthetic_scenes, a.synthetic_frames,
-                             tuple(a.synthetic_size), tuple(a.image_size), progress=not a.quiet)
+                             tuple(a.synthetic_size), tuple(a.image_size), progress=not a.quiet,
+                             device=resolve_array_device(a.device))
     print(f"splits: {len(st['splits']['train'])} train, {len(st['splits']['val'])} val scenes ({st['split_rule']})")
     print('\n'.join(f'{n}: {k} chunks' for n, k in st['chunks'].items()))
     if st['failed']:

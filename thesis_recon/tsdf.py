@@ -297,11 +297,14 @@ class TSDFVolume:
             warn_data(f'invalid camera pose (inf, NaN or not rigid): frame skipped\n{np.asarray(cam_pose)}')
             return False
         depth = xp.ascontiguousarray(self._here(depth), dtype=xp.float32)   # NaN and inf readings fail the kernels' 0 < d < 3e38 tests
+        n_blocks = math.prod(-(-n // self.block) for n in self.dims)
         if band_only:
-            ids = xp.flatnonzero(mark_blocks(depth, K, cam_pose, self.vol_origin, self.voxel_size, self.trunc,
-                                             self.dims, self.block)).astype(xp.int32)
+            mask = mark_blocks(depth, K, cam_pose, self.vol_origin, self.voxel_size, self.trunc, self.dims, self.block)
+            if xp is np: ids = np.flatnonzero(mask).astype(np.int32)
+            else:   # no host round trip for the count: every block is launched, unmarked ones with an id past the grid
+                ids = xp.where(mask.ravel(), xp.arange(n_blocks, dtype=xp.int32), xp.int32(n_blocks))
         else:
-            ids = xp.arange(math.prod(-(-n // self.block) for n in self.dims), dtype=xp.int32)
+            ids = xp.arange(n_blocks, dtype=xp.int32)
         self.n_integrated += 1
         if len(ids) == 0: return True
         use_color = self.color is not None and color is not None

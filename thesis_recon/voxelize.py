@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 from .core import ArgumentParser, ThesisReconError, atomic_savez, warn_data
-from .kernels import package_kernel
+from .kernels import array_module, package_kernel, to_numpy
 
 # %% auto #0
 __all__ = ['VOXELIZE_SRC', 'MESH_SUFFIX', 'LABEL_SUFFIX', 'mesh_grid', 'voxelize_mesh', 'tri_box_overlap_np',
@@ -86,13 +86,16 @@ def _grid_triangles(vertices, faces, translation, voxel_size) -> np.ndarray:
     v = (np.asarray(vertices, np.float64) - np.asarray(translation, np.float64)) / voxel_size
     return np.ascontiguousarray(v[np.asarray(faces, np.int64)])
 
-def voxelize_mesh(vertices, faces, voxel_size: float, translation=None, dims=None) -> tuple[np.ndarray, np.ndarray]:
+def voxelize_mesh(vertices, faces, voxel_size: float, translation=None, dims=None,
+                  device: str = 'cpu') -> tuple[np.ndarray, np.ndarray]:
     """Occupancy bool [x, y, z] of every voxel a triangle of the mesh (`vertices` (N, 3) metres, `faces` (M, 3)) passes
-    through, and the grid's `translation` (3,); the grid is `mesh_grid`'s unless `translation` and `dims` are given."""
+    through, and the grid's `translation` (3,); the grid is `mesh_grid`'s unless `translation` and `dims` are given.
+    `device='cuda'` voxelizes on the GPU and returns the occupancy there (a CuPy array)."""
     if translation is None or dims is None: translation, dims = mesh_grid(vertices, voxel_size)
     dims = tuple(int(d) for d in dims)
-    tris = _grid_triangles(vertices, faces, translation, voxel_size)
-    occ = np.zeros(dims, np.int32)
+    xp = array_module(device)
+    tris = xp.asarray(_grid_triangles(vertices, faces, translation, voxel_size))
+    occ = xp.zeros(dims, xp.int32)
     if len(tris):
         _voxelize_kernel(((len(tris) + 127) // 128,), (128,),
                          (tris, np.int64(len(tris)), np.int32(dims[0]), np.int32(dims[1]), np.int32(dims[2]),
@@ -137,7 +140,7 @@ def voxelize_mesh_reference(vertices, faces, voxel_size: float, translation=None
     occ[tuple(ijk[hit].T)] = True
     return occ, np.asarray(translation, np.float64)
 
-# %% ../nbs/30_voxelize.ipynb #8250477e
+# %% ../nbs/30_voxelize.ipynb #4639827d
 def transfer_labels(occupancy, translation, voxel_size: float, label_vertices, vertex_labels,
                     max_dist: float = 0.2) -> np.ndarray:
     """int16 [x, y, z]: for each occupied voxel, the label of the nearest of `label_vertices` (N, 3) within `max_dist`
@@ -157,19 +160,20 @@ def transfer_labels(occupancy, translation, voxel_size: float, label_vertices, v
     labels[tuple(ijk.T)] = vals
     return labels
 
-# %% ../nbs/30_voxelize.ipynb #59b112f9
-def occupancy_grid(mesh, label_mesh=None, voxel_size: float = 0.05, max_dist: float = 0.2) -> dict:
+# %% ../nbs/30_voxelize.ipynb #58828a81
+def occupancy_grid(mesh, label_mesh=None, voxel_size: float = 0.05, max_dist: float = 0.2, device: str = 'cpu') -> dict:
     """The `.npz` content for one scene: `occupancy`, `labels`, `translation`, `voxel_size` of `mesh` (a `Mesh`),
     labelled from `label_mesh`'s per-vertex labels (`mesh` itself when None; all 0 without labels)."""
     if len(mesh.faces) == 0: raise ThesisReconError('occupancy_grid: the mesh has no faces')
-    occ, t = voxelize_mesh(mesh.vertices, mesh.faces, voxel_size)
+    occ, t = voxelize_mesh(mesh.vertices, mesh.faces, voxel_size, device=device)
+    occ = to_numpy(occ)                                   # label transfer (a k-d tree) runs on the CPU
     src = mesh if label_mesh is None else label_mesh
     if src.labels is None: lv, ll = np.zeros((0, 3)), np.zeros(0, np.int16)
     else: lv, ll = src.vertices, src.labels
     labels = transfer_labels(occ, t, voxel_size, lv, ll, max_dist)
     return dict(occupancy=occ, labels=labels, translation=t, voxel_size=np.float64(voxel_size))
 
-# %% ../nbs/30_voxelize.ipynb #b5d5e4b3
+# %% ../nbs/30_voxelize.ipynb #69361e87
 MESH_SUFFIX, LABEL_SUFFIX = '_vh_clean_2.ply', '_vh_clean_2.labels.ply'
 
 def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
@@ -183,14 +187,14 @@ def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
         raise ThesisReconError(f'{root}: no scene folder with {what}')
     return scenes
 
-# %% ../nbs/30_voxelize.ipynb #7a9f44a5
-def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5, max_depth: float = 4.0):
+# %% ../nbs/30_voxelize.ipynb #7df7542e
+def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5, max_depth: float = 4.0, device: str = 'cpu'):
     "Mesh of the scan in `scene_dir` fused into a TSDF (`tsdf.fuse_scan`, streaming); None if no frame has a valid pose."
     from thesis_recon.frames import open_scene
     from thesis_recon.tsdf import fuse_scan
     scan = open_scene(scene_dir, load_color=False, load_label=False)
     if len(scan) == 0 or not scan.pose_valid.any(): return None
-    vols = fuse_scan(scene_dir, (voxel_size,), max_depth=max_depth, margin=margin, color=False, progress=False)
+    vols = fuse_scan(scene_dir, (voxel_size,), max_depth=max_depth, margin=margin, color=False, progress=False, device=device)
     return vols[voxel_size].extract_mesh()
 
 def label_scene_dir(raw_root, name: str) -> Path:
@@ -199,7 +203,7 @@ def label_scene_dir(raw_root, name: str) -> Path:
     return root/'scans'/name if not (root/name).is_dir() and (root/'scans'/name).is_dir() else root/name
 
 def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf: bool = False,
-                        max_dist: float = 0.2, raw_root=None) -> str:
+                        max_dist: float = 0.2, raw_root=None, device: str = 'cpu') -> str:
     """Write `out_root/<scene>.npz` for one scene folder; returns 'done', 'exists' or 'skipped' (with a warning).
     The per-vertex labels come from `raw_root/<scene>/<scene>_vh_clean_2.labels.ply` (default: `scene_dir`'s)."""
     from thesis_recon.mesh import Mesh, read_ply
@@ -207,7 +211,7 @@ def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf:
     out = Path(out_root)/f'{name}.npz'
     if out.exists(): return 'exists'
     if use_tsdf:
-        mesh = tsdf_scene_mesh(scene_dir)
+        mesh = tsdf_scene_mesh(scene_dir, device=device)
         if mesh is None:
             warn_data(f'{name}: no frame with a valid pose and depth; scene skipped'); return 'skipped'
     else: mesh = read_ply(scene_dir/f'{name}{MESH_SUFFIX}')
@@ -218,10 +222,10 @@ def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf:
     if label_mesh is None or label_mesh.labels is None:
         warn_data(f'{name}: no per-vertex labels ({label_path}); all occupied voxels are 0 (unannotated)')
         label_mesh = Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int32), labels=np.zeros(0, np.int16))
-    atomic_savez(out, compressed=True, **occupancy_grid(mesh, label_mesh, voxel_size, max_dist))
+    atomic_savez(out, compressed=True, **occupancy_grid(mesh, label_mesh, voxel_size, max_dist, device))
     return 'done'
 
-# %% ../nbs/30_voxelize.ipynb #69361e87
+# %% ../nbs/30_voxelize.ipynb #b2b28f07
 def load_occupancy_grid(path) -> dict:
     "The arrays of an occupancy-grid `.npz` written by `prep_occ_grid_scene`, checked for the documented keys."
     path = Path(path)
@@ -234,10 +238,11 @@ def load_occupancy_grid(path) -> dict:
         raise ThesisReconError(f'{path}: occupancy {g["occupancy"].shape} and labels {g["labels"].shape} differ in shape')
     return g
 
-# %% ../nbs/30_voxelize.ipynb #7df7542e
+# %% ../nbs/30_voxelize.ipynb #f78f4f04
 def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-occ-grid`: voxelize every scene mesh under MESH_ROOT into OUT_ROOT/<scene>.npz."
-    from thesis_recon.runner import add_runner_args, run_scenes
+    from thesis_recon.runner import add_device_arg, add_runner_args, run_scenes
+    from thesis_recon.kernels import resolve_array_device
     p = ArgumentParser(prog='thesis-recon prep-occ-grid',
                                 description='Voxelize scene meshes (exact surface voxelization) into labelled occupancy '
                                             'grids, one OUT_ROOT/<scene>.npz per scene (occupancy bool, labels int16 '
@@ -257,9 +262,10 @@ def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     p.add_argument('--label_dist', type=float, default=0.2,
                    help='a voxel takes the label of the nearest labelled vertex nearer than this (metres, default 0.2)')
     p.add_argument('--scenes', nargs='+', default=None, help='only these scene names (default: all under MESH_ROOT)')
-    add_runner_args(p)
+    add_runner_args(p); add_device_arg(p)   # --device: where the TSDF of --use_tsdf and the voxelization run
     a = p.parse_args(argv)
     if a.voxel_size <= 0: p.error('--voxel_size must be positive')
+    device = resolve_array_device(a.device)      # --device cuda without a GPU fails before any work
     try:
         scenes = find_mesh_scenes(a.mesh_root, a.use_tsdf)
         if a.scenes:
@@ -270,7 +276,7 @@ def prep_occ_grid_main(argv: list[str] | None = None) -> int:
         print(f'thesis-recon prep-occ-grid: {e}', file=sys.stderr); return 2
     if a.raw_root is not None and not Path(a.raw_root).is_dir(): p.error(f'RAW_ROOT {a.raw_root}: not a folder')
     fn = partial(prep_occ_grid_scene, out_root=Path(a.out_root), voxel_size=a.voxel_size, use_tsdf=a.use_tsdf,
-                 max_dist=a.label_dist, raw_root=a.raw_root)
+                 max_dist=a.label_dist, raw_root=a.raw_root, device=device)
     report = run_scenes(fn, scenes, n_proc=a.n_proc, ray_address=a.ray_address, desc='voxelize')
     counts = {k: report.values.count(k) for k in ('done', 'exists', 'skipped')}
     print(f'{counts["done"]} written, {counts["exists"]} already there, {counts["skipped"]} skipped, '
