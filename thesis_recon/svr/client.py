@@ -4,7 +4,7 @@
 
 # %% ../../nbs/67_svr_client.ipynb #88739079
 from __future__ import annotations
-import time
+import sys, time
 from pathlib import Path
 import numpy as np
 import httpx
@@ -25,8 +25,9 @@ ANSWERS = {
 
 def post_npz(url: str, body: bytes, answer: dict, *, content_type: str = NPZ_MEDIA_TYPE, params: dict | None = None,
              retries: int = 5, backoff: float = 0.5, max_wait: float = 30, timeout: float = 600,
-             client: httpx.Client | None = None) -> dict:
-    "POST `body` to `url`; the arrays of `answer` (name -> ArraySpec) from the `.npz` reply. Retries 503 with back-off."
+             client: httpx.Client | None = None, on_retry=None) -> dict:
+    """POST `body` to `url`; the arrays of `answer` (name -> ArraySpec) from the `.npz` reply. Retries 503 with back-off,
+    calling `on_retry(seconds)` before each wait."""
     own = client is None
     client = client or httpx.Client(trust_env=False, timeout=timeout)
     try:
@@ -41,7 +42,9 @@ def post_npz(url: str, body: bytes, answer: dict, *, content_type: str = NPZ_MED
                 raise ThesisReconError(f'{url}: the connection failed ({type(e).__name__}: {e})') from None
             if r.status_code != 503 or attempt == retries: break
             wait = r.headers.get('retry-after', '')
-            time.sleep(min(float(wait) if wait.replace('.', '', 1).isdigit() else backoff * 2**attempt, max_wait))
+            wait = min(float(wait) if wait.replace('.', '', 1).isdigit() else backoff * 2**attempt, max_wait)
+            if on_retry: on_retry(wait)
+            time.sleep(wait)
         if r.status_code != 200:
             try: detail = r.json()['error']
             except Exception: detail = r.text[:300] or r.reason_phrase
@@ -161,8 +164,9 @@ def client_main(argv: list[str] | None = None) -> int:
     else: body, ctype = colour_body(a.input)
     params = {'resolution': a.resolution} if a.resolution and a.service != 'scene' else None
     t0 = time.monotonic()
+    def busy(wait): print(f'{server}: busy (503); asking again in {wait:g} s', file=sys.stderr, flush=True)
     got = post_npz(server + ROUTES[a.service], body, ANSWERS[a.service], content_type=ctype, params=params,
-                   retries=a.retries, timeout=a.timeout)
+                   retries=a.retries, timeout=a.timeout, on_retry=busy)
     out = write_svr_hdf5(a.out, latents=got.get('combined_latent_block'), tsdf=got.get('tsdf'), classes=got.get('classes'))
     if a.mesh: _write_mesh(a.mesh, got['tsdf'], got['classes'])
     print(f'{out}: ' + ', '.join(f'{k} {got[k].shape}' for k in ('combined_latent_block', 'tsdf', 'classes') if k in got)

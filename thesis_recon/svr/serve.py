@@ -511,7 +511,7 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
                       latent_shape=(models.latent_grid,) * 3 + (models.latent_dim,), device=dev,
                       weights=f'weights {weights}' if weights else 'random weights (tiny configuration)', models=models)
 
-# %% ../../nbs/66_svr_serve.ipynb #73f6069d
+# %% ../../nbs/66_svr_serve.ipynb #3eb9dc86
 def serve_main(argv: list[str] | None = None) -> int:
     "`thesis-recon serve`: run one of the reconstruction servers until SIGTERM/Ctrl-C."
     p = ArgumentParser(prog='thesis-recon serve', description=
