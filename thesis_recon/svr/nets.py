@@ -21,9 +21,9 @@ from .shaping import ShapingConfig
 __all__ = ['SvrDataConfig', 'NormalNetConfig', 'SceneNetConfig', 'SvrConfig', 'check_svr_config', 'load_svr_config',
            'tiny_svr_config', 'write_weights_config', 'read_weights_config', 'cli_config', 'InceptionConv2D',
            'reflect_pad3d', 'Inception3D', 'L2Normalize', 'build_normal_unet', 'normal_loss', 'angle_errors',
-           'ResBlock2D', 'DepthSlab', 'build_scene_net', 'scene_loss', 'grid_to_image_layout', 'image_to_grid_layout',
-           'normalise_input', 'mean_image_of', 'train_svr_normals_main', 'scene_inputs', 'scene_targets',
-           'train_svr_scene_main']
+           'ResBlock2D', 'DepthSlab', 'build_scene_net', 'scene_loss', 'start_at_mean_latent', 'grid_to_image_layout',
+           'image_to_grid_layout', 'normalise_input', 'mean_image_of', 'train_svr_normals_main', 'scene_inputs',
+           'scene_targets', 'train_svr_scene_main']
 
 # %% ../../nbs/64_svr_nets.ipynb #6eaf1d61
 @dataclass
@@ -244,6 +244,14 @@ def scene_loss(latent_dim: int, tree_weight: float = 0.4):
         return ops.mean(w * (final + tree_weight * tree), (1, 2, 3))
     return loss
 
+def start_at_mean_latent(net: keras.Model, mean_latent: np.ndarray):
+    "Make the scene network start by predicting `mean_latent` everywhere: zero output kernels, biases at the mean (leaves: tiled per slab)."
+    mean_latent = np.asarray(mean_latent, np.float32)
+    for layer in net.layers:
+        if layer.name == 'final' or layer.name.startswith('leaf'):
+            k, b = layer.get_weights()
+            layer.set_weights([np.zeros_like(k), np.tile(mean_latent, b.shape[0] // len(mean_latent))])
+
 def grid_to_image_layout(grid: np.ndarray) -> np.ndarray:
     "A (G,G,G,...) grid [x, y up, z] -> image layout [row, col, z] (row = G-1-y, col = x)."
     return np.ascontiguousarray(np.swapaxes(np.asarray(grid)[:, ::-1], 0, 1))
@@ -344,6 +352,7 @@ def train_svr_scene_main(argv: list[str] | None = None) -> int:
             unet.load_weights(a.weights/'normals.weights.h5')
             normals = unet.predict(normalise_input(v['color'], mean, cfg.scene.color_scale), batch_size=4, verbose=0)
         net = build_scene_net(cfg.scene, cfg.data.latent_grid, cfg.decoder.latent_dim, cfg.data.image_size)
+        start_at_mean_latent(net, latents.reshape(-1, latents.shape[-1]).mean(0))
         net.compile(optimizer=keras.optimizers.Adam(cfg.scene.lr), loss=scene_loss(cfg.decoder.latent_dim, cfg.scene.tree_loss_weight))
     fit_with_checkpoints(net, scene_inputs(v['color'], normals, mean, cfg.scene.color_scale), scene_targets(latents, v['loss_map']),
                          epochs=a.epochs or cfg.scene.epochs, batch_size=cfg.scene.batch_size, out_dir=a.weights/'checkpoints',

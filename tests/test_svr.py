@@ -1,0 +1,88 @@
+"""Single-view reconstruction: the Keras models run unchanged on the torch backend (same weights, same outputs), the
+commands' --help, and bad input at the command line (one-line errors, exit code 2)."""
+import json, os, subprocess, sys, textwrap
+from pathlib import Path
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_FORWARD = textwrap.dedent('''
+    import sys, numpy as np, keras
+    from keras import ops
+    from thesis_recon.svr.nets import tiny_svr_config, build_normal_unet, build_scene_net
+    from thesis_recon.svr.decoder import build_decoder, block_trunc
+    out, mode = sys.argv[1], sys.argv[2]
+    cfg = tiny_svr_config()
+    nets = {'normals': build_normal_unet(cfg.normals, 32), 'scene': build_scene_net(cfg.scene, 4, 16, 32),
+            'decoder': build_decoder(cfg.decoder, block_trunc(4))}
+    rng = np.random.default_rng(0)
+    inputs = {'normals': rng.normal(size=(1, 32, 32, 3)).astype('float32'),
+              'scene': rng.normal(size=(1, 32, 32, 6)).astype('float32'),
+              'decoder': [rng.normal(size=(2, 16)).astype('float32'), rng.uniform(-1, 1, (2, 7, 3)).astype('float32')]}
+    res = {'backend': keras.backend.backend()}
+    for name, net in nets.items():
+        if mode == 'save': net.save_weights(f'{out}/{name}.weights.h5')
+        else: net.load_weights(f'{out}/{name}.weights.h5')
+        np.save(f'{out}/{name}_{mode}.npy', ops.convert_to_numpy(net(inputs[name])))
+    print(res['backend'])
+''')
+
+def test_models_run_on_the_torch_backend_with_the_same_outputs(tmp_path):
+    pytest.importorskip('torch')
+    script = tmp_path/'forward.py'; script.write_text(_FORWARD)
+    tf = subprocess.run([sys.executable, str(script), str(tmp_path), 'save'], capture_output=True, text=True, cwd=ROOT,
+                        env={**os.environ, 'KERAS_BACKEND': 'tensorflow'})
+    assert tf.returncode == 0, tf.stderr[-3000:]
+    th = subprocess.run([sys.executable, str(script), str(tmp_path), 'load'], capture_output=True, text=True, cwd=ROOT,
+                        env={**os.environ, 'KERAS_BACKEND': 'torch'})
+    assert th.returncode == 0, th.stderr[-3000:]
+    assert th.stdout.strip().splitlines()[-1] == 'torch'
+    for name, shape in (('normals', (1, 32, 32, 3)), ('scene', (1, 4, 4, 4, 32)), ('decoder', (2, 7, 11))):
+        a, b = np.load(tmp_path/f'{name}_save.npy'), np.load(tmp_path/f'{name}_load.npy')
+        assert a.shape == shape and b.shape == shape
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+@pytest.mark.parametrize('cmd,opts', [
+    ('svr-data', ('--out', '--scenes', '--views', '--resolution', '--image_size', '--latent_grid', '--mesh_spacing', '--config')),
+    ('train-svr-decoder', ('--data', '--out', '--resume', '--config', '--set', '--device')),
+    ('compress-scenes', ('--data', '--weights', '--steps', '--points', '--device')),
+    ('train-svr-normals', ('--data', '--out', '--resume', '--epochs', '--device')),
+    ('train-svr-scene', ('--data', '--weights', '--normals', '--resume', '--device')),
+    ('predict-svr', ('--out', '--weights', '--mesh', '--fov', '--resolution', '--device', '--random_weights')),
+    ('eval-svr', ('--data', '--weights', '--max_views', '--out', '--device'))])
+def test_help_explains_every_option(cmd, opts, capsys):
+    from thesis_recon.cli import main
+    with pytest.raises(SystemExit) as e: main([cmd, '--help'])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for o in opts: assert o in out, (cmd, o)
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    from PIL import Image
+    from thesis_recon.cli import main
+    assert main(['svr-data', '--out', str(tmp_path/'d'), '--scenes', '1', '--views', '1', '--resolution', '30', '--latent-grid', '4']) == 2
+    assert 'must be a multiple of --latent-grid 4' in capsys.readouterr().err
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(tmp_path/'rgba.png')
+    assert main(['predict-svr', str(tmp_path/'rgba.png'), '--out', str(tmp_path/'o.hdf5'), '--random-weights']) == 2
+    assert 'expected a 3-channel RGB image, got mode RGBA' in capsys.readouterr().err
+    assert main(['compress-scenes', '--data', str(tmp_path), '--weights', str(tmp_path/'none')]) == 2
+    assert 'svr_config.json: not found' in capsys.readouterr().err
+    assert main(['predict-svr', str(tmp_path/'rgba.png'), '--out', str(tmp_path/'o.hdf5'), '--random-weights', '--device', 'tpu']) == 2
+    assert '--device: expected auto, cpu or cuda' in capsys.readouterr().err
+
+def test_predict_with_random_weights_writes_the_original_keys(tmp_path, capsys):
+    import h5py
+    from PIL import Image
+    from thesis_recon.cli import main
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(tmp_path/'img.png')
+    assert main(['predict-svr', str(tmp_path/'img.png'), '--out', str(tmp_path/'o.hdf5'), '--random-weights', '--device', 'cpu']) == 0
+    with h5py.File(tmp_path/'o.hdf5') as f:
+        assert f['combined_latent_block'].shape == (4, 4, 4, 16) and f['voxelblock'].dtype == np.uint16
+        assert f['classes'].shape == (32, 32, 32)
+
+def test_view_file_missing_a_key(tmp_path):
+    from thesis_recon.core import ThesisReconError
+    from thesis_recon.svr.data import load_view
+    np.savez(tmp_path/'v.npz', color=np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(ThesisReconError, match=r'v.npz: missing key\(s\) tsdf'): load_view(tmp_path/'v.npz', ('color', 'tsdf'))
