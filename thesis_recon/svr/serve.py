@@ -222,7 +222,7 @@ class InferenceQueue:
             return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
         except asyncio.TimeoutError:
             fut.cancel()
-            raise RequestError(504, f'inference did not finish within the request deadline of {timeout:.3g} s (--timeout)') from None
+            raise RequestError(504, 'inference did not finish before the request\'s deadline (--timeout)') from None
         except ThesisReconError as e:
             raise RequestError(422, str(e)) from None
         except RequestError: raise
