@@ -59,7 +59,7 @@ def test_ddp_resume_continues_exactly(tmp_path, request):
 
 def test_ctrl_c_saves_latest_and_resume_continues(tmp_path):
     "A real SIGINT to a training process: latest.tar as of a finished step, KeyboardInterrupt, and --resume goes on."
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(HERE.parent)}
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(HERE.parent), 'PYTHONFAULTHANDLER': '1'}
     cmd = [sys.executable, str(SCRIPT), str(tmp_path/'run'), '8', '--slow', '--epochs', '100', '--max_steps', '10000']
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     latest = tmp_path/'run'/'checkpoints'/'latest.tar'
@@ -69,9 +69,9 @@ def test_ctrl_c_saves_latest_and_resume_continues(tmp_path):
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     try: out, err = proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill(); out, err = proc.communicate()
-        pytest.fail(f'the training process did not stop within 120 s of SIGINT:\n{err[-3000:]}')
+    except subprocess.TimeoutExpired:  # SIGABRT makes faulthandler print every thread's stack
+        proc.send_signal(signal.SIGABRT); out, err = proc.communicate()
+        pytest.fail(f'the training process did not stop within 120 s of SIGINT:\n{err[-8000:]}')
     assert proc.returncode != 0 and 'KeyboardInterrupt' in err and 'interrupted: saved' in err, err[-2000:]
     ck = load_checkpoint(latest)
     k = ck['step']

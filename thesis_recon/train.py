@@ -406,9 +406,7 @@ def _validate(run: _Run, ctx: dict) -> dict | None:
         metrics = {k: float(v) for k, v in metrics.items()}
         if o.best_metric not in metrics:
             raise ThesisReconError(f"TrainOptions.best_metric '{o.best_metric}' is not among the validation metrics: {', '.join(metrics)}")
-        if ctx['writer'] is not None:
-            for k, v in metrics.items(): ctx['writer'].add_scalar(f'val/{k}', v, run.step)
-            for tag, fig in figs.items(): ctx['writer'].add_figure(f'val/{tag}', fig, run.step)
+        _write_scalars(ctx, 'val/', metrics, run.step, figures=figs)
     if info.distributed:
         import torch.distributed as dist
         box = [metrics]; dist.broadcast_object_list(box, src=0); metrics = box[0]
@@ -419,10 +417,21 @@ def _validate(run: _Run, ctx: dict) -> dict | None:
     if better: run.best, run.best_step = value, run.step
     return {'improved': better, **metrics}
 
+def _write_scalars(ctx: dict, prefix: str, values: dict, step: int, figures: dict | None = None):
+    "TensorBoard scalars (and figures) `prefix + name` at `step`, when there is a writer; a Ctrl-C waits for it."
+    if ctx['writer'] is None: return
+    with deferred_sigint():  # an interrupt inside tensorboard's writer can leave its lock held and hang the exit
+        for k, v in values.items(): ctx['writer'].add_scalar(prefix + k, v, step)
+        for tag, fig in (figures or {}).items(): ctx['writer'].add_figure(prefix + tag, fig, step)
+
 def _save(run: _Run, ctx: dict, best: bool = False, all_ranks: bool = True):
     """latest.tar as of the last boundary (rank 0, when there is a checkpoint_dir); best.tar a copy of it.
-    `all_ranks`: every process calls this at the same point, so rank 0 can gather every rank's RNG states."""
+    `all_ranks`: every process calls this at the same point, so rank 0 can gather every rank's RNG states.
+    A Ctrl-C during the save is held until the files are complete."""
     if ctx['ckdir'] is None: return
+    with deferred_sigint(): _save_files(run, ctx, best, all_ranks)
+
+def _save_files(run: _Run, ctx: dict, best: bool, all_ranks: bool):
     extra = run.extra()
     if ctx['info'].distributed and all_ranks:
         import torch.distributed as dist
@@ -447,9 +456,7 @@ def _log(run: _Run, ctx: dict, bar):
     entry = {'step': run.step, 'epoch': run.cur_epoch, **means, **_lrs(ctx['optimizer'])}
     run.history.append(entry)
     run.window = {}
-    if ctx['writer'] is not None:
-        for k, v in entry.items():
-            if k not in ('step', 'epoch'): ctx['writer'].add_scalar(f'train/{k}', v, run.step)
+    _write_scalars(ctx, 'train/', {k: v for k, v in entry.items() if k not in ('step', 'epoch')}, run.step)
     if bar is not None: bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
 
 # %% ../nbs/39_train.ipynb #f432da39
@@ -514,14 +521,11 @@ def _end_epoch(run: _Run, ctx: dict):
     o, sums = ctx['o'], _floats(run.finished_epoch_sums)
     n = sums.pop('n', 0)
     means = _reduce_mean({k: v / n for k, v in sums.items()}, ctx['info'], ctx['device']) if n else {}
-    if ctx['writer'] is not None:
-        for k, v in means.items(): ctx['writer'].add_scalar(f'epoch/train_{k}', v, run.epoch)
+    _write_scalars(ctx, 'epoch/train_', means, run.epoch)
     improved = False
     if ctx['val_set'] is not None and o.val_every is None:
         improved = _validate(run, ctx)['improved']
-        if ctx['writer'] is not None:
-            for k in run.val_history[-1]:
-                if k not in ('step', 'epoch'): ctx['writer'].add_scalar(f'epoch/val_{k}', run.val_history[-1][k], run.epoch)
+        _write_scalars(ctx, 'epoch/val_', {k: v for k, v in run.val_history[-1].items() if k not in ('step', 'epoch')}, run.epoch)
     _save(run, ctx, best=improved)
 
 # %% ../nbs/39_train.ipynb #2a193aa3
