@@ -155,7 +155,7 @@ class SRN(nn.Module):
         "phi's features (B,N,H) at world points (B,N,3) (for labelling point clouds)."
         return apply_phi(self.hyper_phi(latents), points)
 
-# %% ../../nbs/71_srn_model.ipynb #82efb0b7
+# %% ../../nbs/71_srn_model.ipynb #ae716b02
 def srn_loss(out: dict, batch: dict, l1_weight: float = 200.0, kl_weight: float = 1.0, reg_weight: float = 1e-3) -> tuple:
     "Total SRN loss and its terms {img_loss, latent_loss, depth_loss} (floats) of a rendered batch."
     img = F.mse_loss(out['rgb'], batch['rgb'])
@@ -164,7 +164,7 @@ def srn_loss(out: dict, batch: dict, l1_weight: float = 200.0, kl_weight: float 
     total = l1_weight * img + kl_weight * latent + reg_weight * depth
     return total, dict(img_loss=float(img.detach()), latent_loss=float(latent.detach()), depth_loss=float(depth.detach()))
 
-# %% ../../nbs/71_srn_model.ipynb #7374ba18
+# %% ../../nbs/71_srn_model.ipynb #e7e81ec6
 class SemanticHead(nn.Module):
     "Features (..., H) -> class logits (..., C): linear, or an MLP of three hidden layers (`model_type='mlp'`)."
     def __init__(self, feature_dim: int, num_classes: int, model_type: str = 'linear', hidden: int = 256):
@@ -208,7 +208,7 @@ def seg_loss(out: dict, batch: dict, class_weight: torch.Tensor | None = None) -
     acc = (logits.argmax(-1)[valid] == target[valid]).float().mean() if valid.any() else torch.tensor(0.0)
     return loss, dict(ce=float(loss.detach()), pixel_acc=float(acc))
 
-# %% ../../nbs/71_srn_model.ipynb #c0801b86
+# %% ../../nbs/71_srn_model.ipynb #4e592624
 def _block(a, b):
     return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.GroupNorm(min(8, b), b), nn.ReLU(),
                          nn.Conv2d(b, b, 3, padding=1), nn.GroupNorm(min(8, b), b), nn.ReLU())
