@@ -86,5 +86,6 @@ def main(argv=None):
     n = len(rows) - 1
     print(f'inference + evaluation, RGB input: {(time.perf_counter() - t0) / n:.2f} s/scene '
           f'({rows[next(iter(rows))]["n_chunks"]} chunks a scene)')
+    if not gpu: print('no GPU in use: the bf16 and peak-memory figures (thesis sizes) need --device cuda on a GPU machine')
 
 if __name__ == '__main__': main()

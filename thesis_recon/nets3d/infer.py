@@ -114,7 +114,7 @@ def vertex_miou(pred, gt, classes=BENCHMARK_20) -> tuple[float, dict]:
         ious[int(c)] = float((g & p).sum() / (g | p).sum())
     return (float(np.mean(list(ious.values()))) if ious else float('nan')), ious
 
-# %% ../../nbs/53_infer3d.ipynb #cd4189d8
+# %% ../../nbs/53_infer3d.ipynb #1b1cea75
 def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None) -> dict:
     "Reassemble one scene's chunk predictions, write its mesh and voxels to `out_dir/<scene>/`, and score it."
     k = cfg.model_3d.num_classes
@@ -148,7 +148,7 @@ def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None) -> 
                                                            gt_x=assemble(pred['x'], off, -100), gt_y=assemble(pred['y'], off, -100))
     return metrics
 
-# %% ../../nbs/53_infer3d.ipynb #d0d80577
+# %% ../../nbs/53_infer3d.ipynb #cb3329e8
 def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
     "The model of `cfg` with the weights of `checkpoint` (default: `out_dir/models/best.tar`)."
     from thesis_recon.train import load_checkpoint
@@ -220,7 +220,7 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
     print(f'-> {Path(a.out) if a.out else Path(cfg.out_dir)/"infer"}')
     return 0
 
-# %% ../../nbs/53_infer3d.ipynb #60a0d203
+# %% ../../nbs/53_infer3d.ipynb #05d15326
 def scene_figure(prediction_npz, title: str = ''):
     "Matplotlib figure: top view (class of the highest occupied voxel below 85% of the height) and a slice at 1 m, predicted vs ground truth."
     import matplotlib.pyplot as plt
