@@ -56,11 +56,13 @@ def keras_device(name: str = 'auto'):
     with keras.device(dev): yield dev
 
 class AtomicCheckpoint(keras.callbacks.Callback):
-    "At each epoch end: `<name>.weights.h5`, `<name>.opt.npz` and `<name>.state.json` in `out_dir`, atomically; `<name>.best.weights.h5` by `monitor`."
-    def __init__(self, out_dir, name: str, monitor: str = 'loss', extra_state: dict | None = None):
+    """At an epoch end, at most every `min_interval_s` seconds and always after the last epoch: `<name>.weights.h5`,
+    `<name>.opt.npz` and `<name>.state.json` in `out_dir`, atomically; `<name>.best.weights.h5` by `monitor`."""
+    def __init__(self, out_dir, name: str, monitor: str = 'loss', extra_state: dict | None = None, min_interval_s: float = 60.0):
         super().__init__()
         self.out_dir, self.name, self.monitor, self.extra = Path(out_dir), name, monitor, dict(extra_state or {})
         self.best = read_train_state(self.out_dir, name).get('best', math.inf)
+        self.min_interval_s, self._last = min_interval_s, time.monotonic()
 
     def _save_weights(self, path: Path):
         tmp = path.parent/f'.{path.name}.{os.getpid()}.tmp.weights.h5'
@@ -71,6 +73,9 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        last = epoch + 1 >= self.params.get('epochs', epoch + 1)
+        if not last and time.monotonic() - self._last < self.min_interval_s: return
+        self._last = time.monotonic()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._save_weights(self.out_dir/f'{self.name}.weights.h5')
         opt = self.model.optimizer
