@@ -9,6 +9,7 @@ import argparse, csv, io, json, sys
 from pathlib import Path
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_write_text
 from ..config import load_config, save_config
 from ..train import add_train_args, resolve_device
@@ -197,7 +198,7 @@ def render_srn_main(argv: list[str] | None = None) -> int:
         raise ThesisReconError('--point_cloud: labelled point clouds need a semantic checkpoint (update-srn, then fit-srn)')
     out_root = Path(args.get('logging_root', 'srn_renders'))
     s = ds.sidelength or ds.instances[0].size[0]
-    for k, inst in enumerate(ds.instances):
+    for k, inst in enumerate(tqdm(ds.instances, desc='rendering', leave=False)):
         first = ds[[j for j, (kk, _) in enumerate(ds.index) if kk == k][0]]
         K = first['intrinsics'].numpy()
         poses = (sphere_poses(args['orbit'], radius=float(np.linalg.norm(first['pose'][:3, 3])), seed=None)
