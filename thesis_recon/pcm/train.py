@@ -123,7 +123,8 @@ def load_pcm_model(path, kind: str | None = None, device='cpu') -> tuple[PCMNet,
 
 # %% ../../nbs/83_pcm_train.ipynb #4ecf99e1
 TINY_PCM = dict(n_maps=300, width=64, height=48, fov_range=(55.0, 65.0), max_points=512, voxel_size=0.05,
-                widths=(16, 32, 64, 128), epochs=6, batch_size=16, learning_rate=3e-3, learning_rate_decay=0.7, train_split=0.8)
+                widths=(16, 32, 64, 128), batch_size=16, learning_rate=3e-3, train_split=0.8,
+                epochs={'shift': 12, 'focal': 8}, learning_rate_decay={'shift': 0.85, 'focal': 0.8})
 
 def _code_key(settings: dict) -> str:
     import thesis_recon.pcm as pkg
@@ -139,11 +140,14 @@ def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = Fal
     if not (out/'data'/'index.csv').is_file():
         prepare_pcm_data(out/'data', synthetic=s['n_maps'], views_per_scene=10, width=s['width'], height=s['height'],
                          fov_range=s['fov_range'], progress=progress)
+    per_kind = lambda v, kind: v[kind] if isinstance(v, dict) else v
     for target in (0, 2):
-        if (out/f'{TARGETS[target]}.tar').is_file(): continue
+        kind = TARGETS[target]
+        if (out/f'{kind}.tar').is_file(): continue
         train_pcm(out/'data', out, target=target, voxel_size=s['voxel_size'], max_points=s['max_points'], widths=s['widths'],
-                  epochs=s['epochs'], batch_size=s['batch_size'], learning_rate=s['learning_rate'],
-                  learning_rate_decay=s['learning_rate_decay'], train_split=s['train_split'], device='cpu', progress=progress)
+                  epochs=per_kind(s['epochs'], kind), batch_size=s['batch_size'], learning_rate=s['learning_rate'],
+                  learning_rate_decay=per_kind(s['learning_rate_decay'], kind), train_split=s['train_split'], device='cpu',
+                  progress=progress)
     return out
 
 # %% ../../nbs/83_pcm_train.ipynb #aa8090eb
