@@ -43,8 +43,8 @@ def main():
         decoder = build_decoder(cfg.decoder, trunc)
         rng = np.random.default_rng(0)
         blocks = sample_blocks(sample['tsdf'], sample['classes'], G, cfg.decoder.points_per_block, rng)
-        n = min(len(blocks['points']), 64 if a.quick else 256)
-        steps = 20 if a.quick else 50
+        n = min(len(blocks["points"]), 16 if a.quick else 256)
+        steps = 5 if a.quick else 50
         opt = LatentOptimiser(decoder, cfg.decoder, trunc, chunk=n)
         init = np.zeros((n, cfg.decoder.latent_dim), np.float32)
         opt(blocks['points'][:n], blocks['y'][:n], init, 2)
@@ -56,13 +56,13 @@ def main():
         kinds = rng.random((G, G, G))
         lat[kinds < 0.5] = empty; lat[(kinds >= 0.5) & (kinds < 0.75)] = filled       # a room: half empty, a quarter filled
         stats = {}
-        t_dec = timed(lambda: decode_latent_grid(decoder, lat, 256, empty, filled, stats=stats))
+        t0 = time.perf_counter(); decode_latent_grid(decoder, lat, 256, empty, filled, stats=stats); t_dec = time.perf_counter() - t0
         print(f'decoding 256^3 (coarse to fine, {stats}): {t_dec:.1f} s/scene')
         auto = build_auto_decoder(decoder, len(blocks['points']), cfg.decoder.latent_dim)
         decoder.trainable = True
         auto.compile(optimizer=keras.optimizers.Adam(cfg.decoder.lr), loss=decoder_loss(trunc))
         ids = np.arange(8, dtype=np.int32)
-        k = 5 if a.quick else 20
+        k = 3 if a.quick else 20
         t = timed(lambda: [auto.train_on_batch([ids, blocks['points'][:8]], blocks['y'][:8]) for _ in range(k)]) / k
         print(f'decoder training (batch 8 x {cfg.decoder.points_per_block} points): {1 / t:.1f} steps/s')
         S = 256 if a.quick else 512

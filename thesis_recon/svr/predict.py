@@ -14,7 +14,7 @@ from keras import ops
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text, warn_data
 from .data import SVR_CLASSES, TRUNC
 from .decoder import (LatentDatabase, block_trunc, build_decoder, decode_latent_grid, keras_device,
-                                      occupancy_iou, tsdf_mesh)
+                                      occupancy_iou, resolve_keras_device, tsdf_mesh)
 from .nets import (SvrConfig, angle_errors, build_normal_unet, build_scene_net, check_svr_config,
                                    image_to_grid_layout, load_svr_config, normalise_input, read_weights_config, tiny_svr_config)
 from .space import as_network_image
@@ -162,6 +162,7 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
     p.add_argument('--device', default='auto', help='auto, cpu or cuda')
     a = p.parse_args(argv)
     if a.weights is None and not a.random_weights: raise ThesisReconError('predict-svr: give --weights DIR (or --random_weights)')
+    resolve_keras_device(a.device)                            # a bad --device fails before any work
     image = read_image(a.image)
     with keras_device(a.device):
         models = load_svr_models(a.weights, random_weights=a.random_weights)
@@ -190,6 +191,7 @@ def eval_svr_main(argv: list[str] | None = None) -> int:
     p.add_argument('--out', type=Path, default=None, help='also write the metrics to this JSON file')
     p.add_argument('--device', default='auto', help='auto, cpu or cuda')
     a = p.parse_args(argv)
+    resolve_keras_device(a.device)
     opts = data_options(a.data)
     files = list_views(a.data)[:a.max_views]
     per = []
