@@ -38,6 +38,7 @@ COMMANDS = {
     'eval-svr': ('thesis_recon.svr.predict:eval_svr_main', 'evaluate single-view reconstruction'),
     'serve': ('thesis_recon.svr.serve:serve_main', 'HTTP servers for single-view reconstruction'),
     'client': ('thesis_recon.svr.client:client_main', 'send an image to a reconstruction server'),
+    'srn-data': ('thesis_recon.srn.cli:srn_data_main', 'synthetic chairs and tables with part labels, as SRN instance folders'),
     'train-srn': ('thesis_recon.srn.cli:train_srn_main', 'train a scene representation network'),
     'update-srn': ('thesis_recon.srn.cli:update_srn_main', 'train the semantic head of a frozen SRN'),
     'fit-srn': ('thesis_recon.srn.cli:fit_srn_main', 'fit latent codes of new instances from a few views'),
