@@ -144,7 +144,7 @@ def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None) -> 
         write_ply(d/'mesh.ply', mesh)
         write_ply(d/'voxels.ply', labelled_voxels(occupied, labels if k > 2 else np.ones_like(labels), g2w))
         with atomic_path(d/'prediction.npz') as tmp:
-            with open(tmp, 'wb') as f: np.savez_compressed(f, occupied=prob.astype(np.float16), labels=labels, grid_to_world=g2w,
+            with open(tmp, 'wb') as f: np.savez_compressed(f, occupied=prob.astype(np.float32), labels=labels, grid_to_world=g2w,
                                                            gt_x=assemble(pred['x'], off, -100), gt_y=assemble(pred['y'], off, -100))
     return metrics
 
