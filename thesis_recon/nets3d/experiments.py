@@ -216,11 +216,12 @@ def experiment_main(argv: list[str] | None = None) -> int:
                    help='a folder made by thesis-recon prepare-thesis-data (e.g. from ScanNet); default: synthetic scans made in OUT/data')
     p.add_argument('--budget', choices=list(BUDGETS), default='tiny',
                    help='tiny: ~10 min on 2 CPU cores; small: a GPU, minutes; full: the thesis\'s epochs (default: tiny)')
-    p.add_argument('--out', default='experiments', metavar='DIR', help='output folder (default: experiments/)')
+    p.add_argument('--out', default='experiments', metavar='DIR',
+                   help="output folder; a budget's runs go to OUT/BUDGET, shared by both experiments (default: experiments/)")
     p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to train (default: the GPU if any)')
     p.add_argument('--no-progress', '--no_progress', dest='no_progress', action='store_true', help='no progress bars')
     a = p.parse_args(argv)
-    out = Path(a.out)/f'{a.kind}_{a.budget}'
+    out = Path(a.out)/a.budget          # both experiments of a budget share its data, 2D networks and rows
     recs = run_experiment(a.kind, out, a.budget, a.data_path, a.device, not a.no_progress)
     print(markdown_table(recs))
     print(f'-> {out}/{a.kind}.md, .csv, .png')
