@@ -228,7 +228,8 @@ def scene_figure(prediction_npz, title: str = ''):
     z = np.load(prediction_npz)
     cm = np.vstack([[1, 1, 1], nyu40_colormap()[1:]])
     pred = np.where(z['occupied'].astype(np.float32) > 0.5, z['labels'].astype(np.int64), 0)
-    gt = np.where(z['gt_y'] > 0, z['gt_y'], 0).astype(np.int64)
+    if z['labels'].max() <= 1: gt = (z['gt_x'] == 1).astype(np.int64)      # reconstruction: occupancy only (class 1's colour)
+    else: gt = np.where(z['gt_y'] > 0, z['gt_y'], 0).astype(np.int64)
     top = int(pred.shape[2] * 0.85)
     v = float(z['grid_to_world'][0, 0])                       # the voxel size
     zk = int(np.clip(round((1.0 - z['grid_to_world'][2, 3]) / v), 0, pred.shape[2] - 1))
