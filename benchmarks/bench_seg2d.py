@@ -53,7 +53,8 @@ def bench_model(name: str, device, batch: int, steps: int, bf16: bool = False, c
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     net.train()
     step = lambda: _train_step(net, opt, images, labels, device, bf16)
-    step(); step(); _sync(device)                       # warm-up (allocator, cuDNN autotuning)
+    for _ in range(2 if device.type == 'cuda' else 1): step()   # warm-up (allocator, cuDNN autotuning)
+    _sync(device)
     t = time.perf_counter()
     for _ in range(steps): step()
     _sync(device)
@@ -102,6 +103,7 @@ def main(argv=None) -> int:
     p.add_argument('--cpu-batch', type=int, default=4, help='batch on the CPU (default 4)')
     p.add_argument('--loader-workers', type=int, default=2, help='DataLoader workers for the loader figure (default 2)')
     p.add_argument('--skip-cpu', action='store_true', help='only the GPU figures')
+    p.add_argument('--no-loader', action='store_true', help='skip the data loader figure')
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     print(f'torch {torch.__version__}, {a.threads} CPU threads of {os.cpu_count()} cores')
@@ -113,10 +115,11 @@ def main(argv=None) -> int:
             rates[name] = r['train_img_s']
             print(f"  {name:<10} {r['params_M']:6.2f} M params  train {r['train_img_s']:7.2f} img/s  "
                   f"inference {r['infer_img_s']:7.2f} img/s  (batch {r['batch']})")
-        lr = bench_loader(a.loader_workers)
-        print(f'\ndata loader (augmented, 320x240 jpeg -> 328x256), {a.loader_workers} workers: {lr:.1f} img/s')
-        if 'enet' in rates:
-            print(f"  = {lr / rates['enet']:.1f}x ENet's CPU training rate (goal >= 1.5x)")
+        if not a.no_loader:
+            lr = bench_loader(a.loader_workers)
+            print(f'\ndata loader (augmented, 320x240 jpeg -> 328x256), {a.loader_workers} workers: {lr:.1f} img/s')
+            if 'enet' in rates:
+                print(f"  = {lr / rates['enet']:.1f}x ENet's CPU training rate (goal >= 1.5x)")
     if torch.cuda.is_available():
         dev = torch.device('cuda')
         print(f'\nGPU {torch.cuda.get_device_name(0)}, bf16 autocast, 328x256:')

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_write_text
 from ..config import load_config, save_config, shipped_config
 from ..labels import NYU40_NAMES
-from ..train import TrainOptions, fit, resolve_device, seed_everything, load_checkpoint, add_train_args, autocast
+from ..train import TrainOptions, fit, resolve_device, seed_everything, load_checkpoint, add_train_args, autocast, dist_info
 from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD
 from .data import Seg2dDataset, NUM_CLASSES, load_image, normalize, COLOR_SUFFIXES
 from .enet import ENet
@@ -289,6 +289,7 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
     if cfg.train_loader is None: raise ThesisReconError('config: a training config needs a train_loader section')
     if cfg.val_loader is None: raise ThesisReconError('config: a training config needs a val_loader section')
     if cfg.trainer.resume_training and cfg.trainer.load_path: resume = resume or cfg.trainer.load_path
+    resolve_device(device)
     run = run or time.strftime('%Y%m%d-%H%M%S')
     dirs = run_dirs(cfg, run)
     train_set = _dataset(cfg.train_loader, cfg.models)
@@ -314,7 +315,7 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
                            log_dir=dirs['runs'], resume=resume, progress=progress)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = lambda m: torch.optim.AdamW(params, lr=cfg.optimizer.learning_rate, weight_decay=cfg.optimizer.weight_decay)
-    if not resume: save_config(cfg, dirs['models']/'config.json')
+    if not resume and dist_info().is_main: save_config(cfg, dirs['models']/'config.json')   # rank 0 alone writes
     result = fit(model, loss_fn, train_set, options=options, optimizer=optimizer, val_set=val_set, evaluate=evaluate,
                  config=cfg, arch=cfg.models.architecture, figures=_figures if cfg.trainer.add_figure_tensorboard else None)
     return result, model, dirs
@@ -383,9 +384,9 @@ def _common_args(p: argparse.ArgumentParser, train: bool = False):
                         "train_enet_synthetic; `thesis-recon write-config NAME OUT` copies one to edit)")
     p.add_argument('--set', dest='set', action='append', default=[], metavar='KEY=VALUE',
                    help='change a config key, e.g. --set trainer.epochs=3 (VALUE read as JSON when it parses; repeatable)')
-    p.add_argument('--run', default=None,
+    p.add_argument('--run_name', dest='run', default=None,
                    help="run name: the folder under saved/{models,runs,test_results}/<name>/ (default: the date and time"
-                        + ("; with --resume and no --run, the newest run)" if train else ")"))
+                        + ("; with --resume and no --run_name, the newest run)" if train else ")"))
     if train: add_train_args(p)
     else:
         p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
@@ -400,7 +401,7 @@ def _config_from_args(a) -> Seg2dConfig:
 def _newest_run(cfg: Seg2dConfig) -> str:
     root = run_dirs(cfg, 'x')['models'].parent
     runs = sorted((p for p in root.glob('*') if (p/'latest.tar').is_file()), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-    if not runs: raise ThesisReconError(f'--resume: no run with a latest.tar under {root}')
+    if not runs: raise ThesisReconError(f'--resume: no run with a latest.tar under {root} (give --run_name)')
     return runs[-1].name
 
 def _argv(argv):
@@ -421,7 +422,6 @@ def train_2d_main(argv: list[str] | None = None) -> int:
     resolve_device(a.device)
     run = a.run or (_newest_run(cfg) if a.resume is True else None)
     res, _, dirs = train_2d(cfg, run=run, device=a.device, resume=a.resume, progress=not a.quiet)
-    from thesis_recon.train import dist_info
     if dist_info().is_main:
         best = f'{res.best_metric:.4f}' if res.best_metric is not None else '-'
         print(f'trained {res.step} steps; best validation mIoU {best}; checkpoints in {dirs["models"]}, TensorBoard in {dirs["runs"]}')
