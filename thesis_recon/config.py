@@ -12,7 +12,7 @@ from .core import ThesisReconError, atomic_write_text
 
 # %% auto #0
 __all__ = ['read_config_file', 'apply_overrides', 'load_config', 'config_to_dict', 'dump_config', 'save_config', 'configs_dir',
-           'shipped_config_names', 'shipped_config', 'parse_set', 'write_config_main']
+           'shipped_config_names', 'shipped_config', 'parse_set', 'parse_sets', 'write_config_main']
 
 # %% ../nbs/38_config.ipynb #143aa374
 class _Loader(yaml.SafeLoader):
@@ -214,7 +214,9 @@ def parse_set(item: str) -> tuple[str, Any]:
     except json.JSONDecodeError: value = text
     return key, value
 
-_parse_set = parse_set
+def parse_sets(items) -> dict:
+    "Repeated `--set key=value` options -> the `overrides` dict of `load_config`."
+    return dict(parse_set(s) for s in items)
 
 def _has_key(raw: dict, dotted: str) -> tuple[bool, list[str]]:
     node = raw
@@ -249,7 +251,7 @@ def write_config_main(argv: list[str] | None = None) -> int:
     if args.out.exists() and not args.force:
         raise ThesisReconError(f"{args.out} exists; pass --force to overwrite it")
     raw = read_config_file(src)
-    overrides = dict(parse_set(s) for s in args.set)
+    overrides = parse_sets(args.set)
     for key in overrides:
         found, siblings = _has_key(raw, key)
         if not found and not args.add:

@@ -448,10 +448,12 @@ def package_kernel(code: str, name: str, options: tuple = ()) -> RawKernel:
     return KERNELS[name]
 
 def all_package_kernels() -> dict[str, RawKernel]:
-    "Import every module of thesis_recon (which registers its kernels) and return the registry."
-    import importlib, pkgutil, thesis_recon
-    for m in pkgutil.iter_modules(thesis_recon.__path__):
-        if not m.name.startswith('_'): importlib.import_module(f'thesis_recon.{m.name}')
+    "Import every module of thesis_recon that defines a kernel (subpackages included) and return the registry."
+    import importlib, thesis_recon
+    root = Path(thesis_recon.__file__).parent
+    for src in sorted(root.rglob('*.py')):   # by source text: importing every module would pull in TensorFlow, FastAPI...
+        if src.name.startswith('_') or 'package_kernel(' not in src.read_text(): continue
+        importlib.import_module('thesis_recon.' + '.'.join(src.relative_to(root).with_suffix('').parts))
     return dict(KERNELS)
 
 def gpu_available() -> bool:

@@ -334,6 +334,7 @@ def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False
 # %% ../../nbs/52_train3d.ipynb #338f9093
 def train_3d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon train-3d --config CONFIG.json [--device ...] [--resume [CKPT]]`."
+    from thesis_recon.config import parse_sets
     from thesis_recon.train import add_train_args
     p = argparse.ArgumentParser(prog='thesis-recon train-3d',
                                 description='Train the 3D network of the thesis (SurfaceNet on back-projected RGB or 2D features) '
@@ -347,19 +348,11 @@ def train_3d_main(argv: list[str] | None = None) -> int:
     p.add_argument('--no-progress', '--no_progress', action='store_true', dest='no_progress', help='no progress bars')
     add_train_args(p)
     a = p.parse_args(argv)
-    cfg = load_3d_config(a.config, overrides=_parse_sets(a.set))
+    cfg = load_3d_config(a.config, overrides=parse_sets(a.set))
     res = train_3d(cfg, device=a.device, resume=a.resume, progress=not a.no_progress)
     last = res.val_history[-1] if res.val_history else {}
     print(f'{res.step} steps; best {"iou" if cfg.model_3d.num_classes == 2 else "miou"} {res.best_metric}; '
           + ', '.join(f'{k} {v:.4f}' for k, v in last.items() if k not in ('step', 'epoch')) + f'; checkpoints in {Path(cfg.out_dir)/"models"}')
     return 0
 
-def _parse_sets(items) -> dict:
-    import json
-    out = {}
-    for it in items:
-        if '=' not in it: raise ThesisReconError(f'--set {it!r}: expected KEY=VALUE')
-        k, v = it.split('=', 1)
-        try: out[k] = json.loads(v)
-        except json.JSONDecodeError: out[k] = v
-    return out
+

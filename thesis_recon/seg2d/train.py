@@ -395,8 +395,8 @@ def _common_args(p: argparse.ArgumentParser, train: bool = False):
     p.add_argument('--quiet', action='store_true', help='no progress bars')
 
 def _config_from_args(a) -> Seg2dConfig:
-    from thesis_recon.config import _parse_set
-    return load_seg2d_config(a.config, dict(_parse_set(s) for s in a.set))
+    from thesis_recon.config import parse_sets
+    return load_seg2d_config(a.config, parse_sets(a.set))
 
 def _newest_run(cfg: Seg2dConfig) -> str:
     root = run_dirs(cfg, 'x')['models'].parent

@@ -113,13 +113,8 @@ def read_weights_config(weights_dir) -> SvrConfig:
 def cli_config(config_path, sets: list[str], data_opts: dict | None = None, weights_dir=None) -> SvrConfig:
     """The config of a training command: `--config` (else the weights folder's, else the defaults), `--set key=value`
     overrides, and the grid sizes of the data set (which win; a clash with an explicit `--config` is an error)."""
-    from thesis_recon.config import read_config_file
-    over = {}
-    for s in sets:
-        if '=' not in s: raise ThesisReconError(f'--set {s!r}: expected KEY=VALUE')
-        k, v = s.split('=', 1)
-        try: over[k.strip()] = json.loads(v)
-        except json.JSONDecodeError: over[k.strip()] = v
+    from thesis_recon.config import parse_sets, read_config_file
+    over = parse_sets(sets)
     if config_path is not None: raw = read_config_file(config_path)
     elif weights_dir is not None and (Path(weights_dir)/'svr_config.json').is_file(): raw = read_config_file(Path(weights_dir)/'svr_config.json')
     else: raw = {}
