@@ -29,6 +29,8 @@ class TrainOptions:
     max_steps: int | None = None        # optimizer steps; stops early when reached
     batch_size: int = 8                 # per process
     num_workers: int = 0
+    worker_start: str | None = None     # loader workers' start method: fork | spawn | forkserver; None = the platform's
+                                        # default (spawn for datasets that run OpenMP kernels, which do not survive fork)
     shuffle: bool = True
     accumulation_steps: int = 1
     grad_clip: float | None = None      # max global L2 norm of the gradients
@@ -57,6 +59,7 @@ def _check_options(o: TrainOptions):
         v = getattr(o, name)
         need(v is None or (isinstance(v, int) and v >= 1), f"{name} must be an int >= 1 or None, got {v!r}")
     need(o.num_workers >= 0, f"num_workers must be >= 0, got {o.num_workers!r}")
+    need(o.worker_start in (None, 'fork', 'spawn', 'forkserver'), f"worker_start must be fork, spawn, forkserver or None, got {o.worker_start!r}")
     need(o.best_mode in ('min', 'max'), f"best_mode must be 'min' or 'max', got {o.best_mode!r}")
     need(o.precision in ('auto', 'bf16', 'fp32'), f"precision must be auto, bf16 or fp32, got {o.precision!r}")
     need(o.grad_clip is None or o.grad_clip > 0, f"grad_clip must be > 0 or None, got {o.grad_clip!r}")
@@ -156,14 +159,14 @@ class SeededBatches(torch.utils.data.Dataset):
             return getitems(indices) if getitems is not None else [self.dataset[i] for i in indices]
 
 def epoch_loader(dataset, indices: list[int], *, batch_size: int, seed: int, epoch: int, rank: int = 0, first_batch: int = 0,
-                 num_workers: int = 0, collate_fn=None, pin_memory: bool = False) -> DataLoader:
+                 num_workers: int = 0, collate_fn=None, pin_memory: bool = False, worker_start: str | None = None) -> DataLoader:
     "A loader over `indices` (the epoch's order from batch `first_batch` on), each batch's RNGs seeded by `batch_seed`."
     starts = range(0, len(indices), batch_size)
     seeds = [batch_seed(seed, epoch, rank, first_batch + b) for b in range(len(starts))]
     batches = [[(bs, i) for i in indices[s:s + batch_size]] for bs, s in zip(seeds, starts)]
     return DataLoader(SeededBatches(dataset), batch_sampler=batches, num_workers=num_workers, collate_fn=collate_fn,
                       worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(batch_seed(seed, epoch, rank, -1 % 2**31)),
-                      pin_memory=pin_memory)
+                      pin_memory=pin_memory, multiprocessing_context=worker_start if num_workers else None)
 
 # %% ../nbs/39_train.ipynb #40dcabae
 def to_device(batch, device):
@@ -392,7 +395,8 @@ def _validate(run: _Run, ctx: dict) -> dict | None:
     if info.is_main:
         loader = DataLoader(ctx['val_set'], batch_size=o.batch_size, shuffle=False, num_workers=o.num_workers,
                             collate_fn=ctx['collate_fn'], worker_init_fn=seed_worker,
-                            generator=torch.Generator().manual_seed(o.seed), pin_memory=device.type == 'cuda')
+                            generator=torch.Generator().manual_seed(o.seed), pin_memory=device.type == 'cuda',
+                            multiprocessing_context=o.worker_start if o.num_workers else None)
         was_training = model.training
         model.eval()
         try:
@@ -487,7 +491,7 @@ def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     start, run.cur_epoch = run.batches_done, run.epoch
     loader = epoch_loader(ctx['train_set'], idx[start * o.batch_size:], batch_size=o.batch_size, seed=o.seed, epoch=run.epoch,
                           rank=info.rank, first_batch=start, num_workers=o.num_workers, collate_fn=ctx['collate_fn'],
-                          pin_memory=device.type == 'cuda')
+                          pin_memory=device.type == 'cuda', worker_start=o.worker_start)
     bar = None
     if o.progress and info.is_main:
         from tqdm.auto import tqdm
