@@ -8,7 +8,7 @@ import argparse, copy, dataclasses, difflib, json, re, sys, types, typing
 from pathlib import Path
 from typing import Any, Literal, Union
 import yaml
-from .core import ThesisReconError, atomic_write_text
+from .core import ArgumentParser, ThesisReconError, atomic_write_text
 
 # %% auto #0
 __all__ = ['read_config_file', 'apply_overrides', 'load_config', 'config_to_dict', 'dump_config', 'save_config', 'configs_dir',
@@ -228,7 +228,7 @@ def _has_key(raw: dict, dotted: str) -> tuple[bool, list[str]]:
 def write_config_main(argv: list[str] | None = None) -> int:
     "`thesis-recon write-config NAME OUT [--set key=value ...]`: write a shipped example config to a file."
     names = shipped_config_names()
-    p = argparse.ArgumentParser(prog='thesis-recon write-config',
+    p = ArgumentParser(prog='thesis-recon write-config',
         description='Write one of the shipped example configs to OUT (JSON or YAML by its suffix), optionally '
                     'with some keys changed.',
         epilog='available configs: ' + (', '.join(names) or '(none)'))

@@ -8,7 +8,7 @@ import argparse, csv, json, sys
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from ..core import ThesisReconError, atomic_path, atomic_write_text
+from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'BUDGETS', 'Budget', 'experiment_data', 'train_2d_net', 'row_config', 'run_row', 'experiment_table',
@@ -204,7 +204,7 @@ def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device:
 
 def experiment_main(argv: list[str] | None = None) -> int:
     "`thesis-recon experiment {reconstruction,segmentation} [--data_path DIR] [--budget tiny|small|full] [--out DIR] [--device ...]`."
-    p = argparse.ArgumentParser(prog='thesis-recon experiment',
+    p = ArgumentParser(prog='thesis-recon experiment',
                                 description="Run one of the thesis's experiments end to end and print its table beside the "
                                             "published values: 'reconstruction' trains 3D reconstruction from RGB, ENet features "
                                             "and DeepLabv3 features; 'segmentation' trains 3D segmentation from scratch and "

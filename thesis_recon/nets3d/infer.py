@@ -8,7 +8,7 @@ import argparse, csv, json, sys
 from pathlib import Path
 import numpy as np
 import torch
-from ..core import ThesisReconError, atomic_path
+from ..core import ArgumentParser, ThesisReconError, atomic_path
 from ..mesh import Mesh, read_ply, write_ply
 from ..metrics import mesh_metrics
 from ..chunk_dataset import collate_chunks
@@ -200,7 +200,7 @@ def table_keys(num_classes: int) -> list[str]:
 
 def infer_3d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon infer-3d --config CONFIG.json --scenes val [--out DIR] [--checkpoint CKPT] [--device ...]`."
-    p = argparse.ArgumentParser(prog='thesis-recon infer-3d',
+    p = ArgumentParser(prog='thesis-recon infer-3d',
                                 description="Predict whole scenes from their non-overlapping val chunks with a train-3d checkpoint, "
                                             "write each scene's mesh (marching cubes of the occupied probability) and labelled "
                                             "voxels (PLY), and evaluate: chunk IoU / precision / recall / F-score or mIoU, mesh "

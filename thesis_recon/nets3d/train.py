@@ -11,7 +11,7 @@ from typing import Literal, Optional
 import numpy as np
 import torch
 from torch import nn
-from ..core import ThesisReconError
+from ..core import ArgumentParser, ThesisReconError
 from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, collate_chunks
 from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
@@ -337,7 +337,7 @@ def train_3d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon train-3d --config CONFIG.json [--device ...] [--resume [CKPT]]`."
     from thesis_recon.config import parse_sets
     from thesis_recon.train import add_train_args
-    p = argparse.ArgumentParser(prog='thesis-recon train-3d',
+    p = ArgumentParser(prog='thesis-recon train-3d',
                                 description='Train the 3D network of the thesis (SurfaceNet on back-projected RGB or 2D features) '
                                             'for reconstruction (2 classes) or segmentation (41 classes, optionally fine-tuned '
                                             'from a reconstruction checkpoint). Checkpoints go to OUT_DIR/models '

@@ -8,7 +8,7 @@ import argparse, csv, functools, io, json, math, sys
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from ..core import ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
+from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
 from ..images import read_png16, write_png16
 from ..sens import SensFile
 
@@ -276,7 +276,7 @@ def _counts(text: str):
 
 def pcm_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon pcm-data`: depth maps and intrinsics for the point-cloud module."
-    p = argparse.ArgumentParser(prog='thesis-recon pcm-data',
+    p = ArgumentParser(prog='thesis-recon pcm-data',
         description='Gather metric depth maps and intrinsics for the point-cloud module from ScanNet (.sens), 3D Ken Burns '
                     '(exr + json), Taskonomy (png + point_info json) and synthetic rooms, sampled evenly across scenes. '
                     'Writes OUT/depths/*.npz (arr_0, metres, 0 = invalid), OUT/intrinsics/*.npy (3x3), focals.npy, '

@@ -8,7 +8,7 @@ import argparse, math
 from pathlib import Path
 import numpy as np
 import torch
-from ..core import ThesisReconError
+from ..core import ArgumentParser, ThesisReconError
 from .distort import check_depth, cloud_features
 from .train import load_pcm_model
 from .nets import PCMNet
@@ -150,7 +150,7 @@ def reconstruct_depth_main(argv: list[str] | None = None) -> int:
     "`thesis-recon reconstruct-depth`: depth map -> shift, focal and a point cloud."
     from thesis_recon.mesh import Mesh, write_ply
     from thesis_recon.train import resolve_device
-    p = argparse.ArgumentParser(prog='thesis-recon reconstruct-depth',
+    p = ArgumentParser(prog='thesis-recon reconstruct-depth',
         description="Recover a depth map's shift and its camera's focal length with the point-cloud module (focal -> shift -> "
                     "focal, as LeReS), print them and write the corrected point cloud as a coloured PLY.")
     p.add_argument('depth', type=Path, help='depth map: png (16-bit), npy, npz (arr_0 or depth) or exr; metric or relative, 0 = invalid')

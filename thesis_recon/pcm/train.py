@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ..core import ThesisReconError, atomic_path, atomic_write_text
+from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text
 from ..train import TrainOptions, fit, add_train_args, load_checkpoint
 from .distort import PCMDataset, pcm_collate, pcm_names, split_names, TARGETS
 from .nets import PCMNet
@@ -159,7 +159,7 @@ def _opt(p, *names, **kw):
     return p.add_argument(*dict.fromkeys(spellings), **kw)
 
 def train_pcm_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='thesis-recon train-pcm',
+    p = ArgumentParser(prog='thesis-recon train-pcm',
         description="Train the point-cloud module's shift (--targets 0), scale (1) or focal (2) model on a pcm-data folder. "
                     "Writes OUT/<model_name>.tar (the best by validation loss), OUT/<model_name>.history.json and the "
                     "TensorBoard run in OUT/<model_name>/. Options follow Train-3D; its misspellings are accepted.")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from ..core import ThesisReconError, atomic_path, warn_data
+from ..core import ArgumentParser, ThesisReconError, atomic_path, warn_data
 from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, normalize_image
 from ..geometry import resize_crop_params
 from ..images import read_color, read_label_png, resize_color, resize_nearest
@@ -204,7 +204,7 @@ class Seg2dDataset(torch.utils.data.Dataset):
 # %% ../../nbs/40_seg2d_data.ipynb #2fefbfca
 def prep_2d_dataset_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-2d-dataset`: lay out exported frames as the flat 2D segmentation data set."
-    p = argparse.ArgumentParser(prog='thesis-recon prep-2d-dataset',
+    p = ArgumentParser(prog='thesis-recon prep-2d-dataset',
                                 description='Lay out exported ScanNet-like scenes (<scene>/color/N.jpg + label/N.png) as the '
                                             "thesis's 2D segmentation data set: OUT/scannet_250k_images/{trainset,valset}/<scene>_N.jpg "
                                             'and OUT/labels_250k_images/{trainset,valset}/<scene>_N.png, by hard links (copies where '

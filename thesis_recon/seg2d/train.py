@@ -15,7 +15,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from ..core import ThesisReconError, atomic_write_text
+from ..core import ArgumentParser, ThesisReconError, atomic_write_text
 from ..config import load_config, save_config, shipped_config
 from ..labels import NYU40_NAMES
 from ..train import TrainOptions, fit, resolve_device, seed_everything, load_checkpoint, add_train_args, autocast, dist_info
@@ -404,20 +404,15 @@ def _newest_run(cfg: Seg2dConfig) -> str:
     if not runs: raise ThesisReconError(f'--resume: no run with a latest.tar under {root} (give --run_name)')
     return runs[-1].name
 
-def _argv(argv):
-    "Accept --hyphen-ated spellings of the options."
-    argv = sys.argv[1:] if argv is None else list(argv)
-    return ['--' + a[2:].replace('-', '_') if a.startswith('--') and '=' not in a else a for a in argv]
-
 def train_2d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon train-2d --config train_enet.json [--device] [--resume]`: train ENet or DeepLabV3."
-    p = argparse.ArgumentParser(prog='thesis-recon train-2d',
+    p = ArgumentParser(prog='thesis-recon train-2d',
                                 description='Train ENet or DeepLabV3 for 2D semantic segmentation (41 NYU40 classes) on the layout of '
                                             'prep-2d-dataset. Checkpoints (latest.tar, best.tar by validation mIoU) go to '
                                             'saved/models/<name>/<run>/, TensorBoard events to saved/runs/<name>/<run>/. '
                                             'Multi-process: torchrun --nproc_per_node N -m thesis_recon.cli train-2d ...')
     _common_args(p, train=True)
-    a = p.parse_args(_argv(argv))
+    a = p.parse_args(argv)
     cfg = _config_from_args(a)
     resolve_device(a.device)
     run = a.run or (_newest_run(cfg) if a.resume is True else None)
@@ -429,25 +424,25 @@ def train_2d_main(argv: list[str] | None = None) -> int:
 
 def test_2d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon test-2d --config test_enet.json`: the IoU table of a checkpoint."
-    p = argparse.ArgumentParser(prog='thesis-recon test-2d',
+    p = ArgumentParser(prog='thesis-recon test-2d',
                                 description='Evaluate a 2D segmentation checkpoint (models.load_path or --checkpoint) on the '
                                             "config's test_loader images: per-class IoU over the 20 ScanNet classes, mIoU and pixel "
                                             'accuracy, printed and written to saved/test_results/<name>/<run>/iou.csv and iou.json.')
     _common_args(p)
-    a = p.parse_args(_argv(argv))
+    a = p.parse_args(argv)
     scores, _, out = test_2d(_config_from_args(a), run=a.run, device=a.device, checkpoint=a.checkpoint, progress=not a.quiet)
     print(iou_table(scores)); print(f'written: {out/"iou.csv"}, {out/"iou.json"}')
     return 0
 
 def predict_2d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon predict-2d --config ... IMAGES... --out DIR`: colourised label maps."
-    p = argparse.ArgumentParser(prog='thesis-recon predict-2d',
+    p = ArgumentParser(prog='thesis-recon predict-2d',
                                 description='Predict NYU40 labels for images with a 2D segmentation checkpoint and write them as '
                                             'colourised PNGs OUT/<image name>.png (at the config test/val image size, 328x256 by default).')
     p.add_argument('images', nargs='+', metavar='IMAGES', help='image files, or folders of them')
     p.add_argument('--out', required=True, help='output folder')
     _common_args(p)
-    a = p.parse_args(_argv(argv))
+    a = p.parse_args(argv)
     written = predict_2d(_config_from_args(a), a.images, a.out, device=a.device, checkpoint=a.checkpoint, progress=not a.quiet)
     print(f'wrote {len(written)} label maps to {a.out}')
     return 0

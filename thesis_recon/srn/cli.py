@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from ..core import ThesisReconError, atomic_write_text
+from ..core import ArgumentParser, ThesisReconError, atomic_write_text
 from ..config import load_config, save_config
 from ..train import add_train_args, resolve_device
 from ..frames import write_matrix_txt
@@ -49,7 +49,7 @@ def _config(args: argparse.Namespace, schema, model_keys=(), lists=()) -> object
     return load_config(args.config_filepath if getattr(args, 'config_filepath', None) else {}, schema, overrides=overrides)
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f'thesis-recon {prog}', description=description)
+    p = ArgumentParser(prog=f'thesis-recon {prog}', description=description)
     p.add_argument('--config_filepath', '--config-filepath', dest='config_filepath', default=None,
                    help='a JSON/YAML config of this step (keys as the long options below); flags given override it')
     return p
@@ -180,7 +180,7 @@ def _common_eval(p):
 
 def render_srn_main(argv: list[str] | None = None) -> int:
     "thesis-recon render-srn: render RGB, segmentation and labelled point clouds from a fitted SRN."
-    p = argparse.ArgumentParser(prog='thesis-recon render-srn', description='Render novel views (RGB and, with a semantic '
+    p = ArgumentParser(prog='thesis-recon render-srn', description='Render novel views (RGB and, with a semantic '
                                 'head, segmentation) and labelled point clouds of every instance of a fitted SRN.')
     _common_eval(p)
     _opt(p, 'logging_root', 'output folder (one sub-folder per instance)')
@@ -220,7 +220,7 @@ def render_srn_main(argv: list[str] | None = None) -> int:
 
 def eval_srn_main(argv: list[str] | None = None) -> int:
     "thesis-recon eval-srn: mIoU, PSNR, SSIM and part IoU on novel views."
-    p = argparse.ArgumentParser(prog='thesis-recon eval-srn', description='Score a fitted semantic SRN (linear), its colour '
+    p = ArgumentParser(prog='thesis-recon eval-srn', description='Score a fitted semantic SRN (linear), its colour '
                                 'only (srn) or the U-Net baseline (unet) on the views of --data_root not used for fitting.')
     _common_eval(p)
     _opt(p, 'eval_mode', 'linear (semantic SRN) | srn (colour only) | unet (the 2D baseline)', choices=['linear', 'unet', 'srn'])
@@ -247,7 +247,7 @@ def eval_srn_main(argv: list[str] | None = None) -> int:
 # %% ../../nbs/74_srn_cli.ipynb #6dbc5c08
 def srn_data_main(argv: list[str] | None = None) -> int:
     "Write a synthetic SRN data set (chairs or tables with part labels) in the instance-folder format."
-    p = argparse.ArgumentParser(prog='thesis-recon srn-data', description='Render synthetic chairs or tables with part labels '
+    p = ArgumentParser(prog='thesis-recon srn-data', description='Render synthetic chairs or tables with part labels '
                                 'into <out>/<Obj>/<Obj>.{train,val,test}/ instance folders with <Obj>-level-1.txt.')
     p.add_argument('out', help='output root')
     for name, default, help in (('obj', 'Chair', 'Chair or Table'), ('n_train', 50, 'training instances'),
