@@ -8,12 +8,13 @@ import sys, time
 from pathlib import Path
 import numpy as np
 import httpx
-from ..core import ArgumentParser, ThesisReconError, atomic_path
+from ..core import ArgumentParser, ThesisReconError
+from .data import dequantise_tsdf, quantise_tsdf, write_svr_hdf5
 from .serve import DEFAULT_PORTS, NPZ_MEDIA_TYPE, ArraySpec, RequestError, encode_npz, read_npz
 
 # %% auto #0
-__all__ = ['ROUTES', 'ANSWERS', 'IMAGE_TYPES', 'HDF5_SUFFIXES', 'TSDF_THRESHOLD', 'post_npz', 'read_colors_hdf5', 'colour_body',
-           'read_latents', 'quantise_tsdf', 'dequantise_tsdf', 'write_svr_hdf5', 'client_main']
+__all__ = ['ROUTES', 'ANSWERS', 'IMAGE_TYPES', 'HDF5_SUFFIXES', 'post_npz', 'read_colors_hdf5', 'colour_body', 'read_latents',
+           'client_main']
 
 # %% ../../nbs/67_svr_client.ipynb #8def9383
 ROUTES = {'scene': '/scene', 'decoder': '/decode', 'all': '/reconstruct'}
@@ -105,37 +106,13 @@ def read_latents(path) -> np.ndarray:
         raise ThesisReconError(f'{path}: combined_latent_block is {latents.dtype} {latents.shape}; expected float (G, G, G, C)')
     return latents.astype(np.float32)
 
-# %% ../../nbs/67_svr_client.ipynb #2bea0c8c
-TSDF_THRESHOLD = 0.1
-
-def quantise_tsdf(tsdf, threshold: float = TSDF_THRESHOLD) -> np.ndarray:
-    "TSDF -> `voxelblock` uint16: round(v / threshold * 32767.5 + 32767.5), clipped to 0..65535."
-    q = np.asarray(tsdf, np.float64) / threshold * 32767.5 + 32767.5
-    return np.clip(np.rint(q), 0, 65535).astype(np.uint16)
-
-def dequantise_tsdf(voxelblock, threshold: float = TSDF_THRESHOLD) -> np.ndarray:
-    "`voxelblock` uint16 -> TSDF float32 (the inverse of `quantise_tsdf`, to within one step)."
-    return ((np.asarray(voxelblock, np.float64) - 32767.5) / 32767.5 * threshold).astype(np.float32)
-
-# %% ../../nbs/67_svr_client.ipynb #f9f8e41f
-def write_svr_hdf5(path, *, latents=None, tsdf=None, classes=None) -> Path:
-    "Write the original's keys (those given): combined_latent_block, voxelblock (quantised tsdf), classes; gzip, atomic."
-    import h5py
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, 'w') as f:
-            if latents is not None: f.create_dataset('combined_latent_block', data=np.asarray(latents, np.float32), compression='gzip')
-            if tsdf is not None: f.create_dataset('voxelblock', data=quantise_tsdf(tsdf), compression='gzip')
-            if classes is not None: f.create_dataset('classes', data=np.asarray(classes, np.uint8), compression='gzip')
-    return path
-
-# %% ../../nbs/67_svr_client.ipynb #9c8feb4c
+# %% ../../nbs/67_svr_client.ipynb #5b9fb25d
 def _write_mesh(path, tsdf, classes):
     "The decoded surface coloured by class, as the single-view stage writes it."
     from thesis_recon.svr.decoder import tsdf_mesh
     tsdf_mesh(tsdf, classes, path)
 
-# %% ../../nbs/67_svr_client.ipynb #e78294db
+# %% ../../nbs/67_svr_client.ipynb #9c8feb4c
 def client_main(argv: list[str] | None = None) -> int:
     "`thesis-recon client`: send an image (or a latent grid) to a reconstruction server and write the hdf5 (and mesh)."
     p = ArgumentParser(prog='thesis-recon client', description=

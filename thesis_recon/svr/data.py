@@ -9,7 +9,7 @@ import argparse, json, math
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from ..core import ArgumentParser, ThesisReconError, atomic_savez, warn_data
+from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, warn_data
 from ..kernels import package_kernel
 from .space import (FAR, IMAGE_SIZE, NEAR, X_FOV, Y_FOV, camera_to_scene, fixed_intrinsics,
                                     scene_to_camera, voxel_centers)
@@ -18,7 +18,8 @@ from .space import (FAR, IMAGE_SIZE, NEAR, X_FOV, Y_FOV, camera_to_scene, fixed_
 __all__ = ['SVR_CLASSES', 'WALL_CLASS', 'FLOOR_CLASS', 'NYU40_TO_SVR', 'SVR_TARGET_SRC', 'TRUNC', 'VIEW_KEYS', 'svr_classes',
            'render_view', 'view_poses', 'scene_triangles', 'bin_triangles', 'target_grid', 'point_triangle_dist2',
            'free_space_reference', 'target_grid_reference', 'make_view_sample', 'save_view', 'load_view', 'list_views',
-           'data_options', 'make_svr_data', 'make_scene_for_svr', 'svr_data_main']
+           'data_options', 'make_svr_data', 'make_scene_for_svr', 'svr_data_main', 'quantise_tsdf', 'dequantise_tsdf',
+           'write_svr_hdf5']
 
 # %% ../../nbs/61_svr_data.ipynb #75c398b4
 SVR_CLASSES = ('void', 'table', 'wall', 'bath', 'sofa', 'cabinet', 'bed', 'chair', 'floor', 'lighting')
@@ -348,3 +349,24 @@ def svr_data_main(argv: list[str] | None = None) -> int:
     files = make_svr_data(a.out, a.scenes, a.views, a.resolution, a.image_size, a.latent_grid, a.first_scene, shaping, a.mesh_spacing)
     print(f'{len(files)} views in {a.out/"views"}')
     return 0
+
+# %% ../../nbs/61_svr_data.ipynb #cb35e9fb
+def quantise_tsdf(tsdf, threshold: float = TRUNC) -> np.ndarray:
+    "TSDF -> `voxelblock` uint16: round(v / threshold * 32767.5 + 32767.5), clipped to 0..65535."
+    q = np.asarray(tsdf, np.float64) / threshold * 32767.5 + 32767.5
+    return np.clip(np.rint(q), 0, 65535).astype(np.uint16)
+
+def dequantise_tsdf(voxelblock, threshold: float = TRUNC) -> np.ndarray:
+    "`voxelblock` uint16 -> TSDF float32 (the inverse of `quantise_tsdf`, to within one step)."
+    return ((np.asarray(voxelblock, np.float64) - 32767.5) / 32767.5 * threshold).astype(np.float32)
+
+def write_svr_hdf5(path, *, latents=None, tsdf=None, classes=None) -> Path:
+    "Write the original's keys (those given): combined_latent_block, voxelblock (quantised tsdf), classes; gzip, atomic."
+    import h5py
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, 'w') as f:
+            if latents is not None: f.create_dataset('combined_latent_block', data=np.asarray(latents, np.float32), compression='gzip')
+            if tsdf is not None: f.create_dataset('voxelblock', data=quantise_tsdf(tsdf), compression='gzip')
+            if classes is not None: f.create_dataset('classes', data=np.asarray(classes, np.uint8), compression='gzip')
+    return path

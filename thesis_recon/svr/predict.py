@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import keras
 from keras import ops
-from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text, warn_data
-from .data import SVR_CLASSES, TRUNC
+from ..core import ArgumentParser, ThesisReconError, atomic_write_text, warn_data
+from .data import SVR_CLASSES, TRUNC, dequantise_tsdf, quantise_tsdf, write_svr_hdf5
 from .decoder import (LatentDatabase, block_trunc, build_decoder, decode_latent_grid, keras_device,
                                       occupancy_iou, resolve_keras_device, tsdf_mesh)
 from .nets import (SvrConfig, angle_errors, build_normal_unet, build_scene_net, check_svr_config,
@@ -20,9 +20,8 @@ from .nets import (SvrConfig, angle_errors, build_normal_unet, build_scene_net, 
 from .space import as_network_image
 
 # %% auto #0
-__all__ = ['SvrModels', 'load_svr_models', 'predict_normals', 'predict_latents', 'decode_latents', 'quantise_tsdf',
-           'dequantise_tsdf', 'scene_metrics', 'normal_metrics', 'read_image', 'write_svr_hdf5', 'predict_svr_main',
-           'eval_svr_main']
+__all__ = ['SvrModels', 'load_svr_models', 'predict_normals', 'predict_latents', 'decode_latents', 'scene_metrics',
+           'normal_metrics', 'read_image', 'predict_svr_main', 'eval_svr_main']
 
 # %% ../../nbs/65_svr_predict.ipynb #57c1d510
 @dataclass
@@ -101,13 +100,7 @@ def decode_latents(models: SvrModels, latents, resolution: int | None = None) ->
     return decode_latent_grid(models.decoder, latents, resolution or models.resolution, models.empty_latent, models.filled_latent,
                               models.config.decoder.skip_threshold, models.config.data.trunc)
 
-def quantise_tsdf(tsdf, thr: float = TRUNC) -> np.ndarray:
-    "TSDF -> uint16 as the original's `voxelblock`: v / thr * 32767.5 + 32767.5 (clipped)."
-    return np.clip(np.rint(np.asarray(tsdf, np.float64) / thr * 32767.5 + 32767.5), 0, 65535).astype(np.uint16)
 
-def dequantise_tsdf(q, thr: float = TRUNC) -> np.ndarray:
-    "Inverse of `quantise_tsdf` (float32)."
-    return ((np.asarray(q, np.float64) - 32767.5) / 32767.5 * thr).astype(np.float32)
 
 # %% ../../nbs/65_svr_predict.ipynb #0d54b10b
 def scene_metrics(pred_tsdf, true_tsdf, pred_cls=None, true_cls=None) -> dict:
@@ -138,15 +131,6 @@ def read_image(path) -> np.ndarray:
     if im.mode != 'RGB': raise ThesisReconError(f'{path}: expected a 3-channel RGB image, got mode {im.mode}')
     return np.asarray(im)
 
-def write_svr_hdf5(path, latents, tsdf, classes):
-    "The original's output keys, atomically: combined_latent_block (gzip), voxelblock (uint16), classes (uint8)."
-    import h5py
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, 'w') as f:
-            f.create_dataset('combined_latent_block', data=np.asarray(latents, np.float32), compression='gzip')
-            f.create_dataset('voxelblock', data=quantise_tsdf(tsdf), compression='gzip')
-            f.create_dataset('classes', data=np.asarray(classes, np.uint8), compression='gzip')
-
 def predict_svr_main(argv: list[str] | None = None) -> int:
     "thesis-recon predict-svr: one image -> hdf5 (latents, quantised TSDF, classes) and optionally a mesh."
     p = ArgumentParser(prog='thesis-recon predict-svr', description='Reconstruct the room inside the camera frustum of one colour '
@@ -173,7 +157,7 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
         else: image = as_network_image(image, models.image_size, where=str(a.image))
         latents = predict_latents(models, image)
         tsdf, classes = decode_latents(models, latents, a.resolution)
-    write_svr_hdf5(a.out, latents, tsdf, classes)
+    write_svr_hdf5(a.out, latents=latents, tsdf=tsdf, classes=classes)
     if a.mesh is not None: tsdf_mesh(tsdf, classes, a.mesh)
     print(f'{a.out}: {tsdf.shape[0]}^3 grid, {(tsdf <= 0).mean() * 100:.1f}% occupied' + (f'; mesh {a.mesh}' if a.mesh else ''))
     return 0
