@@ -61,7 +61,8 @@ def test_ctrl_c_saves_latest_and_resume_continues(tmp_path):
     "A real SIGINT to a training process: latest.tar as of a finished step, KeyboardInterrupt, and --resume goes on."
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(HERE.parent), 'PYTHONFAULTHANDLER': '1'}
     cmd = [sys.executable, str(SCRIPT), str(tmp_path/'run'), '8', '--slow', '--epochs', '100', '--max_steps', '10000']
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # not an inherited SIG_IGN
     latest = tmp_path/'run'/'checkpoints'/'latest.tar'
     t0 = time.time()
     while not latest.exists() and time.time() - t0 < 120 and proc.poll() is None: time.sleep(0.2)
@@ -82,14 +83,17 @@ def test_ctrl_c_saves_latest_and_resume_continues(tmp_path):
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason='signals reach the main thread only')
 def test_sigint_inside_the_optimizer_step_is_delivered_after_it():
-    done, before = [], signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_sigint():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
-            done.append(True)
-    assert done == [True]
-    assert signal.getsignal(signal.SIGINT) is before
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)   # Python's own handler, even where pytest was started ignoring SIGINT
+    try:
+        done, before = [], signal.getsignal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_sigint():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+                done.append(True)
+        assert done == [True]
+        assert signal.getsignal(signal.SIGINT) is before
+    finally: signal.signal(signal.SIGINT, outer)
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
 def test_cuda_without_gpu_is_a_clear_error(tmp_path):
