@@ -4,7 +4,7 @@
 
 # %% ../nbs/39_train.ipynb #0d76d96e
 from __future__ import annotations
-import argparse, contextlib, math, os, pickle, random, shutil, signal, sys, threading, types, zipfile
+import argparse, contextlib, math, os, pickle, random, shutil, signal, sys, threading, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -334,12 +334,18 @@ def _add(sums: dict, loss, extras: dict) -> dict:
 
 # %% ../nbs/39_train.ipynb #eb4eb22a
 def summary_writer(log_dir, purge_step: int | None = None):
-    "A `torch.utils.tensorboard.SummaryWriter` on `log_dir` that does not make tensorboard import TensorFlow."
-    sys.modules.setdefault('tensorboard.compat.notf', types.ModuleType('tensorboard.compat.notf'))
-    from torch.utils.tensorboard import SummaryWriter
+    "A `torch.utils.tensorboard.SummaryWriter` on `log_dir` whose event files do not make tensorboard import TensorFlow."
+    import importlib, tensorboard.compat as compat
+    stub = importlib.import_module('tensorboard.compat.tensorflow_stub')
+    lazy_tf, compat.tf = compat.tf, stub   # what the writer modules bind when imported (torch's reads it at import)...
+    try:
+        from tensorboard.summary.writer import event_file_writer
+        from torch.utils.tensorboard import SummaryWriter, writer
+    finally: compat.tf = lazy_tf          # ...while tensorboard.compat.tf itself stays TensorFlow for other users
+    event_file_writer.tf = writer.tf = stub   # also when they were imported earlier
     return SummaryWriter(str(log_dir), purge_step=purge_step)
 
-# %% ../nbs/39_train.ipynb #053b22a5
+# %% ../nbs/39_train.ipynb #f37bbf32
 def _make_optimizer(optimizer, model):
     if optimizer is None: return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     if isinstance(optimizer, torch.optim.Optimizer): return optimizer
@@ -388,7 +394,7 @@ def _mean_loss(model, loss_fn, loader, device, precision) -> dict:
 def _batches_of(loader):
     return iter(loader.batch_sampler)
 
-# %% ../nbs/39_train.ipynb #f37bbf32
+# %% ../nbs/39_train.ipynb #f432da39
 def _validate(run: _Run, ctx: dict) -> dict | None:
     o, info, device, model = ctx['o'], ctx['info'], ctx['device'], ctx['model']
     metrics = None
@@ -463,7 +469,7 @@ def _log(run: _Run, ctx: dict, bar):
     _write_scalars(ctx, 'train/', {k: v for k, v in entry.items() if k not in ('step', 'epoch')}, run.step)
     if bar is not None: bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
 
-# %% ../nbs/39_train.ipynb #f432da39
+# %% ../nbs/39_train.ipynb #c261e235
 def _train_batch(net, batch, ctx: dict, group_size: int, last_in_group: bool):
     "Forward and backward of one batch; returns (loss, extras) detached."
     o, device = ctx['o'], ctx['device']
@@ -482,7 +488,7 @@ def _optimizer_step(ctx: dict):
         opt.zero_grad(set_to_none=True)
         if ctx['scheduler'] is not None: ctx['scheduler'].step()
 
-# %% ../nbs/39_train.ipynb #c261e235
+# %% ../nbs/39_train.ipynb #2a193aa3
 def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     o, info, device = ctx['o'], ctx['info'], ctx['device']
     idx = epoch_indices(len(ctx['train_set']), seed=o.seed, epoch=run.epoch, shuffle=o.shuffle, rank=info.rank,
@@ -532,7 +538,7 @@ def _end_epoch(run: _Run, ctx: dict):
         _write_scalars(ctx, 'epoch/val_', {k: v for k, v in run.val_history[-1].items() if k not in ('step', 'epoch')}, run.epoch)
     _save(run, ctx, best=improved)
 
-# %% ../nbs/39_train.ipynb #2a193aa3
+# %% ../nbs/39_train.ipynb #dde64a36
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
@@ -597,7 +603,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                      best_path=ckdir/'best.tar' if has_ck and (ckdir/'best.tar').exists() else None,
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
-# %% ../nbs/39_train.ipynb #c71956cc
+# %% ../nbs/39_train.ipynb #fd57d492
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add `--device {auto,cpu,cuda}` and `--resume [CHECKPOINT]` to a training command's parser."
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
