@@ -4,17 +4,17 @@
 
 # %% ../nbs/01_kernels.ipynb #05296147
 from __future__ import annotations
-import ctypes, hashlib, os, platform, re, shutil, subprocess, sys, tempfile, threading
+import collections, ctypes, hashlib, os, platform, re, shutil, subprocess, sys, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from .core import ThesisReconError
 
 # %% auto #0
-__all__ = ['cache_stats', 'MIN_GPU_THREADS_PER_CPU_THREAD', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError', 'KernelParam',
-           'parse_kernel_params', 'kernel_cache_dir', 'set_num_threads', 'RawKernel', 'compile_ptx', 'package_kernel',
-           'all_package_kernels', 'gpu_available', 'resolve_array_device', 'array_module', 'array_device', 'xp_of',
-           'to_numpy', 'device_free_bytes']
+__all__ = ['cache_stats', 'MIN_GPU_THREADS_PER_CPU_THREAD', 'GPU_OPTIONS', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError',
+           'KernelParam', 'parse_kernel_params', 'kernel_cache_dir', 'set_num_threads', 'gpu_options', 'RawKernel',
+           'compile_ptx', 'package_kernel', 'all_package_kernels', 'gpu_available', 'resolve_array_device',
+           'array_module', 'array_device', 'xp_of', 'to_numpy', 'device_free_bytes', 'upload_ahead']
 
 # %% ../nbs/01_kernels.ipynb #02ca82b2
 class KernelCompileError(ThesisReconError):
@@ -230,7 +230,10 @@ def kernel_cache_dir() -> Path:
     d = os.environ.get('THESIS_RECON_KERNEL_CACHE') or Path.home()/'.cache'/'thesis_recon'/'kernels'
     return Path(d)
 
-_CXXFLAGS = ['-O3', '-march=native', '-fno-math-errno', '-fopenmp', '-fPIC', '-shared', '-std=c++17', '-w']
+# No contraction of a * b + c into a fused multiply-add, here or on the GPU (`GPU_OPTIONS`): with IEEE division and
+# square root on both sides (no fast-math), the two backends then round every operation alike, and a kernel that does
+# not use transcendental functions gives bit-identical results on both.
+_CXXFLAGS = ['-O3', '-march=native', '-fno-math-errno', '-ffp-contract=off', '-fopenmp', '-fPIC', '-shared', '-std=c++17', '-w']
 _loaded: dict[str, ctypes.CDLL] = {}
 _load_lock = threading.Lock()
 cache_stats = {'compiles': 0, 'disk_hits': 0, 'memory_hits': 0}
@@ -301,6 +304,12 @@ def _is_cupy_array(a) -> bool:
 # %% ../nbs/01_kernels.ipynb #1b8e8119
 _CPU_FORBIDDEN = {'__shared__': 'shared memory', '__syncthreads': 'block-wide barriers'}
 
+GPU_OPTIONS = ('--fmad=false',)   # NVRTC's default contracts a * b + c into one rounding; the CPU build does not
+
+def gpu_options(options: tuple = ()) -> tuple:
+    "`options` for NVRTC plus `GPU_OPTIONS`, unless they set `--fmad` themselves."
+    return tuple(options) + tuple(o for o in GPU_OPTIONS if not any(x.startswith(o.split('=')[0]) for x in options))
+
 class RawKernel:
     """A CUDA C kernel, called like `cupy.RawKernel`: `kern(grid, block, args)`.
 
@@ -369,7 +378,7 @@ class RawKernel:
 
     def _launch_gpu(self, grid, block, args, **kwargs):
         import cupy
-        if self._gpu_kernel is None: self._gpu_kernel = cupy.RawKernel(self.code, self.name, options=self.options)
+        if self._gpu_kernel is None: self._gpu_kernel = cupy.RawKernel(self.code, self.name, options=gpu_options(self.options))
         return self._gpu_kernel(grid, block, args, **kwargs)
 
 # %% ../nbs/01_kernels.ipynb #de2b1b6a
@@ -428,7 +437,7 @@ DEFAULT_GPU_ARCH = 'compute_75'   # the oldest architecture CUDA 13 supports; do
 def compile_ptx(code: str, options: tuple = (), name: str = 'kernel') -> str:
     "Compile CUDA source `code` to PTX without a GPU (NVRTC, else `nvcc -ptx`); raises `KernelCompileError` with the log."
     source_name = f'{name}.cu'
-    options = tuple(options)
+    options = gpu_options(options)
     if not any(o.startswith(('-arch', '--gpu-architecture')) for o in options):
         options += (f'--gpu-architecture={DEFAULT_GPU_ARCH}',)
     lib = _find_nvrtc()
@@ -504,3 +513,41 @@ def device_free_bytes(device: str) -> int | None:
     import cupy
     free, _ = cupy.cuda.runtime.memGetInfo()
     return int(free + cupy.get_default_memory_pool().free_bytes())
+
+# %% ../nbs/01_kernels.ipynb #95eb315d
+def upload_ahead(items, device: str = 'cpu', ahead: int = 2):
+    """Iterate `items` (tuples) with their NumPy arrays on `device`; other elements pass through unchanged.
+
+    'cuda': up to `ahead` items are copied up (pinned staging, a copy stream) while the caller works on the current one."""
+    if resolve_array_device(device) == 'cpu':
+        yield from (tuple(item) for item in items)
+        return
+    import cupy, cupyx
+    copy_stream = cupy.cuda.Stream(non_blocking=True)
+    slots = [{} for _ in range(ahead + 1)]    # per slot: pinned buffers by position in the item, and its last copy's event
+
+    def issue(item, slot: dict):
+        if 'copied' in slot: slot['copied'].synchronize()          # its pinned buffers are about to be refilled
+        copy_stream.wait_event(cupy.cuda.get_current_stream().record())
+        out = []
+        for k, a in enumerate(item):
+            if not isinstance(a, np.ndarray): out.append(a); continue
+            buf = slot.get(k)
+            if buf is None or buf.shape != a.shape or buf.dtype != a.dtype: buf = slot[k] = cupyx.empty_pinned(a.shape, a.dtype)
+            np.copyto(buf, a)
+            d = cupy.empty(a.shape, a.dtype)                        # from the caller's stream's memory pool
+            d.set(buf, stream=copy_stream)
+            out.append(d)
+        slot['copied'] = copy_stream.record()
+        return tuple(out), slot['copied']
+
+    def ready(issued):
+        arrays, copied = issued
+        cupy.cuda.get_current_stream().wait_event(copied)
+        return arrays
+
+    pending = collections.deque()
+    for n, item in enumerate(items):
+        pending.append(issue(tuple(item), slots[n % len(slots)]))
+        if len(pending) > ahead: yield ready(pending.popleft())
+    while pending: yield ready(pending.popleft())

@@ -4,11 +4,11 @@
 
 # %% ../nbs/13_synthetic_io.ipynb #383ab928
 from __future__ import annotations
-import argparse, csv, io, json, queue, sys, threading
+import argparse, csv, io, json, sys
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from .core import ArgumentParser, ThesisReconError, atomic_write_text
+from .core import ArgumentParser, ThesisReconError, atomic_write_text, prefetch
 from .geometry import scale_intrinsics, is_valid_pose
 from .images import write_color, write_depth_png, write_label_png, resize_color, resize_nearest
 from .frames import write_matrix_txt
@@ -87,21 +87,6 @@ def _check_poses(poses) -> np.ndarray:
     if bad: raise ValueError(f'poses: frames {bad[:10]} are not rigid camera-to-world transforms')
     return poses
 
-def _prefetch(items, depth: int = 3):
-    "Iterate `items` produced in a background thread (rendering overlaps encoding and writing); errors re-raised here."
-    q, done = queue.Queue(maxsize=depth), object()
-    def produce():
-        try:
-            for x in items: q.put((True, x))
-            q.put((True, done))
-        except BaseException as e: q.put((False, e))
-    threading.Thread(target=produce, daemon=True).start()
-    while True:
-        ok, x = q.get()
-        if not ok: raise x
-        if x is done: return
-        yield x
-
 def _write_meshes(scene: Scene, scene_dir: Path, scene_name: str):
     "The two ScanNet meshes: `_vh_clean_2.ply` (colours) and `_vh_clean_2.labels.ply` (NYU40 label + label colours)."
     m = scene.mesh
@@ -123,7 +108,7 @@ def write_scannet_export(scene: Scene, poses, out_dir, scene_name: str, width: i
     rendered = ((i, pose, render(scene, pose, K, width, height, noise=noise, seed=[int(seed), scene.seed, i], shadows=shadows,
                                  device=device))
                 for i, pose in zip(ids, poses))
-    for i, pose, f in _prefetch(rendered):
+    for i, pose, f in prefetch(rendered):
         write_color(d/'color'/f'{i}.jpg', f['color'], quality=jpeg_quality)
         write_depth_png(d/'depth'/f'{i}.png', f['depth'])
         write_label_png(d/'label'/f'{i}.png', f['label'])
@@ -163,7 +148,7 @@ def write_scannet_raw(scene: Scene, poses, out_dir, scene_name: str, width: int 
             if progress is not None: progress.update(1)
             yield dict(camera_to_world=pose, color=color, depth=f['depth'],
                        timestamp_color=i * 33333, timestamp_depth=i * 33333)
-    write_sens(d/f'{scene_name}.sens', header, _prefetch(frames()), jpeg_quality=jpeg_quality)
+    write_sens(d/f'{scene_name}.sens', header, prefetch(frames()), jpeg_quality=jpeg_quality)
     _write_meshes(scene, d, scene_name)
     write_label_tsv(Path(out_dir)/LABEL_TSV_NAME)
     return d

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 import math
 import numpy as np
-from .core import ThesisReconError, warn_data
-from .kernels import array_module, device_free_bytes, package_kernel, resolve_array_device, to_numpy, xp_of
+from .core import ThesisReconError, prefetch, warn_data
+from .kernels import array_module, device_free_bytes, package_kernel, resolve_array_device, to_numpy, upload_ahead, xp_of
 from .geometry import invert_pose, is_valid_pose, project, transform, unproject
 from .mesh import Mesh
 
@@ -164,17 +164,19 @@ extern "C" __global__ void tsdf_mark_blocks(
   }
 }
 
-/* Pass 2: one CUDA block per listed voxel block, one thread per (x, y) column of it, walking the column's
-   voxels along z (contiguous in memory): the integration rule. */
+/* Pass 2: one CUDA block per voxel block, one thread per (x, y) column of it, walking the column's voxels along z
+   (contiguous in memory): the integration rule. The blocks are the n listed in block_ids or, with use_mask, every
+   block of the grid, those pass 1 left unmarked returning at once (no host round trip for a count). */
 extern "C" __global__ void tsdf_integrate_blocks(
-    const int* block_ids, const int n_ids, const int block,
+    const int* block_ids, const int* block_mask, const int use_mask, const int n, const int block,
     const float* depth, const int height, const int width, const float* intr, const float* world_to_cam,
     const float* vol_origin, const float voxel_size, const float trunc, const float obs_weight,
     const int nx, const int ny, const int nz, float* tsdf, float* weight,
     const unsigned char* color, float* color_vol, const int use_color)
 {
-  if ((int)blockIdx.x >= n_ids) return;
-  const int b = block_ids[blockIdx.x];
+  if ((int)blockIdx.x >= n) return;
+  const int b = use_mask ? (int)blockIdx.x : block_ids[blockIdx.x];
+  if (use_mask && block_mask[b] == 0) return;
   const int nby = (ny + block - 1) / block, nbz = (nz + block - 1) / block;
   const int i = (b / (nby * nbz)) * block + threadIdx.y;
   const int j = ((b / nbz) % nby) * block + threadIdx.x;
@@ -224,20 +226,32 @@ def _intr(K) -> np.ndarray:
 def _rigid34(T) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(T, np.float64)[:3, :4], dtype=np.float32)
 
+def _frame_params(K, cam_pose) -> np.ndarray:
+    """(28,) float32, what the kernels need of a frame in one array (one upload to a GPU): fx fy cx cy, then the
+    camera-to-world and the world-to-camera transforms as 3x4 row-major (the inverse exact, `invert_pose`)."""
+    T = np.asarray(cam_pose, np.float64)
+    return np.concatenate([_intr(K), _rigid34(T).ravel(), _rigid34(invert_pose(T)).ravel()])
+
+_INTR, _CAM_TO_WORLD, _WORLD_TO_CAM = slice(0, 4), slice(4, 16), slice(16, 28)
+
+def _launch_mark(depth, params, origin, voxel_size: float, trunc: float, dims, block: int, tile: int, mask):
+    "Pass 1 into `mask` (BX, BY, BZ) int32 (zeroed here); every array on the depth's device, `params` from `_frame_params`."
+    H, W = depth.shape
+    mask.fill(0)
+    n_tiles = -(-W // tile) * -(-H // tile)
+    _mark_blocks_kernel((-(-n_tiles // 64),), (64,), (
+        depth, np.int32(H), np.int32(W), np.int32(tile), params[_INTR], params[_CAM_TO_WORLD], origin,
+        np.float32(voxel_size), np.float32(trunc), *map(np.int32, dims), np.int32(block), mask))
+
 def mark_blocks(depth, K, cam_pose, vol_origin, voxel_size: float, trunc: float, dims, block: int = 8,
                 tile: int = 8) -> np.ndarray:
     """Pass 1: (BX, BY, BZ) bool, True for each block of `block`^3 voxels the truncation band of `depth` can reach.
     A CuPy `depth` runs on the GPU and gives a CuPy mask."""
     xp = xp_of(depth)
     depth = xp.ascontiguousarray(depth, dtype=xp.float32)
-    H, W = depth.shape
-    nb = tuple(-(-n // block) for n in dims)
-    mask = xp.zeros(nb, xp.int32)
-    n_tiles = -(-W // tile) * -(-H // tile)
-    _mark_blocks_kernel((-(-n_tiles // 64),), (64,), (
-        depth, np.int32(H), np.int32(W), np.int32(tile), xp.asarray(_intr(K)), xp.asarray(_rigid34(cam_pose)),
-        xp.asarray(np.asarray(vol_origin, np.float32)),
-        np.float32(voxel_size), np.float32(trunc), *map(np.int32, dims), np.int32(block), mask))
+    mask = xp.empty(tuple(-(-n // block) for n in dims), xp.int32)
+    _launch_mark(depth, xp.asarray(_frame_params(K, cam_pose)), xp.asarray(np.asarray(vol_origin, np.float32)),
+                 voxel_size, trunc, dims, block, tile, mask)
     return mask.astype(bool)
 
 # %% ../nbs/20_tsdf.ipynb #401d53f3
@@ -257,7 +271,9 @@ def _check_frame(depth, K, color):
 # %% ../nbs/20_tsdf.ipynb #53ad97f0
 class TSDFVolume:
     """A TSDF voxel grid over `vol_bnds` (3, 2) metres; `integrate` frames, then `extract_mesh`.
-    `device='cuda'` keeps the grids on the GPU (CuPy arrays); 'auto' takes the GPU when CuPy sees one."""
+    `device='cuda'` keeps the grids on the GPU (CuPy arrays); 'auto' takes the GPU when CuPy sees one.
+    `no_readback` (default: on the GPU) launches pass 2 over every block, reading pass 1's marks there, instead of
+    listing the marked blocks on the host."""
     block = 8
 
     def __init__(self, vol_bnds, voxel_size: float, margin: float = 3, color: bool = False, max_bytes: int | None = None,
@@ -274,6 +290,8 @@ class TSDFVolume:
         self.tsdf = xp.ones(self.dims, xp.float32)
         self.weight = xp.zeros(self.dims, xp.float32)
         self.color = xp.zeros((*self.dims, 3), xp.float32) if color else None
+        self._marks = xp.empty(tuple(-(-n // self.block) for n in self.dims), xp.int32)   # pass 1's, reused every frame
+        self.no_readback = xp is not np
         self.n_integrated = 0
 
     def _here(self, a):
@@ -297,14 +315,14 @@ class TSDFVolume:
             warn_data(f'invalid camera pose (inf, NaN or not rigid): frame skipped\n{np.asarray(cam_pose)}')
             return False
         depth = xp.ascontiguousarray(self._here(depth), dtype=xp.float32)   # NaN and inf readings fail the kernels' 0 < d < 3e38 tests
-        n_blocks = math.prod(-(-n // self.block) for n in self.dims)
+        params = xp.asarray(_frame_params(K, cam_pose))                     # the frame's one small upload
+        marks, use_mask = self._marks, 0
         if band_only:
-            mask = mark_blocks(depth, K, cam_pose, self.vol_origin, self.voxel_size, self.trunc, self.dims, self.block)
-            if xp is np: ids = np.flatnonzero(mask).astype(np.int32)
-            else:   # no host round trip for the count: every block is launched, unmarked ones with an id past the grid
-                ids = xp.where(mask.ravel(), xp.arange(n_blocks, dtype=xp.int32), xp.int32(n_blocks))
+            _launch_mark(depth, params, self._origin, self.voxel_size, self.trunc, self.dims, self.block, 8, marks)
+            if self.no_readback: ids, use_mask = marks.ravel(), 1           # every block launched, unmarked ones return
+            else: ids = xp.flatnonzero(marks).astype(xp.int32)              # the host reads which blocks to launch
         else:
-            ids = xp.arange(n_blocks, dtype=xp.int32)
+            ids = xp.arange(marks.size, dtype=xp.int32)
         self.n_integrated += 1
         if len(ids) == 0: return True
         use_color = self.color is not None and color is not None
@@ -312,8 +330,8 @@ class TSDFVolume:
         col_vol = self.color if use_color else xp.zeros(3, xp.float32)
         H, W = depth.shape
         _integrate_blocks_kernel((len(ids),), (self.block, self.block), (
-            ids, np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W), xp.asarray(_intr(K)),
-            xp.asarray(_rigid34(invert_pose(np.asarray(cam_pose, np.float64)))), self._origin, np.float32(self.voxel_size),
+            ids, marks, np.int32(use_mask), np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W),
+            params[_INTR], params[_WORLD_TO_CAM], self._origin, np.float32(self.voxel_size),
             np.float32(self.trunc), np.float32(obs_weight), *map(np.int32, self.dims), self.tsdf, self.weight,
             col, col_vol, np.int32(use_color)))
         return True
@@ -392,23 +410,30 @@ def open_scan(path, load_color: bool = False):
 def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: float = 3, color: bool = True,
               progress: bool = True, device: str = 'cpu') -> dict:
     """TSDF volumes {voxel_size: TSDFVolume} of the scan at `path` (two streaming passes: bounds, then fusion).
-    `device='cuda'` keeps the volumes on the GPU; each frame goes up once for all of them."""
+    Frames are read ahead in a background thread. `device='cuda'` keeps the volumes on the GPU; each frame goes up
+    once for all of them, while the previous one integrates."""
     from tqdm.auto import tqdm
     from thesis_recon.images import resize_color
     scan = open_scan(path)
-    bnds = scan_bounds(tqdm(scan, desc='bounds', unit='frame', disable=not progress, leave=False), max_depth)
+    bnds = scan_bounds(tqdm(prefetch(scan), total=len(scan), desc='bounds', unit='frame', disable=not progress, leave=False),
+                       max_depth)
     registered = color and type(scan).__name__ != 'SevenScenes'
     vols = {vs: TSDFVolume(bnds, vs, margin=margin, color=registered, device=device) for vs in voxel_sizes}
-    xp = array_module(device)
     scan = open_scan(path, load_color=registered)
-    for f in tqdm(scan, desc='fusion', unit='frame', disable=not progress, leave=False):
-        if not f.pose_valid: continue
-        depth = np.where(f.depth <= max_depth, f.depth, 0).astype(np.float32)
-        rgb = None
-        if registered and f.color is not None:
-            H, W = depth.shape
-            rgb = f.color if f.color.shape[:2] == (H, W) else resize_color(f.color, (W, H))
-        depth, rgb = xp.asarray(depth), (None if rgb is None else xp.asarray(rgb))
+
+    def frames():   # in the reading thread: decoding, clipping and resizing
+        for f in scan:
+            if not f.pose_valid: yield f, None, None; continue
+            depth = np.where(f.depth <= max_depth, f.depth, 0).astype(np.float32)
+            rgb = None
+            if registered and f.color is not None:
+                H, W = depth.shape
+                rgb = f.color if f.color.shape[:2] == (H, W) else resize_color(f.color, (W, H))
+            yield f, depth, rgb
+
+    up = upload_ahead(prefetch(frames()), device)
+    for f, depth, rgb in tqdm(up, total=len(scan), desc='fusion', unit='frame', disable=not progress, leave=False):
+        if depth is None: continue
         for v in vols.values():
             try: v.integrate(depth, f.K, f.pose, color=rgb)
             except ThesisReconError as e: raise ThesisReconError(f'{path}, frame {f.frame_id}: {e}') from None
