@@ -164,22 +164,17 @@ extern "C" __global__ void tsdf_mark_blocks(
   }
 }
 
-/* Pass 2: one CUDA block per voxel block, one thread per (x, y) column of it, walking the column's voxels along z
-   (contiguous in memory): the integration rule. The blocks are the n listed in block_ids or, with use_mask, every
-   block of the grid, those pass 1 left unmarked returning at once (no host round trip for a count). */
-extern "C" __global__ void tsdf_integrate_blocks(
-    const int* block_ids, const int* block_mask, const int use_mask, const int n, const int block,
-    const float* depth, const int height, const int width, const float* intr, const float* world_to_cam,
-    const float* vol_origin, const float voxel_size, const float trunc, const float obs_weight,
-    const int nx, const int ny, const int nz, float* tsdf, float* weight,
-    const unsigned char* color, float* color_vol, const int use_color)
+/* Pass 2: one CUDA block per voxel block, one thread per (x, y) column (tx, ty) of it, walking the column's voxels
+   along z (contiguous in memory): the integration rule. */
+__device__ __forceinline__ void integrate_block(const int b, const int tx, const int ty,
+    const int block, const float* depth, const int height, const int width, const float* intr,
+    const float* world_to_cam, const float* vol_origin, const float voxel_size, const float trunc, const float obs_weight,
+    const int nx, const int ny, const int nz, float* tsdf, float* weight, const unsigned char* color, float* color_vol,
+    const int use_color)
 {
-  if ((int)blockIdx.x >= n) return;
-  const int b = use_mask ? (int)blockIdx.x : block_ids[blockIdx.x];
-  if (use_mask && block_mask[b] == 0) return;
   const int nby = (ny + block - 1) / block, nbz = (nz + block - 1) / block;
-  const int i = (b / (nby * nbz)) * block + threadIdx.y;
-  const int j = ((b / nbz) % nby) * block + threadIdx.x;
+  const int i = (b / (nby * nbz)) * block + ty;
+  const int j = ((b / nbz) % nby) * block + tx;
   if (i >= nx || j >= ny) return;
   const int k0 = (b % nbz) * block, k1 = min(k0 + block, nz);
   /* Constants in registers: tsdf and weight are float pointers too, so reading these through their pointers
@@ -214,9 +209,34 @@ extern "C" __global__ void tsdf_integrate_blocks(
     }
   }
 }
+
+/* The n_ids blocks listed in block_ids (the CPU: the host lists pass 1's marks). */
+extern "C" __global__ void tsdf_integrate_blocks(const int* block_ids, const int n_ids,
+    const int block, const float* depth, const int height, const int width, const float* intr,
+    const float* world_to_cam, const float* vol_origin, const float voxel_size, const float trunc, const float obs_weight,
+    const int nx, const int ny, const int nz, float* tsdf, float* weight, const unsigned char* color, float* color_vol,
+    const int use_color)
+{
+  if ((int)blockIdx.x < n_ids)
+    integrate_block(block_ids[blockIdx.x], threadIdx.x, threadIdx.y, block, depth, height, width, intr, world_to_cam, vol_origin,
+                    voxel_size, trunc, obs_weight, nx, ny, nz, tsdf, weight, color, color_vol, use_color);
+}
+
+/* Every block of the grid, those pass 1 left unmarked returning at once (the GPU: no host round trip for a count). */
+extern "C" __global__ void tsdf_integrate_marked(const int* block_mask, const int n_blocks,
+    const int block, const float* depth, const int height, const int width, const float* intr,
+    const float* world_to_cam, const float* vol_origin, const float voxel_size, const float trunc, const float obs_weight,
+    const int nx, const int ny, const int nz, float* tsdf, float* weight, const unsigned char* color, float* color_vol,
+    const int use_color)
+{
+  if ((int)blockIdx.x < n_blocks && block_mask[blockIdx.x] != 0)
+    integrate_block(blockIdx.x, threadIdx.x, threadIdx.y, block, depth, height, width, intr, world_to_cam, vol_origin,
+                    voxel_size, trunc, obs_weight, nx, ny, nz, tsdf, weight, color, color_vol, use_color);
+}
 '''
 _mark_blocks_kernel = package_kernel(TSDF_SRC, 'tsdf_mark_blocks')
 _integrate_blocks_kernel = package_kernel(TSDF_SRC, 'tsdf_integrate_blocks')
+_integrate_marked_kernel = package_kernel(TSDF_SRC, 'tsdf_integrate_marked')
 
 # %% ../nbs/20_tsdf.ipynb #1c55677e
 def _intr(K) -> np.ndarray:
@@ -316,11 +336,11 @@ class TSDFVolume:
             return False
         depth = xp.ascontiguousarray(self._here(depth), dtype=xp.float32)   # NaN and inf readings fail the kernels' 0 < d < 3e38 tests
         params = xp.asarray(_frame_params(K, cam_pose))                     # the frame's one small upload
-        marks, use_mask = self._marks, 0
+        marks, kernel = self._marks, _integrate_blocks_kernel
         if band_only:
             _launch_mark(depth, params, self._origin, self.voxel_size, self.trunc, self.dims, self.block, 8, marks)
-            if self.no_readback: ids, use_mask = marks.ravel(), 1           # every block launched, unmarked ones return
-            else: ids = xp.flatnonzero(marks).astype(xp.int32)              # the host reads which blocks to launch
+            if self.no_readback: ids, kernel = marks.ravel(), _integrate_marked_kernel   # every block, unmarked ones return
+            else: ids = xp.flatnonzero(marks).astype(xp.int32)                            # the host lists the marked blocks
         else:
             ids = xp.arange(marks.size, dtype=xp.int32)
         self.n_integrated += 1
@@ -329,8 +349,8 @@ class TSDFVolume:
         col = xp.ascontiguousarray(self._here(color), dtype=xp.uint8) if use_color else xp.zeros(3, xp.uint8)
         col_vol = self.color if use_color else xp.zeros(3, xp.float32)
         H, W = depth.shape
-        _integrate_blocks_kernel((len(ids),), (self.block, self.block), (
-            ids, marks, np.int32(use_mask), np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W),
+        kernel((len(ids),), (self.block, self.block), (
+            ids, np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W),
             params[_INTR], params[_WORLD_TO_CAM], self._origin, np.float32(self.voxel_size),
             np.float32(self.trunc), np.float32(obs_weight), *map(np.int32, self.dims), self.tsdf, self.weight,
             col, col_vol, np.int32(use_color)))
