@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDIN = ROOT/'tests'/'cupy_standin'
-NOTEBOOKS = ['01_kernels', '11_render', '20_tsdf', '30_voxelize', '31_backproj', '32_chunks']
+NOTEBOOKS = ['01_kernels', '11_render', '13_synthetic_io', '20_tsdf', '22_neuralrecon', '24_demo', '30_voxelize',
+             '31_backproj', '32_chunks']
 
 _RUN = '''
 import json, sys

@@ -115,7 +115,7 @@ def demo_table(report: dict) -> str:
                                                                      for n, v in vols.items())
     return metrics_table(vols)
 
-# %% ../nbs/24_demo.ipynb #e745487f
+# %% ../nbs/24_demo.ipynb #6f5447c1
 def demo_main(argv: list[str] | None = None) -> int:
     "`thesis-recon demo`: fuse a synthetic (or given) scan at 4 and 2 cm and score the meshes."
     p = ArgumentParser(prog='thesis-recon demo', description=(

@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse, functools, pickle, sys, time
 from pathlib import Path
 import numpy as np
-from .core import ArgumentParser, ThesisReconError, atomic_pickle, atomic_savez, warn_data
+from .core import ArgumentParser, ThesisReconError, atomic_pickle, atomic_savez, prefetch, warn_data
 from .frames import ScanNetScene
 from .geometry import camera_center, view_angle_deg, view_frustum
 from .runner import add_device_arg, add_runner_args, run_scenes
-from .kernels import array_module, resolve_array_device, to_numpy
+from .kernels import resolve_array_device, to_numpy, upload_ahead
 from .tsdf import TSDFVolume
 
 # %% auto #0
@@ -72,10 +72,8 @@ def generate_scene_gt(scene_dir, save_root, voxel_size: float = 0.04, num_layers
     if len(scene) == 0: raise ThesisReconError(f'{scene_dir}: the scene has no frames (pose/ is empty)')
     bnds = frustum_bounds(scene, max_depth)
     vols = [TSDFVolume(bnds, voxel_size * 2 ** l, margin, max_bytes=max_bytes, device=device) for l in range(num_layers)]
-    xp = array_module(vols[0].device)
-    for k in np.nonzero(scene.pose_valid)[0]:
-        f = scene[int(k)]
-        depth = xp.asarray(_clip_depth(f.depth, max_depth))      # up once for all levels
+    frames = ((f, _clip_depth(f.depth, max_depth)) for f in (scene[int(k)] for k in np.nonzero(scene.pose_valid)[0]))
+    for f, depth in upload_ahead(prefetch(frames), vols[0].device):   # read ahead; on a GPU, up ahead, once for all levels
         try:
             for v in vols: v.integrate(depth, f.K, f.pose, band_only=False)
         except ThesisReconError as e: raise ThesisReconError(f'{scene_dir}, frame {f.frame_id}: {e}') from None
@@ -91,7 +89,7 @@ def generate_scene_gt(scene_dir, save_root, voxel_size: float = 0.04, num_layers
     return dict(scene=scene.name, skipped=False, frames=int(scene.pose_valid.sum()), invalid=int((~scene.pose_valid).sum()),
                 fragments=len(frags), dims=vols[0].dims, seconds=time.perf_counter() - t0)
 
-# %% ../nbs/22_neuralrecon.ipynb #c1c31510
+# %% ../nbs/22_neuralrecon.ipynb #856b1b4d
 def join_fragments(save_root, splits: dict[str, list[str]]) -> dict[str, int]:
     "Write `fragments_{split}.pkl` under `save_root`: the fragments of its finished scenes listed in each split."
     save_root = Path(save_root)
@@ -112,7 +110,7 @@ def read_split_lists(names, split_dir=None) -> dict[str, list[str]]:
     if split_dir is None: return {n: read_split(n) for n in names}
     return {n: read_split(Path(split_dir)/f'scannetv2_{n}.txt') for n in names}
 
-# %% ../nbs/22_neuralrecon.ipynb #856b1b4d
+# %% ../nbs/22_neuralrecon.ipynb #81f9919e
 def generate_gt(data_path, save_name: str = 'all_tsdf_9', test: bool = False, split_dir=None, n_proc: int | None = None,
                 ray_address: str | None = None, quiet: bool = False, **options):
     "NeuralRecon ground truth for every scene of `data_path/scans` (`scans_test` if `test`), then the split joins; a `RunReport`."
@@ -133,7 +131,7 @@ def generate_gt(data_path, save_name: str = 'all_tsdf_9', test: bool = False, sp
     if not quiet: print('fragments per split: ' + ', '.join(f'{k} {v}' for k, v in counts.items()))
     return report
 
-# %% ../nbs/22_neuralrecon.ipynb #f88a3c6f
+# %% ../nbs/22_neuralrecon.ipynb #aebe173e
 def generate_gt_main(argv: list[str] | None = None) -> int:
     "`thesis-recon generate-gt`: NeuralRecon's multi-level TSDF ground truth and fragments for a folder of scenes."
     p = ArgumentParser(prog='thesis-recon generate-gt', description=(

@@ -188,7 +188,7 @@ def make_synthetic_scans(out_dir, n_scenes: int = 1, n_frames: int = 300, seed: 
     if layout == 'export': write_label_tsv(out/LABEL_TSV_NAME)
     return dirs
 
-# %% ../nbs/13_synthetic_io.ipynb #c78cd523
+# %% ../nbs/13_synthetic_io.ipynb #1478d007
 def synth_main(argv: list[str] | None = None) -> int:
     "`thesis-recon synth`: make synthetic ScanNet-like scans (see `make_synthetic_scans`)."
     p = ArgumentParser(prog='thesis-recon synth',
