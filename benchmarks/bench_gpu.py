@@ -1,9 +1,11 @@
 """The GPU against the CPU backend on the same machine (issue 15).
 
 Prints, each beside the CPU figure:
-  - TSDF fusion frames/s at 4, 2 and 1 cm (default band), the volume resident on the GPU, with the frames already
-    on the GPU and with one host upload per frame; data: the 7-Scenes excerpt, or a synthetic 640x480 scan with sensor
-    noise when shared/data is absent (the first line says which);
+  - TSDF fusion frames/s at 4, 2 and 1 cm (default band), the volume resident on the GPU: with the frames already on
+    the GPU, with one plain upload per frame (`cupy.asarray`), and uploaded ahead (`upload_ahead`: pinned staging on a
+    copy stream, overlapping the previous frame's integration); data: the 7-Scenes excerpt, or a synthetic 640x480 scan
+    with sensor noise when shared/data is absent (the first line says which);
+  - `fuse_scan` of that scan's folder at 4 and 2 cm end to end (reading and decoding the files included);
   - ray casting frames/s at 640x480 and 1296x968, with and without shadows (colour, depth, normals and labels
     downloaded to NumPy each frame);
   - `thesis-recon synth` and `thesis-recon demo` wall time end to end with --device cuda and --device cpu.
@@ -31,13 +33,14 @@ def main():
     from thesis_recon.frames import ScanNetScene, SevenScenes
     from thesis_recon.geometry import scale_intrinsics, view_frustum
     from thesis_recon.synthetic import default_intrinsics, make_scene, render, scan_trajectory
-    from thesis_recon.tsdf import TSDFVolume
+    from thesis_recon.kernels import upload_ahead
+    from thesis_recon.tsdf import TSDFVolume, fuse_scan
     sync = cp.cuda.Stream.null.synchronize
     print(f'GPU: {cp.cuda.runtime.getDeviceProperties(0)["name"].decode()}, CPU cores: {len(os.sched_getaffinity(0))}')
 
     # --- TSDF ---------------------------------------------------------------------------------------------------
     folder = shared_data('7scenes-excerpt')
-    if folder is not None: scan, data = SevenScenes(folder, load_color=False), f'the 7-Scenes excerpt ({folder})'
+    if folder is not None: path, scan, data = folder, SevenScenes(folder, load_color=False), f'the 7-Scenes excerpt ({folder})'
     else:
         from thesis_recon.synthetic import make_synthetic_scans
         path = make_synthetic_scans(tempfile.mkdtemp(), n_frames=a.frames, noise=True, progress=False)[0]
@@ -49,19 +52,31 @@ def main():
     dev_depths = [cp.asarray(f.depth) for f in frames]
     for vs in (0.04, 0.02, 0.01):
         row = {}
-        for name, depths, device, n in (('GPU, frames resident', dev_depths, 'cuda', len(frames)),
-                                         ('GPU, one upload per frame', [f.depth for f in frames], 'cuda', len(frames)),
-                                         ('CPU', [f.depth for f in frames], 'cpu', min(a.cpu_frames, len(frames)))):
+        host = [f.depth for f in frames]
+        for name, depths, device, n in (('GPU, frames resident', lambda: dev_depths, 'cuda', len(frames)),
+                                         ('GPU, one upload per frame', lambda: host, 'cuda', len(frames)),
+                                         ('GPU, uploaded ahead', lambda: (d for (d,) in upload_ahead(((d,) for d in host), 'cuda')),
+                                          'cuda', len(frames)),
+                                         ('CPU', lambda: host, 'cpu', min(a.cpu_frames, len(frames)))):
             vol = TSDFVolume(bnds, vs, device=device)
-            vol.integrate(depths[0], frames[0].K, frames[0].pose); sync()      # compile and warm up outside the timing
+            vol.integrate(host[0], frames[0].K, frames[0].pose); sync()      # compile and warm up outside the timing
             vol = TSDFVolume(bnds, vs, device=device); sync()
             t0 = time.perf_counter()
-            for d, f in zip(depths[:n], frames[:n]): vol.integrate(d, f.K, f.pose)
+            for d, f in zip(depths(), frames[:n]): vol.integrate(d, f.K, f.pose)
             sync()
             row[name] = n / (time.perf_counter() - t0)
         print(f'TSDF {vs * 100:g} cm, {"x".join(map(str, vol.dims))} voxels: '
               + ', '.join(f'{k} {v:,.0f} frames/s' for k, v in row.items())
               + f'  (GPU {row["GPU, frames resident"] / row["CPU"]:.1f}x CPU)')
+
+    row = {}
+    for device in ('cuda', 'cpu'):
+        t0 = time.perf_counter()
+        fuse_scan(path, (0.04, 0.02), progress=False, device=device)
+        sync()
+        row[device] = time.perf_counter() - t0
+    print(f'fuse_scan of the scan folder ({len(scan)} frames, 4 and 2 cm, files read and decoded): '
+          f'GPU {row["cuda"]:.2f} s, CPU {row["cpu"]:.2f} s ({row["cpu"] / row["cuda"]:.1f}x)')
 
     # --- ray casting --------------------------------------------------------------------------------------------
     scene = make_scene(0)

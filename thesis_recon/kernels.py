@@ -480,7 +480,8 @@ def resolve_array_device(device: str = 'auto') -> str:
     if device == 'auto': return 'cuda' if gpu_available() else 'cpu'
     try: import cupy
     except ImportError:
-        raise ThesisReconError("--device cuda needs CuPy: pip install 'thesis-recon[gpu]' (cupy-cuda12x)") from None
+        raise ThesisReconError("--device cuda needs CuPy: pip install 'thesis-recon[gpu]' (cupy-cuda12x; "
+                               "'thesis-recon[gpu-cuda13]' for CUDA 13)") from None
     try: n = cupy.cuda.runtime.getDeviceCount()
     except Exception as e: raise ThesisReconError(f'--device cuda: CuPy finds no usable GPU ({e})') from None
     if n == 0: raise ThesisReconError('--device cuda: CuPy finds no GPU')
