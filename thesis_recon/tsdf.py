@@ -49,7 +49,8 @@ def check_volume_memory(vol_bnds, voxel_size: float, bytes_per_voxel: int, max_b
     fit = math.ceil(fit * 1000) / 1000
     dims = volume_dims(vol_bnds, voxel_size)
     raise ThesisReconError(f'a TSDF volume of {dims[0]}x{dims[1]}x{dims[2]} voxels at voxel_size {voxel_size} m needs '
-                           f'{need / 2**30:.2f} GiB, more than the {limit / 2**30:.2f} GiB allowed; '
+                           f'{need / 2**30:.2f} GiB, more than the {limit / 2**30:.2f} GiB allowed'
+                           f'{" (half the GPU memory free)" if max_bytes is None and device == "cuda" else ""}; '
                            f'voxel_size {fit:.3f} m would fit')
 
 # %% ../nbs/20_tsdf.ipynb #43dec117
