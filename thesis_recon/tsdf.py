@@ -286,8 +286,9 @@ def _check_frame(depth, K, color):
     if not (0.3 * W < K[0, 2] < 0.7 * W and 0.3 * H < K[1, 2] < 0.7 * H):
         raise ThesisReconError(f'depth of size {W}x{H} does not match the intrinsics: principal point '
                                f'({K[0, 2]:g}, {K[1, 2]:g}) is far from the image centre (wrong image size or wrong K?)')
-    if color is not None and np.shape(color) != (H, W, 3):
-        raise ThesisReconError(f'color must be (H, W, 3) = ({H}, {W}, 3) like the depth, got {np.shape(color)}')
+    shape = None if color is None else tuple(color.shape) if hasattr(color, 'shape') else np.shape(color)   # no NumPy call on a CuPy array
+    if shape is not None and shape != (H, W, 3):
+        raise ThesisReconError(f'color must be (H, W, 3) = ({H}, {W}, 3) like the depth, got {shape}')
 
 # %% ../nbs/20_tsdf.ipynb #53ad97f0
 class TSDFVolume:
