@@ -37,7 +37,6 @@ if [ "${1:-}" = "--fetch" ]; then
   exit 0
 fi
 
-OUT_DIR="${OUT:-$PWD/gpu_check_out}"; mkdir -p "$OUT_DIR"
 if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
@@ -45,7 +44,8 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
 python3 -c "import cupy, numpy; print('cupy', cupy.__version__, 'numpy', numpy.__version__, 'GPUs', cupy.cuda.runtime.getDeviceCount())" \
-  || { echo 'CuPy sees no GPU: nothing to check'; exit 1; }
+  2>/dev/null || { echo 'CuPy is not installed or sees no GPU: nothing to check'; exit 1; }
+OUT_DIR="${OUT:-$PWD/gpu_check_out}"; mkdir -p "$OUT_DIR"
 
 # the notebooks with gpu cells (scene stages, the trainer, the SRN), four at a time
 NBS="01_kernels or 11_render or 13_synthetic_io or 20_tsdf or 22_neuralrecon or 24_demo or 30_voxelize or 31_backproj or 32_chunks or 39_train or 71_srn_model"
