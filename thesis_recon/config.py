@@ -243,7 +243,6 @@ def write_config_main(argv: list[str] | None = None) -> int:
     if not argv:
         p.print_help()
         return 0
-    argv = [a.replace('_', '-') if a.startswith('--') and '=' not in a else a for a in argv]
     args = p.parse_args(argv)
     src = shipped_config(args.name)
     if args.out.suffix.lower() not in ('.json', '.yml', '.yaml'):

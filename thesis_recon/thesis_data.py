@@ -21,12 +21,12 @@ OUTPUTS = dict(train='train.hdf5', val='val_scenes_non_overlapping.hdf5', train_
 
 def default_chunk_config() -> Path:
     "The shipped `backproj_prep.yml`."
-    import thesis_recon
-    return Path(thesis_recon.__file__).parent/'configs'/'backproj_prep.yml'
+    from thesis_recon.config import configs_dir
+    return configs_dir()/'backproj_prep.yml'
 
 def chain_config(config, out, label_file=None) -> Path:
     "Write `out/backproj_prep.yml`: the YAML `config` with the chain's paths filled in; checked before any work."
-    from thesis_recon.chunks import load_chunk_config
+    from thesis_recon.chunks import parse_chunk_config
     src = Path(config)
     if not src.is_file(): raise ThesisReconError(f'--config {src}: file not found')
     try: data = yaml.safe_load(src.read_text())
@@ -37,7 +37,6 @@ def chain_config(config, out, label_file=None) -> Path:
                 train_list=str(out/'splits'/'train.txt'), val_list=str(out/'splits'/'val.txt'))
     dst = out/'backproj_prep.yml'
     text = f'# written by thesis-recon prepare-thesis-data from {src}\n' + yaml.safe_dump(data, sort_keys=False)
-    from thesis_recon.chunks import parse_chunk_config
     parse_chunk_config(data, out, where=str(src))       # an unknown key or a bad value fails here, naming the file
     atomic_write_text(dst, text)
     return dst

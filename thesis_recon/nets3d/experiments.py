@@ -82,12 +82,11 @@ def train_2d_net(arch: str, out, data: dict, budget: Budget, device: str = 'auto
     cfg = load_seg2d_config({'models': models, 'train_loader': loader('train', True), 'val_loader': loader('val', False),
                              'trainer': {'epochs': budget.epochs_2d, 'max_steps': budget.steps_2d, 'log_nth': 10},
                              'name': arch, 'save_dir': str(out/'2d')})
-    best = run_dirs(cfg, 'run')['models']/'best.tar'
-    if (out/'2d'/f'{arch}.done').exists(): return best
-    latest = run_dirs(cfg, 'run')['models']/'latest.tar'
-    train_2d(cfg, run='run', device=device, resume=latest.exists(), progress=progress)
+    ck_dir = run_dirs(cfg, 'run')['models']
+    if (out/'2d'/f'{arch}.done').exists(): return ck_dir/'best.tar'
+    train_2d(cfg, run='run', device=device, resume=(ck_dir/'latest.tar').exists(), progress=progress)
     atomic_write_text(out/'2d'/f'{arch}.done', 'done\n')
-    return best
+    return ck_dir/'best.tar'
 
 # %% ../../nbs/54_experiments.ipynb #990f4ebd
 def row_config(name: str, out, data: dict, budget: Budget, num_classes: int = 2, feat: str | None = None,
@@ -212,14 +211,14 @@ def experiment_main(argv: list[str] | None = None) -> int:
                                             "occupancy grids, chunks) and 2D networks first. Writes OUT/<kind>.md, .csv, .png; "
                                             "finished rows are kept in OUT/rows and not retrained on a rerun.")
     p.add_argument('kind', choices=['reconstruction', 'segmentation'], help='which experiment')
-    p.add_argument('--data_path', '--data-path', dest='data_path', default=None, metavar='DIR',
+    p.add_argument('--data_path', default=None, metavar='DIR',
                    help='a folder made by thesis-recon prepare-thesis-data (e.g. from ScanNet); default: synthetic scans made in OUT/data')
     p.add_argument('--budget', choices=list(BUDGETS), default='tiny',
                    help='tiny: ~10 min on 2 CPU cores; small: a GPU, minutes; full: the thesis\'s epochs (default: tiny)')
     p.add_argument('--out', default='experiments', metavar='DIR',
                    help="output folder; a budget's runs go to OUT/BUDGET, shared by both experiments (default: experiments/)")
     p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to train (default: the GPU if any)')
-    p.add_argument('--no-progress', '--no_progress', dest='no_progress', action='store_true', help='no progress bars')
+    p.add_argument('--no-progress', action='store_true', help='no progress bars')
     a = p.parse_args(argv)
     out = Path(a.out)/a.budget          # both experiments of a budget share its data, 2D networks and rows
     recs = run_experiment(a.kind, out, a.budget, a.data_path, a.device, not a.no_progress)

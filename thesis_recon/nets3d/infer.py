@@ -48,8 +48,7 @@ def assemble(values, offsets, fill=0):
 def scene_chunk_index(ds) -> dict:
     "scene name -> row indices of the chunk file behind the `ChunkViews` `ds`."
     import h5py
-    base = getattr(ds, 'ds', ds)
-    with h5py.File(base.path, 'r') as f: sid, scan = f['scene_id'][:], f['scan_id'][:]
+    with h5py.File(ds.path, 'r') as f: sid, scan = f['scene_id'][:], f['scan_id'][:]
     out = {}
     for i, (a, b) in enumerate(zip(sid, scan)): out.setdefault(f'scene{int(a):04d}_{int(b):02d}', []).append(i)
     return out

@@ -5,11 +5,12 @@
 # %% ../../nbs/51_model2d3d.ipynb #63855edf
 from __future__ import annotations
 from pathlib import Path
+import numpy as np
 import torch
 from torch import nn
 from ..core import ThesisReconError
 from ..backproj import backproject, fuse_concat, fuse_max
-from ..chunk_dataset import ChunkDataset, collate_chunks
+from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, ChunkDataset, collate_chunks
 from .surfacenet import SurfaceNet
 
 # %% auto #0
@@ -54,10 +55,20 @@ def make_tiny_chunks(out, n_train_scenes: int = 2, n_val_scenes: int = 1, n_fram
 # %% ../../nbs/51_model2d3d.ipynb #42863f58
 class ChunkViews(ChunkDataset):
     """A `ChunkDataset` whose items carry `images` (V, 3, H, W) at `img_size` and depths/projection indices at `proj_size`
-    (w, h): the feature map's size when a 2D network runs in the model (default: `img_size`, RGB back-projected)."""
-    def __init__(self, path, data_root, img_size=(328, 256), proj_size=None, **kwargs):
+    (w, h): the feature map's size when a 2D network runs in the model (default: `img_size`, RGB back-projected).
+    The images are normalised with `mean`/`std` (default: the package's `IMAGE_MEAN`/`IMAGE_STD`)."""
+    def __init__(self, path, data_root, img_size=(328, 256), proj_size=None, mean=IMAGE_MEAN, std=IMAGE_STD, **kwargs):
         super().__init__(path, data_root, img_size=img_size, **kwargs)
         if proj_size is not None: self.proj_size = tuple(int(s) for s in proj_size)
+        mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        self.renorm = None   # (a, b): `images * a + b` re-normalises from the package's mean/std to `mean`/`std`
+        if not (np.allclose(mean, IMAGE_MEAN) and np.allclose(std, IMAGE_STD)):
+            self.renorm = (torch.tensor(IMAGE_STD / std).view(1, 3, 1, 1), torch.tensor((IMAGE_MEAN - mean) / std).view(1, 3, 1, 1))
+
+    def __getitem__(self, i: int) -> dict:
+        item = super().__getitem__(i)
+        if self.renorm is not None and 'images' in item: item['images'] = item['images'] * self.renorm[0] + self.renorm[1]
+        return item
 
 # %% ../../nbs/51_model2d3d.ipynb #0372dff9
 def feature_channels(net_2d, img_size=(328, 256)) -> int:

@@ -15,6 +15,7 @@ from ..core import ArgumentParser, ThesisReconError
 from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, collate_chunks
 from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
+from ..seg2d.train import confusion_matrix
 
 # %% auto #0
 __all__ = ['ARCH', 'IGNORE', 'BENCHMARK_20', 'Optimizer3DConfig', 'Model2DConfig', 'Model3DConfig', 'Trainer3DConfig',
@@ -134,29 +135,16 @@ def load_3d_config(source, overrides: dict | None = None) -> Train3DConfig:
     return cfg
 
 # %% ../../nbs/52_train3d.ipynb #def8f4b5
-class _Renormalized(torch.utils.data.Dataset):
-    "Items of `ds` with `images` re-normalised from the package's mean/std to `mean`/`std`."
-    def __init__(self, ds, mean, std):
-        self.ds = ds
-        self.a = torch.tensor(IMAGE_STD / np.asarray(std, np.float32)).view(1, 3, 1, 1)
-        self.b = torch.tensor((IMAGE_MEAN - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).view(1, 3, 1, 1)
-    def __len__(self): return len(self.ds)
-    def __getitem__(self, i):
-        it = self.ds[i]
-        return {**it, 'images': it['images'] * self.a + self.b}
-
-def open_chunks(cfg: Train3DConfig, path) -> torch.utils.data.Dataset:
+def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
     "The chunk file `path` as a `ChunkViews` dataset for `cfg`, checked for the config's grid and number of views."
     ds = ChunkViews(path, cfg.root, img_size=cfg.image_shape, proj_size=cfg.depth_shape, voxel_size=cfg.voxel_size,
-                    depth_min=cfg.proj_depth_min, depth_max=cfg.proj_depth_max)
+                    depth_min=cfg.proj_depth_min, depth_max=cfg.proj_depth_max, mean=cfg.color_mean, std=cfg.color_std)
     if tuple(ds.subvol_size) != tuple(cfg.subvol_size):
         raise ThesisReconError(f"{path}: chunks of {'x'.join(map(str, ds.subvol_size))} voxels, but the config's "
                                f"subvol_size is {'x'.join(map(str, cfg.subvol_size))}")
     if ds.n_views != cfg.num_images:
         raise ThesisReconError(f"{path}: chunks have {ds.n_views} views each, but the config's num_images is {cfg.num_images}")
     if len(ds) == 0: raise ThesisReconError(f'{path}: the chunk file holds no chunks')
-    if not (np.allclose(cfg.color_mean, IMAGE_MEAN) and np.allclose(cfg.color_std, IMAGE_STD)):
-        return _Renormalized(ds, cfg.color_mean, cfg.color_std)
     return ds
 
 # %% ../../nbs/52_train3d.ipynb #f47274a0
@@ -239,10 +227,9 @@ def input_of(batch):
 def label_frequencies(ds, num_classes: int, max_chunks: int = 2000, seed: int = 0) -> np.ndarray:
     "Class frequencies of the labelled voxels (target != -100) of up to `max_chunks` chunks of a `ChunkViews` (read from its file)."
     import h5py
-    base = ds.ds if isinstance(ds, _Renormalized) else ds
     key = 'x' if num_classes == 2 else 'y'
     counts = np.zeros(num_classes, np.int64)
-    with h5py.File(base.path, 'r') as f:
+    with h5py.File(ds.path, 'r') as f:
         n = len(f[key])
         idx = np.sort(np.random.default_rng(seed).choice(n, min(n, max_chunks), replace=False))
         for i in idx:
@@ -267,10 +254,8 @@ def make_loss(num_classes: int, weights: torch.Tensor):
 
 # %% ../../nbs/52_train3d.ipynb #f44a16a5
 def confusion(pred, target, num_classes: int) -> torch.Tensor:
-    "(num_classes, num_classes) int64 counts [true, predicted] over the voxels with target != -100."
-    keep = target != IGNORE
-    t, p = target[keep].long(), pred[keep].long()
-    return torch.bincount(t * num_classes + p, minlength=num_classes ** 2).view(num_classes, num_classes).cpu()
+    "(num_classes, num_classes) int64 counts [true, predicted] over the voxels with target != -100 (`seg2d`'s `confusion_matrix`)."
+    return confusion_matrix(pred, target, num_classes, ignore_index=IGNORE)
 
 def confusion_metrics(conf) -> dict:
     "Reconstruction metrics (2 classes) or segmentation metrics (more) from a confusion matrix [true, predicted]."
@@ -346,7 +331,7 @@ def train_3d_main(argv: list[str] | None = None) -> int:
                    help='JSON/YAML config with the thesis keys (thesis-recon write-config rgb_input_3d_recon OUT writes an example)')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help="override a config key, e.g. --set trainer.epochs=2 (value parsed as JSON, else a string); repeatable")
-    p.add_argument('--no-progress', '--no_progress', action='store_true', dest='no_progress', help='no progress bars')
+    p.add_argument('--no-progress', action='store_true', help='no progress bars')
     add_train_args(p)
     a = p.parse_args(argv)
     cfg = load_3d_config(a.config, overrides=parse_sets(a.set))

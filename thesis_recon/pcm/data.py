@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
-from ..images import read_png16, write_png16
+from ..images import read_depth_png, write_png16
 from ..sens import SensFile
 
 # %% auto #0
@@ -113,8 +113,7 @@ def taskonomy_json(depth_path) -> Path:
 
 def load_taskonomy(depth_path) -> tuple[np.ndarray, np.ndarray]:
     "Depth (H, W) metres and K (3, 3) of one Taskonomy view."
-    raw = read_png16(depth_path)
-    depth = np.where(raw == TASKONOMY_INVALID, 0, raw / TASKONOMY_UNITS).astype(np.float32)
+    depth = read_depth_png(depth_path, TASKONOMY_UNITS, invalid_raw=TASKONOMY_INVALID)
     jp = taskonomy_json(depth_path)
     info = _json(jp, 'Taskonomy point_info')
     if 'field_of_view_rads' not in info: raise ThesisReconError(f'{jp}: no field of view (key "field_of_view_rads")')
@@ -285,13 +284,13 @@ def pcm_data_main(argv: list[str] | None = None) -> int:
     p.add_argument('-sk', '--kenburns', type=Path, help='3D Ken Burns root holding depths/<scene>/*.exr and rgb/<scene>/*.json')
     p.add_argument('-st', '--taskonomy', type=Path,
                    help='Taskonomy root holding depth_zbuffer/taskonomy/<scene>/*.png and point_info/taskonomy/<scene>/*.json')
-    p.add_argument('-ns', '--num_samples', '--num-samples', type=_counts, default=None,
+    p.add_argument('-ns', '--num_samples', type=_counts, default=None,
                    help='samples from ScanNet, Ken Burns and Taskonomy as a,b,c (default: every image of the given sources)')
     p.add_argument('--synthetic', type=int, default=0, help='number of rendered synthetic views (default 0)')
-    p.add_argument('--views_per_scene', '--views-per-scene', type=int, default=10, help='synthetic views per room (default 10)')
+    p.add_argument('--views_per_scene', type=int, default=10, help='synthetic views per room (default 10)')
     p.add_argument('--width', type=int, default=640, help='synthetic image width (default 640)')
     p.add_argument('--height', type=int, default=480, help='synthetic image height (default 480)')
-    p.add_argument('--fov_range', '--fov-range', type=float, nargs=2, default=SYNTHETIC_FOV, metavar=('LO', 'HI'),
+    p.add_argument('--fov_range', type=float, nargs=2, default=SYNTHETIC_FOV, metavar=('LO', 'HI'),
                    help='horizontal field of view of the synthetic views in degrees, drawn per image (default 40 100)')
     p.add_argument('--seed', type=int, default=0, help='seed of the first synthetic room (default 0)')
     p.add_argument('--out', type=Path, required=True, help='output folder')

@@ -4,19 +4,22 @@
 
 # %% ../../nbs/84_pcm_recover.ipynb #2d25faad
 from __future__ import annotations
-import argparse, math
+import math
 from pathlib import Path
 import numpy as np
 import torch
 from ..core import ArgumentParser, ThesisReconError
+from ..geometry import unproject
+from ..images import read_depth_png
+from ..train import resolve_device
+from .data import centred_K, read_exr_depth
 from .distort import check_depth, cloud_features
 from .train import load_pcm_model
 from .nets import PCMNet
 
 # %% auto #0
 __all__ = ['LERES_INIT_FOV', 'LERES_MAX_SHIFT', 'leres_normalise', 'initial_focal', 'recover_shift_focal', 'relative_focal_error',
-           'shift_error', 'unproject_pixels', 'lsiv', 'plane_normal', 'floor_wall_angles', 'read_depth_file',
-           'reconstruct_depth_main']
+           'shift_error', 'lsiv', 'plane_normal', 'floor_wall_angles', 'read_depth_file', 'reconstruct_depth_main']
 
 # %% ../../nbs/84_pcm_recover.ipynb #ddc324f6
 LERES_INIT_FOV = 60.0
@@ -84,12 +87,6 @@ def shift_error(shift, shift_true, scale: float = 1.0) -> float:
     "|shift - shift*| / scale (scale: the true depth's 98th percentile in the same units, for normalised-depth units)."
     return abs(float(shift) - float(shift_true)) / float(scale)
 
-def unproject_pixels(depth, focal: float, cx: float, cy: float) -> np.ndarray:
-    "(H, W, 3) points of `depth` (H, W) through focal `focal` and principal point (`cx`, `cy`)."
-    H, W = depth.shape
-    u, v = np.meshgrid(np.arange(W), np.arange(H))
-    return np.stack([(u - cx) * depth / focal, (v - cy) * depth / focal, depth], -1).astype(np.float32)
-
 def lsiv(points, points_true, valid, patch: int = 8, min_points: int = 8) -> float:
     "Locally scale-invariant RMSE of `points` (H, W, 3) against `points_true` over `valid` (H, W) pixels, per patch."
     H, W = valid.shape
@@ -124,12 +121,10 @@ def floor_wall_angles(points, label, instance, floor: int = 2, wall: int = 1, mi
 # %% ../../nbs/84_pcm_recover.ipynb #b9a32c9a
 def read_depth_file(path, png_scale: float = 1000.0) -> np.ndarray:
     "Depth (H, W) float32 from a png (16-bit, / `png_scale`), npy, npz or exr file; 0 = invalid."
-    from thesis_recon.images import read_png16
-    from thesis_recon.pcm.data import read_exr_depth
     path = Path(path)
     if not path.is_file(): raise ThesisReconError(f'{path}: depth file not found')
     ext = path.suffix.lower()
-    if ext == '.png': d = read_png16(path).astype(np.float32) / np.float32(png_scale)
+    if ext == '.png': d = read_depth_png(path, png_scale)
     elif ext == '.exr': d = read_exr_depth(path)
     elif ext in ('.npy', '.npz'):
         try: arr = np.load(path, allow_pickle=False)
@@ -149,20 +144,19 @@ def read_depth_file(path, png_scale: float = 1000.0) -> np.ndarray:
 def reconstruct_depth_main(argv: list[str] | None = None) -> int:
     "`thesis-recon reconstruct-depth`: depth map -> shift, focal and a point cloud."
     from thesis_recon.mesh import Mesh, write_ply
-    from thesis_recon.train import resolve_device
     p = ArgumentParser(prog='thesis-recon reconstruct-depth',
         description="Recover a depth map's shift and its camera's focal length with the point-cloud module (focal -> shift -> "
                     "focal, as LeReS), print them and write the corrected point cloud as a coloured PLY.")
     p.add_argument('depth', type=Path, help='depth map: png (16-bit), npy, npz (arr_0 or depth) or exr; metric or relative, 0 = invalid')
     p.add_argument('--out', type=Path, required=True, help='output point cloud (.ply)')
     p.add_argument('--models', type=Path, default=Path('saved/pcm'), help='folder with focal.tar and shift.tar (default saved/pcm)')
-    p.add_argument('--focal_model', '--focal-model', type=Path, default=None, help='focal model file (default MODELS/focal.tar)')
-    p.add_argument('--shift_model', '--shift-model', type=Path, default=None, help='shift model file (default MODELS/shift.tar)')
+    p.add_argument('--focal_model', type=Path, default=None, help='focal model file (default MODELS/focal.tar)')
+    p.add_argument('--shift_model', type=Path, default=None, help='shift model file (default MODELS/shift.tar)')
     p.add_argument('--rgb', type=Path, default=None, help='colour image for the points (default: coloured by depth)')
-    p.add_argument('--png_scale', '--png-scale', type=float, default=1000.0, help='a png depth is divided by this (default 1000: mm)')
-    p.add_argument('--focal_guess', '--focal-guess', type=float, default=None,
+    p.add_argument('--png_scale', type=float, default=1000.0, help='a png depth is divided by this (default 1000: mm)')
+    p.add_argument('--focal_guess', type=float, default=None,
                    help='initial focal length in pixels (default: a 60-degree field of view over the image height)')
-    p.add_argument('--max_points', '--max-points', type=int, default=None, help="points per cloud (default: the models' training setting)")
+    p.add_argument('--max_points', type=int, default=None, help="points per cloud (default: the models' training setting)")
     p.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='cpu', help='where the networks run (default cpu)')
     a = p.parse_args(argv)
     depth = read_depth_file(a.depth, a.png_scale)
@@ -170,11 +164,11 @@ def reconstruct_depth_main(argv: list[str] | None = None) -> int:
     device = resolve_device(a.device)
     fm = load_pcm_model(a.focal_model or a.models/'focal.tar', 'focal', device)
     sm = load_pcm_model(a.shift_model or a.models/'shift.tar', 'shift', device)
-    K_guess = None if a.focal_guess is None else np.array([[a.focal_guess, 0, W / 2], [0, a.focal_guess, H / 2], [0, 0, 1]])
+    K_guess = None if a.focal_guess is None else centred_K(a.focal_guess, W, H)
     shift, focal = recover_shift_focal(depth, fm, sm, K_guess, a.max_points, where=str(a.depth), device=device)
     corrected = np.where(depth > 0, depth - shift, 0)
     valid = corrected > 0
-    pts = unproject_pixels(corrected, focal, W / 2, H / 2)[valid]
+    pts = unproject(corrected, centred_K(focal, W, H))[valid]
     if a.rgb is not None:
         from thesis_recon.images import read_color, resize_color
         rgb = read_color(a.rgb)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/83_pcm_train.ipynb #bf6a4d4f
 from __future__ import annotations
-import argparse, json, hashlib, math, shutil, tempfile
+import argparse, fcntl, json, hashlib, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import torch
@@ -28,14 +28,17 @@ def label_errors(pred: torch.Tensor, label: torch.Tensor, target: int) -> torch.
     return (label / pred - 1).abs() if target == 2 else (pred - label).abs()
 
 @torch.no_grad()
+def _predictions(model, loader, device) -> tuple[torch.Tensor, torch.Tensor]:
+    "Predictions and labels (B,) of `model` over the batches of `loader`, on the CPU as float32."
+    preds, labels = [], []
+    for b in loader:
+        preds.append(model(b['feats'].to(device), b['batch'].to(device)).float().cpu()); labels.append(b['label'].float())
+    return torch.cat(preds), torch.cat(labels)
+
 def predict_pcm(model, dataset, batch_size: int = 16, device='cpu') -> tuple[torch.Tensor, torch.Tensor]:
     "Predictions and labels (B,) of `model` over `dataset` (eval mode)."
     model.eval()
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=pcm_collate)
-    preds, labels = [], []
-    for b in loader:
-        preds.append(model(b['feats'].to(device), b['batch'].to(device)).float().cpu()); labels.append(b['label'])
-    return torch.cat(preds), torch.cat(labels)
+    return _predictions(model, torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=pcm_collate), device)
 
 def pcm_errors(preds: torch.Tensor, labels: torch.Tensor, target: int) -> dict:
     "Median error of `preds` and of the best constant prediction (the median label)."
@@ -72,8 +75,8 @@ def train_pcm(data, out='saved/pcm', model_name: str | None = None, target: int 
     kw = dict(target=target, distort_s=distort_s, distort_f=distort_f, channels=channels, max_points=max_points,
               init_fov=init_fov, init_scale=init_scale, seed=seed)
     train_set, val_set = PCMDataset(data, train_names, **kw), PCMDataset(data, val_names, fixed=True, **kw)
+    torch.manual_seed(seed)   # before `_mean_label`: the samples' distortions draw from torch's global generator
     out_bias = _mean_label(train_set, seed=seed)
-    torch.manual_seed(seed)
     model = PCMNet(channels, voxel_size, tuple(widths), out_bias)
     criterion = F.l1_loss if loss == 'l1' else F.mse_loss
 
@@ -81,10 +84,7 @@ def train_pcm(data, out='saved/pcm', model_name: str | None = None, target: int 
         return criterion(model(batch['feats'], batch['batch']), batch['label'])
 
     def evaluate(model, loader, device):
-        preds, labels = [], []
-        for b in loader:
-            preds.append(model(b['feats'], b['batch']).float().cpu()); labels.append(b['label'].float().cpu())
-        p, l = torch.cat(preds), torch.cat(labels)
+        p, l = _predictions(model, loader, device)
         return {'loss': float(criterion(p, l)), **pcm_errors(p, l, target)}
 
     steps_per_epoch = max(math.ceil(len(train_set) / batch_size), 1)
@@ -127,9 +127,11 @@ TINY_PCM = dict(n_maps=300, width=64, height=48, fov_range=(55.0, 65.0), max_poi
                 epochs={'shift': 12, 'focal': 8}, learning_rate_decay={'shift': 0.85, 'focal': 0.8})
 
 def _code_key(settings: dict) -> str:
-    import thesis_recon.pcm as pkg
+    "A key of `settings` and of the code that renders the rooms and trains the models."
+    import thesis_recon as pkg
     h = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
-    for m in ('data', 'distort', 'nets', 'train'): h.update((Path(pkg.__file__).parent/f'{m}.py').read_bytes())
+    for m in ('pcm/data', 'pcm/distort', 'pcm/nets', 'pcm/train', 'train', 'render', 'synthetic_scene', 'trajectories'):
+        h.update((Path(pkg.__file__).parent/f'{m}.py').read_bytes())
     return h.hexdigest()[:12]
 
 def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = False) -> Path:
@@ -137,62 +139,58 @@ def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = Fal
     from thesis_recon.pcm.data import prepare_pcm_data
     s = {**TINY_PCM, **(settings or {})}
     out = Path(out) if out is not None else Path(tempfile.gettempdir())/'thesis_recon_pcm_tiny'/_code_key(s)
-    if not (out/'data'/'index.csv').is_file():
-        prepare_pcm_data(out/'data', synthetic=s['n_maps'], views_per_scene=10, width=s['width'], height=s['height'],
-                         fov_range=s['fov_range'], progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
     per_kind = lambda v, kind: v[kind] if isinstance(v, dict) else v
-    for target in (0, 2):
-        kind = TARGETS[target]
-        if (out/f'{kind}.tar').is_file(): continue
-        train_pcm(out/'data', out, target=target, voxel_size=s['voxel_size'], max_points=s['max_points'], widths=s['widths'],
-                  epochs=per_kind(s['epochs'], kind), batch_size=s['batch_size'], learning_rate=s['learning_rate'],
-                  learning_rate_decay=per_kind(s['learning_rate_decay'], kind), train_split=s['train_split'], device='cpu',
-                  progress=progress)
+    with open(out/'.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # one process trains (notebooks run in parallel); the others wait, then reuse
+        if not (out/'data'/'index.csv').is_file():
+            prepare_pcm_data(out/'data', synthetic=s['n_maps'], views_per_scene=10, width=s['width'], height=s['height'],
+                             fov_range=s['fov_range'], progress=progress)
+        for target in (0, 2):
+            kind = TARGETS[target]
+            if (out/f'{kind}.tar').is_file(): continue
+            train_pcm(out/'data', out, target=target, voxel_size=s['voxel_size'], max_points=s['max_points'], widths=s['widths'],
+                      epochs=per_kind(s['epochs'], kind), batch_size=s['batch_size'], learning_rate=s['learning_rate'],
+                      learning_rate_decay=per_kind(s['learning_rate_decay'], kind), train_split=s['train_split'], device='cpu',
+                      progress=progress)
     return out
 
 # %% ../../nbs/83_pcm_train.ipynb #aa8090eb
-def _opt(p, *names, **kw):
-    "Add an option under each name and its hyphenated spelling."
-    spellings = []
-    for n in names:
-        spellings += [n] + ([n.replace('_', '-')] if '_' in n and n.replace('_', '-') != n else [])
-    return p.add_argument(*dict.fromkeys(spellings), **kw)
-
 def train_pcm_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog='thesis-recon train-pcm',
         description="Train the point-cloud module's shift (--targets 0), scale (1) or focal (2) model on a pcm-data folder. "
                     "Writes OUT/<model_name>.tar (the best by validation loss), OUT/<model_name>.history.json and the "
                     "TensorBoard run in OUT/<model_name>/. Options follow Train-3D; its misspellings are accepted.")
-    _opt(p, '--data', type=Path, required=True, help='pcm-data folder (depths/, intrinsics/)')
-    _opt(p, '--out', type=Path, default=Path('saved/pcm'), help='output folder (default saved/pcm)')
-    _opt(p, '--model_name', default=None, help='name of the model file (default: shift, scale or focal, by --targets)')
-    _opt(p, '--input_channels', '--input_chanels', type=int, choices=(3, 5), default=None,
-         help='features per point: 3 = x, y, z; 5 = x, y, z, (u - cx)/f, (v - cy)/f (default 3 for shift and scale, 5 for focal)')
-    _opt(p, '--targets', type=int, choices=(0, 1, 2), default=0, help='what to learn: 0 shift, 1 scale, 2 focal (default 0)')
-    _opt(p, '--batch_size', type=int, default=4, help='clouds per batch (default 4)')
-    _opt(p, '--learning_rate', type=float, default=1e-3, help='AdamW learning rate (default 1e-3)')
-    _opt(p, '--learning_rate_decay', type=float, default=1.0,
-         help='factor applied to the learning rate per epoch, smoothly per step, in (0, 1] (default 1: constant)')
-    _opt(p, '--distort_s', action=argparse.BooleanOptionalAction, default=None,
-         help='shift the normalised depth by U[-0.25, 0.8] (default: on for --targets 0)')
-    _opt(p, '--distort_f', action=argparse.BooleanOptionalAction, default=None,
-         help='unproject with a focal scaled by U[0.6, 1.25] (default: on for --targets 2)')
-    _opt(p, '--voxel_size', type=float, default=None, help='voxel edge in normalised depth units (default 0.01 shift/scale, 0.005 focal)')
-    _opt(p, '--max_points', type=int, default=20000, help='points drawn per cloud (default 20000)')
-    _opt(p, '--init_fov', type=float, default=None,
-         help="Train-3D's fixed initial field of view in degrees: unproject every sample with (H // 2) / tan(init_fov / 2) "
-              "instead of a drawn focal (default: drawn per sample, as LeReS)")
-    _opt(p, '--init_scale', type=float, default=1.0, help='divides the scale label of --targets 1 (default 1)')
-    _opt(p, '--train_split', type=float, default=0.9, help='fraction of the maps used for training, the rest validates (default 0.9)')
-    _opt(p, '--epochs', type=int, default=5, help='epochs (default 5)')
-    _opt(p, '--max_steps', type=int, default=None, help='stop after this many optimizer steps (default: run all epochs)')
-    _opt(p, '--print_losses_every', '--print_losses_evry', type=int, default=10, help='steps between logged losses (default 10)')
-    _opt(p, '--num_workers', '--num_w', type=int, default=0, help='data loader worker processes (default 0)')
-    _opt(p, '--logs', action=argparse.BooleanOptionalAction, default=True, help='write TensorBoard events (default on)')
-    _opt(p, '--loss', choices=('l1', 'mse'), default='l1', help="regression loss: 'l1' (LeReS) or 'mse' (Train-3D) (default l1)")
-    _opt(p, '--widths', default='32,64,128,256', help='channels of the four stages (default 32,64,128,256, as LeReS)')
-    _opt(p, '--seed', type=int, default=0, help='seed of the split, the distortions and the weights (default 0)')
-    _opt(p, '--quiet', action='store_true', help='no progress bar')
+    p.add_argument('--data', type=Path, required=True, help='pcm-data folder (depths/, intrinsics/)')
+    p.add_argument('--out', type=Path, default=Path('saved/pcm'), help='output folder (default saved/pcm)')
+    p.add_argument('--model_name', default=None, help='name of the model file (default: shift, scale or focal, by --targets)')
+    p.add_argument('--input_channels', '--input_chanels', type=int, choices=(3, 5), default=None,
+                   help='features per point: 3 = x, y, z; 5 = x, y, z, (u - cx)/f, (v - cy)/f (default 3 for shift and scale, 5 for focal)')
+    p.add_argument('--targets', type=int, choices=(0, 1, 2), default=0, help='what to learn: 0 shift, 1 scale, 2 focal (default 0)')
+    p.add_argument('--batch_size', type=int, default=4, help='clouds per batch (default 4)')
+    p.add_argument('--learning_rate', type=float, default=1e-3, help='AdamW learning rate (default 1e-3)')
+    p.add_argument('--learning_rate_decay', type=float, default=1.0,
+                   help='factor applied to the learning rate per epoch, smoothly per step, in (0, 1] (default 1: constant)')
+    p.add_argument('--distort_s', '--distort-s', action=argparse.BooleanOptionalAction, default=None,
+                   help='shift the normalised depth by U[-0.25, 0.8] (default: on for --targets 0)')
+    p.add_argument('--distort_f', '--distort-f', action=argparse.BooleanOptionalAction, default=None,
+                   help='unproject with a focal scaled by U[0.6, 1.25] (default: on for --targets 2)')
+    p.add_argument('--voxel_size', type=float, default=None, help='voxel edge in normalised depth units (default 0.01 shift/scale, 0.005 focal)')
+    p.add_argument('--max_points', type=int, default=20000, help='points drawn per cloud (default 20000)')
+    p.add_argument('--init_fov', type=float, default=None,
+                   help="Train-3D's fixed initial field of view in degrees: unproject every sample with (H // 2) / tan(init_fov / 2) "
+                   "instead of a drawn focal (default: drawn per sample, as LeReS)")
+    p.add_argument('--init_scale', type=float, default=1.0, help='divides the scale label of --targets 1 (default 1)')
+    p.add_argument('--train_split', type=float, default=0.9, help='fraction of the maps used for training, the rest validates (default 0.9)')
+    p.add_argument('--epochs', type=int, default=5, help='epochs (default 5)')
+    p.add_argument('--max_steps', type=int, default=None, help='stop after this many optimizer steps (default: run all epochs)')
+    p.add_argument('--print_losses_every', '--print_losses_evry', type=int, default=10, help='steps between logged losses (default 10)')
+    p.add_argument('--num_workers', '--num_w', type=int, default=0, help='data loader worker processes (default 0)')
+    p.add_argument('--logs', action=argparse.BooleanOptionalAction, default=True, help='write TensorBoard events (default on)')
+    p.add_argument('--loss', choices=('l1', 'mse'), default='l1', help="regression loss: 'l1' (LeReS) or 'mse' (Train-3D) (default l1)")
+    p.add_argument('--widths', default='32,64,128,256', help='channels of the four stages (default 32,64,128,256, as LeReS)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the split, the distortions and the weights (default 0)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
     add_train_args(p)
     return p
 
@@ -207,6 +205,6 @@ def train_pcm_main(argv: list[str] | None = None) -> int:
                     a.epochs, a.print_losses_every, a.num_workers, a.logs, a.loss, widths, a.device, a.resume, a.seed,
                     a.max_steps, progress=not a.quiet)
     name = a.model_name or TARGETS[a.targets]
-    best = res.val_history and min(v['loss'] for v in res.val_history)
-    print(f'{a.out/(name + ".tar")}: best validation loss {best:.4f} after {res.step} steps')
+    best = 'none (no validation ran)' if res.best_metric is None else f'{res.best_metric:.4f}'
+    print(f'{a.out/(name + ".tar")}: best validation loss {best} after {res.step} steps')
     return 0

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from ..core import ArgumentParser, ThesisReconError, atomic_path, warn_data
 from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, normalize_image
+from ..chunks import resize_crop_depth
 from ..geometry import resize_crop_params
-from ..images import read_color, read_label_png, resize_color, resize_nearest
+from ..images import read_color, read_label_png, resize_color
 from ..labels import read_split
 
 # %% auto #0
@@ -40,14 +41,15 @@ def _frame_files(scene_dir: Path) -> list[tuple[Path, Path]]:
         out.append((c, lab))
     return out
 
-def _link_or_copy(src: Path, dst: Path) -> str:
-    "Make `dst` a hard link to `src` (a copy where links fail), atomically; 'link', 'copy' or 'kept' (already there)."
+def _link_or_copy(src: Path, dst: Path, copy: bool = False) -> str:
+    "Make `dst` a hard link to `src` (a copy if `copy` or where links fail), atomically; 'link', 'copy' or 'kept' (already there)."
     if dst.exists(): return 'kept'
     with atomic_path(dst) as tmp:
-        try:
-            os.link(src, tmp); how = 'link'
-        except OSError:
-            shutil.copyfile(src, tmp); how = 'copy'
+        how = 'copy'
+        if not copy:
+            try: os.link(src, tmp); how = 'link'
+            except OSError: pass
+        if how == 'copy': shutil.copyfile(src, tmp)
     return how
 
 def prep_2d_dataset(data_path, out, train_list=None, val_list=None, copy: bool = False, progress: bool = True) -> dict:
@@ -75,13 +77,9 @@ def prep_2d_dataset(data_path, out, train_list=None, val_list=None, copy: bool =
         for name, color, label in tqdm(files, desc=f'2D {split} set', unit='frame', disable=not progress):
             stem = f'{name}_{color.stem}'
             for src, dst in ((label, lab_dir/f'{stem}.png'), (color, img_dir/f'{stem}{color.suffix.lower()}')):
-                how = _link_or_copy(src, dst) if not copy else ('kept' if dst.exists() else _copy(src, dst))
+                how = _link_or_copy(src, dst, copy)
             c[how] += 1   # counted by the image, written last: an interrupted frame is redone whole
     return counts
-
-def _copy(src: Path, dst: Path) -> str:
-    with atomic_path(dst) as tmp: shutil.copyfile(src, tmp)
-    return 'copy'
 
 # %% ../../nbs/40_seg2d_data.ipynb #659b82e3
 def _gray(image):
@@ -175,9 +173,7 @@ class Seg2dDataset(torch.utils.data.Dataset):
     def read_label(self, image_path) -> np.ndarray:
         "The label of an image at `label_img_size` (nearest), ids above `num_classes - 1` set to 0: (h, w) int64."
         path = self.label_path(image_path)
-        lab = read_label_png(path)
-        resized, (x0, y0, x1, y1) = resize_crop_params((lab.shape[1], lab.shape[0]), self.label_img_size)
-        lab = resize_nearest(lab, resized)[y0:y1, x0:x1].astype(np.int64)
+        lab = resize_crop_depth(read_label_png(path), self.label_img_size).astype(np.int64)   # nearest resize, centre crop
         bad = lab >= self.num_classes
         if bad.any():
             if not self._warned:
@@ -209,11 +205,11 @@ def prep_2d_dataset_main(argv: list[str] | None = None) -> int:
                                             "thesis's 2D segmentation data set: OUT/scannet_250k_images/{trainset,valset}/<scene>_N.jpg "
                                             'and OUT/labels_250k_images/{trainset,valset}/<scene>_N.png, by hard links (copies where '
                                             'links fail). Files already there are kept, so a rerun resumes.')
-    p.add_argument('--data_path', '--data-path', dest='data_path', required=True,
+    p.add_argument('--data_path', required=True,
                    help='the exported data folder (one <scene>/ folder per scene, from export-scannet or synth)')
-    p.add_argument('--train_list', '--train-list', dest='train_list', default=None,
+    p.add_argument('--train_list', default=None,
                    help="text file of the training scenes, one a line ('train' for the official ScanNet list)")
-    p.add_argument('--val_list', '--val-list', dest='val_list', default=None,
+    p.add_argument('--val_list', default=None,
                    help="text file of the validation scenes, one a line ('val' for the official ScanNet list)")
     p.add_argument('--out', required=True, help='output folder (DIR of DIR/scannet_250k_images and DIR/labels_250k_images)')
     p.add_argument('--copy', action='store_true', help='copy the files instead of hard-linking them')

@@ -414,7 +414,6 @@ def train_2d_main(argv: list[str] | None = None) -> int:
     _common_args(p, train=True)
     a = p.parse_args(argv)
     cfg = _config_from_args(a)
-    resolve_device(a.device)
     run = a.run or (_newest_run(cfg) if a.resume is True else None)
     res, _, dirs = train_2d(cfg, run=run, device=a.device, resume=a.resume, progress=not a.quiet)
     if dist_info().is_main:

@@ -5,10 +5,9 @@ file (`--config_filepath`) and the shared trainer's `--device` and `--resume`.""
 
 # %% ../../nbs/74_srn_cli.ipynb #169afce2
 from __future__ import annotations
-import argparse, csv, io, json, sys
+import argparse, csv, io, json
 from pathlib import Path
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 from ..core import ArgumentParser, ThesisReconError, atomic_write_text
 from ..config import load_config, save_config
@@ -41,10 +40,10 @@ def _join_lists(args: dict, names) -> dict:
         if n in args: args[n] = [v for part in args[n] for v in part]
     return args
 
-def _config(args: argparse.Namespace, schema, model_keys=(), lists=()) -> object:
-    "The step's config: --config_filepath (or the defaults) with the given flags applied over it."
+def _config(args: argparse.Namespace, schema, model_keys=(), lists=(), defaults: dict | None = None) -> object:
+    "The step's config: --config_filepath (or the defaults) with the command's own `defaults`, then the given flags, applied over it."
     given = _join_lists({k: v for k, v in vars(args).items() if k not in ('config_filepath', 'resume', 'device')}, lists)
-    overrides = {(f'model.{k}' if k in model_keys else k): v for k, v in given.items()}
+    overrides = {**(defaults or {}), **{(f'model.{k}' if k in model_keys else k): v for k, v in given.items()}}
     if getattr(args, 'device', 'auto') != 'auto': overrides['device'] = args.device
     return load_config(args.config_filepath if getattr(args, 'config_filepath', None) else {}, schema, overrides=overrides)
 
@@ -123,14 +122,11 @@ def fit_srn_main(argv: list[str] | None = None) -> int:
                                           'with every network frozen; --reverse fits them to segmentation maps.'), fit_only=True)
     add_train_args(p)
     args = p.parse_args(argv)
-    given = _join_lists(dict(vars(args)), ('specific_observation_idcs',))
-    over = dict(freeze_networks=True, specific_observation_idcs=given.get('specific_observation_idcs', [0]),
-                img_sidelengths=[given.pop('img_sidelength', 128)], batch_size_per_img_sidelength=[given.pop('batch_size', 4)],
-                max_steps_per_img_sidelength=[given.pop('max_steps', 1000)], lr=given.get('lr', 1e-2), val_every=None,
-                logging_root=given.get('logging_root', 'srn_fit_logs'))
-    over.update({k: v for k, v in given.items() if k not in ('config_filepath', 'resume', 'device') and k not in over})
-    if args.device != 'auto': over['device'] = args.device
-    cfg = load_config(args.config_filepath if args.config_filepath else {}, SRNTrainConfig, overrides=over)
+    given = vars(args)   # the fit-only flags move (popped) into the one-stage schedule
+    own = dict(freeze_networks=True, specific_observation_idcs=[0], lr=1e-2, val_every=None, logging_root='srn_fit_logs',
+               img_sidelengths=[given.pop('img_sidelength', 128)], batch_size_per_img_sidelength=[given.pop('batch_size', 4)],
+               max_steps_per_img_sidelength=[given.pop('max_steps', 1000)])
+    cfg = _config(args, SRNTrainConfig, lists=('specific_observation_idcs',), defaults=own)
     if not cfg.data_root or not cfg.checkpoint_path: raise ThesisReconError('--data_root and --checkpoint_path are required')
     model, results = train_srn(cfg, resume=args.resume)
     return _finish(model, results, cfg)
@@ -178,6 +174,11 @@ def _common_eval(p):
     _opt(p, 'img_sidelength', 'side length to render at (default: the data\'s)', type=int)
     p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to run (default: auto)')
 
+def _eval_model(args: dict):
+    "The model of --checkpoint_path on --device (both it and --data_root required)."
+    if 'checkpoint_path' not in args or 'data_root' not in args: raise ThesisReconError('--checkpoint_path and --data_root are required')
+    return load_model(args['checkpoint_path'], resolve_device(args['device']))[0]
+
 def render_srn_main(argv: list[str] | None = None) -> int:
     "thesis-recon render-srn: render RGB, segmentation and labelled point clouds from a fitted SRN."
     p = ArgumentParser(prog='thesis-recon render-srn', description='Render novel views (RGB and, with a semantic '
@@ -187,8 +188,7 @@ def render_srn_main(argv: list[str] | None = None) -> int:
     _opt(p, 'orbit', 'render N views on an orbit around the object instead of the data\'s poses', type=int)
     _opt(p, 'point_cloud', 'also write labelled point clouds (PLY)', action='store_const', const=True)
     args = vars(p.parse_args(argv))
-    if 'checkpoint_path' not in args or 'data_root' not in args: raise ThesisReconError('--checkpoint_path and --data_root are required')
-    model, _ = load_model(args['checkpoint_path'], resolve_device(args['device']))
+    model = _eval_model(args)
     ds = SRNDataset(args['data_root'], args.get('img_sidelength'))
     srn = srn_of(model)
     if srn.num_instances != ds.num_instances:
@@ -199,11 +199,12 @@ def render_srn_main(argv: list[str] | None = None) -> int:
     out_root = Path(args.get('logging_root', 'srn_renders'))
     s = ds.sidelength or ds.instances[0].size[0]
     for k, inst in enumerate(tqdm(ds.instances, desc='rendering', leave=False)):
-        first = ds[[j for j, (kk, _) in enumerate(ds.index) if kk == k][0]]
+        js = ds.views_of(k)
+        first, z = ds[js[0]], srn.latent_codes.weight[k].detach()
         K = first['intrinsics'].numpy()
         poses = (sphere_poses(args['orbit'], radius=float(np.linalg.norm(first['pose'][:3, 3])), seed=None)
-                 if args.get('orbit') else np.stack([ds[j]['pose'].numpy() for j, (kk, _) in enumerate(ds.index) if kk == k]))
-        views = render_views(model, srn.latent_codes.weight[k].detach(), poses, K, s)
+                 if args.get('orbit') else np.stack([ds[j]['pose'].numpy() for j in js]))
+        views = render_views(model, z, poses, K, s)
         d = out_root/inst.path.name
         for i in range(len(poses)):
             write_color(d/'rgb'/f'{i:06d}.png', views['rgb'][i])
@@ -214,7 +215,7 @@ def render_srn_main(argv: list[str] | None = None) -> int:
             write_point_cloud(d/'point_cloud.ply', *view_point_cloud(views))
             if inst.has_point_cloud:
                 pts, _ = read_point_cloud(inst)
-                write_point_cloud(d/'point_cloud_gt_points.ply', pts, point_labels(model, srn.latent_codes.weight[k].detach(), pts))
+                write_point_cloud(d/'point_cloud_gt_points.ply', pts, point_labels(model, z, pts))
     print(f'rendered {ds.num_instances} instances x {len(poses)} views at {s}x{s} into {out_root}')
     return 0
 
@@ -227,9 +228,8 @@ def eval_srn_main(argv: list[str] | None = None) -> int:
     _opt(p, 'exclude_observation_idcs', 'view ids left out of the scores: the fitted views (default 0; "none": keep all)')
     _opt(p, 'logging_root', 'write metrics.json and per_instance.csv here')
     args = vars(p.parse_args(argv))
-    if 'checkpoint_path' not in args or 'data_root' not in args: raise ThesisReconError('--checkpoint_path and --data_root are required')
     mode = args.get('eval_mode', 'linear')
-    model, _ = load_model(args['checkpoint_path'], resolve_device(args['device']))
+    model = _eval_model(args)
     ex = args.get('exclude_observation_idcs', '0')
     exclude = [] if str(ex).lower() == 'none' else int_list(ex)
     ds = open_split(args['data_root'], args.get('img_sidelength')) if mode != 'srn' else SRNDataset(args['data_root'], args.get('img_sidelength'))

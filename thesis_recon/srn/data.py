@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_write_text
-from ..frames import write_matrix_txt
+from ..frames import read_matrix_txt, write_matrix_txt
 from ..geometry import look_at, is_valid_pose
 from ..images import read_color, write_color, read_label_png, write_label_png, resize_color, resize_nearest
 from ..synthetic_scene import Part, Scene, box_faces, material, WOOD, FABRIC
@@ -43,10 +43,15 @@ def parse_intrinsics(path, trgt_sidelength: int | None = None) -> tuple[np.ndarr
         H, W = int(float(lines[3][0])), int(float(lines[3][1]))
     except ValueError as e: raise ThesisReconError(f'{path}: bad intrinsics: {e}') from None
     if not (f > 0 and H > 0 and W > 0): raise ThesisReconError(f'{path}: focal length and image size must be positive')
-    if trgt_sidelength is not None:
-        s = int(trgt_sidelength)
-        f, cx, cy, H, W = f * s / H, cx * s / W, cy * s / H, s, s
-    return np.array([[f, 0, cx], [0, f, cy], [0, 0, 1]]), (H, W)
+    K = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1]])
+    if trgt_sidelength is None: return K, (H, W)
+    s = int(trgt_sidelength)
+    return _rescale_intrinsics(K, (H, W), s), (s, s)
+
+def _rescale_intrinsics(K: np.ndarray, size: tuple[int, int], s: int) -> np.ndarray:
+    "K of an (H, W) = `size` image rescaled to an s x s one: f * s/H, cx * s/W, cy * s/H (the original's rule)."
+    (H, W), f = size, K[0, 0]
+    return np.array([[f * s / H, 0, K[0, 2] * s / W], [0, f * s / H, K[1, 2] * s / H], [0, 0, 1]])
 
 # %% ../../nbs/70_srn_data.ipynb #ceff3d5a
 def class_list_path(split_root) -> Path:
@@ -115,11 +120,7 @@ def read_instance(path) -> Instance:
 
 def read_pose(path) -> np.ndarray:
     "Camera-to-world 4x4 from a pose file (16 numbers, one or four lines)."
-    path = Path(path)
-    try: vals = np.array(path.read_text().split(), np.float64)
-    except ValueError: raise ThesisReconError(f'{path}: a pose must be 16 numbers') from None
-    if vals.size != 16: raise ThesisReconError(f'{path}: a pose must be 16 numbers (4x4), got {vals.size}')
-    T = vals.reshape(4, 4)
+    T = read_matrix_txt(path)
     if not is_valid_pose(T): raise ThesisReconError(f'{path}: not a finite rigid camera-to-world transform')
     return T
 
@@ -147,7 +148,7 @@ def load_view(inst: Instance, i: int, sidelength: int | None = None) -> dict:
         if s != H or s != W: seg = resize_nearest(seg, (s, s))
     else:
         seg = np.full((s, s), -1)
-    K, _ = parse_intrinsics(inst.path/'intrinsics.txt', s) if (s, s) != (H, W) else (inst.K, None)
+    K = inst.K if (s, s) == (H, W) else _rescale_intrinsics(inst.K, (H, W), s)
     return dict(rgb=torch.from_numpy(rgb.reshape(-1, 3).astype(np.float32) / 127.5 - 1),
                 seg=torch.from_numpy(seg.reshape(-1).astype(np.int64)),
                 pose=torch.from_numpy(read_pose(inst.pose_paths[i]).astype(np.float32)),
@@ -188,6 +189,10 @@ class SRNDataset(torch.utils.data.Dataset):
     def num_classes(self) -> int | None: return None if self.class_names is None else len(self.class_names)
 
     def __len__(self): return len(self.index)
+
+    def views_of(self, k: int) -> list[int]:
+        "The item indices of instance `k`'s views."
+        return [j for j, (kk, _) in enumerate(self.index) if kk == k]
 
     def __getitem__(self, j):
         if j not in self._cache:   # cached compactly: colour as uint8 (4x smaller), labels as int16

@@ -243,6 +243,9 @@ class UNetSegmenter(nn.Module):
         self.unet = UNet(3, num_classes, nf0, num_down, max_channels)
         self.spec = dict(num_classes=num_classes, nf0=nf0, num_down=num_down, max_channels=max_channels)
 
+    @property
+    def num_classes(self) -> int: return self.spec['num_classes']
+
     def forward(self, batch: dict) -> dict:
         rgb = batch['rgb']
         s = math.isqrt(rgb.shape[1])

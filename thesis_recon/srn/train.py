@@ -6,19 +6,18 @@ the segmentation with `reverse`), evaluate on novel views."""
 
 # %% ../../nbs/73_srn_train.ipynb #47f823bf
 from __future__ import annotations
-import json, math
+import math
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from ..core import ThesisReconError, atomic_write_text
+from ..core import ThesisReconError
 from ..config import config_to_dict
-from ..train import TrainOptions, fit, load_checkpoint, save_checkpoint, resolve_device, seed_everything
-from .data import SRNDataset, open_split, read_class_list, class_list_path, read_point_cloud, make_srn_dataset
+from ..train import TrainOptions, fit, load_checkpoint, save_checkpoint, seed_everything, to_device
+from .data import SRNDataset, open_split, read_point_cloud
 from .model import SRN, SemanticSRN, UNetSegmenter, srn_loss, seg_loss
-from .eval import (render_views, image_miou, category_miou, psnr, ssim, point_labels, part_iou,
-                                   confusion_matrix, mean_iou)
+from .eval import render_views, image_miou, category_miou, psnr, ssim, point_labels, part_iou
 
 # %% auto #0
 __all__ = ['SRNModelConfig', 'SRNTrainConfig', 'SRNUpdateConfig', 'model_spec', 'build_model', 'load_model', 'srn_of',
@@ -41,11 +40,10 @@ class SRNModelConfig:
     init_march_depth: float = 1.0
 
     def kwargs(self) -> dict:
-        "Keyword arguments of `SRN` (besides the number of instances)."
-        return dict(latent_dim=self.embedding_size, phi_hidden=self.phi_hidden, phi_layers=self.phi_layers,
-                    hyper_layers=self.hyper_layers, tracing_steps=self.tracing_steps, lstm_hidden=self.lstm_hidden,
-                    rgb_hidden=self.rgb_hidden, rgb_layers=self.rgb_layers, init_depth=self.init_depth,
-                    init_march_depth=self.init_march_depth)
+        "Keyword arguments of `SRN` (besides the number of instances): the fields, `embedding_size` as `latent_dim`."
+        kw = asdict(self)
+        kw['latent_dim'] = kw.pop('embedding_size')
+        return kw
 
 @dataclass
 class SRNTrainConfig:
@@ -131,6 +129,28 @@ def srn_of(model) -> SRN:
 def _ck_config(model, cfg) -> dict:
     return dict(model=model_spec(model), run=config_to_dict(cfg))
 
+def _fit_steps(model, loss_fn, ds, val, cfg, *, steps: int, batch_size: int, stage: str = '', resume=False,
+               progress: bool = True, evaluate=None, **options):
+    """One `fit` of `steps` optimizer steps with Adam at `cfg.lr` on the trainable parameters; checkpoints/ and events/
+    (in sub-folder `stage`) under `cfg.logging_root`."""
+    root, bs = Path(cfg.logging_root), min(batch_size, len(ds))
+    opts = TrainOptions(epochs=math.ceil(steps / max(len(ds) // bs, 1)), max_steps=steps, batch_size=bs,
+                        log_every=cfg.log_every, val_every=cfg.val_every if val is not None else None, device=cfg.device,
+                        seed=cfg.seed, checkpoint_dir=root/'checkpoints'/stage, log_dir=root/'events'/stage, resume=resume,
+                        progress=progress, **options)
+    params = [p for p in model.parameters() if p.requires_grad]
+    return fit(model, loss_fn, ds, options=opts, val_set=val, evaluate=evaluate, optimizer=torch.optim.Adam(params, lr=cfg.lr),
+               config=_ck_config(model, cfg), arch=type(model).__name__)
+
+def _save_model(model, cfg, step: int):
+    "The step's final model as `<logging_root>/checkpoints/model.tar`."
+    save_checkpoint(Path(cfg.logging_root)/'checkpoints'/'model.tar', model, step=step, config=_ck_config(model, cfg),
+                    arch=type(model).__name__)
+
+def _labels(ds: SRNDataset) -> np.ndarray:
+    "Every label of the views of `ds`, concatenated (-1: unlabelled)."
+    return np.concatenate([ds[i]['seg'].numpy() for i in range(len(ds))])
+
 # %% ../../nbs/73_srn_train.ipynb #d0f1fac5
 def img_schedule(cfg: SRNTrainConfig) -> list[tuple[int, int, int]]:
     "(side length, batch size, steps) per stage of the multi-resolution schedule."
@@ -180,7 +200,6 @@ def _srn_loss_fn(cfg: SRNTrainConfig):
 def train_srn(cfg: SRNTrainConfig, *, resume: bool | str = False, progress: bool = True):
     "Train (or, frozen, fit codes of) an SRN through the schedule; returns the model and the `FitResult` per stage."
     sched = img_schedule(cfg)
-    root = Path(cfg.logging_root)
     def views(data_root, side):
         return SRNDataset(data_root, side, cfg.max_num_instances_train, cfg.max_num_observations_train,
                           cfg.specific_observation_idcs)
@@ -189,26 +208,17 @@ def train_srn(cfg: SRNTrainConfig, *, resume: bool | str = False, progress: bool
     for side, bs, steps in sched:
         ds = views(cfg.data_root, side)
         if model is None: model = prepare_srn_model(cfg, ds.num_instances)
-        if cfg.reverse and int(torch.stack([ds[i]['seg'] for i in range(len(ds))]).max()) < 0:
+        if cfg.reverse and _labels(ds).max() < 0:
             raise ThesisReconError(f'--reverse: {cfg.data_root} has no seg/ label maps to fit to')
         val = views(cfg.val_root, side) if cfg.val_root else None
-        bs = min(bs, len(ds))
-        opts = TrainOptions(epochs=math.ceil(steps / max(len(ds) // bs, 1)), max_steps=steps, batch_size=bs,
-                            log_every=cfg.log_every, val_every=cfg.val_every if val is not None else None,
-                            device=cfg.device, seed=cfg.seed, checkpoint_dir=root/'checkpoints'/f'{side}px',
-                            log_dir=root/'events'/f'{side}px', resume=resume, progress=progress)
-        params = [p for p in model.parameters() if p.requires_grad]
-        results.append(fit(model, _srn_loss_fn(cfg), ds, options=opts, val_set=val,
-                           optimizer=torch.optim.Adam(params, lr=cfg.lr), config=_ck_config(model, cfg),
-                           arch=type(model).__name__))
-    save_checkpoint(root/'checkpoints'/'model.tar', model, step=results[-1].step, config=_ck_config(model, cfg),
-                    arch=type(model).__name__)
+        results.append(_fit_steps(model, _srn_loss_fn(cfg), ds, val, cfg, steps=steps, batch_size=bs, stage=f'{side}px',
+                                  resume=resume, progress=progress))
+    _save_model(model, cfg, results[-1].step)
     return model, results
 
 # %% ../../nbs/73_srn_train.ipynb #b49b4cf0
 def segmentations(model, loader, device) -> tuple[list, list]:
     "Predicted and true label maps (flattened, numpy) of every view in `loader`."
-    from thesis_recon.train import to_device
     preds, gts = [], []
     with torch.no_grad():
         for batch in loader:
@@ -220,13 +230,13 @@ def segmentations(model, loader, device) -> tuple[list, list]:
 def seg_evaluate(model, loader, device) -> dict:
     "Validation metrics of a segmenting model: mIoU per image and per category, pixel accuracy."
     preds, gts = segmentations(model, loader, device)
-    C = model.num_classes if hasattr(model, 'num_classes') else model.spec['num_classes']
+    C = model.num_classes
     acc = float(np.mean([(p == g)[g >= 0].mean() for p, g in zip(preds, gts)]))
     return dict(miou=image_miou(preds, gts, C), category_miou=category_miou(preds, gts, C), pixel_acc=acc)
 
 def class_weights(ds: SRNDataset, num_classes: int) -> torch.Tensor:
     "Inverse-frequency class weights (mean 1 over the classes present) from the labelled views."
-    counts = np.bincount(np.concatenate([ds[i]['seg'].numpy() for i in range(len(ds))]).clip(0), minlength=num_classes)
+    counts = np.bincount(_labels(ds).clip(0), minlength=num_classes)
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1), 0.0)
     return torch.tensor(w / w[counts > 0].mean(), dtype=torch.float32)
 
@@ -237,7 +247,7 @@ def update_srn(cfg: SRNUpdateConfig, *, resume: bool | str = False, progress: bo
     kw = dict(max_num_instances=cfg.max_num_instances_train, specific_observation_idcs=cfg.specific_observation_idcs)
     ds = open_split(cfg.data_root, cfg.img_sidelength, **kw)
     C = cfg.num_classes or ds.num_classes
-    top = max(int(ds[i]['seg'].max()) for i in range(len(ds)))
+    top = int(_labels(ds).max())
     if top < 0: raise ThesisReconError(f'{cfg.data_root}: the labelled views have no seg/ label maps')
     if top >= C: raise ThesisReconError(f'--num_classes {C}: the labels of {cfg.data_root} go up to {top}')
     if cfg.model_type == 'unet':
@@ -254,17 +264,9 @@ def update_srn(cfg: SRNUpdateConfig, *, resume: bool | str = False, progress: bo
         val = open_split(cfg.val_root, cfg.img_sidelength, max_num_instances=cfg.max_num_instances_train)
     weight = class_weights(ds, C) if cfg.class_weight else None
     def loss_fn(m, batch): return seg_loss(m(batch), batch, None if weight is None else weight.to(batch['seg'].device))
-    bs = min(cfg.batch_size, len(ds))
-    opts = TrainOptions(epochs=math.ceil(cfg.max_steps / max(len(ds) // bs, 1)), max_steps=cfg.max_steps, batch_size=bs,
-                        log_every=cfg.log_every, val_every=cfg.val_every if val is not None else None, device=cfg.device,
-                        seed=cfg.seed, best_metric='miou', best_mode='max',
-                        checkpoint_dir=Path(cfg.logging_root)/'checkpoints', log_dir=Path(cfg.logging_root)/'events',
-                        resume=resume, progress=progress)
-    params = [p for p in model.parameters() if p.requires_grad]
-    res = fit(model, loss_fn, ds, options=opts, val_set=val, evaluate=seg_evaluate if val is not None else None,
-              optimizer=torch.optim.Adam(params, lr=cfg.lr), config=_ck_config(model, cfg), arch=type(model).__name__)
-    save_checkpoint(Path(cfg.logging_root)/'checkpoints'/'model.tar', model, step=res.step, config=_ck_config(model, cfg),
-                    arch=type(model).__name__)
+    res = _fit_steps(model, loss_fn, ds, val, cfg, steps=cfg.max_steps, batch_size=cfg.batch_size, resume=resume,
+                     progress=progress, evaluate=seg_evaluate if val is not None else None, best_metric='miou', best_mode='max')
+    _save_model(model, cfg, res.step)
     return model, res
 
 # %% ../../nbs/73_srn_train.ipynb #9df608e3
@@ -278,9 +280,9 @@ def evaluate_views(model, ds: SRNDataset, eval_mode: str = 'linear', exclude_idc
     if not isinstance(model, need): raise ThesisReconError(f'--eval_mode {eval_mode}: the checkpoint holds a {type(model).__name__}')
     device = next(model.parameters()).device
     s = ds.sidelength or ds.instances[0].size[0]
-    rows, preds, gts = [], [], []
+    exclude, rows, preds, gts = set(exclude_idcs), [], [], []
     for k, inst in enumerate(tqdm(ds.instances, desc='evaluating', disable=not progress, leave=False)):
-        items = [ds[j] for j, (kk, i) in enumerate(ds.index) if kk == k and i not in set(exclude_idcs)]
+        items = [ds[j] for j in ds.views_of(k) if ds.index[j][1] not in exclude]
         if not items: continue
         gt_rgb = torch.stack([it['rgb'] for it in items]).reshape(-1, s, s, 3).numpy()
         gt_seg = torch.stack([it['seg'] for it in items]).reshape(-1, s, s).numpy()
@@ -303,21 +305,20 @@ def evaluate_views(model, ds: SRNDataset, eval_mode: str = 'linear', exclude_idc
                 pts, labels = read_point_cloud(inst)
                 row['part_iou'] = part_iou(point_labels(model, z, pts), labels, model.num_classes)
         if seg is not None and eval_mode != 'srn' and (gt_seg >= 0).any():
-            C = model.num_classes if isinstance(model, SemanticSRN) else model.spec['num_classes']
-            row['miou'] = image_miou(list(seg), list(gt_seg), C)
+            row['miou'] = image_miou(list(seg), list(gt_seg), model.num_classes)
             preds += list(seg); gts += list(gt_seg)
         rows.append(row)
     if not rows: raise ThesisReconError(f'{ds.root}: no views left to evaluate (all are in the fitted observations)')
     res = {k: float(np.nanmean([r[k] for r in rows if k in r])) for k in ('psnr', 'ssim', 'miou', 'part_iou') if any(k in r for r in rows)}
     if preds:
-        C = model.num_classes if isinstance(model, SemanticSRN) else model.spec['num_classes']
-        res['miou'] = image_miou(preds, gts, C); res['category_miou'] = category_miou(preds, gts, C)
+        res['miou'] = image_miou(preds, gts, model.num_classes); res['category_miou'] = category_miou(preds, gts, model.num_classes)
     res['per_instance'] = rows
     return res
 
 def majority_baseline(train_ds: SRNDataset, eval_ds: SRNDataset, num_classes: int, exclude_idcs=()) -> dict:
     "mIoU (per image and per category) of predicting the labelled views' most frequent class everywhere."
-    major = int(np.bincount(np.concatenate([train_ds[i]['seg'].numpy() for i in range(len(train_ds))]).clip(0)).argmax())
-    gts = [eval_ds[j]['seg'].numpy() for j, (_, i) in enumerate(eval_ds.index) if i not in set(exclude_idcs)]
+    major = int(np.bincount(_labels(train_ds).clip(0)).argmax())
+    exclude = set(exclude_idcs)
+    gts = [eval_ds[j]['seg'].numpy() for j, (_, i) in enumerate(eval_ds.index) if i not in exclude]
     preds = [np.full_like(g, major) for g in gts]
     return dict(miou=image_miou(preds, gts, num_classes), category_miou=category_miou(preds, gts, num_classes), majority_class=major)

@@ -9,7 +9,7 @@ import argparse, json, math
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, warn_data
+from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
 from ..kernels import package_kernel
 from .space import (FAR, IMAGE_SIZE, NEAR, X_FOV, Y_FOV, camera_to_scene, fixed_intrinsics,
                                     scene_to_camera, voxel_centers)
@@ -275,7 +275,8 @@ def load_view(path, keys=VIEW_KEYS) -> dict:
     with z:
         missing = [k for k in keys if k not in z.files]
         if missing: raise ThesisReconError(f'{path}: missing key(s) {", ".join(missing)} (has {", ".join(z.files)})')
-        return {k: z[k].astype(np.float32) if z[k].dtype == np.float16 else z[k] for k in keys}
+        arrays = {k: z[k] for k in keys}                    # every z[k] reads (and inflates) the member anew
+    return {k: a.astype(np.float32) if a.dtype == np.float16 else a for k, a in arrays.items()}
 
 def list_views(data_dir) -> list[Path]:
     "The view files of a data set folder, sorted."
@@ -294,7 +295,6 @@ def make_svr_data(out, scenes: int, views: int, resolution: int = 256, image_siz
                   first_scene: int = 0, shaping=None, mesh_spacing: float = 0.05, progress: bool = True) -> list[Path]:
     "Write `views` views of each of `scenes` synthetic rooms (seeds first_scene..) with targets and loss maps; resumable."
     from tqdm.auto import tqdm
-    from thesis_recon.core import atomic_write_text
     from thesis_recon.svr.shaping import ShapingConfig, shape_loss
     shaping = shaping or ShapingConfig()
     if scenes < 1 or views < 1: raise ThesisReconError(f'--scenes and --views must be at least 1, got {scenes} and {views}')

@@ -17,12 +17,12 @@ from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, 
 from .data import SVR_CLASSES, TRUNC
 
 # %% auto #0
-__all__ = ['OVERLAP', 'KEY_POINTS', 'SVR_CLASS_COLORS', 'resolve_keras_device', 'keras_device', 'AtomicCheckpoint',
-           'read_train_state', 'restore_checkpoint', 'fit_with_checkpoints', 'DecoderConfig', 'block_trunc',
-           'FourierFeatures', 'BroadcastLatent', 'ClipTsdf', 'build_decoder', 'decoder_loss', 'local_to_scene',
-           'sample_grid', 'block_kinds', 'sample_blocks', 'build_auto_decoder', 'latent_table', 'train_decoder',
-           'LatentOptimiser', 'block_keys', 'LatentDatabase', 'constant_block_latents', 'compress_target',
-           'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou', 'load_decoder', 'save_keras_weights',
+__all__ = ['OVERLAP', 'KEY_POINTS', 'SVR_CLASS_COLORS', 'resolve_keras_device', 'keras_device', 'save_keras_weights',
+           'AtomicCheckpoint', 'read_train_state', 'restore_checkpoint', 'fit_with_checkpoints', 'DecoderConfig',
+           'block_trunc', 'FourierFeatures', 'BroadcastLatent', 'ClipTsdf', 'build_decoder', 'decoder_loss',
+           'local_to_scene', 'sample_grid', 'block_kinds', 'sample_blocks', 'build_auto_decoder', 'latent_table',
+           'train_decoder', 'LatentOptimiser', 'block_keys', 'LatentDatabase', 'constant_block_latents',
+           'compress_target', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou', 'load_decoder',
            'train_svr_decoder_main', 'compress_scenes_main']
 
 # %% ../../nbs/63_svr_decoder.ipynb #20766e79
@@ -55,6 +55,14 @@ def keras_device(name: str = 'auto'):
     dev = resolve_keras_device(name)
     with keras.device(dev): yield dev
 
+def save_keras_weights(model, path):
+    "model.save_weights to `path` (ending .weights.h5) atomically."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent/f'.{path.name}.{os.getpid()}.tmp.weights.h5'   # Keras wants this ending, which `atomic_path`'s name lacks
+    try: model.save_weights(tmp); os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
+
 class AtomicCheckpoint(keras.callbacks.Callback):
     """At an epoch end, at most every `min_interval_s` seconds and always after the last epoch: `<name>.weights.h5`,
     `<name>.opt.npz` and `<name>.state.json` in `out_dir`, atomically; `<name>.best.weights.h5` by `monitor`."""
@@ -64,26 +72,18 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.best = read_train_state(self.out_dir, name).get('best', math.inf)
         self.min_interval_s, self._last = min_interval_s, time.monotonic()
 
-    def _save_weights(self, path: Path):
-        tmp = path.parent/f'.{path.name}.{os.getpid()}.tmp.weights.h5'
-        try:
-            self.model.save_weights(tmp); os.replace(tmp, path)
-        finally:
-            if tmp.exists(): tmp.unlink()
-
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         last = epoch + 1 >= self.params.get('epochs', epoch + 1)
         if not last and time.monotonic() - self._last < self.min_interval_s: return
         self._last = time.monotonic()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._save_weights(self.out_dir/f'{self.name}.weights.h5')
+        save_keras_weights(self.model, self.out_dir/f'{self.name}.weights.h5')
         opt = self.model.optimizer
         atomic_savez(self.out_dir/f'{self.name}.opt.npz', **{f'v{i}': ops.convert_to_numpy(v) for i, v in enumerate(opt.variables)})
         value = float(logs.get(self.monitor, math.inf))
         if value < self.best:
             self.best = value
-            self._save_weights(self.out_dir/f'{self.name}.best.weights.h5')
+            save_keras_weights(self.model, self.out_dir/f'{self.name}.best.weights.h5')
         state = dict(self.extra, epoch=int(epoch), best=self.best, logs={k: float(v) for k, v in logs.items()})
         atomic_write_text(self.out_dir/f'{self.name}.state.json', json.dumps(state, indent=1))
 
@@ -401,8 +401,11 @@ def decode_latent_grid(decoder, latents: np.ndarray, resolution: int, empty: np.
     idx = np.stack(np.unravel_index(np.arange(G ** 3), (G, G, G)), 1)
     def put(k, vals, classes, n):
         a, c, e = idx[k] * b
-        tsdf[a:a + b, c:c + b, e:e + b] = vals.reshape(n, n, n) if n == b else np.repeat(np.repeat(np.repeat(vals.reshape(n, n, n), b // n, 0), b // n, 1), b // n, 2)
-        cls[a:a + b, c:c + b, e:e + b] = classes.reshape(n, n, n) if n == b else np.repeat(np.repeat(np.repeat(classes.reshape(n, n, n), b // n, 0), b // n, 1), b // n, 2)
+        def up(x):                                           # n^3 samples -> the block's b^3 voxels
+            x = x.reshape(n, n, n)
+            return x if n == b else x.repeat(b // n, 0).repeat(b // n, 1).repeat(b // n, 2)
+        tsdf[a:a + b, c:c + b, e:e + b] = up(vals)
+        cls[a:a + b, c:c + b, e:e + b] = up(classes)
     for k in np.nonzero(is_empty)[0]: put(k, np.full(1, trunc), np.zeros(1, np.uint8), 1)
     for k in np.nonzero(is_filled)[0]: put(k, np.full(1, -trunc), np.zeros(1, np.uint8), 1)
     rest = np.nonzero(~is_empty & ~is_filled)[0]
@@ -463,14 +466,6 @@ def load_decoder(weights_dir, cfg=None):
     if not w.is_file(): raise ThesisReconError(f'{w}: not found; run `thesis-recon train-svr-decoder` first')
     decoder.load_weights(w)
     return decoder, LatentDatabase.load(weights_dir/'svr_latents.npz'), cfg
-
-def save_keras_weights(model, path):
-    "model.save_weights to `path` (ending .weights.h5) atomically."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent/f'.{path.name}.{os.getpid()}.tmp.weights.h5'
-    try: model.save_weights(tmp); os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
 
 def _add_common(p):
     p.add_argument('--config', type=Path, default=None, help='SVR config (JSON/YAML; `thesis-recon write-config svr_tiny OUT` for a start); default: full size')

@@ -101,7 +101,6 @@ def tiny_svr_config() -> SvrConfig:
 def write_weights_config(weights_dir, cfg: SvrConfig):
     "Save `cfg` as WEIGHTS/svr_config.json (atomic)."
     from thesis_recon.config import save_config
-    Path(weights_dir).mkdir(parents=True, exist_ok=True)
     save_config(cfg, Path(weights_dir)/'svr_config.json')
 
 def read_weights_config(weights_dir) -> SvrConfig:
@@ -262,7 +261,6 @@ def normalise_input(color_uint8: np.ndarray, mean_image: np.ndarray, scale: floa
 # %% ../../nbs/64_svr_nets.ipynb #9ee1017f
 def mean_image_of(weights_dir, colors=None) -> np.ndarray:
     "The mean image saved in WEIGHTS/svr_norm.npz, computed from `colors` (N,S,S,3) and saved there when missing."
-    from thesis_recon.core import atomic_savez
     p = Path(weights_dir)/'svr_norm.npz'
     if p.is_file():
         with np.load(p) as z: return z['mean_image']

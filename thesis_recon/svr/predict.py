@@ -13,10 +13,11 @@ import keras
 from keras import ops
 from ..core import ArgumentParser, ThesisReconError, atomic_write_text, warn_data
 from .data import SVR_CLASSES, TRUNC, dequantise_tsdf, quantise_tsdf, write_svr_hdf5
-from .decoder import (LatentDatabase, block_trunc, build_decoder, decode_latent_grid, keras_device,
-                                      occupancy_iou, resolve_keras_device, tsdf_mesh)
+from .decoder import (LatentDatabase, block_trunc, build_decoder, decode_latent_grid, occupancy_iou,
+                                      resolve_keras_device, tsdf_mesh)
 from .nets import (SvrConfig, angle_errors, build_normal_unet, build_scene_net, check_svr_config,
-                                   image_to_grid_layout, load_svr_config, normalise_input, read_weights_config, tiny_svr_config)
+                                   image_to_grid_layout, load_svr_config, mean_image_of, normalise_input,
+                                   read_weights_config, tiny_svr_config)
 from .space import as_network_image
 
 # %% auto #0
@@ -70,7 +71,6 @@ def load_svr_models(weights_dir=None, *, random_weights: bool = False, config=No
             except (ValueError, OSError) as e: raise ThesisReconError(f'{f}: does not fit the config in {weights_dir} ({e})') from None
         db = LatentDatabase.load(weights_dir/'svr_latents.npz')
         empty, filled = db.empty, db.filled
-        from thesis_recon.svr.nets import mean_image_of
         mean = mean_image_of(weights_dir)
     return SvrModels(cfg, normals, scene, decoder, np.asarray(empty, np.float32), np.asarray(filled, np.float32), np.asarray(mean, np.float32))
 
@@ -146,15 +146,12 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
     p.add_argument('--device', default='auto', help='auto, cpu or cuda')
     a = p.parse_args(argv)
     if a.weights is None and not a.random_weights: raise ThesisReconError('predict-svr: give --weights DIR (or --random_weights)')
-    resolve_keras_device(a.device)                            # a bad --device fails before any work
+    if a.fov is not None and not 1 < a.fov < 179: raise ThesisReconError(f'--fov: expected degrees in (1, 179), got {a.fov}')
+    dev = resolve_keras_device(a.device)                      # a bad --device fails before any work
     image = read_image(a.image)
-    with keras_device(a.device):
+    with keras.device(dev):
         models = load_svr_models(a.weights, random_weights=a.random_weights)
-        if a.fov is not None:
-            if not 1 < a.fov < 179: raise ThesisReconError(f'--fov: expected degrees in (1, 179), got {a.fov}')
-            xh = math.radians(a.fov) / 2
-            image = as_network_image(image, models.image_size, xh, math.atan(math.tan(xh) * image.shape[0] / image.shape[1]), where=str(a.image))
-        else: image = as_network_image(image, models.image_size, where=str(a.image))
+        image = as_network_image(image, models.image_size, None if a.fov is None else math.radians(a.fov) / 2, where=str(a.image))
         latents = predict_latents(models, image)
         tsdf, classes = decode_latents(models, latents, a.resolution)
     write_svr_hdf5(a.out, latents=latents, tsdf=tsdf, classes=classes)
@@ -175,11 +172,11 @@ def eval_svr_main(argv: list[str] | None = None) -> int:
     p.add_argument('--out', type=Path, default=None, help='also write the metrics to this JSON file')
     p.add_argument('--device', default='auto', help='auto, cpu or cuda')
     a = p.parse_args(argv)
-    resolve_keras_device(a.device)
+    dev = resolve_keras_device(a.device)
     opts = data_options(a.data)
     files = list_views(a.data)[:a.max_views]
     per = []
-    with keras_device(a.device):
+    with keras.device(dev):
         models = load_svr_models(a.weights)
         if opts['resolution'] % models.latent_grid or opts['image_size'] != models.image_size:
             raise ThesisReconError(f'{a.data}: made at resolution {opts["resolution"]}, images {opts["image_size"]}; the models take '

@@ -8,7 +8,7 @@ import asyncio, contextlib, io, logging, math, signal, socket, threading, time, 
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Annotated, Callable
 import numpy as np
 import httpx, uvicorn
 from fastapi import FastAPI, Query, Request
@@ -268,6 +268,8 @@ _ERRORS = {s: {'model': ErrorBody, 'description': d} for s, d in [
     (502, 'the normal server failed'), (503, 'queue full: retry after Retry-After seconds'),
     (504, 'inference took longer than --timeout')]}
 
+_Resolution = Annotated[int | None, Query(ge=1, le=2048, description='voxels per axis of the output grid (default: the decoder\'s)')]
+
 def _npz_answer(description):
     return {200: {'content': {NPZ_MEDIA_TYPE: _BINARY}, 'description': description}, **_ERRORS}
 
@@ -301,7 +303,8 @@ def make_app(service: str, models: SVRService, *, max_request_mb: float = 64, wo
     if missing: raise ThesisReconError(f'the {service} server needs the {" and ".join(missing)} network(s), which were not loaded')
     remote = service == 'scene' and models.normals is None
     if remote and not normals_url: raise ThesisReconError('the scene server without a normal network needs --normals-url')
-    limit, max_array = int(max_request_mb * 2**20), max(int(max_request_mb * 2**20) * 4, 2**26)
+    limit = int(max_request_mb * 2**20)
+    max_array = max(limit * 4, 2**26)
     lat_spec = ArraySpec(tuple(models.latent_shape) if models.latent_shape else (None,) * 4)
     jobs = InferenceQueue(workers, queue)
 
@@ -390,8 +393,7 @@ def make_app(service: str, models: SVRService, *, max_request_mb: float = 64, wo
     if service in ('decoder', 'all'):
         @app.post('/decode', summary='latent grid -> TSDF + classes', openapi_extra=_LATENT_BODY,
                   responses=_npz_answer('`.npz` with `tsdf` (R, R, R) float32 and `classes` (R, R, R) uint8'))
-        async def decode_route(request: Request, resolution: int | None = Query(None, ge=1, le=2048,
-                               description='voxels per axis of the output grid (default: the decoder\'s)')):
+        async def decode_route(request: Request, resolution: _Resolution = None):
             "Decode a latent grid into the TSDF and the class grid."
             deadline = _Deadline(timeout)
             latents = await latent_input(request, deadline)
@@ -403,8 +405,7 @@ def make_app(service: str, models: SVRService, *, max_request_mb: float = 64, wo
     if service == 'all':
         @app.post('/reconstruct', summary='colour -> normals, latent grid, TSDF + classes', openapi_extra=_COLOUR_BODY,
                   responses=_npz_answer('`.npz` with `normals`, `combined_latent_block`, `tsdf`, `classes`'))
-        async def reconstruct_route(request: Request, resolution: int | None = Query(None, ge=1, le=2048,
-                                    description='voxels per axis of the output grid (default: the decoder\'s)')):
+        async def reconstruct_route(request: Request, resolution: _Resolution = None):
             "The whole single-view reconstruction of one colour image in one call."
             deadline = _Deadline(timeout)
             colors, normals = await colour_input(request, deadline)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 import numpy as np
 from ..core import ThesisReconError
+from .data import FLOOR_CLASS, WALL_CLASS
 
 # %% auto #0
 __all__ = ['WALL', 'TRUE_WALL', 'FREE', 'WALL_HIDDEN', 'TRUE_WALL_HIDDEN', 'NOT_REACHABLE', 'REACHABLE0', 'CLASS_CODE0',
@@ -117,7 +118,7 @@ def loss_codes(tsdf: np.ndarray, classes: np.ndarray, cfg: ShapingConfig | None 
     codes[band] = WALL
     codes[band & true_wall] = TRUE_WALL
     cls = np.asarray(classes)
-    special = (cls != 0) & (cls != 2) & (cls != 8)
+    special = (cls != 0) & (cls != WALL_CLASS) & (cls != FLOOR_CLASS)
     for code, b in _BAND_OF_CODE.items():
         m = (codes == code) & special
         codes[m] = (CLASS_CODE0 + cls[m].astype(np.int32) + 10 * b).astype(np.uint8)
