@@ -313,7 +313,9 @@ class _Run:
         return {'batches_done': self.snap['batches_done'], 'rng': {**self.snap['rng'], 'numpy': _numpy_state()},
                 'window': _floats(self.snap['window']), 'epoch_sums': _floats(self.snap['epoch_sums']),
                 'best_step': self.best_step, 'last_val_step': self.last_val_step,
-                'history': self.history, 'val_history': self.val_history}
+                # as of the snapshot: an interrupt between a step's log and its boundary must not save that entry
+                'history': [h for h in self.history if h['step'] <= self.snap['step']],
+                'val_history': [h for h in self.val_history if h['step'] <= self.snap['step']]}
 
     def restore(self, ck: dict):
         ex = ck.get('extra') or {}
@@ -332,7 +334,7 @@ def _add(sums: dict, loss, extras: dict) -> dict:
     for k, v in extras.items(): out[k] = sums.get(k, 0.0) + (v.detach().float() if isinstance(v, torch.Tensor) else float(v))
     return out
 
-# %% ../nbs/39_train.ipynb #eb4eb22a
+# %% ../nbs/39_train.ipynb #09708880
 def summary_writer(log_dir, purge_step: int | None = None):
     "A `torch.utils.tensorboard.SummaryWriter` on `log_dir` whose event files do not make tensorboard import TensorFlow."
     import importlib, tensorboard.compat as compat
@@ -345,7 +347,7 @@ def summary_writer(log_dir, purge_step: int | None = None):
     event_file_writer.tf = writer.tf = stub   # also when they were imported earlier
     return SummaryWriter(str(log_dir), purge_step=purge_step)
 
-# %% ../nbs/39_train.ipynb #f37bbf32
+# %% ../nbs/39_train.ipynb #6462240c
 def _make_optimizer(optimizer, model):
     if optimizer is None: return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     if isinstance(optimizer, torch.optim.Optimizer): return optimizer
@@ -386,15 +388,12 @@ def _reduce_mean(values: dict, info: DistInfo, device) -> dict:
 def _mean_loss(model, loss_fn, loader, device, precision) -> dict:
     "The validation metric without an `evaluate`: mean of loss_fn over the samples."
     total, n = 0.0, 0
-    for indices, batch in zip(_batches_of(loader), loader):
+    for indices, batch in zip(loader.batch_sampler, loader):
         with autocast(device, precision): loss, _ = _split_loss(loss_fn(model, to_device(batch, device)))
         total += float(loss) * len(indices); n += len(indices)
     return {'loss': total / max(n, 1)}
 
-def _batches_of(loader):
-    return iter(loader.batch_sampler)
-
-# %% ../nbs/39_train.ipynb #f432da39
+# %% ../nbs/39_train.ipynb #278d2985
 def _validate(run: _Run, ctx: dict) -> dict | None:
     o, info, device, model = ctx['o'], ctx['info'], ctx['device'], ctx['model']
     metrics = None
@@ -469,7 +468,7 @@ def _log(run: _Run, ctx: dict, bar):
     _write_scalars(ctx, 'train/', {k: v for k, v in entry.items() if k not in ('step', 'epoch')}, run.step)
     if bar is not None: bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
 
-# %% ../nbs/39_train.ipynb #c261e235
+# %% ../nbs/39_train.ipynb #3f39f505
 def _train_batch(net, batch, ctx: dict, group_size: int, last_in_group: bool):
     "Forward and backward of one batch; returns (loss, extras) detached."
     o, device = ctx['o'], ctx['device']
@@ -488,7 +487,7 @@ def _optimizer_step(ctx: dict):
         opt.zero_grad(set_to_none=True)
         if ctx['scheduler'] is not None: ctx['scheduler'].step()
 
-# %% ../nbs/39_train.ipynb #2a193aa3
+# %% ../nbs/39_train.ipynb #a6e3ba4d
 def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     o, info, device = ctx['o'], ctx['info'], ctx['device']
     idx = epoch_indices(len(ctx['train_set']), seed=o.seed, epoch=run.epoch, shuffle=o.shuffle, rank=info.rank,
@@ -538,7 +537,7 @@ def _end_epoch(run: _Run, ctx: dict):
         _write_scalars(ctx, 'epoch/val_', {k: v for k, v in run.val_history[-1].items() if k not in ('step', 'epoch')}, run.epoch)
     _save(run, ctx, best=improved)
 
-# %% ../nbs/39_train.ipynb #dde64a36
+# %% ../nbs/39_train.ipynb #2027d588
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
@@ -603,7 +602,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                      best_path=ckdir/'best.tar' if has_ck and (ckdir/'best.tar').exists() else None,
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
-# %% ../nbs/39_train.ipynb #fd57d492
+# %% ../nbs/39_train.ipynb #78001313
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add `--device {auto,cpu,cuda}` and `--resume [CHECKPOINT]` to a training command's parser."
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
