@@ -4,7 +4,7 @@
 
 # %% ../../nbs/83_pcm_train.ipynb #bf6a4d4f
 from __future__ import annotations
-import argparse, fcntl, json, hashlib, math, shutil, tempfile
+import argparse, json, hashlib, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import torch
@@ -136,6 +136,7 @@ def _code_key(settings: dict) -> str:
 
 def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = False) -> Path:
     "Train (or find) tiny shift and focal models on synthetic rooms; returns the folder holding shift.tar and focal.tar."
+    import fcntl   # POSIX only, and only this test helper needs it
     from thesis_recon.pcm.data import prepare_pcm_data
     s = {**TINY_PCM, **(settings or {})}
     out = Path(out) if out is not None else Path(tempfile.gettempdir())/'thesis_recon_pcm_tiny'/_code_key(s)
