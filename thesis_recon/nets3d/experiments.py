@@ -46,6 +46,7 @@ def experiment_data(out, budget: Budget, data_path=None, progress: bool = True) 
         paths = {'root': d, 'train': d/'data_chunks'/'augmented_train_clean.hdf5',
                  'val': d/'data_chunks'/'val_scenes_non_overlapping_clean.hdf5',
                  'train_list': d/'splits'/'train.txt', 'val_list': d/'splits'/'val.txt'}
+        if not d.is_dir(): raise ThesisReconError(f'--data_path {d}: no such folder (make it with thesis-recon prepare-thesis-data)')
         for k, p in paths.items():
             if not p.exists(): raise ThesisReconError(f'--data_path {d}: no {p.relative_to(d)} (make the folder with thesis-recon prepare-thesis-data)')
         return paths
