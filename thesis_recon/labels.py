@@ -11,7 +11,7 @@ from .core import ThesisReconError, warn_data, package_data, DataWarning
 
 # %% auto #0
 __all__ = ['NYU40_NAMES', 'SCANNET20_IDS', 'SCANNET20_NAMES', 'NYU40_TO_SCANNET20', 'LABEL_TSV_COLUMNS', 'read_label_map',
-           'label_lut', 'map_labels', 'read_split']
+           'label_lut', 'map_labels', 'read_split', 'class_weights_from_frequencies']
 
 # %% ../nbs/04_labels.ipynb #6a3248f1
 NYU40_NAMES = (
@@ -89,3 +89,15 @@ def read_split(name, meta_dir=None) -> list[str]:
     if not path.is_file(): raise ThesisReconError(f'{path}: split list not found')
     names = [l.split('#')[0].strip() for l in path.read_text().splitlines()]   # blank lines and # comments ignored
     return [n for n in names if n]
+
+# %% ../nbs/04_labels.ipynb #1bea0731
+def class_weights_from_frequencies(frequencies, c: float = 1.2) -> np.ndarray:
+    """(K,) float32 class weights 1 / ln(c + p_k), p = `frequencies` (counts or shares per class, >= 0) normalised to sum 1.
+    The thesis's and 3DMV's rule with c = 1.2."""
+    f = np.asarray(frequencies, np.float64)
+    if f.ndim != 1 or f.size == 0: raise ThesisReconError(f'class weights: frequencies must be a non-empty 1D array, got shape {f.shape}')
+    if not np.isfinite(f).all() or (f < 0).any(): raise ThesisReconError('class weights: frequencies must be finite and >= 0')
+    if not c > 1: raise ThesisReconError(f'class weights: c must be above 1 (1 / ln(c + p) is unbounded otherwise), got {c}')
+    total = f.sum()
+    p = f / total if total > 0 else f
+    return (1 / np.log(c + p)).astype(np.float32)
