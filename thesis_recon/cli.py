@@ -47,6 +47,7 @@ COMMANDS = {
     'pcm-data': ('thesis_recon.pcm.data:pcm_data_main', 'depth maps and intrinsics for the point-cloud module'),
     'train-pcm': ('thesis_recon.pcm.train:train_pcm_main', 'train the shift or focal point-cloud model'),
     'reconstruct-depth': ('thesis_recon.pcm.recover:reconstruct_depth_main', 'depth map -> shift, focal and a point cloud'),
+    'import-weights': ('thesis_recon.weights:import_weights_main', "an original's checkpoint (thesis, 3DMV, SRN, LeReS, SemanticSVR) into ours"),
 }
 
 def _installed(module: str) -> bool:
