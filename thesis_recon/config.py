@@ -4,15 +4,16 @@
 
 # %% ../nbs/38_config.ipynb #ab4ccdca
 from __future__ import annotations
-import argparse, copy, dataclasses, difflib, json, re, sys, types, typing
+import argparse, copy, dataclasses, difflib, json, os, re, sys, types, typing
 from pathlib import Path
 from typing import Any, Literal, Union
 import yaml
 from .core import ArgumentParser, ThesisReconError, atomic_write_text
 
 # %% auto #0
-__all__ = ['read_config_file', 'apply_overrides', 'load_config', 'config_to_dict', 'dump_config', 'save_config', 'configs_dir',
-           'shipped_config_names', 'shipped_config', 'parse_set', 'parse_sets', 'write_config_main']
+__all__ = ['PATH_KEY', 'read_config_file', 'apply_overrides', 'configs_dir', 'shipped_config_names', 'shipped_config',
+           'resolve_config_arg', 'resolve_paths', 'relative_paths', 'config_base', 'load_config', 'config_to_dict',
+           'dump_config', 'save_config', 'parse_set', 'parse_sets', 'write_config_main']
 
 # %% ../nbs/38_config.ipynb #143aa374
 class _Loader(yaml.SafeLoader):
@@ -141,18 +142,138 @@ def apply_overrides(raw: dict, overrides: dict | None, where: str = '<overrides>
     return out
 
 # %% ../nbs/38_config.ipynb #df69e7c8
+def configs_dir() -> Path:
+    "The folder of shipped example configs, `thesis_recon/configs/`."
+    import thesis_recon
+    return Path(thesis_recon.__file__).resolve().parent/'configs'
+
+def shipped_config_names() -> list[str]:
+    "File names of the shipped configs, sorted."
+    d = configs_dir()
+    return sorted(p.name for p in d.iterdir() if p.suffix.lower() in ('.json', '.yml', '.yaml')) if d.is_dir() else []
+
+def shipped_config(name: str) -> Path:
+    "Path of shipped config `name` (`train_enet` or `train_enet.json`); the error lists the names there are."
+    names = shipped_config_names()
+    hits = [n for n in names if n == name or Path(n).stem == name]
+    if len(hits) == 1: return configs_dir()/hits[0]
+    if len(hits) > 1: raise ThesisReconError(f"shipped config '{name}' is ambiguous: {', '.join(hits)}; give the suffix")
+    close = difflib.get_close_matches(name, names + [Path(n).stem for n in names], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ''
+    raise ThesisReconError(f"no shipped config '{name}'{hint}; available: {', '.join(names) or '(none)'}")
+
+# %% ../nbs/38_config.ipynb #f15979f5
+def resolve_config_arg(value) -> Path:
+    "The config a command-line value names: a file at that path (relative to the working folder), else a shipped config's name."
+    path = Path(os.path.expanduser(str(value)))
+    if path.is_file(): return path
+    if path.exists(): raise ThesisReconError(f"{value}: not a config file ({path.absolute()} is a folder)")
+    if len(Path(str(value)).parts) == 1:
+        names = shipped_config_names()
+        if any(n == str(value) or Path(n).stem == str(value) for n in names): return shipped_config(str(value))
+        close = difflib.get_close_matches(str(value), names + [Path(n).stem for n in names], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else "; `thesis-recon write-config` lists them"
+        raise ThesisReconError(f"no such config file: {value} (and no shipped config named {value}{hint})")
+    raise ThesisReconError(f"no such config file: {value}" + ('' if path.is_absolute() else f" ({path.absolute()})"))
+
+# %% ../nbs/38_config.ipynb #2e8d7171
+PATH_KEY = re.compile(r'(?:^|_)(?:root|dir|path|file|filepath|list)$')
+
+def _union_args(tp) -> list:
+    "The non-null alternatives of `Optional[T]`/`A | B`, or `[tp]`."
+    if typing.get_origin(tp) is Union or (hasattr(types, 'UnionType') and isinstance(tp, types.UnionType)):
+        return [a for a in typing.get_args(tp) if a is not type(None)]
+    return [tp]
+
+def _is_path_type(tp) -> bool:
+    return tp is Path or (isinstance(tp, type) and issubclass(tp, Path))
+
+def _is_path_field(name: str, tp) -> bool:
+    "Does field `name` of type `tp` hold a path (or a list of paths)?"
+    for a in _union_args(tp):
+        if _is_path_type(a) or (typing.get_origin(a) in (list, tuple) and any(map(_is_path_type, typing.get_args(a)))): return True
+        if a is str and PATH_KEY.search(name): return True
+    return False
+
+def _dataclass_in(tp):
+    "The dataclass `tp` is or may be (`Optional[Section]`), else None."
+    return next((a for a in _union_args(tp) if dataclasses.is_dataclass(a)), None)
+
+def _is_path_key(schema, dotted: str) -> bool:
+    "Is dotted key `dotted` a path in `schema` (by its name alone when `schema` is None)?"
+    parts = str(dotted).split('.')
+    if schema is None: return bool(PATH_KEY.search(parts[-1]))
+    node = schema
+    for i, part in enumerate(parts):
+        fields = _fields(node) if node is not None else {}
+        if part not in fields: return False
+        if i == len(parts) - 1: return _is_path_field(part, fields[part][1])
+        node = _dataclass_in(fields[part][1])
+    return False
+
+def _map_path(v, fn):
+    "`fn` applied to a path string (or Path), or to each item of a list of them; anything else (None, '', a number) kept."
+    if isinstance(v, (list, tuple)): return type(v)(_map_path(x, fn) for x in v)
+    if isinstance(v, Path) or (isinstance(v, str) and v): return type(v)(fn(os.path.expanduser(str(v))))
+    return v
+
+def _map_paths(raw: dict, fn, schema=None) -> dict:
+    "A copy of config data `raw` with `fn` applied to each path value (path keys as above), sections recursed."
+    fields = _fields(schema) if schema is not None else {}
+    out = {}
+    for k, v in raw.items():
+        if schema is None:
+            if isinstance(v, dict): out[k] = _map_paths(v, fn)
+            elif isinstance(v, (str, Path)) and PATH_KEY.search(str(k)): out[k] = _map_path(v, fn)
+            else: out[k] = v
+        elif k not in fields: out[k] = v                         # an unknown key: the check reports it
+        elif isinstance(v, dict) and _dataclass_in(fields[k][1]) is not None: out[k] = _map_paths(v, fn, _dataclass_in(fields[k][1]))
+        elif _is_path_field(k, fields[k][1]): out[k] = _map_path(v, fn)
+        else: out[k] = v
+    return out
+
+def _resolve_path_value(v, base):
+    "A relative path `v` made absolute against folder `base` (`~` expanded; absolute ones, None and '' kept)."
+    return _map_path(v, lambda p: os.path.normpath(os.path.join(os.path.abspath(base), p)))
+
+def resolve_paths(raw: dict, base, schema=None) -> dict:
+    "A copy of config data `raw` with each relative path made absolute against folder `base`."
+    return _map_paths(raw, lambda p: os.path.normpath(os.path.join(os.path.abspath(base), p)), schema)
+
+def relative_paths(raw: dict, folder, schema=None, base=None) -> dict:
+    """A copy of config data `raw` for a file in `folder`: each path relative to `folder` when it lies inside it, else
+    absolute; relative paths in `raw` are taken relative to `base` (default: the working folder)."""
+    folder = os.path.abspath(folder)
+    def rebase(p):
+        a = os.path.normpath(os.path.join(os.path.abspath(base or os.getcwd()), p))
+        rel = os.path.relpath(a, folder)
+        return a if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+    return _map_paths(raw, rebase, schema)
+
+def config_base(path) -> Path:
+    "The folder the relative paths of config file `path` are relative to: its own, or the working folder for a shipped config."
+    path = Path(path).resolve()
+    return Path.cwd() if path.parent == configs_dir() else path.parent
+
+# %% ../nbs/38_config.ipynb #fd4e88f7
 def load_config(source, schema, *, overrides: dict | None = None):
-    "An instance of dataclass `schema` from `source` (a .json/.yml/.yaml path or a dict), every key type-checked."
+    """An instance of dataclass `schema` from `source` (a .json/.yml/.yaml path, a shipped config's name, or a dict),
+    every key type-checked; relative paths in a file are made absolute against its folder, those in `overrides`
+    against the working folder (see "One rule for paths")."""
     if not dataclasses.is_dataclass(schema) or not isinstance(schema, type):
         raise TypeError(f"load_config: schema must be a dataclass type, got {schema!r}")
     if isinstance(source, dict): raw, where = source, '<config dict>'
-    elif isinstance(source, (str, Path)): raw, where = read_config_file(source), str(source)
+    elif isinstance(source, (str, Path)):
+        path = resolve_config_arg(source)
+        raw, where = read_config_file(path), str(source)
+        raw = resolve_paths(raw, config_base(path), schema)
+        overrides = {k: _resolve_path_value(v, Path.cwd()) if _is_path_key(schema, k) else v for k, v in (overrides or {}).items()}
     else: raise ThesisReconError(f"load_config: source must be a path or a dict, got {type(source).__name__}")
     raw = apply_overrides(raw, overrides, where)
     try: return _build(schema, raw, '')
     except _ConfigError as e: raise ThesisReconError(f"{where}: {e.msg}") from None
 
-# %% ../nbs/38_config.ipynb #2e8d7171
+# %% ../nbs/38_config.ipynb #6e6f755d
 def _plain(x):
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return {f.name: _plain(getattr(x, f.name)) for f in dataclasses.fields(x)}
@@ -174,36 +295,18 @@ def dump_config(cfg, suffix: str = '.json') -> str:
     if suffix.lower() in ('.yml', '.yaml'): return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
     raise ThesisReconError(f"a config file must end in .json, .yml or .yaml, got '{suffix}'")
 
-def save_config(cfg, path):
-    "Write a config (dataclass or dict) to `path` atomically, as JSON or YAML by the suffix."
+def save_config(cfg, path, base=None):
+    """Write a config (dataclass or dict) to `path` atomically, as JSON or YAML by the suffix; its paths relative to
+    `path`'s folder when inside it, else absolute (relative ones in `cfg` are taken from `base`, default the working folder)."""
     path = Path(path)
     if path.suffix.lower() not in ('.json', '.yml', '.yaml'):
         raise ThesisReconError(f"{path}: a config file must end in .json, .yml or .yaml")
-    atomic_write_text(path, dump_config(cfg, path.suffix))
+    schema = type(cfg) if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type) else None
+    data = relative_paths(config_to_dict(cfg), path.absolute().parent, schema, base)
+    atomic_write_text(path, dump_config(data, path.suffix))
     return path
 
-# %% ../nbs/38_config.ipynb #fd4e88f7
-def configs_dir() -> Path:
-    "The folder of shipped example configs, `thesis_recon/configs/`."
-    import thesis_recon
-    return Path(thesis_recon.__file__).resolve().parent/'configs'
-
-def shipped_config_names() -> list[str]:
-    "File names of the shipped configs, sorted."
-    d = configs_dir()
-    return sorted(p.name for p in d.iterdir() if p.suffix.lower() in ('.json', '.yml', '.yaml')) if d.is_dir() else []
-
-def shipped_config(name: str) -> Path:
-    "Path of shipped config `name` (`train_enet` or `train_enet.json`); the error lists the names there are."
-    names = shipped_config_names()
-    hits = [n for n in names if n == name or Path(n).stem == name]
-    if len(hits) == 1: return configs_dir()/hits[0]
-    if len(hits) > 1: raise ThesisReconError(f"shipped config '{name}' is ambiguous: {', '.join(hits)}; give the suffix")
-    close = difflib.get_close_matches(name, names + [Path(n).stem for n in names], n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ''
-    raise ThesisReconError(f"no shipped config '{name}'{hint}; available: {', '.join(names) or '(none)'}")
-
-# %% ../nbs/38_config.ipynb #607ce665
+# %% ../nbs/38_config.ipynb #112cc9ef
 def parse_set(item: str) -> tuple[str, Any]:
     "`'a.b=3'` -> `('a.b', 3)`: the value read as JSON when it parses, else as the string."
     if '=' not in item: raise ThesisReconError(f"--set {item}: expected key=value")
@@ -257,6 +360,7 @@ def write_config_main(argv: list[str] | None = None) -> int:
             close = difflib.get_close_matches(key.split('.')[-1], siblings, n=1)
             hint = f" (did you mean '{'.'.join(key.split('.')[:-1] + [close[0]])}'?)" if close else ''
             raise ThesisReconError(f"--set {key}: {src.name} has no key '{key}'{hint}; pass --add to add it")
-    save_config(apply_overrides(raw, overrides, '--set'), args.out)
+    overrides = {k: _resolve_path_value(v, Path.cwd()) if _is_path_key(None, k) else v for k, v in overrides.items()}
+    save_config(apply_overrides(raw, overrides, '--set'), args.out, base=args.out.absolute().parent)
     print(f"wrote {args.out} (from {src.name})")
     return 0
