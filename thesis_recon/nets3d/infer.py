@@ -12,13 +12,15 @@ from ..core import ArgumentParser, ThesisReconError, atomic_path
 from ..mesh import Mesh, read_ply, write_ply
 from ..metrics import mesh_metrics
 from ..chunk_dataset import collate_chunks
-from .train import (ARCH, BENCHMARK_20, Train3DConfig, build_model, confusion, confusion_metrics,
-                                       input_of, load_3d_config, open_chunks, target_of)
+from ..labels import SCANNET20_IDS
+from ..train import autocast, resolve_device, to_device
+from .train import (Train3DConfig, build_model, confusion, confusion_metrics, input_of, load_3d_config,
+                                       load_3d_weights, open_chunks)
 
 # %% auto #0
 __all__ = ['chunk_offsets', 'assemble', 'scene_chunk_index', 'predict_chunks', 'occupancy_mesh', 'labelled_voxels',
-           'transfer_to_vertices', 'vertex_miou', 'evaluate_scene', 'load_model_for_inference', 'metrics_rows_table',
-           'infer_3d', 'table_keys', 'infer_3d_main', 'scene_figure']
+           'transfer_to_vertices', 'vertex_miou', 'evaluate_scene', 'inference_checkpoint', 'load_model_for_inference',
+           'metrics_rows_table', 'infer_3d', 'table_keys', 'infer_3d_main', 'scene_figure']
 
 # %% ../../nbs/53_infer3d.ipynb #5859dc17
 def chunk_offsets(world_to_grid, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +59,6 @@ def scene_chunk_index(ds) -> dict:
 def predict_chunks(model, ds, rows, device, batch_size: int = 8, precision: str = 'auto') -> dict:
     """Probabilities of the chunks `rows` of `ds`: `occupied` (N, X, Y, Z) float32, `labels` (N, X, Y, Z) int16 (the most
     likely non-empty class; 1 for reconstruction), the chunks' `x`, `y`, `world_to_grid`."""
-    from thesis_recon.train import autocast, to_device
     model.eval()
     out = {k: [] for k in ('occupied', 'labels', 'x', 'y', 'world_to_grid')}
     for b in range(0, len(rows), batch_size):
@@ -103,7 +104,7 @@ def transfer_to_vertices(vertices, occupied, labels, grid_to_world, max_dist: fl
     out[ok] = np.asarray(labels)[tuple(ijk[idx[ok]].T)]
     return out
 
-def vertex_miou(pred, gt, classes=BENCHMARK_20) -> tuple[float, dict]:
+def vertex_miou(pred, gt, classes=SCANNET20_IDS) -> tuple[float, dict]:
     "Mean IoU over the `classes` present in the ground-truth vertex labels `gt`, and the per-class IoU."
     pred, gt = np.asarray(pred), np.asarray(gt)
     ious = {}
@@ -148,14 +149,19 @@ def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None) -> 
     return metrics
 
 # %% ../../nbs/53_infer3d.ipynb #cb3329e8
+def inference_checkpoint(cfg: Train3DConfig, checkpoint=None) -> Path:
+    "The weights to evaluate: `checkpoint`, else the config's `trainer.load_path` (unless it resumes a run), else `out_dir/models/best.tar`."
+    if checkpoint is not None: return Path(checkpoint)
+    if cfg.trainer.load_path is not None and not cfg.trainer.resume_training: return Path(cfg.trainer.load_path)
+    return Path(cfg.out_dir)/'models'/'best.tar'
+
 def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
-    "The model of `cfg` with the weights of `checkpoint` (default: `out_dir/models/best.tar`)."
-    from thesis_recon.train import load_checkpoint
+    """The model of `cfg` with the weights of `inference_checkpoint(cfg, checkpoint)`: a `train-3d` checkpoint, or an
+    original's SurfaceNet imported by `import-weights thesis-surfacenet` (its 2D network from `model_2d.load_path_2d`)."""
     import dataclasses
-    ck = Path(checkpoint) if checkpoint is not None else Path(cfg.out_dir)/'models'/'best.tar'
     plain = dataclasses.replace(cfg, model_3d=dataclasses.replace(cfg.model_3d, use_pretrained_from_reconstruction=False))
     model = build_model(plain)
-    load_checkpoint(ck, model, arch=ARCH)
+    load_3d_weights(model, inference_checkpoint(cfg, checkpoint))
     return model.to(device).eval()
 
 def metrics_rows_table(rows: dict, keys) -> str:
@@ -169,7 +175,6 @@ def infer_3d(cfg: Train3DConfig | str | Path, scenes='val', out_dir=None, checkp
              progress: bool = True) -> dict:
     "Predict and evaluate the `scenes` ('val': all of the val file, or a list of names); returns {scene: metrics, 'mean': ...}."
     from tqdm.auto import tqdm
-    from thesis_recon.train import resolve_device
     cfg = cfg if isinstance(cfg, Train3DConfig) else load_3d_config(cfg)
     dev = resolve_device(device)
     ds = open_chunks(cfg, cfg.val_file)
@@ -209,7 +214,9 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
     p.add_argument('--config', required=True, metavar='CONFIG.json', help='the train-3d config of the run')
     p.add_argument('--scenes', default='val', help="'val' (every scene of the config's val_file) or comma-separated scene names")
     p.add_argument('--out', default=None, metavar='DIR', help='output folder (default: OUT_DIR/infer of the config)')
-    p.add_argument('--checkpoint', default=None, metavar='CKPT.tar', help='weights (default: OUT_DIR/models/best.tar)')
+    p.add_argument('--checkpoint', default=None, metavar='CKPT.tar',
+                   help="weights: a train-3d checkpoint or an imported original (import-weights thesis-surfacenet); default: "
+                        "the config's trainer.load_path if set (and not resuming), else OUT_DIR/models/best.tar")
     p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to run (default: the GPU if any)')
     a = p.parse_args(argv)
     cfg = load_3d_config(a.config)
@@ -219,7 +226,7 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
     print(f'-> {Path(a.out) if a.out else Path(cfg.out_dir)/"infer"}')
     return 0
 
-# %% ../../nbs/53_infer3d.ipynb #05d15326
+# %% ../../nbs/53_infer3d.ipynb #98ce2c12
 def scene_figure(prediction_npz, title: str = ''):
     "Matplotlib figure: top view (class of the highest occupied voxel below 85% of the height) and a slice at 1 m, predicted vs ground truth."
     import matplotlib.pyplot as plt

@@ -79,9 +79,12 @@ def feature_channels(net_2d, img_size=(328, 256)) -> int:
 
 class Model2D3D(nn.Module):
     """Views -> (2D `features` of `net_2d`, or the images themselves if None) -> back-projection into `grid_dims` ->
-    view fusion ('concat' or 'max') -> `surfacenet`. `forward(inputs (B, V, c, H, W), proj_indices (3, n))` -> (B, k, X, Y, Z)."""
+    view fusion ('concat' or 'max') -> `surfacenet`. `forward(inputs (B, V, c, H, W), proj_indices (3, n))` -> (B, k, X, Y, Z).
+    `freeze_2d`: no gradient to `net_2d`, kept in eval mode; `frozen_train_mode`: the thesis's bug, a frozen `net_2d`
+    follows the model into train mode (batch statistics, drifting running statistics)."""
     def __init__(self, surfacenet: SurfaceNet, net_2d: nn.Module | None = None, num_images: int = 5, grid_dims=(32, 32, 64),
-                 fusion: str = 'concat', freeze_2d: bool = True, input_channels: int | None = None):
+                 fusion: str = 'concat', freeze_2d: bool = True, input_channels: int | None = None,
+                 frozen_train_mode: bool = False):
         super().__init__()
         if fusion not in ('concat', 'max'): raise ThesisReconError(f"Model2D3D: fusion must be 'concat' or 'max', got {fusion!r}")
         if net_2d is not None and not callable(getattr(net_2d, 'features', None)):
@@ -94,13 +97,15 @@ class Model2D3D(nn.Module):
             raise ThesisReconError(f'Model2D3D: SurfaceNet takes {surfacenet.in_channels} channels, but {c}-channel inputs of '
                                    f'{self.num_images} views fused by {fusion} give {expected}')
         self.freeze_2d = bool(freeze_2d) and net_2d is not None
+        self.frozen_train_mode = bool(frozen_train_mode) and self.freeze_2d
         if self.freeze_2d:
             for p in net_2d.parameters(): p.requires_grad_(False)
         self.train()
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.freeze_2d: self.net_2d.eval()          # a frozen 2D network keeps its statistics and drops no units
+        if self.freeze_2d:   # a frozen 2D network keeps its statistics and drops no units (unless the thesis's bug is asked for)
+            self.net_2d.train(mode and self.frozen_train_mode)
         return self
 
     def features_2d(self, views):

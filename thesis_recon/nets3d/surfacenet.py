@@ -9,68 +9,75 @@ from torch import nn
 from ..core import ThesisReconError
 
 # %% auto #0
-__all__ = ['ConvBNReLU', 'conv_stage', 'SideOutput', 'SurfaceNet', 'surfacenet_param_count']
+__all__ = ['SIDE_OUTPUTS', 'conv_block', 'side_output', 'SurfaceNet', 'surfacenet_param_count']
 
 # %% ../../nbs/50_surfacenet.ipynb #0f6da1c0
-class ConvBNReLU(nn.Sequential):
-    "3x3x3 convolution (no bias, `dilation` d keeps the grid size), batch norm, ReLU: (B, cin, X, Y, Z) -> (B, cout, X, Y, Z)."
-    def __init__(self, cin: int, cout: int, dilation: int = 1):
-        super().__init__(nn.Conv3d(cin, cout, 3, padding=dilation, dilation=dilation, bias=False),
-                         nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+SIDE_OUTPUTS = ('thesis', 'dense')
 
-def conv_stage(cin: int, cout: int, n: int = 3, pool: bool = False, dilation: int = 1) -> nn.Sequential:
-    "Optional 2x max-pool, then `n` `ConvBNReLU` blocks from `cin` to `cout` channels."
-    layers = [nn.MaxPool3d(2)] if pool else []
-    layers += [ConvBNReLU(cin if i == 0 else cout, cout, dilation) for i in range(n)]
+def conv_block(cin: int, cout: int, n: int = 3, dilation: int = 1) -> nn.Sequential:
+    "`n` x [3x3x3 conv (with bias; `dilation` d, padding d keeps the grid), batch norm, ReLU], flat: (B, cin, X, Y, Z) -> (B, cout, X, Y, Z)."
+    layers = []
+    for i in range(n):
+        layers += [nn.Conv3d(cin if i == 0 else cout, cout, 3, padding=dilation, dilation=dilation),
+                   nn.BatchNorm3d(cout), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
-class SideOutput(nn.Sequential):
-    "Transposed conv (kernel = stride = `scale`) to `cout` channels, batch norm, sigmoid: back to the full grid, values in (0, 1)."
-    def __init__(self, cin: int, cout: int = 16, scale: int = 1):
-        super().__init__(nn.ConvTranspose3d(cin, cout, scale, stride=scale, bias=False), nn.BatchNorm3d(cout), nn.Sigmoid())
+def side_output(cin: int, cout: int = 16, scale: int = 1, kind: str = 'thesis') -> nn.Sequential:
+    """Transposed conv back to the full grid (`scale` times larger per axis), batch norm, sigmoid. `kind` 'thesis': kernel 1,
+    stride `scale`, output padding `scale - 1` (each coarse voxel lands on one fine voxel, the others get the bias only);
+    'dense': kernel = stride = `scale` (each coarse voxel paints a whole `scale`^3 block)."""
+    if kind not in SIDE_OUTPUTS: raise ThesisReconError(f"SurfaceNet: side_outputs must be one of {', '.join(SIDE_OUTPUTS)}, got {kind!r}")
+    up = (nn.ConvTranspose3d(cin, cout, 1, stride=scale, output_padding=scale - 1) if kind == 'thesis'
+          else nn.ConvTranspose3d(cin, cout, scale, stride=scale))
+    return nn.Sequential(up, nn.BatchNorm3d(cout), nn.Sigmoid())
 
-# %% ../../nbs/50_surfacenet.ipynb #a9bb7175
+# %% ../../nbs/50_surfacenet.ipynb #4a29fc6b
 class SurfaceNet(nn.Module):
     """SurfaceNet on a voxel grid: (B, in_channels, X, Y, Z) -> logits (B, num_classes, X, Y, Z); X, Y, Z divisible by 4.
-    `channels` (stages 1-4), `side_channels` and `head_channels` default to the thesis's 32/80/160/300, 16 and 100."""
+    `channels` (conv1-4), `side_channels` and `head_channels` default to the thesis's 32/80/160/300, 16 and 100;
+    `side_outputs` 'thesis' (kernel-1 strided transposed convs, the original) or 'dense' (ours: kernel = stride)."""
     def __init__(self, in_channels: int, num_classes: int = 2, channels=(32, 80, 160, 300),
-                 side_channels: int = 16, head_channels: int = 100):
+                 side_channels: int = 16, head_channels: int = 100, side_outputs: str = 'thesis'):
         super().__init__()
         c1, c2, c3, c4 = (int(c) for c in channels)
         if min(in_channels, num_classes, c1, c2, c3, c4, side_channels, head_channels) < 1:
             raise ThesisReconError(f'SurfaceNet: channel counts must be positive, got in_channels={in_channels}, '
                                    f'num_classes={num_classes}, channels={tuple(channels)}')
-        self.in_channels, self.num_classes = int(in_channels), int(num_classes)
-        self.stage1 = conv_stage(in_channels, c1)
-        self.stage2 = conv_stage(c1, c2, pool=True)
-        self.stage3 = conv_stage(c2, c3, pool=True)
-        self.stage4 = conv_stage(c3, c4, dilation=2)
-        self.side1, self.side2 = SideOutput(c1, side_channels, 1), SideOutput(c2, side_channels, 2)
-        self.side3, self.side4 = SideOutput(c3, side_channels, 4), SideOutput(c4, side_channels, 4)
-        self.fuse = nn.Sequential(ConvBNReLU(4 * side_channels, head_channels), ConvBNReLU(head_channels, head_channels))
-        self.classifier = nn.Conv3d(head_channels, num_classes, 1)
-
-    def body_parameters(self):
-        "Every parameter except the classifier's (what fine-tuning takes from a reconstruction network)."
-        return [p for n, p in self.named_parameters() if not n.startswith('classifier.')]
+        self.in_channels, self.num_classes, self.side_outputs = int(in_channels), int(num_classes), side_outputs
+        self.conv1 = conv_block(in_channels, c1)
+        self.upconv1 = side_output(c1, side_channels, 1, side_outputs)
+        self.pooling1 = nn.MaxPool3d(2)
+        self.conv2 = conv_block(c1, c2)
+        self.upconv2 = side_output(c2, side_channels, 2, side_outputs)
+        self.pooling2 = nn.MaxPool3d(2)
+        self.conv3 = conv_block(c2, c3)
+        self.upconv3 = side_output(c3, side_channels, 4, side_outputs)
+        self.conv4 = conv_block(c3, c4, dilation=2)
+        self.upconv4 = side_output(c4, side_channels, 4, side_outputs)
+        self.conv5 = conv_block(4 * side_channels, head_channels, n=2)
+        self.classifier = nn.Sequential(nn.Conv3d(head_channels, num_classes, 1))
 
     def forward(self, volume):
         if volume.ndim != 5 or volume.shape[1] != self.in_channels:
             raise ThesisReconError(f'SurfaceNet: input must be (B, {self.in_channels}, X, Y, Z), got {tuple(volume.shape)}')
         if any(d % 4 for d in volume.shape[2:]):
             raise ThesisReconError(f'SurfaceNet: grid {tuple(volume.shape[2:])} must be divisible by 4 (two 2x poolings)')
-        f1 = self.stage1(volume); f2 = self.stage2(f1); f3 = self.stage3(f2); f4 = self.stage4(f3)
-        sides = torch.cat([self.side1(f1), self.side2(f2), self.side3(f3), self.side4(f4)], 1)
-        return self.classifier(self.fuse(sides))
+        f1 = self.conv1(volume)
+        f2 = self.conv2(self.pooling1(f1))
+        f3 = self.conv3(self.pooling2(f2))
+        f4 = self.conv4(f3)
+        sides = torch.cat([self.upconv1(f1), self.upconv2(f2), self.upconv3(f3), self.upconv4(f4)], 1)
+        return self.classifier(self.conv5(sides))
 
-# %% ../../nbs/50_surfacenet.ipynb #a416299a
+# %% ../../nbs/50_surfacenet.ipynb #48e6206c
 def surfacenet_param_count(in_channels: int, num_classes: int, channels=(32, 80, 160, 300), side_channels: int = 16,
-                           head_channels: int = 100) -> int:
+                           head_channels: int = 100, side_outputs: str = 'thesis') -> int:
     "The number of parameters of `SurfaceNet(...)`, from the architecture's formula (not from a model instance)."
-    conv = lambda cin, cout: 27 * cin * cout + 2 * cout
+    conv = lambda cin, cout: 27 * cin * cout + 3 * cout
     c1, c2, c3, c4 = channels
     n = conv(in_channels, c1) + 2 * conv(c1, c1) + conv(c1, c2) + 2 * conv(c2, c2)
     n += conv(c2, c3) + 2 * conv(c3, c3) + conv(c3, c4) + 2 * conv(c4, c4)
-    n += sum(c * side_channels * s ** 3 + 2 * side_channels for c, s in zip(channels, (1, 2, 4, 4)))
+    kernel = lambda s: 1 if side_outputs == 'thesis' else s
+    n += sum(c * side_channels * kernel(s) ** 3 + 3 * side_channels for c, s in zip(channels, (1, 2, 4, 4)))
     n += conv(4 * side_channels, head_channels) + conv(head_channels, head_channels)
     return n + head_channels * num_classes + num_classes

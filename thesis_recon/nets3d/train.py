@@ -16,30 +16,34 @@ from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, collate_chunks
 from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
 from ..seg2d.train import confusion_matrix
+from ..labels import SCANNET20_IDS, class_weights_from_frequencies
+from ..train import TrainOptions, add_train_args, fit, load_checkpoint, seed_everything, to_device
 
 # %% auto #0
-__all__ = ['ARCH', 'IGNORE', 'BENCHMARK_20', 'Optimizer3DConfig', 'Model2DConfig', 'Model3DConfig', 'Trainer3DConfig',
-           'Train3DConfig', 'load_3d_config', 'open_chunks', 'build_2d_net', 'build_model', 'load_reconstruction_body',
-           'param_groups', 'target_of', 'input_of', 'label_frequencies', 'class_weights', 'make_loss', 'confusion',
-           'confusion_metrics', 'make_evaluate', 'train_options', 'train_3d', 'train_3d_main']
+__all__ = ['ARCH', 'IGNORE', 'Optimizer3DConfig', 'Model2DConfig', 'Model3DConfig', 'Trainer3DConfig', 'Train3DConfig',
+           'load_3d_config', 'open_chunks', 'build_2d_net', 'build_model', 'checkpoint_state', 'load_3d_weights',
+           'load_reconstruction_body', 'param_groups', 'target_of', 'input_of', 'label_frequencies', 'class_weights',
+           'make_loss', 'confusion', 'confusion_metrics', 'make_evaluate', 'train_options', 'train_3d', 'train_3d_main']
 
 # %% ../../nbs/52_train3d.ipynb #88e0e244
 @dataclass
 class Optimizer3DConfig:
-    "AdamW settings; `body_learning_rate` is the pretrained body's rate when fine-tuning (the classifier gets `learning_rate`)."
+    "AdamW settings; fine-tuning: `head_modules` of SurfaceNet train at `learning_rate`, the rest at `body_learning_rate`."
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     body_learning_rate: Optional[float] = None
+    head_modules: list[str] = field(default_factory=lambda: ['conv5', 'classifier'])
 
 @dataclass
 class Model2DConfig:
     "The 2D network whose features are back-projected."
-    arch_2d: Literal['enet', 'deeplabv3'] = 'enet'
+    arch_2d: Literal['enet3dmv', 'enet', 'deeplabv3'] = 'enet3dmv'
     num_classes: int = 41
     freeze_bn: bool = True
     proxy_loss: bool = False
     load_path_2d: Optional[str] = None
     freeze: bool = True
+    frozen_train_mode: bool = False
     width: Optional[float] = None
 
 @dataclass
@@ -49,10 +53,12 @@ class Model3DConfig:
     num_classes: int = 2
     load_path_3d: Optional[str] = None
     fusion: Literal['concat', 'max'] = 'concat'
+    side_outputs: Literal['thesis', 'dense'] = 'thesis'
     channels: list[int] = field(default_factory=lambda: [32, 80, 160, 300])
     side_channels: int = 16
     head_channels: int = 100
     class_weights: Optional[list[float]] = None
+    class_weight_c: float = 1.2
 
 @dataclass
 class Trainer3DConfig:
@@ -64,7 +70,7 @@ class Trainer3DConfig:
     load_path: Optional[str] = None
     resume_training: bool = False
     max_steps: Optional[int] = None
-    seed: int = 0
+    seed: int = 1234
 
 @dataclass
 class Train3DConfig:
@@ -110,8 +116,12 @@ def _check_3d_config(cfg: Train3DConfig, where: str):
     need(len(m3.channels) == 4, f"'model_3d.channels' must list the 4 stage widths, got {m3.channels}")
     need(m3.class_weights is None or len(m3.class_weights) == m3.num_classes,
          f"'model_3d.class_weights' must have num_classes ({m3.num_classes}) values")
+    need(m3.class_weight_c > 1, f"'model_3d.class_weight_c' must be > 1 (weights 1/ln(c + p) stay positive), got {m3.class_weight_c}")
     if m3.use_pretrained_from_reconstruction:
         need(m3.load_path_3d is not None, "'model_3d.use_pretrained_from_reconstruction' needs 'model_3d.load_path_3d' (the reconstruction checkpoint)")
+        known = {'conv1', 'upconv1', 'conv2', 'upconv2', 'conv3', 'upconv3', 'conv4', 'upconv4', 'conv5', 'classifier'}
+        need(set(cfg.optimizer.head_modules) <= known and 'classifier' in cfg.optimizer.head_modules,
+             f"'optimizer.head_modules' must name SurfaceNet modules ({', '.join(sorted(known))}) including classifier, got {cfg.optimizer.head_modules}")
     if cfg.use_2d_feat_input:
         need(cfg.model_2d is not None, "'use_2d_feat_input' needs a 'model_2d' section")
         need(not cfg.model_2d.proxy_loss, "'model_2d.proxy_loss' is not implemented (the chunk data carries no 2D labels); set it to false")
@@ -151,7 +161,7 @@ def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
 def build_2d_net(m2: Model2DConfig, image_shape=(328, 256)) -> nn.Module:
     "The configured ENet or DeepLabV3 (`seg2d.train.load_2d_model`) with its `train-2d` checkpoint `load_path_2d`, architecture checked."
     from thesis_recon.seg2d.train import load_2d_model
-    kw = {} if m2.width is None else {'width': m2.width}
+    kw = {} if m2.width is None or m2.arch_2d != 'deeplabv3' else {'width': m2.width}
     return load_2d_model(m2.load_path_2d, m2.arch_2d, m2.num_classes, freeze_bn=m2.freeze_bn, **kw)
 
 def build_model(cfg: Train3DConfig, net_2d: nn.Module | None = None) -> Model2D3D:
@@ -168,26 +178,42 @@ def build_model(cfg: Train3DConfig, net_2d: nn.Module | None = None) -> Model2D3
         c = int(fmap.shape[1])
     else: net_2d, c = None, 3
     in_ch = c * cfg.num_images if m3.fusion == 'concat' else c
-    net3d = SurfaceNet(in_ch, m3.num_classes, m3.channels, m3.side_channels, m3.head_channels)
-    model = Model2D3D(net3d, net_2d, cfg.num_images, cfg.subvol_size, m3.fusion,
-                      freeze_2d=cfg.model_2d.freeze if cfg.use_2d_feat_input else True, input_channels=c)
+    net3d = SurfaceNet(in_ch, m3.num_classes, m3.channels, m3.side_channels, m3.head_channels, m3.side_outputs)
+    m2 = cfg.model_2d if cfg.use_2d_feat_input else None
+    model = Model2D3D(net3d, net_2d, cfg.num_images, cfg.subvol_size, m3.fusion, freeze_2d=m2.freeze if m2 else True,
+                      input_channels=c, frozen_train_mode=m2.frozen_train_mode if m2 else False)
     if m3.use_pretrained_from_reconstruction: load_reconstruction_body(model, m3.load_path_3d)
     return model
 
 # %% ../../nbs/52_train3d.ipynb #45571d32
 ARCH = 'surfacenet'
 
+def checkpoint_state(path) -> dict:
+    "The weights of a 3D checkpoint `path` under `Model2D3D`'s keys (an imported SurfaceNet's keys get the `surfacenet.` prefix)."
+    state = load_checkpoint(path, None, arch=ARCH)['model']
+    if not any(k.startswith('surfacenet.') for k in state): state = {f'surfacenet.{k}': v for k, v in state.items()}
+    return state
+
+def load_3d_weights(model: Model2D3D, path) -> None:
+    "Load the 3D checkpoint `path` into `model`, strictly: the whole model, or SurfaceNet alone if `path` holds only it."
+    state = checkpoint_state(path)
+    if any(k.startswith('net_2d.') for k in state): target, state = model, state
+    else: target, state = model.surfacenet, {k[len('surfacenet.'):]: v for k, v in state.items()}
+    try: target.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise ThesisReconError(f"{path}: the weights do not fit this config's model (different inputs, widths or side "
+                               f"outputs?): {' '.join(str(e).split())[:300]}") from None
+
 def load_reconstruction_body(model: Model2D3D, path) -> None:
-    "Copy all weights but `surfacenet.classifier` from the reconstruction checkpoint `path` into `model`."
-    from thesis_recon.train import load_checkpoint
-    ck = load_checkpoint(path, None, arch=ARCH)
-    state = ck['model']
-    cls = state.get('surfacenet.classifier.weight')
+    "Copy all weights but `surfacenet.classifier` from the reconstruction checkpoint `path` (ours or imported) into `model`."
+    state = checkpoint_state(path)
+    cls = state.get('surfacenet.classifier.0.weight')
     if cls is None or cls.shape[0] != 2:
         raise ThesisReconError(f"{path}: not a reconstruction checkpoint (its classifier has "
                                f"{'no' if cls is None else cls.shape[0]} classes, reconstruction has 2)")
     body = {k: v for k, v in state.items() if not k.startswith('surfacenet.classifier.')}
     own = {k: v for k, v in model.state_dict().items() if not k.startswith('surfacenet.classifier.')}
+    if not any(k.startswith('net_2d.') for k in state): own = {k: v for k, v in own.items() if k.startswith('surfacenet.')}
     missing, extra = sorted(set(own) - set(body)), sorted(set(body) - set(own))
     bad = [k for k in own if k in body and own[k].shape != body[k].shape]
     if missing or extra or bad:
@@ -197,13 +223,16 @@ def load_reconstruction_body(model: Model2D3D, path) -> None:
     model.load_state_dict(body, strict=False)
 
 def param_groups(cfg: Train3DConfig, model: Model2D3D) -> list[dict]:
-    "AdamW parameter groups: the classifier and the body (two rates when fine-tuning), and the 2D network if it trains."
+    "AdamW parameter groups: the head (`optimizer.head_modules`) and the body (two rates when fine-tuning), and the 2D network if it trains."
     o = cfg.optimizer
     sn = model.surfacenet
     if cfg.model_3d.use_pretrained_from_reconstruction:
         body_lr = o.body_learning_rate if o.body_learning_rate is not None else 5e-5
-        groups = [{'params': list(sn.classifier.parameters()), 'lr': o.learning_rate, 'weight_decay': o.weight_decay, 'name': 'classifier'},
-                  {'params': sn.body_parameters(), 'lr': body_lr, 'weight_decay': o.weight_decay, 'name': 'body'}]
+        is_head = lambda name: name.split('.')[0] in o.head_modules
+        groups = [{'params': [p for n, p in sn.named_parameters() if is_head(n)], 'lr': o.learning_rate,
+                   'weight_decay': o.weight_decay, 'name': 'head'},
+                  {'params': [p for n, p in sn.named_parameters() if not is_head(n)], 'lr': body_lr,
+                   'weight_decay': o.weight_decay, 'name': 'body'}]
     else: groups = [{'params': list(sn.parameters()), 'lr': o.learning_rate, 'weight_decay': o.weight_decay, 'name': 'surfacenet'}]
     if model.net_2d is not None and not model.freeze_2d:
         o2 = cfg.optimizer_2d
@@ -213,7 +242,6 @@ def param_groups(cfg: Train3DConfig, model: Model2D3D) -> list[dict]:
 
 # %% ../../nbs/52_train3d.ipynb #704ba041
 IGNORE = -100
-BENCHMARK_20 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
 
 def target_of(cfg_or_classes, batch):
     "The training target of a batch: `x` (occupancy, as int64) for 2 classes, `y` (labels) otherwise."
@@ -238,11 +266,12 @@ def label_frequencies(ds, num_classes: int, max_chunks: int = 2000, seed: int = 
     return counts / max(counts.sum(), 1)
 
 def class_weights(cfg: Train3DConfig, train_set) -> torch.Tensor:
-    "The CE class weights: the config's, else [1, 13] (reconstruction) or ENet's 1/ln(1.02 + p_c) (segmentation)."
+    "The CE class weights: the config's, else [1, 13] (reconstruction) or the thesis's 1/ln(c + p) (segmentation; c = `class_weight_c`)."
     m3 = cfg.model_3d
     if m3.class_weights is not None: return torch.tensor(m3.class_weights, dtype=torch.float32)
     if m3.num_classes == 2: return torch.tensor([1.0, 13.0])
-    return torch.tensor(1.0 / np.log(1.02 + label_frequencies(train_set, m3.num_classes)), dtype=torch.float32)
+    w = class_weights_from_frequencies(label_frequencies(train_set, m3.num_classes), c=m3.class_weight_c)
+    return torch.as_tensor(w, dtype=torch.float32)
 
 def make_loss(num_classes: int, weights: torch.Tensor):
     "`loss_fn(model, batch)` for the trainer: weighted cross-entropy of the logits against the task's target, ignoring -100."
@@ -268,14 +297,13 @@ def confusion_metrics(conf) -> dict:
                 'fscore': 2 * p * r / (p + r) if p + r > 0 else 0.0, 'accuracy': tp.sum() / max(conf.sum(), 1)}
     iou = tp / np.maximum(tp + fp + fn, 1)
     present = conf.sum(1) > 0
-    bench = np.array([c in BENCHMARK_20 for c in range(k)]) & present
+    bench = np.array([c in SCANNET20_IDS for c in range(k)]) & present
     return {'miou': float(iou[bench].mean()) if bench.any() else 0.0, 'miou_all': float(iou[present].mean()),
             'accuracy': tp.sum() / max(conf.sum(), 1)}
 
 def make_evaluate(num_classes: int, weights: torch.Tensor):
     "`evaluate(model, val_loader, device)` for the trainer: mean loss and the task's metrics over the val chunks."
     def evaluate(model, loader, device):
-        from thesis_recon.train import to_device
         conf = torch.zeros(num_classes, num_classes, dtype=torch.int64)
         loss_sum, n = 0.0, 0
         for batch in loader:
@@ -291,7 +319,6 @@ def make_evaluate(num_classes: int, weights: torch.Tensor):
 # %% ../../nbs/52_train3d.ipynb #38e4ac51
 def train_options(cfg: Train3DConfig, n_train: int, device: str = 'auto', resume=False, progress: bool = True):
     "The trainer's `TrainOptions` from the config's `trainer` section."
-    from thesis_recon.train import TrainOptions
     t = cfg.trainer
     steps_per_epoch = max(1, math.ceil(n_train / cfg.batch_size) // t.accumulation_step)
     v = t.val_check_interval
@@ -306,11 +333,12 @@ def train_options(cfg: Train3DConfig, n_train: int, device: str = 'auto', resume
 
 def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False, progress: bool = True, net_2d=None):
     "Train the 3D network of `cfg` (a config or its path): every input checked first, then one `fit` call; returns the `FitResult`."
-    from thesis_recon.train import fit, seed_everything
     cfg = cfg if isinstance(cfg, Train3DConfig) else load_3d_config(cfg)
     train_set, val_set = open_chunks(cfg, cfg.train_file), open_chunks(cfg, cfg.val_file)
     seed_everything(cfg.trainer.seed)
     model = build_model(cfg, net_2d)
+    t = cfg.trainer
+    if t.load_path is not None and not t.resume_training and not resume: load_3d_weights(model, t.load_path)
     weights = class_weights(cfg, train_set)
     k = cfg.model_3d.num_classes
     options = train_options(cfg, len(train_set), device, resume, progress)
@@ -321,7 +349,6 @@ def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False
 def train_3d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon train-3d --config CONFIG.json [--device ...] [--resume [CKPT]]`."
     from thesis_recon.config import parse_sets
-    from thesis_recon.train import add_train_args
     p = ArgumentParser(prog='thesis-recon train-3d',
                                 description='Train the 3D network of the thesis (SurfaceNet on back-projected RGB or 2D features) '
                                             'for reconstruction (2 classes) or segmentation (41 classes, optionally fine-tuned '
