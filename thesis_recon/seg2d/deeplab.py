@@ -13,7 +13,7 @@ from ..core import ThesisReconError
 from .enet import Seg2dNet
 
 # %% auto #0
-__all__ = ['ResBottleneck', 'ResNetBackbone', 'ASPPPooling', 'ASPP', 'load_backbone_weights', 'DeepLabV3']
+__all__ = ['ResBottleneck', 'ResNetBackbone', 'ASPPPooling', 'ASPP', 'DeepLabHead', 'load_backbone_weights', 'DeepLabV3']
 
 # %% ../../nbs/42_deeplab.ipynb #a4b31b80
 class ResBottleneck(nn.Module):
@@ -84,9 +84,19 @@ class ASPP(nn.Module):
         self.convs = nn.ModuleList([nn.Sequential(*_cbr(in_channels, out_channels))] +
                                    [nn.Sequential(*_cbr(in_channels, out_channels, 3, r)) for r in rates] +
                                    [ASPPPooling(in_channels, out_channels)])
-        self.project = nn.Sequential(*_cbr(len(self.convs) * out_channels, out_channels))
+        self.project = nn.Sequential(nn.Conv2d(len(self.convs) * out_channels, out_channels, 1, bias=False),
+                                     nn.BatchNorm2d(out_channels))   # no ReLU, no dropout: the thesis's ASPPCustom
     def forward(self, x):
         return self.project(torch.cat([conv(x) for conv in self.convs], 1))
+
+class DeepLabHead(nn.Module):
+    "The thesis's DeepLabHeadCustom: `aspp` (B, Cin, h, w) -> pre-ReLU features (B, 128, h, w); `conv` -> logits (B, classes, h, w)."
+    def __init__(self, in_channels: int, num_classes: int, channels: int = 128):
+        super().__init__()
+        self.aspp = ASPP(in_channels, channels)
+        self.conv = nn.Sequential(nn.ReLU(), nn.Dropout(0.5), *_cbr(channels, channels, 3), nn.Conv2d(channels, num_classes, 1))
+    def forward(self, x):
+        return self.conv(self.aspp(x))
 
 # %% ../../nbs/42_deeplab.ipynb #63bf5ba1
 def _read_state_dict(path) -> dict:
@@ -118,41 +128,33 @@ def load_backbone_weights(backbone: nn.Module, path) -> None:
 
 class DeepLabV3(Seg2dNet):
     """DeepLabV3 with a dilated ResNet-50 (output stride 8): `forward(images)` (B, 3, H, W) -> logits (B, num_classes, H, W);
-    `features(images)` -> the ASPP output (B, 128, ceil(H/8), ceil(W/8)) (32 x 41 for 256 x 328)."""
+    `features(images)` -> the pre-ReLU ASPP projection (B, 128, ceil(H/8), ceil(W/8)) (32 x 41 for 256 x 328).
+    `frozen_bn_train_mode`: frozen layers' batch norms follow `train()` (the thesis's behaviour; `41_enet`)."""
     arch = 'deeplabv3'
+    output_stride = 1
     def __init__(self, num_classes: int = 41, in_channels: int = 3, width: float = 1.0, aspp_channels: int = 128,
-                 pretrained_backbone=None):
+                 pretrained_backbone=None, frozen_bn_train_mode: bool = False):
         super().__init__()
         self.num_classes, self.in_channels, self.width = int(num_classes), int(in_channels), float(width)
         self.feature_channels = int(aspp_channels)
+        self.frozen_bn_train_mode = bool(frozen_bn_train_mode)
         self.backbone = ResNetBackbone(in_channels, width)
-        self.classifier = nn.Sequential(ASPP(self.backbone.out_channels, aspp_channels),
-                                        *_cbr(aspp_channels, aspp_channels, 3), nn.Dropout(0.5),
-                                        nn.Conv2d(aspp_channels, num_classes, 1))
-        self.backbone_frozen = False
+        self.classifier = DeepLabHead(self.backbone.out_channels, num_classes, aspp_channels)
         if pretrained_backbone is not None:
             load_backbone_weights(self.backbone, pretrained_backbone)
             self.freeze_backbone()
 
     def freeze_backbone(self):
-        "Train only `layer4` of the backbone (and the head): the rest stops requiring gradients and stays in eval mode."
-        self.backbone_frozen = True
+        "Train only `layer4` of the backbone (and the head): the rest stops requiring gradients; returns self."
         for name, p in self.backbone.named_parameters():
             if not name.startswith('layer4.'): p.requires_grad_(False)
         return self.train(self.training)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if mode and self.backbone_frozen:
-            for name, m in self.backbone.named_children():
-                if name != 'layer4': m.eval()
-        return self
-
     def features(self, images):
-        "(B, 3, H, W) -> (B, 128, H/8, W/8): the ASPP output, the input of back-projection."
-        return self.classifier[0](self.backbone(images))
+        "(B, 3, H, W) -> (B, 128, H/8, W/8): the ASPP projection before its ReLU, the input of back-projection."
+        return self.classifier.aspp(self.backbone(images))
 
     def forward(self, images):
-        "(B, 3, H, W) -> (B, num_classes, H, W) logits."
-        logits = self.classifier[1:](self.features(images))
+        "(B, 3, H, W) -> (B, num_classes, H, W) logits (bilinear, align_corners=False, from 1/8)."
+        logits = self.classifier.conv(self.features(images))
         return F.interpolate(logits, size=images.shape[-2:], mode='bilinear', align_corners=False)
