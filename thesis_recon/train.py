@@ -19,7 +19,7 @@ from .config import config_to_dict
 __all__ = ['CHECKPOINT_FORMAT', 'TrainOptions', 'resolve_device', 'seed_everything', 'seed_worker', 'rng_state', 'set_rng_state',
            'forked_rng', 'epoch_indices', 'batch_seed', 'SeededBatches', 'epoch_loader', 'to_device', 'autocast',
            'unwrap', 'save_checkpoint', 'load_checkpoint', 'DistInfo', 'dist_info', 'setup_processes',
-           'deferred_sigint', 'FitResult', 'summary_writer', 'fit', 'add_train_args']
+           'deferred_sigint', 'FitResult', 'summary_writer', 'run_extent', 'fit', 'add_train_args']
 
 # %% ../nbs/39_train.ipynb #782f91be
 @dataclass
@@ -394,14 +394,29 @@ def _mean_loss(model, loss_fn, loader, device, precision) -> dict:
     return {'loss': total / max(n, 1)}
 
 # %% ../nbs/39_train.ipynb #278d2985
+class _ProgressLoader(DataLoader):
+    "A DataLoader that shows a bar (`bar_desc`, when set) while it is iterated; everything else is DataLoader's."
+    bar_desc: str | None = None
+    def __iter__(self):
+        it = super().__iter__()
+        if self.bar_desc is None: return it
+        from tqdm.auto import tqdm
+        return iter(tqdm(it, total=len(self), desc=self.bar_desc, unit='batch', leave=False, dynamic_ncols=True))
+
+def _show_figures(values: dict) -> str:
+    "`name value` pairs with 4 significant digits, for a bar's postfix or a line."
+    return ', '.join(f'{k} {v:.4g}' if isinstance(v, float) else f'{k} {v}' for k, v in values.items())
+
+# %% ../nbs/39_train.ipynb #c261e235
 def _validate(run: _Run, ctx: dict) -> dict | None:
     o, info, device, model = ctx['o'], ctx['info'], ctx['device'], ctx['model']
     metrics = None
     if info.is_main:
-        loader = DataLoader(ctx['val_set'], batch_size=o.batch_size, shuffle=False, num_workers=o.num_workers,
-                            collate_fn=ctx['collate_fn'], worker_init_fn=seed_worker,
-                            generator=torch.Generator().manual_seed(o.seed), pin_memory=device.type == 'cuda',
-                            multiprocessing_context=o.worker_start if o.num_workers else None)
+        loader = _ProgressLoader(ctx['val_set'], batch_size=o.batch_size, shuffle=False, num_workers=o.num_workers,
+                                 collate_fn=ctx['collate_fn'], worker_init_fn=seed_worker,
+                                 generator=torch.Generator().manual_seed(o.seed), pin_memory=device.type == 'cuda',
+                                 multiprocessing_context=o.worker_start if o.num_workers else None)
+        loader.bar_desc = f'validation at step {run.step}' if o.progress else None
         was_training = model.training
         model.eval()
         try:
@@ -409,6 +424,7 @@ def _validate(run: _Run, ctx: dict) -> dict | None:
                 if ctx['evaluate'] is None: metrics = _mean_loss(model, ctx['loss_fn'], loader, device, o.precision)
                 else:
                     with autocast(device, o.precision): metrics = ctx['evaluate'](model, loader, device)
+                loader.bar_desc = None
                 figs = ctx['figures'](model, loader, device) if ctx['figures'] is not None and ctx['writer'] is not None else {}
         finally: model.train(was_training)
         if not isinstance(metrics, dict): raise ThesisReconError(f"fit: evaluate must return a dict of metrics, got {type(metrics).__name__}")
@@ -416,6 +432,7 @@ def _validate(run: _Run, ctx: dict) -> dict | None:
         if o.best_metric not in metrics:
             raise ThesisReconError(f"TrainOptions.best_metric '{o.best_metric}' is not among the validation metrics: {', '.join(metrics)}")
         _write_scalars(ctx, 'val/', metrics, run.step, figures=figs)
+        if ctx.get('bar') is not None: ctx['bar'].set_postfix_str(_show_figures({f'val {o.best_metric}': metrics[o.best_metric]}))
     if info.distributed:
         import torch.distributed as dist
         box = [metrics]; dist.broadcast_object_list(box, src=0); metrics = box[0]
@@ -466,9 +483,9 @@ def _log(run: _Run, ctx: dict, bar):
     run.history.append(entry)
     run.window = {}
     _write_scalars(ctx, 'train/', {k: v for k, v in entry.items() if k not in ('step', 'epoch')}, run.step)
-    if bar is not None: bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
+    if bar is not None: bar.set_postfix_str(_show_figures({'loss': means['loss']}), refresh=False)
 
-# %% ../nbs/39_train.ipynb #3f39f505
+# %% ../nbs/39_train.ipynb #2a193aa3
 def _train_batch(net, batch, ctx: dict, group_size: int, last_in_group: bool):
     "Forward and backward of one batch; returns (loss, extras) detached."
     o, device = ctx['o'], ctx['device']
@@ -487,7 +504,21 @@ def _optimizer_step(ctx: dict):
         opt.zero_grad(set_to_none=True)
         if ctx['scheduler'] is not None: ctx['scheduler'].step()
 
-# %% ../nbs/39_train.ipynb #a6e3ba4d
+# %% ../nbs/39_train.ipynb #dde64a36
+def run_extent(epoch: int, batches_done: int, step: int, *, n_batches: int, accumulation: int, epochs: int,
+               max_steps: float) -> tuple[int, int]:
+    """`(last_epoch, last_batch)`: the epoch (0-based) in which the run ends and the batch count it reaches in it, for a
+    run now at `step` with `batches_done` batches of epoch `epoch` done (an epoch = `n_batches` in groups of `accumulation`)."""
+    per_epoch = math.ceil(n_batches / accumulation)
+    left_here = per_epoch - math.ceil(batches_done / accumulation)       # optimizer steps left in this epoch
+    left = max_steps - step
+    if left <= left_here: return epoch, min(n_batches, batches_done + int(left) * accumulation)
+    if not math.isfinite(left): return epochs - 1, n_batches
+    last = epoch + math.ceil((left - left_here) / per_epoch)
+    if last > epochs - 1: return epochs - 1, n_batches
+    return last, min(n_batches, int(left - left_here - (last - epoch - 1) * per_epoch) * accumulation)
+
+# %% ../nbs/39_train.ipynb #aeb372e4
 def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     o, info, device = ctx['o'], ctx['info'], ctx['device']
     idx = epoch_indices(len(ctx['train_set']), seed=o.seed, epoch=run.epoch, shuffle=o.shuffle, rank=info.rank,
@@ -500,7 +531,12 @@ def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     bar = None
     if o.progress and info.is_main:
         from tqdm.auto import tqdm
-        bar = tqdm(total=n_batches, initial=start, desc=f'epoch {run.epoch + 1}/{o.epochs}', unit='batch', dynamic_ncols=True)
+        last_epoch, last_batch = run_extent(run.epoch, start, run.step, n_batches=n_batches, accumulation=acc,
+                                            epochs=o.epochs, max_steps=max_steps)
+        stops = f' (stops at step {max_steps})' if last_epoch == run.epoch and last_batch < n_batches else ''
+        bar = tqdm(total=last_batch if last_epoch == run.epoch else n_batches, initial=start, unit='batch', dynamic_ncols=True,
+                   desc=f'epoch {run.epoch + 1}/{last_epoch + 1}{stops}')
+    ctx['bar'] = bar
     net.train()
     try:
         for b, batch in enumerate(loader, start=start):
@@ -524,6 +560,7 @@ def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
             if run.step >= max_steps: break
     finally:
         if bar is not None: bar.close()
+        ctx['bar'] = None
 
 def _end_epoch(run: _Run, ctx: dict):
     "Per-epoch scalars, the epoch-end validation (when `val_every` is None) and latest.tar."
@@ -537,7 +574,7 @@ def _end_epoch(run: _Run, ctx: dict):
         _write_scalars(ctx, 'epoch/val_', {k: v for k, v in run.val_history[-1].items() if k not in ('step', 'epoch')}, run.epoch)
     _save(run, ctx, best=improved)
 
-# %% ../nbs/39_train.ipynb #2027d588
+# %% ../nbs/39_train.ipynb #124a1239
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
@@ -570,6 +607,10 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
         per_rank = (ck.get('extra') or {}).get('rng_per_rank')
         rng = per_rank[info.rank] if per_rank and len(per_rank) == info.world_size else (ck.get('extra') or {}).get('rng')
         if rng is not None and (per_rank or not info.distributed): set_rng_state(rng)
+        if info.is_main:
+            where = f'epoch {run.epoch + 1}' + (f' after its batch {run.batches_done}' if run.batches_done else '')
+            best = '' if run.best is None else f', best {o.best_metric} {run.best:.4g}'
+            print(f"--resume: continuing {source} from step {run.step} ({where}{best})", file=sys.stderr)
     run.boundary()
     net = model
     if info.distributed:
@@ -602,7 +643,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                      best_path=ckdir/'best.tar' if has_ck and (ckdir/'best.tar').exists() else None,
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
-# %% ../nbs/39_train.ipynb #78001313
+# %% ../nbs/39_train.ipynb #2e3c8b2e
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add `--device {auto,cpu,cuda}` and `--resume [CHECKPOINT]` to a training command's parser."
     parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
