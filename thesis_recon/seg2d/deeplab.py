@@ -146,9 +146,8 @@ class DeepLabV3(Seg2dNet):
 
     def freeze_backbone(self):
         "Train only `layer4` of the backbone (and the head): the rest stops requiring gradients; returns self."
-        for name, p in self.backbone.named_parameters():
-            if not name.startswith('layer4.'): p.requires_grad_(False)
-        return self.train(self.training)
+        return self.freeze_parts([f'backbone.{n}' for n, m in self.backbone.named_children()
+                                  if n != 'layer4' and any(True for _ in m.parameters())])
 
     def features(self, images):
         "(B, 3, H, W) -> (B, 128, H/8, W/8): the ASPP projection before its ReLU, the input of back-projection."

@@ -20,32 +20,36 @@ _NORMS = nn.modules.batchnorm._BatchNorm
 
 class Seg2dNet(nn.Module):
     """Base of the 2D segmentation networks. `freeze_bn` / `freeze_dropout` keep those layers in eval mode while
-    training; batch norms whose parameters are frozen (and a network frozen whole) stay in eval mode too, unless
-    `frozen_bn_train_mode` (the thesis's behaviour)."""
+    training. Parts frozen through `freeze_all` / `freeze_parts` keep their batch norms (and a network frozen whole,
+    everything) in eval mode too, unless `frozen_bn_train_mode` (the thesis's behaviour)."""
     freeze_bn: bool = False
     freeze_dropout: bool = False
     frozen_bn_train_mode: bool = False
+    _frozen_parts: tuple = ()
     def set_freeze(self, freeze_bn: bool = False, freeze_dropout: bool = False, frozen_bn_train_mode: bool | None = None):
         "Keep batch-norm statistics (and/or dropout) frozen from now on; set `frozen_bn_train_mode` if given; returns self."
         self.freeze_bn, self.freeze_dropout = bool(freeze_bn), bool(freeze_dropout)
         if frozen_bn_train_mode is not None: self.frozen_bn_train_mode = bool(frozen_bn_train_mode)
         return self.train(self.training)
-    def freeze_all(self, frozen_bn_train_mode: bool | None = None):
-        "Stop every parameter's gradient (the 2D network feeding a 3D one); returns self, in the mode `train()` now gives."
-        for p in self.parameters(): p.requires_grad_(False)
+    def freeze_parts(self, names, frozen_bn_train_mode: bool | None = None):
+        "Stop the gradients of the submodules `names` ('' = the whole network); returns self, in the mode `train()` now gives."
+        self._frozen_parts = tuple(sorted(set(self._frozen_parts) | set(names)))
+        for name in names:
+            for p in self.get_submodule(name).parameters(): p.requires_grad_(False)
         return self.set_freeze(self.freeze_bn, self.freeze_dropout, frozen_bn_train_mode)
-    def _stays_eval(self, m: nn.Module) -> bool:
-        if (self.freeze_bn and isinstance(m, _NORMS)) or (self.freeze_dropout and isinstance(m, _DROPOUTS)): return True
-        if self.frozen_bn_train_mode or not isinstance(m, _NORMS): return False
-        params = list(m.parameters())
-        return bool(params) and not any(p.requires_grad for p in params)
+    def freeze_all(self, frozen_bn_train_mode: bool | None = None):
+        "Freeze the whole network (the 2D network feeding a 3D one): eval mode whatever `train()` says, unless `frozen_bn_train_mode`."
+        return self.freeze_parts([''], frozen_bn_train_mode)
+    def _in_frozen_part(self, name: str) -> bool:
+        return any(p == '' or name == p or name.startswith(p + '.') for p in self._frozen_parts)
     def train(self, mode: bool = True):
         super().train(mode)
-        if mode:
-            if not self.frozen_bn_train_mode and not any(p.requires_grad for p in self.parameters()):
-                return super().train(False)            # frozen whole: eval everywhere
-            for m in self.modules():
-                if self._stays_eval(m): m.eval()
+        if not mode: return self
+        if '' in self._frozen_parts and not self.frozen_bn_train_mode: return super().train(False)
+        for name, m in self.named_modules():
+            if (self.freeze_bn and isinstance(m, _NORMS)) or (self.freeze_dropout and isinstance(m, _DROPOUTS)) or \
+               (not self.frozen_bn_train_mode and isinstance(m, _NORMS) and self._in_frozen_part(name)):
+                m.eval()
         return self
 
 # %% ../../nbs/41_enet.ipynb #02091501
