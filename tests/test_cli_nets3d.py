@@ -34,3 +34,38 @@ def test_set_override_checked(tmp_path, capsys):
 def test_experiment_bad_data_path(tmp_path, capsys):
     assert main(['experiment', 'reconstruction', '--data_path', str(tmp_path), '--out', str(tmp_path/'o'), '--device', 'cpu']) == 2
     assert 'prepare-thesis-data' in capsys.readouterr().err
+
+def _thesis_checkpoint(path, drop=None, seed=0):
+    "A thesis 3D checkpoint from the RGB manifest: random values in the thesis's container, optionally without key `drop`."
+    import torch
+    from pathlib import Path
+    from thesis_recon.weights import manifest_state_dict
+    sd = manifest_state_dict(Path(__file__).parent/'originals'/'thesis_surfacenet_rgb.json', seed=seed)
+    sd.pop(drop, None)
+    torch.save({'epoch': 2, 'count': 10, 'count_val': 2, 'state_dict': sd, 'best_loss': 0.3, 'optimizer': {}}, path)
+    return sd
+
+def test_import_weights_thesis_surfacenet(tmp_path, capsys):
+    import torch
+    from thesis_recon.weights import load_imported
+    sd = _thesis_checkpoint(tmp_path/'model_best.pth.tar')
+    assert main(['import-weights', 'thesis-surfacenet', str(tmp_path/'model_best.pth.tar'), str(tmp_path/'rgb.tar')]) == 0
+    assert 'rgb.tar' in capsys.readouterr().out
+    model, config = load_imported(tmp_path/'rgb.tar')
+    assert not model.training and config['task'] == 'reconstruction' and config['input'] == 'rgb'
+    assert all(torch.equal(v, sd[k]) for k, v in model.state_dict().items())
+    with torch.no_grad(): assert model(torch.randn(1, 15, 32, 32, 64)).shape == (1, 2, 32, 32, 64)
+
+@pytest.mark.parametrize('case', ['missing_key', 'other_kind', 'truncated'])
+def test_import_weights_thesis_surfacenet_bad(tmp_path, capsys, case):
+    import torch
+    src = tmp_path/'checkpoint.pth.tar'
+    if case == 'missing_key': _thesis_checkpoint(src, drop='upconv3.1.weight')
+    elif case == 'other_kind': torch.save({'epoch': 1, 'state_dict': {'0.0.weight': torch.zeros(13, 3, 3, 3)}}, src)
+    else:
+        _thesis_checkpoint(tmp_path/'full.pth.tar'); raw = (tmp_path/'full.pth.tar').read_bytes(); src.write_bytes(raw[:len(raw) // 2])
+    assert main(['import-weights', 'thesis-surfacenet', str(src), str(tmp_path/'out.tar')]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    want = {'missing_key': "'upconv3.1.weight'", 'other_kind': 'not a thesis SurfaceNet checkpoint', 'truncated': 'truncated'}[case]
+    assert len(err) == 1 and str(src) in err[0] and want in err[0], err
+    assert not (tmp_path/'out.tar').exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(('out', '.out'))]
