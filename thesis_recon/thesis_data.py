@@ -4,15 +4,15 @@
 
 # %% ../nbs/34_thesis_data.ipynb #026d2d65
 from __future__ import annotations
-import sys, warnings
+import math, sys, warnings
 from functools import partial
 from pathlib import Path
 import yaml
 from .core import ArgumentParser, ThesisReconError, atomic_write_text, warn_data
 
 # %% auto #0
-__all__ = ['CHAIN_KEYS', 'OUTPUTS', 'default_chunk_config', 'chain_config', 'chain_splits', 'prepare_thesis_data',
-           'prepare_thesis_data_main']
+__all__ = ['CHAIN_KEYS', 'OUTPUTS', 'default_chunk_config', 'chain_config', 'chain_splits', 'usable_frames', 'sens_frame_count',
+           'prepare_thesis_data', 'prepare_thesis_data_main']
 
 # %% ../nbs/34_thesis_data.ipynb #fa565fa6
 CHAIN_KEYS = ('root', 'occ_root', 'label_file', 'train_list', 'val_list')
@@ -24,21 +24,25 @@ def default_chunk_config() -> Path:
     from thesis_recon.config import configs_dir
     return configs_dir()/'backproj_prep.yml'
 
-def chain_config(config, out, label_file=None) -> Path:
-    "Write `out/backproj_prep.yml`: the YAML `config` with the chain's paths filled in; checked before any work."
+def _chain_data(config, out, label_file=None):
+    "`(data, ChunkConfig, src)`: the chunk configuration `config` (a file or a shipped name) with the chain's paths for `out`, checked."
     from thesis_recon.chunks import parse_chunk_config
-    src = Path(config)
-    if not src.is_file(): raise ThesisReconError(f'--config {src}: file not found')
+    from thesis_recon.config import resolve_config_arg
+    try: src = resolve_config_arg(config)
+    except ThesisReconError as e: raise ThesisReconError(f'--config {e}') from None
     try: data = yaml.safe_load(src.read_text())
     except yaml.YAMLError as e: raise ThesisReconError(f'{src}: not valid YAML ({e})') from None
     if not isinstance(data, dict): raise ThesisReconError(f'{src}: expected a mapping of keys')
     out = Path(out).resolve()
     data.update(root=str(out), occ_root=str(out/'occ'), label_file=None if label_file is None else str(Path(label_file).resolve()),
                 train_list=str(out/'splits'/'train.txt'), val_list=str(out/'splits'/'val.txt'))
-    dst = out/'backproj_prep.yml'
-    text = f'# written by thesis-recon prepare-thesis-data from {src}\n' + yaml.safe_dump(data, sort_keys=False)
-    parse_chunk_config(data, out, where=str(src))       # an unknown key or a bad value fails here, naming the file
-    atomic_write_text(dst, text)
+    return data, parse_chunk_config(data, out, where=str(src)), src    # an unknown key or a bad value fails here, naming the file
+
+def chain_config(config, out, label_file=None) -> Path:
+    "Write `out/backproj_prep.yml`: the YAML `config` with the chain's paths filled in; checked before any work."
+    data, _, src = _chain_data(config, out, label_file)
+    dst = Path(out).resolve()/'backproj_prep.yml'
+    atomic_write_text(dst, f'# written by thesis-recon prepare-thesis-data from {src}\n' + yaml.safe_dump(data, sort_keys=False))
     return dst
 
 # %% ../nbs/34_thesis_data.ipynb #a1059d8a
@@ -56,6 +60,28 @@ def chain_splits(scenes: list[str], split_dir=None) -> tuple[dict, str]:
     return {'train': [s for s in have if s not in val], 'val': val}, f'every fourth scene held out ({how} leave a split empty)'
 
 # %% ../nbs/34_thesis_data.ipynb #081d038b
+def usable_frames(n_raw: int, frame_skip: int, chunk_frame_skip: int = 1) -> int:
+    "Frames a chunk can choose its views from, of a scan of `n_raw` frames exported every `frame_skip`-th."
+    return math.ceil(math.ceil(n_raw / frame_skip) / chunk_frame_skip)
+
+def sens_frame_count(path) -> int:
+    "The number of frames a `.sens` file's header announces (nothing else is read)."
+    from thesis_recon.sens import _read_header
+    with open(path, 'rb') as f: return _read_header(f, Path(path))[0].num_frames
+
+def _too_short(counts: dict, frame_skip: int, cfg, what: str) -> list[str]:
+    "Scenes of `counts` ({scene: raw frames}) too short for a chunk (warned); raises when that is all of them."
+    need = cfg.num_nearest_images
+    short = {n: usable_frames(k, frame_skip, cfg.frame_skip) for n, k in counts.items()}
+    short = {n: k for n, k in short.items() if k < need}
+    skips = f'--frame_skip {frame_skip}' + (f" and the config's frame_skip {cfg.frame_skip}" if cfg.frame_skip > 1 else '')
+    if counts and len(short) == len(counts):
+        raise ThesisReconError(f'{what}: too short for any chunk: {skips} leave {max(short.values())} frame(s) per scene at '
+                               f'most, and a chunk needs {need} views (num_nearest_images); nothing was done')
+    if short: warn_data(f'{", ".join(sorted(short))}: too short for a chunk ({skips} leave fewer than {need} frames); left out')
+    return sorted(short)
+
+# %% ../nbs/34_thesis_data.ipynb #de9a2a38
 def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip: int = 10, use_tsdf: bool = False,
                         label_map_file=None, split_dir=None, scenes=None, n_proc: int | None = None,
                         ray_address: str | None = None, synthetic_scenes: int = 4, synthetic_frames: int = 200,
@@ -69,11 +95,22 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
     from thesis_recon.voxelize import prep_occ_grid_scene
     if frame_skip < 1: raise ThesisReconError(f'--frame_skip must be >= 1, got {frame_skip}')
     if n_proc is not None and n_proc < 0: raise ThesisReconError(f'--n_proc must be >= 0, got {n_proc}')
-    out = Path(output_path); out.mkdir(parents=True, exist_ok=True)
+    out = Path(output_path)
+    if out.exists() and not out.is_dir(): raise ThesisReconError(f'--output_path {output_path}: exists and is not a folder')
     chunks_dir = out/'data_chunks'
     synthetic = scannet_path is None
     raw = out/'synthetic_raw' if synthetic else Path(scannet_path)
-    if not synthetic and not raw.is_dir(): raise ThesisReconError(f'--scannet_path {raw}: folder not found')
+    if not synthetic and not raw.is_dir(): raise ThesisReconError(f'--scannet_path {scannet_path}: folder not found ({raw.absolute()})')
+    _, cfg0, _ = _chain_data(config or default_chunk_config(), out)          # a bad --config fails before any work
+    if synthetic:
+        if synthetic_scenes < 1 or synthetic_frames < 1: raise ThesisReconError('--synthetic_scenes and --synthetic_frames must be >= 1')
+        _too_short({f'scene{i:04d}_00': synthetic_frames for i in range(synthetic_scenes)}, frame_skip, cfg0,
+                   f'--synthetic_frames {synthetic_frames}')
+    else:
+        sens = {d.name: d/f'{d.name}.sens' for d in find_raw_scenes(raw, scenes)}
+        skip = _too_short({n: sens_frame_count(p) for n, p in sens.items()}, frame_skip, cfg0, f'--scannet_path {scannet_path}')
+        scenes = [n for n in sens if n not in skip]
+    out.mkdir(parents=True, exist_ok=True)                                   # only now that the arguments hold
     state = dict(failed={}, chunks={}, splits=None, split_rule=None)
     stages = (['synthetic scans'] if synthetic else []) + ['export', 'occupancy grids', 'train chunks', 'val chunks',
                                                           'clean', 'augment']
@@ -138,13 +175,15 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
     for k, name in OUTPUTS.items():
         if (chunks_dir/name).exists():
             with h5py.File(chunks_dir/name, 'r') as f: state['chunks'][name] = len(f['x'])
-    for k in ('train_clean', 'val_clean'):
-        if state['chunks'].get(OUTPUTS[k]) == 0:
-            warn_data(f'{chunks_dir/OUTPUTS[k]} holds no chunks: too few frames see a chunk with {cfg.num_nearest_images} views '
-                      '(more frames per scene, a smaller --frame_skip, or fewer num_nearest_images in --config)')
+    empty = [name for name, n in state['chunks'].items() if n == 0]
+    if empty and any(state['chunks'].get(OUTPUTS[k]) == 0 for k in ('train_clean', 'val_clean')):
+        for name in empty: (chunks_dir/name).unlink()      # an empty file would only make a rerun skip its stage
+        raise ThesisReconError(f'{chunks_dir}: {", ".join(empty)} held no chunks (removed): too few frames see a chunk with '
+                               f'{cfg.num_nearest_images} views; give more frames per scene, a smaller --frame_skip, or fewer '
+                               'num_nearest_images in --config')
     return state
 
-# %% ../nbs/34_thesis_data.ipynb #c3d605ab
+# %% ../nbs/34_thesis_data.ipynb #c856f927
 def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prepare-thesis-data`: the thesis's whole data chain (see `prepare_thesis_data`)."
     from thesis_recon.runner import add_device_arg, add_runner_args
