@@ -12,16 +12,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from ..core import ArgumentParser, ThesisReconError, atomic_path, warn_data
-from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, normalize_image
-from ..chunks import resize_crop_depth
-from ..geometry import resize_crop_params
-from ..images import read_color, read_label_png, resize_color
+from PIL import Image
+from ..images import read_color, read_label_png, resize_color, resize_nearest
 from ..labels import read_split
 
 # %% auto #0
-__all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'NUM_CLASSES', 'prep_2d_dataset', 'color_jitter',
-           'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize', 'list_images', 'load_image', 'Seg2dDataset',
-           'prep_2d_dataset_main']
+__all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'NUM_CLASSES', 'IMAGE_MEAN', 'IMAGE_STD', 'RESIZES',
+           'prep_2d_dataset', 'color_jitter', 'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize',
+           'thesis_resize_crop', 'list_images', 'load_image', 'Seg2dDataset', 'prep_2d_dataset_main']
 
 # %% ../../nbs/40_seg2d_data.ipynb #4812115f
 IMAGE_ROOT, LABEL_ROOT = 'scannet_250k_images', 'labels_250k_images'
@@ -103,33 +101,60 @@ def gaussian_kernel(sigma: float, size: int = 5):
     k = torch.exp(-x ** 2 / (2 * sigma ** 2))
     return k / k.sum()
 
-def gaussian_blur(image, sigma: float, size: int = 5):
-    "(C, H, W) image blurred by a separable `size` x `size` Gaussian of `sigma` pixels (reflected borders)."
-    k = gaussian_kernel(sigma, size).to(image)
-    c, p = image.shape[0], size // 2
-    x = F.pad(image[None], (p, p, p, p), mode='reflect')
-    x = F.conv2d(x, k.view(1, 1, 1, size).expand(c, 1, 1, size), groups=c)
-    x = F.conv2d(x, k.view(1, 1, size, 1).expand(c, 1, size, 1), groups=c)
+def gaussian_blur(image, sigma: float, size=5):
+    "(C, H, W) image blurred by a separable Gaussian of `sigma` pixels, `size` = k or (width, height) taps (reflected borders)."
+    kx, ky = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    c, x = image.shape[0], image[None]
+    x = F.pad(x, (kx // 2, kx // 2, ky // 2, ky // 2), mode='reflect')
+    x = F.conv2d(x, gaussian_kernel(sigma, kx).to(image).view(1, 1, 1, kx).expand(c, 1, 1, kx), groups=c)
+    x = F.conv2d(x, gaussian_kernel(sigma, ky).to(image).view(1, 1, ky, 1).expand(c, 1, ky, 1), groups=c)
     return x[0]
 
-def augment(image, label, generator=None, flip_p: float = 0.5, jitter: float = 0.3, blur_p: float = 0.5,
-            blur_sigma=(0.1, 2.0)):
+def augment(image, label, generator=None, flip_p: float = 0.5, jitter: float = 0.3, blur_p: float = 1.0,
+            blur_sigma=(0.1, 4.0), blur_size=(3, 7)):
     "The thesis's training augmentation of a (3, H, W) [0, 1] image and its (H, W) label: flip, colour jitter, blur."
     if float(torch.rand((), generator=generator)) < flip_p:
         image, label = image.flip(-1), label.flip(-1)
     if jitter > 0: image = color_jitter(image, jitter, generator)
     if float(torch.rand((), generator=generator)) < blur_p:
-        image = gaussian_blur(image, _uniform(*blur_sigma, generator))
+        image = gaussian_blur(image, _uniform(*blur_sigma, generator), blur_size)
     return image, label
 
 # %% ../../nbs/40_seg2d_data.ipynb #6d0549b1
 NUM_CLASSES = 41
+IMAGE_MEAN = np.array([0.496342, 0.466664, 0.440796], np.float32)   # the thesis's 2D configs
+IMAGE_STD = np.array([0.277856, 0.28623, 0.291129], np.float32)
+RESIZES = ('nearest', 'bilinear')
+
+def _nearest(img: np.ndarray, size) -> np.ndarray:
+    "Pillow's NEAREST resize to `size` = (w, h) for uint8 images and int32 label maps (the thesis's); `resize_nearest` otherwise."
+    if img.dtype == np.uint8 or (img.dtype == np.int32 and img.ndim == 2):
+        return np.asarray(Image.fromarray(img).resize((int(size[0]), int(size[1])), Image.Resampling.NEAREST))
+    return resize_nearest(img, size)
 
 def normalize(rgb, mean=IMAGE_MEAN, std=IMAGE_STD) -> np.ndarray:
-    "(H, W, 3) uint8 -> (3, H, W) float32 normalised with `mean`/`std` (the thesis's by default: `normalize_image`)."
+    "(H, W, 3) uint8 -> (3, H, W) float32: /255, minus `mean`, over `std` (the thesis's by default)."
     mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
-    if np.array_equal(mean, IMAGE_MEAN) and np.array_equal(std, IMAGE_STD): return normalize_image(rgb)
-    return ((np.asarray(rgb, np.float32).transpose(2, 0, 1) / 255 - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    out = np.asarray(rgb).transpose(2, 0, 1).astype(np.float32)
+    out *= (1 / (255 * std))[:, None, None]; out += (-mean / std)[:, None, None]
+    return out
+
+def thesis_resize_crop(img, size, resize: str = 'nearest') -> np.ndarray:
+    """(H, W[, C]) `img` resized to `size` = (width W', height H') as the thesis: to H' high and floor(H' * W / H) wide
+    (`resize` 'nearest' or 'bilinear', the latter for uint8 colour only), then centre-cropped to W' x H' (left edge
+    round((w - W') / 2), zero-padded where the image is narrower). An image already of `size` is returned as it is."""
+    img = np.asarray(img)
+    W2, H2 = int(size[0]), int(size[1])
+    H, W = img.shape[:2]
+    if (W, H) == (W2, H2): return img
+    if resize not in RESIZES: raise ThesisReconError(f"resize: 'nearest' or 'bilinear', got {resize!r}")
+    rw = int(np.floor(H2 * W / H))
+    out = _nearest(img, (rw, H2)) if resize == 'nearest' else resize_color(img, (rw, H2))
+    if rw < W2:
+        pad = [(0, 0), ((W2 - rw) // 2, (W2 - rw + 1) // 2)] + [(0, 0)] * (img.ndim - 2)
+        out, rw = np.pad(out, pad), W2
+    x0 = int(round((rw - W2) / 2))
+    return np.ascontiguousarray(out[:, x0:x0 + W2])
 
 def list_images(img_dir) -> list[Path]:
     "The colour images of a flat image folder, sorted by name; an empty or missing folder is an error."
@@ -139,18 +164,19 @@ def list_images(img_dir) -> list[Path]:
     if not files: raise ThesisReconError(f'{img_dir}: empty image folder (no .jpg/.png images)')
     return files
 
-def load_image(path, img_size=(328, 256)):
-    "An image file resized to `img_size`[1] high and centre-cropped to `img_size` = (width, height): (H, W, 3) uint8."
-    im = read_color(path)
-    resized, (x0, y0, x1, y1) = resize_crop_params((im.shape[1], im.shape[0]), img_size)
-    return np.ascontiguousarray(resize_color(im, resized)[y0:y1, x0:x1])
+def load_image(path, img_size=(328, 256), resize: str = 'nearest'):
+    "An image file resized and centre-cropped to `img_size` = (width, height) as the thesis (`thesis_resize_crop`): (H, W, 3) uint8."
+    return thesis_resize_crop(read_color(path), img_size, resize)
 
 class Seg2dDataset(torch.utils.data.Dataset):
     """Images of `img_dir` with their labels `label_dir/<stem>.png`. Items: dicts of `image` (3, H, W) float32 normalised,
     `label` (h, w) int64 NYU40 ids (0 = ignored; `label_img_size`, default `img_size`) and `name`. `img_size` = (W, H).
+    `resize`: how colour is resized ('nearest', the thesis's, or 'bilinear'); labels always nearest.
     Without `label_dir` (prediction) items carry no label."""
     def __init__(self, img_dir, label_dir=None, img_size=(328, 256), label_img_size=None, mean=IMAGE_MEAN, std=IMAGE_STD,
-                 augmentation: bool = False, num_classes: int = NUM_CLASSES, files=None):
+                 augmentation: bool = False, num_classes: int = NUM_CLASSES, files=None, resize: str = 'nearest'):
+        if resize not in RESIZES: raise ThesisReconError(f"resize: 'nearest' or 'bilinear', got {resize!r}")
+        self.resize = resize
         self.img_dir = Path(img_dir)
         self.label_dir = None if label_dir is None else Path(label_dir)
         self.img_size = tuple(int(s) for s in img_size)
@@ -173,7 +199,7 @@ class Seg2dDataset(torch.utils.data.Dataset):
     def read_label(self, image_path) -> np.ndarray:
         "The label of an image at `label_img_size` (nearest), ids above `num_classes - 1` set to 0: (h, w) int64."
         path = self.label_path(image_path)
-        lab = resize_crop_depth(read_label_png(path), self.label_img_size).astype(np.int64)   # nearest resize, centre crop
+        lab = thesis_resize_crop(read_label_png(path), self.label_img_size).astype(np.int64)
         bad = lab >= self.num_classes
         if bad.any():
             if not self._warned:
@@ -185,7 +211,7 @@ class Seg2dDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         path = self.images[i]
-        rgb = load_image(path, self.img_size)
+        rgb = load_image(path, self.img_size, self.resize)
         label = torch.from_numpy(self.read_label(path)) if self.label_dir is not None else None
         if self.augmentation:
             image = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255

@@ -1,4 +1,4 @@
-"""`train-2d`, `test-2d` and `predict-2d`: ENet or DeepLabV3 trained on the 2D data set with the thesis's configs
+"""`train-2d`, `test-2d` and `predict-2d`: the thesis's ENet or DeepLabV3 trained on the 2D data set with its configs
 (`train_enet.json`, `test_enet.json`), through the shared trainer; the IoU table over the 20 ScanNet classes;
 colourised label maps. `load_2d_model` hands a trained network to the 3D stages."""
 
@@ -19,23 +19,23 @@ from ..core import ArgumentParser, ThesisReconError, atomic_write_text
 from ..config import load_config, save_config, shipped_config
 from ..labels import NYU40_NAMES
 from ..train import TrainOptions, fit, resolve_device, seed_everything, load_checkpoint, add_train_args, autocast, dist_info
-from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD
-from .data import Seg2dDataset, NUM_CLASSES, load_image, normalize, COLOR_SUFFIXES
-from .enet import ENet
+from ..labels import class_weights_from_frequencies
+from .data import Seg2dDataset, NUM_CLASSES, IMAGE_MEAN, IMAGE_STD, load_image, normalize, COLOR_SUFFIXES
+from .enet import ENet, ENet3DMV
 from .deeplab import DeepLabV3
 
 # %% auto #0
 __all__ = ['IOU_IGNORE_INDEX', 'ARCHITECTURES', 'ModelsConfig', 'LoaderConfig', 'TrainerConfig', 'OptimizerConfig', 'Seg2dConfig',
            'load_seg2d_config', 'example_configs', 'build_2d_model', 'load_2d_model', 'confusion_matrix', 'iou_scores',
-           'iou_table', 'write_iou_results', 'label_histogram', 'enet_class_weights', 'seg2d_loss', 'evaluate_2d',
-           'majority_baseline', 'run_dirs', 'train_2d', 'test_2d', 'colorize_labels', 'predict_2d', 'train_2d_main',
-           'test_2d_main', 'predict_2d_main']
+           'iou_table', 'write_iou_results', 'label_histogram', 'seg2d_class_weights', 'match_logits',
+           'fixed_cross_entropy', 'seg2d_loss', 'evaluate_2d', 'majority_baseline', 'run_dirs', 'train_2d', 'test_2d',
+           'colorize_labels', 'predict_2d', 'train_2d_main', 'test_2d_main', 'predict_2d_main']
 
 # %% ../../nbs/43_seg2d_train.ipynb #d08b992d
 @dataclass
 class ModelsConfig:
     "`models{...}`: which network and how it starts."
-    architecture: Literal['enet', 'deeplabv3'] = 'enet'
+    architecture: Literal['enet3dmv', 'enet', 'deeplabv3'] = 'enet3dmv'
     num_classes: int = NUM_CLASSES
     in_channels: int = 3
     freeze_bn: bool = False
@@ -43,6 +43,8 @@ class ModelsConfig:
     load_path: Optional[str] = None           # a .tar checkpoint: weights to start from (train) or to test (test/predict)
     width: float = 1.0                        # DeepLabV3 backbone width factor (1 = ResNet-50)
     pretrained_backbone: Optional[str] = None # DeepLabV3: torchvision ImageNet ResNet-50 state dict; then only layer4 trains
+    freeze_backbone: Optional[bool] = None    # DeepLabV3: only layer4 of the backbone trains (None: when starting from weights)
+    frozen_bn_train_mode: bool = False        # frozen layers' batch norms follow train() (the thesis's DeepLab training)
 
 @dataclass
 class LoaderConfig:
@@ -54,6 +56,7 @@ class LoaderConfig:
     mean: tuple[float, float, float] = tuple(float(m) for m in IMAGE_MEAN)
     std: tuple[float, float, float] = tuple(float(s) for s in IMAGE_STD)
     augmentation: bool = False
+    resize: Literal['nearest', 'bilinear'] = 'nearest'   # colour resizing (the thesis: nearest)
     batch_size: int = 32
     shuffle: bool = True
     num_workers: int = 4
@@ -95,6 +98,7 @@ class Seg2dConfig:
     save_dir: str = 'saved'
     label_smoothing: float = 0.1
     class_weighting: Literal['enet', 'none'] = 'enet'
+    class_weight_c: float = 1.2                # w_c = 1 / ln(class_weight_c + p_c)
 
 def load_seg2d_config(source, overrides: dict | None = None) -> Seg2dConfig:
     "A `Seg2dConfig` from a file, a shipped config's name (`train_enet`), or a dict; `overrides` = {'trainer.epochs': 1}."
@@ -103,37 +107,42 @@ def load_seg2d_config(source, overrides: dict | None = None) -> Seg2dConfig:
     return load_config(source, Seg2dConfig, overrides=overrides)
 
 # %% ../../nbs/43_seg2d_train.ipynb #00e25510
-def _loader(split: str, img_size=(328, 256), augmentation=False, batch_size=32, shuffle=True, num_workers=4, root='data/2d'):
+def _loader(split: str, img_size=(328, 256), augmentation=False, batch_size=32, shuffle=True, num_workers=4, root='data/2d',
+            label_img_size=None):
     return {'img_dir': f'{root}/scannet_250k_images/{split}', 'label_dir': f'{root}/labels_250k_images/{split}',
-            'img_size': list(img_size), 'label_img_size': list(img_size), 'mean': [float(m) for m in IMAGE_MEAN],
-            'std': [float(s) for s in IMAGE_STD], 'augmentation': augmentation, 'batch_size': batch_size,
+            'img_size': list(img_size), 'label_img_size': list(label_img_size or img_size), 'mean': [float(m) for m in IMAGE_MEAN],
+            'std': [float(s) for s in IMAGE_STD], 'augmentation': augmentation, 'resize': 'nearest', 'batch_size': batch_size,
             'shuffle': shuffle, 'num_workers': num_workers}
 
 def example_configs() -> dict:
     "The shipped 2D configs as dicts: {file name: config}."
     models = lambda arch, **kw: {'architecture': arch, 'num_classes': 41, 'in_channels': 3, 'freeze_bn': False,
                                  'freeze_dropout': False, 'load_path': None, **kw}
-    trainer = lambda **kw: {'epochs': 10, 'log_nth': 50, 'single_sample': False, 'add_figure_tensorboard': True,
+    trainer = lambda **kw: {'epochs': 1500, 'log_nth': 50, 'single_sample': False, 'add_figure_tensorboard': True,
                             'load_path': None, 'resume_training': False, 'training_type': 'semantic_segmentation_2d', **kw}
-    common = {'ignore_index': 0, 'IoU_ignore_index': list(IOU_IGNORE_INDEX),
-              'optimizer': {'learning_rate': 1e-3, 'weight_decay': 0.0}}
+    common = {'ignore_index': 0, 'IoU_ignore_index': list(IOU_IGNORE_INDEX), 'label_smoothing': 0.1,
+              'class_weighting': 'enet', 'class_weight_c': 1.2, 'optimizer': {'learning_rate': 1e-3, 'weight_decay': 0.0}}
+    enet_labels = (41, 32)   # the thesis's ENet: labels at its 1/8 output size
     return {
-        'train_enet.json': {'models': models('enet'), 'train_loader': _loader('trainset', augmentation=True),
-                            'val_loader': _loader('valset', shuffle=False), 'trainer': trainer(), **common},
-        'train_deeplabv3.json': {'models': models('deeplabv3', pretrained_backbone='data/resnet50_imagenet.pth'),
-                                 'train_loader': _loader('trainset', augmentation=True, batch_size=16),
-                                 'val_loader': _loader('valset', shuffle=False, batch_size=16), 'trainer': trainer(), **common},
-        'test_enet.json': {'models': models('enet', load_path='saved/models/enet/RUN/best.tar'),
-                           'test_loader': _loader('valset', shuffle=False), **common},
-        'train_enet_synthetic.json': {'models': models('enet'),
-                                      'train_loader': _loader('trainset', (80, 64), True, 8, True, 2, 'data/2d_synthetic'),
-                                      'val_loader': _loader('valset', (80, 64), False, 8, False, 0, 'data/2d_synthetic'),
+        'train_enet.json': {'models': models('enet3dmv'),
+                            'train_loader': _loader('trainset', augmentation=True, batch_size=64, label_img_size=enet_labels),
+                            'val_loader': _loader('valset', shuffle=False, batch_size=64, label_img_size=enet_labels),
+                            'trainer': trainer(), **common},
+        'train_deeplabv3.json': {'models': models('deeplabv3', load_path='data/deeplabv3_resnet50_coco.tar', freeze_backbone=True,
+                                                  frozen_bn_train_mode=True),
+                                 'train_loader': _loader('trainset', augmentation=True, batch_size=32),
+                                 'val_loader': _loader('valset', shuffle=False, batch_size=32), 'trainer': trainer(), **common},
+        'test_enet.json': {'models': models('enet3dmv', load_path='saved/models/enet3dmv/RUN/best.tar'),
+                           'test_loader': _loader('valset', shuffle=False, batch_size=64, label_img_size=enet_labels), **common},
+        'train_enet_synthetic.json': {'models': models('enet3dmv'),
+                                      'train_loader': _loader('trainset', (80, 64), True, 8, True, 2, 'data/2d_synthetic', (10, 8)),
+                                      'val_loader': _loader('valset', (80, 64), False, 8, False, 0, 'data/2d_synthetic', (10, 8)),
                                       'trainer': trainer(epochs=20, log_nth=10, add_figure_tensorboard=False), **common,
                                       'name': 'enet_synthetic'},
     }
 
 # %% ../../nbs/43_seg2d_train.ipynb #d9a6aaed
-ARCHITECTURES = {'enet': ENet, 'deeplabv3': DeepLabV3}
+ARCHITECTURES = {'enet3dmv': ENet3DMV, 'enet': ENet, 'deeplabv3': DeepLabV3}
 
 def build_2d_model(models: ModelsConfig) -> nn.Module:
     "The network of a `models{...}` section (fresh weights, or ImageNet backbone weights for DeepLabV3), frozen as configured."
@@ -142,13 +151,23 @@ def build_2d_model(models: ModelsConfig) -> nn.Module:
     if models.architecture == 'deeplabv3':
         net = DeepLabV3(models.num_classes, models.in_channels, width=models.width, pretrained_backbone=models.pretrained_backbone)
     else:
-        net = ENet(models.num_classes, models.in_channels)
-    return net.set_freeze(models.freeze_bn, models.freeze_dropout)
+        net = ARCHITECTURES[models.architecture](models.num_classes, models.in_channels)
+    return net.set_freeze(models.freeze_bn, models.freeze_dropout, models.frozen_bn_train_mode)
 
-def load_2d_model(checkpoint_path=None, architecture: str = 'enet', num_classes: int = NUM_CLASSES, **kw) -> nn.Module:
-    """An `ENet` / `DeepLabV3` (`architecture` 'enet' / 'deeplabv3'), with the weights of the `.tar` checkpoint at
-    `checkpoint_path` if given (its architecture must match), in eval mode. `kw` go to `ModelsConfig` (`width`,
-    `in_channels`, `freeze_bn`, `freeze_dropout`, `pretrained_backbone`); the checkpoint's own config fills those not given."""
+def _freeze_for_training(model: nn.Module, models: ModelsConfig) -> None:
+    "DeepLabV3: only `layer4` of the backbone trains when `freeze_backbone` (None: when it starts from weights)."
+    if models.architecture != 'deeplabv3': return
+    freeze = models.freeze_backbone
+    if freeze is None: freeze = bool(models.load_path or models.pretrained_backbone)
+    if freeze: model.freeze_backbone()
+    elif models.pretrained_backbone:
+        raise ThesisReconError('models.freeze_backbone: false with models.pretrained_backbone (that start always trains layer4 alone)')
+
+def load_2d_model(checkpoint_path=None, architecture: str = 'enet3dmv', num_classes: int = NUM_CLASSES, **kw) -> nn.Module:
+    """An `ENet3DMV` / `ENet` / `DeepLabV3` (`architecture` 'enet3dmv' / 'enet' / 'deeplabv3'), with the weights of the
+    `.tar` checkpoint at `checkpoint_path` if given (its architecture must match; `import-weights` writes such files
+    from the originals'), in eval mode. `kw` go to `ModelsConfig` (`width`, `in_channels`, `freeze_bn`,
+    `freeze_dropout`, `frozen_bn_train_mode`, `pretrained_backbone`); the checkpoint's own config fills those not given."""
     if architecture not in ARCHITECTURES:
         raise ThesisReconError(f"architecture '{architecture}' is not one of {', '.join(ARCHITECTURES)}")
     ck = None
@@ -216,22 +235,32 @@ def label_histogram(dataset: Seg2dDataset, max_images: int = 1000, progress: boo
         hist += np.bincount(dataset.read_label(dataset.images[i]).ravel(), minlength=dataset.num_classes)
     return hist
 
-def enet_class_weights(hist, ignore_index: int = 0, c: float = 1.02) -> torch.Tensor:
-    "ENet's class weights 1 / ln(c + p) with p each class's share of the annotated pixels of `hist`."
-    hist = np.asarray(hist, np.float64).copy()
-    hist[ignore_index] = 0
-    p = hist / max(hist.sum(), 1)
-    return torch.tensor(1 / np.log(c + p), dtype=torch.float32)
+def seg2d_class_weights(hist, c: float = 1.2) -> torch.Tensor:
+    "(C,) float32 weights 1 / ln(c + p) with p each class's share of all pixels of `hist` (class 0 included, as the thesis)."
+    return torch.from_numpy(class_weights_from_frequencies(hist, c))
+
+def match_logits(logits, size):
+    "(B, C, h, w) logits bilinearly resized (align_corners=False) to `size` = (H, W) when they differ; else as they are."
+    if tuple(logits.shape[-2:]) == tuple(size): return logits
+    return F.interpolate(logits, size=tuple(size), mode='bilinear', align_corners=False)
+
+def fixed_cross_entropy(logits, labels, weight=None, ignore_index: int = 0, label_smoothing: float = 0.1):
+    """The thesis's `FixedCrossEntropyLoss`: the pixels labelled `ignore_index` are removed, then weighted, label-smoothed
+    cross-entropy over the rest (`weight`-normalised mean). (B, C, h, w) logits, (B, H, W) labels (logits resized to
+    the labels' size if they differ). No pixel left: 0 (with a gradient), where the original gives NaN."""
+    logits = match_logits(logits, labels.shape[-2:]).float()
+    keep = labels != ignore_index
+    if not keep.any(): return logits.sum() * 0
+    w = None if weight is None else weight.to(logits.device)
+    return F.cross_entropy(logits.permute(0, 2, 3, 1)[keep], labels[keep], weight=w, label_smoothing=label_smoothing)
 
 def seg2d_loss(weight=None, ignore_index: int = 0, label_smoothing: float = 0.1):
-    "`loss_fn(model, batch)` for the trainer: weighted, label-smoothed cross-entropy of `model(batch['image'])`."
+    "`loss_fn(model, batch)` for the trainer: `fixed_cross_entropy` of `model(batch['image'])` against `batch['label']`."
     def loss_fn(model, batch):
-        logits = model(batch['image'])
-        w = None if weight is None else weight.to(logits.device)
-        return F.cross_entropy(logits.float(), batch['label'], weight=w, ignore_index=ignore_index, label_smoothing=label_smoothing)
+        return fixed_cross_entropy(model(batch['image']), batch['label'], weight, ignore_index, label_smoothing)
     return loss_fn
 
-# %% ../../nbs/43_seg2d_train.ipynb #ad062831
+# %% ../../nbs/43_seg2d_train.ipynb #31338ab9
 @torch.no_grad()
 def evaluate_2d(model, loader, device, loss_fn=None, iou_ignore_index=IOU_IGNORE_INDEX, ignore_index: int = 0,
                 progress: bool = False) -> tuple[dict, torch.Tensor]:
@@ -239,7 +268,7 @@ def evaluate_2d(model, loader, device, loss_fn=None, iou_ignore_index=IOU_IGNORE
     conf, total, n = None, 0.0, 0
     for batch in tqdm(loader, desc='evaluate', unit='batch', disable=not progress):
         images, labels = batch['image'].to(device), batch['label'].to(device)
-        logits = model(images)
+        logits = match_logits(model(images), labels.shape[-2:])
         if loss_fn is not None:
             total += float(loss_fn(lambda x: logits, {'image': images, 'label': labels})) * len(images); n += len(images)
         c = confusion_matrix(logits.argmax(1), labels, logits.shape[1], ignore_index)
@@ -257,11 +286,11 @@ def majority_baseline(hist_train, val_conf_rows, iou_ignore_index=IOU_IGNORE_IND
     conf = torch.zeros(len(rows), len(rows), dtype=torch.int64); conf[:, k] = rows
     return iou_scores(conf, iou_ignore_index)
 
-# %% ../../nbs/43_seg2d_train.ipynb #31338ab9
+# %% ../../nbs/43_seg2d_train.ipynb #a55d614e
 def _dataset(loader: LoaderConfig, models: ModelsConfig, augmentation=None, labels: bool = True) -> Seg2dDataset:
     return Seg2dDataset(loader.img_dir, loader.label_dir if labels else None, loader.img_size, loader.label_img_size,
                         loader.mean, loader.std, loader.augmentation if augmentation is None else augmentation,
-                        models.num_classes)
+                        models.num_classes, resize=loader.resize)
 
 def run_dirs(cfg: Seg2dConfig, run: str) -> dict:
     "The run's folders: `models`, `runs` and `test_results` under `save_dir/<kind>/<name>/<run>`."
@@ -299,11 +328,12 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
         val_set.img_dir, val_set.label_dir = train_set.img_dir, train_set.label_dir
     weight = None
     if cfg.class_weighting == 'enet':
-        weight = enet_class_weights(label_histogram(train_set, progress=progress), cfg.ignore_index)
+        weight = seg2d_class_weights(label_histogram(train_set, progress=progress), cfg.class_weight_c)
     seed_everything(cfg.trainer.seed)
     model = build_2d_model(cfg.models)
     if cfg.models.load_path and not resume:
         load_checkpoint(cfg.models.load_path, model, arch=cfg.models.architecture)
+    _freeze_for_training(model, cfg.models)
     loss_fn = seg2d_loss(weight, cfg.ignore_index, cfg.label_smoothing)
     def evaluate(model, loader, device):
         scores, _ = evaluate_2d(model, loader, device, loss_fn, cfg.IoU_ignore_index, cfg.ignore_index)
@@ -320,7 +350,7 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
                  config=cfg, arch=cfg.models.architecture, figures=_figures if cfg.trainer.add_figure_tensorboard else None)
     return result, model, dirs
 
-# %% ../../nbs/43_seg2d_train.ipynb #84495594
+# %% ../../nbs/43_seg2d_train.ipynb #c0577073
 def _checkpoint_of(cfg: Seg2dConfig, checkpoint=None) -> Path:
     path = checkpoint or cfg.models.load_path
     if not path: raise ThesisReconError('models.load_path: give the checkpoint to use (in the config or with --checkpoint)')
@@ -368,16 +398,17 @@ def predict_2d(cfg: Seg2dConfig, images, out_dir, device: str = 'auto', checkpoi
     img_size = loader_cfg.img_size if loader_cfg is not None else (328, 256)
     mean, std = (loader_cfg.mean, loader_cfg.std) if loader_cfg is not None else (IMAGE_MEAN, IMAGE_STD)
     model = _model_for(cfg, checkpoint, dev)
+    resize = loader_cfg.resize if loader_cfg is not None else 'nearest'
     out, written = Path(out_dir), []
     for i in tqdm(range(0, len(files), batch_size), desc='predict', unit='batch', disable=not progress):
         chunk = files[i:i + batch_size]
-        batch = torch.stack([torch.from_numpy(normalize(load_image(f, img_size), mean, std)) for f in chunk]).to(dev)
-        with torch.no_grad(), autocast(dev): pred = model(batch).argmax(1).cpu().numpy()
+        batch = torch.stack([torch.from_numpy(normalize(load_image(f, img_size, resize), mean, std)) for f in chunk]).to(dev)
+        with torch.no_grad(), autocast(dev): pred = match_logits(model(batch), batch.shape[-2:]).argmax(1).cpu().numpy()
         for f, lab in zip(chunk, pred):
             write_color(out/f'{f.stem}.png', colorize_labels(lab)); written.append(out/f'{f.stem}.png')
     return written
 
-# %% ../../nbs/43_seg2d_train.ipynb #de828682
+# %% ../../nbs/43_seg2d_train.ipynb #752563cb
 def _common_args(p: argparse.ArgumentParser, train: bool = False):
     p.add_argument('--config', required=True,
                    help="config file (.json/.yml), or the name of a shipped one (train_enet, train_deeplabv3, test_enet, "
