@@ -69,3 +69,11 @@ def test_import_weights_thesis_surfacenet_bad(tmp_path, capsys, case):
     want = {'missing_key': "'upconv3.1.weight'", 'other_kind': 'not a thesis SurfaceNet checkpoint', 'truncated': 'truncated'}[case]
     assert len(err) == 1 and str(src) in err[0] and want in err[0], err
     assert not (tmp_path/'out.tar').exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(('out', '.out'))]
+
+@pytest.mark.parametrize('item, want', [('recon_rgb', 'expected NAME=FILE'), ('unet=a.tar', "'unet' is none of"),
+                                        ('recon_rgb=missing.tar', 'missing.tar: no such file')])
+def test_experiment_bad_weights(tmp_path, capsys, item, want):
+    assert main(['experiment', 'reconstruction', '--weights', item, '--out', str(tmp_path/'o'), '--device', 'cpu']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and want in err[0], err
+    assert not (tmp_path/'o').exists()

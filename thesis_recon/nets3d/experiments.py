@@ -11,8 +11,9 @@ import numpy as np
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text
 
 # %% auto #0
-__all__ = ['PUBLISHED', 'BUDGETS', 'Budget', 'experiment_data', 'train_2d_net', 'row_config', 'run_row', 'experiment_table',
-           'markdown_table', 'write_results', 'run_experiment', 'experiment_main']
+__all__ = ['PUBLISHED', 'ROWS_3D', 'NETS_2D', 'BUDGETS', 'Budget', 'experiment_data', 'frames_2d', 'output_size', 'train_2d_net',
+           'eval_2d_net', 'row_config', 'run_row', 'experiment_table', 'markdown_table', 'write_results',
+           'check_weights', 'data_note', 'run_experiment', 'experiment_main']
 
 # %% ../../nbs/54_experiments.ipynb #ab989e2d
 PUBLISHED = {
@@ -20,7 +21,10 @@ PUBLISHED = {
                        'ENet features': {'fscore': 0.658, 'precision': 0.567, 'recall': 0.796},
                        'DeepLab features': {'fscore': 0.727, 'precision': 0.655, 'recall': 0.824}},
     'segmentation': {'from scratch': {'miou': 0.634}, 'fine-tuned from reconstruction': {'miou': 0.647}},
+    '2d': {'enet3dmv': {'miou': 0.514}, 'deeplabv3': {'miou': 0.604}},
 }
+ROWS_3D = ('recon_rgb', 'recon_enet', 'recon_deeplab', 'seg_scratch', 'seg_finetuned')
+NETS_2D = ('enet3dmv', 'deeplabv3')
 
 @dataclass(frozen=True)
 class Budget:
@@ -68,15 +72,26 @@ def experiment_data(out, budget: Budget, data_path=None, progress: bool = True) 
     return experiment_data(None, budget, out)
 
 # %% ../../nbs/54_experiments.ipynb #9b95f245
+def frames_2d(out, data: dict) -> Path:
+    "The experiment's frames as the 2D data set (`prep_2d_dataset`) in `out/2d_data`."
+    from thesis_recon.seg2d.data import prep_2d_dataset
+    d2 = Path(out)/'2d_data'
+    prep_2d_dataset(data['root'], d2, data['train_list'], data['val_list'], progress=False)
+    return d2
+
+def output_size(arch: str, img_size) -> list[int]:
+    "(w, h) of a 2D network's logits for images of `img_size`: 1/8 for the thesis's ENet (41x32 at 328x256), else the image's."
+    return [img_size[0] // 8, img_size[1] // 8] if arch == 'enet3dmv' else list(img_size)
+
 def train_2d_net(arch: str, out, data: dict, budget: Budget, device: str = 'auto', progress: bool = True) -> Path:
-    "Train ENet or DeepLabv3 on the experiment's frames (resumable); returns its best checkpoint."
-    from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS, prep_2d_dataset
+    "Train the thesis's ENet (`enet3dmv`, labels at its 1/8 output as the thesis) or DeepLabv3 on the experiment's frames (resumable); returns its best checkpoint."
+    from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS
     from thesis_recon.seg2d.train import load_seg2d_config, run_dirs, train_2d
     out = Path(out)
-    d2 = out/'2d_data'
-    prep_2d_dataset(data['root'], d2, data['train_list'], data['val_list'], progress=False)
+    d2 = frames_2d(out, data)
     loader = lambda split, shuffle: {'img_dir': str(d2/IMAGE_ROOT/SPLIT_DIRS[split]), 'label_dir': str(d2/LABEL_ROOT/SPLIT_DIRS[split]),
-                                     'img_size': list(budget.img_size), 'batch_size': budget.batch_2d, 'shuffle': shuffle,
+                                     'img_size': list(budget.img_size), 'label_img_size': output_size(arch, budget.img_size),
+                                     'batch_size': budget.batch_2d, 'shuffle': shuffle,
                                      'num_workers': 0, 'augmentation': split == 'train'}
     models = {'architecture': arch, 'num_classes': 41}
     if arch == 'deeplabv3': models['width'] = budget.deeplab_width
@@ -89,10 +104,35 @@ def train_2d_net(arch: str, out, data: dict, budget: Budget, device: str = 'auto
     atomic_write_text(out/'2d'/f'{arch}.done', 'done\n')
     return ck_dir/'best.tar'
 
+def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: Budget, device: str = 'auto') -> dict:
+    """20-class mIoU of a 2D network on the val frames: `miou_output` at its own output size (labels resized to it, nearest:
+    the thesis's protocol, 41x32 for ENet) and `miou_full` at the image size (logits upsampled bilinearly)."""
+    import torch
+    import torch.nn.functional as F
+    from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS, Seg2dDataset
+    from thesis_recon.seg2d.train import confusion_matrix, iou_scores, load_2d_model
+    from thesis_recon.train import resolve_device
+    dev = resolve_device(device)
+    d2 = frames_2d(out, data)
+    model = load_2d_model(checkpoint, arch, 41).to(dev).eval()
+    small = output_size(arch, budget.img_size)
+    args = (d2/IMAGE_ROOT/SPLIT_DIRS['val'], d2/LABEL_ROOT/SPLIT_DIRS['val'], list(budget.img_size))
+    at_output, at_full = Seg2dDataset(*args, label_img_size=small), Seg2dDataset(*args)
+    conf_out = conf_full = 0
+    with torch.no_grad():
+        for a, b in zip(at_output, at_full):
+            logits = model(a['image'][None].to(dev)).float()
+            if list(logits.shape[-2:]) != [small[1], small[0]]:
+                raise ThesisReconError(f'{checkpoint}: {arch} gives {logits.shape[-1]}x{logits.shape[-2]} logits, expected {small[0]}x{small[1]}')
+            conf_out = conf_out + confusion_matrix(logits.argmax(1), a['label'], 41)
+            full = F.interpolate(logits, size=b['label'].shape, mode='bilinear', align_corners=False)
+            conf_full = conf_full + confusion_matrix(full.argmax(1), b['label'], 41)
+    return {'output_size': f'{small[0]}x{small[1]}', 'miou_output': iou_scores(conf_out)['miou'], 'miou_full': iou_scores(conf_full)['miou']}
+
 # %% ../../nbs/54_experiments.ipynb #990f4ebd
 def row_config(name: str, out, data: dict, budget: Budget, num_classes: int = 2, feat: str | None = None,
-               ckpt_2d=None, pretrained=None) -> dict:
-    "The `train-3d` config (a dict) of one experiment row."
+               ckpt_2d=None, pretrained=None, weights=None, frozen_train_mode: bool = False) -> dict:
+    "The `train-3d` config (a dict) of one experiment row (`weights`: a checkpoint to evaluate instead of training)."
     feat_size = [budget.img_size[0] // 8, budget.img_size[1] // 8]
     cfg = {'root': str(data['root']), 'train_file': str(data['train']), 'val_file': str(data['val']),
            'out_dir': str(Path(out)/'runs'/name), 'use_2d_feat_input': feat is not None,
@@ -104,7 +144,9 @@ def row_config(name: str, out, data: dict, budget: Budget, num_classes: int = 2,
            'trainer': {'epochs': budget.epochs_3d, 'max_steps': budget.steps_3d, 'accumulation_step': budget.accumulation,
                        'log_nth': 10},
            'optimizer': {'learning_rate': budget.lr_3d}}
-    if feat is not None: cfg['model_2d'] = {'arch_2d': feat, 'load_path_2d': str(ckpt_2d)}
+    if feat is not None: cfg['model_2d'] = {'arch_2d': feat, 'load_path_2d': str(ckpt_2d), 'frozen_train_mode': frozen_train_mode,
+                                            'freeze_bn': not frozen_train_mode}
+    if weights is not None: cfg['trainer']['load_path'] = str(Path(weights).resolve())
     if pretrained is not None:
         cfg['model_3d'].update(use_pretrained_from_reconstruction=True, load_path_3d=str(pretrained))
         cfg['optimizer'].update(learning_rate=budget.lr_3d, body_learning_rate=5e-5 if budget.lr_3d <= 1e-3 else budget.lr_3d / 20)
@@ -119,11 +161,18 @@ def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = Tr
     path = Path(out)/'configs'/f'{name}.json'; path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(cfg, indent=1))
     c = load_3d_config(path)
-    latest = Path(c.out_dir)/'models'/'latest.tar'
-    res = train_3d(c, device=device, resume=latest.exists(), progress=progress)
-    best_val = max(res.val_history, key=lambda r: r['iou' if c.model_3d.num_classes == 2 else 'miou']) if res.val_history else {}
-    scenes = infer_3d(c, 'val', Path(out)/'infer'/name, device=device, progress=progress)
-    row = {'name': name, 'steps': res.step, 'val': best_val, 'scenes': scenes['mean'], 'checkpoint': str(res.best_path)}
+    if c.trainer.load_path is not None:                   # given weights: evaluated, not trained
+        scenes = infer_3d(c, 'val', Path(out)/'infer'/name, device=device, progress=progress)
+        val = {k[len('chunk_'):]: v for k, v in scenes['mean'].items() if k.startswith('chunk_')}
+        row = {'name': name, 'steps': 0, 'val': val, 'scenes': scenes['mean'], 'checkpoint': c.trainer.load_path}
+    else:
+        latest = Path(c.out_dir)/'models'/'latest.tar'
+        res = train_3d(c, device=device, resume=latest.exists(), progress=progress)
+        metric = 'iou' if c.model_3d.num_classes == 2 else 'miou'
+        kept = (lambda r: -r['loss']) if c.trainer.best_by == 'loss' else (lambda r: r[metric])   # the validation of best.tar
+        best_val = max(res.val_history, key=kept) if res.val_history else {}
+        scenes = infer_3d(c, 'val', Path(out)/'infer'/name, device=device, progress=progress)
+        row = {'name': name, 'steps': res.step, 'val': best_val, 'scenes': scenes['mean'], 'checkpoint': str(res.best_path)}
     done.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(done, json.dumps(row, indent=1))
     return row
@@ -132,6 +181,10 @@ def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = Tr
 def experiment_table(kind: str, rows: dict) -> list[dict]:
     "One record per row: our metrics beside the published ones (None where the thesis gives none)."
     recs = []
+    if kind == '2d':
+        return [{'network': name, 'output size': r['output_size'], 'miou (output size)': r['miou_output'],
+                 'miou (full resolution)': r['miou_full'], 'published_miou': PUBLISHED['2d'][name]['miou']}
+                for name, r in rows.items()]
     for name, r in rows.items():
         pub = PUBLISHED[kind].get(name, {})
         if kind == 'reconstruction':
@@ -152,12 +205,13 @@ def markdown_table(recs: list[dict]) -> str:
     lines += ['| ' + ' | '.join(fmt(r[k]) for k in keys) + ' |' for r in recs]
     return '\n'.join(lines)
 
-def write_results(kind: str, recs: list[dict], out, note: str = '') -> dict:
-    "`out/<kind>.md`, `out/<kind>.csv` and `out/<kind>.png` (ours vs published, bars)."
+def write_results(kind: str, recs: list[dict], out, note: str = '', recs_2d: list[dict] | None = None) -> dict:
+    "`out/<kind>.md` (with the 2D networks' table if given), `out/<kind>.csv` and `out/<kind>.png` (ours vs published, bars)."
     import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     out = Path(out)
     md = f'# {kind} experiment\n\n{note}\n\n' + markdown_table(recs) + '\n'
+    if recs_2d: md += '\n## The 2D networks (val frames, 20-class mIoU)\n\n' + markdown_table(recs_2d) + '\n'
     atomic_write_text(out/f'{kind}.md', md)
     with atomic_path(out/f'{kind}.csv') as tmp:
         with open(tmp, 'w', newline='') as f:
@@ -175,32 +229,50 @@ def write_results(kind: str, recs: list[dict], out, note: str = '') -> dict:
     return {'markdown': out/f'{kind}.md', 'csv': out/f'{kind}.csv', 'plot': out/f'{kind}.png'}
 
 # %% ../../nbs/54_experiments.ipynb #fe3fa99c
-def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device: str = 'auto', progress: bool = True) -> list[dict]:
-    "Run the `kind` experiment ('reconstruction' or 'segmentation') into `out`; returns the table's records and writes its files."
-    if kind not in PUBLISHED: raise ThesisReconError(f"experiment must be 'reconstruction' or 'segmentation', got {kind!r}")
+def check_weights(weights: dict | None) -> dict:
+    "`--weights` NAME -> FILE, checked: known names, existing files."
+    weights = dict(weights or {})
+    for name, path in weights.items():
+        if name not in NETS_2D + ROWS_3D:
+            raise ThesisReconError(f"--weights {name}={path}: {name!r} is none of {', '.join(NETS_2D + ROWS_3D)}")
+        if not Path(path).is_file(): raise ThesisReconError(f'--weights {name}={path}: no such file')
+    return weights
+
+def data_note(budget: str, data_path=None) -> str:
+    "What the numbers are measured on, said beside the published ones."
+    where = f'the data in {data_path}' if data_path else 'SYNTHETIC scans (not ScanNet)'
+    return (f"Ours: budget `{budget}`, measured on {where}: val chunks (voxel metrics), reassembled val scenes (mesh), val "
+            f"frames (2D). Published: the thesis on ScanNet val. " +
+            ('' if data_path else 'On synthetic data the two are not comparable: the table says whether the chain works and learns.'))
+
+def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device: str = 'auto', progress: bool = True,
+                   weights: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """Run the `kind` experiment ('reconstruction' or 'segmentation') into `out`; returns the table's records and the 2D
+    networks' records, and writes the files. `weights`: NAME -> checkpoint used instead of training (see above)."""
+    if kind not in ('reconstruction', 'segmentation'): raise ThesisReconError(f"experiment must be 'reconstruction' or 'segmentation', got {kind!r}")
     if budget not in BUDGETS: raise ThesisReconError(f"--budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
+    weights = check_weights(weights)
     b = BUDGETS[budget]
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     data = experiment_data(out, b, data_path, progress)
-    enet = train_2d_net('enet', out, data, b, device, progress)
+    needs_2d = ('enet3dmv', 'deeplabv3') if kind == 'reconstruction' else ('deeplabv3',)
+    nets = {a: Path(weights[a]) if a in weights else train_2d_net(a, out, data, b, device, progress) for a in needs_2d}
+    def row(name, *args, **kw):
+        return run_row(name, row_config(name, out, data, b, *args, weights=weights.get(name), **kw), out, device, progress)
     rows = {}
     if kind == 'reconstruction':
-        deeplab = train_2d_net('deeplabv3', out, data, b, device, progress)
-        rows['RGB'] = run_row('recon_rgb', row_config('recon_rgb', out, data, b), out, device, progress)
-        rows['ENet features'] = run_row('recon_enet', row_config('recon_enet', out, data, b, 2, 'enet', enet), out, device, progress)
-        rows['DeepLab features'] = run_row('recon_deeplab', row_config('recon_deeplab', out, data, b, 2, 'deeplabv3', deeplab),
-                                           out, device, progress)
-    else:
-        recon = run_row('recon_enet', row_config('recon_enet', out, data, b, 2, 'enet', enet), out, device, progress)
-        rows['from scratch'] = run_row('seg_scratch', row_config('seg_scratch', out, data, b, 41, 'enet', enet), out, device, progress)
-        rows['fine-tuned from reconstruction'] = run_row(
-            'seg_finetuned', row_config('seg_finetuned', out, data, b, 41, 'enet', enet, pretrained=recon['checkpoint']),
-            out, device, progress)
+        rows['RGB'] = row('recon_rgb')
+        rows['ENet features'] = row('recon_enet', 2, 'enet3dmv', nets['enet3dmv'])
+        rows['DeepLab features'] = row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3'])
+    else:        # the thesis's segmentation_3d.py: DeepLab features, the frozen DeepLab left in train mode
+        recon = row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3'])
+        rows['from scratch'] = row('seg_scratch', 41, 'deeplabv3', nets['deeplabv3'], frozen_train_mode=True)
+        rows['fine-tuned from reconstruction'] = row('seg_finetuned', 41, 'deeplabv3', nets['deeplabv3'],
+                                                     pretrained=recon['checkpoint'], frozen_train_mode=True)
     recs = experiment_table(kind, rows)
-    note = (f"Budget `{budget}` on {'the data in ' + str(data_path) if data_path else 'synthetic scans'}; ours: val chunks "
-            f"(voxel metrics) and reassembled val scenes (mesh). Published: the thesis on ScanNet val.")
-    write_results(kind, recs, out, note)
-    return recs
+    recs_2d = experiment_table('2d', {a: eval_2d_net(a, p, out, data, b, device) for a, p in nets.items()})
+    write_results(kind, recs, out, data_note(budget, data_path), recs_2d)
+    return recs, recs_2d
 
 def experiment_main(argv: list[str] | None = None) -> int:
     "`thesis-recon experiment {reconstruction,segmentation} [--data_path DIR] [--budget tiny|small|full] [--out DIR] [--device ...]`."
@@ -219,10 +291,20 @@ def experiment_main(argv: list[str] | None = None) -> int:
     p.add_argument('--out', default='experiments', metavar='DIR',
                    help="output folder; a budget's runs go to OUT/BUDGET, shared by both experiments (default: experiments/)")
     p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to train (default: the GPU if any)')
+    p.add_argument('--weights', action='append', default=[], metavar='NAME=FILE',
+                   help=f"use FILE instead of training NAME ({', '.join(NETS_2D + ROWS_3D)}): a checkpoint of ours or an original's "
+                        "imported by import-weights; a 3D row given weights is evaluated only; repeatable")
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     a = p.parse_args(argv)
+    weights = {}
+    for item in a.weights:
+        name, sep, path = item.partition('=')
+        if not sep or not path: raise ThesisReconError(f'--weights {item}: expected NAME=FILE')
+        weights[name] = path
     out = Path(a.out)/a.budget          # both experiments of a budget share its data, 2D networks and rows
-    recs = run_experiment(a.kind, out, a.budget, a.data_path, a.device, not a.no_progress)
+    recs, recs_2d = run_experiment(a.kind, out, a.budget, a.data_path, a.device, not a.no_progress, weights)
+    print(data_note(a.budget, a.data_path))
     print(markdown_table(recs))
+    print(markdown_table(recs_2d))
     print(f'-> {out}/{a.kind}.md, .csv, .png')
     return 0
