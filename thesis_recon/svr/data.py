@@ -11,19 +11,16 @@ from pathlib import Path
 import numpy as np
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
 from ..kernels import package_kernel
-from .space import (FAR, IMAGE_SIZE, NEAR, X_FOV, Y_FOV, camera_to_scene, fixed_intrinsics,
+from .space import (FAR, IMAGE_SIZE, NEAR, X_FOV, Y_FOV, TRUNC, SVR_CLASSES, WALL_CLASS, FLOOR_CLASS, camera_to_scene, fixed_intrinsics,
                                     scene_to_camera, voxel_centers)
 
 # %% auto #0
-__all__ = ['SVR_CLASSES', 'WALL_CLASS', 'FLOOR_CLASS', 'NYU40_TO_SVR', 'SVR_TARGET_SRC', 'TRUNC', 'VIEW_KEYS', 'svr_classes',
-           'render_view', 'view_poses', 'scene_triangles', 'bin_triangles', 'target_grid', 'point_triangle_dist2',
-           'free_space_reference', 'target_grid_reference', 'make_view_sample', 'save_view', 'load_view', 'list_views',
-           'data_options', 'make_svr_data', 'make_scene_for_svr', 'svr_data_main', 'quantise_tsdf', 'dequantise_tsdf',
-           'write_svr_hdf5']
+__all__ = ['NYU40_TO_SVR', 'SVR_TARGET_SRC', 'VIEW_KEYS', 'svr_classes', 'render_view', 'view_poses', 'scene_triangles',
+           'bin_triangles', 'target_grid', 'point_triangle_dist2', 'free_space_reference', 'target_grid_reference',
+           'make_view_sample', 'save_view', 'load_view', 'list_views', 'data_options', 'make_svr_data',
+           'make_scene_for_svr', 'svr_data_main', 'quantise_tsdf', 'dequantise_tsdf', 'write_svr_hdf5']
 
 # %% ../../nbs/61_svr_data.ipynb #75c398b4
-SVR_CLASSES = ('void', 'table', 'wall', 'bath', 'sofa', 'cabinet', 'bed', 'chair', 'floor', 'lighting')
-WALL_CLASS, FLOOR_CLASS = 2, 8
 _SVR_OF_NYU40 = {'wall': (1, 8, 9, 11, 13, 16, 22, 30, 38), 'floor': (2, 20), 'cabinet': (3, 10, 12, 15, 17, 24, 32),
                  'bed': (4, 18), 'chair': (5,), 'sofa': (6,), 'table': (7, 14), 'bath': (28, 33, 34, 36), 'lighting': (35,)}
 NYU40_TO_SVR = np.zeros(41, np.uint8)
@@ -133,8 +130,6 @@ extern "C" __global__ void svr_target(const float* tris, const unsigned char* tr
 _svr_target_kernel = package_kernel(SVR_TARGET_SRC, 'svr_target')
 
 # %% ../../nbs/61_svr_data.ipynb #7510e668
-TRUNC = 0.1   # truncation in scene-cube units
-
 def scene_triangles(mesh, face_labels, pose, trunc: float = TRUNC, min_depth: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     "The mesh's triangles that can reach the frustum cube, in scene coordinates (T,3,3) float32, and their SVR classes (T,) uint8."
     w2c = np.linalg.inv(np.asarray(pose, np.float64))
@@ -295,7 +290,8 @@ def make_svr_data(out, scenes: int, views: int, resolution: int = 256, image_siz
                   first_scene: int = 0, shaping=None, mesh_spacing: float = 0.05, progress: bool = True) -> list[Path]:
     "Write `views` views of each of `scenes` synthetic rooms (seeds first_scene..) with targets and loss maps; resumable."
     from tqdm.auto import tqdm
-    from thesis_recon.svr.shaping import ShapingConfig, shape_loss
+    from thesis_recon.svr.shaping import shape_loss
+    from thesis_recon.svr.config import ShapingConfig
     shaping = shaping or ShapingConfig()
     if scenes < 1 or views < 1: raise ThesisReconError(f'--scenes and --views must be at least 1, got {scenes} and {views}')
     if resolution % latent_grid: raise ThesisReconError(f'--resolution {resolution} must be a multiple of --latent-grid {latent_grid}')
@@ -343,7 +339,7 @@ def svr_data_main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     shaping = None
     if a.config is not None:
-        from thesis_recon.svr.nets import load_svr_config
+        from thesis_recon.svr.config import load_svr_config
         shaping = load_svr_config(a.config).shaping
     if not a.mesh_spacing > 0: raise ThesisReconError(f'--mesh_spacing: must be positive, got {a.mesh_spacing}')
     files = make_svr_data(a.out, a.scenes, a.views, a.resolution, a.image_size, a.latent_grid, a.first_scene, shaping, a.mesh_spacing)

@@ -14,147 +14,32 @@ import numpy as np
 import keras
 from keras import ops
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
-from .data import SVR_CLASSES, TRUNC
+from .space import SVR_CLASSES, TRUNC
+from .config import DecoderConfig
+from .keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
 
 # %% auto #0
-__all__ = ['OVERLAP', 'KEY_POINTS', 'SVR_CLASS_COLORS', 'resolve_keras_device', 'keras_device', 'save_keras_weights',
-           'AtomicCheckpoint', 'read_train_state', 'restore_checkpoint', 'fit_with_checkpoints', 'DecoderConfig',
-           'block_trunc', 'FourierFeatures', 'BroadcastLatent', 'ClipTsdf', 'build_decoder', 'decoder_loss',
-           'local_to_scene', 'sample_grid', 'block_kinds', 'sample_blocks', 'build_auto_decoder', 'latent_table',
-           'train_decoder', 'LatentOptimiser', 'block_keys', 'LatentDatabase', 'constant_block_latents',
-           'compress_target', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou', 'load_decoder',
-           'train_svr_decoder_main', 'compress_scenes_main']
+__all__ = ['BOUNDARY_SCALE', 'SAMPLE_EXTENT', 'KEY_POINTS', 'SVR_CLASS_COLORS', 'fourier_matrix', 'FourierFeatures',
+           'BroadcastLatent', 'ClipTsdf', 'block_trunc', 'build_decoder', 'PointDecoder', 'decoder_loss',
+           'GradientNorm', 'local_to_scene', 'sample_grid', 'block_kinds', 'sample_blocks', 'build_auto_decoder',
+           'latent_table', 'config_loss', 'train_decoder', 'LatentOptimiser', 'block_keys', 'LatentDatabase',
+           'constant_block_latents', 'compress_target', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou',
+           'load_decoder', 'train_svr_decoder_main', 'compress_scenes_main']
 
 # %% ../../nbs/63_svr_decoder.ipynb #20766e79
-def _gpu_count() -> int:
-    b = keras.backend.backend()
-    if b == 'tensorflow':
-        import tensorflow as tf
-        return len(tf.config.list_physical_devices('GPU'))
-    if b == 'torch':
-        import torch
-        return torch.cuda.device_count()
-    if b == 'jax':
-        import jax
-        return sum(d.platform == 'gpu' for d in jax.devices())
-    return 0
-
-def resolve_keras_device(name: str = 'auto') -> str:
-    "'auto' | 'cpu' | 'cuda' (alias 'gpu') -> a Keras device name ('cpu:0' or 'gpu:0'); cuda without a GPU is an error."
-    name = str(name).lower()
-    if name not in ('auto', 'cpu', 'cuda', 'gpu'): raise ThesisReconError(f'--device: expected auto, cpu or cuda, got {name!r}')
-    n = _gpu_count()
-    if name in ('cuda', 'gpu') and n == 0:
-        raise ThesisReconError(f'--device {name}: the Keras backend ({keras.backend.backend()}) sees no GPU '
-                               '(TensorFlow\'s CPU build, or no CUDA device); use --device cpu or KERAS_BACKEND=torch with a CUDA torch')
-    return 'gpu:0' if name in ('cuda', 'gpu') or (name == 'auto' and n) else 'cpu:0'
-
-@contextmanager
-def keras_device(name: str = 'auto'):
-    "Run Keras work on the device `name` resolves to."
-    dev = resolve_keras_device(name)
-    with keras.device(dev): yield dev
-
-def save_keras_weights(model, path):
-    "model.save_weights to `path` (ending .weights.h5) atomically."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent/f'.{path.name}.{os.getpid()}.tmp.weights.h5'   # Keras wants this ending, which `atomic_path`'s name lacks
-    try: model.save_weights(tmp); os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """At an epoch end, at most every `min_interval_s` seconds and always after the last epoch: `<name>.weights.h5`,
-    `<name>.opt.npz` and `<name>.state.json` in `out_dir`, atomically; `<name>.best.weights.h5` by `monitor`."""
-    def __init__(self, out_dir, name: str, monitor: str = 'loss', extra_state: dict | None = None, min_interval_s: float = 60.0):
-        super().__init__()
-        self.out_dir, self.name, self.monitor, self.extra = Path(out_dir), name, monitor, dict(extra_state or {})
-        self.best = read_train_state(self.out_dir, name).get('best', math.inf)
-        self.min_interval_s, self._last = min_interval_s, time.monotonic()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        last = epoch + 1 >= self.params.get('epochs', epoch + 1)
-        if not last and time.monotonic() - self._last < self.min_interval_s: return
-        self._last = time.monotonic()
-        save_keras_weights(self.model, self.out_dir/f'{self.name}.weights.h5')
-        opt = self.model.optimizer
-        atomic_savez(self.out_dir/f'{self.name}.opt.npz', **{f'v{i}': ops.convert_to_numpy(v) for i, v in enumerate(opt.variables)})
-        value = float(logs.get(self.monitor, math.inf))
-        if value < self.best:
-            self.best = value
-            save_keras_weights(self.model, self.out_dir/f'{self.name}.best.weights.h5')
-        state = dict(self.extra, epoch=int(epoch), best=self.best, logs={k: float(v) for k, v in logs.items()})
-        atomic_write_text(self.out_dir/f'{self.name}.state.json', json.dumps(state, indent=1))
-
-def read_train_state(out_dir, name: str) -> dict:
-    "The state a checkpoint wrote ({} when none)."
-    p = Path(out_dir)/f'{name}.state.json'
-    return json.loads(p.read_text()) if p.is_file() else {}
-
-def restore_checkpoint(model, out_dir, name: str) -> int:
-    "Load the latest weights and optimiser state of `name` into `model` (compiled); returns the epoch to start at (0 if none)."
-    out_dir = Path(out_dir)
-    state = read_train_state(out_dir, name)
-    w = out_dir/f'{name}.weights.h5'
-    if not state or not w.is_file(): return 0
-    model.load_weights(w)
-    opt_file = out_dir/f'{name}.opt.npz'
-    if opt_file.is_file():
-        opt = model.optimizer
-        opt.build(model.trainable_variables)
-        with np.load(opt_file) as z:
-            saved = [z[f'v{i}'] for i in range(len(z.files))]
-        if len(saved) == len(opt.variables):
-            for v, a in zip(opt.variables, saved): v.assign(a)
-    return int(state['epoch']) + 1
-
-def fit_with_checkpoints(model, x, y, *, epochs: int, batch_size: int, out_dir=None, name: str = 'model', log_dir=None,
-                         resume: bool = False, device: str = 'auto', verbose: int = 0, extra_state=None, callbacks=()):
-    "Keras `fit` with atomic checkpoints in `out_dir`, TensorBoard events in `log_dir`, resume and a device: the History."
-    cbs = list(callbacks)
-    if out_dir is not None: cbs.append(AtomicCheckpoint(out_dir, name, extra_state=extra_state))
-    if log_dir is not None: cbs.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False))
-    with keras_device(device):
-        start = restore_checkpoint(model, out_dir, name) if (resume and out_dir is not None) else 0
-        if start >= epochs: return None
-        return model.fit(x, y, batch_size=batch_size, epochs=epochs, initial_epoch=start, shuffle=True, verbose=verbose, callbacks=cbs)
-
-# %% ../../nbs/63_svr_decoder.ipynb #28928f18
-@dataclass
-class DecoderConfig:
-    "The implicit decoder and its training/compression settings (defaults: full size, REFERENCES §3)."
-    latent_dim: int = 512
-    hidden: list[int] = field(default_factory=lambda: [512, 256, 128])
-    fourier_features: int = 64
-    fourier_scale: float = 0.5
-    fourier_seed: int = 0
-    class_hidden: int = 16
-    surface_weight: float = 37.27
-    class_weight: float = 30.32
-    points_per_block: int = 2048
-    batch_size: int = 8
-    lr: float = 1.596e-4
-    epochs: int = 100
-    compress_lr: float = 0.00627
-    compress_steps: int = 750
-    compress_chunk: int = 256
-    skip_threshold: float = 0.05
-
-def block_trunc(latent_grid: int, trunc: float = TRUNC) -> float:
-    "The truncation in block units: trunc / (2 / G)."
-    return trunc * latent_grid / 2
+def fourier_matrix(n: int = 64, scale: float = 0.5, seed: int = 0) -> np.ndarray:
+    "B (3, n) float32 drawn as the original draws it: `np.random.RandomState(seed).normal(scale=scale, size=(n, 3)).T`."
+    return np.random.RandomState(seed).normal(scale=scale, size=(n, 3)).T.astype(np.float32)
 
 class FourierFeatures(keras.layers.Layer):
-    "[sin(2 pi x B), cos(2 pi x B)] of points (..., 3) with a fixed Gaussian B (3, n), std `scale`, from `seed`."
+    "[sin(2 pi x B), cos(2 pi x B)] of points (..., 3) with the fixed `fourier_matrix` B (a constant, not a weight)."
     def __init__(self, n: int = 64, scale: float = 0.5, seed: int = 0, **kw):
         super().__init__(**kw)
         self.n, self.scale, self.seed = n, scale, seed
-        B = np.random.default_rng(seed).normal(0.0, scale, (3, n)).astype(np.float32)
-        self.B = self.add_weight(shape=(3, n), initializer=keras.initializers.Constant(B), trainable=False, name='B')
+        self.B = fourier_matrix(n, scale, seed)
 
     def call(self, points):
-        proj = 2 * math.pi * ops.matmul(points, self.B)
+        proj = ops.matmul(2 * math.pi * points, ops.convert_to_tensor(self.B))
         return ops.concatenate([ops.sin(proj), ops.cos(proj)], -1)
 
 class BroadcastLatent(keras.layers.Layer):
@@ -163,40 +48,88 @@ class BroadcastLatent(keras.layers.Layer):
         return ops.broadcast_to(ops.expand_dims(latent, 1), (ops.shape(points)[0], ops.shape(points)[1], ops.shape(latent)[-1]))
 
 class ClipTsdf(keras.layers.Layer):
-    "Clip to +-trunc (block units)."
+    "Clip to +-trunc (block units) in the forward pass; the gradient passes as if unclipped (the original's clip)."
     def __init__(self, trunc: float, **kw): super().__init__(**kw); self.trunc = trunc
-    def call(self, x): return ops.clip(x, -self.trunc, self.trunc)
+    def call(self, x): return x + ops.stop_gradient(ops.clip(x, -self.trunc, self.trunc) - x)
+
+def block_trunc(latent_grid: int, trunc: float = TRUNC) -> float:
+    "The truncation in block units: trunc / (2 / G) (0.8 at G = 16, as the original's server sets it)."
+    return trunc * latent_grid / 2
 
 def build_decoder(cfg: DecoderConfig, trunc: float, n_classes: int = len(SVR_CLASSES)) -> keras.Model:
-    "The implicit decoder: ([latent (B, L), points (B, P, 3)]) -> (B, P, 1 + n_classes): TSDF (block units) then class logits."
+    """The implicit decoder: ([latent (B, L), points (B, P, 3)]) -> (B, P, 1 + n_classes): the TSDF (block units, clipped)
+    then the class probabilities; layer names the original's (`fc_512_0`, ..., `predictions_16_last_class`)."""
     latent = keras.Input((cfg.latent_dim,), name='latent')
     points = keras.Input((None, 3), name='points')
-    h = keras.layers.Concatenate()([FourierFeatures(cfg.fourier_features, cfg.fourier_scale, cfg.fourier_seed)(points),
-                                    BroadcastLatent()(latent, points)])
-    for i, w in enumerate(cfg.hidden): h = keras.layers.Dense(w, activation='relu', name=f'hidden{i}')(h)
-    tsdf = ClipTsdf(trunc, name='tsdf')(keras.layers.Dense(1, name='tsdf_head')(h))
-    c = keras.layers.Dense(cfg.class_hidden, activation='relu', name='class_hidden')(h)
-    logits = keras.layers.Dense(n_classes, name='class_logits')(c)
-    return keras.Model([latent, points], keras.layers.Concatenate(name='tsdf_and_classes')([tsdf, logits]), name='svr_decoder')
+    h = keras.layers.Concatenate(name='fourier_and_latent')([FourierFeatures(cfg.fourier_features, cfg.fourier_scale, cfg.fourier_seed, name='fourier')(points),
+                                                             BroadcastLatent(name='broadcast_latent')(latent, points)])
+    for i, w in enumerate(cfg.hidden): h = keras.layers.Dense(w, activation='relu', name=f'fc_{w}_{i}')(h)
+    tsdf = ClipTsdf(trunc, name='clip_tsdf')(keras.layers.Dense(1, name='fc_1_last')(h))
+    c = keras.layers.Dense(cfg.class_hidden, activation='relu', name=f'fc_{cfg.class_hidden}_{len(cfg.hidden)}')(h)
+    probs = keras.layers.Dense(n_classes, activation='softmax', name=f'predictions_{cfg.class_hidden}_last_class')(c)
+    return keras.Model([latent, points], keras.layers.Concatenate(name='tsdf_and_classes')([tsdf, probs]), name='svr_decoder')
 
-def decoder_loss(trunc: float, surface_weight: float = 37.27, class_weight: float = 30.32):
-    "Loss of y_true (B, P, 5) = [tsdf, class, x, y, z] against the decoder's (B, P, 1 + C): L1 + surface + corner + CE."
+class PointDecoder:
+    """The decoder called as the original's Generator: `decoder(xyz (N, 3) in the block's [-1, 1] frame, latents (N, L))`
+    as NumPy -> (tsdf (N,) block units, class probabilities (N, C))."""
+    def __init__(self, model: keras.Model, config=None, batch: int = 65536, device: str | None = None):
+        self.model, self.config, self.batch, self.device = model, config, int(batch), device
+
+    def __call__(self, xyz, latents):
+        if self.device is not None:
+            with keras.device(self.device): return self._call(xyz, latents)
+        return self._call(xyz, latents)
+
+    def _call(self, xyz, latents):
+        xyz, latents = np.asarray(xyz, np.float32), np.asarray(latents, np.float32)
+        L = self.model.inputs[0].shape[-1]
+        if xyz.ndim != 2 or xyz.shape[1] != 3: raise ThesisReconError(f'xyz: expected (N, 3) points, got shape {xyz.shape}')
+        if latents.shape != (len(xyz), L): raise ThesisReconError(f'latents: expected ({len(xyz)}, {L}), got {latents.shape}')
+        out = [ops.convert_to_numpy(self.model([latents[s:s + self.batch], xyz[s:s + self.batch, None]], training=False))[:, 0]
+               for s in range(0, len(xyz), self.batch)]
+        out = np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
+        return out[:, 0], out[:, 1:]
+
+# %% ../../nbs/63_svr_decoder.ipynb #3e561870
+def decoder_loss(trunc: float, surface_weight: float = 37.27391884443913, class_weight: float = 30.31588277256487,
+                 boundary_scale: float = 1.2, gradient_weight: float = 0.0, gradient_size: float = 1.0):
+    """Loss of y_true (B, P, 5) = [tsdf, class, x, y, z] against the decoder's (B, P, 1 + C) (or (B, P, 2 + C) with the
+    gradient norm last, from `GradientNorm`): the original's EXP loss (+ the gradient term when `gradient_weight`)."""
+    border = (boundary_scale - 1) / 2 + 1 if boundary_scale else 1.0
     def loss(y_true, y_pred):
         gt, cls, xyz = y_true[..., 0], ops.cast(y_true[..., 1], 'int32'), y_true[..., 2:5]
         d = ops.abs(y_pred[..., 0] - gt)
-        surface = d * surface_weight * trunc / (ops.abs(gt) + 1e-3)
-        corner = d * ops.square(ops.max(ops.abs(xyz), -1))
-        ce = keras.losses.sparse_categorical_crossentropy(cls, y_pred[..., 1:], from_logits=True)
-        return ops.mean(d + surface + corner + class_weight * ce, -1)
+        surface = d * (surface_weight * trunc) / (ops.abs(gt) + 1e-3)
+        to_border = ops.minimum(ops.abs(ops.min(xyz, -1) + border), ops.abs(border - ops.max(xyz, -1)))
+        corner = d * ops.square(1 - to_border)
+        probs = y_pred[..., 1:-1] if gradient_weight else y_pred[..., 1:]
+        ce = keras.losses.sparse_categorical_crossentropy(cls, probs)
+        total = ops.mean(d + surface + corner + class_weight * ce, -1)
+        if gradient_weight: total = total + gradient_weight * ops.mean(ops.relu(y_pred[..., -1] - gradient_size), -1)
+        return total
     return loss
 
-# %% ../../nbs/63_svr_decoder.ipynb #3e561870
-OVERLAP = 1.2
+class GradientNorm(keras.layers.Layer):
+    "[decoder(latent, points), ‖∂ Σ outputs / ∂ points‖] (B, P, 1 + C + 1): the generator's gradient term (TensorFlow backend)."
+    def __init__(self, decoder, **kw): super().__init__(**kw); self.decoder = decoder
+    def call(self, latent, points):
+        if keras.backend.backend() != 'tensorflow':
+            raise ThesisReconError(f'decoder.gradient_weight > 0 needs the TensorFlow backend (this is {keras.backend.backend()}); set it to 0')
+        import tensorflow as tf
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(points)
+            out = self.decoder([latent, points])
+        g = tape.gradient(out, points)
+        return ops.concatenate([out, ops.sqrt(ops.sum(ops.square(g), -1, keepdims=True) + 1e-12)], -1)
+
+# %% ../../nbs/63_svr_decoder.ipynb #d908975e
+BOUNDARY_SCALE = 1.2                                # the original's boundary_selection_scale
+SAMPLE_EXTENT = (BOUNDARY_SCALE - 1) / 2 + 1        # 1.1: how far training points reach, in block half-widths
 
 def local_to_scene(points, blocks, latent_grid: int) -> np.ndarray:
-    "Local block coordinates (N,P,3) of blocks (N,3) ints -> scene coordinates (N,P,3)."
+    "Local block coordinates (N,P,3) (±1 = the block's faces) of blocks (N,3) ints -> scene coordinates (N,P,3)."
     centre = -1 + (np.asarray(blocks, np.float64) + 0.5) * 2 / latent_grid
-    return centre[:, None, :] + np.asarray(points) * OVERLAP / latent_grid
+    return centre[:, None, :] + np.asarray(points) / latent_grid
 
 def sample_grid(grid: np.ndarray, scene_points: np.ndarray, order: int = 1) -> np.ndarray:
     "Values of an (R,R,R) grid at scene points (..., 3): trilinear (order 1) or nearest (order 0), clamped at the border."
@@ -206,10 +139,10 @@ def sample_grid(grid: np.ndarray, scene_points: np.ndarray, order: int = 1) -> n
     out = map_coordinates(grid, vox.T, order=order, mode='nearest')
     return out.reshape(np.shape(scene_points)[:-1])
 
-def block_kinds(tsdf: np.ndarray, latent_grid: int, trunc: float = TRUNC) -> np.ndarray:
-    "(G,G,G) int8: 0 mixed, 1 empty (all of the 1.2x region at +trunc), 2 filled (all at -trunc)."
+def block_kinds(tsdf: np.ndarray, latent_grid: int, trunc: float = TRUNC, extent: float = SAMPLE_EXTENT) -> np.ndarray:
+    "(G,G,G) int8: 0 mixed, 1 empty (all of the ±extent region at +trunc), 2 filled (all at -trunc)."
     R, G = tsdf.shape[0], latent_grid
-    b = R // G; m = int(math.ceil(b * (OVERLAP - 1) / 2))
+    b = R // G; m = int(math.ceil(b / 2 * (extent - 1)))
     pad = np.pad(tsdf, m, mode='edge')
     kinds = np.zeros((G, G, G), np.int8)
     for a in range(G):
@@ -222,55 +155,65 @@ def block_kinds(tsdf: np.ndarray, latent_grid: int, trunc: float = TRUNC) -> np.
     return kinds
 
 def sample_blocks(tsdf, classes, latent_grid: int, n_points: int, rng, blocks=None, near_fraction: float = 0.5,
-                  trunc: float = TRUNC) -> dict:
-    """Training points of `blocks` (N,3) (default: the mixed blocks) of one target: `blocks`, `points` (N,P,3) local,
-    `y` (N,P,5) = [tsdf (block units), class, x, y, z] (the decoder loss's target)."""
+                  trunc: float = TRUNC, extent: float = SAMPLE_EXTENT) -> dict:
+    """Training points of `blocks` (N,3) (default: the mixed blocks) of one target: `blocks`, `points` (N,P,3) local in
+    ±`extent`, `y` (N,P,5) = [tsdf (block units), class, x, y, z] (the decoder loss's target)."""
     G = latent_grid
-    if blocks is None: blocks = np.argwhere(block_kinds(tsdf, G, trunc) == 0)
+    if blocks is None: blocks = np.argwhere(block_kinds(tsdf, G, trunc, extent) == 0)
     blocks = np.asarray(blocks, np.int64).reshape(-1, 3)
     n_near = int(n_points * near_fraction)
-    pts = rng.uniform(-1, 1, (len(blocks), n_points, 3))
+    pts = rng.uniform(-extent, extent, (len(blocks), n_points, 3))
     R = tsdf.shape[0]
+    grow = (extent - 1) / 2
     for i, blk in enumerate(blocks):                    # half the points near the surface: jittered near-surface voxels
-        lo = np.maximum(0, ((blk - 0.1) * R / G).astype(int)); hi = np.minimum(R, ((blk + 1.1) * R / G).astype(int))
+        lo = np.maximum(0, ((blk - grow) * R / G).astype(int)); hi = np.minimum(R, np.ceil((blk + 1 + grow) * R / G).astype(int))
         near = np.argwhere(np.abs(tsdf[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]) < trunc) + lo
         if len(near) and n_near:
             v = near[rng.integers(len(near), size=n_near)] + rng.uniform(0, 1, (n_near, 3))
             scene = v * 2 / R - 1
             centre = -1 + (blk + 0.5) * 2 / G
-            pts[i, :n_near] = np.clip((scene - centre) * G / OVERLAP, -1, 1)
+            pts[i, :n_near] = np.clip((scene - centre) * G, -extent, extent)
     scene_pts = local_to_scene(pts, blocks, G)
     gt = sample_grid(tsdf, scene_pts, 1) / (2 / G)
     cls = sample_grid(classes, scene_pts, 0)
     y = np.concatenate([gt[..., None], cls[..., None], pts], -1).astype(np.float32)
     return dict(blocks=blocks, points=pts.astype(np.float32), y=y)
 
-# %% ../../nbs/63_svr_decoder.ipynb #d908975e
-def build_auto_decoder(decoder: keras.Model, n_blocks: int, latent_dim: int, init=None, name: str = 'auto_decoder') -> keras.Model:
-    "([block id (B,), points (B,P,3)]) -> decoder output, with one trainable latent per block id."
+# %% ../../nbs/63_svr_decoder.ipynb #8b5550bf
+def build_auto_decoder(decoder: keras.Model, n_blocks: int, latent_dim: int, init=None, name: str = 'auto_decoder',
+                       gradient_norm: bool = False) -> keras.Model:
+    """([block id (B,), points (B,P,3)]) -> decoder output, with one trainable latent per block id (`gradient_norm`: with
+    the norm of the output's gradient by the points as a last channel, for the generator's gradient term)."""
     ids = keras.Input((), dtype='int32', name='block_id')
     points = keras.Input((None, 3), name='points')
     emb = keras.layers.Embedding(n_blocks, latent_dim, name='latents',
                                  embeddings_initializer=keras.initializers.RandomNormal(0, 0.01) if init is None
                                  else keras.initializers.Constant(np.asarray(init, np.float32)))
-    return keras.Model([ids, points], decoder([emb(ids), points]), name=name)
+    out = GradientNorm(decoder, name='with_gradient_norm')(emb(ids), points) if gradient_norm else decoder([emb(ids), points])
+    return keras.Model([ids, points], out, name=name)
 
 def latent_table(auto_decoder: keras.Model) -> np.ndarray:
     "(N, L) the latents of an auto-decoder."
     return ops.convert_to_numpy(auto_decoder.get_layer('latents').embeddings)
 
+def config_loss(cfg: DecoderConfig, trunc: float, gradient: bool = True):
+    "`decoder_loss` with the settings of `cfg` (`gradient=False`: without the generator's gradient term, as compression)."
+    return decoder_loss(trunc, cfg.surface_weight, cfg.class_weight, cfg.boundary_scale,
+                        cfg.gradient_weight if gradient else 0.0, cfg.gradient_size)
+
 def train_decoder(decoder, blocks: dict, cfg: DecoderConfig, trunc: float, *, epochs: int | None = None, out_dir=None,
-                  log_dir=None, resume: bool = False, device: str = 'auto', verbose: int = 0):
+                  log_dir=None, resume: bool = False, device: str = 'auto', verbose: int = 0, seed: int = 0):
     "Train `decoder` with one latent per block of `blocks` (from `sample_blocks`); returns (auto-decoder, History)."
     n = len(blocks['points'])
-    auto = build_auto_decoder(decoder, n, cfg.latent_dim)
-    auto.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=decoder_loss(trunc, cfg.surface_weight, cfg.class_weight))
+    auto = build_auto_decoder(decoder, n, cfg.latent_dim, gradient_norm=cfg.gradient_weight > 0)
+    auto.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=config_loss(cfg, trunc))
     ids = np.arange(n, dtype=np.int32)
     hist = fit_with_checkpoints(auto, [ids, blocks['points']], blocks['y'], epochs=epochs or cfg.epochs, batch_size=cfg.batch_size,
-                                out_dir=out_dir, name='decoder_train', log_dir=log_dir, resume=resume, device=device, verbose=verbose)
+                                out_dir=out_dir, name='decoder_train', log_dir=log_dir, resume=resume, device=device,
+                                verbose=verbose, seed=seed)
     return auto, hist
 
-# %% ../../nbs/63_svr_decoder.ipynb #4bcfc365
+# %% ../../nbs/63_svr_decoder.ipynb #392eb72f
 class LatentOptimiser:
     "Optimise latents of up to `chunk` blocks at a time with `decoder` frozen (one compiled model reused for every chunk; full-batch steps)."
     def __init__(self, decoder, cfg: DecoderConfig, trunc: float, chunk: int | None = None):
@@ -278,7 +221,7 @@ class LatentOptimiser:
         self.chunk = int(chunk or cfg.compress_chunk)
         decoder.trainable = False
         self.model = build_auto_decoder(decoder, self.chunk, cfg.latent_dim, name='compressor')
-        self.model.compile(optimizer=keras.optimizers.Adam(cfg.compress_lr), loss=decoder_loss(trunc, cfg.surface_weight, cfg.class_weight))
+        self.model.compile(optimizer=keras.optimizers.Adam(cfg.compress_lr), loss=config_loss(cfg, trunc, gradient=False))
         self._built = False
 
     def _reset(self, init):
@@ -306,7 +249,7 @@ class LatentOptimiser:
             out.append(latent_table(self.model)[:m])
         return np.concatenate(out) if out else np.zeros((0, self.cfg.latent_dim), np.float32)
 
-# %% ../../nbs/63_svr_decoder.ipynb #8b5550bf
+# %% ../../nbs/63_svr_decoder.ipynb #44b8cc73
 _KEY_AXIS = np.array([-0.75, -0.25, 0.25, 0.75])
 KEY_POINTS = np.stack(np.meshgrid(_KEY_AXIS, _KEY_AXIS, _KEY_AXIS, indexing='ij'), -1).reshape(-1, 3)
 
@@ -347,7 +290,7 @@ class LatentDatabase:
 def constant_block_latents(optimiser: LatentOptimiser, latent_grid: int, n_points: int, rng) -> tuple[np.ndarray, np.ndarray]:
     "The empty and filled latents: compressed from an all-free and an all-occupied block (class void)."
     t = block_trunc(latent_grid)
-    pts = rng.uniform(-1, 1, (2, n_points, 3)).astype(np.float32)
+    pts = rng.uniform(-SAMPLE_EXTENT, SAMPLE_EXTENT, (2, n_points, 3)).astype(np.float32)
     y = np.zeros((2, n_points, 5), np.float32)
     y[0, :, 0], y[1, :, 0] = t, -t
     y[..., 2:] = pts
@@ -370,10 +313,10 @@ def compress_target(optimiser: LatentOptimiser, db: LatentDatabase, tsdf, classe
         return lat, dict(keys=keys, latents=fitted, n_mixed=len(mixed))
     return lat, dict(keys=np.zeros((0, 64), np.float32), latents=np.zeros((0, lat.shape[-1]), np.float32), n_mixed=0)
 
-# %% ../../nbs/63_svr_decoder.ipynb #392eb72f
+# %% ../../nbs/63_svr_decoder.ipynb #b29aa860
 def _voxel_local(b: int, step: int = 1) -> np.ndarray:
     "Local coordinates of the voxel centres of a block of b^3 voxels, every `step`-th one: (n^3, 3), [x, y, z] C order."
-    c = ((np.arange(0, b, step) + 0.5 * step) / b * 2 - 1) / OVERLAP
+    c = (np.arange(0, b, step) + 0.5 * step) / b * 2 - 1
     return np.stack(np.meshgrid(c, c, c, indexing='ij'), -1).reshape(-1, 3).astype(np.float32)
 
 def _run_decoder(decoder, latents, points, batch: int = 64) -> np.ndarray:
@@ -416,7 +359,7 @@ def decode_latent_grid(decoder, latents: np.ndarray, resolution: int, empty: np.
     for j, k in enumerate(rest):
         v = out[j, :, 0]
         if step == 1 or ((v > 0).any() and (v <= 0).any()): fine.append(k); continue
-        put(k, v * unit, out[j, :, 1:].argmax(-1).astype(np.uint8), b // step)
+        put(k, np.full(1, trunc if v[0] > 0 else -trunc), np.zeros(1, np.uint8), 1)   # one sign: ±trunc, as the original's server
     if fine:
         pts = _voxel_local(b)
         out = _run_decoder(decoder, flat[fine], np.broadcast_to(pts, (len(fine), *pts.shape)))
@@ -424,7 +367,7 @@ def decode_latent_grid(decoder, latents: np.ndarray, resolution: int, empty: np.
     if stats is not None: stats.update(skipped=int(is_empty.sum() + is_filled.sum()), probed=len(rest), fine=len(fine))
     return tsdf, cls
 
-# %% ../../nbs/63_svr_decoder.ipynb #44b8cc73
+# %% ../../nbs/63_svr_decoder.ipynb #1d543114
 SVR_CLASS_COLORS = np.array([[128, 128, 128], [230, 159, 0], [200, 200, 200], [86, 180, 233], [0, 158, 115],
                              [240, 228, 66], [0, 114, 178], [213, 94, 0], [120, 90, 60], [204, 121, 167]], np.uint8)
 
@@ -448,17 +391,17 @@ def tsdf_mesh(tsdf: np.ndarray, classes: np.ndarray, path=None, camera_frame: bo
         with atomic_path(path) as tmp: mesh.export(tmp, file_type=path.suffix[1:].lower())
     return mesh
 
-# %% ../../nbs/63_svr_decoder.ipynb #6ee4dea9
+# %% ../../nbs/63_svr_decoder.ipynb #49fbd8ab
 def occupancy_iou(pred_tsdf, true_tsdf) -> float:
     "IoU of the occupied voxels (tsdf <= 0) of two grids."
     a, b = np.asarray(pred_tsdf) <= 0, np.asarray(true_tsdf) <= 0
     union = (a | b).sum()
     return float((a & b).sum() / union) if union else 1.0
 
-# %% ../../nbs/63_svr_decoder.ipynb #49fbd8ab
+# %% ../../nbs/63_svr_decoder.ipynb #716bcb73
 def load_decoder(weights_dir, cfg=None):
     "(decoder, LatentDatabase, SvrConfig) from a weights folder."
-    from thesis_recon.svr.nets import read_weights_config
+    from thesis_recon.svr.config import read_weights_config
     weights_dir = Path(weights_dir)
     cfg = cfg or read_weights_config(weights_dir)
     decoder = build_decoder(cfg.decoder, block_trunc(cfg.data.latent_grid))
@@ -476,7 +419,7 @@ def train_svr_decoder_main(argv: list[str] | None = None) -> int:
     "thesis-recon train-svr-decoder: train the implicit TSDF + class decoder on the blocks of an svr-data folder."
     from tqdm.auto import tqdm
     from thesis_recon.svr.data import data_options, list_views, load_view
-    from thesis_recon.svr.nets import cli_config, write_weights_config
+    from thesis_recon.svr.config import cli_config, write_weights_config
     p = ArgumentParser(prog='thesis-recon train-svr-decoder', description='Train the implicit decoder (an auto-decoder: one '
                        'latent per training block) on the mixed blocks of the views in DATA; write the decoder, the latent '
                        'database (with the empty and filled latents) and the config to OUT.')
@@ -500,7 +443,7 @@ def train_svr_decoder_main(argv: list[str] | None = None) -> int:
     trunc = block_trunc(G)
     decoder = build_decoder(cfg.decoder, trunc)
     auto, _ = train_decoder(decoder, blocks, cfg.decoder, trunc, out_dir=a.out/'checkpoints', log_dir=a.out/'logs',
-                            resume=a.resume, device=a.device, verbose=2)
+                            resume=a.resume, device=a.device, verbose=2, seed=a.seed)
     ck = a.out/'checkpoints'/'decoder_train.weights.h5'
     if ck.is_file(): auto.load_weights(ck)
     with keras_device(a.device):

@@ -13,119 +13,17 @@ import numpy as np
 import keras
 from keras import ops
 from ..core import ArgumentParser, ThesisReconError, atomic_savez
-from .data import TRUNC
-from .decoder import DecoderConfig, fit_with_checkpoints, keras_device, save_keras_weights
-from .shaping import ShapingConfig
+from .config import (NormalNetConfig, SceneNetConfig, SvrConfig, check_svr_config, cli_config,
+                                     load_svr_config, tiny_svr_config, write_weights_config)
+from .keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
 
 # %% auto #0
-__all__ = ['SvrDataConfig', 'NormalNetConfig', 'SceneNetConfig', 'SvrConfig', 'check_svr_config', 'load_svr_config',
-           'tiny_svr_config', 'write_weights_config', 'read_weights_config', 'cli_config', 'InceptionConv2D',
-           'reflect_pad3d', 'Inception3D', 'L2Normalize', 'build_normal_unet', 'normal_loss', 'angle_errors',
+__all__ = ['InceptionConv2D', 'reflect_pad3d', 'Inception3D', 'L2Normalize', 'build_normal_unet', 'normal_loss', 'angle_errors',
            'ResBlock2D', 'DepthSlab', 'build_scene_net', 'scene_loss', 'start_at_mean_latent', 'grid_to_image_layout',
            'image_to_grid_layout', 'normalise_input', 'mean_image_of', 'train_svr_normals_main', 'scene_inputs',
            'scene_targets', 'train_svr_scene_main']
 
-# %% ../../nbs/64_svr_nets.ipynb #6eaf1d61
-@dataclass
-class SvrDataConfig:
-    "The grids: target resolution R, latent grid G, image side S, truncation."
-    resolution: int = 256
-    latent_grid: int = 16
-    image_size: int = 512
-    trunc: float = TRUNC
-
-@dataclass
-class NormalNetConfig:
-    "The normal U-Net and its training."
-    encoder: list[int] = field(default_factory=lambda: [32, -1, 64, 64, -1, 64, 64, -1, 128, -1, 256, 256, 512])
-    batch_size: int = 4
-    lr: float = 1e-4
-    epochs: int = 50
-
-@dataclass
-class SceneNetConfig:
-    "The tree scene network and its training."
-    reduction: list[int] = field(default_factory=lambda: [32, -1, 64, -1, 64, -1, 128, -1, 256, -1])
-    tree_height: int = 3
-    tree_filters: int = 256
-    res_blocks: int = 2
-    inception3d_layers: int = 8
-    filters3d: int = 512
-    tree_loss_weight: float = 0.4
-    color_scale: float = 150.0
-    batch_size: int = 2
-    lr: float = 1e-4
-    epochs: int = 50
-
-@dataclass
-class SvrConfig:
-    "Everything SemanticSVR needs: grids, loss shaping, decoder, normal U-Net, scene network."
-    data: SvrDataConfig = field(default_factory=SvrDataConfig)
-    shaping: ShapingConfig = field(default_factory=ShapingConfig)
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
-    normals: NormalNetConfig = field(default_factory=NormalNetConfig)
-    scene: SceneNetConfig = field(default_factory=SceneNetConfig)
-
-def check_svr_config(cfg: SvrConfig, where: str = 'config') -> SvrConfig:
-    "Raise `ThesisReconError` when the sizes do not fit together."
-    d, s = cfg.data, cfg.scene
-    cfg.shaping.check(f'{where}: shaping')
-    if d.resolution % d.latent_grid: raise ThesisReconError(f'{where}: data.resolution {d.resolution} must be a multiple of data.latent_grid {d.latent_grid}')
-    pools = sum(v == -1 for v in s.reduction)
-    if d.image_size != d.latent_grid * 2 ** pools:
-        raise ThesisReconError(f'{where}: scene.reduction has {pools} pools, so data.image_size must be latent_grid * 2^{pools} = '
-                               f'{d.latent_grid * 2 ** pools}, got {d.image_size}')
-    if d.latent_grid % 2 ** s.tree_height: raise ThesisReconError(f'{where}: data.latent_grid {d.latent_grid} must be divisible by 2^scene.tree_height')
-    if d.image_size % 2 ** sum(v == -1 for v in cfg.normals.encoder): raise ThesisReconError(f'{where}: normals.encoder pools more often than data.image_size allows')
-    if any(v == 0 or v < -1 for v in [*s.reduction, *cfg.normals.encoder]): raise ThesisReconError(f'{where}: layer lists hold filter counts > 0 or -1 (pool)')
-    return cfg
-
-def load_svr_config(source=None, overrides: dict | None = None) -> SvrConfig:
-    "An `SvrConfig` from a file/dict (None: the defaults) with dotted `overrides`, checked."
-    from thesis_recon.config import load_config
-    cfg = load_config({} if source is None else source, SvrConfig, overrides=overrides)
-    return check_svr_config(cfg, str(source) if source is not None else 'config')
-
-def tiny_svr_config() -> SvrConfig:
-    "The tiny configuration of the tests (32^3 targets, 4^3 latents of 16 channels, 32^2 images)."
-    return check_svr_config(SvrConfig(
-        SvrDataConfig(resolution=32, latent_grid=4, image_size=32),
-        ShapingConfig(),
-        DecoderConfig(latent_dim=16, hidden=[64, 64], fourier_features=8, points_per_block=256, batch_size=8, lr=3e-3, epochs=40,
-                      compress_lr=0.05, compress_steps=150, compress_chunk=64),
-        NormalNetConfig(encoder=[8, -1, 16], batch_size=4, lr=3e-3, epochs=30),
-        SceneNetConfig(reduction=[8, -1, 8, -1, 16, -1], tree_height=2, tree_filters=16, res_blocks=1, inception3d_layers=1,
-                       filters3d=16, batch_size=2, lr=2e-3, epochs=40)))
-
-# %% ../../nbs/64_svr_nets.ipynb #8101b42f
-def write_weights_config(weights_dir, cfg: SvrConfig):
-    "Save `cfg` as WEIGHTS/svr_config.json (atomic)."
-    from thesis_recon.config import save_config
-    save_config(cfg, Path(weights_dir)/'svr_config.json')
-
-def read_weights_config(weights_dir) -> SvrConfig:
-    "The `SvrConfig` of a weights folder."
-    p = Path(weights_dir)/'svr_config.json'
-    if not p.is_file(): raise ThesisReconError(f'{p}: not found; is {weights_dir} a folder written by the SVR training commands?')
-    return load_svr_config(p)
-
-def cli_config(config_path, sets: list[str], data_opts: dict | None = None, weights_dir=None) -> SvrConfig:
-    """The config of a training command: `--config` (else the weights folder's, else the defaults), `--set key=value`
-    overrides, and the grid sizes of the data set (which win; a clash with an explicit `--config` is an error)."""
-    from thesis_recon.config import parse_sets, read_config_file
-    over = parse_sets(sets)
-    if config_path is not None: raw = read_config_file(config_path)
-    elif weights_dir is not None and (Path(weights_dir)/'svr_config.json').is_file(): raw = read_config_file(Path(weights_dir)/'svr_config.json')
-    else: raw = {}
-    if data_opts:
-        for k in ('resolution', 'latent_grid', 'image_size'):
-            given = raw.get('data', {}).get(k)
-            if config_path is not None and given is not None and given != data_opts[k]:
-                raise ThesisReconError(f'{config_path}: data.{k} = {given} but the data set was made with {data_opts[k]}')
-            over.setdefault(f'data.{k}', data_opts[k])
-    return load_svr_config(raw, over)
-
-# %% ../../nbs/64_svr_nets.ipynb #2bd73bee
+# %% ../../nbs/64_svr_nets.ipynb #1a6ce93e
 class InceptionConv2D(keras.layers.Layer):
     "Parallel 3x3 convs at `dilations` sharing `filters` by `shares`, ReLU, concatenated: (B,H,W,C) -> (B,H,W,filters)."
     def __init__(self, filters: int, dilations=(1, 2, 4), shares=(0.5, 0.25, 0.25), **kw):
@@ -160,7 +58,7 @@ class L2Normalize(keras.layers.Layer):
     "Unit vectors along the last axis."
     def call(self, x): return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), -1, keepdims=True), 1e-12))
 
-# %% ../../nbs/64_svr_nets.ipynb #086a9498
+# %% ../../nbs/64_svr_nets.ipynb #2bd73bee
 def build_normal_unet(cfg: NormalNetConfig, image_size: int | None = None) -> keras.Model:
     "(B, S, S, 3) normalised colour -> (B, S, S, 3) unit normals (camera frame)."
     inp = keras.Input((image_size, image_size, 3), name='color')
@@ -190,7 +88,7 @@ def angle_errors(pred, true) -> np.ndarray:
     cos = (pred * true).sum(-1) / np.maximum(np.linalg.norm(pred, axis=-1) * np.linalg.norm(true, axis=-1), 1e-12)
     return np.degrees(np.arccos(np.clip(cos[valid], -1, 1)))
 
-# %% ../../nbs/64_svr_nets.ipynb #c30585f1
+# %% ../../nbs/64_svr_nets.ipynb #086a9498
 class ResBlock2D(keras.layers.Layer):
     "x + conv(relu(conv(x))) with 3x3 convs of x's width, then ReLU."
     def __init__(self, filters: int, **kw):
@@ -258,7 +156,7 @@ def normalise_input(color_uint8: np.ndarray, mean_image: np.ndarray, scale: floa
     "(..., S, S, 3) uint8 colours -> float32 (colour - mean image) / scale."
     return ((np.asarray(color_uint8, np.float32) - mean_image) / scale).astype(np.float32)
 
-# %% ../../nbs/64_svr_nets.ipynb #9ee1017f
+# %% ../../nbs/64_svr_nets.ipynb #5b1fdc27
 def mean_image_of(weights_dir, colors=None) -> np.ndarray:
     "The mean image saved in WEIGHTS/svr_norm.npz, computed from `colors` (N,S,S,3) and saved there when missing."
     p = Path(weights_dir)/'svr_norm.npz'

@@ -13,11 +13,11 @@ import keras
 from keras import ops
 from ..core import ArgumentParser, ThesisReconError, atomic_write_text, warn_data
 from .data import SVR_CLASSES, TRUNC, dequantise_tsdf, quantise_tsdf, write_svr_hdf5
-from .decoder import (LatentDatabase, block_trunc, build_decoder, decode_latent_grid, occupancy_iou,
-                                      resolve_keras_device, tsdf_mesh)
-from .nets import (SvrConfig, angle_errors, build_normal_unet, build_scene_net, check_svr_config,
-                                   image_to_grid_layout, load_svr_config, mean_image_of, normalise_input,
-                                   read_weights_config, tiny_svr_config)
+from .config import SvrConfig, check_svr_config, load_svr_config, read_weights_config, tiny_svr_config
+from .keras_fit import resolve_keras_device
+from .decoder import LatentDatabase, block_trunc, build_decoder, decode_latent_grid, occupancy_iou, tsdf_mesh
+from .nets import (angle_errors, build_normal_unet, build_scene_net, image_to_grid_layout, mean_image_of,
+                                   normalise_input)
 from .space import as_network_image
 
 # %% auto #0

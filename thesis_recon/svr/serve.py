@@ -496,7 +496,7 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
     if weights is not None and not Path(weights).is_dir(): raise ThesisReconError(f'--weights {weights}: no such folder')
     import keras
     from thesis_recon.svr.predict import load_svr_models, predict_normals, predict_latents, decode_latents
-    from thesis_recon.svr.decoder import resolve_keras_device
+    from thesis_recon.svr.keras_fit import resolve_keras_device
     dev = resolve_keras_device(device)
     with keras.device(dev):
         models = load_svr_models(weights, random_weights=random_weights)

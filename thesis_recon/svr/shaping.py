@@ -6,40 +6,16 @@ reachable fraction."""
 
 # %% ../../nbs/62_svr_shaping.ipynb #6440e03e
 from __future__ import annotations
-from dataclasses import dataclass, fields
 import numpy as np
 from ..core import ThesisReconError
-from .data import FLOOR_CLASS, WALL_CLASS
+from .config import ShapingConfig
+from .space import FLOOR_CLASS, WALL_CLASS
 
 # %% auto #0
 __all__ = ['WALL', 'TRUE_WALL', 'FREE', 'WALL_HIDDEN', 'TRUE_WALL_HIDDEN', 'NOT_REACHABLE', 'REACHABLE0', 'CLASS_CODE0',
-           'ShapingConfig', 'flood_distance', 'loss_codes', 'code_weights', 'block_mean', 'loss_map',
-           'reachable_fraction', 'shape_loss']
+           'flood_distance', 'loss_codes', 'code_weights', 'block_mean', 'loss_map', 'reachable_fraction', 'shape_loss']
 
 # %% ../../nbs/62_svr_shaping.ipynb #2d1f082c
-@dataclass
-class ShapingConfig:
-    "Loss-shaping factors (defaults: the ECCV 2020 values) and the visible band at 256^3 scale."
-    wall_value: float = 100.0
-    free_value: float = 2.0
-    wall_value_not_visible: float = 20.0
-    not_reachable: float = 0.01
-    free_not_visible_upper: float = 0.5
-    free_not_visible_lower: float = 0.25
-    class_factor: float = 5.0
-    visible_factor: float = 1.0
-    true_wall_factor: float = 1.0
-    band_before: int = 32
-    band_after: int = 16
-    max_distance: int = 150
-
-    def check(self, where: str = 'shaping') -> 'ShapingConfig':
-        "Raise `ThesisReconError` for a negative factor or a distance outside 1..150."
-        for f in fields(self):
-            if getattr(self, f.name) < 0: raise ThesisReconError(f'{where}.{f.name}: must not be negative, got {getattr(self, f.name)}')
-        if not 1 <= self.max_distance <= 150: raise ThesisReconError(f'{where}.max_distance: must lie in 1..150, got {self.max_distance}')
-        return self
-
 WALL, TRUE_WALL, FREE, WALL_HIDDEN, TRUE_WALL_HIDDEN, NOT_REACHABLE, REACHABLE0 = range(7)
 CLASS_CODE0 = 156
 _BAND_OF_CODE = {TRUE_WALL: 0, WALL: 1, TRUE_WALL_HIDDEN: 2, WALL_HIDDEN: 3}
@@ -135,8 +111,8 @@ def code_weights(cfg: ShapingConfig | None = None) -> np.ndarray:
     w[WALL_HIDDEN] = cfg.wall_value_not_visible
     w[TRUE_WALL_HIDDEN] = cfg.wall_value_not_visible * cfg.true_wall_factor
     w[NOT_REACHABLE] = cfg.not_reachable
-    d = np.arange(151)
-    w[REACHABLE0 + d] = cfg.free_not_visible_upper + (cfg.free_not_visible_lower - cfg.free_not_visible_upper) * np.minimum(d, cfg.max_distance) / cfg.max_distance
+    d = np.arange(151)                # code 6 + d; the original's ramp: lower next to the visible space, upper 150 away
+    w[REACHABLE0 + d] = cfg.free_not_visible_lower + d / 150 * (cfg.free_not_visible_upper - cfg.free_not_visible_lower)
     for code, b in _BAND_OF_CODE.items():
         w[CLASS_CODE0 + 10 * b + 1: CLASS_CODE0 + 10 * b + 10] = w[code] * cfg.class_factor   # classes 1..9
     return w
