@@ -15,7 +15,7 @@ from ..core import ArgumentParser, ThesisReconError
 from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, collate_chunks
 from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
-from ..seg2d.train import confusion_matrix
+from ..seg2d.train import confusion_matrix, iou_scores
 from ..labels import SCANNET20_IDS, class_weights_from_frequencies
 from ..train import TrainOptions, add_train_args, fit, load_checkpoint, seed_everything, to_device
 
@@ -296,11 +296,9 @@ def confusion_metrics(conf) -> dict:
         p, r = tp[1] / max(tp[1] + fp[1], 1), tp[1] / max(tp[1] + fn[1], 1)
         return {'iou': tp[1] / max(tp[1] + fp[1] + fn[1], 1), 'precision': p, 'recall': r,
                 'fscore': 2 * p * r / (p + r) if p + r > 0 else 0.0, 'accuracy': tp.sum() / max(conf.sum(), 1)}
-    iou = tp / np.maximum(tp + fp + fn, 1)
-    present = conf.sum(1) > 0
-    bench = np.array([c in SCANNET20_IDS for c in range(k)]) & present
-    return {'miou': float(iou[bench].mean()) if bench.any() else 0.0, 'miou_all': float(iou[present].mean()),
-            'accuracy': tp.sum() / max(conf.sum(), 1)}
+    number = lambda v: 0.0 if math.isnan(v) else float(v)       # no class occurs: 0, so that a best metric stays comparable
+    return {'miou': number(iou_scores(conf, [c for c in range(k) if c not in SCANNET20_IDS])['miou']),
+            'miou_all': number(iou_scores(conf, [])['miou']), 'accuracy': tp.sum() / max(conf.sum(), 1)}
 
 def make_evaluate(num_classes: int, weights: torch.Tensor):
     "`evaluate(model, val_loader, device)` for the trainer: mean loss and the task's metrics over the val chunks."
