@@ -1,8 +1,9 @@
 """The console script as a user runs it."""
-import subprocess, sys
+import os, subprocess, sys, textwrap
+import pytest
 
-def run(*args):
-    return subprocess.run([sys.executable, '-m', 'thesis_recon.cli', *args], capture_output=True, text=True)
+def run(*args, env=None):
+    return subprocess.run([sys.executable, '-m', 'thesis_recon.cli', *args], capture_output=True, text=True, env=env)
 
 def test_help_lists_installed_commands():
     from thesis_recon.cli import available_commands
@@ -14,3 +15,60 @@ def test_help_lists_installed_commands():
 def test_unknown_command_fails_with_usage():
     res = run('frobnicate')
     assert res.returncode == 2 and "unknown command 'frobnicate'" in res.stderr
+
+
+# --- extras (issue 25) -------------------------------------------------------------------------------------------
+
+HIDE = '''
+import sys
+HIDDEN = set(%r)
+class Hide:
+    "Makes the hidden top-level modules (and everything under them) unimportable, as if never installed."
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in HIDDEN: raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Hide())
+'''
+
+def hidden_env(tmp_path, *modules):
+    "An environment whose Python cannot import `modules` (a sitecustomize that installs a meta-path hook)."
+    site = tmp_path/'hide'; site.mkdir(exist_ok=True)
+    (site/'sitecustomize.py').write_text(HIDE % (sorted(modules),))
+    return {**os.environ, 'PYTHONPATH': os.pathsep.join([str(site), os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep)}
+
+def test_the_hook_hides_what_it_should(tmp_path):
+    env = hidden_env(tmp_path, 'fastapi', 'tensorflow', 'keras')
+    probe = 'import numpy, httpx\ntry: import fastapi.responses\nexcept ModuleNotFoundError as e: print(e.name)\nimport keras'
+    res = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, env=env)
+    assert res.returncode == 1 and res.stdout == 'fastapi\n' and "No module named 'keras'" in res.stderr, (res.stdout, res.stderr)
+
+@pytest.mark.parametrize('cmd,extras', [('serve', 'serve,svr'), ('client', 'serve'), ('predict-svr', 'svr'),
+                                        ('train-svr-decoder', 'svr')])
+def test_a_command_whose_extra_is_missing_says_what_to_install(cmd, extras, tmp_path):
+    env = hidden_env(tmp_path, 'fastapi', 'tensorflow', 'keras')
+    res = run(cmd, '--help', env=env)
+    assert res.returncode == 2 and res.stdout == '', (res.stdout, res.stderr)
+    assert res.stderr.count('\n') == 1 and 'Traceback' not in res.stderr, res.stderr
+    assert res.stderr.startswith(f'thesis-recon {cmd}: needs the ') and res.stderr.endswith(f'pip install "thesis-recon[{extras}]"\n')
+
+def test_help_marks_the_commands_that_cannot_run(tmp_path):
+    res = run('--help', env=hidden_env(tmp_path, 'fastapi', 'tensorflow', 'keras'))
+    assert res.returncode == 0, res.stderr
+    lines = {l.split()[0]: l for l in res.stdout.splitlines() if l.startswith('  ')}
+    assert lines['serve'].endswith('[needs pip install "thesis-recon[serve,svr]"]')
+    assert lines['eval-svr'].endswith('[needs pip install "thesis-recon[svr]"]')
+    assert not any('[needs' in lines[c] for c in ('synth', 'demo', 'svr-data', 'train-2d', 'import-weights'))
+    full = run('--help')                                  # with everything installed (dev), nothing is marked
+    assert full.returncode == 0 and '[needs' not in full.stdout
+
+def test_help_is_fast_and_imports_no_framework(tmp_path):
+    probe = textwrap.dedent('''
+        import contextlib, io, sys, time
+        t = time.perf_counter()
+        from thesis_recon.cli import main
+        with contextlib.redirect_stdout(io.StringIO()): main(['--help'])
+        heavy = sorted(m for m in ('torch', 'tensorflow', 'keras', 'cupy', 'h5py', 'scipy') if m in sys.modules)
+        print(heavy, time.perf_counter() - t)''')
+    res = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True)
+    heavy, seconds = res.stdout.rsplit(' ', 1)
+    assert res.returncode == 0 and heavy == '[]', res.stdout + res.stderr
+    assert float(seconds) < 3, seconds

@@ -175,13 +175,25 @@ def test_prepare_thesis_data_on_scannet_layout_with_a_written_config(raw, tmp_pa
 
 # --- devices (issue 15) ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('cmd,args', [('demo', ['--frames', '1']), ('generate-gt', ['--data_path', '.']),
-                                      ('prep-occ-grid', ['.', 'out', '--use_tsdf']), ('prepare-thesis-data', ['--output_path', 'o']),
-                                      ('prep-backproj-data', ['cfg.yml', 'train', 'out.hdf5'])])
+DEVICE_CMDS = [('demo', ['--frames', '1']), ('generate-gt', ['--data_path', '.']), ('prep-occ-grid', ['.', 'out', '--use_tsdf']),
+               ('prepare-thesis-data', ['--output_path', 'o']), ('prep-backproj-data', ['cfg.yml', 'train', 'out.hdf5']),
+               ('synth', ['--out', 'out', '--scenes', '1'])]
+
+@pytest.mark.parametrize('cmd,args', DEVICE_CMDS)
 def test_device_cuda_without_a_gpu_says_what_is_missing(cmd, args, tmp_path):
-    from thesis_recon.kernels import gpu_available
-    if gpu_available(): pytest.skip('this machine has a GPU')
+    from thesis_recon.core import GPU_EXTRAS, gpu_count
+    if gpu_count('array'): pytest.skip('this machine has a GPU')
     res = run(cmd, *args, '--device', 'cuda', cwd=tmp_path)
-    assert res.returncode == 2 and '--device cuda' in res.stderr and 'Traceback' not in res.stderr, res.stderr
-    assert ("pip install 'thesis-recon[gpu]'" in res.stderr) or ('no' in res.stderr and 'GPU' in res.stderr)
+    assert res.returncode == 2 and res.stderr.startswith(f'thesis-recon {cmd}: --device cuda: '), res.stderr
+    assert res.stderr.count('\n') == 1 and 'Traceback' not in res.stderr, res.stderr
+    assert res.stderr.endswith(f'; use --device cpu or auto (GPU extras: {GPU_EXTRAS})\n'), res.stderr   # the same words everywhere
     assert sorted(p.name for p in tmp_path.iterdir()) == []            # refused before any work
+
+@pytest.mark.parametrize('cmd', [c for c, _ in DEVICE_CMDS])
+def test_one_device_option_everywhere(cmd):
+    from thesis_recon.core import DEVICE_HELP
+    res = run(cmd, '--help')
+    assert res.returncode == 0 and '--device {auto,cpu,cuda}' in res.stdout, res.stdout
+    assert ' '.join(DEVICE_HELP.split()) in ' '.join(res.stdout.split())
+    bad = run(cmd, '--device', 'gpu')
+    assert bad.returncode == 2 and "argument --device: invalid choice: 'gpu'" in bad.stderr, bad.stderr

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import ThesisReconError
+from .frames import ScanNetScene
+from .kernels import set_num_threads
 from .backproj import projection_indices
 from .chunks import check_chunk_file, resize_crop_depth
 from .geometry import resize_crop_intrinsics, resize_crop_params, scale_intrinsics
@@ -34,7 +36,6 @@ def normalize_image(rgb) -> np.ndarray:
 @functools.lru_cache(maxsize=16)
 def _scene(scene_dir: str):
     "The `ScanNetScene` of `scene_dir` (poses, intrinsics) and its frame index, cached per process."
-    from thesis_recon.frames import ScanNetScene
     s = ScanNetScene(scene_dir, load_color=False, load_label=False)
     return s, {fid: k for k, fid in enumerate(s.frame_ids)}
 
@@ -159,7 +160,6 @@ def collate_chunks(items: list[dict]) -> dict:
 
 def _worker_init(_):
     "Loader workers: one kernel thread and one torch thread each (the workers are the parallelism)."
-    from thesis_recon.kernels import set_num_threads
     set_num_threads(1); torch.set_num_threads(1)
 
 def chunk_loader(dataset, batch_size: int = 8, num_workers: int = 2, shuffle: bool = True, **kwargs):

@@ -10,9 +10,14 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import yaml
-from .core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, warn_data
+from .core import ArgumentParser, ThesisReconError, add_device_arg, atomic_path, atomic_savez, resolve_device, warn_data
 from .kernels import array_module, package_kernel, to_numpy, xp_of
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
+from .frames import ScanNetScene
+from .images import resize_nearest
+from .labels import read_label_map, read_split
+from .runner import add_runner_args, run_scenes
+from .voxelize import load_occupancy_grid
 from .geometry import (invert_pose, resize_crop_intrinsics, resize_crop_params, rot90_grid,
                                    rot90_grid_transform, transform, world_to_grid_matrix)
 
@@ -265,13 +270,11 @@ class SceneViews:
 
 def resize_crop_depth(depth, img_size) -> np.ndarray:
     "Depth (H, W) resized (nearest) to the height of `img_size` = (width, height), then centre-cropped to its width."
-    from thesis_recon.images import resize_nearest
     (rw, rh), (x0, y0, x1, y1) = resize_crop_params((depth.shape[1], depth.shape[0]), img_size)
     return np.ascontiguousarray(resize_nearest(depth, (rw, rh))[y0:y1, x0:x1])
 
 def load_scene_views(scene_dir, img_size, frame_skip: int = 1) -> SceneViews | None:
     "Every `frame_skip`-th frame with a valid pose of the exported scene at `scene_dir`; None if there is none."
-    from thesis_recon.frames import ScanNetScene
     scene = ScanNetScene(scene_dir, load_color=False, load_label=False)
     keep = [k for k in range(0, len(scene), frame_skip) if scene.pose_valid[k]]
     if not keep: return None
@@ -352,7 +355,6 @@ def scene_ids(name: str) -> tuple[int, int]:
 
 def read_scene_list(path) -> list[str]:
     "Scene names, one per line, of the list file `path` (blank lines and `#` comments ignored), checked as `sceneXXXX_YY`."
-    from thesis_recon.labels import read_split
     path = Path(path)
     names = read_split(path)
     if not names: raise ThesisReconError(f'{path}: the scene list is empty')
@@ -427,7 +429,6 @@ def scene_rng(seed: int, scene: str):
 
 def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_dir, device: str = 'cpu') -> str:
     "Chunks of `scene` into `parts_dir/<scene>.npz`; returns 'done', 'exists' or 'skipped' (with a warning)."
-    from thesis_recon.voxelize import load_occupancy_grid
     part = Path(parts_dir)/f'{scene}.npz'
     if part.exists(): return 'exists'
     grid_path = cfg.occ_root/f'{scene}.npz'
@@ -452,7 +453,6 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
 def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc: int | None = None,
                        ray_address: str | None = None, limit: int | None = None, device: str = 'cpu') -> int:
     "Chunk every scene of the config's `split` list into the hdf5 file `out` (views judged on `device`); returns the number of failed scenes."
-    from thesis_recon.runner import run_scenes
     cfg = config if isinstance(config, ChunkConfig) else load_chunk_config(config)
     if split not in ('train', 'val'): raise ThesisReconError(f"split must be 'train' or 'val', got {split!r}")
     if n_proc is not None and n_proc < 0: raise ThesisReconError(f'--n_proc must be >= 0, got {n_proc}')   # before any file is made
@@ -466,7 +466,6 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
                                    'split': split, 'full_scene': full_scene}, sort_keys=True, default=str),
              'label_convention': LABEL_CONVENTION, 'complete': False}
     if cfg.label_file is not None:
-        from thesis_recon.labels import read_label_map
         attrs['label_names'] = json.dumps({int(k): v for k, v in read_label_map(cfg.label_file, 'nyu40id', 'nyu40class').items()
                                            if isinstance(k, int)})
     writer = ChunkWriter(out, cfg.subvol_size, cfg.num_nearest_images, attrs)
@@ -494,8 +493,6 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
 # %% ../nbs/32_chunks.ipynb #59f57f0c
 def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full_scene]`."
-    from thesis_recon.runner import add_device_arg, add_runner_args
-    from thesis_recon.kernels import resolve_array_device
     p = ArgumentParser(prog='thesis-recon prep-backproj-data',
                                 description='Cut the scenes of a split into chunks (subvolumes of the occupancy grids from '
                                             'prep-occ-grid) with their best views, appended scene by scene to one hdf5 '
@@ -515,7 +512,7 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit,
-                                       resolve_array_device(a.device)) else 0
+                                       resolve_device(a.device, 'array')) else 0
     except ThesisReconError as e:
         print(f'thesis-recon prep-backproj-data: {e}', file=sys.stderr); return 2
 

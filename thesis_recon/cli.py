@@ -5,10 +5,11 @@
 # %% ../nbs/90_cli.ipynb #1eb67e5d
 from __future__ import annotations
 import contextlib, importlib, importlib.util, sys, warnings
+from . import __version__
 from .core import ThesisReconError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'available_commands', 'one_line_warnings', 'main']
+__all__ = ['COMMANDS', 'EXTRAS', 'NEEDS', 'available_commands', 'missing_extras', 'install_hint', 'one_line_warnings', 'main']
 
 # %% ../nbs/90_cli.ipynb #a04e3149
 COMMANDS = {
@@ -50,13 +51,38 @@ COMMANDS = {
     'import-weights': ('thesis_recon.weights:import_weights_main', "an original's checkpoint (thesis, 3DMV, SRN, LeReS, SemanticSVR) into ours"),
 }
 
+EXTRAS = {           # extra of pyproject.toml -> the top-level modules it brings
+    'svr': ('tensorflow', 'keras'),
+    'serve': ('fastapi', 'uvicorn', 'httpx'),
+    'gpu': ('cupy',),
+    'ray': ('ray',),
+    'exr': ('OpenEXR',),
+}
+
+NEEDS = {            # command -> the extras it needs before it can start
+    'train-svr-decoder': ('svr',), 'compress-scenes': ('svr',), 'train-svr-normals': ('svr',), 'train-svr-scene': ('svr',),
+    'predict-svr': ('svr',), 'eval-svr': ('svr',), 'serve': ('serve', 'svr'), 'client': ('serve',),
+}
+
 def _installed(module: str) -> bool:
     try: return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError: return False   # its parent package is missing
+    except (ModuleNotFoundError, ValueError): return False   # its parent package is missing (or it is a stub)
 
 def available_commands() -> dict:
     "The subcommands whose module is installed."
     return {k: v for k, v in COMMANDS.items() if _installed(v[0].split(':')[0])}
+
+def missing_extras(command: str) -> list[str]:
+    "The extras `command` needs that are not installed (none of an extra's modules may be missing)."
+    return [x for x in NEEDS.get(command, ()) if not all(_installed(m) for m in EXTRAS[x])]
+
+def install_hint(extras) -> str:
+    "The pip line that installs `extras`."
+    return f'pip install "thesis-recon[{",".join(extras)}]"'
+
+def _extra_of(module: str | None) -> str | None:
+    root = (module or '').split('.')[0]
+    return next((x for x, mods in EXTRAS.items() if root in mods), None)
 
 def _usage() -> str:
     cmds = available_commands()
@@ -64,7 +90,12 @@ def _usage() -> str:
     lines = ['usage: thesis-recon COMMAND [options]', '',
              '3D indoor scene reconstruction and semantic segmentation from images.', '',
              'commands (thesis-recon COMMAND --help explains each):']
-    lines += [f'  {k:<{w}}  {v[1]}' for k, v in cmds.items()]
+    marked = False
+    for k, v in cmds.items():
+        miss = missing_extras(k)
+        lines.append(f'  {k:<{w}}  {v[1]}' + (f'  [needs {install_hint(miss)}]' if miss else ''))
+        marked = marked or bool(miss)
+    if marked: lines += ['', 'A command marked [needs ...] is listed but cannot run until its extra is installed.']
     return '\n'.join(lines)
 
 @contextlib.contextmanager
@@ -83,17 +114,25 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ('-h', '--help'):
         print(_usage()); return 0
     if argv[0] == '--version':
-        from thesis_recon import __version__; print(__version__); return 0
+        print(__version__); return 0
     cmds = available_commands()
     if argv[0] not in cmds:
         print(f'thesis-recon: unknown command {argv[0]!r}\n\n{_usage()}', file=sys.stderr); return 2
+    if miss := missing_extras(argv[0]):
+        print(f'thesis-recon {argv[0]}: needs the {" and ".join(f"[{x}]" for x in miss)} extra: {install_hint(miss)}',
+              file=sys.stderr)
+        return 2
     mod, fn = cmds[argv[0]][0].split(':')
     with one_line_warnings():
         try: return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
         except ThesisReconError as e:
             print(f'thesis-recon {argv[0]}: {e}', file=sys.stderr); return 2
+        except ModuleNotFoundError as e:
+            if (extra := _extra_of(e.name)) is None: raise        # not an optional extra: a real bug, keep the traceback
+            print(f'thesis-recon {argv[0]}: needs {e.name}, from the [{extra}] extra: {install_hint([extra])}', file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             print(f'thesis-recon {argv[0]}: interrupted', file=sys.stderr); return 130
 
-# %% ../nbs/90_cli.ipynb #3cb573ef
+# %% ../nbs/90_cli.ipynb #a22d3b22
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())  # python -m thesis_recon.cli; not in the notebook

@@ -8,12 +8,11 @@ import argparse, os, pickle, queue, sys, threading, uuid, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
-# TensorFlow's C++ start-up lines (oneDNN, CUDA probing) stay quiet unless the user set the level or passed --verbose
-if '--verbose' not in sys.argv: os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 # %% auto #0
-__all__ = ['ThesisReconError', 'DataWarning', 'warn_data', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data', 'ArgumentParser', 'prefetch']
+__all__ = ['DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'ThesisReconError', 'DataWarning', 'warn_data', 'atomic_path',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data',
+           'ArgumentParser', 'add_device_arg', 'gpu_count', 'resolve_device', 'prefetch']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 class ThesisReconError(Exception):
@@ -93,6 +92,67 @@ class ArgumentParser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
 # %% ../nbs/00_core.ipynb #25e9d036
+DEVICES = ('auto', 'cpu', 'cuda')
+DEVICE_HELP = "where it runs: auto (a GPU when one is visible, else the CPU; default), cpu, or cuda (an error without a GPU)"
+GPU_EXTRAS = 'pip install "thesis-recon[gpu]" (CUDA 12) or "thesis-recon[gpu-cuda13]" (CUDA 13)'
+
+def add_device_arg(parser):
+    "Add the one `--device {auto,cpu,cuda}` option (default auto) to a command's parser; returns the parser."
+    parser.add_argument('--device', choices=DEVICES, default='auto', help=DEVICE_HELP)
+    return parser
+
+def _gpus(framework: str) -> tuple[int, str]:
+    "(GPUs `framework` sees, why none when 0)."
+    if framework == 'array':
+        try: import cupy        # lazy: CuPy is the optional [gpu] extra
+        except ImportError: return 0, 'CuPy is not installed'
+        try: n = cupy.cuda.runtime.getDeviceCount()
+        except Exception as e: return 0, f'CuPy finds no usable GPU ({e})'
+        return n, 'CuPy finds no GPU'
+    if framework == 'torch':
+        import torch            # lazy: torch takes a second to import, which --help must not pay
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return n, f'torch sees no GPU here (torch {torch.__version__}, torch.cuda.is_available() is False)'
+    if framework == 'keras':
+        try: import keras       # lazy: TensorFlow/Keras is the optional [svr] extra
+        except ImportError: return 0, 'Keras is not installed'
+        backend = keras.backend.backend()
+        if backend == 'tensorflow':
+            import tensorflow as tf
+            n = len(tf.config.list_physical_devices('GPU'))
+        elif backend == 'torch': n = _gpus('torch')[0]
+        elif backend == 'jax':
+            import jax
+            n = sum(d.platform == 'gpu' for d in jax.devices())
+        else: n = 0
+        return n, f'the Keras backend ({backend}) sees no GPU'
+    raise ValueError(f"framework must be 'array', 'torch' or 'keras', got {framework!r}")
+
+def gpu_count(framework: str = 'array') -> int:
+    "How many GPUs `framework` ('array': CuPy, 'torch', 'keras': its backend) sees; 0 when it is not installed."
+    return _gpus(framework)[0]
+
+def resolve_device(name='auto', framework: str = 'array'):
+    """`--device` (auto, cpu, cuda; cuda:N for torch) as `framework` names devices: 'cpu'/'cuda' for 'array',
+    a `torch.device` for 'torch', 'cpu:0'/'gpu:0' for 'keras'. `ThesisReconError` for a bad name or a missing GPU."""
+    if framework not in ('array', 'torch', 'keras'): raise ValueError(f"framework must be 'array', 'torch' or 'keras', got {framework!r}")
+    name = 'auto' if name is None else str(name).strip().lower()
+    if name not in DEVICES and not (framework == 'torch' and name.startswith('cuda:')):
+        raise ThesisReconError(f'--device {name}: expected auto, cpu or cuda')
+    n, why = _gpus(framework) if name != 'cpu' else (0, '')
+    if name.startswith('cuda') and n == 0:
+        raise ThesisReconError(f'--device {name}: {why}; use --device cpu or auto (GPU extras: {GPU_EXTRAS})')
+    gpu = name.startswith('cuda') or (name == 'auto' and n > 0)
+    if framework == 'array': return 'cuda' if gpu else 'cpu'
+    if framework == 'keras': return 'gpu:0' if gpu else 'cpu:0'
+    import torch                # lazy, as above
+    if not gpu: return torch.device('cpu')
+    try: dev = torch.device(name if name.startswith('cuda') else 'cuda')
+    except RuntimeError: raise ThesisReconError(f'--device {name}: not a device name (cuda or cuda:N)') from None
+    if dev.index is not None and dev.index >= n: raise ThesisReconError(f'--device {name}: only {n} GPU(s) visible')
+    return dev
+
+# %% ../nbs/00_core.ipynb #e9a93dbe
 def prefetch(items, depth: int = 3):
     "Iterate `items`, produced `depth` ahead in a background thread; the producer's errors are raised here."
     q, done, stop = queue.Queue(maxsize=depth), object(), threading.Event()

@@ -14,7 +14,7 @@ from .images import read_color, read_depth_png, read_label_png
 
 # %% auto #0
 __all__ = ['SEVEN_SCENES_K', 'Frame', 'read_matrix_txt', 'write_matrix_txt', 'FrameSource', 'ScanNetScene', 'SevenScenes',
-           'open_scene', 'show_frames']
+           'show_frames']
 
 # %% ../nbs/06_frames.ipynb #3349380f
 @dataclass
@@ -147,19 +147,7 @@ class SevenScenes(FrameSource):
             color = read_color(p if p.exists() else self._file(i, 'color.jpg'))
         return Frame(color, depth, self.poses[k].copy(), self.K.copy(), None, None, i, bool(self.pose_valid[k]))
 
-# %% ../nbs/06_frames.ipynb #8061c13f
-def open_scene(path, **kwargs) -> FrameSource:
-    "The frame reader for `path`: `.sens` file or raw ScanNet folder, exported ScanNet folder, or 7-Scenes sequence."
-    path = Path(path)
-    if path.is_file() and path.suffix == '.sens' or (path/f'{path.name}.sens').is_file():
-        from thesis_recon.sens import SensFile
-        return SensFile(path if path.is_file() else path/f'{path.name}.sens', **kwargs)
-    if (path/'pose').is_dir(): return ScanNetScene(path, **kwargs)
-    if path.is_dir() and any(path.glob('frame-*.pose.txt')): return SevenScenes(path, **kwargs)
-    raise ThesisReconError(f'{path}: not a scan this package reads (looked for a .sens file, <name>/<name>.sens, '
-                           'an exported ScanNet folder with pose/, or 7-Scenes frame-*.pose.txt files)')
-
-# %% ../nbs/06_frames.ipynb #23827fde
+# %% ../nbs/06_frames.ipynb #dedfa540
 def show_frames(frames, titles=None, figsize_per_row=(11, 2.9)):
     "Matplotlib figure with colour | depth | labels for each of `frames` (one row each)."
     import matplotlib.pyplot as plt

@@ -8,7 +8,7 @@ import collections, ctypes, hashlib, os, platform, re, shutil, subprocess, sys, 
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from .core import ThesisReconError
+from .core import ThesisReconError, gpu_count, resolve_device
 
 # %% auto #0
 __all__ = ['cache_stats', 'MIN_GPU_THREADS_PER_CPU_THREAD', 'GPU_OPTIONS', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError',
@@ -377,7 +377,7 @@ class RawKernel:
                      (ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block), threads)
 
     def _launch_gpu(self, grid, block, args, **kwargs):
-        import cupy
+        import cupy      # lazy, here and below: CuPy is the optional [gpu] extra, imported only for GPU work
         if self._gpu_kernel is None: self._gpu_kernel = cupy.RawKernel(self.code, self.name, options=gpu_options(self.options))
         return self._gpu_kernel(grid, block, args, **kwargs)
 
@@ -467,30 +467,17 @@ def all_package_kernels() -> dict[str, RawKernel]:
 
 def gpu_available() -> bool:
     "True when CuPy imports and sees a CUDA device."
-    try:
-        import cupy
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception: return False
+    return gpu_count('array') > 0
 
 # %% ../nbs/01_kernels.ipynb #7e6d5809
 def resolve_array_device(device: str = 'auto') -> str:
-    "'cpu' or 'cuda' for `device` ('auto': the GPU when CuPy sees one); `ThesisReconError` if 'cuda' cannot be had."
-    if device not in ('auto', 'cpu', 'cuda'): raise ThesisReconError(f"--device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == 'cpu': return 'cpu'
-    if device == 'auto': return 'cuda' if gpu_available() else 'cpu'
-    try: import cupy
-    except ImportError:
-        raise ThesisReconError("--device cuda needs CuPy: pip install 'thesis-recon[gpu]' (cupy-cuda12x; "
-                               "'thesis-recon[gpu-cuda13]' for CUDA 13)") from None
-    try: n = cupy.cuda.runtime.getDeviceCount()
-    except Exception as e: raise ThesisReconError(f'--device cuda: CuPy finds no usable GPU ({e})') from None
-    if n == 0: raise ThesisReconError('--device cuda: CuPy finds no GPU')
-    return 'cuda'
+    "`core.resolve_device(device, 'array')`, under the name older callers import."
+    return resolve_device(device, 'array')
 
 def array_module(device: str = 'cpu'):
     "`numpy` for 'cpu', `cupy` for 'cuda' ('auto' resolved first)."
-    if resolve_array_device(device) == 'cpu': return np
-    import cupy
+    if resolve_device(device, 'array') == 'cpu': return np
+    import cupy      # lazy: the optional [gpu] extra
     return cupy
 
 def array_device(a) -> str:
@@ -500,7 +487,7 @@ def array_device(a) -> str:
 def xp_of(a):
     "The array module of `a`: `cupy` for a CuPy array, else `numpy`."
     if _is_cupy_array(a):
-        import cupy
+        import cupy  # lazy: the optional [gpu] extra
         return cupy
     return np
 
@@ -511,7 +498,7 @@ def to_numpy(a) -> np.ndarray:
 def device_free_bytes(device: str) -> int | None:
     "Free memory of the GPU for 'cuda' (what a new grid may take), None for 'cpu'."
     if device != 'cuda': return None
-    import cupy
+    import cupy      # lazy: the optional [gpu] extra
     free, _ = cupy.cuda.runtime.memGetInfo()
     return int(free + cupy.get_default_memory_pool().free_bytes())
 
@@ -520,10 +507,10 @@ def upload_ahead(items, device: str = 'cpu', ahead: int = 2):
     """Iterate `items` (tuples) with their NumPy arrays on `device`; other elements pass through unchanged.
 
     'cuda': up to `ahead` items are copied up (pinned staging, a copy stream) while the caller works on the current one."""
-    if resolve_array_device(device) == 'cpu':
+    if resolve_device(device, 'array') == 'cpu':
         yield from (tuple(item) for item in items)
         return
-    import cupy, cupyx
+    import cupy, cupyx       # lazy: the optional [gpu] extra
     copy_stream = cupy.cuda.Stream(non_blocking=True)
     slots = [{} for _ in range(ahead + 1)]    # per slot: pinned buffers by position in the item, and its last copy's event
 

@@ -10,8 +10,8 @@ import numpy as np
 from .core import ThesisReconError, warn_data, package_data, DataWarning
 
 # %% auto #0
-__all__ = ['NYU40_NAMES', 'SCANNET20_IDS', 'SCANNET20_NAMES', 'NYU40_TO_SCANNET20', 'LABEL_TSV_COLUMNS', 'read_label_map',
-           'label_lut', 'map_labels', 'read_split', 'class_weights_from_frequencies']
+__all__ = ['NYU40_NAMES', 'SCANNET20_IDS', 'SCANNET20_NAMES', 'NYU40_TO_SCANNET20', 'LABEL_TSV_COLUMNS', 'nyu40_colormap',
+           'read_label_map', 'label_lut', 'map_labels', 'read_split', 'class_weights_from_frequencies']
 
 # %% ../nbs/04_labels.ipynb #6a3248f1
 NYU40_NAMES = (
@@ -26,6 +26,15 @@ NYU40_TO_SCANNET20 = np.zeros(41, np.int64)
 NYU40_TO_SCANNET20[list(SCANNET20_IDS)] = np.arange(1, 21)
 
 # %% ../nbs/04_labels.ipynb #cbbc4d1d
+def nyu40_colormap() -> np.ndarray:
+    "(41, 3) float RGB in [0, 1] for NYU40 ids (0 black), fixed, for figures."
+    rng = np.random.default_rng(40)
+    cm = rng.uniform(0.15, 0.95, (41, 3)); cm[0] = 0
+    for name, rgb in (('wall', (0.68, 0.78, 0.9)), ('floor', (0.6, 0.6, 0.55)), ('ceiling', (0.9, 0.9, 0.9))):
+        cm[NYU40_NAMES.index(name)] = rgb
+    return cm
+
+# %% ../nbs/04_labels.ipynb #796be1a5
 def _as_int(s: str):
     "`s` as an int if it is a whole number, else the stripped string."
     s = s.strip()
@@ -47,12 +56,12 @@ def read_label_map(tsv, key: str = 'id', value: str = 'nyu40id') -> dict:
             if k and v: out[_as_int(k)] = _as_int(v)
     return out
 
-# %% ../nbs/04_labels.ipynb #34736e5f
+# %% ../nbs/04_labels.ipynb #d515a8ce
 LABEL_TSV_COLUMNS = ('id', 'raw_category', 'category', 'count', 'nyu40id', 'eigen13id', 'nyuClass', 'nyu40class',
                      'eigen13class', 'ModelNet40', 'ModelNet10', 'ShapeNetCore55', 'synsetoffset', 'wnsynsetid',
                      'wnsynsetkey', 'mpcat40', 'mpcat40index')
 
-# %% ../nbs/04_labels.ipynb #d515a8ce
+# %% ../nbs/04_labels.ipynb #d59cf2b9
 def label_lut(mapping: dict, size: int | None = None) -> np.ndarray:
     "Lookup array with `lut[k] = mapping[k]` for integer keys and -1 elsewhere (length max key + 1, or `size`)."
     keys = np.fromiter((k for k in mapping if isinstance(k, (int, np.integer))), np.int64)
@@ -80,7 +89,7 @@ def map_labels(img: np.ndarray, mapping, where: str = 'label image') -> np.ndarr
         out[unknown] = 0
     return out.astype(np.int32)
 
-# %% ../nbs/04_labels.ipynb #d244803f
+# %% ../nbs/04_labels.ipynb #1bea0731
 def read_split(name, meta_dir=None) -> list[str]:
     "Scene ids of split `name` ('train'/'val'/'test' from the ScanNet metadata, or a path to a list file, one per line)."
     if str(name) in ('train', 'val', 'test'):
@@ -90,7 +99,7 @@ def read_split(name, meta_dir=None) -> list[str]:
     names = [l.split('#')[0].strip() for l in path.read_text().splitlines()]   # blank lines and # comments ignored
     return [n for n in names if n]
 
-# %% ../nbs/04_labels.ipynb #1bea0731
+# %% ../nbs/04_labels.ipynb #ba336ef7
 def class_weights_from_frequencies(frequencies, c: float = 1.2) -> np.ndarray:
     """(K,) float32 class weights 1 / ln(c + p_k), p = `frequencies` (counts or shares per class, >= 0) normalised to sum 1.
     The thesis's and 3DMV's rule with c = 1.2."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 from .core import ThesisReconError
+from .geometry import invert_pose, project, transform
 from .mesh import Mesh
 
 # %% auto #0
@@ -48,7 +49,6 @@ def surface_points(mesh: Mesh, spacing: float = 0.02, per_cell: float = 4.0, see
 # %% ../nbs/21_metrics.ipynb #4604568e
 def observed_mask(points, views, tol: float = 0.05) -> np.ndarray:
     "(N,) bool: which of `points` (N, 3) world metres some view sees; `views` yields (depth (H, W) metres, K, cam_pose)."
-    from thesis_recon.geometry import invert_pose, project, transform
     pts = np.asarray(points, np.float64).reshape(-1, 3)
     seen = np.zeros(len(pts), bool)
     for depth, K, cam_pose in views:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse, functools, pickle, sys, time
 from pathlib import Path
 import numpy as np
-from .core import ArgumentParser, ThesisReconError, atomic_pickle, atomic_savez, prefetch, warn_data
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, atomic_pickle, atomic_savez, prefetch,
+                               resolve_device, warn_data)
 from .frames import ScanNetScene
 from .geometry import camera_center, view_angle_deg, view_frustum
-from .runner import add_device_arg, add_runner_args, run_scenes
-from .kernels import resolve_array_device, to_numpy, upload_ahead
+from .labels import read_split
+from .runner import add_runner_args, run_scenes
+from .kernels import to_numpy, upload_ahead
 from .tsdf import TSDFVolume
 
 # %% auto #0
@@ -106,7 +108,6 @@ def join_fragments(save_root, splits: dict[str, list[str]]) -> dict[str, int]:
 
 def read_split_lists(names, split_dir=None) -> dict[str, list[str]]:
     "Scene names per split: `split_dir/scannetv2_{name}.txt`, or the official ScanNet lists when `split_dir` is None."
-    from thesis_recon.labels import read_split
     if split_dir is None: return {n: read_split(n) for n in names}
     return {n: read_split(Path(split_dir)/f'scannetv2_{n}.txt') for n in names}
 
@@ -161,7 +162,7 @@ def generate_gt_main(argv: list[str] | None = None) -> int:
         report = generate_gt(a.data_path, a.save_name, a.test, a.split_dir, a.n_proc, a.ray_address,
                              voxel_size=a.voxel_size, num_layers=a.num_layers, margin=a.margin, max_depth=a.max_depth,
                              window_size=a.window_size, min_angle=a.min_angle, min_distance=a.min_distance,
-                             overwrite=a.overwrite, device=resolve_array_device(a.device))
+                             overwrite=a.overwrite, device=resolve_device(a.device, 'array'))
     except ThesisReconError as e:
         print(f'thesis-recon generate-gt: {e}', file=sys.stderr); return 2
     done = [v for v in report.values if not v.get('skipped')]

@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from functools import lru_cache
 import numpy as np
+from .core import ThesisReconError
 from .kernels import array_module, package_kernel, to_numpy
-from .geometry import is_valid_pose
+from .geometry import invert_pose, is_valid_pose, project, transform
+from .labels import nyu40_colormap
 from .synthetic_scene import Scene, albedo
 
 # %% auto #0
@@ -273,9 +275,9 @@ _TMIN = 1e-4
 
 def _camera_array(pose, K) -> np.ndarray:
     pose, K = np.asarray(pose, np.float64), np.asarray(K, np.float64)
-    if K.shape != (3, 3) or K[0, 0] <= 0 or K[1, 1] <= 0: raise ValueError(f'K: expected 3x3 intrinsics with positive focal lengths, got {K.tolist()}')
-    if abs(K[0, 1]) > 1e-9: raise ValueError('K: skewed intrinsics are not supported')
-    if not is_valid_pose(pose): raise ValueError('pose: not a finite rigid camera-to-world transform')
+    if K.shape != (3, 3) or K[0, 0] <= 0 or K[1, 1] <= 0: raise ThesisReconError(f'K: expected 3x3 intrinsics with positive focal lengths, got {K.tolist()}')
+    if abs(K[0, 1]) > 1e-9: raise ThesisReconError('K: skewed intrinsics are not supported')
+    if not is_valid_pose(pose): raise ThesisReconError('pose: not a finite rigid camera-to-world transform')
     return np.r_[K[0, 0], K[1, 1], K[0, 2], K[1, 2], pose[:3, :3].ravel(), pose[:3, 3]].astype(np.float32)
 
 def _shading_array(scene: Scene) -> np.ndarray:
@@ -289,7 +291,7 @@ def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=Non
     of `sensor_noise` options, drawn from `seed`. `shadows`: the ceiling light casts hard shadows (one more ray per pixel).
     `device='cuda'`: ray casting on the GPU against the scene's resident buffers; the frame comes back as NumPy arrays."""
     width, height = int(width), int(height)
-    if width < 1 or height < 1: raise ValueError(f'width/height: must be positive, got {width} x {height}')
+    if width < 1 or height < 1: raise ThesisReconError(f'width/height: must be positive, got {width} x {height}')
     cam = _camera_array(pose, K)
     b = scene_buffers(scene, device)
     xp = np if device == 'cpu' else array_module(device)
@@ -387,7 +389,6 @@ def sensor_noise(frame: dict, K, rng: np.random.Generator, min_depth: float = 0.
 # %% ../nbs/11_render.ipynb #54bc5ac0
 def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 0.02) -> np.ndarray:
     "(M,) bool: faces of `scene.mesh` whose centre is seen (in the image, depth within `tol` + 1 %) from at least one pose."
-    from thesis_recon.geometry import transform, invert_pose, project
     m = scene.mesh
     centres = m.vertices[m.faces].astype(np.float64).mean(1)
     seen = np.zeros(len(m.faces), bool)
@@ -404,7 +405,6 @@ def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 
 def show_frame(frame: dict, axs=None):
     "Matplotlib panel of a rendered frame: colour, depth, normals, NYU40 labels."
     import matplotlib.pyplot as plt
-    from thesis_recon.synthetic_scene import nyu40_colormap
     axs = axs if axs is not None else plt.subplots(1, 4, figsize=(20, 4))[1]
     axs[0].imshow(frame['color']); axs[0].set_title('colour')
     im = axs[1].imshow(np.where(frame['depth'] > 0, frame['depth'], np.nan), cmap='viridis'); axs[1].set_title('depth (m)')

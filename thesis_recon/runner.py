@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Callable
 from tqdm.auto import tqdm
 from .core import ArgumentParser, ThesisReconError
+from . import kernels
 
 # %% auto #0
-__all__ = ['scene_name', 'SceneResult', 'RunReport', 'call_scene', 'run_scenes', 'add_runner_args', 'add_device_arg']
+__all__ = ['scene_name', 'SceneResult', 'RunReport', 'call_scene', 'run_scenes', 'add_runner_args']
 
 # %% ../nbs/08_runner.ipynb #6bc18e6e
 def scene_name(scene) -> str:
@@ -68,7 +69,6 @@ def call_scene(fn: Callable, scene) -> SceneResult:
 def _init_worker(threads: int):
     "Worker start-up: give this worker's kernels (and torch, if loaded) `threads` threads."
     os.environ['OMP_NUM_THREADS'] = str(threads)
-    from thesis_recon import kernels
     kernels.set_num_threads(threads)
     if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(threads)
 
@@ -186,9 +186,4 @@ def add_runner_args(parser):
     return parser
 
 # %% ../nbs/08_runner.ipynb #85b2b611
-def add_device_arg(parser):
-    "Add `--device {auto,cpu,cuda}` (where the stage's arrays and kernels run) to a parser."
-    parser.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto',
-                        help="where arrays and kernels run: 'cuda' (needs pip install 'thesis-recon[gpu]'), 'cpu', or "
-                             "'auto', the GPU when CuPy sees one (default)")
-    return parser
+from .core import add_device_arg

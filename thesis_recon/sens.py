@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .core import ThesisReconError, atomic_path, warn_data
-from .frames import Frame, FrameSource
+from .frames import Frame, FrameSource, ScanNetScene, SevenScenes
 from .images import read_color, depth_to_png16
 
 # %% auto #0
 __all__ = ['COLOR_COMPRESSION', 'DEPTH_COMPRESSION', 'FRAME_HEADER', 'SensHeader', 'encode_color', 'encode_depth', 'write_sens',
-           'SensFile']
+           'SensFile', 'open_scene']
 
 # %% ../nbs/07_sens.ipynb #05cacfb0
 COLOR_COMPRESSION = {-1: 'unknown', 0: 'raw', 1: 'png', 2: 'jpeg'}
@@ -240,3 +240,14 @@ class SensFile(FrameSource):
         color = self.decode_color(cb, i) if self.load_color else None
         return Frame(color, depth, self.poses[k].astype(np.float64), self.K.copy(), self.K_color.copy(), None, i,
                      bool(self.pose_valid[k]))
+
+# %% ../nbs/07_sens.ipynb #ca8e4ce2
+def open_scene(path, **kwargs) -> FrameSource:
+    "The frame reader for `path`: `.sens` file or raw ScanNet folder, exported ScanNet folder, or 7-Scenes sequence."
+    path = Path(path)
+    if path.is_file() and path.suffix == '.sens' or (path/f'{path.name}.sens').is_file():
+        return SensFile(path if path.is_file() else path/f'{path.name}.sens', **kwargs)
+    if (path/'pose').is_dir(): return ScanNetScene(path, **kwargs)
+    if path.is_dir() and any(path.glob('frame-*.pose.txt')): return SevenScenes(path, **kwargs)
+    raise ThesisReconError(f'{path}: not a scan this package reads (looked for a .sens file, <name>/<name>.sens, '
+                           'an exported ScanNet folder with pose/, or 7-Scenes frame-*.pose.txt files)')

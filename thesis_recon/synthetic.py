@@ -8,14 +8,14 @@ import argparse, csv, io, json, sys
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from .core import ArgumentParser, ThesisReconError, atomic_write_text, prefetch
+from .core import ArgumentParser, ThesisReconError, add_device_arg, atomic_write_text, prefetch, resolve_device
 from .geometry import scale_intrinsics, is_valid_pose
 from .images import write_color, write_depth_png, write_label_png, resize_color, resize_nearest
 from .frames import write_matrix_txt
-from .labels import NYU40_NAMES, LABEL_TSV_COLUMNS
+from .labels import NYU40_NAMES, LABEL_TSV_COLUMNS, nyu40_colormap
 from .mesh import Mesh, write_ply
 from .sens import SensHeader, write_sens
-from .synthetic_scene import Scene, SceneObject, make_scene, nyu40_colormap, plot_scene_topdown, k3d_scene, ROOM_TYPES
+from .synthetic_scene import Scene, SceneObject, make_scene, plot_scene_topdown, k3d_scene, ROOM_TYPES
 from .render import render, render_reference, sensor_noise, show_frame, visible_faces
 from .trajectories import scan_trajectory, orbit, random_views, intrinsics_from_fov
 
@@ -82,9 +82,9 @@ def _K4(K) -> np.ndarray:
 def _check_poses(poses) -> np.ndarray:
     poses = np.asarray(poses, np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (4, 4) or len(poses) == 0:
-        raise ValueError(f'poses: expected (n >= 1, 4, 4) camera-to-world poses, got shape {poses.shape}')
+        raise ThesisReconError(f'poses: expected (n >= 1, 4, 4) camera-to-world poses, got shape {poses.shape}')
     bad = [k for k, p in enumerate(poses) if not is_valid_pose(p)]
-    if bad: raise ValueError(f'poses: frames {bad[:10]} are not rigid camera-to-world transforms')
+    if bad: raise ThesisReconError(f'poses: frames {bad[:10]} are not rigid camera-to-world transforms')
     return poses
 
 def _write_meshes(scene: Scene, scene_dir: Path, scene_name: str):
@@ -103,7 +103,7 @@ def write_scannet_export(scene: Scene, poses, out_dir, scene_name: str, width: i
     poses = _check_poses(poses)
     K = default_intrinsics(width, height) if K is None else np.asarray(K, np.float64)
     ids = list(range(len(poses))) if frame_ids is None else [int(i) for i in frame_ids]
-    if len(ids) != len(poses): raise ValueError(f'frame_ids: {len(ids)} names for {len(poses)} poses')
+    if len(ids) != len(poses): raise ThesisReconError(f'frame_ids: {len(ids)} names for {len(poses)} poses')
     d = Path(out_dir)/scene_name
     rendered = ((i, pose, render(scene, pose, K, width, height, noise=noise, seed=[int(seed), scene.seed, i], shadows=shadows,
                                  device=device))
@@ -160,12 +160,12 @@ def make_synthetic_scans(out_dir, n_scenes: int = 1, n_frames: int = 300, seed: 
                          noise: bool = False, width: int = 640, height: int = 480, room_type: str | None = None,
                          overwrite: bool = False, progress: bool = True, shadows: bool = False, device: str = 'cpu') -> list[Path]:
     "Make `n_scenes` synthetic scans of `n_frames` frames in `out_dir` ('raw' or 'export' layout), rendered on `device`; returns the scene folders."
-    if int(n_scenes) < 1: raise ValueError(f'n_scenes: must be at least 1, got {n_scenes}')
-    if int(n_frames) < 1: raise ValueError(f'n_frames: must be at least 1, got {n_frames}')
-    if layout not in ('raw', 'export'): raise ValueError(f"layout: must be 'raw' or 'export', got {layout!r}")
-    if int(width) < 8 or int(height) < 8: raise ValueError(f'width/height: must be at least 8 pixels, got {width} x {height}')
-    if int(seed) < 0 or int(seed) + int(n_scenes) > 10000: raise ValueError(f'seed: scenes are named scene0000_00..scene9999_00, seed {seed} does not fit')
-    if room_type is not None and room_type not in ROOM_TYPES: raise ValueError(f'room_type: {room_type!r} is not one of {", ".join(ROOM_TYPES)}')
+    if int(n_scenes) < 1: raise ThesisReconError(f'n_scenes: must be at least 1, got {n_scenes}')
+    if int(n_frames) < 1: raise ThesisReconError(f'n_frames: must be at least 1, got {n_frames}')
+    if layout not in ('raw', 'export'): raise ThesisReconError(f"layout: must be 'raw' or 'export', got {layout!r}")
+    if int(width) < 8 or int(height) < 8: raise ThesisReconError(f'width/height: must be at least 8 pixels, got {width} x {height}')
+    if int(seed) < 0 or int(seed) + int(n_scenes) > 10000: raise ThesisReconError(f'seed: scenes are named scene0000_00..scene9999_00, seed {seed} does not fit')
+    if room_type is not None and room_type not in ROOM_TYPES: raise ThesisReconError(f'room_type: {room_type!r} is not one of {", ".join(ROOM_TYPES)}')
     out = Path(out_dir)
     options = dict(n_frames=int(n_frames), layout=layout, noise=bool(noise), width=int(width), height=int(height), room_type=room_type,
                    shadows=bool(shadows))
@@ -211,15 +211,9 @@ def synth_main(argv: list[str] | None = None) -> int:
     p.add_argument('--shadows', action='store_true', help='hard shadows from the ceiling light (about 1.5x the rendering time)')
     p.add_argument('--overwrite', action='store_true', help='redo scenes that are already complete')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
-    from thesis_recon.runner import add_device_arg
-    from thesis_recon.kernels import resolve_array_device
     add_device_arg(p)
     a = p.parse_args(argv)
-    try:
-        dirs = make_synthetic_scans(a.out, a.scenes, a.frames, a.seed, a.layout, a.noise, a.width, a.height, a.room_type,
-                                    a.overwrite, progress=not a.quiet, shadows=a.shadows, device=resolve_array_device(a.device))
-    except (ValueError, ThesisReconError) as e:
-        print(f'thesis-recon synth: error: {e}', file=sys.stderr)
-        return 2
+    dirs = make_synthetic_scans(a.out, a.scenes, a.frames, a.seed, a.layout, a.noise, a.width, a.height, a.room_type,
+                                a.overwrite, progress=not a.quiet, shadows=a.shadows, device=resolve_device(a.device, 'array'))
     if not a.quiet: print(f'wrote {len(dirs)} scenes ({a.layout} layout) to {a.out}')
     return 0

@@ -8,14 +8,15 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 import numpy as np
+from .core import ThesisReconError
 from .mesh import Mesh
-from .labels import NYU40_NAMES
+from .labels import NYU40_NAMES, nyu40_colormap
 
 # %% auto #0
 __all__ = ['NYU40', 'PLAIN', 'WOOD', 'TILES', 'FABRIC', 'STRIPES', 'PAINTING', 'ROOM_TYPES', 'box_faces', 'prism_faces',
            'face_planes', 'material', 'wave', 'albedo', 'Part', 'SceneObject', 'Scene', 'room_outline', 'wall_segments',
-           'place', 'make_scene', 'triangulate_polygon', 'scene_mesh', 'interpenetrations', 'nyu40_colormap',
-           'plot_scene_topdown', 'k3d_scene']
+           'place', 'make_scene', 'triangulate_polygon', 'scene_mesh', 'interpenetrations', 'plot_scene_topdown',
+           'k3d_scene']
 
 # %% ../nbs/10_synthetic.ipynb #f2bf8876
 NYU40 = {name: i for i, name in enumerate(NYU40_NAMES)}   # 'wall' -> 1, ..., 'otherprop' -> 40
@@ -627,19 +628,19 @@ def _satellites(room: _Room, rng, room_type: str):
 
 # %% ../nbs/10_synthetic.ipynb #29e61d6e
 def _check_options(room_type, size, height, shape, furniture, min_objects):
-    "Raise ValueError naming the option for impossible requests."
+    "Raise `ThesisReconError` naming the option for impossible requests."
     if room_type is not None and room_type not in ROOM_TYPES:
-        raise ValueError(f'room_type: {room_type!r} is not one of {", ".join(ROOM_TYPES)}')
+        raise ThesisReconError(f'room_type: {room_type!r} is not one of {", ".join(ROOM_TYPES)}')
     if size is not None:
         if len(size) != 2 or not all(3.0 <= s <= 8.0 for s in size):
-            raise ValueError(f'size: room sides must lie in 3..8 m, got {size!r}')
-    if height is not None and not 2.4 <= height <= 3.0: raise ValueError(f'height: must lie in 2.4..3.0 m, got {height!r}')
-    if shape not in (None, 'rect', 'L'): raise ValueError(f"shape: must be 'rect' or 'L', got {shape!r}")
-    if shape == 'L' and size is not None and min(size) < 4.0: raise ValueError(f'shape: an L-shaped room needs sides of at least 4 m, got size {size!r}')
+            raise ThesisReconError(f'size: room sides must lie in 3..8 m, got {size!r}')
+    if height is not None and not 2.4 <= height <= 3.0: raise ThesisReconError(f'height: must lie in 2.4..3.0 m, got {height!r}')
+    if shape not in (None, 'rect', 'L'): raise ThesisReconError(f"shape: must be 'rect' or 'L', got {shape!r}")
+    if shape == 'L' and size is not None and min(size) < 4.0: raise ThesisReconError(f'shape: an L-shaped room needs sides of at least 4 m, got size {size!r}')
     if furniture is not None:
         bad = [k for k in furniture if k not in _KINDS]
-        if bad: raise ValueError(f'furniture: unknown kinds {bad} (known: {", ".join(_KINDS)})')
-    if min_objects is not None and min_objects < 0: raise ValueError(f'min_objects: must be >= 0, got {min_objects}')
+        if bad: raise ThesisReconError(f'furniture: unknown kinds {bad} (known: {", ".join(_KINDS)})')
+    if min_objects is not None and min_objects < 0: raise ThesisReconError(f'min_objects: must be >= 0, got {min_objects}')
 
 def make_scene(seed: int = 0, room_type: str | None = None, size=None, height: float | None = None, shape: str | None = None,
                furniture: list | None = None, min_objects: int | None = None, mesh_spacing: float = 0.05) -> Scene:
@@ -666,7 +667,7 @@ def make_scene(seed: int = 0, room_type: str | None = None, size=None, height: f
         kind, required = wanted[i]
         obj = _place_kind(room, kind, rng)
         if obj is None and required:
-            raise ValueError(f'furniture: cannot place {kind!r} in this {W:.1f} x {D:.1f} m room with the other '
+            raise ThesisReconError(f'furniture: cannot place {kind!r} in this {W:.1f} x {D:.1f} m room with the other '
                              f'{len(wanted) - 1} requested pieces; ask for fewer pieces or a larger size')
     _satellites(room, rng, room_type)
     target, failures = min_objects or 0, 0
@@ -674,7 +675,7 @@ def make_scene(seed: int = 0, room_type: str | None = None, size=None, height: f
         failures = 0 if _place_kind(room, ['box', 'otherfurniture', 'plant', 'chair'][rng.integers(4)], rng) else failures + 1
     n_obj = _n_objects(room.objects)
     if n_obj < target:
-        raise ValueError(f'min_objects: only {n_obj} objects fit in this {W:.1f} x {D:.1f} m {room_type}, asked for {target}')
+        raise ThesisReconError(f'min_objects: only {n_obj} objects fit in this {W:.1f} x {D:.1f} m {room_type}, asked for {target}')
     for o in room.objects:                     # drop placement helpers
         for a in ('front', 'along', 'origin', 'shelf_tops', 'shelf_gap'):
             if hasattr(o, a): delattr(o, a)
@@ -781,13 +782,6 @@ def interpenetrations(scene: Scene, n_samples: int = 64, seed: int = 0) -> list[
     return sorted(bad)
 
 # %% ../nbs/10_synthetic.ipynb #77da5046
-def nyu40_colormap() -> np.ndarray:
-    "(41,3) float colours for NYU40 ids (0 black), fixed, for figures."
-    rng = np.random.default_rng(40)
-    cm = rng.uniform(0.15, 0.95, (41, 3)); cm[0] = 0
-    cm[NYU40['wall']], cm[NYU40['floor']], cm[NYU40['ceiling']] = (0.68, 0.78, 0.9), (0.6, 0.6, 0.55), (0.9, 0.9, 0.9)
-    return cm
-
 def plot_scene_topdown(scene: Scene, ax=None, poses=None):
     "Matplotlib top view: outline, object footprints coloured by NYU40 class (labelled), optional camera positions."
     import matplotlib.pyplot as plt

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
+from .core import ThesisReconError
 from .geometry import look_at
 from .synthetic_scene import Scene, SceneObject
 
@@ -93,13 +94,13 @@ def _free_run(fs: FreeSpace, xy: np.ndarray, yaw: np.ndarray, max_run: float = 6
 
 def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float = 0.3, z_range=(1.25, 1.65)) -> np.ndarray:
     "(n_frames, 4, 4) camera-to-world poses of a smooth hand-held-like loop through the room's free space, looking around."
-    if int(n_frames) < 1: raise ValueError(f'n_frames: must be at least 1, got {n_frames}')
+    if int(n_frames) < 1: raise ThesisReconError(f'n_frames: must be at least 1, got {n_frames}')
     n_frames = int(n_frames)
     rng = np.random.default_rng([int(seed), scene.seed, 7])
     fs = free_space(scene, (z_range[0] - 0.05, z_range[1] + 0.05), clearance)
     free = fs.distance >= clearance + 1.5 * fs.cell
     comp, n_comp = ndimage.label(free)
-    if n_comp == 0: raise ValueError(f'scene: no free space {clearance} m from every surface for a camera at {z_range} m')
+    if n_comp == 0: raise ThesisReconError(f'scene: no free space {clearance} m from every surface for a camera at {z_range} m')
     free = comp == 1 + int(np.argmax(ndimage.sum(free, comp, range(1, n_comp + 1))))   # the largest free region
     # the floor under furniture is not walkable: the path avoids it where it can (the camera may still reach over)
     c = fs.centres().reshape(-1, 2)
@@ -155,9 +156,9 @@ def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float
 # %% ../nbs/12_trajectories.ipynb #e0cbc687
 def orbit(target, n_views: int, radius: float, elevation_deg: float = 30.0, start_deg: float = 0.0) -> np.ndarray:
     "(n_views, 4, 4) poses on a circle of `radius` around `target` (a SceneObject or a point), `elevation_deg` above it, looking at it."
-    if int(n_views) < 1: raise ValueError(f'n_views: must be at least 1, got {n_views}')
-    if not radius > 0: raise ValueError(f'radius: must be positive, got {radius}')
-    if not -89 <= elevation_deg <= 89: raise ValueError(f'elevation_deg: must lie in -89..89, got {elevation_deg}')
+    if int(n_views) < 1: raise ThesisReconError(f'n_views: must be at least 1, got {n_views}')
+    if not radius > 0: raise ThesisReconError(f'radius: must be positive, got {radius}')
+    if not -89 <= elevation_deg <= 89: raise ThesisReconError(f'elevation_deg: must lie in -89..89, got {elevation_deg}')
     c = target.bounds.mean(0) if isinstance(target, SceneObject) else np.asarray(target, np.float64)
     a = np.radians(start_deg) + 2 * np.pi * np.arange(int(n_views)) / int(n_views)
     e = np.radians(elevation_deg)
@@ -166,7 +167,7 @@ def orbit(target, n_views: int, radius: float, elevation_deg: float = 30.0, star
 
 def intrinsics_from_fov(fov_deg: float, width: int, height: int) -> np.ndarray:
     "3x3 K with horizontal field of view `fov_deg`, square pixels, principal point at the image centre."
-    if not 10 < fov_deg < 170: raise ValueError(f'fov: must lie in (10, 170) degrees, got {fov_deg}')
+    if not 10 < fov_deg < 170: raise ThesisReconError(f'fov: must lie in (10, 170) degrees, got {fov_deg}')
     f = width / 2 / np.tan(np.radians(fov_deg) / 2)
     return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]])
 
@@ -174,12 +175,12 @@ def random_views(scene: Scene, n: int, fov_range=(50.0, 70.0), width: int = 640,
                  clearance: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     "`n` random single views in free space: poses (n,4,4) and intrinsics (n,3,3) with horizontal FoV uniform in `fov_range` (deg)."
     lo, hi = fov_range
-    if not (10 < lo <= hi < 170): raise ValueError(f'fov_range: must lie within (10, 170) degrees with low <= high, got {fov_range}')
-    if int(n) < 1: raise ValueError(f'n: must be at least 1, got {n}')
+    if not (10 < lo <= hi < 170): raise ThesisReconError(f'fov_range: must lie within (10, 170) degrees with low <= high, got {fov_range}')
+    if int(n) < 1: raise ThesisReconError(f'n: must be at least 1, got {n}')
     rng = np.random.default_rng([int(seed), scene.seed, 11])
     fs = free_space(scene, (1.15, 1.75), clearance)
     cells = np.argwhere(fs.distance >= clearance + 1.5 * fs.cell)
-    if len(cells) == 0: raise ValueError(f'scene: no free space {clearance} m from every surface')
+    if len(cells) == 0: raise ThesisReconError(f'scene: no free space {clearance} m from every surface')
     pick = cells[rng.integers(len(cells), size=int(n))]
     xy = fs.origin + (pick + rng.uniform(0.25, 0.75, pick.shape)) * fs.cell
     z = rng.uniform(1.2, 1.7, int(n)); yaw = rng.uniform(0, 2 * np.pi, int(n)); pitch = np.radians(rng.uniform(-35, 0, int(n)))

@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 import math
 import numpy as np
-from .core import ThesisReconError, prefetch, warn_data
-from .kernels import array_module, device_free_bytes, package_kernel, resolve_array_device, to_numpy, upload_ahead, xp_of
+from .core import ThesisReconError, prefetch, resolve_device, warn_data
+from .kernels import array_module, device_free_bytes, package_kernel, to_numpy, upload_ahead, xp_of
 from .geometry import invert_pose, is_valid_pose, project, transform, unproject
+from .images import resize_color
 from .mesh import Mesh
+from .sens import open_scene
 
 # %% auto #0
 __all__ = ['TSDF_SRC', 'volume_dims', 'check_volume_memory', 'integrate_reference', 'mark_blocks', 'TSDFVolume', 'tsdf_to_mesh',
@@ -304,7 +306,7 @@ class TSDFVolume:
         self.voxel_size, self.margin = float(voxel_size), float(margin)
         self.trunc = self.margin * self.voxel_size
         self.dims = volume_dims(self.vol_bnds, self.voxel_size)
-        self.device = resolve_array_device(device)
+        self.device = resolve_device(device, 'array')
         xp = self._xp = array_module(self.device)
         check_volume_memory(self.vol_bnds, self.voxel_size, 20 if color else 8, max_bytes, self.device)
         self.vol_origin = self.vol_bnds[:, 0].astype(np.float32)
@@ -424,7 +426,6 @@ def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.
 # %% ../nbs/20_tsdf.ipynb #749b15b2
 def open_scan(path, load_color: bool = False):
     "The frame reader of `path` (any layout `open_scene` reads), without labels; an error if it has no frames."
-    from thesis_recon.frames import open_scene
     r = open_scene(path, load_color=load_color, load_label=False)
     if len(r) == 0: raise ThesisReconError(f'{path}: the scan has no frames')
     return r
@@ -435,7 +436,6 @@ def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: fl
     Frames are read ahead in a background thread. `device='cuda'` keeps the volumes on the GPU; each frame goes up
     once for all of them, while the previous one integrates."""
     from tqdm.auto import tqdm
-    from thesis_recon.images import resize_color
     scan = open_scan(path)
     bnds = scan_bounds(tqdm(prefetch(scan), total=len(scan), desc='bounds', unit='frame', disable=not progress, leave=False),
                        max_depth)

@@ -9,8 +9,12 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
-from .core import ArgumentParser, ThesisReconError, atomic_savez, warn_data
+from .core import ArgumentParser, ThesisReconError, add_device_arg, atomic_savez, resolve_device, warn_data
 from .kernels import array_module, package_kernel, to_numpy
+from .mesh import Mesh, read_ply
+from .runner import add_runner_args, run_scenes
+from .sens import open_scene
+from .tsdf import fuse_scan
 
 # %% auto #0
 __all__ = ['VOXELIZE_SRC', 'MESH_SUFFIX', 'LABEL_SUFFIX', 'mesh_grid', 'voxelize_mesh', 'tri_box_overlap_np',
@@ -190,8 +194,6 @@ def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
 # %% ../nbs/30_voxelize.ipynb #7df7542e
 def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5, max_depth: float = 4.0, device: str = 'cpu'):
     "Mesh of the scan in `scene_dir` fused into a TSDF (`tsdf.fuse_scan`, streaming); None if no frame has a valid pose."
-    from thesis_recon.frames import open_scene
-    from thesis_recon.tsdf import fuse_scan
     scan = open_scene(scene_dir, load_color=False, load_label=False)
     if len(scan) == 0 or not scan.pose_valid.any(): return None
     vols = fuse_scan(scene_dir, (voxel_size,), max_depth=max_depth, margin=margin, color=False, progress=False, device=device)
@@ -206,7 +208,6 @@ def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf:
                         max_dist: float = 0.2, raw_root=None, device: str = 'cpu') -> str:
     """Write `out_root/<scene>.npz` for one scene folder; returns 'done', 'exists' or 'skipped' (with a warning).
     The per-vertex labels come from `raw_root/<scene>/<scene>_vh_clean_2.labels.ply` (default: `scene_dir`'s)."""
-    from thesis_recon.mesh import Mesh, read_ply
     scene_dir = Path(scene_dir); name = scene_dir.name
     out = Path(out_root)/f'{name}.npz'
     if out.exists(): return 'exists'
@@ -241,8 +242,6 @@ def load_occupancy_grid(path) -> dict:
 # %% ../nbs/30_voxelize.ipynb #f78f4f04
 def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-occ-grid`: voxelize every scene mesh under MESH_ROOT into OUT_ROOT/<scene>.npz."
-    from thesis_recon.runner import add_device_arg, add_runner_args, run_scenes
-    from thesis_recon.kernels import resolve_array_device
     p = ArgumentParser(prog='thesis-recon prep-occ-grid',
                                 description='Voxelize scene meshes (exact surface voxelization) into labelled occupancy '
                                             'grids, one OUT_ROOT/<scene>.npz per scene (occupancy bool, labels int16 '
@@ -265,7 +264,7 @@ def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     add_runner_args(p); add_device_arg(p)   # --device: where the TSDF of --use_tsdf and the voxelization run
     a = p.parse_args(argv)
     if a.voxel_size <= 0: p.error('--voxel_size must be positive')
-    device = resolve_array_device(a.device)      # --device cuda without a GPU fails before any work
+    device = resolve_device(a.device, 'array')      # --device cuda without a GPU fails before any work
     try:
         scenes = find_mesh_scenes(a.mesh_root, a.use_tsdf)
         if a.scenes:
