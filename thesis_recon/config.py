@@ -159,8 +159,8 @@ def shipped_config(name: str) -> Path:
     if len(hits) == 1: return configs_dir()/hits[0]
     if len(hits) > 1: raise ThesisReconError(f"shipped config '{name}' is ambiguous: {', '.join(hits)}; give the suffix")
     close = difflib.get_close_matches(name, names + [Path(n).stem for n in names], n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ''
-    raise ThesisReconError(f"no shipped config '{name}'{hint}; available: {', '.join(names) or '(none)'}")
+    hint = f"; did you mean '{close[0]}'?" if close else f"; shipped: {', '.join(names) or '(none)'}"
+    raise ThesisReconError(f"no such config file: {name} (and no shipped config named {name}{hint})")
 
 # %% ../nbs/38_config.ipynb #f15979f5
 def resolve_config_arg(value) -> Path:
@@ -168,12 +168,7 @@ def resolve_config_arg(value) -> Path:
     path = Path(os.path.expanduser(str(value)))
     if path.is_file(): return path
     if path.exists(): raise ThesisReconError(f"{value}: not a config file ({path.absolute()} is a folder)")
-    if len(Path(str(value)).parts) == 1:
-        names = shipped_config_names()
-        if any(n == str(value) or Path(n).stem == str(value) for n in names): return shipped_config(str(value))
-        close = difflib.get_close_matches(str(value), names + [Path(n).stem for n in names], n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else "; `thesis-recon write-config` lists them"
-        raise ThesisReconError(f"no such config file: {value} (and no shipped config named {value}{hint})")
+    if len(Path(str(value)).parts) == 1: return shipped_config(str(value))
     raise ThesisReconError(f"no such config file: {value}" + ('' if path.is_absolute() else f" ({path.absolute()})"))
 
 # %% ../nbs/38_config.ipynb #2e8d7171
