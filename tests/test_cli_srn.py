@@ -47,7 +47,7 @@ def linear(data, trained, tmp_path_factory):
     log = tmp_path_factory.mktemp('srn_linear')
     rc = main(['update-srn', '--data_root', str(data/'Chair.train'), '--val_root', str(data/'Chair.val'), '--logging_root', str(log),
                '--checkpoint_path', str(trained/'checkpoints'/'model.tar'), '--img_sidelength', '16', '--max_steps', '4',
-               '--max_num_instances_train', '3', '--val_every', '2', '--class_weight', '--device', 'cpu'])
+               '--max_num_instances_train', '3', '--val_every', '2', '--balance_classes', '--device', 'cpu'])
     assert rc == 0
     return log
 
@@ -86,7 +86,7 @@ def test_update_head_is_linear_on_frozen_srn(linear, trained):
 def test_fit_render_eval_chain(data, fitted, tmp_path, capsys):
     ck = fitted/'checkpoints'/'model.tar'
     c = load_checkpoint(ck)
-    assert c['config']['model']['num_instances'] == 1 and c['config']['run']['freeze_networks']
+    assert c['config']['model']['srn']['num_instances'] == 1 and c['config']['run']['freeze_networks']
     rc, _ = cli('render-srn', '--checkpoint_path', ck, '--data_root', data/'Chair.test', '--logging_root', tmp_path/'r',
                 '--point_cloud', '--orbit', 5, '--device', 'cpu', capsys=capsys)
     assert rc == 0
@@ -160,3 +160,104 @@ def test_help_from_the_console():
     assert res.returncode == 0
     for opt in ('--overwrite_embeddings', '--overwrite-embeddings', '--reverse', '--specific_observation_idcs', '--resume', '--device'):
         assert opt in res.stdout
+
+
+# ---- the originals' flags, written from their scripts' argparse (vsitzmann 8165b50 train.py/test.py; apsk14 3ff49be
+# train.py/update.py/test.py); each command must take every one of its script's flags
+TRAIN_PY = """img_sidelengths max_steps_per_img_sidelength batch_size_per_img_sidelength data_root val_root logging_root log_dir
+obj_name lr class_weight l1_weight kl_weight reg_weight steps_til_ckpt steps_til_val no_validation validation preload
+checkpoint_path overwrite_embeddings start_step specific_observation_idcs max_num_instances_train max_num_observations_train
+max_num_instances_val max_num_observations_val has_params tracing_steps freeze_networks fit_single_srn use_unet_renderer
+embedding_size config_filepath""".split()
+UPDATE_PY = """img_sidelengths max_steps_per_img_sidelength batch_size_per_img_sidelength data_root val_root logging_root log_dir
+obj_name num_classes model_type lr class_weight steps_til_ckpt steps_til_val validation preload checkpoint_path linear_path
+validation_path overwrite_embeddings start_step specific_observation_idcs specific_ins max_num_instances_train
+max_num_observations_train max_num_instances_val max_num_observations_val has_params tracing_steps freeze_networks
+fit_single_srn use_unet_renderer embedding_size config_filepath""".split()
+TEST_PY = """img_sidelength point_cloud data_root obj_name eval_mode reverse logging_root log_dir batch_size preload
+max_num_instances specific_observation_idcs input_idcs has_params linear save_out_first_n checkpoint_path linear_path
+unet_path num_instances tracing_steps fit_single_srn use_unet_renderer embedding_size config_filepath""".split()
+
+@pytest.mark.parametrize('command,flags', [('train-srn', TRAIN_PY), ('fit-srn', TRAIN_PY), ('update-srn', UPDATE_PY),
+                                           ('eval-srn', TEST_PY), ('render-srn', TEST_PY)])
+def test_every_original_flag_is_taken(command, flags, capsys):
+    with pytest.raises(SystemExit): main([command, '--help'])
+    text = capsys.readouterr().out
+    assert [f for f in flags if f'--{f}' not in text] == []
+
+def test_update_takes_the_originals_schedule_flags_and_a_shipped_config(data, trained, tmp_path, capsys):
+    rc, _ = cli('update-srn', '--data_root', data/'Chair.train', '--checkpoint_path', trained/'checkpoints'/'model.tar',
+                '--logging_root', tmp_path, '--log_dir', 'run', '--img_sidelengths', 16, '--batch_size_per_img_sidelength', 2,
+                '--max_steps_per_img_sidelength', 2, '--max_num_instances_train', 3, '--class_weight', 8, '--steps_til_ckpt', 1,
+                '--preload', '--obj_name', 'Chair', '--device', 'cpu', capsys=capsys)
+    assert rc == 0 and (tmp_path/'run'/'checkpoints'/'model.tar').is_file()
+    rc, err = cli('train-srn', '--config_filepath', 'srn_train_tiny.yml', '--data_root', data/'Chair.train', '--logging_root',
+                  tmp_path/'t', '--img_sidelengths', 8, '--batch_size_per_img_sidelength', 2, '--max_steps_per_img_sidelength', 1,
+                  '--set', 'model.tracing_steps=2', capsys=capsys)
+    assert rc == 0, err
+    assert load_checkpoint(tmp_path/'t'/'checkpoints'/'model.tar')['config']['model']['tracing_steps'] == 2
+    rc, err = cli('train-srn', '--data_root', data/'Chair.train', '--fit_single_srn', capsys=capsys)
+    assert rc == 2 and '--fit_single_srn' in err
+
+def _as_original(model, path, extra='optimizer'):
+    from thesis_recon.srn.convert import original_state_dict
+    torch.save({'model': original_state_dict(model), extra: {'state': {}, 'param_groups': []}}, path)
+    return path
+
+def test_import_original_srn_then_every_command_loads_it(data, trained, tmp_path, capsys):
+    from thesis_recon.srn.train import load_model
+    srn, _ = load_model(trained/'checkpoints'/'model.tar')
+    src = _as_original(srn, tmp_path/'epoch_0001_iter_000004.pth')
+    rc, err = cli('import-weights', 'srn', src, tmp_path/'srn.tar', '--tracing_steps', 3, capsys=capsys)
+    assert rc == 0, err
+    # the same pixels as our own checkpoint renders
+    for name, ck in (('ours', trained/'checkpoints'/'model.tar'), ('imported', tmp_path/'srn.tar')):
+        assert cli('render-srn', '--checkpoint_path', ck, '--data_root', data/'Chair.train', '--logging_root', tmp_path/name,
+                   '--max_num_instances', 1, '--device', 'cpu', capsys=capsys)[0] == 0
+    a, b = (sorted((tmp_path/n).rglob('*.png')) for n in ('ours', 'imported'))
+    assert len(a) == len(b) > 0 and all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))
+    assert cli('eval-srn', '--eval_mode', 'srn', '--checkpoint_path', tmp_path/'srn.tar', '--data_root', data/'Chair.train',
+               '--device', 'cpu', capsys=capsys)[0] == 0
+    rc, _ = cli('update-srn', '--data_root', data/'Chair.train', '--checkpoint_path', tmp_path/'srn.tar', '--logging_root',
+                tmp_path/'u', '--img_sidelength', 16, '--max_steps', 2, '--max_num_instances_train', 3, '--device', 'cpu', capsys=capsys)
+    assert rc == 0
+    rc, _ = cli('fit-srn', '--data_root', data/'Chair.test', '--checkpoint_path', tmp_path/'srn.tar', '--overwrite_embeddings',
+                '--logging_root', tmp_path/'f', '--img_sidelength', 16, '--max_steps', 2, '--device', 'cpu', capsys=capsys)
+    assert rc == 0
+    # the head of update-srn, as apsk14's LinearModel file, on the original SRN file
+    sem, _ = load_model(tmp_path/'u'/'checkpoints'/'model.tar')
+    head = _as_original(sem, tmp_path/'linear.pth', 'optimizer_0')
+    rc, err = cli('import-weights', 'semantic-srn-head', head, tmp_path/'head.tar', '--srn', src, '--tracing_steps', 3, capsys=capsys)
+    assert rc == 0, err
+    h, _ = load_model(tmp_path/'head.tar')
+    assert torch.equal(h.head.linear.weight, sem.head.linear.weight)
+    # bad input: one line, exit 2, nothing written
+    for args, words in ((('srn', head, tmp_path/'x.tar'), 'a semantic-srn-head checkpoint, not srn'),
+                        (('srn', src, tmp_path/'x.tar', '--num_instances', 5), 'has 3 codes but --num_instances is 5'),
+                        (('semantic-srn-head', head, tmp_path/'x.tar', '--srn', src, '--num_classes', 9), 'has 5 classes but --num_classes is 9')):
+        rc, err = cli('import-weights', *args, capsys=capsys)
+        assert rc == 2 and words in err and len(err.strip().splitlines()) == 1 and not (tmp_path/'x.tar').exists(), err
+    rc, err = cli('import-weights', 'srn', src, tmp_path/'x.tar', '--num_instances', 5, '--drop_latents', capsys=capsys)
+    assert rc == 0 and load_model(tmp_path/'x.tar')[0].num_instances == 5
+
+def test_joint_semantic_srn_trains_imports_and_segments(data, tmp_path, capsys):
+    rc, err = cli('train-srn', '--semantic', '--data_root', data/'Chair.train', '--logging_root', tmp_path/'j', '--img_sidelengths', 16,
+                  '--batch_size_per_img_sidelength', 1, '--max_steps_per_img_sidelength', 2, '--unet_nf0', 4,
+                  '--unet_max_channels', 8, *TINY, capsys=capsys)
+    assert rc == 0, err
+    from thesis_recon.srn.train import load_model
+    joint, _ = load_model(tmp_path/'j'/'checkpoints'/'model.tar')
+    assert joint.num_classes == 5 and joint.pixel_generator.net[-1].out_features == 4
+    src = _as_original(joint, tmp_path/'sem.pth', 'optimizer_0')
+    assert cli('import-weights', 'semantic-srn', src, tmp_path/'sem.tar', '--tracing_steps', 3, capsys=capsys)[0] == 0
+    rc, _ = cli('eval-srn', '--eval_mode', 'srn', '--checkpoint_path', tmp_path/'sem.tar', '--data_root', data/'Chair.train',
+                '--logging_root', tmp_path/'e', '--device', 'cpu', capsys=capsys)
+    assert rc == 0 and 0 <= json.loads((tmp_path/'e'/'metrics.json').read_text())['miou'] <= 1
+    for args, words in ((('srn', src), 'a semantic-srn checkpoint, not srn'),
+                        (('semantic-srn', src, '--num_classes', 3), 'has 5 classes but --num_classes is 3')):
+        rc, err = cli('import-weights', args[0], args[1], tmp_path/'x.tar', *args[2:], capsys=capsys)
+        assert rc == 2 and words in err and not (tmp_path/'x.tar').exists(), err
+    sd = torch.load(src)['model']; del sd['ray_marcher.lstm.bias_hh']
+    torch.save({'model': sd}, tmp_path/'missing.pth')
+    rc, err = cli('import-weights', 'semantic-srn', tmp_path/'missing.pth', tmp_path/'x.tar', capsys=capsys)
+    assert rc == 2 and 'ray_marcher.lstm.bias_hh' in err and not (tmp_path/'x.tar').exists()

@@ -72,13 +72,15 @@ def render_views(model, latent: torch.Tensor, poses, intrinsics, sidelength: int
     K = torch.as_tensor(np.asarray(intrinsics), dtype=torch.float32, device=device)
     K = K.expand(len(poses), 3, 3) if K.ndim == 2 else K
     latent = latent.reshape(1, -1).to(device)
-    s, outs = int(sidelength), []
+    s, outs, was = int(sidelength), [], model.training
+    model.eval()                     # the march starts at exactly 0.05: renders repeat
     for i in range(0, len(poses), batch_size):
         n = len(poses[i:i + batch_size])
         o = model.render(latent.expand(n, -1), poses[i:i + batch_size], K[i:i + batch_size], s)
         res = dict(rgb=((o['rgb'].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8), depth=o['depth'], points=o['points'])
         if 'seg_logits' in o: res['seg'] = o['seg_logits'].argmax(-1)
         outs.append({k: v.float().cpu().numpy() if k != 'rgb' and k != 'seg' else v.cpu().numpy() for k, v in res.items()})
+    model.train(was)
     V = len(poses)
     shapes = dict(rgb=(V, s, s, 3), depth=(V, s, s), points=(V, s, s, 3), seg=(V, s, s))
     return {k: np.concatenate([o[k] for o in outs]).reshape(shapes[k]) for k in outs[0]}

@@ -27,7 +27,7 @@ __all__ = ['SRNModelConfig', 'SRNTrainConfig', 'SRNUpdateConfig', 'model_spec', 
 # %% ../../nbs/73_srn_train.ipynb #f454fc7c
 @dataclass
 class SRNModelConfig:
-    "Sizes of the SRN (the original's: latent 256, phi 4 x 256, LSTM 16, 10 steps, pixel generator 5 x 256)."
+    "Sizes of the SRN (the original's: latent 256, phi 4 x 256, LSTM 16, 10 steps, pixel generator 5 x 256; U-Net nf0 64, 4 down, 128)."
     embedding_size: int = 256
     phi_hidden: int = 256
     phi_layers: int = 4
@@ -37,7 +37,12 @@ class SRNModelConfig:
     rgb_hidden: int = 256
     rgb_layers: int = 5
     init_depth: float = 0.05
-    init_march_depth: float = 1.0
+    init_depth_std: float = 5e-4
+    init_march_depth: float | None = None     # ours: start the step layer so an untrained march reaches this depth
+    pixel_centers: bool = False               # ours: sample pixel centres instead of integer coordinates
+    unet_nf0: int = 64                        # the joint semantic SRN's U-Net class generator
+    unet_num_down: int = 4
+    unet_max_channels: int = 128
 
     def kwargs(self) -> dict:
         "Keyword arguments of `SRN` (besides the number of instances): the fields, `embedding_size` as `latent_dim`."
@@ -59,8 +64,13 @@ class SRNTrainConfig:
     l1_weight: float = 200.0
     kl_weight: float = 1.0
     reg_weight: float = 1e-3
+    semantic: bool = False                    # the joint semantic SRN (RGBA pixel generator + U-Net class generator)
+    class_weight: float = 8.0                 # weight of its cross-entropy (the original's --class_weight)
+    num_classes: int | None = None            # its classes (default: the class list's parts + background)
     max_num_instances_train: int = -1
     max_num_observations_train: int = -1
+    max_num_instances_val: int = -1
+    max_num_observations_val: int = -1
     specific_observation_idcs: list[int] | None = None
     checkpoint_path: str | None = None
     overwrite_embeddings: bool = False
@@ -68,6 +78,7 @@ class SRNTrainConfig:
     reverse: bool = False                     # fit latent codes to segmentation maps (needs a semantic checkpoint)
     log_every: int = 100
     val_every: int | None = 1000
+    checkpoint_every: int | None = None       # steps between extra latest.tar saves (the original's --steps_til_ckpt)
     device: str = 'auto'
     seed: int = 0
 
@@ -81,25 +92,31 @@ class SRNUpdateConfig:
     model_type: str = 'linear'                # linear | mlp | unet
     num_classes: int | None = None            # default: the class list's parts + background
     hidden: int = 256                         # width of the mlp head
-    img_sidelength: int = 128
-    batch_size: int = 8
-    max_steps: int = 2000
+    img_sidelengths: list[int] = field(default_factory=lambda: [128])
+    batch_size_per_img_sidelength: list[int] = field(default_factory=lambda: [4])
+    max_steps_per_img_sidelength: list[int] = field(default_factory=lambda: [5000])
     lr: float = 4e-4
     max_num_instances_train: int = 10
+    max_num_observations_train: int = -1
+    max_num_instances_val: int = 10
+    max_num_observations_val: int = -1
     specific_observation_idcs: list[int] = field(default_factory=lambda: [0, 1, 2])
-    class_weight: bool = False                # weigh the cross-entropy by inverse class frequency
+    class_weight: float = 8.0                 # the original's: a scalar weight of the cross-entropy
+    balance_classes: bool = False             # ours: also weigh each class by its inverse frequency
+    linear_path: str | None = None            # start the head from this update-srn checkpoint
     unet_nf0: int = 64
     unet_num_down: int = 4
     unet_max_channels: int = 128
     log_every: int = 50
     val_every: int | None = 500
+    checkpoint_every: int | None = None
     device: str = 'auto'
     seed: int = 0
 
 # %% ../../nbs/73_srn_train.ipynb #b61ec876
 def model_spec(model) -> dict:
     "The architecture and sizes of an SRN, SemanticSRN or UNetSegmenter (stored in checkpoints)."
-    if isinstance(model, SemanticSRN): return dict(arch='SemanticSRN', **model.srn.spec, **model.spec)
+    if isinstance(model, SemanticSRN): return dict(arch='SemanticSRN', srn=dict(model.srn.spec), **model.spec)
     if isinstance(model, SRN): return dict(arch='SRN', **model.spec)
     if isinstance(model, UNetSegmenter): return dict(arch='UNetSegmenter', **model.spec)
     raise TypeError(f'model_spec: not an SRN-stage model: {type(model).__name__}')
@@ -108,9 +125,8 @@ def build_model(spec: dict):
     "A fresh SRN / SemanticSRN / UNetSegmenter from a `model_spec` dict."
     spec = dict(spec); arch = spec.pop('arch')
     if arch == 'UNetSegmenter': return UNetSegmenter(**spec)
-    head = {k: spec.pop(k) for k in ('num_classes', 'model_type', 'hidden') if k in spec}
-    srn = SRN(**spec)
-    return SemanticSRN(srn, **head) if arch == 'SemanticSRN' else srn
+    if arch == 'SemanticSRN': return SemanticSRN(SRN(**spec.pop('srn')), **spec)
+    return SRN(**spec)
 
 def load_model(path, device='cpu'):
     "The model stored in an SRN-stage checkpoint at `path` (weights loaded) and the checkpoint dict."
@@ -137,7 +153,7 @@ def _fit_steps(model, loss_fn, ds, val, cfg, *, steps: int, batch_size: int, sta
     opts = TrainOptions(epochs=math.ceil(steps / max(len(ds) // bs, 1)), max_steps=steps, batch_size=bs,
                         log_every=cfg.log_every, val_every=cfg.val_every if val is not None else None, device=cfg.device,
                         seed=cfg.seed, checkpoint_dir=root/'checkpoints'/stage, log_dir=root/'events'/stage, resume=resume,
-                        progress=progress, **options)
+                        progress=progress, checkpoint_every=getattr(cfg, 'checkpoint_every', None), **options)
     params = [p for p in model.parameters() if p.requires_grad]
     return fit(model, loss_fn, ds, options=opts, val_set=val, evaluate=evaluate, optimizer=torch.optim.Adam(params, lr=cfg.lr),
                config=_ck_config(model, cfg), arch=type(model).__name__)
@@ -152,7 +168,7 @@ def _labels(ds: SRNDataset) -> np.ndarray:
     return np.concatenate([ds[i]['seg'].numpy() for i in range(len(ds))])
 
 # %% ../../nbs/73_srn_train.ipynb #d0f1fac5
-def img_schedule(cfg: SRNTrainConfig) -> list[tuple[int, int, int]]:
+def img_schedule(cfg) -> list[tuple[int, int, int]]:
     "(side length, batch size, steps) per stage of the multi-resolution schedule."
     a, b, c = cfg.img_sidelengths, cfg.batch_size_per_img_sidelength, cfg.max_steps_per_img_sidelength
     if not (len(a) == len(b) == len(c)) or not a:
@@ -169,7 +185,7 @@ def replace_embeddings(srn: SRN, n: int):
     with torch.no_grad(): srn.latent_codes.weight.copy_(mean.expand(n, -1))
     srn.spec['num_instances'] = n
 
-def prepare_srn_model(cfg: SRNTrainConfig, num_instances: int):
+def prepare_srn_model(cfg: SRNTrainConfig, num_instances: int, num_classes: int | None = None):
     "The model step 1/3 trains: fresh, or from `checkpoint_path` (latent table checked or replaced), frozen as asked."
     if cfg.checkpoint_path:
         model, _ = load_model(cfg.checkpoint_path)
@@ -180,9 +196,10 @@ def prepare_srn_model(cfg: SRNTrainConfig, num_instances: int):
                                    f'has {num_instances} instances; pass --overwrite_embeddings to fit new codes for them')
     else:
         if cfg.freeze_networks: raise ThesisReconError('--freeze_networks needs --checkpoint_path (networks to freeze)')
-        model = srn = SRN(num_instances, **cfg.model.kwargs())
-    if cfg.reverse and not isinstance(model, SemanticSRN):
-        raise ThesisReconError(f'--reverse: {cfg.checkpoint_path or "a fresh SRN"} has no semantic head (use an update-srn checkpoint)')
+        model = srn = SRN(num_instances, num_classes=num_classes if cfg.semantic else None, **cfg.model.kwargs())
+    if cfg.reverse and not (isinstance(model, SemanticSRN) or srn.num_classes):
+        raise ThesisReconError(f'--reverse: {cfg.checkpoint_path or "a fresh SRN"} has no semantic head (use an update-srn '
+                               f'or a joint semantic SRN checkpoint)')
     model.requires_grad_(False)
     if cfg.freeze_networks: srn.latent_codes.requires_grad_(True)
     else: srn.requires_grad_(True)
@@ -191,7 +208,7 @@ def prepare_srn_model(cfg: SRNTrainConfig, num_instances: int):
 def _srn_loss_fn(cfg: SRNTrainConfig):
     def loss_fn(model, batch):
         out = model(batch)
-        if not cfg.reverse: return srn_loss(out, batch, cfg.l1_weight, cfg.kl_weight, cfg.reg_weight)
+        if not cfg.reverse: return srn_loss(out, batch, cfg.l1_weight, cfg.kl_weight, cfg.reg_weight, cfg.class_weight)
         ce, terms = seg_loss(out, batch)
         latent = (out['latents'] ** 2).mean()
         return ce + cfg.kl_weight * latent, dict(terms, latent_loss=float(latent.detach()))
@@ -200,17 +217,26 @@ def _srn_loss_fn(cfg: SRNTrainConfig):
 def train_srn(cfg: SRNTrainConfig, *, resume: bool | str = False, progress: bool = True):
     "Train (or, frozen, fit codes of) an SRN through the schedule; returns the model and the `FitResult` per stage."
     sched = img_schedule(cfg)
-    def views(data_root, side):
-        return SRNDataset(data_root, side, cfg.max_num_instances_train, cfg.max_num_observations_train,
-                          cfg.specific_observation_idcs)
+    if cfg.semantic:
+        n = 2 ** cfg.model.unet_num_down
+        bad = [s for s, _, _ in sched if s % n]
+        if bad: raise ThesisReconError(f'--img_sidelengths {bad}: the joint semantic SRN\'s U-Net needs multiples of {n}')
+    def views(data_root, side, n_inst, n_obs, idcs=None):
+        if cfg.semantic: return open_split(data_root, side, max_num_instances=n_inst, max_observations_per_instance=n_obs,
+                                           specific_observation_idcs=idcs)
+        return SRNDataset(data_root, side, n_inst, n_obs, idcs)
     model, results = None, []
     seed_everything(cfg.seed)   # the fresh model's initialisation too
     for side, bs, steps in sched:
-        ds = views(cfg.data_root, side)
-        if model is None: model = prepare_srn_model(cfg, ds.num_instances)
-        if cfg.reverse and _labels(ds).max() < 0:
-            raise ThesisReconError(f'--reverse: {cfg.data_root} has no seg/ label maps to fit to')
-        val = views(cfg.val_root, side) if cfg.val_root else None
+        ds = views(cfg.data_root, side, cfg.max_num_instances_train, cfg.max_num_observations_train, cfg.specific_observation_idcs)
+        if (cfg.reverse or cfg.semantic) and _labels(ds).max() < 0:
+            raise ThesisReconError(f'{"--reverse" if cfg.reverse else "--semantic"}: {cfg.data_root} has no seg/ label maps')
+        if model is None:
+            C = (cfg.num_classes or ds.num_classes) if cfg.semantic else None
+            if C is not None and int(_labels(ds).max()) >= C:
+                raise ThesisReconError(f'--num_classes {C}: the labels of {cfg.data_root} go up to {int(_labels(ds).max())}')
+            model = prepare_srn_model(cfg, ds.num_instances, C)
+        val = views(cfg.val_root, side, cfg.max_num_instances_val, cfg.max_num_observations_val) if cfg.val_root else None
         results.append(_fit_steps(model, _srn_loss_fn(cfg), ds, val, cfg, steps=steps, batch_size=bs, stage=f'{side}px',
                                   resume=resume, progress=progress))
     _save_model(model, cfg, results[-1].step)
@@ -240,12 +266,14 @@ def class_weights(ds: SRNDataset, num_classes: int) -> torch.Tensor:
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1), 0.0)
     return torch.tensor(w / w[counts > 0].mean(), dtype=torch.float32)
 
-def update_srn(cfg: SRNUpdateConfig, *, resume: bool | str = False, progress: bool = True):
+def update_srn(cfg: SRNUpdateConfig, *, resume: bool | str = False, progress: bool = True, tracing_steps: int | None = None):
     "Train the semantic head of a frozen SRN (or the U-Net baseline) on the labelled views; returns model and `FitResult`."
     if cfg.model_type not in ('linear', 'mlp', 'unet'):
         raise ThesisReconError(f'--model_type: must be linear, mlp or unet, got {cfg.model_type!r}')
-    kw = dict(max_num_instances=cfg.max_num_instances_train, specific_observation_idcs=cfg.specific_observation_idcs)
-    ds = open_split(cfg.data_root, cfg.img_sidelength, **kw)
+    sched = img_schedule(cfg)
+    kw = dict(max_num_instances=cfg.max_num_instances_train, max_observations_per_instance=cfg.max_num_observations_train,
+              specific_observation_idcs=cfg.specific_observation_idcs)
+    ds = open_split(cfg.data_root, sched[0][0], **kw)
     C = cfg.num_classes or ds.num_classes
     top = int(_labels(ds).max())
     if top < 0: raise ThesisReconError(f'{cfg.data_root}: the labelled views have no seg/ label maps')
@@ -255,21 +283,40 @@ def update_srn(cfg: SRNUpdateConfig, *, resume: bool | str = False, progress: bo
     else:
         if not cfg.checkpoint_path: raise ThesisReconError('--checkpoint_path: the pretrained SRN is needed for a semantic head')
         srn = srn_of(load_model(cfg.checkpoint_path)[0])
+        if tracing_steps: srn.ray_marcher.steps = int(tracing_steps)
         if srn.num_instances < ds.num_instances:
             raise ThesisReconError(f'{cfg.checkpoint_path}: the SRN has {srn.num_instances} latent codes but {cfg.data_root} '
                                    f'has {ds.num_instances} labelled instances (train the head on the SRN\'s own training split)')
         model = SemanticSRN(srn, C, cfg.model_type, cfg.hidden)
-    val = None
-    if cfg.val_root:
-        val = open_split(cfg.val_root, cfg.img_sidelength, max_num_instances=cfg.max_num_instances_train)
-    weight = class_weights(ds, C) if cfg.class_weight else None
-    def loss_fn(m, batch): return seg_loss(m(batch), batch, None if weight is None else weight.to(batch['seg'].device))
-    res = _fit_steps(model, loss_fn, ds, val, cfg, steps=cfg.max_steps, batch_size=cfg.batch_size, resume=resume,
-                     progress=progress, evaluate=seg_evaluate if val is not None else None, best_metric='miou', best_mode='max')
+        srn.eval()                                # frozen: its march starts at exactly 0.05
+        if cfg.linear_path: _load_head(model, cfg.linear_path)
+    weight = class_weights(ds, C) if cfg.balance_classes else None
+    def loss_fn(m, batch):
+        ce, terms = seg_loss(m(batch), batch, None if weight is None else weight.to(batch['seg'].device))
+        return cfg.class_weight * ce, terms
+    for i, (side, bs, steps) in enumerate(sched):
+        if i: ds = open_split(cfg.data_root, side, **kw)
+        val = None
+        if cfg.val_root:
+            val = open_split(cfg.val_root, side, max_num_instances=cfg.max_num_instances_val,
+                             max_observations_per_instance=cfg.max_num_observations_val)
+        res = _fit_steps(model, loss_fn, ds, val, cfg, steps=steps, batch_size=bs, resume=resume, progress=progress,
+                         stage=f'{side}px' if len(sched) > 1 else '', evaluate=seg_evaluate if val is not None else None,
+                         best_metric='miou', best_mode='max')
     _save_model(model, cfg, res.step)
     return model, res
 
+def _load_head(model: SemanticSRN, path):
+    "Start `model`'s head from the head of the update-srn checkpoint at `path` (same kind and classes)."
+    other, _ = load_model(path)
+    if not isinstance(other, SemanticSRN) or other.spec != model.spec:
+        what = other.spec if isinstance(other, SemanticSRN) else type(other).__name__
+        raise ThesisReconError(f'--linear_path {path}: holds {what}, not a {model.spec} head')
+    model.head.load_state_dict(other.head.state_dict())
+
 # %% ../../nbs/73_srn_train.ipynb #9df608e3
+def _joint(model) -> bool: return isinstance(model, SRN) and model.num_classes is not None
+
 def evaluate_views(model, ds: SRNDataset, eval_mode: str = 'linear', exclude_idcs=(), latents=None,
                    progress: bool = False) -> dict:
     """Scores on the views of `ds` (except view ids `exclude_idcs`): psnr, ssim (srn/linear), miou, category_miou
@@ -304,7 +351,7 @@ def evaluate_views(model, ds: SRNDataset, eval_mode: str = 'linear', exclude_idc
             if eval_mode == 'linear' and inst.has_point_cloud:
                 pts, labels = read_point_cloud(inst)
                 row['part_iou'] = part_iou(point_labels(model, z, pts), labels, model.num_classes)
-        if seg is not None and eval_mode != 'srn' and (gt_seg >= 0).any():
+        if seg is not None and (eval_mode != 'srn' or _joint(model)) and (gt_seg >= 0).any():
             row['miou'] = image_miou(list(seg), list(gt_seg), model.num_classes)
             preds += list(seg); gts += list(gt_seg)
         rows.append(row)
