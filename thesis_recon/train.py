@@ -65,21 +65,11 @@ def _check_options(o: TrainOptions):
     need(o.grad_clip is None or o.grad_clip > 0, f"grad_clip must be > 0 or None, got {o.grad_clip!r}")
 
 # %% ../nbs/39_train.ipynb #0f334243
+from .core import resolve_device as _resolve_device
+
 def resolve_device(name: str = 'auto') -> torch.device:
-    "`auto` (the GPU when torch sees one), `cpu`, `cuda` or `cuda:N`; a clear error for a GPU that is not there."
-    name = 'auto' if name is None else str(name).strip().lower()
-    if name == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if name == 'cpu': return torch.device('cpu')
-    if name == 'cuda' or name.startswith('cuda:'):
-        if not torch.cuda.is_available():
-            raise ThesisReconError(f"--device {name}: torch sees no GPU here (torch.cuda.is_available() is False; "
-                                   f"torch {torch.__version__}); use --device cpu or --device auto")
-        try: dev = torch.device(name)
-        except RuntimeError: raise ThesisReconError(f"--device {name}: not a device name (cuda or cuda:N)") from None
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ThesisReconError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) visible")
-        return dev
-    raise ThesisReconError(f"--device {name}: expected auto, cpu or cuda")
+    "`--device` (auto, cpu, cuda or cuda:N) as a torch device: the package's one resolver, `core.resolve_device(name, 'torch')`."
+    return _resolve_device(name, 'torch')
 
 def seed_everything(seed: int):
     "Seed Python's `random`, NumPy's global RNG and torch (CPU and every GPU)."
