@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, os, pickle, queue, sys, threading, uuid, warnings
 from contextlib import contextmanager
 from pathlib import Path
-import numpy as np
+import thesis_recon
 
 # %% auto #0
 __all__ = ['DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'ThesisReconError', 'DataWarning', 'warn_data', 'atomic_path',
@@ -48,6 +48,7 @@ def atomic_write_text(path, text: str):
 
 def atomic_savez(path, compressed: bool = False, **arrays):
     "`np.savez` (or `savez_compressed`) of `arrays` to `path` atomically."
+    import numpy as np     # lazy: every command imports core, and `thesis-recon --help` need not pay for NumPy
     with atomic_path(path) as tmp: (np.savez_compressed if compressed else np.savez)(tmp, **arrays)
 
 def atomic_pickle(path, obj):
@@ -69,7 +70,6 @@ def shared_data(*parts) -> Path | None:
 
 def package_data(*parts) -> Path:
     "Path to `thesis_recon/data/<parts>` (files shipped with the package); `ThesisReconError` if missing."
-    import thesis_recon
     path = Path(thesis_recon.__file__).parent.joinpath('data', *parts)
     if not path.exists(): raise ThesisReconError(f'{path}: missing from the installed package (reinstall thesis-recon)')
     return path

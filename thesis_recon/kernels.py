@@ -4,10 +4,11 @@
 
 # %% ../nbs/01_kernels.ipynb #05296147
 from __future__ import annotations
-import collections, ctypes, hashlib, os, platform, re, shutil, subprocess, sys, tempfile, threading
+import collections, ctypes, hashlib, importlib, os, platform, re, shutil, subprocess, sys, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
+import thesis_recon
 from .core import ThesisReconError, gpu_count, resolve_device
 
 # %% auto #0
@@ -458,7 +459,6 @@ def package_kernel(code: str, name: str, options: tuple = ()) -> RawKernel:
 
 def all_package_kernels() -> dict[str, RawKernel]:
     "Import every module of thesis_recon that defines a kernel (subpackages included) and return the registry."
-    import importlib, thesis_recon
     root = Path(thesis_recon.__file__).parent
     for src in sorted(root.rglob('*.py')):   # by source text: importing every module would pull in TensorFlow, FastAPI...
         if src.name.startswith('_') or 'package_kernel(' not in src.read_text(): continue
