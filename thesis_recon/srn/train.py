@@ -21,8 +21,8 @@ from .eval import render_views, image_miou, category_miou, psnr, ssim, point_lab
 
 # %% auto #0
 __all__ = ['SRNModelConfig', 'SRNTrainConfig', 'SRNUpdateConfig', 'model_spec', 'build_model', 'load_model', 'srn_of',
-           'img_schedule', 'replace_embeddings', 'prepare_srn_model', 'train_srn', 'segmentations', 'seg_evaluate',
-           'class_weights', 'update_srn', 'evaluate_views', 'majority_baseline']
+           'make_optimizer', 'img_schedule', 'replace_embeddings', 'prepare_srn_model', 'train_srn', 'segmentations',
+           'seg_evaluate', 'class_weights', 'update_srn', 'evaluate_views', 'majority_baseline']
 
 # %% ../../nbs/73_srn_train.ipynb #f454fc7c
 @dataclass
@@ -154,9 +154,19 @@ def _fit_steps(model, loss_fn, ds, val, cfg, *, steps: int, batch_size: int, sta
                         log_every=cfg.log_every, val_every=cfg.val_every if val is not None else None, device=cfg.device,
                         seed=cfg.seed, checkpoint_dir=root/'checkpoints'/stage, log_dir=root/'events'/stage, resume=resume,
                         progress=progress, checkpoint_every=getattr(cfg, 'checkpoint_every', None), **options)
-    params = [p for p in model.parameters() if p.requires_grad]
-    return fit(model, loss_fn, ds, options=opts, val_set=val, evaluate=evaluate, optimizer=torch.optim.Adam(params, lr=cfg.lr),
+    return fit(model, loss_fn, ds, options=opts, val_set=val, evaluate=evaluate, optimizer=make_optimizer(model, cfg),
                config=_ck_config(model, cfg), arch=type(model).__name__)
+
+def make_optimizer(model, cfg) -> torch.optim.Optimizer:
+    """Adam at `cfg.lr` on the trainable parameters. The joint semantic SRN (`cfg.semantic`) trains its latent table
+    with the betas (0.5, 0.5) and eps 1e-5 of apsk14's SparseAdam (as a dense Adam group: the original's SparseAdam
+    leaves the moments of codes not in the batch untouched)."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not getattr(cfg, 'semantic', False): return torch.optim.Adam([p for _, p in named], lr=cfg.lr)
+    codes = [p for n, p in named if n.endswith('latent_codes.weight')]
+    dense = [p for n, p in named if not n.endswith('latent_codes.weight')]
+    groups = [g for g in (dict(params=dense), dict(params=codes, betas=(0.5, 0.5), eps=1e-5)) if g['params']]
+    return torch.optim.Adam(groups, lr=cfg.lr)
 
 def _save_model(model, cfg, step: int):
     "The step's final model as `<logging_root>/checkpoints/model.tar`."
