@@ -1,21 +1,21 @@
-"""2D segmentation throughput: ENet and DeepLabV3 training and inference images/s at 328x256, and the data loader.
+"""2D segmentation throughput: the thesis's ENet (`enet3dmv`), the paper's full ENet (`enet`) and DeepLabV3 training and
+inference images/s at 328x256, and the data loader.
 
-    python benchmarks/bench_seg2d.py [--threads 2] [--steps 5] [--models enet deeplabv3] [--loader-workers 2]
+    python benchmarks/bench_seg2d.py [--threads 2] [--steps 5] [--models enet3dmv enet deeplabv3] [--loader-workers 2]
 
-Prints figures; asserts nothing about speed. On the CPU: fp32 training (AdamW step included) and inference
-images/s for each model, then the 2D data set's images/s (resize-crop, augmentation, normalisation) through a
-DataLoader with `--loader-workers` workers, compared with ENet's training rate (the goal: at least 1.5x, so the model
-never waits for data). With a CUDA GPU (skipped cleanly without one): the same with bf16 autocast at larger batches,
+Prints figures; asserts nothing about speed. On the CPU: fp32 training (the thesis's loss, labels at the network's
+output size: 41x32 for enet3dmv; AdamW step included) and inference images/s for each model, the ratio of enet3dmv's
+training rate to the full ENet's, then the 2D data set's images/s (resize-crop, augmentation, normalisation) through
+a DataLoader with `--loader-workers` workers, compared with the thesis ENet's training rate (the goal: at least 1.5x,
+so the model never waits for data). With a CUDA GPU (skipped cleanly without one): the same with bf16 autocast at larger batches,
 plus the achieved TFLOP/s (FLOPs counted by torch.utils.flop_counter for one step, divided by the measured time).
 """
 from __future__ import annotations
 import argparse, os, sys, tempfile, time
 from pathlib import Path
 import torch
-import torch.nn.functional as F
 
-from thesis_recon.seg2d.enet import ENet
-from thesis_recon.seg2d.deeplab import DeepLabV3
+from thesis_recon.seg2d.train import ARCHITECTURES, fixed_cross_entropy
 
 W, H = 328, 256
 
@@ -25,13 +25,13 @@ def _sync(device):
 
 
 def _model(name: str):
-    return ENet() if name == 'enet' else DeepLabV3()
+    return ARCHITECTURES[name]()
 
 
 def _train_step(net, opt, images, labels, device, bf16: bool):
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         logits = net(images)
-    loss = F.cross_entropy(logits.float(), labels, ignore_index=0, label_smoothing=0.1)
+    loss = fixed_cross_entropy(logits, labels, torch.ones(41, device=device), 0, 0.1)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -49,7 +49,8 @@ def bench_model(name: str, device, batch: int, steps: int, bf16: bool = False, c
     torch.manual_seed(0)
     net = _model(name).to(device)
     images = torch.randn(batch, 3, H, W, device=device)
-    labels = torch.randint(0, 41, (batch, H, W), device=device)
+    stride = getattr(net, 'output_stride', 1)                  # labels at the network's output size, as the thesis
+    labels = torch.randint(0, 41, (batch, H // stride, W // stride), device=device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     net.train()
     step = lambda: _train_step(net, opt, images, labels, device, bf16)
@@ -99,7 +100,7 @@ def main(argv=None) -> int:
     p.add_argument('--threads', type=int, default=2, help='torch CPU threads (default 2)')
     p.add_argument('--steps', type=int, default=3, help='timed steps per measurement on the CPU (default 3)')
     p.add_argument('--gpu-steps', type=int, default=20, help='timed steps per measurement on the GPU (default 20)')
-    p.add_argument('--models', nargs='+', default=['enet', 'deeplabv3'], choices=['enet', 'deeplabv3'])
+    p.add_argument('--models', nargs='+', default=['enet3dmv', 'enet', 'deeplabv3'], choices=list(ARCHITECTURES))
     p.add_argument('--cpu-batch', type=int, default=4, help='batch on the CPU (default 4)')
     p.add_argument('--loader-workers', type=int, default=2, help='DataLoader workers for the loader figure (default 2)')
     p.add_argument('--skip-cpu', action='store_true', help='only the GPU figures')
@@ -115,18 +116,21 @@ def main(argv=None) -> int:
             rates[name] = r['train_img_s']
             print(f"  {name:<10} {r['params_M']:6.2f} M params  train {r['train_img_s']:7.2f} img/s  "
                   f"inference {r['infer_img_s']:7.2f} img/s  (batch {r['batch']})")
+        if 'enet3dmv' in rates and 'enet' in rates:
+            print(f"  enet3dmv trains {rates['enet3dmv'] / rates['enet']:.2f}x as fast as the full ENet")
         if not a.no_loader:
             lr = bench_loader(a.loader_workers)
             print(f'\ndata loader (augmented, 320x240 jpeg -> 328x256), {a.loader_workers} workers: {lr:.1f} img/s')
-            if 'enet' in rates:
-                print(f"  = {lr / rates['enet']:.1f}x ENet's CPU training rate (goal >= 1.5x)")
+            ref = 'enet3dmv' if 'enet3dmv' in rates else next(iter(rates), None)
+            if ref is not None:
+                print(f"  = {lr / rates[ref]:.1f}x {ref}'s CPU training rate (goal >= 1.5x)")
     if torch.cuda.is_available():
         dev = torch.device('cuda')
         print(f'\nGPU {torch.cuda.get_device_name(0)}, bf16 autocast, 328x256:')
-        for name, batch in (('enet', 64), ('deeplabv3', 32)):
+        for name, batch in (('enet3dmv', 64), ('enet', 64), ('deeplabv3', 32)):
             if name not in a.models: continue
             r = bench_model(name, dev, batch, a.gpu_steps, bf16=True, count_flops=True)
-            goal = 1500 if name == 'enet' else 300
+            goal = 300 if name == 'deeplabv3' else 1500
             print(f"  {name:<10} train {r['train_img_s']:8.1f} img/s ({r['train_tflops']:.1f} TFLOP/s; goal on H100 >= {goal})  "
                   f"inference {r['infer_img_s']:8.1f} img/s ({r['infer_tflops']:.1f} TFLOP/s)  (batch {batch})")
     else:
