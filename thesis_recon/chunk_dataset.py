@@ -12,27 +12,15 @@ from .core import ThesisReconError
 from .frames import ScanNetScene
 from .kernels import set_num_threads
 from .backproj import projection_indices
-from .chunks import check_chunk_file, resize_crop_depth
+from .chunks import check_chunk_file
 from .geometry import resize_crop_intrinsics, resize_crop_params, scale_intrinsics
-from .images import read_color, read_depth_png, resize_color, resize_nearest
+from .images import (IMAGE_MEAN, IMAGE_STD, normalize_image, read_color, read_depth_png, resize_color,
+                                 resize_crop_depth, resize_nearest)
 
 # %% auto #0
-__all__ = ['IMAGE_MEAN', 'IMAGE_STD', 'normalize_image', 'load_view', 'ChunkDataset', 'collate_chunks', 'chunk_loader']
+__all__ = ['load_view', 'ChunkDataset', 'collate_chunks', 'chunk_loader']
 
-# %% ../nbs/33_chunk_dataset.ipynb #a7de14df
-IMAGE_MEAN = np.array([0.496342, 0.466664, 0.440796], np.float32)
-IMAGE_STD = np.array([0.277856, 0.28623, 0.291129], np.float32)
-
-_NORM_SCALE = (1 / (255 * IMAGE_STD)).astype(np.float32)[:, None, None]
-_NORM_OFFSET = (-IMAGE_MEAN / IMAGE_STD).astype(np.float32)[:, None, None]
-
-def normalize_image(rgb) -> np.ndarray:
-    "(H, W, 3) uint8 -> (3, H, W) float32, scaled to [0, 1] and normalised with the thesis's mean and std."
-    out = np.asarray(rgb).transpose(2, 0, 1).astype(np.float32)
-    out *= _NORM_SCALE; out += _NORM_OFFSET
-    return out
-
-# %% ../nbs/33_chunk_dataset.ipynb #c129058e
+# %% ../nbs/33_chunk_dataset.ipynb #0d95692a
 @functools.lru_cache(maxsize=16)
 def _scene(scene_dir: str):
     "The `ScanNetScene` of `scene_dir` (poses, intrinsics) and its frame index, cached per process."
@@ -73,7 +61,7 @@ def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple 
         out['rgb'] = np.ascontiguousarray(resize_color(rgb, resized)[y0:y1, x0:x1])
     return out
 
-# %% ../nbs/33_chunk_dataset.ipynb #48b6f534
+# %% ../nbs/33_chunk_dataset.ipynb #03a9c567
 class ChunkDataset(torch.utils.data.Dataset):
     """Chunks of the hdf5 file `path` with their views read from `data_root/<scene>/`. Items are dicts: `x` (X,Y,Z) float32,
     `y` (X,Y,Z) int64, `images` (V,3,H,W) or `features` (V,C,h,w), `depths` (V,h,w), `proj_indices` (3,n) int64 rows
@@ -148,7 +136,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         item['images' if self.features_root is None else 'features'] = torch.from_numpy(stacked)
         return item
 
-# %% ../nbs/33_chunk_dataset.ipynb #0bfb39d5
+# %% ../nbs/33_chunk_dataset.ipynb #48b6f534
 def collate_chunks(items: list[dict]) -> dict:
     "Batch dataset items: tensors stacked; `proj_indices` concatenated with view rows offset to index the (B*V) views."
     out = {k: torch.stack([it[k] for it in items]) for k in items[0] if k != 'proj_indices'}

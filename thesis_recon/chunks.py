@@ -14,21 +14,21 @@ from .core import ArgumentParser, ThesisReconError, add_device_arg, atomic_path,
 from .kernels import array_module, package_kernel, to_numpy, xp_of
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
 from .frames import ScanNetScene
-from .images import resize_nearest
+from .images import resize_crop_depth
 from .labels import read_label_map, read_split
 from .runner import add_runner_args, run_scenes
 from .voxelize import load_occupancy_grid
-from .geometry import (invert_pose, resize_crop_intrinsics, resize_crop_params, rot90_grid,
+from .geometry import (invert_pose, resize_crop_intrinsics, rot90_grid,
                                    rot90_grid_transform, transform, world_to_grid_matrix)
 
 # %% auto #0
 __all__ = ['CONFIG_KEYS', 'VISIBILITY_SRC', 'LABEL_CONVENTION', 'MinOcc', 'ChunkConfig', 'parse_chunk_config',
            'load_chunk_config', 'chunk_world_to_grid', 'chunk_arrays', 'summed_volume', 'box_count', 'train_starts',
            'tile_starts', 'frame_visibility', 'frame_visibility_reference', 'greedy_views', 'SceneViews',
-           'resize_crop_depth', 'load_scene_views', 'scene_chunks', 'chunk_datasets', 'create_chunk_file',
-           'check_chunk_file', 'append_rows', 'scene_ids', 'read_scene_list', 'ChunkWriter', 'scene_rng',
-           'prepare_scene_chunks', 'prep_backproj_data', 'prep_backproj_data_main', 'clean_backproj_data',
-           'augment_backproj_data', 'clean_backproj_data_main', 'augment_backproj_data_main']
+           'load_scene_views', 'scene_chunks', 'chunk_datasets', 'create_chunk_file', 'check_chunk_file', 'append_rows',
+           'scene_ids', 'read_scene_list', 'ChunkWriter', 'scene_rng', 'prepare_scene_chunks', 'prep_backproj_data',
+           'prep_backproj_data_main', 'clean_backproj_data', 'augment_backproj_data', 'clean_backproj_data_main',
+           'augment_backproj_data_main']
 
 # %% ../nbs/32_chunks.ipynb #70934a12
 @dataclass(frozen=True)
@@ -267,11 +267,6 @@ class SceneViews:
     depths: np.ndarray
     K: np.ndarray
     poses: np.ndarray
-
-def resize_crop_depth(depth, img_size) -> np.ndarray:
-    "Depth (H, W) resized (nearest) to the height of `img_size` = (width, height), then centre-cropped to its width."
-    (rw, rh), (x0, y0, x1, y1) = resize_crop_params((depth.shape[1], depth.shape[0]), img_size)
-    return np.ascontiguousarray(resize_nearest(depth, (rw, rh))[y0:y1, x0:x1])
 
 def load_scene_views(scene_dir, img_size, frame_skip: int = 1) -> SceneViews | None:
     "Every `frame_skip`-th frame with a valid pose of the exported scene at `scene_dir`; None if there is none."

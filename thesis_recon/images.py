@@ -9,11 +9,12 @@ import io, struct, zlib
 import numpy as np
 from PIL import Image
 from .core import ThesisReconError, atomic_path, atomic_write_bytes
+from .geometry import resize_crop_params
 
 # %% auto #0
-__all__ = ['PNG_COMPRESS_LEVEL', 'read_png16', 'encode_png_gray', 'write_png16', 'read_depth_png', 'depth_to_png16',
-           'write_depth_png', 'read_color', 'write_color', 'read_label_png', 'write_label_png', 'resize_nearest',
-           'resize_color']
+__all__ = ['PNG_COMPRESS_LEVEL', 'IMAGE_MEAN', 'IMAGE_STD', 'read_png16', 'encode_png_gray', 'write_png16', 'read_depth_png',
+           'depth_to_png16', 'write_depth_png', 'read_color', 'write_color', 'read_label_png', 'write_label_png',
+           'resize_nearest', 'resize_color', 'normalize_image', 'resize_crop_depth']
 
 # %% ../nbs/03_images.ipynb #a9d9dc47
 def _open(path, data: bytes | None = None) -> Image.Image:
@@ -160,3 +161,21 @@ def resize_color(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     rgb = np.asarray(rgb)
     if (rgb.shape[1], rgb.shape[0]) == tuple(size): return rgb.copy()
     return np.asarray(Image.fromarray(rgb).resize((int(size[0]), int(size[1])), Image.Resampling.BILINEAR))
+
+# %% ../nbs/03_images.ipynb #b7b7219a
+IMAGE_MEAN = np.array([0.496342, 0.466664, 0.440796], np.float32)   # RGB, of images scaled to [0, 1] (the thesis's configs)
+IMAGE_STD = np.array([0.277856, 0.28623, 0.291129], np.float32)
+
+_NORM_SCALE = (1 / (255 * IMAGE_STD)).astype(np.float32)[:, None, None]
+_NORM_OFFSET = (-IMAGE_MEAN / IMAGE_STD).astype(np.float32)[:, None, None]
+
+def normalize_image(rgb) -> np.ndarray:
+    "(H, W, 3) uint8 -> (3, H, W) float32, scaled to [0, 1] and normalised with `IMAGE_MEAN` and `IMAGE_STD`."
+    out = np.asarray(rgb).transpose(2, 0, 1).astype(np.float32)
+    out *= _NORM_SCALE; out += _NORM_OFFSET
+    return out
+
+def resize_crop_depth(depth, img_size) -> np.ndarray:
+    "Depth (H, W) resized (nearest) to the height of `img_size` = (width, height), then centre-cropped to its width."
+    (rw, rh), (x0, y0, x1, y1) = resize_crop_params((depth.shape[1], depth.shape[0]), img_size)
+    return np.ascontiguousarray(resize_nearest(depth, (rw, rh))[y0:y1, x0:x1])
