@@ -18,7 +18,7 @@ from ..labels import read_split
 
 # %% auto #0
 __all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'NUM_CLASSES', 'IMAGE_MEAN', 'IMAGE_STD', 'RESIZES',
-           'prep_2d_dataset', 'color_jitter', 'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize',
+           'prep_2d_dataset', 'adjust_hue', 'color_jitter', 'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize',
            'thesis_resize_crop', 'list_images', 'load_image', 'Seg2dDataset', 'prep_2d_dataset_main']
 
 # %% ../../nbs/40_seg2d_data.ipynb #4812115f
@@ -87,13 +87,35 @@ def _gray(image):
 def _uniform(lo: float, hi: float, generator=None) -> float:
     return lo + (hi - lo) * float(torch.rand((), generator=generator))
 
-def color_jitter(image, strength: float = 0.3, generator=None):
-    "Scale brightness, contrast and saturation of a (3, H, W) [0, 1] image by factors drawn from [1 - s, 1 + s]; clamped."
+def adjust_hue(image, shift: float):
+    "Rotate the hue of a (3, H, W) [0, 1] RGB image by `shift` turns (HSV; saturation and value kept)."
+    maxc, minc = image.max(0).values, image.min(0).values
+    delta = maxc - minc
+    s = torch.where(maxc > 0, delta / maxc.clamp(min=1e-12), torch.zeros_like(maxc))
+    d = delta.clamp(min=1e-12)
+    rc, gc, bc = ((maxc - image[k]) / d for k in range(3))
+    h = torch.where(maxc == image[0], bc - gc, torch.where(maxc == image[1], 2 + rc - bc, 4 + gc - rc))
+    h = torch.where(delta > 0, (h / 6) % 1, torch.zeros_like(h))
+    h6 = ((h + shift) % 1) * 6
+    i, f = h6.floor(), h6 - h6.floor()
+    v = maxc
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    i = i.long() % 6
+    pick = lambda *xs: torch.stack(xs).gather(0, i[None])[0]
+    return torch.stack([pick(v, q, p, p, t, v), pick(t, v, v, q, p, p), pick(p, p, t, v, v, q)]).clamp(0, 1)
+
+def color_jitter(image, strength: float = 0.3, hue: float = 0.3, generator=None):
+    """torchvision's `ColorJitter(strength, strength, strength, hue)` on a (3, H, W) [0, 1] image: brightness, contrast
+    and saturation factors drawn from [1 - s, 1 + s], a hue shift from [-hue, hue] turns, applied in a random order; clamped."""
+    order = torch.randperm(4, generator=generator).tolist()
     b, c, s = (_uniform(1 - strength, 1 + strength, generator) for _ in range(3))
-    image = (image * b).clamp(0, 1)
-    image = ((image - _gray(image).mean()) * c + _gray(image).mean()).clamp(0, 1)
-    gray = _gray(image)
-    return ((image - gray) * s + gray).clamp(0, 1)
+    h = _uniform(-hue, hue, generator)
+    for op in order:
+        if op == 0: image = (image * b).clamp(0, 1)
+        elif op == 1: image = ((image - _gray(image).mean()) * c + _gray(image).mean()).clamp(0, 1)
+        elif op == 2: image = ((image - _gray(image)) * s + _gray(image)).clamp(0, 1)
+        elif hue > 0: image = adjust_hue(image, h)
+    return image
 
 def gaussian_kernel(sigma: float, size: int = 5):
     "(size,) normalised 1D Gaussian weights."
@@ -115,7 +137,7 @@ def augment(image, label, generator=None, flip_p: float = 0.5, jitter: float = 0
     "The thesis's training augmentation of a (3, H, W) [0, 1] image and its (H, W) label: flip, colour jitter, blur."
     if float(torch.rand((), generator=generator)) < flip_p:
         image, label = image.flip(-1), label.flip(-1)
-    if jitter > 0: image = color_jitter(image, jitter, generator)
+    if jitter > 0: image = color_jitter(image, jitter, jitter, generator=generator)
     if float(torch.rand((), generator=generator)) < blur_p:
         image = gaussian_blur(image, _uniform(*blur_sigma, generator), blur_size)
     return image, label
