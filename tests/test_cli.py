@@ -72,3 +72,10 @@ def test_help_is_fast_and_imports_no_framework(tmp_path):
     heavy, seconds = res.stdout.rsplit(' ', 1)
     assert res.returncode == 0 and heavy == '[]', res.stdout + res.stderr
     assert float(seconds) < 3, seconds
+
+def test_ray_address_without_ray_names_the_extra(tmp_path):
+    probe = ('from thesis_recon.core import ThesisReconError\nfrom thesis_recon.runner import run_scenes\n'
+             'try: run_scenes(print, ["scene0000_00"], ray_address="local")\nexcept ThesisReconError as e: print(e)')
+    res = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, env=hidden_env(tmp_path, 'ray'))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == '--ray_address local: needs Ray, the [ray] extra: pip install "thesis-recon[ray]"\n', res.stdout

@@ -123,9 +123,9 @@ def _run_local(fn, scenes, n_proc, bar) -> list:
 # %% ../nbs/08_runner.ipynb #94ba2227
 def _run_ray(fn, scenes, n_proc, ray_address, bar) -> list:
     "Run `fn` over `scenes` as Ray tasks on the cluster at `ray_address` ('local' starts one here)."
-    try: import ray
+    try: import ray      # lazy: Ray is the optional [ray] extra
     except ImportError as e:
-        raise ThesisReconError(f"ray_address={ray_address!r} needs Ray: pip install 'ray[default]'") from e
+        raise ThesisReconError(f'--ray_address {ray_address}: needs Ray, the [ray] extra: pip install "thesis-recon[ray]"') from e
     started = not ray.is_initialized()
     if started:
         if ray_address == 'local':
@@ -182,7 +182,7 @@ def add_runner_args(parser):
                         help='worker processes for scenes (default: one per core; 0 runs in this process)')
     parser.add_argument('--ray_address', *(['--ray-address'] if both else []), default=None, dest='ray_address',
                         help="run scenes as Ray tasks on this cluster ('auto', 'ray://host:10001'), "
-                             "or 'local' to start Ray on this machine (needs: pip install 'ray[default]')")
+                             "or 'local' to start Ray on this machine (needs the [ray] extra: pip install \"thesis-recon[ray]\")")
     return parser
 
 # %% ../nbs/08_runner.ipynb #85b2b611
