@@ -245,7 +245,7 @@ class Seg2dDataset(torch.utils.data.Dataset):
         if label is not None: item['label'] = label.contiguous()
         return item
 
-# %% ../../nbs/40_seg2d_data.ipynb #2fefbfca
+# %% ../../nbs/40_seg2d_data.ipynb #8313c79f
 def prep_2d_dataset_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-2d-dataset`: lay out exported frames as the flat 2D segmentation data set."
     p = ArgumentParser(prog='thesis-recon prep-2d-dataset',

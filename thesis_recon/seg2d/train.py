@@ -408,7 +408,7 @@ def predict_2d(cfg: Seg2dConfig, images, out_dir, device: str = 'auto', checkpoi
             write_color(out/f'{f.stem}.png', colorize_labels(lab)); written.append(out/f'{f.stem}.png')
     return written
 
-# %% ../../nbs/43_seg2d_train.ipynb #752563cb
+# %% ../../nbs/43_seg2d_train.ipynb #9291f652
 def _common_args(p: argparse.ArgumentParser, train: bool = False):
     p.add_argument('--config', required=True,
                    help="config file (.json/.yml), or the name of a shipped one (train_enet, train_deeplabv3, test_enet, "
