@@ -186,8 +186,8 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
 # %% ../nbs/34_thesis_data.ipynb #c856f927
 def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prepare-thesis-data`: the thesis's whole data chain (see `prepare_thesis_data`)."
-    from thesis_recon.runner import add_device_arg, add_runner_args
-    from thesis_recon.kernels import resolve_array_device
+    from thesis_recon.runner import add_runner_args
+    from thesis_recon.core import add_device_arg, resolve_device
     p = ArgumentParser(prog='thesis-recon prepare-thesis-data', description=(
         "Run the thesis's data chain: export the scans (every frame_skip-th frame, with NYU40 labels), voxelize the meshes "
         'into occupancy grids, cut train chunks and non-overlapping val chunks, clean both and augment the train chunks. '
@@ -220,7 +220,7 @@ def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     st = prepare_thesis_data(a.output_path, a.scannet_path, a.config, a.frame_skip, a.use_tsdf, a.label_map_file,
                              a.split_dir, a.scenes, a.n_proc, a.ray_address, a.synthetic_scenes, a.synthetic_frames,
                              tuple(a.synthetic_size), tuple(a.image_size), progress=not a.quiet,
-                             device=resolve_array_device(a.device))
+                             device=resolve_device(a.device, 'array'))
     print(f"splits: {len(st['splits']['train'])} train, {len(st['splits']['val'])} val scenes ({st['split_rule']})")
     print('\n'.join(f'{n}: {k} chunks' for n, k in st['chunks'].items()))
     if st['failed']:
