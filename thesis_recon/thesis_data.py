@@ -197,7 +197,7 @@ def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     p.add_argument('--output_path', required=True, help='output folder (the thesis\'s SCANNET_2D3D)')
     p.add_argument('--scannet_path', default=None, help='ScanNet raw folder: <scene>/<scene>.sens, label-filt/, meshes '
                                                          '(default: make synthetic scans)')
-    p.add_argument('--config', default=None, help='chunk configuration YAML (default: the shipped backproj_prep.yml; '
+    p.add_argument('--config', default=None, help='chunk configuration YAML, or a shipped config\'s name (default: backproj_prep; '
                                                   'thesis-recon write-config backproj_prep FILE writes it); its paths are '
                                                   'replaced by the chain\'s')
     p.add_argument('--frame_skip', type=int, default=10, help='export every frame_skip-th frame (default 10)')
