@@ -1,4 +1,5 @@
-"""3D network speed: training chunks/s (RGB input; ENet-feature input with a frozen ENet) and scene inference seconds.
+"""3D network speed: training chunks/s (RGB input with the thesis's sparse side outputs and with our dense ones; the thesis's
+ENet-feature input with a frozen `enet3dmv`) and scene inference seconds.
 
 On the CPU (default) the sizes are scaled down so that the run takes a few minutes on 2 cores: 16x16x32 chunks,
 3 views of 80x64, full-width SurfaceNet (channels 32/80/160/300). With --device cuda (or auto on a GPU machine) the
@@ -53,7 +54,7 @@ def main(argv=None):
     from thesis_recon.nets3d.model import make_tiny_chunks
     from thesis_recon.nets3d.train import load_3d_config
     from thesis_recon.nets3d.infer import infer_3d
-    from thesis_recon.seg2d.enet import ENet
+    from thesis_recon.seg2d.enet import ENet3DMV
     device = resolve_device(a.device)
     gpu = device.type == 'cuda'
     tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp())
@@ -67,18 +68,19 @@ def main(argv=None):
         shape, feat, batch, views, grid, vs, dmin, dmax = [80, 64], [10, 8], 4, 3, [16, 16, 32], 0.1, 0.2, 6.0
     print(f'data: {time.perf_counter() - t0:.1f} s ({device}; {"thesis" if gpu else "reduced"} sizes: chunks {grid}, '
           f'{views} views of {shape[0]}x{shape[1]}, batch {batch})')
-    save_checkpoint(tmp/'enet.tar', ENet(num_classes=41), arch='enet')
+    save_checkpoint(tmp/'enet.tar', ENet3DMV(num_classes=41), arch='enet3dmv')
     base = {'root': str(data['root']), 'train_file': str(data['train']), 'val_file': str(data['val']), 'out_dir': str(tmp/'run'),
             'image_shape': shape, 'depth_shape': shape, 'batch_size': batch, 'num_images': views, 'subvol_size': grid,
             'voxel_size': vs, 'proj_depth_min': dmin, 'proj_depth_max': dmax, 'num_workers': 4 if gpu else 0}
     precision = 'bf16' if gpu else 'fp32'
     rgb = load_3d_config(dict(base))
-    speed, peak = train_speed(rgb, device, a.steps, precision)
-    print(f'train, RGB input ({views * 3} ch):            {speed:8.2f} chunks/s' + (f', peak {peak:.2f} GiB' if gpu else ''))
+    for side in ('thesis', 'dense'):
+        speed, peak = train_speed(load_3d_config({**base, 'model_3d': {'side_outputs': side}}), device, a.steps, precision)
+        print(f'train, RGB input ({views * 3} ch), {side:6} side outputs: {speed:8.2f} chunks/s' + (f', peak {peak:.2f} GiB' if gpu else ''))
     fcfg = load_3d_config({**base, 'use_2d_feat_input': True, 'depth_shape': feat,
-                           'model_2d': {'arch_2d': 'enet', 'load_path_2d': str(tmp/'enet.tar')}})
+                           'model_2d': {'arch_2d': 'enet3dmv', 'load_path_2d': str(tmp/'enet.tar')}})
     speed, peak = train_speed(fcfg, device, a.steps, precision)
-    print(f'train, ENet features ({views * 128} ch, frozen): {speed:8.2f} chunks/s' + (f', peak {peak:.2f} GiB' if gpu else ''))
+    print(f'train, ENet features ({views * 128} ch, frozen enet3dmv): {speed:8.2f} chunks/s' + (f', peak {peak:.2f} GiB' if gpu else ''))
     from thesis_recon.nets3d.train import ARCH, build_model
     save_checkpoint(tmp/'run'/'models'/'best.tar', build_model(rgb), arch=ARCH)
     t0 = time.perf_counter()

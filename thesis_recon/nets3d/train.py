@@ -353,7 +353,8 @@ def train_3d_main(argv: list[str] | None = None) -> int:
                                 description='Train the 3D network of the thesis (SurfaceNet on back-projected RGB or 2D features) '
                                             'for reconstruction (2 classes) or segmentation (41 classes, optionally fine-tuned '
                                             'from a reconstruction checkpoint). Checkpoints go to OUT_DIR/models '
-                                            '(latest.tar, best.tar by validation IoU/mIoU), TensorBoard events to OUT_DIR/runs.')
+                                            '(latest.tar; best.tar: the lowest validation loss as the thesis, or with trainer.best_by=metric the '
+                                            'highest IoU/mIoU), TensorBoard events to OUT_DIR/runs.')
     p.add_argument('--config', required=True, metavar='CONFIG.json',
                    help='JSON/YAML config with the thesis keys (thesis-recon write-config rgb_input_3d_recon OUT writes an example)')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
