@@ -261,3 +261,17 @@ def test_joint_semantic_srn_trains_imports_and_segments(data, tmp_path, capsys):
     torch.save({'model': sd}, tmp_path/'missing.pth')
     rc, err = cli('import-weights', 'semantic-srn', tmp_path/'missing.pth', tmp_path/'x.tar', capsys=capsys)
     assert rc == 2 and 'ray_marcher.lstm.bias_hh' in err and not (tmp_path/'x.tar').exists()
+
+def test_render_like_original_from_the_package(trained):
+    from thesis_recon.srn import render_like_original
+    from thesis_recon.srn.model import pixel_grid
+    from thesis_recon.srn.train import load_model
+    srn, _ = load_model(trained/'checkpoints'/'model.tar')
+    pose = torch.tensor([[1., 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 1.5], [0, 0, 0, 1]])
+    K = torch.tensor([[20., 0, 8], [0, 20, 8], [0, 0, 1]])
+    rgb, depth = render_like_original(srn, [2], pose, K, pixel_grid(16))
+    out = srn.eval().render(srn.latent_codes.weight[2:3], pose[None], K[None], 16)
+    assert rgb.shape == (1, 256, 3) and depth.shape == (1, 256, 1)
+    assert torch.allclose(rgb, out['rgb'], atol=1e-6) and torch.allclose(depth[..., 0], out['depth'], atol=1e-6)
+    # depth is camera z: the end points' z in the camera frame (the camera looks down its +z, here world -z)
+    assert torch.allclose(depth[0, :, 0], 1.5 - out['points'][0, :, 2], atol=1e-5)
