@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 import torch.nn.functional as F
+from ..core import ThesisReconError
 
 # %% auto #0
 __all__ = ['Seg2dNet', 'LegacyDropout2d', 'Branches', 'JoinChannels', 'AddBranches', 'ZeroChannels', 'bottleneck_3dmv',
@@ -110,7 +111,7 @@ _STAGE_PLAN = [('regular', 1), ('dilated', 2), ('asymmetric', 1), ('dilated', 4)
 
 def _check_size(name: str, images):
     H, W = images.shape[-2:]
-    if H % 8 or W % 8: raise ValueError(f'{name}: image height and width must be multiples of 8, got {H} x {W}')
+    if H % 8 or W % 8: raise ThesisReconError(f'{name}: image height and width must be multiples of 8, got {H} x {W}')
 
 class ENet3DMV(Seg2dNet, nn.Sequential):
     """3DMV's encoder-only ENet, the thesis's 2D network: (B, 3, H, W) normalised -> logits (B, num_classes, H/8, W/8);
