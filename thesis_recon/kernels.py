@@ -14,8 +14,8 @@ from .core import ThesisReconError, gpu_count, resolve_device
 # %% auto #0
 __all__ = ['cache_stats', 'MIN_GPU_THREADS_PER_CPU_THREAD', 'GPU_OPTIONS', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError',
            'KernelParam', 'parse_kernel_params', 'kernel_cache_dir', 'set_num_threads', 'gpu_options', 'RawKernel',
-           'compile_ptx', 'package_kernel', 'all_package_kernels', 'gpu_available', 'resolve_array_device',
-           'array_module', 'array_device', 'xp_of', 'to_numpy', 'device_free_bytes', 'upload_ahead']
+           'compile_ptx', 'package_kernel', 'all_package_kernels', 'gpu_available', 'array_module', 'array_device',
+           'xp_of', 'to_numpy', 'device_free_bytes', 'upload_ahead']
 
 # %% ../nbs/01_kernels.ipynb #02ca82b2
 class KernelCompileError(ThesisReconError):
@@ -470,10 +470,6 @@ def gpu_available() -> bool:
     return gpu_count('array') > 0
 
 # %% ../nbs/01_kernels.ipynb #7e6d5809
-def resolve_array_device(device: str = 'auto') -> str:
-    "`core.resolve_device(device, 'array')`, under the name older callers import."
-    return resolve_device(device, 'array')
-
 def array_module(device: str = 'cpu'):
     "`numpy` for 'cpu', `cupy` for 'cuda' ('auto' resolved first)."
     if resolve_device(device, 'array') == 'cpu': return np

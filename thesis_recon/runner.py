@@ -184,6 +184,3 @@ def add_runner_args(parser):
                         help="run scenes as Ray tasks on this cluster ('auto', 'ray://host:10001'), "
                              "or 'local' to start Ray on this machine (needs the [ray] extra: pip install \"thesis-recon[ray]\")")
     return parser
-
-# %% ../nbs/08_runner.ipynb #85b2b611
-from .core import add_device_arg
