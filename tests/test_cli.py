@@ -1,5 +1,5 @@
 """The console script as a user runs it."""
-import os, subprocess, sys, textwrap
+import json, os, subprocess, sys, textwrap
 import pytest
 
 def run(*args, env=None):
@@ -79,3 +79,28 @@ def test_ray_address_without_ray_names_the_extra(tmp_path):
     res = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, env=hidden_env(tmp_path, 'ray'))
     assert res.returncode == 0, res.stderr
     assert res.stdout == '--ray_address local: needs Ray, the [ray] extra: pip install "thesis-recon[ray]"\n', res.stdout
+
+def test_the_extras_table_matches_pyproject_and_the_imports(tmp_path):
+    """Every extra named in cli.EXTRAS exists in pyproject.toml; with the [svr] and [serve] modules hidden, a command's module
+    fails to import exactly when cli.NEEDS says the command needs one of them."""
+    import tomllib
+    from pathlib import Path
+    from thesis_recon.cli import COMMANDS, EXTRAS, NEEDS
+    extras = tomllib.loads((Path(__file__).resolve().parents[1]/'pyproject.toml').read_text())['project']['optional-dependencies']
+    assert set(EXTRAS) <= set(extras) and set(NEEDS) <= set(COMMANDS), (set(EXTRAS) - set(extras), set(NEEDS) - set(COMMANDS))
+    hidden = EXTRAS['svr'] + EXTRAS['serve']
+    probe = textwrap.dedent(f'''
+        import importlib, json
+        out = {{}}
+        for module in sorted({sorted({v[0].split(':')[0] for v in COMMANDS.values()})!r}):
+            try: importlib.import_module(module); out[module] = None
+            except ModuleNotFoundError as e: out[module] = e.name.split('.')[0]
+        print(json.dumps(out))''')
+    res = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, env=hidden_env(tmp_path, *hidden))
+    assert res.returncode == 0, res.stderr[-3000:]
+    failed = json.loads(res.stdout.strip().splitlines()[-1])
+    for cmd, (target, _) in COMMANDS.items():
+        module = target.split(':')[0]
+        needs_at_import = any(x in ('svr', 'serve') for x in NEEDS.get(cmd, ()))
+        assert (failed[module] is not None) == needs_at_import, \
+            f'{cmd} ({module}): import fails for lack of {failed[module]!r}, cli.NEEDS says {NEEDS.get(cmd, ())}'
