@@ -12,8 +12,9 @@ from ..core import ThesisReconError, warn_data
 from .data import depth_scale
 
 # %% auto #0
-__all__ = ['LERES_SHIFT_RANGE', 'LERES_FOCAL_SCALE_RANGE', 'TARGETS', 'MIN_POINTS', 'distort_shift', 'distort_focal',
-           'check_depth', 'cloud_features', 'make_sample', 'pcm_names', 'split_names', 'PCMDataset', 'pcm_collate']
+__all__ = ['LERES_SHIFT_RANGE', 'LERES_FOCAL_SCALE_RANGE', 'TARGETS', 'MIN_POINTS', 'LERES_MAX_POINTS', 'LERES_VOXEL_SIZE',
+           'distort_shift', 'distort_focal', 'leres_normalise', 'check_depth', 'leres_quantize', 'leres_cloud',
+           'make_sample', 'pcm_names', 'split_names', 'PCMDataset', 'pcm_collate']
 
 # %% ../../nbs/81_pcm_distort.ipynb #783eaa1d
 LERES_SHIFT_RANGE = (-0.25, 0.8)
@@ -35,6 +36,14 @@ def distort_focal(focal: float, rng: np.random.Generator, scale_range=LERES_FOCA
     return focal * alpha, alpha
 
 # %% ../../nbs/81_pcm_distort.ipynb #2162b3b2
+def leres_normalise(depth: np.ndarray) -> tuple[np.ndarray, float, float]:
+    "LeReS's normalisation of valid depth: (d - min + 0.5) / dmax with dmax the 98th percentile; returns (depth_n, min, dmax)."
+    valid = depth > 0
+    lo = float(depth[valid].min())
+    shifted = np.where(valid, depth - lo + 0.5, 0)
+    dmax = float(np.percentile(shifted[valid], 98))
+    return (shifted / dmax).astype(np.float32), lo, dmax
+
 def check_depth(depth, where: str = 'depth', min_points: int = MIN_POINTS) -> np.ndarray:
     "`depth` as float32 (H, W); NaN/inf or fewer than `min_points` valid (> 0) pixels is an error naming `where`."
     depth = np.asarray(depth)
@@ -47,32 +56,44 @@ def check_depth(depth, where: str = 'depth', min_points: int = MIN_POINTS) -> np
         raise ThesisReconError(f'{where}: only {n} valid (> 0) depth pixels; the point-cloud module needs at least {min_points}')
     return depth
 
-def cloud_features(depth, focal: float, cx: float, cy: float, channels: int = 3, max_points: int | None = None,
-                   rng: np.random.Generator | None = None, where: str = 'depth',
-                   min_points: int = MIN_POINTS) -> tuple[np.ndarray, float]:
-    """Points of `depth` (H, W) unprojected with `focal`, (`cx`, `cy`): features (N, channels) float32 — x, y, z divided by
-    the depth's 98th percentile p, then (u - cx)/f, (v - cy)/f if `channels` is 5 — and p."""
+LERES_MAX_POINTS = 100_000
+LERES_VOXEL_SIZE = {'shift': 0.01, 'scale': 0.01, 'focal': 0.005}
+
+def leres_quantize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """LeReS's quantisation of points `xyz` (N, 3): integer voxel coordinates round(xyz / voxel_size) - min (N, 3) int64,
+    and the indices of the first point of each voxel (torchsparse's `sparse_quantize(return_index=True)`, in key order)."""
+    pc = np.round(np.asarray(xyz, np.float64) / voxel_size)
+    pc -= pc.min(0, keepdims=True)
+    pc = pc.astype(np.int64)
+    dims = pc.max(0) + 1
+    keys = (pc[:, 0] * dims[1] + pc[:, 1]) * dims[2] + pc[:, 2]     # torchsparse's ravel hash
+    return pc, np.unique(keys, return_index=True)[1]
+
+def leres_cloud(depth, focal: float, cx: float, cy: float, channels: int = 3, voxel_size: float = 0.01,
+                max_points: int | None = LERES_MAX_POINTS, rng: np.random.Generator | None = None, where: str = 'depth',
+                min_points: int = MIN_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """LeReS's network input from `depth` (H, W) unprojected with `focal`, (`cx`, `cy`): features (n, channels) float32 —
+    x, y, z, then (u - cx)/f, (v - cy)/f if `channels` is 5 — and integer voxel coordinates (n, 3) at `voxel_size`; one
+    (the first) point per voxel, a random `max_points` of them if there are more (None: all)."""
     if channels not in (3, 5): raise ThesisReconError(f'channels: must be 3 (xyz) or 5 (xyz + uv), got {channels}')
     depth = check_depth(depth, where, min_points)
     v, u = np.nonzero(depth > 0)
-    if max_points is not None and len(u) > max_points:
-        keep = (rng or np.random.default_rng(0)).choice(len(u), int(max_points), replace=False)
-        keep.sort()
-        u, v = u[keep], v[keep]
     z = depth[v, u].astype(np.float64)
-    unit = float(np.percentile(z, 98))
     uc, vc = (u - cx) / focal, (v - cy) / focal
-    cols = [uc * z / unit, vc * z / unit, z / unit] + ([uc, vc] if channels == 5 else [])
-    return np.stack(cols, 1).astype(np.float32), unit
+    cols = np.stack([uc * z, vc * z, z] + ([uc, vc] if channels == 5 else []), 1)
+    coords, keep = leres_quantize(cols[:, :3], voxel_size)
+    if max_points is not None and len(keep) > max_points:
+        keep = np.sort((rng or np.random.default_rng(0)).choice(keep, int(max_points), replace=False))
+    return cols[keep].astype(np.float32), coords[keep]
 
-# %% ../../nbs/81_pcm_distort.ipynb #a9da5334
+# %% ../../nbs/81_pcm_distort.ipynb #6bb49ffb
 def make_sample(depth, K, target: int, rng: np.random.Generator, distort_s: bool = False, distort_f: bool = False,
                 channels: int = 3, max_points: int | None = 20000, init_fov: float | None = None,
                 init_scale: float = 1.0, shift_range=LERES_SHIFT_RANGE, focal_range=LERES_FOCAL_SCALE_RANGE,
-                where: str = 'depth') -> tuple[np.ndarray, float, dict]:
-    """Features (N, channels) and label of one sample from metric `depth` (H, W) and its `K` (3, 3), with what was done
-    (`info`: scale, shift, alpha, focal used, unit). `init_fov` (degrees): unproject with Train-3D's fixed initial focal
-    (H // 2) / tan(init_fov / 2) instead of a drawn one."""
+                where: str = 'depth', voxel_size: float | None = None) -> tuple[np.ndarray, np.ndarray, float, dict]:
+    """Features (n, channels), voxel coordinates (n, 3) and label of one sample from metric `depth` (H, W) and its `K`
+    (3, 3), with what was done (`info`: scale, shift, alpha, focal used). `init_fov` (degrees): unproject with Train-3D's
+    fixed initial focal (H // 2) / tan(init_fov / 2) instead of a drawn one. `voxel_size`: LeReS's for the target."""
     if target not in TARGETS: raise ThesisReconError(f'--targets: must be 0 (shift), 1 (scale) or 2 (focal), got {target}')
     depth = check_depth(depth, where)
     K = np.asarray(K, np.float64)
@@ -84,12 +105,18 @@ def make_sample(depth, K, target: int, rng: np.random.Generator, distort_s: bool
     if init_fov is not None: f_used = (depth.shape[0] // 2) / math.tan(math.radians(init_fov) / 2)
     elif distort_f: f_used = distort_focal(f_true, rng, focal_range)[0]
     else: f_used = f_true
-    feats, unit = cloud_features(depth_n, f_used, K[0, 2], K[1, 2], channels, max_points, rng, where)
+    label_shift = shift
+    if target == 0:      # the cloud the recovery gives the shift model, and the shift that restores the true depth there
+        d_in = depth_n
+        depth_n, lo, dmax = leres_normalise(d_in)
+        label_shift = (shift - lo + 0.5) / dmax
+    vs = LERES_VOXEL_SIZE[TARGETS[target]] if voxel_size is None else float(voxel_size)
+    feats, coords = leres_cloud(depth_n, f_used, K[0, 2], K[1, 2], channels, vs, max_points, rng, where)
     alpha = f_used / f_true
-    label = {0: shift / unit, 1: scale / init_scale, 2: alpha}[target]
-    return feats, float(label), dict(scale=scale, shift=shift, alpha=alpha, focal=f_used, unit=unit)
+    label = {0: label_shift, 1: scale / init_scale, 2: alpha}[target]
+    return feats, coords, float(label), dict(scale=scale, shift=shift, alpha=alpha, focal=f_used)
 
-# %% ../../nbs/81_pcm_distort.ipynb #aa23ccca
+# %% ../../nbs/81_pcm_distort.ipynb #18c1059a
 def pcm_names(root) -> list[str]:
     "Names of the samples in a `pcm-data` folder `root` that have valid depth (sorted)."
     root = Path(root)
@@ -113,14 +140,15 @@ def split_names(names, train_split: float = 0.9, seed: int = 0) -> tuple[list[st
     return [names[i] for i in sorted(order[:n])], [names[i] for i in sorted(order[n:])]
 
 class PCMDataset(torch.utils.data.Dataset):
-    "Distorted clouds and labels from a `pcm-data` folder: items {'feats': (N, C) float32, 'label': () float32}."
+    "Distorted clouds and labels from a `pcm-data` folder: items {'feats': (N, C) float32, 'coords': (N, 3) int64, 'label': () float32}."
     def __init__(self, root, names=None, target: int = 0, distort_s: bool = False, distort_f: bool = False,
                  channels: int = 3, max_points: int | None = 20000, init_fov: float | None = None,
-                 init_scale: float = 1.0, fixed: bool = False, seed: int = 0):
+                 init_scale: float = 1.0, fixed: bool = False, seed: int = 0, voxel_size: float | None = None):
         self.root = Path(root)
         self.names = list(pcm_names(root) if names is None else names)
         self.target, self.distort_s, self.distort_f, self.channels = int(target), bool(distort_s), bool(distort_f), int(channels)
         self.max_points, self.init_fov, self.init_scale, self.fixed, self.seed = max_points, init_fov, init_scale, fixed, int(seed)
+        self.voxel_size = voxel_size
         if self.target not in TARGETS: raise ThesisReconError(f'--targets: must be 0, 1 or 2, got {target}')
 
     def __len__(self): return len(self.names)
@@ -138,12 +166,13 @@ class PCMDataset(torch.utils.data.Dataset):
         depth, K = self.load(i)
         draw = 0 if self.fixed else int(torch.randint(2**31 - 1, ()).item())
         rng = np.random.default_rng([self.seed, int(i), draw])
-        feats, label, _ = make_sample(depth, K, self.target, rng, self.distort_s, self.distort_f, self.channels,
-                                      self.max_points, self.init_fov, self.init_scale, where=str(self.root/'depths'/f'{self.names[i]}.npz'))
-        return {'feats': torch.from_numpy(feats), 'label': torch.tensor(label, dtype=torch.float32)}
+        feats, coords, label, _ = make_sample(depth, K, self.target, rng, self.distort_s, self.distort_f, self.channels,
+                                              self.max_points, self.init_fov, self.init_scale,
+                                              where=str(self.root/'depths'/f'{self.names[i]}.npz'), voxel_size=self.voxel_size)
+        return {'feats': torch.from_numpy(feats), 'coords': torch.from_numpy(coords), 'label': torch.tensor(label, dtype=torch.float32)}
 
 def pcm_collate(items: list[dict]) -> dict:
-    "Batch clouds: {'feats': (sum N, C), 'batch': (sum N,) int64 sample index, 'label': (B,)}."
-    return {'feats': torch.cat([it['feats'] for it in items]),
+    "Batch clouds: {'feats': (sum N, C), 'coords': (sum N, 3), 'batch': (sum N,) int64 sample index, 'label': (B,)}."
+    return {'feats': torch.cat([it['feats'] for it in items]), 'coords': torch.cat([it['coords'] for it in items]),
             'batch': torch.cat([torch.full((len(it['feats']),), k, dtype=torch.int64) for k, it in enumerate(items)]),
             'label': torch.stack([it['label'] for it in items])}

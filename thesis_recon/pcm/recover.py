@@ -13,70 +13,66 @@ from ..geometry import unproject
 from ..images import read_depth_png
 from ..train import resolve_device
 from .data import centred_K, read_exr_depth
-from .distort import check_depth, cloud_features
+from .distort import check_depth, leres_cloud, leres_normalise, LERES_MAX_POINTS
 from .train import load_pcm_model
 from .nets import PCMNet
 
 # %% auto #0
-__all__ = ['LERES_INIT_FOV', 'LERES_MAX_SHIFT', 'leres_normalise', 'initial_focal', 'recover_shift_focal', 'relative_focal_error',
-           'shift_error', 'lsiv', 'plane_normal', 'floor_wall_angles', 'read_depth_file', 'reconstruct_depth_main']
+__all__ = ['LERES_INIT_FOV', 'LERES_SHIFT_CLAMPS', 'initial_focal', 'recover_shift_focal', 'relative_focal_error', 'shift_error',
+           'lsiv', 'plane_normal', 'floor_wall_angles', 'read_depth_file', 'reconstruct_depth_main']
 
 # %% ../../nbs/84_pcm_recover.ipynb #ddc324f6
 LERES_INIT_FOV = 60.0
-LERES_MAX_SHIFT = 0.6
-
-def leres_normalise(depth: np.ndarray) -> tuple[np.ndarray, float, float]:
-    "LeReS's normalisation of valid depth: (d - min + 0.5) / dmax with dmax the 98th percentile; returns (depth_n, min, dmax)."
-    valid = depth > 0
-    lo = float(depth[valid].min())
-    shifted = np.where(valid, depth - lo + 0.5, 0)
-    dmax = float(np.percentile(shifted[valid], 98))
-    return (shifted / dmax).astype(np.float32), lo, dmax
+LERES_SHIFT_CLAMPS = (0.7, 0.6)    # `refine_shift` caps the prediction at 0.7, `reconstruct3D_from_depth` then at 0.6
 
 def initial_focal(height: int, fov_deg: float = LERES_INIT_FOV) -> float:
     "LeReS's initial focal length: (H // 2) / tan(fov / 2)."
     return (int(height) // 2) / math.tan(math.radians(fov_deg) / 2)
 
-def _as_model(m, kind: str, device):
-    "A (model, max_points) from a path, a (model, config) pair or a bare PCMNet."
+def _as_model(m, kind: str, channels: int, device) -> PCMNet:
+    "The network of a path, a (model, config) pair or a bare PCMNet, in eval mode on `device`; its input must have `channels`."
     if isinstance(m, (str, Path)): m = load_pcm_model(m, kind, device)
-    if isinstance(m, tuple): return m[0], m[1].get('max_points')
-    if isinstance(m, PCMNet): return m.eval(), None
-    raise ThesisReconError(f'{kind} model: expected a path, a (model, config) pair or a PCMNet, got {type(m).__name__}')
+    if isinstance(m, tuple): m = m[0]
+    if not isinstance(m, PCMNet):
+        raise ThesisReconError(f'{kind} model: expected a path, a (model, config) pair or a PCMNet, got {type(m).__name__}')
+    if m.in_channels != channels:
+        raise ThesisReconError(f'{kind} model: LeReS\'s {kind} model reads {channels} channels, this one {m.in_channels}')
+    return m.to(device).eval()
 
 @torch.no_grad()
-def _predict(model, depth_n, focal, cx, cy, max_points, seed, where, device) -> tuple[float, float]:
-    "The model's output on the cloud of `depth_n` unprojected with `focal`, and the cloud's depth unit."
-    feats, unit = cloud_features(depth_n, focal, cx, cy, model.in_channels, max_points, np.random.default_rng(seed), where)
+def _predict(model, depth_n, focal, cx, cy, max_points, rng, where, device) -> float:
+    "The model's output on LeReS's cloud of `depth_n` unprojected with `focal` (at the model's input voxel size)."
+    feats, coords = leres_cloud(depth_n, focal, cx, cy, model.in_channels, model.voxel_size, max_points, rng, where)
     x = torch.from_numpy(feats).to(device)
-    return float(model(x, torch.zeros(len(x), dtype=torch.int64, device=device))), unit
+    return float(model(x, torch.zeros(len(x), dtype=torch.int64, device=device), torch.from_numpy(coords).to(device)))
 
 def _focal_scale(alpha: float, where: str) -> float:
     if not alpha > 0: raise ThesisReconError(f'{where}: the focal model predicts a focal scale of {alpha:.3g} (<= 0): an untrained model?')
     return alpha
 
-def recover_shift_focal(depth, focal_model, shift_model, K_guess=None, max_points: int | None = None, seed: int = 0,
-                        where: str = 'depth', device='cpu') -> tuple[float, float]:
+def recover_shift_focal(depth, focal_model, shift_model, K_guess=None, max_points: int | None = LERES_MAX_POINTS,
+                        seed: int = 0, where: str = 'depth', device='cpu') -> tuple[float, float]:
     """Shift (input units: the corrected depth is `depth - shift`) and focal length (pixels) of `depth` (H, W), 0 = invalid,
     by LeReS's focal -> shift -> focal. Models: paths, (model, config) pairs or `PCMNet`s; `K_guess` (3, 3): initial focal
-    and principal point (default: a 60-degree field of view, the image centre)."""
+    and principal point (default LeReS's: a 60-degree field of view, the image centre); `max_points`: the random subset
+    of the one-point-per-voxel cloud (LeReS: 100 000), drawn with `seed`."""
     depth = check_depth(depth, where)
-    fmodel, fpts = _as_model(focal_model, 'focal', device)
-    smodel, spts = _as_model(shift_model, 'shift', device)
+    fmodel = _as_model(focal_model, 'focal', 5, device)
+    smodel = _as_model(shift_model, 'shift', 3, device)
     H, W = depth.shape
     if K_guess is None: f0, cx, cy = initial_focal(H), W / 2, H / 2
     else:
         K_guess = np.asarray(K_guess, np.float64)
         f0, cx, cy = float(K_guess[0, 0]), float(K_guess[0, 2]), float(K_guess[1, 2])
+    rng = np.random.default_rng(seed)
     depth_n, lo, dmax = leres_normalise(depth)
-    alpha1, _ = _predict(fmodel, depth_n, f0, cx, cy, max_points or fpts, seed, where, device)
-    f1 = f0 / _focal_scale(alpha1, where)
-    shift_n, unit = _predict(smodel, depth_n, f1, cx, cy, max_points or spts, seed, where, device)
-    nearest = float(depth_n[depth_n > 0].min())
-    shift_n = min(shift_n * unit, LERES_MAX_SHIFT, nearest - 0.01)
-    corrected = np.where(depth_n > 0, depth_n - shift_n, 0).astype(np.float32)
-    alpha2, _ = _predict(fmodel, corrected, f1, cx, cy, max_points or fpts, seed, where, device)
-    return lo - 0.5 + shift_n * dmax, f1 / _focal_scale(alpha2, where)
+    f1 = f0 / _focal_scale(_predict(fmodel, depth_n, f0, cx, cy, max_points, rng, where, device), where)
+    shift_n = _predict(smodel, depth_n, f1, cx, cy, max_points, rng, where, device)
+    for cap in LERES_SHIFT_CLAMPS: shift_n = min(shift_n, cap)
+    corrected = np.where(depth_n > 0, depth_n - np.float32(shift_n), 0).astype(np.float32)
+    corrected[corrected < 0] = 0                       # LeReS's `depth_to_pcd`: depth <= 0 is invalid
+    f = f1 / _focal_scale(_predict(fmodel, corrected, f1, cx, cy, max_points, rng, where + ' (after the shift)', device), where)
+    return lo - 0.5 + shift_n * dmax, f
 
 # %% ../../nbs/84_pcm_recover.ipynb #a2e62d40
 def relative_focal_error(focal, focal_true) -> float:
@@ -156,8 +152,11 @@ def reconstruct_depth_main(argv: list[str] | None = None) -> int:
     p.add_argument('--png_scale', type=float, default=1000.0, help='a png depth is divided by this (default 1000: mm)')
     p.add_argument('--focal_guess', type=float, default=None,
                    help='initial focal length in pixels (default: a 60-degree field of view over the image height)')
-    p.add_argument('--max_points', type=int, default=None, help="points per cloud (default: the models' training setting)")
-    p.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='cpu', help='where the networks run (default cpu)')
+    p.add_argument('--max_points', type=int, default=LERES_MAX_POINTS,
+                   help=f'points per cloud, one per voxel, a random subset when there are more (default {LERES_MAX_POINTS}, as LeReS)')
+    p.add_argument('--seed', type=int, default=0, help='seed of that random subset (default 0)')
+    p.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto',
+                   help='where the networks run: auto (the GPU when torch sees one), cpu or cuda (default auto)')
     a = p.parse_args(argv)
     depth = read_depth_file(a.depth, a.png_scale)
     H, W = depth.shape
@@ -165,7 +164,7 @@ def reconstruct_depth_main(argv: list[str] | None = None) -> int:
     fm = load_pcm_model(a.focal_model or a.models/'focal.tar', 'focal', device)
     sm = load_pcm_model(a.shift_model or a.models/'shift.tar', 'shift', device)
     K_guess = None if a.focal_guess is None else centred_K(a.focal_guess, W, H)
-    shift, focal = recover_shift_focal(depth, fm, sm, K_guess, a.max_points, where=str(a.depth), device=device)
+    shift, focal = recover_shift_focal(depth, fm, sm, K_guess, a.max_points, a.seed, where=str(a.depth), device=device)
     corrected = np.where(depth > 0, depth - shift, 0)
     valid = corrected > 0
     pts = unproject(corrected, centred_K(focal, W, H))[valid]

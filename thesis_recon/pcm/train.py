@@ -4,19 +4,22 @@
 
 # %% ../../nbs/83_pcm_train.ipynb #bf6a4d4f
 from __future__ import annotations
-import argparse, json, hashlib, math, shutil, tempfile
+import argparse, dataclasses, json, hashlib, math, shutil, tempfile
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text
+from ..config import config_to_dict
 from ..train import TrainOptions, fit, add_train_args, load_checkpoint
 from .distort import PCMDataset, pcm_collate, pcm_names, split_names, TARGETS
 from .nets import PCMNet
 
 # %% auto #0
 __all__ = ['DEFAULT_VOXEL_SIZE', 'DEFAULT_CHANNELS', 'LERES_WIDTHS', 'TINY_PCM', 'label_errors', 'predict_pcm', 'pcm_errors',
-           'train_pcm', 'load_pcm_model', 'tiny_pcm_models', 'train_pcm_parser', 'train_pcm_main']
+           'PCMTrainConfig', 'load_pcm_config', 'train_pcm', 'load_pcm_model', 'tiny_pcm_models', 'train_pcm_parser',
+           'pcm_config_from_args', 'train_pcm_main']
 
 # %% ../../nbs/83_pcm_train.ipynb #c8830bb6
 DEFAULT_VOXEL_SIZE = {0: 0.01, 1: 0.01, 2: 0.005}
@@ -32,7 +35,8 @@ def _predictions(model, loader, device) -> tuple[torch.Tensor, torch.Tensor]:
     "Predictions and labels (B,) of `model` over the batches of `loader`, on the CPU as float32."
     preds, labels = [], []
     for b in loader:
-        preds.append(model(b['feats'].to(device), b['batch'].to(device)).float().cpu()); labels.append(b['label'].float())
+        preds.append(model(b['feats'].to(device), b['batch'].to(device), b['coords'].to(device)).float().cpu())
+        labels.append(b['label'].float())
     return torch.cat(preds), torch.cat(labels)
 
 def predict_pcm(model, dataset, batch_size: int = 16, device='cpu') -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,53 +56,91 @@ def _mean_label(dataset, n: int = 32, seed: int = 0) -> float:
     idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
     return float(np.mean([float(dataset[int(i)]['label']) for i in idx]))
 
-def train_pcm(data, out='saved/pcm', model_name: str | None = None, target: int = 0, input_channels: int | None = None,
-              distort_s: bool | None = None, distort_f: bool | None = None, voxel_size: float | None = None,
-              max_points: int = 20000, init_fov: float | None = None, init_scale: float = 1.0, train_split: float = 0.9,
-              batch_size: int = 4, learning_rate: float = 1e-3, learning_rate_decay: float = 1.0, epochs: int = 5,
-              print_losses_every: int = 10, num_workers: int = 0, logs: bool = True, loss: str = 'l1',
-              widths=LERES_WIDTHS, device: str = 'auto', resume=False, seed: int = 0, max_steps: int | None = None,
-              progress: bool = True):
-    """Train the point-cloud model for `target` (0 shift, 1 scale, 2 focal) on the pcm-data folder `data`. Writes
-    `out/<model_name>.tar` (the best by validation loss), `out/<model_name>.history.json`, and the run (TensorBoard events,
-    latest.tar for --resume) in `out/<model_name>/`. Returns the trainer's `FitResult`."""
-    if target not in TARGETS: raise ThesisReconError(f'--targets: must be 0 (shift), 1 (scale) or 2 (focal), got {target}')
-    if loss not in ('l1', 'mse'): raise ThesisReconError(f"--loss: must be 'l1' or 'mse', got {loss!r}")
-    if not 0 < learning_rate_decay <= 1: raise ThesisReconError(f'--learning_rate_decay: must lie in (0, 1], got {learning_rate_decay}')
+@dataclass
+class PCMTrainConfig:
+    """`train-pcm`'s settings (a config file, `--set key=value`, or Train-3D's flags). `None` = the target's default:
+    channels 3 (shift, scale) or 5 (focal); voxel size 0.01 or 0.005 (LeReS's); the target's own distortion on."""
+    data: Path | None = None                 # pcm-data folder (depths/, intrinsics/)
+    out: Path = Path('saved/pcm')            # output folder
+    model_name: str | None = None            # default: shift, scale or focal, by target
+    target: int = 0                          # 0 shift, 1 scale, 2 focal (Train-3D's --targets)
+    input_channels: int | None = None
+    distort_s: bool | None = None
+    distort_f: bool | None = None
+    voxel_size: float | None = None
+    max_points: int = 20000                  # points per training cloud (after one point per voxel)
+    init_fov: float | None = None            # Train-3D's fixed initial field of view (degrees)
+    init_scale: float = 1.0
+    train_split: float = 0.9
+    batch_size: int = 4
+    learning_rate: float = 1e-3
+    learning_rate_decay: float = 1.0         # per epoch, smoothly per step
+    epochs: int = 5
+    max_steps: int | None = None
+    print_losses_every: int = 10
+    num_workers: int = 0
+    logs: bool = True
+    loss: str = 'l1'                         # 'l1' (LeReS) or 'mse' (Train-3D)
+    widths: tuple[int, int, int, int] = LERES_WIDTHS
+    float_quirk: bool = True                 # LeReS's float32 coordinate round trip in the network
+    start_at_mean_label: bool = True         # the classifier starts at the training labels' mean
+    seed: int = 0
+
+def load_pcm_config(source=None, overrides: dict | None = None) -> PCMTrainConfig:
+    "A checked `PCMTrainConfig` from a .json/.yml path, a shipped config's name (`pcm_shift`, `pcm_focal`) or a dict."
+    from thesis_recon.config import load_config
+    cfg = load_config({} if source is None else source, PCMTrainConfig, overrides=overrides)
+    if cfg.target not in TARGETS: raise ThesisReconError(f'target (--targets): must be 0 (shift), 1 (scale) or 2 (focal), got {cfg.target}')
+    if cfg.loss not in ('l1', 'mse'): raise ThesisReconError(f"loss (--loss): must be 'l1' or 'mse', got {cfg.loss!r}")
+    if not 0 < cfg.learning_rate_decay <= 1:
+        raise ThesisReconError(f'learning_rate_decay (--learning_rate_decay): must lie in (0, 1], got {cfg.learning_rate_decay}')
+    if cfg.input_channels not in (None, 3, 5): raise ThesisReconError(f'input_channels: must be 3 or 5, got {cfg.input_channels}')
+    return cfg
+
+def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool = True, **overrides):
+    """Train the point-cloud model of `config` (a `PCMTrainConfig`, a config file or shipped name, or a dict; keyword
+    arguments override its fields) on its pcm-data folder. Writes `out/<model_name>.tar` (the best by validation loss),
+    `out/<model_name>.history.json`, and the run (TensorBoard events, latest.tar for --resume) in `out/<model_name>/`.
+    Returns the trainer's `FitResult`."""
+    cfg = config if isinstance(config, PCMTrainConfig) and not overrides else \
+        load_pcm_config(config_to_dict(config) if isinstance(config, PCMTrainConfig) else config, overrides)
+    if cfg.data is None: raise ThesisReconError('data (--data): the pcm-data folder to train on is not set')
+    target = cfg.target
     kind = TARGETS[target]
-    model_name = model_name or kind
-    channels = int(input_channels or DEFAULT_CHANNELS[target])
-    distort_s = (target == 0) if distort_s is None else bool(distort_s)
-    distort_f = (target == 2) if distort_f is None else bool(distort_f)
-    voxel_size = float(voxel_size or DEFAULT_VOXEL_SIZE[target])
-    train_names, val_names = split_names(pcm_names(data), train_split, seed)
-    kw = dict(target=target, distort_s=distort_s, distort_f=distort_f, channels=channels, max_points=max_points,
-              init_fov=init_fov, init_scale=init_scale, seed=seed)
-    train_set, val_set = PCMDataset(data, train_names, **kw), PCMDataset(data, val_names, fixed=True, **kw)
-    torch.manual_seed(seed)   # before `_mean_label`: the samples' distortions draw from torch's global generator
-    out_bias = _mean_label(train_set, seed=seed)
-    model = PCMNet(channels, voxel_size, tuple(widths), out_bias)
-    criterion = F.l1_loss if loss == 'l1' else F.mse_loss
+    model_name = cfg.model_name or kind
+    channels = int(cfg.input_channels or DEFAULT_CHANNELS[target])
+    distort_s = (target == 0) if cfg.distort_s is None else bool(cfg.distort_s)
+    distort_f = (target == 2) if cfg.distort_f is None else bool(cfg.distort_f)
+    voxel_size = float(cfg.voxel_size or DEFAULT_VOXEL_SIZE[target])
+    train_names, val_names = split_names(pcm_names(cfg.data), cfg.train_split, cfg.seed)
+    kw = dict(target=target, distort_s=distort_s, distort_f=distort_f, channels=channels, max_points=cfg.max_points,
+              init_fov=cfg.init_fov, init_scale=cfg.init_scale, seed=cfg.seed, voxel_size=voxel_size)
+    train_set, val_set = PCMDataset(cfg.data, train_names, **kw), PCMDataset(cfg.data, val_names, fixed=True, **kw)
+    torch.manual_seed(cfg.seed)   # before `_mean_label`: the samples' distortions draw from torch's global generator
+    out_bias = _mean_label(train_set, seed=cfg.seed) if cfg.start_at_mean_label else None
+    model = PCMNet(channels, voxel_size, tuple(cfg.widths), out_bias, cfg.float_quirk)
+    criterion = F.l1_loss if cfg.loss == 'l1' else F.mse_loss
 
     def loss_fn(model, batch):
-        return criterion(model(batch['feats'], batch['batch']), batch['label'])
+        return criterion(model(batch['feats'], batch['batch'], batch['coords']), batch['label'])
 
     def evaluate(model, loader, device):
         p, l = _predictions(model, loader, device)
         return {'loss': float(criterion(p, l)), **pcm_errors(p, l, target)}
 
-    steps_per_epoch = max(math.ceil(len(train_set) / batch_size), 1)
-    decay = float(learning_rate_decay)
+    steps_per_epoch = max(math.ceil(len(train_set) / cfg.batch_size), 1)
+    decay = float(cfg.learning_rate_decay)
     scheduler = lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda step: decay ** (step / steps_per_epoch))
-    out = Path(out); run = out/model_name
-    config = dict(kind=kind, target=target, channels=channels, voxel_size=voxel_size, widths=list(widths), out_bias=out_bias,
-                  max_points=max_points, distort_s=distort_s, distort_f=distort_f, init_fov=init_fov, init_scale=init_scale,
-                  loss=loss, learning_rate=learning_rate, learning_rate_decay=decay, batch_size=batch_size, data=str(data))
+    out = Path(cfg.out); run = out/model_name
+    config = dict(kind=kind, target=target, channels=channels, voxel_size=voxel_size, widths=list(cfg.widths), out_bias=out_bias,
+                  float_quirk=cfg.float_quirk, max_points=cfg.max_points, distort_s=distort_s, distort_f=distort_f,
+                  init_fov=cfg.init_fov, init_scale=cfg.init_scale, loss=cfg.loss, learning_rate=cfg.learning_rate,
+                  learning_rate_decay=decay, batch_size=cfg.batch_size, data=str(cfg.data))
     res = fit(model, loss_fn, train_set, val_set=val_set, evaluate=evaluate, collate_fn=pcm_collate, config=config, arch='PCMNet',
-              optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=learning_rate), scheduler=scheduler,
-              options=TrainOptions(epochs=epochs, max_steps=max_steps, batch_size=batch_size, num_workers=num_workers,
-                                   log_every=print_losses_every, device=device, seed=seed, checkpoint_dir=run,
-                                   log_dir=run if logs else None, resume=resume, progress=progress))
+              optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=cfg.learning_rate), scheduler=scheduler,
+              options=TrainOptions(epochs=cfg.epochs, max_steps=cfg.max_steps, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                                   log_every=cfg.print_losses_every, device=device, seed=cfg.seed, checkpoint_dir=run,
+                                   log_dir=run if cfg.logs else None, resume=resume, progress=progress))
     if res.best_path is not None:
         with atomic_path(out/f'{model_name}.tar') as tmp: shutil.copyfile(res.best_path, tmp)
     atomic_write_text(out/f'{model_name}.history.json', json.dumps({'history': res.history, 'val_history': res.val_history}, default=float))
@@ -117,8 +159,9 @@ def load_pcm_model(path, kind: str | None = None, device='cpu') -> tuple[PCMNet,
         raise ThesisReconError(f'{path}: not a point-cloud-module model (architecture {ck.get("arch")!r})')
     if kind is not None and cfg['kind'] != kind:
         raise ThesisReconError(f'{path}: this is a {cfg["kind"]} model, expected a {kind} model')
-    model = PCMNet(cfg['channels'], cfg['voxel_size'], tuple(cfg['widths']), cfg['out_bias'])
-    model.load_state_dict(ck['model'])
+    model = PCMNet(cfg['channels'], cfg['voxel_size'], tuple(cfg['widths']), cfg.get('out_bias'), cfg.get('float_quirk', True))
+    try: model.load_state_dict(ck['model'])
+    except RuntimeError as e: raise ThesisReconError(f'{path}: its weights do not fit the network its config describes ({str(e).splitlines()[0]})') from None
     return model.to(device).eval(), cfg
 
 # %% ../../nbs/83_pcm_train.ipynb #4ecf99e1
@@ -150,62 +193,79 @@ def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = Fal
         for target in (0, 2):
             kind = TARGETS[target]
             if (out/f'{kind}.tar').is_file(): continue
-            train_pcm(out/'data', out, target=target, voxel_size=s['voxel_size'], max_points=s['max_points'], widths=s['widths'],
-                      epochs=per_kind(s['epochs'], kind), batch_size=s['batch_size'], learning_rate=s['learning_rate'],
-                      learning_rate_decay=per_kind(s['learning_rate_decay'], kind), train_split=s['train_split'], device='cpu',
-                      progress=progress)
+            train_pcm(dict(data=out/'data', out=out, target=target, voxel_size=s['voxel_size'], max_points=s['max_points'],
+                           widths=list(s['widths']), epochs=per_kind(s['epochs'], kind), batch_size=s['batch_size'],
+                           learning_rate=s['learning_rate'], learning_rate_decay=per_kind(s['learning_rate_decay'], kind),
+                           train_split=s['train_split']), device='cpu', progress=progress)
     return out
 
 # %% ../../nbs/83_pcm_train.ipynb #aa8090eb
+_FLAG = dict(default=None)   # command-line flags override the config only when given
+
 def train_pcm_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog='thesis-recon train-pcm',
         description="Train the point-cloud module's shift (--targets 0), scale (1) or focal (2) model on a pcm-data folder. "
-                    "Writes OUT/<model_name>.tar (the best by validation loss), OUT/<model_name>.history.json and the "
-                    "TensorBoard run in OUT/<model_name>/. Options follow Train-3D; its misspellings are accepted.")
-    p.add_argument('--data', type=Path, required=True, help='pcm-data folder (depths/, intrinsics/)')
-    p.add_argument('--out', type=Path, default=Path('saved/pcm'), help='output folder (default saved/pcm)')
-    p.add_argument('--model_name', default=None, help='name of the model file (default: shift, scale or focal, by --targets)')
-    p.add_argument('--input_channels', '--input_chanels', type=int, choices=(3, 5), default=None,
+                    "Settings: a config (--config pcm_shift or pcm_focal, shipped; write-config writes them out), then "
+                    "Train-3D's flags (its misspellings are accepted), then --set key=value. Writes OUT/<model_name>.tar "
+                    "(the best by validation loss), OUT/<model_name>.history.json and the TensorBoard run in OUT/<model_name>/. "
+                    "reconstruct-depth needs both OUT/shift.tar and OUT/focal.tar: train --config pcm_shift and --config pcm_focal.")
+    p.add_argument('--config', default=None, metavar='CONFIG',
+                   help='config file (.yml/.json) or shipped name (pcm_shift, pcm_focal); default: the built-in defaults (shift)')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a config key, e.g. --set epochs=2 (value parsed as JSON, else a string); repeatable, applied last')
+    p.add_argument('--data', type=Path, **_FLAG, help='pcm-data folder (depths/, intrinsics/)')
+    p.add_argument('--out', type=Path, **_FLAG, help='output folder (default saved/pcm)')
+    p.add_argument('--model_name', **_FLAG, help='name of the model file (default: shift, scale or focal, by --targets)')
+    p.add_argument('--input_channels', '--input_chanels', type=int, choices=(3, 5), **_FLAG,
                    help='features per point: 3 = x, y, z; 5 = x, y, z, (u - cx)/f, (v - cy)/f (default 3 for shift and scale, 5 for focal)')
-    p.add_argument('--targets', type=int, choices=(0, 1, 2), default=0, help='what to learn: 0 shift, 1 scale, 2 focal (default 0)')
-    p.add_argument('--batch_size', type=int, default=4, help='clouds per batch (default 4)')
-    p.add_argument('--learning_rate', type=float, default=1e-3, help='AdamW learning rate (default 1e-3)')
-    p.add_argument('--learning_rate_decay', type=float, default=1.0,
+    p.add_argument('--targets', dest='target', type=int, choices=(0, 1, 2), **_FLAG, help='what to learn: 0 shift, 1 scale, 2 focal (default 0)')
+    p.add_argument('--batch_size', type=int, **_FLAG, help='clouds per batch (default 4)')
+    p.add_argument('--learning_rate', type=float, **_FLAG, help='AdamW learning rate (default 1e-3)')
+    p.add_argument('--learning_rate_decay', type=float, **_FLAG,
                    help='factor applied to the learning rate per epoch, smoothly per step, in (0, 1] (default 1: constant)')
-    p.add_argument('--distort_s', '--distort-s', action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument('--distort_s', '--distort-s', action=argparse.BooleanOptionalAction, **_FLAG,
                    help='shift the normalised depth by U[-0.25, 0.8] (default: on for --targets 0)')
-    p.add_argument('--distort_f', '--distort-f', action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument('--distort_f', '--distort-f', action=argparse.BooleanOptionalAction, **_FLAG,
                    help='unproject with a focal scaled by U[0.6, 1.25] (default: on for --targets 2)')
-    p.add_argument('--voxel_size', type=float, default=None, help='voxel edge in normalised depth units (default 0.01 shift/scale, 0.005 focal)')
-    p.add_argument('--max_points', type=int, default=20000, help='points drawn per cloud (default 20000)')
-    p.add_argument('--init_fov', type=float, default=None,
+    p.add_argument('--voxel_size', type=float, **_FLAG, help="input voxel edge in normalised depth units (default LeReS's: 0.01 shift/scale, 0.005 focal)")
+    p.add_argument('--max_points', type=int, **_FLAG, help='points per cloud, one per voxel (default 20000)')
+    p.add_argument('--init_fov', type=float, **_FLAG,
                    help="Train-3D's fixed initial field of view in degrees: unproject every sample with (H // 2) / tan(init_fov / 2) "
                    "instead of a drawn focal (default: drawn per sample, as LeReS)")
-    p.add_argument('--init_scale', type=float, default=1.0, help='divides the scale label of --targets 1 (default 1)')
-    p.add_argument('--train_split', type=float, default=0.9, help='fraction of the maps used for training, the rest validates (default 0.9)')
-    p.add_argument('--epochs', type=int, default=5, help='epochs (default 5)')
-    p.add_argument('--max_steps', type=int, default=None, help='stop after this many optimizer steps (default: run all epochs)')
-    p.add_argument('--print_losses_every', '--print_losses_evry', type=int, default=10, help='steps between logged losses (default 10)')
-    p.add_argument('--num_workers', '--num_w', type=int, default=0, help='data loader worker processes (default 0)')
-    p.add_argument('--logs', action=argparse.BooleanOptionalAction, default=True, help='write TensorBoard events (default on)')
-    p.add_argument('--loss', choices=('l1', 'mse'), default='l1', help="regression loss: 'l1' (LeReS) or 'mse' (Train-3D) (default l1)")
-    p.add_argument('--widths', default='32,64,128,256', help='channels of the four stages (default 32,64,128,256, as LeReS)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the split, the distortions and the weights (default 0)')
+    p.add_argument('--init_scale', type=float, **_FLAG, help='divides the scale label of --targets 1 (default 1)')
+    p.add_argument('--train_split', type=float, **_FLAG, help='fraction of the maps used for training, the rest validates (default 0.9)')
+    p.add_argument('--epochs', type=int, **_FLAG, help='epochs (default 5)')
+    p.add_argument('--max_steps', type=int, **_FLAG, help='stop after this many optimizer steps (default: run all epochs)')
+    p.add_argument('--print_losses_every', '--print_losses_evry', type=int, **_FLAG, help='steps between logged losses (default 10)')
+    p.add_argument('--num_workers', '--num_w', type=int, **_FLAG, help='data loader worker processes (default 0)')
+    p.add_argument('--logs', action=argparse.BooleanOptionalAction, **_FLAG, help='write TensorBoard events (default on)')
+    p.add_argument('--loss', choices=('l1', 'mse'), **_FLAG, help="regression loss: 'l1' (LeReS) or 'mse' (Train-3D) (default l1)")
+    p.add_argument('--widths', **_FLAG, help='channels of the four stages, a,b,c,d (default 32,64,128,256, as LeReS)')
+    p.add_argument('--seed', type=int, **_FLAG, help='seed of the split, the distortions and the weights (default 0)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     add_train_args(p)
     return p
 
+_NOT_CONFIG = ('config', 'set', 'quiet', 'device', 'resume')
+
+def pcm_config_from_args(a) -> PCMTrainConfig:
+    "The `PCMTrainConfig` of parsed `train-pcm` arguments: --config, then the flags given, then --set."
+    from thesis_recon.config import parse_sets
+    flags = {k: v for k, v in vars(a).items() if k not in _NOT_CONFIG and v is not None}
+    if 'widths' in flags:
+        try: flags['widths'] = [int(w) for w in flags['widths'].split(',')]
+        except ValueError: raise ThesisReconError(f"--widths: expected four integers a,b,c,d, got {flags['widths']!r}") from None
+        if len(flags['widths']) != 4: raise ThesisReconError(f"--widths: expected four integers a,b,c,d, got {a.widths!r}")
+    for k in ('data', 'out'):
+        if k in flags: flags[k] = str(Path(flags[k]).absolute())
+    return load_pcm_config(a.config, {**flags, **parse_sets(a.set)})
+
 def train_pcm_main(argv: list[str] | None = None) -> int:
     "`thesis-recon train-pcm`: train the shift or focal point-cloud model."
     a = train_pcm_parser().parse_args(argv)
-    try: widths = tuple(int(w) for w in a.widths.split(','))
-    except ValueError: raise ThesisReconError(f'--widths: expected four integers a,b,c,d, got {a.widths!r}') from None
-    if len(widths) != 4: raise ThesisReconError(f'--widths: expected four integers a,b,c,d, got {a.widths!r}')
-    res = train_pcm(a.data, a.out, a.model_name, a.targets, a.input_channels, a.distort_s, a.distort_f, a.voxel_size,
-                    a.max_points, a.init_fov, a.init_scale, a.train_split, a.batch_size, a.learning_rate, a.learning_rate_decay,
-                    a.epochs, a.print_losses_every, a.num_workers, a.logs, a.loss, widths, a.device, a.resume, a.seed,
-                    a.max_steps, progress=not a.quiet)
-    name = a.model_name or TARGETS[a.targets]
+    cfg = pcm_config_from_args(a)
+    res = train_pcm(cfg, device=a.device, resume=a.resume, progress=not a.quiet)
+    name = cfg.model_name or TARGETS[cfg.target]
     best = 'none (no validation ran)' if res.best_metric is None else f'{res.best_metric:.4f}'
-    print(f'{a.out/(name + ".tar")}: best validation loss {best} after {res.step} steps')
+    print(f'{Path(cfg.out)/(name + ".tar")}: best validation loss {best} after {res.step} steps')
     return 0
