@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _FORWARD = textwrap.dedent('''
     import sys, numpy as np, keras
     from keras import ops
-    from thesis_recon.svr.nets import tiny_svr_config, build_normal_unet, build_scene_net
+    from thesis_recon.svr.config import tiny_svr_config
+    from thesis_recon.svr.nets import build_normal_unet, build_scene_net
     from thesis_recon.svr.decoder import build_decoder, block_trunc
     out, mode = sys.argv[1], sys.argv[2]
     cfg = tiny_svr_config()
@@ -86,3 +87,66 @@ def test_view_file_missing_a_key(tmp_path):
     from thesis_recon.svr.data import load_view
     np.savez(tmp_path/'v.npz', color=np.zeros((2, 2, 3), np.uint8))
     with pytest.raises(ThesisReconError, match=r'v.npz: missing key\(s\) tsdf'): load_view(tmp_path/'v.npz', ('color', 'tsdf'))
+
+
+# ---- import-weights svr-*: the original's TF checkpoints ----
+MANIFESTS = ROOT/'tests'/'originals'
+
+def _latent_file(path, empty, filled):
+    import h5py
+    with h5py.File(path, 'w') as f: f['empty_latent_vec'], f['filled_latent_vec'] = empty, filled
+
+def _original_generator(values, xyz, latents, tau=0.8):
+    "generator.py's forward pass from the checkpoint's own arrays: Fourier (RandomState(0), scale 0.5), [512, 128] ReLU, clip, softmax."
+    B = np.random.RandomState(0).normal(scale=0.5, size=(64, 3)).T
+    proj = (2 * np.pi * xyz.astype(np.float64)) @ B
+    dense = lambda x, g, i: x @ values[f'{g}/{i}/kernel'] + values[f'{g}/{i}/bias']
+    h = np.concatenate([np.sin(proj), np.cos(proj), latents], -1)
+    h = np.maximum(dense(h, '_layers', 0), 0); h = np.maximum(dense(h, '_layers', 1), 0)
+    logits = dense(np.maximum(dense(h, '_class_layers', 0), 0), '_class_layers', 1)
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return np.clip(dense(h, '_layers', 2), -tau, tau)[:, 0], e / e.sum(-1, keepdims=True)
+
+def test_imported_decoder_computes_the_originals_formula(tmp_path, capsys):
+    from thesis_recon.cli import main
+    from thesis_recon.svr.convert import manifest_tf_checkpoint
+    from thesis_recon.weights import load_imported
+    values = manifest_tf_checkpoint(MANIFESTS/'svr_implicit_decoder.json', tmp_path/'ck'/'cp-0000.ckpt', seed=5, scale=0.1)
+    rng = np.random.default_rng(0)
+    _latent_file(tmp_path/'lat.hdf5', rng.normal(size=512).astype(np.float32), rng.normal(size=512).astype(np.float32))
+    assert main(['import-weights', 'svr-decoder', str(tmp_path/'ck'/'cp-0000.ckpt.index'), str(tmp_path/'w'),
+                 '--latents', str(tmp_path/'lat.hdf5')]) == 0
+    decoder, config = load_imported(tmp_path/'w')
+    xyz = rng.uniform(-1, 1, (7, 3)).astype(np.float32); lat = rng.normal(0, 1, (7, 512)).astype(np.float32)
+    tsdf, probs = decoder(xyz, lat)
+    ref_t, ref_p = _original_generator(values, xyz, lat)
+    assert tsdf.shape == (7,) and probs.shape == (7, 10)
+    np.testing.assert_allclose(tsdf, ref_t, atol=1e-4)
+    np.testing.assert_allclose(probs, ref_p, atol=1e-5)
+    assert config.decoder.hidden == [512, 128] and config.data.latent_grid == 16
+
+def test_import_bad_input_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    from thesis_recon.cli import main
+    from thesis_recon.svr.convert import manifest_tf_checkpoint
+    manifest_tf_checkpoint(MANIFESTS/'svr_implicit_decoder.json', tmp_path/'dec'/'cp-0000.ckpt')
+    manifest_tf_checkpoint(MANIFESTS/'svr_unet_normal.json', tmp_path/'unet'/'checkpoint.ckpt')
+    rng = np.random.default_rng(0)
+    _latent_file(tmp_path/'dec'/'empty_and_filled_latent_value.hdf5', rng.normal(size=512).astype(np.float32), rng.normal(size=512).astype(np.float32))
+    _latent_file(tmp_path/'unet'/'empty_and_filled_latent_value.hdf5', rng.normal(size=512).astype(np.float32), rng.normal(size=512).astype(np.float32))
+    _latent_file(tmp_path/'short.hdf5', np.zeros(511, np.float32), np.zeros(511, np.float32))
+    out = tmp_path/'out'
+    cases = [(['svr-decoder', tmp_path/'dec'/'cp-0001.ckpt.index'], 'cp-0001.ckpt'),                   # no such checkpoint
+             (['svr-decoder', tmp_path/'unet'/'checkpoint.ckpt.index'], "unexpected key 'decoder_layers_"),   # another network
+             (['svr-normals', tmp_path/'dec'/'cp-0000.ckpt.index'], "unexpected key '_"),
+             (['svr-decoder', tmp_path/'dec'/'cp-0000.ckpt.index', '--latents', tmp_path/'short.hdf5'], 'empty_latent_vec is float32 [511]')]
+    for args, msg in cases:
+        assert main(['import-weights', str(args[0]), str(args[1]), str(out), *map(str, args[2:])]) == 2, args
+        err = capsys.readouterr().err
+        assert msg in err and len(err.strip().splitlines()) == 1 and 'Traceback' not in err, (args, err)
+        assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.out')]      # no temporary folder left behind
+
+def test_import_weights_help_names_the_latents_option(capsys):
+    from thesis_recon.cli import main
+    with pytest.raises(SystemExit) as e: main(['import-weights', 'svr-decoder', '--help'])
+    assert e.value.code == 0 and '--latents' in capsys.readouterr().out

@@ -288,14 +288,14 @@ def test_serve_start_errors(tmp_path, capsys):
 # ---- the real single-view networks (tiny configuration) ----
 def write_weights_folder(out, models):
     "A weights folder as the training commands lay it out, holding `models` (here: untrained, tiny)."
-    from thesis_recon.svr.nets import write_weights_config, mean_image_of
-    from thesis_recon.svr.decoder import save_keras_weights, LatentDatabase
+    from thesis_recon.svr.config import write_weights_config
+    from thesis_recon.svr.keras_fit import save_keras_weights
+    from thesis_recon.svr.decoder import LatentDatabase
     write_weights_config(out, models.config)
     for name, net in (('normals', models.normals_net), ('scene', models.scene_net), ('decoder', models.decoder)):
         save_keras_weights(net, Path(out)/f'{name}.weights.h5')
     LatentDatabase(np.zeros((0, 64), np.float32), np.zeros((0, models.latent_dim), np.float32),
                    models.empty_latent, models.filled_latent).save(Path(out)/'svr_latents.npz')
-    mean_image_of(out, models.mean_image[None])
     return Path(out)
 
 
@@ -387,6 +387,90 @@ def test_mismatched_weights_refused_at_start(svr, tmp_path, capsys):
     assert 'does not fit' in err and str(bad) in err, err
     (bad/'scene.weights.h5').unlink()
     assert main(['serve', 'scene', '--weights', str(bad), '--port', str(port)]) == 2
+    assert 'scene.weights.h5: not found' in capsys.readouterr().err
+
+
+# ---- the original's released decoder, imported (a checkpoint of random values under the original's keys) ----
+MANIFESTS = ROOT/'tests'/'originals'
+
+def original_generator(values, xyz, latents, tau=0.8):
+    "The original Generator's forward pass (Fourier, [512, 128] ReLU, clipped TSDF, softmax classes) from its checkpoint arrays."
+    B = np.random.RandomState(0).normal(scale=0.5, size=(64, 3)).T
+    proj = (2 * np.pi * xyz.astype(np.float64)) @ B
+    dense = lambda x, g, i: x @ values[f'{g}/{i}/kernel'] + values[f'{g}/{i}/bias']
+    h = np.concatenate([np.sin(proj), np.cos(proj), latents], -1)
+    h = np.maximum(dense(h, '_layers', 0), 0); h = np.maximum(dense(h, '_layers', 1), 0)
+    tsdf = np.clip(dense(h, '_layers', 2), -tau, tau)[:, 0]
+    logits = dense(np.maximum(dense(h, '_class_layers', 0), 0), '_class_layers', 1)
+    return tsdf, logits.argmax(-1)
+
+@pytest.fixture(scope='module')
+def imported(tmp_path_factory):
+    "A TF checkpoint with the original decoder's keys (random values), its latent file, imported with import-weights."
+    import h5py
+    from thesis_recon.cli import main
+    from thesis_recon.svr.convert import manifest_tf_checkpoint
+    d = tmp_path_factory.mktemp('imported')
+    values = manifest_tf_checkpoint(MANIFESTS/'svr_implicit_decoder.json', d/'ckpt'/'cp-0000.ckpt', seed=3, scale=0.08)
+    rng = np.random.default_rng(0)
+    empty, filled = rng.normal(size=512).astype(np.float32), rng.normal(size=512).astype(np.float32)
+    with h5py.File(d/'ckpt'/'empty_and_filled_latent_value.hdf5', 'w') as f:
+        f['empty_latent_vec'], f['filled_latent_vec'] = empty, filled
+    assert main(['import-weights', 'svr-decoder', str(d/'ckpt'/'cp-0000.ckpt.index'), str(d/'weights')]) == 0
+    return d, values, empty, filled
+
+def test_served_imported_decoder_answers_like_the_original(imported, tmp_path):
+    "serve decoder --weights IMPORTED: the empty blocks at +tau, the others as the original's server decodes them."
+    d, values, empty, filled = imported
+    lat = np.broadcast_to(empty, (16, 16, 16, 512)).copy()
+    rng = np.random.default_rng(1)
+    blocks = [(3, 4, 5), (10, 2, 7), (15, 15, 0), (0, 9, 12)]
+    for b in blocks: lat[b] = rng.normal(0, 1, 512)
+    lat[8, 8, 8] = filled
+    proc, url = start([sys.executable, '-m', 'thesis_recon.cli', 'serve', 'decoder', '--port', '0', '--weights', d/'weights',
+                       '--device', 'cpu', '--log-level', 'warning'], tmp_path, startup=180)
+    try:
+        r = post(url + '/decode', npz_bytes(combined_latent_block=lat.astype(np.float32)), timeout=600)
+        assert r.status_code == 200, r.text
+        got = dict(np.load(io.BytesIO(r.content)))
+    finally:
+        assert stop(proc) == 0
+    tsdf, classes = got['tsdf'], got['classes']
+    assert tsdf.shape == (256, 256, 256)
+    unit = 2 / 16                                                   # block units -> scene units
+    assert np.all(tsdf[128:144, 128:144, 128:144] == -0.1)          # the filled block
+    rest = np.ones((16, 16, 16), bool); rest[8, 8, 8] = False
+    for b in blocks: rest[b] = False
+    assert np.all(tsdf.reshape(16, 16, 16, 16, 16, 16).transpose(0, 2, 4, 1, 3, 5)[rest] == 0.1)   # empty blocks
+    def centres(r):
+        c = np.arange(r) / (r / 2) - 1 + 1 / r                     # the original server's cell-centred points
+        return np.stack(np.meshgrid(c, c, c, indexing='ij'), -1).reshape(-1, 3)
+    fine = 0
+    for b in blocks:
+        sl = tuple(slice(16 * i, 16 * i + 16) for i in b)
+        probe, _ = original_generator(values, centres(8), np.broadcast_to(lat[b], (512, 512)))
+        if (probe > 0).any() and (probe <= 0).any():
+            t, c = original_generator(values, centres(16), np.broadcast_to(lat[b], (4096, 512)))
+            np.testing.assert_allclose(tsdf[sl].ravel(), t * unit, atol=2e-5)
+            np.testing.assert_array_equal(classes[sl].ravel(), c)
+            fine += 1
+        else: assert np.all(tsdf[sl] == (0.1 if probe[0] > 0 else -0.1))
+    print(f'{fine} of {len(blocks)} blocks decoded fine')
+
+def test_serve_refuses_an_incomplete_imported_folder(imported, tmp_path, capsys):
+    import shutil
+    from thesis_recon.cli import main
+    with socket.socket() as s:
+        s.bind((HOST, 0)); port = s.getsockname()[1]
+    for missing in ('decoder.weights.h5', 'svr_latents.npz', 'svr_config.json'):
+        bad = tmp_path/missing
+        shutil.copytree(imported[0]/'weights', bad)
+        (bad/missing).unlink()
+        assert main(['serve', 'decoder', '--weights', str(bad), '--port', str(port)]) == 2
+        err = capsys.readouterr().err
+        assert f'{missing}: not found' in err and 'Traceback' not in err, err
+    # a decoder-only folder serves the decoder, not the scene network
+    assert main(['serve', 'scene', '--weights', str(imported[0]/'weights'), '--port', str(port)]) == 2
     assert 'scene.weights.h5: not found' in capsys.readouterr().err
 
 

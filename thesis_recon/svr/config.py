@@ -79,23 +79,30 @@ class SvrDataConfig:
 
 @dataclass
 class NormalNetConfig:
-    "The normal U-Net and its training."
-    encoder: list[int] = field(default_factory=lambda: [32, -1, 64, 64, -1, 64, 64, -1, 128, -1, 256, 256, 512])
-    batch_size: int = 4
+    "The normal U-Net (the original's `Model`, settings `u_net_normal/settings.yaml`) and its training."
+    encoder: list[int] = field(default_factory=lambda: [32, -1, 64, 64, -1, 64, 64, -1, 128, -1, 256, 256, 512])    # -1: max-pool
+    decoder: list[int] = field(default_factory=lambda: [32, -32, 64, 64, -64, 64, 64, -128, 128, -256, 256, 256, 512])  # -F: ConvT of F
+    dilations: list[int] = field(default_factory=lambda: [1, 2, 4])
+    ratios: list[float] = field(default_factory=lambda: [0.5, 0.25, 0.25])
+    kernel: int = 3
+    batch_size: int = 2
     lr: float = 1e-4
     epochs: int = 50
 
 @dataclass
 class SceneNetConfig:
-    "The tree scene network and its training."
-    reduction: list[int] = field(default_factory=lambda: [32, -1, 64, -1, 64, -1, 128, -1, 256, -1])
+    "The tree scene network (the original's `TreeModel`, settings `scene_reconstruction/settings.yaml`) and its training."
+    reduction: list[int] = field(default_factory=lambda: [32, -1, 64, -1, 64, -1, 128, -1, 256, -1])             # -1: max-pool
+    reduce_relu: bool = False            # the original has no activation between its input Inception layers (kept: False)
+    dilations: list[int] = field(default_factory=lambda: [1, 2])
+    ratios: list[float] = field(default_factory=lambda: [0.5, 0.5])
+    kernel: int = 3
     tree_height: int = 3
     tree_filters: int = 256
     res_blocks: int = 2
     inception3d_layers: int = 8
     filters3d: int = 512
     tree_loss_weight: float = 0.4
-    color_scale: float = 150.0
     batch_size: int = 2
     lr: float = 1e-4
     epochs: int = 50
@@ -121,6 +128,14 @@ def check_svr_config(cfg: SvrConfig, where: str = 'config') -> SvrConfig:
     if d.latent_grid % 2 ** s.tree_height: raise ThesisReconError(f'{where}: data.latent_grid {d.latent_grid} must be divisible by 2^scene.tree_height')
     if d.image_size % 2 ** sum(v == -1 for v in cfg.normals.encoder): raise ThesisReconError(f'{where}: normals.encoder pools more often than data.image_size allows')
     if any(v == 0 or v < -1 for v in [*s.reduction, *cfg.normals.encoder]): raise ThesisReconError(f'{where}: layer lists hold filter counts > 0 or -1 (pool)')
+    n = cfg.normals
+    if sum(v < 0 for v in n.decoder) != sum(v == -1 for v in n.encoder):
+        raise ThesisReconError(f'{where}: normals.decoder needs one transposed conv (a negative entry) per pool of normals.encoder')
+    for what, net in (('normals', n), ('scene', s)):
+        if len(net.dilations) != len(net.ratios) or abs(sum(net.ratios) - 1) > 1e-5:
+            raise ThesisReconError(f'{where}: {what}.dilations and {what}.ratios must have the same length and the ratios sum to 1')
+    if s.filters3d % 2 ** s.tree_height or d.latent_grid % 2 ** s.tree_height:
+        raise ThesisReconError(f'{where}: scene.filters3d {s.filters3d} and data.latent_grid must be divisible by 2^scene.tree_height')
     if not dec.hidden or any(w < 1 for w in dec.hidden): raise ThesisReconError(f'{where}: decoder.hidden must list layer widths >= 1, got {dec.hidden}')
     if dec.boundary_scale < 1: raise ThesisReconError(f'{where}: decoder.boundary_scale must be >= 1, got {dec.boundary_scale}')
     return cfg
@@ -138,7 +153,7 @@ def tiny_svr_config() -> SvrConfig:
         ShapingConfig(),
         DecoderConfig(latent_dim=16, hidden=[64, 64], fourier_features=8, points_per_block=256, batch_size=8, lr=3e-3, epochs=40,
                       compress_lr=0.05, compress_steps=150, compress_chunk=64),
-        NormalNetConfig(encoder=[8, -1, 16], batch_size=4, lr=3e-3, epochs=30),
+        NormalNetConfig(encoder=[8, -1, 8, -1, 16], decoder=[16, -8, 8, -8, 8], batch_size=4, lr=3e-3, epochs=30),
         SceneNetConfig(reduction=[8, -1, 8, -1, 16, -1], tree_height=2, tree_filters=16, res_blocks=1, inception3d_layers=1,
                        filters3d=16, batch_size=2, lr=2e-3, epochs=40)))
 

@@ -16,7 +16,7 @@ from .config import SvrConfig, read_weights_config, write_weights_config
 # %% auto #0
 __all__ = ['TF_SUFFIX', 'LATENTS_FILE', 'NETWORK_FILES', 'CONVERTERS', 'checkpoint_prefix', 'is_bookkeeping',
            'read_tf_checkpoint', 'manifest_tf_checkpoint', 'decoder_key_map', 'read_empty_filled', 'convert_decoder',
-           'load_decoder_folder']
+           'load_decoder_folder', 'network_key_map', 'convert_normals', 'convert_scene']
 
 # %% ../../nbs/68_svr_convert.ipynb #5561128b
 TF_SUFFIX = '/.ATTRIBUTES/VARIABLE_VALUE'
@@ -162,7 +162,50 @@ def load_decoder_folder(path, device='cpu'):
     return PointDecoder(model, cfg, device=resolve_keras_device(str(device))), cfg
 
 # %% ../../nbs/68_svr_convert.ipynb #96fb811a
+def network_key_map(model) -> dict:
+    "{original checkpoint key: our weight path} of a network built by `svr.nets` (names = the original's paths, '-' for '/')."
+    from thesis_recon.svr.nets import original_key
+    return {original_key(w.path): w.path for w in model.weights}
+
+def _convert_image_net(kind: str, src, out) -> list[Path]:
+    from thesis_recon.svr.nets import build_normal_unet, build_scene_net
+    from thesis_recon.svr.keras_fit import save_keras_weights
+    prefix = checkpoint_prefix(src)
+    cfg = SvrConfig()
+    values, unused = read_tf_checkpoint(prefix)
+    S, G, L = cfg.data.image_size, cfg.data.latent_grid, cfg.decoder.latent_dim
+    model = build_normal_unet(cfg.normals, S) if kind == 'svr-normals' else build_scene_net(cfg.scene, G, L, S)
+    _fill_keras(model, values, network_key_map(model), prefix)
+    name = NETWORK_FILES[kind][0]
+    return _write_folder(out, kind, Path(str(prefix) + '.index'), cfg, lambda tmp: save_keras_weights(model, tmp/name),
+                         unused_keys=len(unused))
+
+def convert_normals(src, out) -> list[Path]:
+    "`import-weights svr-normals CKPT_PREFIX OUT`: the normal U-Net (trained_models/u_net_normal/checkpoint.ckpt)."
+    return _convert_image_net('svr-normals', src, out)
+
+def convert_scene(src, out) -> list[Path]:
+    "`import-weights svr-scene CKPT_PREFIX OUT`: the tree network (trained_models/scene_reconstruction/checkpoint.ckpt)."
+    return _convert_image_net('svr-scene', src, out)
+
+def _load_net(kind: str):
+    def load(path, device='cpu'):
+        "(Keras model, SvrConfig) of an imported weights folder."
+        from thesis_recon.svr.predict import load_svr_models
+        from thesis_recon.svr.keras_fit import resolve_keras_device
+        import keras
+        net = {'svr-normals': 'normals', 'svr-scene': 'scene'}[kind]
+        with keras.device(resolve_keras_device(str(device))):
+            models = load_svr_models(path, networks=(net,))
+        return (models.normals_net if net == 'normals' else models.scene_net), models.config
+    return load
+
+# %% ../../nbs/68_svr_convert.ipynb #e24b0361
 CONVERTERS = {
+    'svr-normals': Converter(convert=convert_normals, load=_load_net('svr-normals'),
+                             help="SemanticSVR's normal U-Net (trained_models/u_net_normal/checkpoint.ckpt)"),
+    'svr-scene': Converter(convert=convert_scene, load=_load_net('svr-scene'),
+                           help="SemanticSVR's tree network (trained_models/scene_reconstruction/checkpoint.ckpt)"),
     'svr-decoder': Converter(convert=convert_decoder, load=load_decoder_folder,
                              help="SemanticSVR's implicit TSDF decoder (trained_models/implicit_tsdf_decoder/cp-0000.ckpt)",
                              options=(Option('latents', str, None, 'empty_and_filled_latent_value.hdf5 (default: the one beside '

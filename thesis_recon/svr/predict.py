@@ -16,25 +16,25 @@ from .data import SVR_CLASSES, TRUNC, dequantise_tsdf, quantise_tsdf, write_svr_
 from .config import SvrConfig, check_svr_config, load_svr_config, read_weights_config, tiny_svr_config
 from .keras_fit import resolve_keras_device
 from .decoder import LatentDatabase, block_trunc, build_decoder, decode_latent_grid, occupancy_iou, tsdf_mesh
-from .nets import (angle_errors, build_normal_unet, build_scene_net, image_to_grid_layout, mean_image_of,
-                                   normalise_input)
+from .nets import angle_errors, build_normal_unet, build_scene_net, from_network_layout, network_input
 from .space import as_network_image
 
 # %% auto #0
-__all__ = ['SvrModels', 'load_svr_models', 'predict_normals', 'predict_latents', 'decode_latents', 'scene_metrics',
-           'normal_metrics', 'read_image', 'predict_svr_main', 'eval_svr_main']
+__all__ = ['NETWORK_WEIGHTS', 'SvrModels', 'load_svr_models', 'predict_normals', 'predict_latents', 'decode_latents',
+           'scene_metrics', 'normal_metrics', 'read_image', 'predict_svr_main', 'eval_svr_main']
 
 # %% ../../nbs/65_svr_predict.ipynb #57c1d510
+NETWORK_WEIGHTS = {'normals': 'normals.weights.h5', 'scene': 'scene.weights.h5', 'decoder': 'decoder.weights.h5'}
+
 @dataclass
 class SvrModels:
-    "The three networks of SemanticSVR with their config, the empty/filled latents and the input mean image."
+    "The networks of SemanticSVR that were asked for (None for the others), their config and the empty/filled latents."
     config: SvrConfig
-    normals_net: keras.Model
-    scene_net: keras.Model
-    decoder: keras.Model
-    empty_latent: np.ndarray
-    filled_latent: np.ndarray
-    mean_image: np.ndarray
+    normals_net: keras.Model | None
+    scene_net: keras.Model | None
+    decoder: keras.Model | None
+    empty_latent: np.ndarray | None
+    filled_latent: np.ndarray | None
 
     @property
     def image_size(self) -> int: return self.config.data.image_size
@@ -45,62 +45,75 @@ class SvrModels:
     @property
     def resolution(self) -> int: return self.config.data.resolution
 
-def load_svr_models(weights_dir=None, *, random_weights: bool = False, config=None) -> SvrModels:
-    """The networks from a weights folder (svr_config.json, normals/scene/decoder .weights.h5, svr_latents.npz, svr_norm.npz),
-    or, with `random_weights=True`, built untrained (tiny config unless `config` is given). `config`: SvrConfig, dict or path."""
+def load_svr_models(weights_dir=None, *, random_weights: bool = False, config=None,
+                    networks=('normals', 'scene', 'decoder')) -> SvrModels:
+    """The `networks` (of normals, scene, decoder) from a weights folder (svr_config.json, <network>.weights.h5, and
+    svr_latents.npz for the decoder), or, with `random_weights=True`, built untrained (tiny config unless `config` is
+    given). A missing file is an error naming it. `config`: SvrConfig, dict or path."""
     if config is not None and not isinstance(config, SvrConfig): config = load_svr_config(config)
-    if random_weights:
-        cfg = check_svr_config(config or tiny_svr_config())
+    unknown = set(networks) - set(NETWORK_WEIGHTS)
+    if unknown: raise ThesisReconError(f'load_svr_models: unknown network(s) {sorted(unknown)}; the networks are {list(NETWORK_WEIGHTS)}')
+    if random_weights: cfg = check_svr_config(config or tiny_svr_config())
     else:
         if weights_dir is None: raise ThesisReconError('load_svr_models: give a weights folder or random_weights=True')
         weights_dir = Path(weights_dir)
         if not weights_dir.is_dir(): raise ThesisReconError(f'{weights_dir}: weights folder not found')
         cfg = config or read_weights_config(weights_dir)
+        for name in networks:                                     # every file first: nothing loads from an incomplete folder
+            f = weights_dir/NETWORK_WEIGHTS[name]
+            if not f.is_file(): raise ThesisReconError(f'{f}: not found (train it with `thesis-recon train-svr-{name}` or import it '
+                                                       f'with `thesis-recon import-weights svr-{"normals" if name == "normals" else name}`)')
+        if 'decoder' in networks and not (weights_dir/'svr_latents.npz').is_file():
+            raise ThesisReconError(f'{weights_dir/"svr_latents.npz"}: not found (the empty/filled latents; train-svr-decoder or import-weights svr-decoder writes it)')
     S, G, L = cfg.data.image_size, cfg.data.latent_grid, cfg.decoder.latent_dim
-    normals = build_normal_unet(cfg.normals, S)
-    scene = build_scene_net(cfg.scene, G, L, S)
-    decoder = build_decoder(cfg.decoder, block_trunc(G))
+    nets = {'normals': lambda: build_normal_unet(cfg.normals, S), 'scene': lambda: build_scene_net(cfg.scene, G, L, S),
+            'decoder': lambda: build_decoder(cfg.decoder, block_trunc(G))}
+    built = {name: nets[name]() for name in networks}
+    empty = filled = None
     if random_weights:
-        empty, filled = np.zeros(L, np.float32), np.ones(L, np.float32)
-        mean = np.full((S, S, 3), 127.5, np.float32)
+        if 'decoder' in networks: empty, filled = np.zeros(L, np.float32), np.ones(L, np.float32)
     else:
-        for net, name in ((normals, 'normals'), (scene, 'scene'), (decoder, 'decoder')):
-            f = weights_dir/f'{name}.weights.h5'
-            if not f.is_file(): raise ThesisReconError(f'{f}: not found (train it with `thesis-recon train-svr-{name}`)')
+        for name, net in built.items():
+            f = weights_dir/NETWORK_WEIGHTS[name]
             try: net.load_weights(f)
             except (ValueError, OSError) as e: raise ThesisReconError(f'{f}: does not fit the config in {weights_dir} ({e})') from None
-        db = LatentDatabase.load(weights_dir/'svr_latents.npz')
-        empty, filled = db.empty, db.filled
-        mean = mean_image_of(weights_dir)
-    return SvrModels(cfg, normals, scene, decoder, np.asarray(empty, np.float32), np.asarray(filled, np.float32), np.asarray(mean, np.float32))
+        if 'decoder' in networks:
+            db = LatentDatabase.load(weights_dir/'svr_latents.npz')
+            empty, filled = np.asarray(db.empty, np.float32), np.asarray(db.filled, np.float32)
+    return SvrModels(cfg, built.get('normals'), built.get('scene'), built.get('decoder'), empty, filled)
+
+def _needs(models: SvrModels, what: str):
+    net = {'normals': models.normals_net, 'scene': models.scene_net, 'decoder': models.decoder}[what]
+    if net is None: raise ThesisReconError(f'the {what} network was not loaded (load_svr_models(networks=...))')
+    return net
 
 # %% ../../nbs/65_svr_predict.ipynb #6bf29767
 def predict_normals(models: SvrModels, image) -> np.ndarray:
     "(H,W,3) uint8 RGB -> (S,S,3) float32 unit camera-frame normals (the image brought to the network's input first)."
+    net = _needs(models, 'normals')
     img = as_network_image(image, models.image_size)
-    x = normalise_input(img[None], models.mean_image, models.config.scene.color_scale)
-    return ops.convert_to_numpy(models.normals_net(x, training=False))[0].astype(np.float32)
+    out = ops.convert_to_numpy(net(network_input(img[None]), training=False))
+    return from_network_layout(out)[0].astype(np.float32)
 
 def predict_latents(models: SvrModels, image, normals=None) -> np.ndarray:
     "(H,W,3) uint8 RGB [+ (S,S,3) normals] -> (G,G,G,L) float32 latent grid, indexed [x, y, z] of the scene cube."
+    net = _needs(models, 'scene')
     img = as_network_image(image, models.image_size)
     S = models.image_size
     if normals is None: normals = predict_normals(models, img)
     normals = np.asarray(normals, np.float32)
     if normals.shape != (S, S, 3): raise ThesisReconError(f'normals: expected shape {(S, S, 3)}, got {normals.shape}')
-    x = np.concatenate([normalise_input(img, models.mean_image, models.config.scene.color_scale), normals], -1)[None]
-    out = ops.convert_to_numpy(models.scene_net(x, training=False))[0]
-    return image_to_grid_layout(out[..., :models.latent_dim]).astype(np.float32)
+    out = ops.convert_to_numpy(net(network_input(img[None], normals[None]), training=False))[0]
+    return np.ascontiguousarray(out[..., :models.latent_dim], np.float32)
 
 def decode_latents(models: SvrModels, latents, resolution: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     "(G,G,G,L) latents -> TSDF (R,R,R) float32 (scene units, + free) and classes (R,R,R) uint8."
+    dec = _needs(models, 'decoder')
     latents = np.asarray(latents, np.float32)
     G, L = models.latent_grid, models.latent_dim
     if latents.shape != (G, G, G, L): raise ThesisReconError(f'latents: expected shape {(G, G, G, L)}, got {latents.shape}')
-    return decode_latent_grid(models.decoder, latents, resolution or models.resolution, models.empty_latent, models.filled_latent,
+    return decode_latent_grid(dec, latents, resolution or models.resolution, models.empty_latent, models.filled_latent,
                               models.config.decoder.skip_threshold, models.config.data.trunc)
-
-
 
 # %% ../../nbs/65_svr_predict.ipynb #0d54b10b
 def scene_metrics(pred_tsdf, true_tsdf, pred_cls=None, true_cls=None) -> dict:

@@ -21,10 +21,10 @@ from .. import __version__
 from ..core import ArgumentParser, ThesisReconError
 
 # %% auto #0
-__all__ = ['DEFAULT_PORTS', 'NPZ_MEDIA_TYPE', 'log', 'NEEDS', 'FLOATS', 'COLORS', 'NORMALS_OUT', 'SVRService', 'RequestError',
-           'error_response', 'ErrorBody', 'body_kind', 'refuse_body', 'decode_image', 'ArraySpec', 'read_npz',
-           'encode_npz', 'read_body', 'InferenceQueue', 'fetch_normals', 'Health', 'make_app', 'bind_socket',
-           'base_url', 'run_server', 'serve_in_thread', 'load_service', 'serve_main']
+__all__ = ['DEFAULT_PORTS', 'NPZ_MEDIA_TYPE', 'log', 'NEEDS', 'FLOATS', 'COLORS', 'NORMALS_OUT', 'DOCS_ASSETS', 'SVRService',
+           'RequestError', 'error_response', 'ErrorBody', 'body_kind', 'refuse_body', 'decode_image', 'ArraySpec',
+           'read_npz', 'encode_npz', 'read_body', 'InferenceQueue', 'fetch_normals', 'Health', 'add_offline_docs',
+           'make_app', 'bind_socket', 'base_url', 'run_server', 'serve_in_thread', 'load_service', 'serve_main']
 
 # %% ../../nbs/66_svr_serve.ipynb #fdd17b45
 DEFAULT_PORTS = {'scene': 1782, 'normals': 1563, 'decoder': 1863, 'all': 3163}   # the original's ports
@@ -294,7 +294,32 @@ class _Deadline:
     def __init__(self, seconds): self.end = None if seconds is None else time.monotonic() + seconds
     def left(self): return None if self.end is None else max(self.end - time.monotonic(), 1e-3)
 
-# %% ../../nbs/66_svr_serve.ipynb #7eabdb04
+# %% ../../nbs/66_svr_serve.ipynb #12dca435
+DOCS_ASSETS = '/docs-assets'
+
+def add_offline_docs(app: FastAPI) -> bool:
+    """`GET /docs` on `app`: the Swagger UI page with its script, style and icon served by the app itself (the
+    `swagger-ui-bundle` package), no CDN. Without that package: FastAPI's CDN page, with a warning; returns False."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    try: from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        log.warning('swagger-ui-bundle is not installed: /docs loads Swagger UI from a CDN (pip install "thesis-recon[serve]")')
+        app.get('/docs', include_in_schema=False)(lambda: get_swagger_ui_html(openapi_url=app.openapi_url, title=app.title))
+        return False
+    from starlette.staticfiles import StaticFiles
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name='docs-assets')
+
+    @app.get('/docs', include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f'{app.title} - API', oauth2_redirect_url='/docs/oauth2-redirect',
+                                   swagger_js_url=f'{DOCS_ASSETS}/swagger-ui-bundle.js', swagger_css_url=f'{DOCS_ASSETS}/swagger-ui.css',
+                                   swagger_favicon_url=f'{DOCS_ASSETS}/favicon-32x32.png')
+
+    @app.get('/docs/oauth2-redirect', include_in_schema=False)
+    async def docs_redirect(): return get_swagger_ui_oauth2_redirect_html()
+    return True
+
+# %% ../../nbs/66_svr_serve.ipynb #c85941db
 def make_app(service: str, models: SVRService, *, max_request_mb: float = 64, workers: int = 1, queue: int = 8,
              timeout: float | None = 60, normals_url: str | None = None, max_pixels: int = 64 * 2**20) -> FastAPI:
     "The FastAPI app of one server (`service`: scene, normals, decoder or all) answering with `models`."
@@ -316,9 +341,10 @@ def make_app(service: str, models: SVRService, *, max_request_mb: float = 64, wo
             if app.state.http is not None: await app.state.http.aclose()
             await asyncio.to_thread(jobs.shutdown)
 
-    app = FastAPI(title=f'thesis-recon {service} server', version=__version__, lifespan=lifespan,
+    app = FastAPI(title=f'thesis-recon {service} server', version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description='Single-view semantic scene reconstruction (SemanticSVR) over HTTP. Bodies: PNG/JPEG or '
                               '`.npz` in, `.npz` out; errors are JSON `{"error", "status"}`. Never send pickles.')
+    add_offline_docs(app)
     app.state.jobs = jobs
 
     @app.exception_handler(RequestError)
@@ -428,7 +454,7 @@ def make_app(service: str, models: SVRService, *, max_request_mb: float = 64, wo
                       latent_shape=list(models.latent_shape) if models.latent_shape else None)
     return app
 
-# %% ../../nbs/66_svr_serve.ipynb #c85941db
+# %% ../../nbs/66_svr_serve.ipynb #4f80a7cb
 def bind_socket(host: str, port: int) -> socket.socket:
     "A listening TCP socket on `host:port` (port 0: a free one); `ThesisReconError` if it cannot be had."
     try:
@@ -487,7 +513,7 @@ def serve_in_thread(app, host: str = '127.0.0.1', port: int = 0, log_level: str 
         thread.join(30)
         sock.close()
 
-# %% ../../nbs/66_svr_serve.ipynb #b11be19e
+# %% ../../nbs/66_svr_serve.ipynb #492f7b3e
 def load_service(service: str, *, weights=None, random_weights: bool = False, device: str = 'auto') -> SVRService:
     "The networks `service` needs, loaded from `weights` (a folder) or untrained (`random_weights`), as an `SVRService`."
     if weights is None and not random_weights:
@@ -498,8 +524,9 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
     from thesis_recon.svr.predict import load_svr_models, predict_normals, predict_latents, decode_latents
     from thesis_recon.svr.keras_fit import resolve_keras_device
     dev = resolve_keras_device(device)
-    with keras.device(dev):
-        models = load_svr_models(weights, random_weights=random_weights)
+    networks = {'normals': ('normals',), 'scene': ('scene',), 'decoder': ('decoder',), 'all': ('normals', 'scene', 'decoder')}[service]
+    with keras.device(dev):                 # only the networks this server runs; a missing file is named before any loads
+        models = load_svr_models(weights, random_weights=random_weights, networks=networks)
 
     def on_device(fn):        # runs in a worker thread; the device scope is per thread
         def run(*args):
@@ -512,7 +539,7 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
                       latent_shape=(models.latent_grid,) * 3 + (models.latent_dim,), device=dev,
                       weights=f'weights {weights}' if weights else 'random weights (tiny configuration)', models=models)
 
-# %% ../../nbs/66_svr_serve.ipynb #3eb9dc86
+# %% ../../nbs/66_svr_serve.ipynb #3f1db82b
 def serve_main(argv: list[str] | None = None) -> int:
     "`thesis-recon serve`: run one of the reconstruction servers until SIGTERM/Ctrl-C."
     p = ArgumentParser(prog='thesis-recon serve', description=
