@@ -104,3 +104,20 @@ def test_the_extras_table_matches_pyproject_and_the_imports(tmp_path):
         needs_at_import = any(x in ('svr', 'serve') for x in NEEDS.get(cmd, ()))
         assert (failed[module] is not None) == needs_at_import, \
             f'{cmd} ({module}): import fails for lack of {failed[module]!r}, cli.NEEDS says {NEEDS.get(cmd, ())}'
+
+def test_every_command_in_the_table_answers_help():
+    "Each entry of cli.COMMANDS points at a function that parses `--help` (exit 0, usage naming the command)."
+    probe = textwrap.dedent('''
+        import contextlib, io, json
+        from thesis_recon.cli import COMMANDS, main
+        bad = []
+        for cmd in COMMANDS:
+            out, code = io.StringIO(), None
+            try:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()): code = main([cmd, '--help'])
+            except SystemExit as e: code = e.code
+            if code != 0 or f'thesis-recon {cmd}' not in out.getvalue().split(chr(10))[0]: bad.append([cmd, code, out.getvalue()[:200]])
+        print(json.dumps(bad))''')
+    res = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == []
