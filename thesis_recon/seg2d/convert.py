@@ -23,13 +23,14 @@ def _classes(sd: dict, key: str, dim: int, src, what: str) -> int:
         raise ThesisReconError(f"{src}: not {what} (no {key!r}; its state dict starts {shown})")
     return int(sd[key].shape[dim])
 
-def _import(src, out, kind: str, arch: str, sd: dict, num_classes: int, *, optional=(), seed: int | None = None, **info) -> list[Path]:
-    "Build our `arch` network, fill it from `sd` (identity key map, strict), write it to `out`."
+def _import(src, out, kind: str, arch: str, sd: dict, num_classes: int, *, optional=(), seed: int | None = None,
+            where=None, **info) -> list[Path]:
+    "Build our `arch` network, fill it from `sd` (identity key map, strict), write it to `out`; errors name `where` (default `src`)."
     models = ModelsConfig(architecture=arch, num_classes=num_classes)
     with torch.random.fork_rng(devices=[]):
         if seed is not None: torch.manual_seed(seed)
         model = build_2d_model(models)
-    state = map_state_dict(sd, model.state_dict(), {k: k for k in sd}, src, optional=optional)
+    state = map_state_dict(sd, model.state_dict(), {k: k for k in sd}, where or src, optional=optional)
     model.load_state_dict(state, strict=True)
     return [write_imported(out, model, kind=kind, src=src, config=Seg2dConfig(models=models), arch=arch, **info)]
 
@@ -49,12 +50,33 @@ def convert_thesis_enet(src, out) -> list[Path]:
     sd = find_state_dict(read_torch_file(src), src, wrapper_keys=('state_dict',))
     return _import(src, out, 'thesis-enet', 'enet3dmv', sd, _classes(sd, '26.0.weight', 0, src, _THESIS_ENET))
 
-def convert_3dmv_enet(src, out) -> list[Path]:
-    "3DMV's bare ENet state dict (batch-norm counters optional: older files predate them) as an `enet3dmv` `.tar`."
+def _part(path, first: int, count: int) -> dict:
+    "A 3DMV part file (modules `0..count-1` of a re-indexed Sequential) with its keys moved to modules `first..`."
+    path = Path(path)
+    sd = find_state_dict(read_torch_file(path), path, wrapper_keys=())
+    out = {}
+    for k, v in sd.items():
+        head, _, rest = k.partition('.')
+        if not head.isdigit() or int(head) >= count:
+            raise ThesisReconError(f"{path}: unexpected key {k!r} (a part file of modules 0..{count - 1})")
+        out[f'{first + int(head)}.{rest}'] = v
+    return out
+
+def convert_3dmv_enet(src, out, fixed: str | None = None, trainable: str | None = None) -> list[Path]:
+    """3DMV's bare ENet state dict (batch-norm counters optional: older files predate them) as an `enet3dmv` `.tar`.
+    A 3DMV 3D run's 2D parts replace those of SRC: `fixed` (`model2dfixed.pth`, modules 0-17) and `trainable`
+    (`model2d*.pth`, modules 18-25 saved as 0-7), as 3DMV's `test.py` assembles them."""
     src = Path(src)
     sd = find_state_dict(read_torch_file(src), src, wrapper_keys=())
-    return _import(src, out, '3dmv-enet', 'enet3dmv', sd, _classes(sd, '26.0.weight', 0, src, _THESIS_ENET),
-                   optional=(r'.*num_batches_tracked',))
+    k = _classes(sd, '26.0.weight', 0, src, _THESIS_ENET)
+    parts = {}
+    for path, first, count in ((fixed, 0, 18), (trainable, 18, 8)):
+        if path is None: continue
+        part = _part(path, first, count)
+        sd = {key: v for key, v in sd.items() if not first <= int(key.partition('.')[0]) < first + count}
+        sd.update(part); parts[str(first)] = str(Path(path).resolve())
+    where = src if not parts else f"{src} (with {', '.join(Path(p).name for p in parts.values())})"
+    return _import(src, out, '3dmv-enet', 'enet3dmv', sd, k, optional=(r'.*num_batches_tracked',), where=where, parts=parts)
 
 def convert_davidtvs_enet(src, out) -> list[Path]:
     "PyTorch-ENet's checkpoint (`{epoch, miou, state_dict, optimizer}`) as an `enet` `.tar` (the classes from its last layer)."
@@ -90,7 +112,9 @@ def convert_torchvision_deeplabv3(src, out, seed: int = 0, num_classes: int = 41
 CONVERTERS = {
     'thesis-enet': Converter(convert_thesis_enet, load_seg2d_import,
                              "the thesis's ENet (3DMV's encoder-only ENet), checkpoint.pth.tar or checkpoint_2d_model.pth.tar"),
-    '3dmv-enet': Converter(convert_3dmv_enet, load_seg2d_import, "3DMV's ENet, a bare state dict of create_enet"),
+    '3dmv-enet': Converter(convert_3dmv_enet, load_seg2d_import, "3DMV's ENet, a bare state dict of create_enet",
+                           options=(Option('fixed', str, None, "3DMV's model2dfixed.pth (modules 0-17) in place of SRC's"),
+                                    Option('trainable', str, None, "3DMV's model2d*.pth (modules 18-25, saved as 0-7) in place of SRC's"))),
     'davidtvs-enet': Converter(convert_davidtvs_enet, load_seg2d_import, "PyTorch-ENet's full encoder-decoder ENet checkpoint"),
     'thesis-deeplabv3': Converter(convert_thesis_deeplabv3, load_seg2d_import, "the thesis's DeepLabV3 (ResNet-50) checkpoint"),
     'torchvision-deeplabv3': Converter(convert_torchvision_deeplabv3, load_seg2d_import,
