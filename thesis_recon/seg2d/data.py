@@ -13,13 +13,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from ..core import ArgumentParser, ThesisReconError, atomic_path, warn_data
 from PIL import Image
-from ..images import read_color, read_label_png, resize_color, resize_nearest
+from ..images import IMAGE_MEAN, IMAGE_STD, read_color, read_label_png, resize_color, resize_nearest
 from ..labels import read_split
 
 # %% auto #0
-__all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'NUM_CLASSES', 'IMAGE_MEAN', 'IMAGE_STD', 'RESIZES',
-           'prep_2d_dataset', 'adjust_hue', 'color_jitter', 'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize',
-           'thesis_resize_crop', 'list_images', 'load_image', 'Seg2dDataset', 'prep_2d_dataset_main']
+__all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'NUM_CLASSES', 'RESIZES', 'prep_2d_dataset', 'adjust_hue',
+           'color_jitter', 'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize', 'thesis_resize_crop',
+           'list_images', 'load_image', 'Seg2dDataset', 'prep_2d_dataset_main']
 
 # %% ../../nbs/40_seg2d_data.ipynb #4812115f
 IMAGE_ROOT, LABEL_ROOT = 'scannet_250k_images', 'labels_250k_images'
@@ -144,8 +144,6 @@ def augment(image, label, generator=None, flip_p: float = 0.5, jitter: float = 0
 
 # %% ../../nbs/40_seg2d_data.ipynb #6d0549b1
 NUM_CLASSES = 41
-IMAGE_MEAN = np.array([0.496342, 0.466664, 0.440796], np.float32)   # the thesis's 2D configs
-IMAGE_STD = np.array([0.277856, 0.28623, 0.291129], np.float32)
 RESIZES = ('nearest', 'bilinear')
 
 def _nearest(img: np.ndarray, size) -> np.ndarray:

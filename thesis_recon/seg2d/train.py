@@ -20,7 +20,8 @@ from ..config import load_config, save_config, shipped_config
 from ..labels import NYU40_NAMES
 from ..train import TrainOptions, fit, resolve_device, seed_everything, load_checkpoint, add_train_args, autocast, dist_info
 from ..labels import class_weights_from_frequencies
-from .data import Seg2dDataset, NUM_CLASSES, IMAGE_MEAN, IMAGE_STD, load_image, normalize, COLOR_SUFFIXES
+from ..images import IMAGE_MEAN, IMAGE_STD
+from .data import Seg2dDataset, NUM_CLASSES, load_image, normalize, COLOR_SUFFIXES
 from .enet import ENet, ENet3DMV
 from .deeplab import DeepLabV3
 
