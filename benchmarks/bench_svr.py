@@ -3,7 +3,7 @@
     python benchmarks/bench_svr.py [--quick] [--device auto|cpu|cuda]
     KERAS_BACKEND=torch python benchmarks/bench_svr.py      # the same Keras code on the torch backend
 
-Prints figures (no assertions). Full-size networks (REFERENCES §3) with random weights; the target grid is a synthetic
+Prints figures (no assertions). Full-size networks (the original's, ORIGINALS §4) with random weights; the target grid is a synthetic
 room. On a machine without a GPU everything runs on the CPU; `--device cuda` is refused when the Keras backend sees
 no GPU (TensorFlow's CPU build)."""
 import argparse, os, time
@@ -24,9 +24,11 @@ def main():
     from keras import ops
     from thesis_recon.svr.data import make_view_sample, view_poses, TRUNC
     from thesis_recon.svr.shaping import shape_loss
-    from thesis_recon.svr.decoder import (DecoderConfig, LatentOptimiser, block_trunc, build_decoder, decode_latent_grid,
-                                          keras_device, sample_blocks, build_auto_decoder, decoder_loss)
-    from thesis_recon.svr.nets import SvrConfig, build_normal_unet, build_scene_net, normal_loss, scene_loss
+    from thesis_recon.svr.config import SvrConfig
+    from thesis_recon.svr.keras_fit import keras_device
+    from thesis_recon.svr.decoder import (LatentOptimiser, block_trunc, build_decoder, decode_latent_grid, sample_blocks,
+                                          build_auto_decoder, config_loss)
+    from thesis_recon.svr.nets import build_normal_unet, build_scene_net, normal_loss, scene_loss
     from thesis_recon.synthetic_scene import make_scene
     print(f'backend {keras.backend.backend()}, cores {len(os.sched_getaffinity(0))}')
     scene = make_scene(1)
@@ -58,13 +60,13 @@ def main():
         stats = {}
         t0 = time.perf_counter(); decode_latent_grid(decoder, lat, 256, empty, filled, stats=stats); t_dec = time.perf_counter() - t0
         print(f'decoding 256^3 (coarse to fine, {stats}): {t_dec:.1f} s/scene')
-        auto = build_auto_decoder(decoder, len(blocks['points']), cfg.decoder.latent_dim)
+        auto = build_auto_decoder(decoder, len(blocks['points']), cfg.decoder.latent_dim, gradient_norm=cfg.decoder.gradient_weight > 0)
         decoder.trainable = True
-        auto.compile(optimizer=keras.optimizers.Adam(cfg.decoder.lr), loss=decoder_loss(trunc))
+        auto.compile(optimizer=keras.optimizers.Adam(cfg.decoder.lr), loss=config_loss(cfg.decoder, trunc))
         ids = np.arange(8, dtype=np.int32)
         k = 3 if a.quick else 20
         t = timed(lambda: [auto.train_on_batch([ids, blocks['points'][:8]], blocks['y'][:8]) for _ in range(k)]) / k
-        print(f'decoder training (batch 8 x {cfg.decoder.points_per_block} points): {1 / t:.1f} steps/s')
+        print(f'decoder training (batch 8 x {cfg.decoder.points_per_block} points, with the gradient-norm term): {1 / t:.1f} steps/s')
         S = 256 if a.quick else 512
         unet = build_normal_unet(cfg.normals, S)
         unet.compile(optimizer=keras.optimizers.Adam(1e-4), loss=normal_loss)

@@ -10,14 +10,15 @@ import numpy as np
 import httpx
 from ..core import ArgumentParser, ThesisReconError
 from .data import dequantise_tsdf, quantise_tsdf, write_svr_hdf5
-from .serve import DEFAULT_PORTS, NPZ_MEDIA_TYPE, ArraySpec, RequestError, encode_npz, read_npz
+from .space import CLIENT_ROUTES, DEFAULT_PORTS
+from .serve import NPZ_MEDIA_TYPE, ArraySpec, RequestError, encode_npz, read_npz
 
 # %% auto #0
 __all__ = ['ROUTES', 'ANSWERS', 'IMAGE_TYPES', 'HDF5_SUFFIXES', 'post_npz', 'read_colors_hdf5', 'colour_body', 'read_latents',
            'client_main']
 
 # %% ../../nbs/67_svr_client.ipynb #8def9383
-ROUTES = {'scene': '/scene', 'decoder': '/decode', 'all': '/reconstruct'}
+ROUTES = CLIENT_ROUTES
 ANSWERS = {
     'scene': {'combined_latent_block': ArraySpec((None,) * 4)},
     'decoder': {'tsdf': ArraySpec((None,) * 3), 'classes': ArraySpec((None,) * 3, ('uint8',), 'uint8')},
@@ -106,46 +107,8 @@ def read_latents(path) -> np.ndarray:
         raise ThesisReconError(f'{path}: combined_latent_block is {latents.dtype} {latents.shape}; expected float (G, G, G, C)')
     return latents.astype(np.float32)
 
-# %% ../../nbs/67_svr_client.ipynb #5b9fb25d
-def _write_mesh(path, tsdf, classes):
-    "The decoded surface coloured by class, as the single-view stage writes it."
-    from thesis_recon.svr.decoder import tsdf_mesh
-    tsdf_mesh(tsdf, classes, path)
-
-# %% ../../nbs/67_svr_client.ipynb #9c8feb4c
+# %% ../../nbs/67_svr_client.ipynb #6e2c3407
 def client_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon client`: send an image (or a latent grid) to a reconstruction server and write the hdf5 (and mesh)."
-    p = ArgumentParser(prog='thesis-recon client', description=
-        'Send one image to a single-view reconstruction server (thesis-recon serve) and write its answer with the '
-        "original's hdf5 keys: combined_latent_block (scene, all), voxelblock and classes (decoder, all).")
-    p.add_argument('service', choices=list(ROUTES), help='scene: image -> latent grid; decoder: latent grid -> TSDF + '
-                   'classes; all: image -> everything (the all-in-one server)')
-    p.add_argument('input', help='scene/all: an image (.png, .jpg) or an hdf5 with colors (H, W, 3) [and normals]; '
-                   'decoder: an hdf5 or .npz with combined_latent_block')
-    p.add_argument('out', help='the hdf5 file to write')
-    p.add_argument('--server', default=None, help='base URL of the server (default: http://127.0.0.1:PORT with the '
-                   'service\'s port: scene 1782, decoder 1863, all 3163)')
-    p.add_argument('--mesh', default=None, help='also write the decoded surface, coloured by class, to this .ply or .obj '
-                   '(decoder, all)')
-    p.add_argument('--resolution', type=int, default=None, help='voxels per axis of the decoded grid (default: the server\'s)')
-    p.add_argument('--retries', type=int, default=5, help='times to ask again when the server is busy (503), after its '
-                   'Retry-After or with exponential back-off (default: 5)')
-    p.add_argument('--timeout', type=float, default=600, help='seconds to wait for one answer (default: 600)')
-    a = p.parse_args(argv)
-    if a.mesh and a.service == 'scene': raise ThesisReconError('--mesh needs the decoded scene: use `client all` or `client decoder`')
-    if a.mesh and Path(a.mesh).suffix.lower() not in ('.ply', '.obj'): raise ThesisReconError(f'--mesh {a.mesh}: must end in .ply or .obj')
-    if a.resolution is not None and a.resolution < 1: raise ThesisReconError(f'--resolution must be positive, got {a.resolution}')
-    if a.retries < 0 or a.timeout <= 0: raise ThesisReconError('--retries must be >= 0 and --timeout > 0')
-    server = (a.server or f'http://127.0.0.1:{DEFAULT_PORTS[a.service]}').rstrip('/')
-    if a.service == 'decoder': body, ctype = encode_npz(combined_latent_block=read_latents(a.input)), NPZ_MEDIA_TYPE
-    else: body, ctype = colour_body(a.input)
-    params = {'resolution': a.resolution} if a.resolution and a.service != 'scene' else None
-    t0 = time.monotonic()
-    def busy(wait): print(f'{server}: busy (503); asking again in {wait:g} s', file=sys.stderr, flush=True)
-    got = post_npz(server + ROUTES[a.service], body, ANSWERS[a.service], content_type=ctype, params=params,
-                   retries=a.retries, timeout=a.timeout, on_retry=busy)
-    out = write_svr_hdf5(a.out, latents=got.get('combined_latent_block'), tsdf=got.get('tsdf'), classes=got.get('classes'))
-    if a.mesh: _write_mesh(a.mesh, got['tsdf'], got['classes'])
-    print(f'{out}: ' + ', '.join(f'{k} {got[k].shape}' for k in ('combined_latent_block', 'tsdf', 'classes') if k in got)
-          + f' from {server} in {time.monotonic() - t0:.2f} s' + (f'; mesh {a.mesh}' if a.mesh else ''))
-    return 0
+    "`thesis-recon client`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import client_main as main
+    return main(argv)

@@ -18,7 +18,7 @@ from .space import (FAR, IMAGE_SIZE, NEAR, X_FOV, Y_FOV, TRUNC, SVR_CLASSES, WAL
 __all__ = ['NYU40_TO_SVR', 'SVR_TARGET_SRC', 'VIEW_KEYS', 'svr_classes', 'render_view', 'view_poses', 'scene_triangles',
            'bin_triangles', 'target_grid', 'point_triangle_dist2', 'free_space_reference', 'target_grid_reference',
            'make_view_sample', 'save_view', 'load_view', 'list_views', 'data_options', 'make_svr_data',
-           'make_scene_for_svr', 'svr_data_main', 'quantise_tsdf', 'dequantise_tsdf', 'write_svr_hdf5']
+           'make_scene_for_svr', 'quantise_tsdf', 'dequantise_tsdf', 'write_svr_hdf5', 'svr_data_main']
 
 # %% ../../nbs/61_svr_data.ipynb #75c398b4
 _SVR_OF_NYU40 = {'wall': (1, 8, 9, 11, 13, 16, 22, 30, 38), 'floor': (2, 20), 'cabinet': (3, 10, 12, 15, 17, 24, 32),
@@ -322,30 +322,6 @@ def make_scene_for_svr(seed: int, mesh_spacing: float = 0.05):
     from thesis_recon.synthetic_scene import make_scene
     return make_scene(seed, mesh_spacing=mesh_spacing)
 
-def svr_data_main(argv: list[str] | None = None) -> int:
-    "thesis-recon svr-data: views of synthetic rooms with target TSDF, classes and loss maps."
-    p = ArgumentParser(prog='thesis-recon svr-data', description='Render fixed-field-of-view views of synthetic rooms and '
-                       'write, per view, colour, normals, depth, labels, the target TSDF and class grid in the warped '
-                       'frustum and the loss-shaping codes and weights (OUT/views/s<scene>_v<view>.npz). Resumable.')
-    p.add_argument('--out', required=True, type=Path, help='output folder')
-    p.add_argument('--scenes', type=int, default=10, help='number of synthetic rooms (default 10)')
-    p.add_argument('--views', type=int, default=4, help='views per room (default 4)')
-    p.add_argument('--resolution', type=int, default=256, help='target grid resolution R (R^3 voxels; default 256)')
-    p.add_argument('--image_size', type=int, default=IMAGE_SIZE, help='rendered image side in pixels (default 512)')
-    p.add_argument('--latent_grid', type=int, default=16, help='latent blocks per axis G; R must be a multiple (default 16)')
-    p.add_argument('--first_scene', type=int, default=0, help='seed of the first room (default 0)')
-    p.add_argument('--mesh_spacing', type=float, default=0.05, help='ground-truth mesh resolution in m (default 0.05; coarser is faster for small grids)')
-    p.add_argument('--config', type=Path, default=None, help='SVR config (JSON/YAML) whose `shaping` section sets the loss factors')
-    a = p.parse_args(argv)
-    shaping = None
-    if a.config is not None:
-        from thesis_recon.svr.config import load_svr_config
-        shaping = load_svr_config(a.config).shaping
-    if not a.mesh_spacing > 0: raise ThesisReconError(f'--mesh_spacing: must be positive, got {a.mesh_spacing}')
-    files = make_svr_data(a.out, a.scenes, a.views, a.resolution, a.image_size, a.latent_grid, a.first_scene, shaping, a.mesh_spacing)
-    print(f'{len(files)} views in {a.out/"views"}')
-    return 0
-
 # %% ../../nbs/61_svr_data.ipynb #cb35e9fb
 def quantise_tsdf(tsdf, threshold: float = TRUNC) -> np.ndarray:
     "TSDF -> `voxelblock` uint16: round(v / threshold * 32767.5 + 32767.5), clipped to 0..65535."
@@ -366,3 +342,9 @@ def write_svr_hdf5(path, *, latents=None, tsdf=None, classes=None) -> Path:
             if tsdf is not None: f.create_dataset('voxelblock', data=quantise_tsdf(tsdf), compression='gzip')
             if classes is not None: f.create_dataset('classes', data=np.asarray(classes, np.uint8), compression='gzip')
     return path
+
+# %% ../../nbs/61_svr_data.ipynb #f04c685f
+def svr_data_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon svr-data`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import svr_data_main as main
+    return main(argv)

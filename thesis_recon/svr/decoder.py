@@ -410,81 +410,13 @@ def load_decoder(weights_dir, cfg=None):
     decoder.load_weights(w)
     return decoder, LatentDatabase.load(weights_dir/'svr_latents.npz'), cfg
 
-def _add_common(p):
-    p.add_argument('--config', type=Path, default=None, help='SVR config (JSON/YAML; `thesis-recon write-config svr_tiny OUT` for a start); default: full size')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. --set decoder.epochs=5 (repeatable)')
-    p.add_argument('--device', default='auto', help='auto (GPU if the Keras backend sees one), cpu or cuda')
-
+# %% ../../nbs/63_svr_decoder.ipynb #2c71c8e5
 def train_svr_decoder_main(argv: list[str] | None = None) -> int:
-    "thesis-recon train-svr-decoder: train the implicit TSDF + class decoder on the blocks of an svr-data folder."
-    from tqdm.auto import tqdm
-    from thesis_recon.svr.data import data_options, list_views, load_view
-    from thesis_recon.svr.config import cli_config, write_weights_config
-    p = ArgumentParser(prog='thesis-recon train-svr-decoder', description='Train the implicit decoder (an auto-decoder: one '
-                       'latent per training block) on the mixed blocks of the views in DATA; write the decoder, the latent '
-                       'database (with the empty and filled latents) and the config to OUT.')
-    p.add_argument('--data', required=True, type=Path, help='folder written by `thesis-recon svr-data`')
-    p.add_argument('--out', required=True, type=Path, help='weights folder (checkpoints in OUT/checkpoints, TensorBoard in OUT/logs)')
-    p.add_argument('--resume', action='store_true', help='continue from OUT/checkpoints (weights, optimiser state, epoch)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the point sampling and initialisation (default 0)')
-    _add_common(p)
-    a = p.parse_args(argv)
-    cfg = cli_config(a.config, a.set, data_options(a.data))
-    G = cfg.data.latent_grid
-    rng = np.random.default_rng(a.seed)
-    keras.utils.set_random_seed(a.seed)
-    parts, keys = [], []
-    for f in tqdm(list_views(a.data), desc='sampling blocks'):
-        v = load_view(f, ('tsdf', 'classes'))
-        s = sample_blocks(v['tsdf'], v['classes'], G, cfg.decoder.points_per_block, rng)
-        parts.append(s); keys.append(block_keys(v['tsdf'], s['blocks'], G))
-    blocks = {k: np.concatenate([q[k] for q in parts]) for k in ('blocks', 'points', 'y')}
-    if not len(blocks['points']): raise ThesisReconError(f'{a.data}: no view holds a block with a surface')
-    trunc = block_trunc(G)
-    decoder = build_decoder(cfg.decoder, trunc)
-    auto, _ = train_decoder(decoder, blocks, cfg.decoder, trunc, out_dir=a.out/'checkpoints', log_dir=a.out/'logs',
-                            resume=a.resume, device=a.device, verbose=2, seed=a.seed)
-    ck = a.out/'checkpoints'/'decoder_train.weights.h5'
-    if ck.is_file(): auto.load_weights(ck)
-    with keras_device(a.device):
-        optimiser = LatentOptimiser(decoder, cfg.decoder, trunc)
-        empty, filled = constant_block_latents(optimiser, G, cfg.decoder.points_per_block, rng)
-    save_keras_weights(decoder, a.out/'decoder.weights.h5')
-    LatentDatabase(np.concatenate(keys), latent_table(auto), empty, filled).save(a.out/'svr_latents.npz')
-    write_weights_config(a.out, cfg)
-    print(f'decoder trained on {len(blocks["points"])} blocks -> {a.out}')
-    return 0
+    "`thesis-recon train-svr-decoder`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import train_svr_decoder_main as main
+    return main(argv)
 
 def compress_scenes_main(argv: list[str] | None = None) -> int:
-    "thesis-recon compress-scenes: latent grids of the targets of an svr-data folder (decoder frozen); resumable."
-    from tqdm.auto import tqdm
-    from thesis_recon.svr.data import list_views, load_view
-    p = ArgumentParser(prog='thesis-recon compress-scenes', description='Compress every view target of DATA into a latent grid '
-                       'with the trained decoder frozen (warm-started from the latent database, which grows with each view): '
-                       'DATA/latents/<view>.npz. Views already compressed are skipped.')
-    p.add_argument('--data', required=True, type=Path, help='folder written by `thesis-recon svr-data`')
-    p.add_argument('--weights', required=True, type=Path, help='folder written by `thesis-recon train-svr-decoder`')
-    p.add_argument('--steps', type=int, default=None, help='optimisation steps per block (default: decoder.compress_steps of the config, 750)')
-    p.add_argument('--points', type=int, default=None, help='points per block (default: decoder.points_per_block)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the point sampling (default 0)')
-    p.add_argument('--device', default='auto', help='auto, cpu or cuda')
-    a = p.parse_args(argv)
-    decoder, db, cfg = load_decoder(a.weights)
-    G = cfg.data.latent_grid
-    files = list_views(a.data)
-    rng = np.random.default_rng(a.seed)
-    done = 0
-    with keras_device(a.device):
-        optimiser = LatentOptimiser(decoder, cfg.decoder, block_trunc(G))
-        for f in tqdm(files, desc='compress-scenes'):
-            out = Path(a.data)/'latents'/f'{f.stem}.npz'
-            if out.exists(): continue
-            v = load_view(f, ('tsdf', 'classes'))
-            if v['tsdf'].shape[0] != cfg.data.resolution:
-                raise ThesisReconError(f'{f}: target resolution {v["tsdf"].shape[0]} differs from the decoder\'s {cfg.data.resolution}')
-            lat, info = compress_target(optimiser, db, v['tsdf'], v['classes'], G, rng, a.points, a.steps)
-            atomic_savez(out, latents=lat)
-            db = db.add(info['keys'], info['latents']); db.save(a.weights/'svr_latents.npz')
-            done += 1
-    print(f'{done} views compressed, {len(files) - done} already done')
-    return 0
+    "`thesis-recon compress-scenes`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import compress_scenes_main as main
+    return main(argv)

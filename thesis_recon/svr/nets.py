@@ -20,7 +20,7 @@ from .keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
 __all__ = ['inception', 'reflect_pad3d', 'ReflectPad3D', 'conv3d_layer', 'L2Normalize', 'to_network_layout',
            'from_network_layout', 'unet_lists', 'build_normal_unet', 'normal_loss', 'angle_errors', 'original_key',
            'res_block_layer', 'LeavesToVolume', 'build_scene_net', 'scene_loss', 'start_at_mean_latent',
-           'network_input', 'train_svr_normals_main', 'scene_targets', 'train_svr_scene_main']
+           'network_input', 'scene_targets', 'train_svr_normals_main', 'train_svr_scene_main']
 
 # %% ../../nbs/64_svr_nets.ipynb #1a6ce93e
 def inception(x, filters: int, dilations, ratios, kernel: int, name: str):
@@ -208,82 +208,17 @@ def network_input(colors, normals=None) -> np.ndarray:
     return to_network_layout(x).astype(np.float32)
 
 # %% ../../nbs/64_svr_nets.ipynb #7e4355f4
-def _load_views(data, keys):
-    from thesis_recon.svr.data import list_views, load_view
-    files = list_views(data)
-    vs = [load_view(f, keys) for f in files]
-    return files, {k: np.stack([v[k] for v in vs]) for k in keys}
-
-def _train_args(p):
-    p.add_argument('--data', required=True, type=Path, help='folder written by `thesis-recon svr-data`')
-    p.add_argument('--resume', action='store_true', help='continue from the checkpoints in WEIGHTS/checkpoints')
-    p.add_argument('--epochs', type=int, default=None, help='epochs (default: from the config)')
-    p.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
-    p.add_argument('--config', type=Path, default=None, help="SVR config (JSON/YAML); default: the weights folder's svr_config.json, else full size")
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. --set normals.lr=1e-3 (repeatable)')
-    p.add_argument('--device', default='auto', help='auto (GPU if the Keras backend sees one), cpu or cuda')
-
-def train_svr_normals_main(argv: list[str] | None = None) -> int:
-    "thesis-recon train-svr-normals: train the normal U-Net on the views of an svr-data folder."
-    from thesis_recon.svr.data import data_options
-    p = ArgumentParser(prog='thesis-recon train-svr-normals', description='Train the normal U-Net (loss 1 - cosine) on the '
-                       'colour and normal images of DATA; write OUT/normals.weights.h5 and OUT/svr_config.json.')
-    p.add_argument('--out', required=True, type=Path, help='weights folder (shared with the other SVR commands)')
-    _train_args(p)
-    a = p.parse_args(argv)
-    cfg = cli_config(a.config, a.set, data_options(a.data), a.out)
-    keras.utils.set_random_seed(a.seed)
-    _, v = _load_views(a.data, ('color', 'normal'))
-    with keras_device(a.device):
-        net = build_normal_unet(cfg.normals, cfg.data.image_size)
-        net.compile(optimizer=keras.optimizers.Adam(cfg.normals.lr), loss=normal_loss)
-    fit_with_checkpoints(net, network_input(v['color']), to_network_layout(v['normal']), epochs=a.epochs or cfg.normals.epochs,
-                         batch_size=cfg.normals.batch_size, out_dir=a.out/'checkpoints', name='normals_train', log_dir=a.out/'logs/normals',
-                         resume=a.resume, device=a.device, verbose=2, seed=a.seed)
-    net.load_weights(a.out/'checkpoints'/'normals_train.weights.h5')
-    save_keras_weights(net, a.out/'normals.weights.h5')
-    write_weights_config(a.out, cfg)
-    print(f'normal U-Net trained on {len(v["color"])} views -> {a.out}')
-    return 0
-
 def scene_targets(latents: np.ndarray, loss_maps: np.ndarray) -> np.ndarray:
     "(N,G,G,G,L+1) targets of `scene_loss`: the latents (N,G,G,G,L) and loss maps (N,G,G,G), both in the grid layout [x, y, z]."
     return np.concatenate([np.asarray(latents, np.float32), np.asarray(loss_maps, np.float32)[..., None]], -1)
 
+# %% ../../nbs/64_svr_nets.ipynb #a827c694
+def train_svr_normals_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon train-svr-normals`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import train_svr_normals_main as main
+    return main(argv)
+
 def train_svr_scene_main(argv: list[str] | None = None) -> int:
-    "thesis-recon train-svr-scene: train the tree network (colour + normals -> latent grid)."
-    from thesis_recon.svr.data import data_options
-    p = ArgumentParser(prog='thesis-recon train-svr-scene', description='Train the tree scene network on DATA: input colour + '
-                       'normals, target the latent grids of `compress-scenes` (DATA/latents), loss L1 weighted by the loss maps '
-                       '+ 0.4 x the tree output loss. Writes WEIGHTS/scene.weights.h5.')
-    p.add_argument('--weights', required=True, type=Path, help='weights folder (with the decoder, and the U-Net for --normals predicted)')
-    p.add_argument('--normals', choices=('true', 'predicted'), default='true', help="input normals: the rendered ones (default) or the U-Net's")
-    _train_args(p)
-    a = p.parse_args(argv)
-    cfg = cli_config(a.config, a.set, data_options(a.data), a.weights)
-    keras.utils.set_random_seed(a.seed)
-    files, v = _load_views(a.data, ('color', 'normal', 'loss_map'))
-    lat_files = [Path(a.data)/'latents'/f'{f.stem}.npz' for f in files]
-    missing = [f.name for f in lat_files if not f.is_file()]
-    if missing: raise ThesisReconError(f'{a.data}/latents: {len(missing)} view(s) not compressed (e.g. {missing[0]}); run `thesis-recon compress-scenes` first')
-    latents = np.stack([np.load(f)['latents'] for f in lat_files])
-    if latents.shape[1:] != (cfg.data.latent_grid,) * 3 + (cfg.decoder.latent_dim,):
-        raise ThesisReconError(f'{lat_files[0]}: latent grids of shape {latents.shape[1:]}, the config wants '
-                               f'{(cfg.data.latent_grid,) * 3 + (cfg.decoder.latent_dim,)}')
-    normals = v['normal']
-    with keras_device(a.device):
-        if a.normals == 'predicted':
-            unet = build_normal_unet(cfg.normals, cfg.data.image_size)
-            unet.load_weights(a.weights/'normals.weights.h5')
-            normals = from_network_layout(unet.predict(network_input(v['color']), batch_size=4, verbose=0))
-        net = build_scene_net(cfg.scene, cfg.data.latent_grid, cfg.decoder.latent_dim, cfg.data.image_size)
-        start_at_mean_latent(net, latents.reshape(-1, latents.shape[-1]).mean(0))
-        net.compile(optimizer=keras.optimizers.Adam(cfg.scene.lr), loss=scene_loss(cfg.decoder.latent_dim, cfg.scene.tree_loss_weight))
-    fit_with_checkpoints(net, network_input(v['color'], normals), scene_targets(latents, v['loss_map']),
-                         epochs=a.epochs or cfg.scene.epochs, batch_size=cfg.scene.batch_size, out_dir=a.weights/'checkpoints',
-                         name='scene_train', log_dir=a.weights/'logs/scene', resume=a.resume, device=a.device, verbose=2, seed=a.seed)
-    net.load_weights(a.weights/'checkpoints'/'scene_train.weights.h5')
-    save_keras_weights(net, a.weights/'scene.weights.h5')
-    write_weights_config(a.weights, cfg)
-    print(f'scene network trained on {len(files)} views -> {a.weights}')
-    return 0
+    "`thesis-recon train-svr-scene`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import train_svr_scene_main as main
+    return main(argv)

@@ -144,64 +144,13 @@ def read_image(path) -> np.ndarray:
     if im.mode != 'RGB': raise ThesisReconError(f'{path}: expected a 3-channel RGB image, got mode {im.mode}')
     return np.asarray(im)
 
+# %% ../../nbs/65_svr_predict.ipynb #ae3999dd
 def predict_svr_main(argv: list[str] | None = None) -> int:
-    "thesis-recon predict-svr: one image -> hdf5 (latents, quantised TSDF, classes) and optionally a mesh."
-    p = ArgumentParser(prog='thesis-recon predict-svr', description='Reconstruct the room inside the camera frustum of one colour '
-                       'image: colour -> normals -> latent grid -> TSDF + classes. Writes the hdf5 keys combined_latent_block, '
-                       'voxelblock (uint16 TSDF) and classes.')
-    p.add_argument('image', type=Path, help='RGB image (PNG/JPEG); square = fixed view, 4:3 = fixed view resized, else see --fov')
-    p.add_argument('--out', required=True, type=Path, help='output .hdf5')
-    p.add_argument('--weights', type=Path, default=None, help='weights folder of the SVR training commands')
-    p.add_argument('--random_weights', action='store_true', help='untrained tiny networks (a smoke test of the pipeline)')
-    p.add_argument('--mesh', type=Path, default=None, help='also write the class-coloured mesh (.ply or .obj, camera metres)')
-    p.add_argument('--fov', type=float, default=None, help="the image's horizontal field of view in degrees: centre-crop to the fixed view first")
-    p.add_argument('--resolution', type=int, default=None, help='decoded grid resolution (default: the config, 256)')
-    p.add_argument('--device', default='auto', help='auto, cpu or cuda')
-    a = p.parse_args(argv)
-    if a.weights is None and not a.random_weights: raise ThesisReconError('predict-svr: give --weights DIR (or --random_weights)')
-    if a.fov is not None and not 1 < a.fov < 179: raise ThesisReconError(f'--fov: expected degrees in (1, 179), got {a.fov}')
-    dev = resolve_keras_device(a.device)                      # a bad --device fails before any work
-    image = read_image(a.image)
-    with keras.device(dev):
-        models = load_svr_models(a.weights, random_weights=a.random_weights)
-        image = as_network_image(image, models.image_size, None if a.fov is None else math.radians(a.fov) / 2, where=str(a.image))
-        latents = predict_latents(models, image)
-        tsdf, classes = decode_latents(models, latents, a.resolution)
-    write_svr_hdf5(a.out, latents=latents, tsdf=tsdf, classes=classes)
-    if a.mesh is not None: tsdf_mesh(tsdf, classes, a.mesh)
-    print(f'{a.out}: {tsdf.shape[0]}^3 grid, {(tsdf <= 0).mean() * 100:.1f}% occupied' + (f'; mesh {a.mesh}' if a.mesh else ''))
-    return 0
+    "`thesis-recon predict-svr`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import predict_svr_main as main
+    return main(argv)
 
 def eval_svr_main(argv: list[str] | None = None) -> int:
-    "thesis-recon eval-svr: metrics of a weights folder on the views of an svr-data folder."
-    from tqdm.auto import tqdm
-    from thesis_recon.svr.data import data_options, list_views, load_view
-    p = ArgumentParser(prog='thesis-recon eval-svr', description='Evaluate single-view reconstruction on the views of DATA: '
-                       'occupancy IoU, precision, recall, mean |TSDF difference|, class accuracy on occupied voxels, and the '
-                       "normals' angle error with the % of pixels under 11.25/22.5/30 degrees. Prints JSON.")
-    p.add_argument('--data', required=True, type=Path, help='held-out folder written by `thesis-recon svr-data`')
-    p.add_argument('--weights', required=True, type=Path, help='weights folder of the SVR training commands')
-    p.add_argument('--max_views', type=int, default=None, help='evaluate at most this many views')
-    p.add_argument('--out', type=Path, default=None, help='also write the metrics to this JSON file')
-    p.add_argument('--device', default='auto', help='auto, cpu or cuda')
-    a = p.parse_args(argv)
-    dev = resolve_keras_device(a.device)
-    opts = data_options(a.data)
-    files = list_views(a.data)[:a.max_views]
-    per = []
-    with keras.device(dev):
-        models = load_svr_models(a.weights)
-        if opts['resolution'] % models.latent_grid or opts['image_size'] != models.image_size:
-            raise ThesisReconError(f'{a.data}: made at resolution {opts["resolution"]}, images {opts["image_size"]}; the models take '
-                                   f'images of {models.image_size} and a latent grid of {models.latent_grid}')
-        for f in tqdm(files, desc='eval-svr'):
-            v = load_view(f, ('color', 'normal', 'tsdf', 'classes'))
-            n = predict_normals(models, v['color'])
-            t, c = decode_latents(models, predict_latents(models, v['color'], n), opts['resolution'])
-            per.append({**scene_metrics(t, v['tsdf'], c, v['classes']), **normal_metrics(n, v['normal'])})
-    metrics = {k: float(np.nanmean([m[k] for m in per])) for k in per[0]}
-    metrics['views'] = len(per)
-    text = json.dumps(metrics, indent=1)
-    if a.out is not None: atomic_write_text(a.out, text)
-    print(text)
-    return 0
+    "`thesis-recon eval-svr`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import eval_svr_main as main
+    return main(argv)

@@ -19,15 +19,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from .. import __version__
 from ..core import ArgumentParser, ThesisReconError
+from .space import DEFAULT_PORTS
 
 # %% auto #0
-__all__ = ['DEFAULT_PORTS', 'NPZ_MEDIA_TYPE', 'log', 'NEEDS', 'FLOATS', 'COLORS', 'NORMALS_OUT', 'DOCS_ASSETS', 'SVRService',
-           'RequestError', 'error_response', 'ErrorBody', 'body_kind', 'refuse_body', 'decode_image', 'ArraySpec',
-           'read_npz', 'encode_npz', 'read_body', 'InferenceQueue', 'fetch_normals', 'Health', 'add_offline_docs',
-           'make_app', 'bind_socket', 'base_url', 'run_server', 'serve_in_thread', 'load_service', 'serve_main']
+__all__ = ['NPZ_MEDIA_TYPE', 'log', 'NEEDS', 'FLOATS', 'COLORS', 'NORMALS_OUT', 'DOCS_ASSETS', 'SVRService', 'RequestError',
+           'error_response', 'ErrorBody', 'body_kind', 'refuse_body', 'decode_image', 'ArraySpec', 'read_npz',
+           'encode_npz', 'read_body', 'InferenceQueue', 'fetch_normals', 'Health', 'add_offline_docs', 'make_app',
+           'bind_socket', 'base_url', 'run_server', 'serve_in_thread', 'load_service', 'serve_main']
 
 # %% ../../nbs/66_svr_serve.ipynb #fdd17b45
-DEFAULT_PORTS = {'scene': 1782, 'normals': 1563, 'decoder': 1863, 'all': 3163}   # the original's ports
 NPZ_MEDIA_TYPE = 'application/x-npz'
 log = logging.getLogger('thesis_recon.serve')
 
@@ -539,51 +539,8 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
                       latent_shape=(models.latent_grid,) * 3 + (models.latent_dim,), device=dev,
                       weights=f'weights {weights}' if weights else 'random weights (tiny configuration)', models=models)
 
-# %% ../../nbs/66_svr_serve.ipynb #3f1db82b
+# %% ../../nbs/66_svr_serve.ipynb #f143fa69
 def serve_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon serve`: run one of the reconstruction servers until SIGTERM/Ctrl-C."
-    p = ArgumentParser(prog='thesis-recon serve', description=
-        'Serve the single-view reconstruction networks over HTTP (FastAPI + uvicorn). Bodies: PNG/JPEG or .npz in, '
-        '.npz out; JSON errors; GET /health and the OpenAPI page at /docs. Pickles are never loaded.')
-    p.add_argument('service', choices=list(DEFAULT_PORTS), help='scene (colour [+ normals] -> latent grid, POST /scene), '
-                   'normals (colour -> normals, POST /normals), decoder (latent grid -> TSDF + classes, POST /decode), '
-                   'all (every route plus POST /reconstruct: colour -> everything)')
-    p.add_argument('--port', type=int, default=None, help='TCP port (default: scene 1782, normals 1563, decoder 1863, '
-                   'all 3163; 0 picks a free one and prints it)')
-    p.add_argument('--host', default='127.0.0.1', help='address to listen on (default: 127.0.0.1, this machine only; '
-                   '0.0.0.0 serves the network: put it behind a proxy with TLS)')
-    p.add_argument('--weights', default=None, help='folder with the trained networks (as the training commands write it)')
-    p.add_argument('--random-weights', action='store_true', help='untrained networks of the tiny '
-                   'configuration, to smoke-test a deployment without a model')
-    p.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'), help='where the networks run (default: auto, '
-                   'the GPU when TensorFlow sees one)')
-    p.add_argument('--workers', type=int, default=1, help='inference threads: jobs that run at once (default: 1)')
-    p.add_argument('--queue', type=int, default=8, help='jobs that may wait beyond those running; a request past that is '
-                   'answered 503 with Retry-After (default: 8)')
-    p.add_argument('--timeout', type=float, default=60, help='seconds a request may take, upload included: 408 while the '
-                   'body arrives, 504 while the network runs (default: 60)')
-    p.add_argument('--max-request-mb', type=float, default=64, help='largest request body in MiB; '
-                   'bigger is refused with 413 while it streams in (default: 64)')
-    p.add_argument('--normals-url', default=f'http://127.0.0.1:{DEFAULT_PORTS["normals"]}',
-                   help='scene server: the normal server asked when a request holds only colour (default: %(default)s)')
-    p.add_argument('--log-level', default='info', choices=('debug', 'info', 'warning', 'error'),
-                   help='uvicorn log level; info logs every request (default: info)')
-    a = p.parse_args(argv)
-    if a.workers < 1: raise ThesisReconError(f'--workers must be at least 1, got {a.workers}')
-    if a.queue < 0: raise ThesisReconError(f'--queue must be >= 0, got {a.queue}')
-    if a.timeout <= 0: raise ThesisReconError(f'--timeout must be positive, got {a.timeout:g}')
-    if a.max_request_mb <= 0: raise ThesisReconError(f'--max-request-mb must be positive, got {a.max_request_mb:g}')
-    port = DEFAULT_PORTS[a.service] if a.port is None else a.port
-    if not 0 <= port <= 65535: raise ThesisReconError(f'--port must be in 0..65535, got {port}')
-    sock = bind_socket(a.host, port)        # a port in use is an error before the networks load
-    try:
-        models = load_service(a.service, weights=a.weights, random_weights=a.random_weights, device=a.device)
-        app = make_app(a.service, models, max_request_mb=a.max_request_mb, workers=a.workers, queue=a.queue,
-                       timeout=a.timeout, normals_url=a.normals_url)
-    except BaseException:
-        sock.close(); raise
-    print(f'thesis-recon serve {a.service}: listening on {base_url(sock)} (docs: {base_url(sock)}/docs; '
-          f'{models.weights}, device {models.device})', flush=True)
-    run_server(app, sock, log_level=a.log_level, timeout=a.timeout)
-    print(f'thesis-recon serve {a.service}: stopped', flush=True)
-    return 0
+    "`thesis-recon serve`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
+    from thesis_recon.svr.cli import serve_main as main
+    return main(argv)

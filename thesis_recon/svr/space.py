@@ -11,15 +11,17 @@ import numpy as np
 from ..core import ThesisReconError, atomic_write_text, warn_data
 
 # %% auto #0
-__all__ = ['TRUNC', 'SVR_CLASSES', 'WALL_CLASS', 'FLOOR_CLASS', 'X_FOV', 'Y_FOV', 'NEAR', 'FAR', 'IMAGE_SIZE',
-           'perspective_matrix', 'fixed_intrinsics', 'warp_depth', 'unwarp_depth', 'camera_to_scene', 'scene_to_camera',
-           'voxel_centers', 'half_angles_from_K', 'crop_to_fixed_fov', 'as_network_image', 'pose_to_camera_line',
-           'camera_line_to_pose', 'write_camera_file', 'read_camera_file']
+__all__ = ['TRUNC', 'SVR_CLASSES', 'WALL_CLASS', 'FLOOR_CLASS', 'DEFAULT_PORTS', 'CLIENT_ROUTES', 'X_FOV', 'Y_FOV', 'NEAR', 'FAR',
+           'IMAGE_SIZE', 'perspective_matrix', 'fixed_intrinsics', 'warp_depth', 'unwarp_depth', 'camera_to_scene',
+           'scene_to_camera', 'voxel_centers', 'half_angles_from_K', 'crop_to_fixed_fov', 'as_network_image',
+           'pose_to_camera_line', 'camera_line_to_pose', 'write_camera_file', 'read_camera_file']
 
 # %% ../../nbs/60_svr_space.ipynb #88989911
 TRUNC = 0.1             # truncation of the target TSDF, in scene-cube units ([-1, 1]^3)
 SVR_CLASSES = ('void', 'table', 'wall', 'bath', 'sofa', 'cabinet', 'bed', 'chair', 'floor', 'lighting')
 WALL_CLASS, FLOOR_CLASS = 2, 8
+DEFAULT_PORTS = {'scene': 1782, 'normals': 1563, 'decoder': 1863, 'all': 3163}   # the original's servers' ports
+CLIENT_ROUTES = {'scene': '/scene', 'decoder': '/decode', 'all': '/reconstruct'}   # what `client SERVICE` posts to
 X_FOV = 0.5             # half-angle, radians
 Y_FOV = 0.388863        # half-angle, radians
 NEAR, FAR = 1.0, 4.0    # metres along the optical axis
