@@ -197,3 +197,8 @@ def test_one_device_option_everywhere(cmd):
     assert ' '.join(DEVICE_HELP.split()) in ' '.join(res.stdout.split())
     bad = run(cmd, '--device', 'gpu')
     assert bad.returncode == 2 and "argument --device: invalid choice: 'gpu'" in bad.stderr, bad.stderr
+
+@pytest.mark.parametrize('cmd', ['demo', 'synth', 'generate-gt', 'prep-occ-grid', 'prep-backproj-data', 'export-scannet'])
+def test_one_progress_option(cmd):
+    res = run(cmd, '--help')
+    assert res.returncode == 0 and '--no_progress, --quiet' in res.stdout and 'no progress bars' in res.stdout, res.stdout

@@ -10,7 +10,8 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import yaml
-from .core import ArgumentParser, ThesisReconError, add_device_arg, atomic_path, atomic_savez, resolve_device, warn_data
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_path, atomic_savez,
+                               resolve_device, warn_data)
 from .kernels import array_module, package_kernel, to_numpy, xp_of
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
 from .frames import ScanNetScene
@@ -446,7 +447,7 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
 
 # %% ../nbs/32_chunks.ipynb #b7dd619c
 def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc: int | None = None,
-                       ray_address: str | None = None, limit: int | None = None, device: str = 'cpu') -> int:
+                       ray_address: str | None = None, limit: int | None = None, device: str = 'cpu', progress: bool = True) -> int:
     "Chunk every scene of the config's `split` list into the hdf5 file `out` (views judged on `device`); returns the number of failed scenes."
     cfg = config if isinstance(config, ChunkConfig) else load_chunk_config(config)
     if split not in ('train', 'val'): raise ThesisReconError(f"split must be 'train' or 'val', got {split!r}")
@@ -470,7 +471,8 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
     batch = max(4, 4 * (n_proc or os.cpu_count() or 1))
     failed = 0
     for b in range(0, len(todo), batch):
-        report = run_scenes(fn, todo[b:b + batch], n_proc=n_proc, ray_address=ray_address, desc=f'{split} chunks')
+        report = run_scenes(fn, todo[b:b + batch], n_proc=n_proc, ray_address=ray_address, desc=f'{split} chunks',
+                             quiet=not progress)
         for r in report:
             if not r.ok: failed += 1; continue
             part = parts/f'{r.scene}.npz'
@@ -503,13 +505,10 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
                    help='tile each scene with non-overlapping chunks (empty ones dropped, missing views -1) instead of '
                         'sampling subvols_per_scene random chunks by the min_occ schedule')
     p.add_argument('--limit', type=int, default=None, help='only the first LIMIT scenes of the list')
-    add_runner_args(p); add_device_arg(p)
+    add_runner_args(p); add_progress_arg(p); add_device_arg(p)
     a = p.parse_args(argv)
-    try:
-        return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit,
-                                       resolve_device(a.device, 'array')) else 0
-    except ThesisReconError as e:
-        print(f'thesis-recon prep-backproj-data: {e}', file=sys.stderr); return 2
+    return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit,
+                                   resolve_device(a.device, 'array'), progress=not a.no_progress) else 0
 
 # %% ../nbs/32_chunks.ipynb #a1c1ceec
 def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chunks') -> int:
@@ -577,9 +576,7 @@ def _in_out_main(prog: str, description: str, fn, argv, extra=None) -> int:
     if extra: extra(p)
     a = p.parse_args(argv)
     if Path(a.src).resolve() == Path(a.dst).resolve(): p.error('IN and OUT must differ')
-    try: n = fn(a)
-    except ThesisReconError as e:
-        print(f'{prog}: {e}', file=sys.stderr); return 2
+    n = fn(a)
     print(f'{n} chunks -> {a.dst}')
     return 0
 

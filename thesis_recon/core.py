@@ -12,7 +12,7 @@ import thesis_recon
 # %% auto #0
 __all__ = ['DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'ThesisReconError', 'DataWarning', 'warn_data', 'atomic_path',
            'atomic_write_bytes', 'atomic_write_text', 'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data',
-           'ArgumentParser', 'add_device_arg', 'gpu_count', 'resolve_device', 'prefetch']
+           'ArgumentParser', 'add_device_arg', 'add_progress_arg', 'gpu_count', 'resolve_device', 'prefetch']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 class ThesisReconError(Exception):
@@ -99,6 +99,11 @@ GPU_EXTRAS = 'pip install "thesis-recon[gpu]" (CUDA 12) or "thesis-recon[gpu-cud
 def add_device_arg(parser):
     "Add the one `--device {auto,cpu,cuda}` option (default auto) to a command's parser; returns the parser."
     parser.add_argument('--device', choices=DEVICES, default='auto', help=DEVICE_HELP)
+    return parser
+
+def add_progress_arg(parser):
+    "Add the one `--no_progress` option (`args.no_progress`; `--quiet` is its older spelling) to a command's parser."
+    parser.add_argument('--no_progress', '--quiet', dest='no_progress', action='store_true', help='no progress bars')
     return parser
 
 def _gpus(framework: str) -> tuple[int, str]:

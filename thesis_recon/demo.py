@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
-from .core import ArgumentParser, ThesisReconError, add_device_arg, atomic_path, atomic_write_text, resolve_device
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_path, atomic_write_text,
+                               resolve_device)
 from .images import resize_color
 from .mesh import Mesh, read_ply, write_ply
 from .synthetic import make_synthetic_scans
@@ -131,12 +132,12 @@ def demo_main(argv: list[str] | None = None) -> int:
     p.add_argument('--no_noise', action='store_true', help='synthetic scan without the sensor noise model')
     p.add_argument('--seed', type=int, default=0, help='which synthetic room (default: 0)')
     p.add_argument('--max_depth', type=float, default=4.0, help='depth beyond this many metres is ignored (default: 4.0)')
-    add_device_arg(p)
+    add_progress_arg(p); add_device_arg(p)
     a = p.parse_args(argv)
     if a.frames < 1: p.error('--frames must be at least 1')
     if any(not v > 0 for v in a.voxel_sizes): p.error('--voxel_sizes must be > 0')
     rep = demo(a.out, a.scene, tuple(a.voxel_sizes), a.frames, not a.no_noise, a.seed, a.size[0], a.size[1], a.max_depth,
-               device=resolve_device(a.device, 'array'))
+               progress=not a.no_progress, device=resolve_device(a.device, 'array'))
     print(demo_table(rep))
     print(f'{rep["frames"]} frames in {rep["seconds"]["total"]:.1f} s; meshes, metrics.json, demo.png and mesh.html in {a.out}')
     return 0

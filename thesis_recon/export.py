@@ -8,7 +8,7 @@ import argparse, functools, json, math, os, shutil, sys, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from .core import ArgumentParser, DataWarning, ThesisReconError, atomic_write_text, warn_data
+from .core import ArgumentParser, DataWarning, ThesisReconError, add_progress_arg, atomic_write_text, warn_data
 from .frames import write_matrix_txt
 from .geometry import scale_intrinsics
 from .images import (read_label_png, resize_color, resize_nearest, write_color, write_label_png,
@@ -221,16 +221,12 @@ def export_scannet_main(argv: list[str] | None = None) -> int:
     p.add_argument('--split', help="export the scenes of a split: 'train', 'val', 'test' (ScanNet lists) or a list file")
     p.add_argument('--overwrite', action='store_true', help='redo scenes already exported completely')
     p.add_argument('--jpeg_quality', type=int, default=95, help='jpeg quality of the colour images (default 95)')
-    add_runner_args(p)
+    add_runner_args(p); add_progress_arg(p)
     a = p.parse_args(argv)
-    try:
-        scenes = list(a.scenes or []) + (read_split(a.split) if a.split else [])
-        report = prepare_2d_data(a.scannet_path, a.output_path, scenes or None, a.frame_skip, a.output_image_width,
-                                 a.output_image_height, a.export_label_images, a.label_map_file, a.n_proc,
-                                 a.ray_address, overwrite=a.overwrite, jpeg_quality=a.jpeg_quality)
-    except ThesisReconError as e:
-        print(f'thesis-recon export-scannet: error: {e}', file=sys.stderr)
-        return 2
+    scenes = list(a.scenes or []) + (read_split(a.split) if a.split else [])
+    report = prepare_2d_data(a.scannet_path, a.output_path, scenes or None, a.frame_skip, a.output_image_width,
+                             a.output_image_height, a.export_label_images, a.label_map_file, a.n_proc,
+                             a.ray_address, overwrite=a.overwrite, jpeg_quality=a.jpeg_quality, quiet=a.no_progress)
     done = sum(r.value for r in report.results if r.ok)
     failed = sorted({Path(r.scene.scene_dir).name for r in report.failed})
     print(f'exported {done} frames to {a.output_path}' + (f'; failed scenes: {" ".join(failed)}' if failed else ''))

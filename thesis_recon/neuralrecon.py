@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, functools, pickle, sys, time
 from pathlib import Path
 import numpy as np
-from .core import (ArgumentParser, ThesisReconError, add_device_arg, atomic_pickle, atomic_savez, prefetch,
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_pickle, atomic_savez, prefetch,
                                resolve_device, warn_data)
 from .frames import ScanNetScene
 from .geometry import camera_center, view_angle_deg, view_frustum
@@ -152,19 +152,16 @@ def generate_gt_main(argv: list[str] | None = None) -> int:
     p.add_argument('--split_dir', default=None, help='folder with scannetv2_{train,val,test}.txt scene lists '
                                                     '(default: the official ScanNet lists)')
     p.add_argument('--overwrite', action='store_true', help='redo scenes that are already finished')
-    add_runner_args(p); add_device_arg(p)
+    add_runner_args(p); add_progress_arg(p); add_device_arg(p)
     a = p.parse_args(argv)
     for name in ('window_size', 'num_layers'):
         if getattr(a, name) < 1: p.error(f'--{name} must be at least 1')
     for name in ('voxel_size', 'margin', 'max_depth'):
         if not getattr(a, name) > 0: p.error(f'--{name} must be > 0')
-    try:
-        report = generate_gt(a.data_path, a.save_name, a.test, a.split_dir, a.n_proc, a.ray_address,
-                             voxel_size=a.voxel_size, num_layers=a.num_layers, margin=a.margin, max_depth=a.max_depth,
-                             window_size=a.window_size, min_angle=a.min_angle, min_distance=a.min_distance,
-                             overwrite=a.overwrite, device=resolve_device(a.device, 'array'))
-    except ThesisReconError as e:
-        print(f'thesis-recon generate-gt: {e}', file=sys.stderr); return 2
+    report = generate_gt(a.data_path, a.save_name, a.test, a.split_dir, a.n_proc, a.ray_address, quiet=a.no_progress,
+                         voxel_size=a.voxel_size, num_layers=a.num_layers, margin=a.margin, max_depth=a.max_depth,
+                         window_size=a.window_size, min_angle=a.min_angle, min_distance=a.min_distance,
+                         overwrite=a.overwrite, device=resolve_device(a.device, 'array'))
     done = [v for v in report.values if not v.get('skipped')]
     print(f'{len(done)} scenes fused, {sum(v.get("skipped", False) for v in report.values)} already done, '
           f'{len(report.failed)} failed; output in {Path(a.data_path)/a.save_name}')

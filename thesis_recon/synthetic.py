@@ -8,7 +8,8 @@ import argparse, csv, io, json, sys
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from .core import ArgumentParser, ThesisReconError, add_device_arg, atomic_write_text, prefetch, resolve_device
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_write_text, prefetch,
+                               resolve_device)
 from .geometry import scale_intrinsics, is_valid_pose
 from .images import write_color, write_depth_png, write_label_png, resize_color, resize_nearest
 from .frames import write_matrix_txt
@@ -210,10 +211,9 @@ def synth_main(argv: list[str] | None = None) -> int:
                    help='room type of every scene (default: drawn per scene)')
     p.add_argument('--shadows', action='store_true', help='hard shadows from the ceiling light (about 1.5x the rendering time)')
     p.add_argument('--overwrite', action='store_true', help='redo scenes that are already complete')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    add_device_arg(p)
+    add_progress_arg(p); add_device_arg(p)
     a = p.parse_args(argv)
     dirs = make_synthetic_scans(a.out, a.scenes, a.frames, a.seed, a.layout, a.noise, a.width, a.height, a.room_type,
-                                a.overwrite, progress=not a.quiet, shadows=a.shadows, device=resolve_device(a.device, 'array'))
-    if not a.quiet: print(f'wrote {len(dirs)} scenes ({a.layout} layout) to {a.out}')
+                                a.overwrite, progress=not a.no_progress, shadows=a.shadows, device=resolve_device(a.device, 'array'))
+    print(f'wrote {len(dirs)} scenes ({a.layout} layout) to {a.out}')
     return 0

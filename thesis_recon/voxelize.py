@@ -9,7 +9,8 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
-from .core import ArgumentParser, ThesisReconError, add_device_arg, atomic_savez, resolve_device, warn_data
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_savez, resolve_device,
+                               warn_data)
 from .kernels import array_module, package_kernel, to_numpy
 from .mesh import Mesh, read_ply
 from .runner import add_runner_args, run_scenes
@@ -261,22 +262,20 @@ def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     p.add_argument('--label_dist', type=float, default=0.2,
                    help='a voxel takes the label of the nearest labelled vertex nearer than this (metres, default 0.2)')
     p.add_argument('--scenes', nargs='+', default=None, help='only these scene names (default: all under MESH_ROOT)')
-    add_runner_args(p); add_device_arg(p)   # --device: where the TSDF of --use_tsdf and the voxelization run
+    add_runner_args(p); add_progress_arg(p)
+    add_device_arg(p)   # --device: where the TSDF of --use_tsdf and the voxelization run
     a = p.parse_args(argv)
     if a.voxel_size <= 0: p.error('--voxel_size must be positive')
     device = resolve_device(a.device, 'array')      # --device cuda without a GPU fails before any work
-    try:
-        scenes = find_mesh_scenes(a.mesh_root, a.use_tsdf)
-        if a.scenes:
-            unknown = set(a.scenes) - {s.name for s in scenes}
-            if unknown: raise ThesisReconError(f'{a.mesh_root}: no scene {", ".join(sorted(unknown))}')
-            scenes = [s for s in scenes if s.name in a.scenes]
-    except ThesisReconError as e:
-        print(f'thesis-recon prep-occ-grid: {e}', file=sys.stderr); return 2
+    scenes = find_mesh_scenes(a.mesh_root, a.use_tsdf)
+    if a.scenes:
+        unknown = set(a.scenes) - {s.name for s in scenes}
+        if unknown: raise ThesisReconError(f'{a.mesh_root}: no scene {", ".join(sorted(unknown))}')
+        scenes = [s for s in scenes if s.name in a.scenes]
     if a.raw_root is not None and not Path(a.raw_root).is_dir(): p.error(f'RAW_ROOT {a.raw_root}: not a folder')
     fn = partial(prep_occ_grid_scene, out_root=Path(a.out_root), voxel_size=a.voxel_size, use_tsdf=a.use_tsdf,
                  max_dist=a.label_dist, raw_root=a.raw_root, device=device)
-    report = run_scenes(fn, scenes, n_proc=a.n_proc, ray_address=a.ray_address, desc='voxelize')
+    report = run_scenes(fn, scenes, n_proc=a.n_proc, ray_address=a.ray_address, desc='voxelize', quiet=a.no_progress)
     counts = {k: report.values.count(k) for k in ('done', 'exists', 'skipped')}
     print(f'{counts["done"]} written, {counts["exists"]} already there, {counts["skipped"]} skipped, '
           f'{len(report.failed)} failed -> {a.out_root}')
