@@ -8,6 +8,8 @@ import argparse, os, pickle, queue, sys, threading, uuid, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import thesis_recon
+# TensorFlow's C++ start-up lines (oneDNN, CUDA probing) stay quiet unless the user set the level or passed --verbose
+if '--verbose' not in sys.argv: os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 # %% auto #0
 __all__ = ['DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'ThesisReconError', 'DataWarning', 'warn_data', 'atomic_path',
