@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in cmds:
         print(f'thesis-recon: unknown command {argv[0]!r}\n\n{_usage()}', file=sys.stderr); return 2
     if miss := missing_extras(argv[0]):
-        print(f'thesis-recon {argv[0]}: needs the {" and ".join(f"[{x}]" for x in miss)} extra: {install_hint(miss)}',
-              file=sys.stderr)
+        extras = ' and '.join(f'[{x}]' for x in miss) + (' extras' if len(miss) > 1 else ' extra')
+        print(f'thesis-recon {argv[0]}: needs the {extras}: {install_hint(miss)}', file=sys.stderr)
         return 2
     mod, fn = cmds[argv[0]][0].split(':')
     with one_line_warnings():
