@@ -125,11 +125,11 @@ def _gpus(framework: str) -> tuple[int, str]:
         except ImportError: return 0, 'Keras is not installed'
         backend = keras.backend.backend()
         if backend == 'tensorflow':
-            import tensorflow as tf
+            import tensorflow as tf      # lazy, with Keras
             n = len(tf.config.list_physical_devices('GPU'))
         elif backend == 'torch': n = _gpus('torch')[0]
         elif backend == 'jax':
-            import jax
+            import jax                   # lazy, with Keras
             n = sum(d.platform == 'gpu' for d in jax.devices())
         else: n = 0
         return n, f'the Keras backend ({backend}) sees no GPU'
