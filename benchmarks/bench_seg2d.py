@@ -13,6 +13,7 @@ plus the achieved TFLOP/s (FLOPs counted by torch.utils.flop_counter for one ste
 from __future__ import annotations
 import argparse, os, sys, tempfile, time
 from pathlib import Path
+import numpy as np
 import torch
 
 from thesis_recon.seg2d.train import ARCHITECTURES, fixed_cross_entropy
@@ -102,6 +103,8 @@ def main(argv=None) -> int:
     p.add_argument('--gpu-steps', type=int, default=20, help='timed steps per measurement on the GPU (default 20)')
     p.add_argument('--models', nargs='+', default=['enet3dmv', 'enet', 'deeplabv3'], choices=list(ARCHITECTURES))
     p.add_argument('--cpu-batch', type=int, default=4, help='batch on the CPU (default 4)')
+    p.add_argument('--rounds', type=int, default=1,
+                   help='CPU: measure every model this many times, in turn, and report the medians (steadier on a shared machine)')
     p.add_argument('--loader-workers', type=int, default=2, help='DataLoader workers for the loader figure (default 2)')
     p.add_argument('--skip-cpu', action='store_true', help='only the GPU figures')
     p.add_argument('--no-loader', action='store_true', help='skip the data loader figure')
@@ -111,11 +114,14 @@ def main(argv=None) -> int:
     rates = {}
     if not a.skip_cpu:
         print('\nCPU, fp32, 328x256:')
-        for name in a.models:
-            r = bench_model(name, torch.device('cpu'), a.cpu_batch, a.steps)
-            rates[name] = r['train_img_s']
-            print(f"  {name:<10} {r['params_M']:6.2f} M params  train {r['train_img_s']:7.2f} img/s  "
-                  f"inference {r['infer_img_s']:7.2f} img/s  (batch {r['batch']})")
+        runs = {name: [] for name in a.models}
+        for _ in range(a.rounds):                      # models in turn, so a change in the machine's load hits all alike
+            for name in a.models: runs[name].append(bench_model(name, torch.device('cpu'), a.cpu_batch, a.steps))
+        for name, rs in runs.items():
+            med = lambda key: float(np.median([r[key] for r in rs]))
+            rates[name] = med('train_img_s')
+            print(f"  {name:<10} {rs[0]['params_M']:6.2f} M params  train {rates[name]:7.2f} img/s  "
+                  f"inference {med('infer_img_s'):7.2f} img/s  (batch {rs[0]['batch']}, median of {len(rs)})")
         if 'enet3dmv' in rates and 'enet' in rates:
             print(f"  enet3dmv trains {rates['enet3dmv'] / rates['enet']:.2f}x as fast as the full ENet")
         if not a.no_loader:
