@@ -351,7 +351,7 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
                  config=cfg, arch=cfg.models.architecture, figures=_figures if cfg.trainer.add_figure_tensorboard else None)
     return result, model, dirs
 
-# %% ../../nbs/43_seg2d_train.ipynb #c0577073
+# %% ../../nbs/43_seg2d_train.ipynb #de828682
 def _checkpoint_of(cfg: Seg2dConfig, checkpoint=None) -> Path:
     path = checkpoint or cfg.models.load_path
     if not path: raise ThesisReconError('models.load_path: give the checkpoint to use (in the config or with --checkpoint)')
@@ -409,7 +409,7 @@ def predict_2d(cfg: Seg2dConfig, images, out_dir, device: str = 'auto', checkpoi
             write_color(out/f'{f.stem}.png', colorize_labels(lab)); written.append(out/f'{f.stem}.png')
     return written
 
-# %% ../../nbs/43_seg2d_train.ipynb #9291f652
+# %% ../../nbs/43_seg2d_train.ipynb #11f84678
 def _common_args(p: argparse.ArgumentParser, train: bool = False):
     p.add_argument('--config', required=True,
                    help="config file (.json/.yml), or the name of a shipped one (train_enet, train_deeplabv3, test_enet, "
