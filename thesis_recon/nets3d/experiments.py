@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text
+# The stages an experiment chains (torch, the 2D and 3D trainers) are imported inside the functions that run them, so
+# that `thesis-recon experiment --help` and a bad argument answer without importing torch.
 
 # %% auto #0
 __all__ = ['PUBLISHED', 'ROWS_3D', 'NETS_2D', 'BUDGETS', 'Budget', 'experiment_data', 'frames_2d', 'output_size', 'train_2d_net',

@@ -4,8 +4,9 @@
 
 # %% ../../nbs/53_infer3d.ipynb #9323d132
 from __future__ import annotations
-import argparse, csv, json, sys
+import argparse, csv, dataclasses, json, sys
 from pathlib import Path
+import h5py
 import numpy as np
 import torch
 from ..core import ArgumentParser, ThesisReconError, atomic_path
@@ -49,7 +50,6 @@ def assemble(values, offsets, fill=0):
 # %% ../../nbs/53_infer3d.ipynb #c5d2806f
 def scene_chunk_index(ds) -> dict:
     "scene name -> row indices of the chunk file behind the `ChunkViews` `ds`."
-    import h5py
     with h5py.File(ds.path, 'r') as f: sid, scan = f['scene_id'][:], f['scan_id'][:]
     out = {}
     for i, (a, b) in enumerate(zip(sid, scan)): out.setdefault(f'scene{int(a):04d}_{int(b):02d}', []).append(i)
@@ -158,7 +158,6 @@ def inference_checkpoint(cfg: Train3DConfig, checkpoint=None) -> Path:
 def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
     """The model of `cfg` with the weights of `inference_checkpoint(cfg, checkpoint)`: a `train-3d` checkpoint, or an
     original's SurfaceNet imported by `import-weights thesis-surfacenet` (its 2D network from `model_2d.load_path_2d`)."""
-    import dataclasses
     plain = dataclasses.replace(cfg, model_3d=dataclasses.replace(cfg.model_3d, use_pretrained_from_reconstruction=False))
     model = build_model(plain)
     load_3d_weights(model, inference_checkpoint(cfg, checkpoint))

@@ -15,7 +15,8 @@ from ..core import ArgumentParser, ThesisReconError
 from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, collate_chunks
 from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
-from ..seg2d.train import confusion_matrix, iou_scores
+from ..config import load_config, parse_sets
+from ..seg2d.train import confusion_matrix, iou_scores, load_2d_model
 from ..labels import SCANNET20_IDS, class_weights_from_frequencies
 from ..train import TrainOptions, add_train_args, fit, load_checkpoint, seed_everything, to_device
 
@@ -133,7 +134,6 @@ def _check_3d_config(cfg: Train3DConfig, where: str):
 
 def load_3d_config(source, overrides: dict | None = None) -> Train3DConfig:
     "A checked `Train3DConfig` from a .json/.yml path or a dict; relative paths are resolved against the config's folder."
-    from thesis_recon.config import load_config
     cfg = load_config(source, Train3DConfig, overrides=overrides)
     where = str(source) if isinstance(source, (str, Path)) else '<config dict>'
     base = Path(source).resolve().parent if isinstance(source, (str, Path)) else Path.cwd()
@@ -161,7 +161,6 @@ def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
 # %% ../../nbs/52_train3d.ipynb #d5d10648
 def build_2d_net(m2: Model2DConfig, image_shape=(328, 256)) -> nn.Module:
     "The configured ENet or DeepLabV3 (`seg2d.train.load_2d_model`) with its `train-2d` checkpoint `load_path_2d`, architecture checked."
-    from thesis_recon.seg2d.train import load_2d_model
     kw = {} if m2.width is None or m2.arch_2d != 'deeplabv3' else {'width': m2.width}
     return load_2d_model(m2.load_path_2d, m2.arch_2d, m2.num_classes, freeze_bn=m2.freeze_bn, **kw)
 
@@ -348,7 +347,6 @@ def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False
 # %% ../../nbs/52_train3d.ipynb #0df081c5
 def train_3d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon train-3d --config CONFIG.json [--device ...] [--resume [CKPT]]`."
-    from thesis_recon.config import parse_sets
     p = ArgumentParser(prog='thesis-recon train-3d',
                                 description='Train the 3D network of the thesis (SurfaceNet on back-projected RGB or 2D features) '
                                             'for reconstruction (2 classes) or segmentation (41 classes, optionally fine-tuned '
