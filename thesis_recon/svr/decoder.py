@@ -19,12 +19,12 @@ from .config import DecoderConfig
 from .keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
 
 # %% auto #0
-__all__ = ['BOUNDARY_SCALE', 'SAMPLE_EXTENT', 'KEY_POINTS', 'SVR_CLASS_COLORS', 'fourier_matrix', 'FourierFeatures',
-           'BroadcastLatent', 'ClipTsdf', 'block_trunc', 'build_decoder', 'PointDecoder', 'decoder_loss',
-           'GradientNorm', 'local_to_scene', 'sample_grid', 'block_kinds', 'sample_blocks', 'build_auto_decoder',
-           'latent_table', 'config_loss', 'train_decoder', 'LatentOptimiser', 'block_keys', 'LatentDatabase',
-           'constant_block_latents', 'compress_target', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou',
-           'load_decoder', 'train_svr_decoder_main', 'compress_scenes_main']
+__all__ = ['BOUNDARY_SCALE', 'SAMPLE_EXTENT', 'KEY_POINTS', 'SVR_CLASS_COLORS', 'fourier_matrix', 'FourierFeatures', 'FirstDense',
+           'ClipTsdf', 'block_trunc', 'build_decoder', 'PointDecoder', 'decoder_loss', 'GradientNorm', 'local_to_scene',
+           'sample_grid', 'block_kinds', 'sample_blocks', 'build_auto_decoder', 'latent_table', 'config_loss',
+           'train_decoder', 'LatentOptimiser', 'block_keys', 'LatentDatabase', 'constant_block_latents',
+           'compress_target', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou', 'load_decoder',
+           'train_svr_decoder_main', 'compress_scenes_main']
 
 # %% ../../nbs/63_svr_decoder.ipynb #20766e79
 def fourier_matrix(n: int = 64, scale: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -42,10 +42,19 @@ class FourierFeatures(keras.layers.Layer):
         proj = ops.matmul(2 * math.pi * points, ops.convert_to_tensor(self.B))
         return ops.concatenate([ops.sin(proj), ops.cos(proj)], -1)
 
-class BroadcastLatent(keras.layers.Layer):
-    "Repeat a latent (B, L) over the P points of (B, P, 3): (B, P, L)."
-    def call(self, latent, points):
-        return ops.broadcast_to(ops.expand_dims(latent, 1), (ops.shape(points)[0], ops.shape(points)[1], ops.shape(latent)[-1]))
+class FirstDense(keras.layers.Layer):
+    """The first Dense layer of the original (`fc_512_0`: kernel (128 + L, W), bias, ReLU) on [fourier (B, P, 128), latent (B, L)]
+    without repeating the latent over the points: `fourier @ K[:128] + (latent @ K[128:])` once per block, the same
+    numbers as the Dense on the concatenation, with a third of the multiplications."""
+    def __init__(self, units: int, **kw): super().__init__(**kw); self.units = units
+    def build(self, fourier_shape, latent_shape):
+        n = fourier_shape[-1] + latent_shape[-1]
+        self.kernel = self.add_weight(shape=(n, self.units), initializer='glorot_uniform', name='kernel')
+        self.bias = self.add_weight(shape=(self.units,), initializer='zeros', name='bias')
+        self.n_fourier = fourier_shape[-1]
+    def call(self, fourier, latent):
+        per_block = ops.matmul(latent, self.kernel[self.n_fourier:]) + self.bias          # (B, W)
+        return ops.relu(ops.matmul(fourier, self.kernel[:self.n_fourier]) + ops.expand_dims(per_block, 1))
 
 class ClipTsdf(keras.layers.Layer):
     "Clip to +-trunc (block units) in the forward pass; the gradient passes as if unclipped (the original's clip)."
@@ -61,9 +70,9 @@ def build_decoder(cfg: DecoderConfig, trunc: float, n_classes: int = len(SVR_CLA
     then the class probabilities; layer names the original's (`fc_512_0`, ..., `predictions_16_last_class`)."""
     latent = keras.Input((cfg.latent_dim,), name='latent')
     points = keras.Input((None, 3), name='points')
-    h = keras.layers.Concatenate(name='fourier_and_latent')([FourierFeatures(cfg.fourier_features, cfg.fourier_scale, cfg.fourier_seed, name='fourier')(points),
-                                                             BroadcastLatent(name='broadcast_latent')(latent, points)])
-    for i, w in enumerate(cfg.hidden): h = keras.layers.Dense(w, activation='relu', name=f'fc_{w}_{i}')(h)
+    fourier = FourierFeatures(cfg.fourier_features, cfg.fourier_scale, cfg.fourier_seed, name='fourier')(points)
+    h = FirstDense(cfg.hidden[0], name=f'fc_{cfg.hidden[0]}_0')(fourier, latent)         # Dense on [fourier, latent], ReLU
+    for i, w in enumerate(cfg.hidden[1:], 1): h = keras.layers.Dense(w, activation='relu', name=f'fc_{w}_{i}')(h)
     tsdf = ClipTsdf(trunc, name='clip_tsdf')(keras.layers.Dense(1, name='fc_1_last')(h))
     c = keras.layers.Dense(cfg.class_hidden, activation='relu', name=f'fc_{cfg.class_hidden}_{len(cfg.hidden)}')(h)
     probs = keras.layers.Dense(n_classes, activation='softmax', name=f'predictions_{cfg.class_hidden}_last_class')(c)
