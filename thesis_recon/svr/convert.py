@@ -200,7 +200,7 @@ def _load_net(kind: str):
         return (models.normals_net if net == 'normals' else models.scene_net), models.config
     return load
 
-# %% ../../nbs/68_svr_convert.ipynb #e24b0361
+# %% ../../nbs/68_svr_convert.ipynb #54a2c2f2
 CONVERTERS = {
     'svr-normals': Converter(convert=convert_normals, load=_load_net('svr-normals'),
                              help="SemanticSVR's normal U-Net (trained_models/u_net_normal/checkpoint.ckpt)"),
