@@ -107,9 +107,9 @@ def test_the_extras_table_matches_pyproject_and_the_imports(tmp_path):
         assert extra in NEEDS.get(cmd, ()), f'{cmd} ({target}) needs {missing} of [{extra}], cli.NEEDS says {NEEDS.get(cmd, ())}'
 
 # Commands of the learned stages that still declare their own --device (issue 25 moves them to core.add_device_arg).
-OWN_DEVICE_OPTION = {'train-2d', 'test-2d', 'predict-2d', 'train-3d', 'infer-3d', 'experiment', 'train-svr-decoder',
-                     'compress-scenes', 'train-svr-normals', 'train-svr-scene', 'predict-svr', 'eval-svr', 'serve', 'train-srn',
-                     'update-srn', 'fit-srn', 'render-srn', 'eval-srn', 'train-pcm', 'reconstruct-depth'}
+OWN_DEVICE_OPTION = {'infer-3d', 'experiment', 'train-svr-decoder',
+                     'compress-scenes', 'train-svr-normals', 'train-svr-scene', 'predict-svr', 'eval-svr', 'serve',
+                     'reconstruct-depth'}
 
 def test_every_command_in_the_table_answers_help():
     """Each entry of cli.COMMANDS points at a function that parses `--help` (exit 0, usage naming the command), and a
@@ -134,3 +134,50 @@ def test_every_command_in_the_table_answers_help():
     assert bad == []
     print('commands with their own --device:', ' '.join(own))
     assert set(own) <= OWN_DEVICE_OPTION, set(own) - OWN_DEVICE_OPTION
+
+
+# --- fast answers (issue 26 item 5) --------------------------------------------------------------------------------
+# Commands whose `--help` and argument errors load no torch, TensorFlow, CuPy or Ray (their parsers live in light
+# modules that import the working module inside the main, after the checks). Extend this list as commands join.
+FAST_HELP = ['prep-2d-dataset', 'train-2d', 'test-2d', 'predict-2d', 'srn-data', 'train-srn', 'update-srn', 'fit-srn',
+             'render-srn', 'eval-srn', 'experiment-srn-fewshot']
+HEAVY = ('torch', 'tensorflow', 'keras', 'cupy', 'ray')
+
+FAST_PROBE = textwrap.dedent('''
+    import contextlib, io, json, sys
+    from thesis_recon.cli import main
+    out = []
+    for argv in json.loads(sys.argv[1]):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            try: code = main(argv)
+            except SystemExit as e: code = e.code
+        out.append([argv[0], code, err.getvalue(), sorted(m for m in %r if m in sys.modules)])
+    print(json.dumps(out))''' % (HEAVY,))
+
+def fast_answers(argvs, cwd=None):
+    res = subprocess.run([sys.executable, '-c', FAST_PROBE, json.dumps(argvs)], capture_output=True, text=True, cwd=cwd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+def test_help_of_the_light_commands_loads_no_framework():
+    "`thesis-recon CMD --help` of every FAST_HELP command, in one fresh process: exit 0 and no heavy framework imported."
+    for cmd, code, err, heavy in fast_answers([[c, '--help'] for c in FAST_HELP]):
+        assert (code, heavy) == (0, []), (cmd, code, heavy, err)
+
+@pytest.mark.parametrize('argv,message', [
+    (['train-2d', '--config', 'train_enet_synthetic', '--set', 'trainer.epoch=3'], "unknown key 'trainer.epoch'"),
+    (['train-2d', '--config', 'nosuch_config'], 'no shipped config named nosuch_config'),
+    (['test-2d', '--config', 'test_enet', '--device', 'tpu'], "invalid choice: 'tpu'"),
+    (['srn-data', 'out', '--sidelength', '0'], '--sidelength 0: must be at least 8'),
+    (['srn-data', 'out', '--n_train', '-3'], '--n_train -3: must be at least 1'),
+    (['train-srn', '--config', 'srn_train_tiny', '--set', 'nosuch=1'], "unknown key 'nosuch'"),
+    (['eval-srn', '--config', 'nosuch.yml'], 'nosuch.yml'),
+])
+def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message, tmp_path):
+    (cmd, code, err, heavy), = fast_answers([argv], cwd=tmp_path)
+    assert code == 2 and heavy == [], (code, heavy, err)
+    last = err.strip().splitlines()[-1]          # argparse's own errors come under its usage lines; ours are one line
+    assert message in last and last.count(cmd) == 1 and 'Traceback' not in err, err
+    assert err.count('\n') == 1 or last.startswith(f'thesis-recon {cmd}: error: argument'), err
+    assert list(tmp_path.iterdir()) == []

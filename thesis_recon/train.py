@@ -19,7 +19,7 @@ from .config import config_to_dict
 __all__ = ['CHECKPOINT_FORMAT', 'TrainOptions', 'resolve_device', 'seed_everything', 'seed_worker', 'rng_state', 'set_rng_state',
            'forked_rng', 'epoch_indices', 'batch_seed', 'SeededBatches', 'epoch_loader', 'to_device', 'autocast',
            'unwrap', 'save_checkpoint', 'load_checkpoint', 'DistInfo', 'dist_info', 'setup_processes',
-           'deferred_sigint', 'FitResult', 'summary_writer', 'run_extent', 'fit', 'add_train_args']
+           'deferred_sigint', 'FitResult', 'summary_writer', 'run_extent', 'fit']
 
 # %% ../nbs/39_train.ipynb #782f91be
 @dataclass
@@ -634,10 +634,4 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
 # %% ../nbs/39_train.ipynb #2e3c8b2e
-def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "Add `--device {auto,cpu,cuda}` and `--resume [CHECKPOINT]` to a training command's parser."
-    parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
-                        help='where to train: auto (the GPU when torch sees one), cpu or cuda (default: auto)')
-    parser.add_argument('--resume', nargs='?', const=True, default=False, metavar='CHECKPOINT',
-                        help="continue a run: from CHECKPOINT, or without a value from latest.tar in the run's checkpoint folder")
-    return parser
+from .train_args import add_train_args   # its home is torch-free (39b_train_args): the commands' --help loads no torch

@@ -5,21 +5,22 @@ reads them as normalised 328x256 images with NYU40 labels, augmented in torch fo
 
 # %% ../../nbs/40_seg2d_data.ipynb #b4a019cc
 from __future__ import annotations
-import argparse, os, shutil, sys
+import os, shutil
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from ..core import ArgumentParser, ThesisReconError, atomic_path, warn_data
+from ..core import ThesisReconError, atomic_path, warn_data
 from PIL import Image
 from ..images import IMAGE_MEAN, IMAGE_STD, read_color, read_label_png, resize_color, resize_nearest
 from ..labels import read_split
+from .config import NUM_CLASSES
 
 # %% auto #0
-__all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'NUM_CLASSES', 'RESIZES', 'prep_2d_dataset', 'adjust_hue',
-           'color_jitter', 'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize', 'thesis_resize_crop',
-           'list_images', 'load_image', 'Seg2dDataset', 'prep_2d_dataset_main']
+__all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'RESIZES', 'prep_2d_dataset', 'adjust_hue', 'color_jitter',
+           'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize', 'thesis_resize_crop', 'list_images',
+           'load_image', 'Seg2dDataset']
 
 # %% ../../nbs/40_seg2d_data.ipynb #4812115f
 IMAGE_ROOT, LABEL_ROOT = 'scannet_250k_images', 'labels_250k_images'
@@ -57,7 +58,7 @@ def prep_2d_dataset(data_path, out, train_list=None, val_list=None, copy: bool =
     data_path, out = Path(data_path), Path(out)
     if not data_path.is_dir(): raise ThesisReconError(f'{data_path}: exported data folder not found')
     lists = {s: l for s, l in (('train', train_list), ('val', val_list)) if l is not None}
-    if not lists: raise ThesisReconError('prep-2d-dataset: give --train_list and/or --val_list')
+    if not lists: raise ThesisReconError('give --train_list and/or --val_list')
     plan = {}
     for split, lst in lists.items():
         scenes = read_split(lst)
@@ -143,7 +144,6 @@ def augment(image, label, generator=None, flip_p: float = 0.5, jitter: float = 0
     return image, label
 
 # %% ../../nbs/40_seg2d_data.ipynb #6d0549b1
-NUM_CLASSES = 41
 RESIZES = ('nearest', 'bilinear')
 
 def _nearest(img: np.ndarray, size) -> np.ndarray:
@@ -242,27 +242,3 @@ class Seg2dDataset(torch.utils.data.Dataset):
         item = {'image': torch.from_numpy(normalize(rgb, self.mean, self.std)), 'name': path.stem}
         if label is not None: item['label'] = label.contiguous()
         return item
-
-# %% ../../nbs/40_seg2d_data.ipynb #8313c79f
-def prep_2d_dataset_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon prep-2d-dataset`: lay out exported frames as the flat 2D segmentation data set."
-    p = ArgumentParser(prog='thesis-recon prep-2d-dataset',
-                                description='Lay out exported ScanNet-like scenes (<scene>/color/N.jpg + label/N.png) as the '
-                                            "thesis's 2D segmentation data set: OUT/scannet_250k_images/{trainset,valset}/<scene>_N.jpg "
-                                            'and OUT/labels_250k_images/{trainset,valset}/<scene>_N.png, by hard links (copies where '
-                                            'links fail). Files already there are kept, so a rerun resumes.')
-    p.add_argument('--data_path', required=True,
-                   help='the exported data folder (one <scene>/ folder per scene, from export-scannet or synth)')
-    p.add_argument('--train_list', default=None,
-                   help="text file of the training scenes, one a line ('train' for the official ScanNet list)")
-    p.add_argument('--val_list', default=None,
-                   help="text file of the validation scenes, one a line ('val' for the official ScanNet list)")
-    p.add_argument('--out', required=True, help='output folder (DIR of DIR/scannet_250k_images and DIR/labels_250k_images)')
-    p.add_argument('--copy', action='store_true', help='copy the files instead of hard-linking them')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    a = p.parse_args(argv)
-    counts = prep_2d_dataset(a.data_path, a.out, a.train_list, a.val_list, copy=a.copy, progress=not a.quiet)
-    for split, c in counts.items():
-        print(f'{split}: {sum(c.values())} frames in {Path(a.out)/IMAGE_ROOT/SPLIT_DIRS[split]} '
-              f'({c["link"]} linked, {c["copy"]} copied, {c["kept"]} already there)')
-    return 0

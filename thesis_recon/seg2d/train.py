@@ -6,143 +6,30 @@ colourised label maps. `load_2d_model` hands a trained network to the 3D stages.
 
 # %% ../../nbs/43_seg2d_train.ipynb #384c684c
 from __future__ import annotations
-import argparse, json, math, sys, time
-from dataclasses import dataclass, field
+import json, math, time
 from pathlib import Path
-from typing import Literal, Optional
 import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from ..core import ArgumentParser, ThesisReconError, atomic_write_text
-from ..config import load_config, save_config, shipped_config
-from ..labels import NYU40_NAMES
-from ..train import TrainOptions, fit, resolve_device, seed_everything, load_checkpoint, add_train_args, autocast, dist_info
-from ..labels import class_weights_from_frequencies
-from ..images import IMAGE_MEAN, IMAGE_STD
-from .data import Seg2dDataset, NUM_CLASSES, load_image, normalize, COLOR_SUFFIXES
+from ..core import ThesisReconError, atomic_write_text
+from ..config import save_config
+from ..labels import NYU40_NAMES, class_weights_from_frequencies, nyu40_colormap
+from ..train import TrainOptions, fit, resolve_device, seed_everything, load_checkpoint, autocast, dist_info
+from ..images import IMAGE_MEAN, IMAGE_STD, write_color
+from .config import (NUM_CLASSES, IOU_IGNORE_INDEX, ModelsConfig, LoaderConfig, TrainerConfig, OptimizerConfig,
+                                       Seg2dConfig, load_seg2d_config, example_configs, run_dirs)
+from .data import Seg2dDataset, load_image, normalize, list_images
 from .enet import ENet, ENet3DMV
 from .deeplab import DeepLabV3
 
 # %% auto #0
-__all__ = ['IOU_IGNORE_INDEX', 'ARCHITECTURES', 'ModelsConfig', 'LoaderConfig', 'TrainerConfig', 'OptimizerConfig', 'Seg2dConfig',
-           'load_seg2d_config', 'example_configs', 'build_2d_model', 'load_2d_model', 'confusion_matrix', 'iou_scores',
-           'iou_table', 'write_iou_results', 'label_histogram', 'seg2d_class_weights', 'match_logits',
-           'fixed_cross_entropy', 'seg2d_loss', 'evaluate_2d', 'majority_baseline', 'run_dirs', 'train_2d', 'test_2d',
-           'colorize_labels', 'predict_2d', 'train_2d_main', 'test_2d_main', 'predict_2d_main']
+__all__ = ['ARCHITECTURES', 'build_2d_model', 'load_2d_model', 'confusion_matrix', 'iou_scores', 'iou_table', 'write_iou_results',
+           'label_histogram', 'seg2d_class_weights', 'match_logits', 'fixed_cross_entropy', 'seg2d_loss', 'evaluate_2d',
+           'majority_baseline', 'train_2d', 'test_2d', 'colorize_labels', 'predict_2d']
 
-# %% ../../nbs/43_seg2d_train.ipynb #d08b992d
-@dataclass
-class ModelsConfig:
-    "`models{...}`: which network and how it starts."
-    architecture: Literal['enet3dmv', 'enet', 'deeplabv3'] = 'enet3dmv'
-    num_classes: int = NUM_CLASSES
-    in_channels: int = 3
-    freeze_bn: bool = False
-    freeze_dropout: bool = False
-    load_path: Optional[str] = None           # a .tar checkpoint: weights to start from (train) or to test (test/predict)
-    width: float = 1.0                        # DeepLabV3 backbone width factor (1 = ResNet-50)
-    pretrained_backbone: Optional[str] = None # DeepLabV3: torchvision ImageNet ResNet-50 state dict; then only layer4 trains
-    freeze_backbone: Optional[bool] = None    # DeepLabV3: only layer4 of the backbone trains (None: when starting from weights)
-    frozen_bn_train_mode: bool = False        # frozen layers' batch norms follow train() (the thesis's DeepLab training)
-
-@dataclass
-class LoaderConfig:
-    "`train_loader` / `val_loader` / `test_loader{...}`: a flat image folder and its labels."
-    img_dir: str
-    label_dir: Optional[str] = None
-    img_size: tuple[int, int] = (328, 256)            # (width, height)
-    label_img_size: Optional[tuple[int, int]] = None  # default img_size
-    mean: tuple[float, float, float] = tuple(float(m) for m in IMAGE_MEAN)
-    std: tuple[float, float, float] = tuple(float(s) for s in IMAGE_STD)
-    augmentation: bool = False
-    resize: Literal['nearest', 'bilinear'] = 'nearest'   # colour resizing (the thesis: nearest)
-    batch_size: int = 32
-    shuffle: bool = True
-    num_workers: int = 4
-
-@dataclass
-class TrainerConfig:
-    "`trainer{...}`."
-    epochs: int = 10
-    log_nth: int = 10                          # steps between logged training scalars
-    single_sample: bool = False                # train (and validate) on the first image only: an overfitting check
-    add_figure_tensorboard: bool = False       # predictions beside the labels in TensorBoard at each validation
-    load_path: Optional[str] = None            # checkpoint to resume from when resume_training
-    resume_training: bool = False
-    training_type: Optional[str] = None        # kept from the thesis's files; unused
-    max_steps: Optional[int] = None            # stop after this many optimizer steps
-    val_check_interval: Optional[int] = None   # steps between validations (default: each epoch)
-    seed: int = 0
-
-@dataclass
-class OptimizerConfig:
-    "`optimizer{...}`: AdamW."
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-
-IOU_IGNORE_INDEX = [0, 13, 15, 17, 18, 19, 20, 21, 22, 23, 25, 26, 27, 29, 30, 31, 32, 35, 37, 38, 40]
-
-@dataclass
-class Seg2dConfig:
-    "A 2D segmentation config (`train_enet.json`, `test_enet.json`, ...)."
-    models: ModelsConfig = field(default_factory=ModelsConfig)
-    train_loader: Optional[LoaderConfig] = None
-    val_loader: Optional[LoaderConfig] = None
-    test_loader: Optional[LoaderConfig] = None
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    ignore_index: int = 0
-    IoU_ignore_index: list[int] = field(default_factory=lambda: list(IOU_IGNORE_INDEX))
-    name: Optional[str] = None                 # experiment folder name (default: the architecture)
-    save_dir: str = 'saved'
-    label_smoothing: float = 0.1
-    class_weighting: Literal['enet', 'none'] = 'enet'
-    class_weight_c: float = 1.2                # w_c = 1 / ln(class_weight_c + p_c)
-
-def load_seg2d_config(source, overrides: dict | None = None) -> Seg2dConfig:
-    "A `Seg2dConfig` from a file, a shipped config's name (`train_enet`), or a dict; `overrides` = {'trainer.epochs': 1}."
-    if isinstance(source, (str, Path)) and not Path(source).exists() and Path(str(source)).parent == Path('.'):
-        source = shipped_config(str(source))
-    return load_config(source, Seg2dConfig, overrides=overrides)
-
-# %% ../../nbs/43_seg2d_train.ipynb #00e25510
-def _loader(split: str, img_size=(328, 256), augmentation=False, batch_size=32, shuffle=True, num_workers=4, root='data/2d',
-            label_img_size=None):
-    return {'img_dir': f'{root}/scannet_250k_images/{split}', 'label_dir': f'{root}/labels_250k_images/{split}',
-            'img_size': list(img_size), 'label_img_size': list(label_img_size or img_size), 'mean': [float(m) for m in IMAGE_MEAN],
-            'std': [float(s) for s in IMAGE_STD], 'augmentation': augmentation, 'resize': 'nearest', 'batch_size': batch_size,
-            'shuffle': shuffle, 'num_workers': num_workers}
-
-def example_configs() -> dict:
-    "The shipped 2D configs as dicts: {file name: config}."
-    models = lambda arch, **kw: {'architecture': arch, 'num_classes': 41, 'in_channels': 3, 'freeze_bn': False,
-                                 'freeze_dropout': False, 'load_path': None, **kw}
-    trainer = lambda **kw: {'epochs': 1500, 'log_nth': 50, 'single_sample': False, 'add_figure_tensorboard': True,
-                            'load_path': None, 'resume_training': False, 'training_type': 'semantic_segmentation_2d', **kw}
-    common = {'ignore_index': 0, 'IoU_ignore_index': list(IOU_IGNORE_INDEX), 'label_smoothing': 0.1,
-              'class_weighting': 'enet', 'class_weight_c': 1.2, 'optimizer': {'learning_rate': 1e-3, 'weight_decay': 0.0}}
-    enet_labels = (41, 32)   # the thesis's ENet: labels at its 1/8 output size
-    return {
-        'train_enet.json': {'models': models('enet3dmv'),
-                            'train_loader': _loader('trainset', augmentation=True, batch_size=64, label_img_size=enet_labels),
-                            'val_loader': _loader('valset', shuffle=False, batch_size=64, label_img_size=enet_labels),
-                            'trainer': trainer(), **common},
-        'train_deeplabv3.json': {'models': models('deeplabv3', load_path='data/deeplabv3_resnet50_coco.tar', freeze_backbone=True,
-                                                  frozen_bn_train_mode=True),
-                                 'train_loader': _loader('trainset', augmentation=True, batch_size=32),
-                                 'val_loader': _loader('valset', shuffle=False, batch_size=32), 'trainer': trainer(), **common},
-        'test_enet.json': {'models': models('enet3dmv', load_path='saved/models/enet3dmv/RUN/best.tar'),
-                           'test_loader': _loader('valset', shuffle=False, batch_size=64, label_img_size=enet_labels), **common},
-        'train_enet_synthetic.json': {'models': models('enet3dmv'),
-                                      'train_loader': _loader('trainset', (80, 64), True, 8, True, 2, 'data/2d_synthetic', (10, 8)),
-                                      'val_loader': _loader('valset', (80, 64), False, 8, False, 0, 'data/2d_synthetic', (10, 8)),
-                                      'trainer': trainer(epochs=20, log_nth=10, add_figure_tensorboard=False), **common,
-                                      'name': 'enet_synthetic'},
-    }
-
-# %% ../../nbs/43_seg2d_train.ipynb #d9a6aaed
+# %% ../../nbs/43_seg2d_train.ipynb #8e5f4fea
 ARCHITECTURES = {'enet3dmv': ENet3DMV, 'enet': ENet, 'deeplabv3': DeepLabV3}
 
 def build_2d_model(models: ModelsConfig) -> nn.Module:
@@ -182,7 +69,7 @@ def load_2d_model(checkpoint_path=None, architecture: str = 'enet3dmv', num_clas
     if ck is not None: load_checkpoint(checkpoint_path, net, arch=architecture)
     return net.eval()
 
-# %% ../../nbs/43_seg2d_train.ipynb #5662eb49
+# %% ../../nbs/43_seg2d_train.ipynb #f9cf3688
 def confusion_matrix(pred, target, num_classes: int = NUM_CLASSES, ignore_index: int = 0):
     "(C, C) int64 counts of pixels with label i (row) predicted j (column); pixels labelled `ignore_index` left out."
     pred, target = torch.as_tensor(pred).reshape(-1).long(), torch.as_tensor(target).reshape(-1).long()
@@ -203,7 +90,7 @@ def iou_scores(conf, iou_ignore_index=IOU_IGNORE_INDEX) -> dict:
     return {'iou': iou, 'miou': float(np.mean(valid)) if valid else math.nan,
             'pixel_acc': float(tp.sum() / total) if total > 0 else math.nan}
 
-# %% ../../nbs/43_seg2d_train.ipynb #88b936c7
+# %% ../../nbs/43_seg2d_train.ipynb #bdbc9a21
 def iou_table(scores: dict) -> str:
     "The per-class IoU, mIoU and pixel accuracy of `iou_scores` as a text table."
     lines = [f'{"id":>3}  {"class":<16}{"IoU":>7}']
@@ -226,7 +113,7 @@ def write_iou_results(scores: dict, out_dir, conf=None) -> tuple[Path, Path]:
     atomic_write_text(out/'iou.json', json.dumps(data, indent=1))
     return out/'iou.csv', out/'iou.json'
 
-# %% ../../nbs/43_seg2d_train.ipynb #52ac2405
+# %% ../../nbs/43_seg2d_train.ipynb #729c3dc6
 def label_histogram(dataset: Seg2dDataset, max_images: int = 1000, progress: bool = False) -> np.ndarray:
     "(num_classes,) pixel counts of the labels of `dataset` (up to `max_images` of them, evenly spaced)."
     n = len(dataset)
@@ -261,7 +148,7 @@ def seg2d_loss(weight=None, ignore_index: int = 0, label_smoothing: float = 0.1)
         return fixed_cross_entropy(model(batch['image']), batch['label'], weight, ignore_index, label_smoothing)
     return loss_fn
 
-# %% ../../nbs/43_seg2d_train.ipynb #31338ab9
+# %% ../../nbs/43_seg2d_train.ipynb #7b37b646
 @torch.no_grad()
 def evaluate_2d(model, loader, device, loss_fn=None, iou_ignore_index=IOU_IGNORE_INDEX, ignore_index: int = 0,
                 progress: bool = False) -> tuple[dict, torch.Tensor]:
@@ -287,21 +174,15 @@ def majority_baseline(hist_train, val_conf_rows, iou_ignore_index=IOU_IGNORE_IND
     conf = torch.zeros(len(rows), len(rows), dtype=torch.int64); conf[:, k] = rows
     return iou_scores(conf, iou_ignore_index)
 
-# %% ../../nbs/43_seg2d_train.ipynb #a55d614e
+# %% ../../nbs/43_seg2d_train.ipynb #52ac2405
 def _dataset(loader: LoaderConfig, models: ModelsConfig, augmentation=None, labels: bool = True) -> Seg2dDataset:
     return Seg2dDataset(loader.img_dir, loader.label_dir if labels else None, loader.img_size, loader.label_img_size,
                         loader.mean, loader.std, loader.augmentation if augmentation is None else augmentation,
                         models.num_classes, resize=loader.resize)
 
-def run_dirs(cfg: Seg2dConfig, run: str) -> dict:
-    "The run's folders: `models`, `runs` and `test_results` under `save_dir/<kind>/<name>/<run>`."
-    name = cfg.name or cfg.models.architecture
-    return {k: Path(cfg.save_dir)/k/name/run for k in ('models', 'runs', 'test_results')}
-
 def _figures(model, loader, device, n: int = 4):
     "Images, labels and predictions of the first validation batch, as one figure."
-    import matplotlib.pyplot as plt
-    from thesis_recon.synthetic_scene import nyu40_colormap
+    import matplotlib.pyplot as plt    # only when figures are asked for
     cm = nyu40_colormap()
     batch = next(iter(loader))
     pred = model(batch['image'][:n].to(device)).argmax(1).cpu()
@@ -319,7 +200,7 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
     if cfg.train_loader is None: raise ThesisReconError('config: a training config needs a train_loader section')
     if cfg.val_loader is None: raise ThesisReconError('config: a training config needs a val_loader section')
     if cfg.trainer.resume_training and cfg.trainer.load_path: resume = resume or cfg.trainer.load_path
-    resolve_device(device)
+    device = resolve_device(device)          # the trainer takes the resolved device
     run = run or time.strftime('%Y%m%d-%H%M%S')
     dirs = run_dirs(cfg, run)
     train_set = _dataset(cfg.train_loader, cfg.models)
@@ -341,7 +222,7 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
         return {'miou': scores['miou'], 'pixel_acc': scores['pixel_acc'], 'loss': scores['loss']}
     options = TrainOptions(epochs=cfg.trainer.epochs, max_steps=cfg.trainer.max_steps, batch_size=cfg.train_loader.batch_size,
                            num_workers=cfg.train_loader.num_workers, shuffle=cfg.train_loader.shuffle,
-                           log_every=cfg.trainer.log_nth, val_every=cfg.trainer.val_check_interval, device=device,
+                           log_every=cfg.trainer.log_every, val_every=cfg.trainer.val_check_interval, device=device,
                            seed=cfg.trainer.seed, best_metric='miou', best_mode='max', checkpoint_dir=dirs['models'],
                            log_dir=dirs['runs'], resume=resume, progress=progress)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -351,7 +232,7 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
                  config=cfg, arch=cfg.models.architecture, figures=_figures if cfg.trainer.add_figure_tensorboard else None)
     return result, model, dirs
 
-# %% ../../nbs/43_seg2d_train.ipynb #de828682
+# %% ../../nbs/43_seg2d_train.ipynb #d772c376
 def _checkpoint_of(cfg: Seg2dConfig, checkpoint=None) -> Path:
     path = checkpoint or cfg.models.load_path
     if not path: raise ThesisReconError('models.load_path: give the checkpoint to use (in the config or with --checkpoint)')
@@ -379,21 +260,18 @@ def test_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', chec
 
 def colorize_labels(labels) -> np.ndarray:
     "(H, W) NYU40 ids -> (H, W, 3) uint8 in the figures' NYU40 colours."
-    from thesis_recon.synthetic_scene import nyu40_colormap
     cm = (nyu40_colormap() * 255).round().astype(np.uint8)
     return cm[np.clip(np.asarray(labels), 0, len(cm) - 1)]
 
 def predict_2d(cfg: Seg2dConfig, images, out_dir, device: str = 'auto', checkpoint=None, batch_size: int = 8,
                progress: bool = True) -> list[Path]:
     "Colourised predicted label maps `out_dir/<stem>.png` for image files (or folders of them); returns the paths."
-    from thesis_recon.images import write_color
-    from thesis_recon.seg2d.data import list_images
     files = []
     for p in map(Path, images):
         if p.is_dir(): files += list_images(p)
         elif p.is_file(): files.append(p)
         else: raise ThesisReconError(f'{p}: image not found')
-    if not files: raise ThesisReconError('predict-2d: no images given')
+    if not files: raise ThesisReconError(f"no images in {', '.join(map(str, images))}")
     dev = resolve_device(device)
     loader_cfg = cfg.test_loader or cfg.val_loader
     img_size = loader_cfg.img_size if loader_cfg is not None else (328, 256)
@@ -408,72 +286,3 @@ def predict_2d(cfg: Seg2dConfig, images, out_dir, device: str = 'auto', checkpoi
         for f, lab in zip(chunk, pred):
             write_color(out/f'{f.stem}.png', colorize_labels(lab)); written.append(out/f'{f.stem}.png')
     return written
-
-# %% ../../nbs/43_seg2d_train.ipynb #11f84678
-def _common_args(p: argparse.ArgumentParser, train: bool = False):
-    p.add_argument('--config', required=True,
-                   help="config file (.json/.yml), or the name of a shipped one (train_enet, train_deeplabv3, test_enet, "
-                        "train_enet_synthetic; `thesis-recon write-config NAME OUT` copies one to edit)")
-    p.add_argument('--set', dest='set', action='append', default=[], metavar='KEY=VALUE',
-                   help='change a config key, e.g. --set trainer.epochs=3 (VALUE read as JSON when it parses; repeatable)')
-    p.add_argument('--run_name', dest='run', default=None,
-                   help="run name: the folder under saved/{models,runs,test_results}/<name>/ (default: the date and time"
-                        + ("; with --resume and no --run_name, the newest run)" if train else ")"))
-    if train: add_train_args(p)
-    else:
-        p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto',
-                       help='where to run: auto (the GPU when torch sees one), cpu or cuda (default: auto)')
-        p.add_argument('--checkpoint', default=None, help='the .tar checkpoint to use (default: models.load_path of the config)')
-    p.add_argument('--quiet', action='store_true', help='no progress bars')
-
-def _config_from_args(a) -> Seg2dConfig:
-    from thesis_recon.config import parse_sets
-    return load_seg2d_config(a.config, parse_sets(a.set))
-
-def _newest_run(cfg: Seg2dConfig) -> str:
-    root = run_dirs(cfg, 'x')['models'].parent
-    runs = sorted((p for p in root.glob('*') if (p/'latest.tar').is_file()), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-    if not runs: raise ThesisReconError(f'--resume: no run with a latest.tar under {root} (give --run_name)')
-    return runs[-1].name
-
-def train_2d_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon train-2d --config train_enet.json [--device] [--resume]`: train ENet or DeepLabV3."
-    p = ArgumentParser(prog='thesis-recon train-2d',
-                                description='Train ENet or DeepLabV3 for 2D semantic segmentation (41 NYU40 classes) on the layout of '
-                                            'prep-2d-dataset. Checkpoints (latest.tar, best.tar by validation mIoU) go to '
-                                            'saved/models/<name>/<run>/, TensorBoard events to saved/runs/<name>/<run>/. '
-                                            'Multi-process: torchrun --nproc_per_node N -m thesis_recon.cli train-2d ...')
-    _common_args(p, train=True)
-    a = p.parse_args(argv)
-    cfg = _config_from_args(a)
-    run = a.run or (_newest_run(cfg) if a.resume is True else None)
-    res, _, dirs = train_2d(cfg, run=run, device=a.device, resume=a.resume, progress=not a.quiet)
-    if dist_info().is_main:
-        best = f'{res.best_metric:.4f}' if res.best_metric is not None else '-'
-        print(f'trained {res.step} steps; best validation mIoU {best}; checkpoints in {dirs["models"]}, TensorBoard in {dirs["runs"]}')
-    return 0
-
-def test_2d_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon test-2d --config test_enet.json`: the IoU table of a checkpoint."
-    p = ArgumentParser(prog='thesis-recon test-2d',
-                                description='Evaluate a 2D segmentation checkpoint (models.load_path or --checkpoint) on the '
-                                            "config's test_loader images: per-class IoU over the 20 ScanNet classes, mIoU and pixel "
-                                            'accuracy, printed and written to saved/test_results/<name>/<run>/iou.csv and iou.json.')
-    _common_args(p)
-    a = p.parse_args(argv)
-    scores, _, out = test_2d(_config_from_args(a), run=a.run, device=a.device, checkpoint=a.checkpoint, progress=not a.quiet)
-    print(iou_table(scores)); print(f'written: {out/"iou.csv"}, {out/"iou.json"}')
-    return 0
-
-def predict_2d_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon predict-2d --config ... IMAGES... --out DIR`: colourised label maps."
-    p = ArgumentParser(prog='thesis-recon predict-2d',
-                                description='Predict NYU40 labels for images with a 2D segmentation checkpoint and write them as '
-                                            'colourised PNGs OUT/<image name>.png (at the config test/val image size, 328x256 by default).')
-    p.add_argument('images', nargs='+', metavar='IMAGES', help='image files, or folders of them')
-    p.add_argument('--out', required=True, help='output folder')
-    _common_args(p)
-    a = p.parse_args(argv)
-    written = predict_2d(_config_from_args(a), a.images, a.out, device=a.device, checkpoint=a.checkpoint, progress=not a.quiet)
-    print(f'wrote {len(written)} label maps to {a.out}')
-    return 0

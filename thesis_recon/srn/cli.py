@@ -10,21 +10,18 @@ import argparse, csv, io, json
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from ..core import ArgumentParser, ThesisReconError, atomic_write_text
-from ..config import load_config, save_config, shipped_config, parse_sets
-from ..train import add_train_args, resolve_device
+from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_write_text, resolve_device
+from ..config import load_config, save_config, resolve_config_arg, parse_sets, read_config_file
+from ..train_args import add_train_args
 from ..frames import write_matrix_txt
 from ..images import write_color, write_label_png
-from .data import (SRNDataset, open_split, make_srn_dataset, read_point_cloud, sphere_poses, write_intrinsics,
-                                   CLASS_NAMES)
-from .model import SemanticSRN
-from .eval import render_views, view_point_cloud, write_point_cloud, point_labels
-from .train import (SRNTrainConfig, SRNUpdateConfig, train_srn, update_srn, load_model, srn_of,
-                                    evaluate_views)
+from .config import SRNTrainConfig, SRNUpdateConfig, CLASS_NAMES, BUDGETS, check_srn_data_sizes
+# The modules that work (srn.data, .model, .eval, .train, .fewshot) import torch: each command imports them inside its
+# functions, after its arguments and config are read and checked, so that --help and a bad argument answer at once.
 
 # %% auto #0
 __all__ = ['ORIGINAL_FLAGS', 'int_list', 'train_srn_main', 'fit_srn_main', 'update_srn_main', 'render_srn_main', 'eval_srn_main',
-           'srn_data_main']
+           'srn_data_main', 'experiment_srn_fewshot_main']
 
 # %% ../../nbs/74_srn_cli.ipynb #e04abb34
 _TRAIN_PY = ('img_sidelengths', 'max_steps_per_img_sidelength', 'batch_size_per_img_sidelength', 'data_root', 'val_root',
@@ -73,13 +70,9 @@ def _join_lists(args: dict, names) -> dict:
 
 def _config_source(name):
     "A config path, or the name of a shipped config (`srn_train_tiny.yml` or `srn_train_tiny`)."
-    if name is None: return {}
-    p = Path(name)
-    if p.is_file(): return p
-    if p.parent == Path('.'): return shipped_config(str(name))
-    raise ThesisReconError(f'--config_filepath {name}: no such file')
+    return {} if name is None else resolve_config_arg(name)
 
-_COMMON = ('config_filepath', 'resume', 'device', 'set')
+_COMMON = ('config_filepath', 'resume', 'device', 'set', 'no_progress')
 
 def _config(args: argparse.Namespace, schema, model_keys=(), lists=(), defaults: dict | None = None, drop=()) -> object:
     "The step's config: the config file (or the defaults) with the command's `defaults`, then --set items, then the flags given."
@@ -96,6 +89,7 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
                         'keys as the long options below; flags given override it')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='override one config key (dotted for the model: model.tracing_steps=4); repeatable')
+    add_progress_arg(p)
     return p
 
 def _compat(p, flags: dict):
@@ -200,6 +194,7 @@ def _train_options(p, fit_only: bool = False):
     return p
 
 def _finish(model, results, cfg) -> int:
+    from thesis_recon.srn.train import srn_of   # lazy: torch (see the note at the top)
     root = Path(cfg.logging_root)
     save_config(cfg, root/'config.yml')
     last = results[-1].history[-1] if results and results[-1].history else {}
@@ -217,7 +212,8 @@ def train_srn_main(argv: list[str] | None = None) -> int:
     cfg = _config(args, SRNTrainConfig, _MODEL_KEYS, _LISTS)
     if not cfg.data_root: raise ThesisReconError('--data_root: required (a folder of instance folders)')
     _check_obj_name(c, cfg.data_root, cfg)
-    model, results = train_srn(cfg, resume=args.resume)
+    from thesis_recon.srn.train import train_srn   # lazy: torch (see the note at the top)
+    model, results = train_srn(cfg, resume=args.resume, progress=not args.no_progress)
     return _finish(model, results, cfg)
 
 def fit_srn_main(argv: list[str] | None = None) -> int:
@@ -234,7 +230,8 @@ def fit_srn_main(argv: list[str] | None = None) -> int:
     cfg = _config(args, SRNTrainConfig, _MODEL_KEYS, _LISTS, defaults=own)
     if not cfg.data_root or not cfg.checkpoint_path: raise ThesisReconError('--data_root and --checkpoint_path are required')
     _check_obj_name(c, cfg.data_root, cfg)
-    model, results = train_srn(cfg, resume=args.resume)
+    from thesis_recon.srn.train import train_srn   # lazy: torch (see the note at the top)
+    model, results = train_srn(cfg, resume=args.resume, progress=not args.no_progress)
     return _finish(model, results, cfg)
 
 # %% ../../nbs/74_srn_cli.ipynb #265d0860
@@ -295,11 +292,12 @@ def update_srn_main(argv: list[str] | None = None) -> int:
                                                  'max_steps_per_img_sidelength'))
     if not cfg.data_root: raise ThesisReconError('--data_root: required (the labelled training split)')
     _check_obj_name(c, cfg.data_root, cfg)
+    from thesis_recon.srn.train import load_model, srn_of, update_srn   # lazy: torch (see the note at the top)
     if cfg.checkpoint_path and ('embedding_size' in c or 'tracing_steps' in c):
         srn = srn_of(load_model(cfg.checkpoint_path)[0])
         if 'embedding_size' in c and srn.latent_dim != c['embedding_size']:
             raise ThesisReconError(f"--embedding_size {c['embedding_size']}: {cfg.checkpoint_path} has codes of {srn.latent_dim}")
-    model, res = update_srn(cfg, resume=args.resume, tracing_steps=c.get('tracing_steps'))
+    model, res = update_srn(cfg, resume=args.resume, tracing_steps=c.get('tracing_steps'), progress=not args.no_progress)
     save_config(cfg, Path(cfg.logging_root)/'config.yml')
     vals = res.val_history[-1] if res.val_history else {}
     print(f"{type(model).__name__} ({cfg.model_type}): step {res.step}; "
@@ -326,13 +324,16 @@ def _common_eval(p):
     _flag(p, 'linear', 'accepted: the model has a linear head (as --eval_mode linear)')
     _flag(p, 'preload', 'accepted; views are always held in memory')
     for name in ('has_params', 'fit_single_srn', 'use_unet_renderer'): _flag(p, name, f'refused: {_UNSUPPORTED[name]} is not implemented')
-    p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to run (default: auto)')
+    add_device_arg(p)
+    add_progress_arg(p)
 
 def _eval_model(args: dict, mode: str = 'linear'):
     "The model: --checkpoint_path (with the head of --linear_path), or --unet_path for the U-Net; checks and overrides applied."
     _refuse_unsupported(args)
     if 'data_root' not in args: raise ThesisReconError('--data_root is required')
-    dev = resolve_device(args['device'])
+    from thesis_recon.srn.model import SemanticSRN                # lazy: torch (see the note at the top)
+    from thesis_recon.srn.train import load_model, srn_of
+    dev = resolve_device(args['device'], 'torch')
     path = args.get('unet_path') if mode == 'unet' and 'unet_path' in args else args.get('checkpoint_path')
     if path is None: raise ThesisReconError('--checkpoint_path is required' + (' (or --unet_path)' if mode == 'unet' else ''))
     model = load_model(path, dev)[0]
@@ -355,7 +356,6 @@ def _eval_config_option(p):
 
 def _eval_args(p, argv) -> dict:
     "The options: the config file's values, then --set, then the flags given (unknown keys are errors naming the file)."
-    from thesis_recon.config import read_config_file
     args = vars(p.parse_args(argv))
     src, sets = args.pop('config_filepath'), parse_sets(args.pop('set'))
     raw = dict(read_config_file(_config_source(src))) if src else {}
@@ -366,6 +366,7 @@ def _eval_args(p, argv) -> dict:
     return {**raw, **sets, **args}
 
 def _eval_data(args: dict, semantic: bool):
+    from thesis_recon.srn.data import SRNDataset, open_split   # lazy: torch (see the note at the top)
     kw = dict(max_num_instances=args.get('max_num_instances', -1), specific_observation_idcs=args.get('specific_observation_idcs'))
     if args.get('obj_name'): _check_obj_name(args, args['data_root'])
     if semantic: return open_split(args['data_root'], args.get('img_sidelength'), **kw)
@@ -384,6 +385,10 @@ def render_srn_main(argv: list[str] | None = None) -> int:
     _opt(p, 'eval_mode', 'accepted for the original\'s test.py (render-srn renders whatever the model has)', choices=['linear', 'unet', 'srn'])
     args = _eval_args(p, argv)
     _logging_root(args)
+    from thesis_recon.srn.data import read_point_cloud, sphere_poses, write_intrinsics   # lazy: torch (see the note at the top)
+    from thesis_recon.srn.eval import render_views, view_point_cloud, write_point_cloud, point_labels
+    from thesis_recon.srn.model import SemanticSRN
+    from thesis_recon.srn.train import srn_of
     model = _eval_model(args)
     ds = _eval_data(args, False)
     srn = srn_of(model)
@@ -395,7 +400,7 @@ def render_srn_main(argv: list[str] | None = None) -> int:
     out_root = Path(args.get('logging_root', 'srn_renders'))
     s = ds.sidelength or ds.instances[0].size[0]
     n = min(ds.num_instances, args.get('save_out_first_n', ds.num_instances))
-    for k, inst in enumerate(tqdm(ds.instances[:n], desc='rendering', leave=False)):
+    for k, inst in enumerate(tqdm(ds.instances[:n], desc='rendering', leave=False, disable=args.get('no_progress', False))):
         js = ds.views_of(k)
         first, z = ds[js[0]], srn.latent_codes.weight[k].detach()
         K = first['intrinsics'].numpy()
@@ -431,12 +436,13 @@ def eval_srn_main(argv: list[str] | None = None) -> int:
     args = _eval_args(p, argv)
     _logging_root(args)
     mode = args.get('eval_mode', 'linear')
+    from thesis_recon.srn.train import evaluate_views, srn_of   # lazy: torch (see the note at the top)
     model = _eval_model(args, mode)
     ex = args.get('exclude_observation_idcs', '0')
     exclude = [] if str(ex).lower() == 'none' else int_list(ex)
     semantic = mode != 'srn' or getattr(srn_of(model), 'num_classes', None) is not None
     ds = _eval_data(args, semantic)
-    res = evaluate_views(model, ds, mode, exclude_idcs=exclude if mode != 'unet' else [], progress=True)
+    res = evaluate_views(model, ds, mode, exclude_idcs=exclude if mode != 'unet' else [], progress=not args.get('no_progress'))
     rows = res.pop('per_instance')
     print(' '.join(f'{k} {v:.4f}' for k, v in res.items()))
     if 'logging_root' in args:
@@ -461,8 +467,30 @@ def srn_data_main(argv: list[str] | None = None) -> int:
                                 ('seed', 0, 'random seed')):
         p.add_argument(f'--{name}', *([f'--{name.replace("_", "-")}'] if '_' in name else []), dest=name, default=default,
                        type=type(default), help=f'{help} (default: {default})')
+    add_progress_arg(p)
     a = p.parse_args(argv)
-    if a.obj not in CLASS_NAMES: raise ThesisReconError(f'--obj: must be one of {sorted(CLASS_NAMES)}, got {a.obj!r}')
-    base = make_srn_dataset(a.out, a.obj, a.n_train, a.n_test, a.views_train, a.views_val, a.views_test, a.sidelength, a.seed)
+    check_srn_data_sizes(a.obj, a.n_train, a.n_test, a.views_train, a.views_val, a.views_test, a.sidelength)
+    from thesis_recon.srn.data import make_srn_dataset   # lazy: torch (see the note at the top)
+    base = make_srn_dataset(a.out, a.obj, a.n_train, a.n_test, a.views_train, a.views_val, a.views_test, a.sidelength, a.seed,
+                            progress=not a.no_progress)
     print(f'wrote {base}')
+    return 0
+
+
+def experiment_srn_fewshot_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon experiment-srn-fewshot [--budget tiny|small] [--out DIR] [--device ...]`."
+    p = ArgumentParser(prog='thesis-recon experiment-srn-fewshot',
+                       description='The semantic SRN paper\'s few-shot claim on synthetic chairs: an SRN pretrained on colour, '
+                                   'a linear head on its features vs a 2D U-Net, both from 1, 3 and 10 labelled views, scored '
+                                   'on novel views (three seeds). Writes OUT/BUDGET/fewshot.{md,csv,png}; finished parts are kept.')
+    p.add_argument('--budget', choices=list(BUDGETS), default='small', help='tiny: a minute (a check); small: under an hour on 2 CPU cores')
+    p.add_argument('--out', default='experiments', metavar='DIR', help='output folder (default: experiments/)')
+    add_device_arg(p)
+    add_progress_arg(p)
+    a = p.parse_args(argv)
+    from thesis_recon.srn.fewshot import experiment_srn_fewshot      # lazy: torch (see the note at the top)
+    from thesis_recon.nets3d.experiments import markdown_table
+    res = experiment_srn_fewshot(a.out, a.budget, a.device, progress=not a.no_progress)
+    print(markdown_table(res['summary']))
+    print(f"wrote {Path(a.out)/a.budget/'fewshot.md'}")
     return 0

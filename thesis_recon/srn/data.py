@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_write_text
+from .config import CLASS_NAMES, check_srn_data_sizes
 from ..frames import read_matrix_txt, write_matrix_txt
 from ..geometry import look_at, is_valid_pose
 from ..images import read_color, write_color, read_label_png, write_label_png, resize_color, resize_nearest
@@ -19,10 +20,10 @@ from ..synthetic_scene import Part, Scene, box_faces, material, WOOD, FABRIC
 from ..render import render
 
 # %% auto #0
-__all__ = ['CLASS_NAMES', 'write_intrinsics', 'parse_intrinsics', 'class_list_path', 'read_class_list', 'write_class_list',
-           'Instance', 'read_instance', 'read_pose', 'read_point_cloud', 'load_view', 'SRNDataset', 'open_split',
-           'chair_parts', 'table_parts', 'object_scene', 'sphere_poses', 'render_object', 'surface_point_cloud',
-           'write_instance', 'make_srn_dataset']
+__all__ = ['write_intrinsics', 'parse_intrinsics', 'class_list_path', 'read_class_list', 'write_class_list', 'Instance',
+           'read_instance', 'read_pose', 'read_point_cloud', 'load_view', 'SRNDataset', 'open_split', 'chair_parts',
+           'table_parts', 'object_scene', 'sphere_poses', 'render_object', 'surface_point_cloud', 'write_instance',
+           'make_srn_dataset']
 
 # %% ../../nbs/70_srn_data.ipynb #61ef6350
 def write_intrinsics(path, f: float, cx: float, cy: float, height: int, width: int):
@@ -217,7 +218,6 @@ def open_split(split_root, sidelength=None, **kw) -> SRNDataset:
     return SRNDataset(split_root, sidelength, class_names=names, **kw)
 
 # %% ../../nbs/70_srn_data.ipynb #f56cd9e7
-CLASS_NAMES = {'Chair': ['chair_back', 'chair_seat', 'chair_leg', 'chair_arm'], 'Table': ['table_top', 'table_leg']}
 _LABEL_BASE = 100   # part labels are offset while rendering (the renderer treats NYU40 wall/floor/ceiling ids as its shell)
 
 def _colour(rng, wood_p=0.5):
@@ -326,7 +326,7 @@ def make_srn_dataset(out_root, obj: str = 'Chair', n_train: int = 50, n_test: in
     `<obj>.test` (new instances, an orbit of novel views). Finished instances are skipped (a rerun resumes).
     Returns `out_root/<obj>`."""
     base = Path(out_root)/obj
-    if obj not in CLASS_NAMES: raise ThesisReconError(f'obj: must be one of {sorted(CLASS_NAMES)}, got {obj!r}')
+    check_srn_data_sizes(obj, n_train, n_test, views_train, views_val, views_test, sidelength)   # before any write
     write_class_list(base/f'{obj}-level-1.txt', CLASS_NAMES[obj])
     jobs = []
     for split, n, views, offset in (('train', n_train, views_train, 0), ('val', n_train if views_val else 0, views_val, 0),

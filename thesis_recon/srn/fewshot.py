@@ -11,29 +11,14 @@ from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import torch
-from ..core import ArgumentParser, ThesisReconError, atomic_write_text, atomic_path
+from ..core import ThesisReconError, atomic_write_text, atomic_path
 from .data import make_srn_dataset, open_split
+from .config import BUDGETS
 from .train import (SRNModelConfig, SRNTrainConfig, SRNUpdateConfig, train_srn, update_srn,
                                     evaluate_views, majority_baseline, load_model)
 
 # %% auto #0
-__all__ = ['BUDGETS', 'summarise', 'write_fewshot_results', 'experiment_srn_fewshot', 'experiment_srn_fewshot_main']
-
-# %% ../../nbs/76_srn_fewshot.ipynb #46013d4d
-BUDGETS = {
-    # a check of the machinery (a minute): numbers mean nothing
-    'tiny': dict(n_train=4, views_train=6, views_val=2, side=16, shots=(1, 3), seeds=(0, 1),
-                 model=dict(embedding_size=16, phi_hidden=32, phi_layers=3, tracing_steps=4, rgb_hidden=32, rgb_layers=2,
-                            init_march_depth=1.1, pixel_centers=True),
-                 sides=[16], batches=[4], steps=[30], lr=2e-3, head_steps=20, head_lr=1e-2, unet_steps=20, unet_lr=1e-3,
-                 unet=dict(unet_nf0=8, unet_num_down=2, unet_max_channels=16)),
-    # minutes of CPU (under an hour of wall time on 2 shared cores): the tiny SRN sizes, more chairs, views and steps
-    'small': dict(n_train=24, views_train=24, views_val=4, side=32, shots=(1, 3, 10), seeds=(0, 1, 2),
-                  model=dict(embedding_size=16, phi_hidden=32, phi_layers=3, tracing_steps=4, rgb_hidden=32, rgb_layers=2,
-                             init_march_depth=1.1, pixel_centers=True),
-                  sides=[16, 32], batches=[8, 4], steps=[600, 2000], lr=2e-3, head_steps=300, head_lr=1e-2,
-                  unet_steps=400, unet_lr=1e-3, unet=dict(unet_nf0=16, unet_num_down=3, unet_max_channels=64)),
-}
+__all__ = ['summarise', 'write_fewshot_results', 'experiment_srn_fewshot']
 
 # %% ../../nbs/76_srn_fewshot.ipynb #c4924b32
 def _pretrain(out: Path, base: Path, b: dict, device: str, progress: bool) -> Path:
@@ -109,19 +94,3 @@ def experiment_srn_fewshot(out, budget: str = 'small', device: str = 'auto', pro
             f"(colour only); k labelled views = view s of the first k chairs (s = seed); scored on {b['views_val']} novel "
             f"views of each of the {b['n_train']} chairs (mIoU per image; mean and std over {len(b['seeds'])} seeds).")
     return write_fewshot_results(out, rows, note)
-
-def experiment_srn_fewshot_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon experiment-srn-fewshot [--budget tiny|small] [--out DIR] [--device ...]`."
-    p = ArgumentParser(prog='thesis-recon experiment-srn-fewshot',
-                       description='The semantic SRN paper\'s few-shot claim on synthetic chairs: an SRN pretrained on colour, '
-                                   'a linear head on its features vs a 2D U-Net, both from 1, 3 and 10 labelled views, scored '
-                                   'on novel views (three seeds). Writes OUT/BUDGET/fewshot.{md,csv,png}; finished parts are kept.')
-    p.add_argument('--budget', choices=list(BUDGETS), default='small', help='tiny: a minute (a check); small: under an hour on 2 CPU cores')
-    p.add_argument('--out', default='experiments', metavar='DIR', help='output folder (default: experiments/)')
-    p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to train (default: auto)')
-    a = p.parse_args(argv)
-    res = experiment_srn_fewshot(a.out, a.budget, a.device)
-    from thesis_recon.nets3d.experiments import markdown_table
-    print(markdown_table(res['summary']))
-    print(f"wrote {Path(a.out)/a.budget/'fewshot.md'}")
-    return 0

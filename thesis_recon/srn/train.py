@@ -7,113 +7,25 @@ the segmentation with `reverse`), evaluate on novel views."""
 # %% ../../nbs/73_srn_train.ipynb #47f823bf
 from __future__ import annotations
 import math
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 from ..core import ThesisReconError
 from ..config import config_to_dict
+from .config import SRNModelConfig, SRNTrainConfig, SRNUpdateConfig
 from ..train import TrainOptions, fit, load_checkpoint, save_checkpoint, seed_everything, to_device
 from .data import SRNDataset, open_split, read_point_cloud
 from .model import SRN, SemanticSRN, UNetSegmenter, srn_loss, seg_loss
 from .eval import render_views, image_miou, category_miou, psnr, ssim, point_labels, part_iou
 
 # %% auto #0
-__all__ = ['SRNModelConfig', 'SRNTrainConfig', 'SRNUpdateConfig', 'model_spec', 'build_model', 'load_model', 'srn_of',
-           'make_optimizer', 'img_schedule', 'replace_embeddings', 'prepare_srn_model', 'train_srn', 'segmentations',
-           'seg_evaluate', 'class_weights', 'update_srn', 'evaluate_views', 'majority_baseline']
+__all__ = ['model_spec', 'build_model', 'load_model', 'srn_of', 'make_optimizer', 'img_schedule', 'replace_embeddings',
+           'prepare_srn_model', 'train_srn', 'segmentations', 'seg_evaluate', 'class_weights', 'update_srn',
+           'evaluate_views', 'majority_baseline']
 
-# %% ../../nbs/73_srn_train.ipynb #f454fc7c
-@dataclass
-class SRNModelConfig:
-    "Sizes of the SRN (the original's: latent 256, phi 4 x 256, LSTM 16, 10 steps, pixel generator 5 x 256; U-Net nf0 64, 4 down, 128)."
-    embedding_size: int = 256
-    phi_hidden: int = 256
-    phi_layers: int = 4
-    hyper_layers: int = 1
-    tracing_steps: int = 10
-    lstm_hidden: int = 16
-    rgb_hidden: int = 256
-    rgb_layers: int = 5
-    init_depth: float = 0.05
-    init_depth_std: float = 5e-4
-    init_march_depth: float | None = None     # ours: start the step layer so an untrained march reaches this depth
-    pixel_centers: bool = False               # ours: sample pixel centres instead of integer coordinates
-    unet_nf0: int = 64                        # the joint semantic SRN's U-Net class generator
-    unet_num_down: int = 4
-    unet_max_channels: int = 128
-
-    def kwargs(self) -> dict:
-        "Keyword arguments of `SRN` (besides the number of instances): the fields, `embedding_size` as `latent_dim`."
-        kw = asdict(self)
-        kw['latent_dim'] = kw.pop('embedding_size')
-        return kw
-
-@dataclass
-class SRNTrainConfig:
-    "Step 1 (and, with frozen networks and new embeddings, step 3): train an SRN on the views under `data_root`."
-    data_root: str = ''
-    val_root: str | None = None
-    logging_root: str = 'srn_logs'
-    model: SRNModelConfig = field(default_factory=SRNModelConfig)
-    img_sidelengths: list[int] = field(default_factory=lambda: [64, 128])
-    batch_size_per_img_sidelength: list[int] = field(default_factory=lambda: [92, 16])
-    max_steps_per_img_sidelength: list[int] = field(default_factory=lambda: [5000, 150000])
-    lr: float = 5e-5
-    l1_weight: float = 200.0
-    kl_weight: float = 1.0
-    reg_weight: float = 1e-3
-    semantic: bool = False                    # the joint semantic SRN (RGBA pixel generator + U-Net class generator)
-    class_weight: float = 8.0                 # weight of its cross-entropy (the original's --class_weight)
-    num_classes: int | None = None            # its classes (default: the class list's parts + background)
-    max_num_instances_train: int = -1
-    max_num_observations_train: int = -1
-    max_num_instances_val: int = -1
-    max_num_observations_val: int = -1
-    specific_observation_idcs: list[int] | None = None
-    checkpoint_path: str | None = None
-    overwrite_embeddings: bool = False
-    freeze_networks: bool = False
-    reverse: bool = False                     # fit latent codes to segmentation maps (needs a semantic checkpoint)
-    log_every: int = 100
-    val_every: int | None = 1000
-    checkpoint_every: int | None = None       # steps between extra latest.tar saves (the original's --steps_til_ckpt)
-    device: str = 'auto'
-    seed: int = 0
-
-@dataclass
-class SRNUpdateConfig:
-    "Step 2: the semantic head (linear or mlp) on a frozen SRN, or the U-Net baseline (`model_type='unet'`)."
-    data_root: str = ''
-    val_root: str | None = None
-    logging_root: str = 'srn_update_logs'
-    checkpoint_path: str | None = None        # the pretrained SRN (not needed for the U-Net)
-    model_type: str = 'linear'                # linear | mlp | unet
-    num_classes: int | None = None            # default: the class list's parts + background
-    hidden: int = 256                         # width of the mlp head
-    img_sidelengths: list[int] = field(default_factory=lambda: [128])
-    batch_size_per_img_sidelength: list[int] = field(default_factory=lambda: [4])
-    max_steps_per_img_sidelength: list[int] = field(default_factory=lambda: [5000])
-    lr: float = 4e-4
-    max_num_instances_train: int = 10
-    max_num_observations_train: int = -1
-    max_num_instances_val: int = 10
-    max_num_observations_val: int = -1
-    specific_observation_idcs: list[int] = field(default_factory=lambda: [0, 1, 2])
-    class_weight: float = 8.0                 # the original's: a scalar weight of the cross-entropy
-    balance_classes: bool = False             # ours: also weigh each class by its inverse frequency
-    linear_path: str | None = None            # start the head from this update-srn checkpoint
-    unet_nf0: int = 64
-    unet_num_down: int = 4
-    unet_max_channels: int = 128
-    log_every: int = 50
-    val_every: int | None = 500
-    checkpoint_every: int | None = None
-    device: str = 'auto'
-    seed: int = 0
-
-# %% ../../nbs/73_srn_train.ipynb #b61ec876
+# %% ../../nbs/73_srn_train.ipynb #641c85be
 def model_spec(model) -> dict:
     "The architecture and sizes of an SRN, SemanticSRN or UNetSegmenter (stored in checkpoints)."
     if isinstance(model, SemanticSRN): return dict(arch='SemanticSRN', srn=dict(model.srn.spec), **model.spec)
@@ -177,7 +89,7 @@ def _labels(ds: SRNDataset) -> np.ndarray:
     "Every label of the views of `ds`, concatenated (-1: unlabelled)."
     return np.concatenate([ds[i]['seg'].numpy() for i in range(len(ds))])
 
-# %% ../../nbs/73_srn_train.ipynb #d0f1fac5
+# %% ../../nbs/73_srn_train.ipynb #737cc08b
 def img_schedule(cfg) -> list[tuple[int, int, int]]:
     "(side length, batch size, steps) per stage of the multi-resolution schedule."
     a, b, c = cfg.img_sidelengths, cfg.batch_size_per_img_sidelength, cfg.max_steps_per_img_sidelength
@@ -252,7 +164,7 @@ def train_srn(cfg: SRNTrainConfig, *, resume: bool | str = False, progress: bool
     _save_model(model, cfg, results[-1].step)
     return model, results
 
-# %% ../../nbs/73_srn_train.ipynb #b49b4cf0
+# %% ../../nbs/73_srn_train.ipynb #9c97c229
 def segmentations(model, loader, device) -> tuple[list, list]:
     "Predicted and true label maps (flattened, numpy) of every view in `loader`."
     preds, gts = [], []
@@ -324,7 +236,7 @@ def _load_head(model: SemanticSRN, path):
         raise ThesisReconError(f'--linear_path {path}: holds {what}, not a {model.spec} head')
     model.head.load_state_dict(other.head.state_dict())
 
-# %% ../../nbs/73_srn_train.ipynb #9df608e3
+# %% ../../nbs/73_srn_train.ipynb #ab8def08
 def _joint(model) -> bool: return isinstance(model, SRN) and model.num_classes is not None
 
 def evaluate_views(model, ds: SRNDataset, eval_mode: str = 'linear', exclude_idcs=(), latents=None,
