@@ -1,0 +1,256 @@
+"""The README's commands as a test: every `thesis-recon` line of README.md runs, block by block, in one fresh folder.
+
+README.md's ```sh blocks are read line by line (a trailing backslash joins lines; comments are dropped) and each block
+runs as one bash script in the same empty temporary folder, in README order, so a line's inputs must come from an
+earlier line or be one of the user's own files of USER_FILES (made first; nothing else is in the folder).
+
+Every line holding `thesis-recon` needs an entry in RUNS: VERBATIM (run exactly as written), the same command at a
+tiny size (fewer scenes, frames, steps: written out in full below, so the table is the documentation of what CI
+runs), or SLOW (as written, only with `--flags slow`: the tiny size of the README already). A README line without
+an entry fails `test_every_readme_line_has_a_runner`. Lines without `thesis-recon` run as written unless NOT_RUN
+says why not. Every block must say how long it takes on 2 cores.
+
+`python tests/test_readme.py [--verbatim] [--slow] [--keep DIR] [--blocks 1 3]` runs the blocks outside pytest and
+prints each one's wall time; `--verbatim` runs every line exactly as the README has it (the times the README quotes)."""
+from __future__ import annotations
+import os, re, shlex, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT/'README.md'
+VERBATIM, SLOW = 'verbatim', 'slow'
+
+# a free TCP port for the server of the smoke test, and a wait until it answers (the README says: wait for it)
+_WAIT = (f"{shlex.quote(sys.executable)} -c 'import socket, sys, time\n"
+         "for _ in range(600):\n"
+         "    try: socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), 1).close(); break\n"
+         "    except OSError: time.sleep(0.5)\n"
+         "else: sys.exit(\"the server did not start\")'")
+_PORT = '$((20000 + RANDOM % 20000))'
+
+# small.yml: the thesis's chunk configuration with 4 chunks per scene, views judged at 82 x 64
+_SMALL_CHUNKS = "thesis-recon write-config backproj_prep small.yml --set subvols_per_scene=4 --set 'img_size=[82, 64]' --force"
+_TINY_3D = ("--set 'image_shape=[82, 64]' --set 'depth_shape=[82, 64]' --set batch_size=2 --set trainer.epochs=1 "
+            "--set trainer.max_steps=2 --set 'model_3d.channels=[8, 16, 16, 16]' --set model_3d.side_channels=4 "
+            "--set model_3d.head_channels=16 --set trainer.accumulation_step=1")
+
+# README line -> how the test runs it
+RUNS = {
+    'pip install torch==2.13.0 -e ".[dev]" && thesis-recon demo':
+        'thesis-recon demo --frames 20 --size 160 120 --voxel_sizes 0.08',        # the test runs in the installed package
+    'thesis-recon prepare-thesis-data --output_path thesis_data':
+        f'{_SMALL_CHUNKS} && thesis-recon prepare-thesis-data --output_path thesis_data --config small.yml --synthetic_scenes 2 '
+        '--synthetic_frames 40 --synthetic_size 160 120 --image_size 160 120 --frame_skip 2 --n_proc 0 --quiet',
+    'thesis-recon prepare-thesis-data --scannet_path /data/scannet/scans --output_path scannet_2d3d --n_proc 8':
+        'thesis-recon prepare-thesis-data --scannet_path thesis_data/synthetic_raw --output_path scannet_2d3d --config small.yml '
+        '--image_size 160 120 --frame_skip 2 --n_proc 0 --quiet',
+    'RAW=/data/scannet/scans OUT=scannet_chain':                              # the user's ScanNet folder and split lists
+        'RAW=thesis_data/synthetic_raw OUT=scannet_chain; mkdir -p $OUT/splits; '
+        'echo scene0000_00 > $OUT/splits/train.txt; echo scene0001_00 > $OUT/splits/val.txt',
+    'thesis-recon export-scannet --scannet_path $RAW --output_path $OUT --export_label_images --frame_skip 10':
+        'thesis-recon export-scannet --scannet_path $RAW --output_path $OUT --export_label_images --frame_skip 2 --output_image_width 160 --output_image_height 120',
+    'thesis-recon prep-occ-grid $RAW $RAW $OUT/occ': VERBATIM,
+    'thesis-recon write-config backproj_prep $OUT/backproj_prep.yml':
+        "thesis-recon write-config backproj_prep $OUT/backproj_prep.yml --set subvols_per_scene=4 --set 'img_size=[82, 64]'",
+    'thesis-recon prep-backproj-data $OUT/backproj_prep.yml train $OUT/data_chunks/train.hdf5': VERBATIM,
+    'thesis-recon prep-backproj-data $OUT/backproj_prep.yml val $OUT/data_chunks/val_scenes_non_overlapping.hdf5 --full_scene': VERBATIM,
+    'thesis-recon clean-backproj-data $OUT/data_chunks/train.hdf5 $OUT/data_chunks/train_clean.hdf5': VERBATIM,
+    'thesis-recon clean-backproj-data $OUT/data_chunks/val_scenes_non_overlapping.hdf5 $OUT/data_chunks/val_scenes_non_overlapping_clean.hdf5': VERBATIM,
+    'thesis-recon augment-backproj-data $OUT/data_chunks/train_clean.hdf5 $OUT/data_chunks/augmented_train_clean.hdf5': VERBATIM,
+    'thesis-recon write-config rgb_input_3d_recon thesis_data/rgb_recon.json --set root=thesis_data '
+    '--set train_file=thesis_data/data_chunks/augmented_train_clean.hdf5 '
+    '--set val_file=thesis_data/data_chunks/val_scenes_non_overlapping_clean.hdf5':
+        'thesis-recon write-config rgb_input_3d_recon thesis_data/rgb_recon.json --set root=thesis_data '
+        '--set train_file=thesis_data/data_chunks/augmented_train_clean.hdf5 '
+        f'--set val_file=thesis_data/data_chunks/val_scenes_non_overlapping_clean.hdf5 {_TINY_3D}',
+    'thesis-recon train-3d --config thesis_data/rgb_recon.json': 'thesis-recon train-3d --config thesis_data/rgb_recon.json --no-progress',
+    'thesis-recon infer-3d --config thesis_data/rgb_recon.json --scenes val': VERBATIM,
+    'thesis-recon prep-2d-dataset --data_path thesis_data --train_list thesis_data/splits/train.txt '
+    '--val_list thesis_data/splits/val.txt --out data/2d_synthetic': VERBATIM,
+    'thesis-recon train-2d --config train_enet_synthetic --run_name demo':
+        'thesis-recon train-2d --config train_enet_synthetic --run_name demo --set trainer.epochs=1 --set trainer.max_steps=2 --quiet',
+    'thesis-recon experiment reconstruction --budget tiny --out experiments': SLOW,   # tiny is its smallest budget
+    'thesis-recon serve all --random-weights &':
+        f'PORT={_PORT}; thesis-recon serve all --random-weights --port $PORT --log-level warning & {_WAIT} $PORT',
+    'thesis-recon client all room.png room.hdf5 --mesh room.ply':
+        'thesis-recon client all room.png room.hdf5 --mesh room.ply --server http://127.0.0.1:$PORT',
+    'thesis-recon srn-data data --obj Chair --n_train 50 --sidelength 64':
+        'thesis-recon srn-data data --obj Chair --n_train 3 --n_test 1 --views_train 4 --views_val 1 --views_test 2 --sidelength 32',
+    'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn':
+        'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn '
+        '--max_steps_per_img_sidelength 2 2',
+    'thesis-recon pcm-data --synthetic 2000 --out data/pcm':
+        'thesis-recon pcm-data --synthetic 16 --views_per_scene 8 --width 64 --height 48 --out data/pcm --quiet',
+    'thesis-recon train-pcm --config pcm_shift --data data/pcm':
+        'thesis-recon train-pcm --config pcm_shift --data data/pcm --max_steps 2 --widths 8,8,8,8 --max_points 2000 --quiet',
+    'thesis-recon train-pcm --config pcm_focal --data data/pcm':
+        'thesis-recon train-pcm --config pcm_focal --data data/pcm --max_steps 2 --widths 8,8,8,8 --max_points 2000 --quiet',
+    'thesis-recon reconstruct-depth depth.png --rgb image.jpg --out cloud.ply': VERBATIM,
+}
+NOT_RUN = {'pytest -n 2': 'this test is part of that run'}
+
+def _room_png(path: Path):
+    "A 320 x 240 colour image: a floor, two walls and a box."
+    import numpy as np
+    from PIL import Image
+    img = np.zeros((240, 320, 3), np.uint8)
+    img[:150] = (200, 190, 170); img[:150, 160:] = (180, 175, 160); img[150:] = (120, 90, 60); img[110:190, 60:140] = (60, 80, 150)
+    Image.fromarray(img).save(path)
+
+def _depth_png(path: Path):
+    "A 16-bit depth map in millimetres (a floor receding from 1 to 4 m under a wall at 4 m), 160 x 120."
+    import numpy as np
+    from PIL import Image
+    rows = np.linspace(4000, 1000, 120)[:, None].repeat(160, 1)
+    rows[:50] = 4000
+    Image.fromarray(rows.astype(np.uint16)).save(path)
+
+def _image_jpg(path: Path):
+    from PIL import Image
+    Image.new('RGB', (160, 120), (150, 120, 90)).save(path)
+
+# the user's own files the README names, made before the blocks run
+USER_FILES = {'room.png': _room_png, 'depth.png': _depth_png, 'image.jpg': _image_jpg}
+
+def readme_blocks(text: str) -> list[list[str]]:
+    "The logical lines (continuations joined, comments and blank lines dropped) of each ```sh block, and the block's text."
+    blocks = []
+    for body in re.findall(r'^```sh\n(.*?)^```', text, flags=re.M | re.S):
+        lines, cur = [], ''
+        for raw in body.splitlines():
+            cur += raw[:-1].rstrip() + ' ' if raw.rstrip().endswith('\\') else raw
+            if raw.rstrip().endswith('\\'): continue
+            line = re.sub(r'\s+#.*$', '', cur if not cur.lstrip().startswith('#') else '').strip()
+            line = re.sub(r'\s+', ' ', line)
+            if line: lines.append(line)
+            cur = ''
+        blocks.append((lines, body))
+    return blocks
+
+def runner(line: str, verbatim: bool = False, slow: bool = False) -> str | None:
+    "The shell text that runs README `line` (None: not run); KeyError for a thesis-recon line without an entry."
+    if line in NOT_RUN: return None
+    if 'thesis-recon' not in line and line not in RUNS: return line
+    how = RUNS[line]
+    if verbatim or how == VERBATIM: return line
+    if how == SLOW: return line if slow else None
+    return how
+
+def block_script(lines: list[str], verbatim: bool = False, slow: bool = False) -> str:
+    "A bash script running the block's lines in order, stopping at the first failure, killing what it left running."
+    out = ['set -e', "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
+    for i, line in enumerate(lines):
+        cmd = runner(line, verbatim, slow)
+        out.append(f'echo {shlex.quote(f"@@ line {i}: " + (cmd if cmd is not None else "(not run) " + line))} >&2')
+        if cmd is not None: out.append(cmd)
+    return '\n'.join(out) + '\n'
+
+def _env() -> dict:
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, 'PATH': bin_dir + os.pathsep + os.environ.get('PATH', ''), 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '2'),
+            'MPLBACKEND': 'Agg', 'PYTHONWARNINGS': 'ignore'}
+
+def _children_cpu() -> float:
+    "CPU seconds (user + system) of the finished child processes so far: a block's work, however busy the machine."
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+def run_blocks(folder: Path, verbatim: bool = False, slow: bool = False, only=None, timeout: int = 1800, echo: bool = False) -> list[dict]:
+    "Run README's blocks in `folder`; one dict per block: index, first line, wall and CPU seconds, exit code, failing line, output tail."
+    for name, make in USER_FILES.items(): make(folder/name)
+    results = []
+    for k, (lines, _) in enumerate(readme_blocks(README.read_text())):
+        if not any('thesis-recon' in l for l in lines) or (only and k not in only): continue
+        t0, c0 = time.perf_counter(), _children_cpu()
+        try:
+            p = subprocess.run(['bash', '-c', block_script(lines, verbatim, slow)], cwd=folder, env=_env(), text=True,
+                               stdout=None if echo else subprocess.PIPE, stderr=None if echo else subprocess.STDOUT, timeout=timeout)
+            rc, err = p.returncode, p.stdout or ''
+        except subprocess.TimeoutExpired as e:
+            rc, err = 'timeout', (e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout or '')
+        marks = re.findall(r'^@@ line \d+: (.*)$', err, flags=re.M)
+        results.append({'block': k, 'first': lines[0], 'seconds': time.perf_counter() - t0, 'cpu': _children_cpu() - c0, 'rc': rc,
+                        'failed': marks[-1] if rc != 0 and marks else None, 'tail': err[-3000:] if rc != 0 else ''})
+    return results
+
+# ---------------------------------------------------------------------------------------------------- the tests
+
+def test_every_readme_line_has_a_runner():
+    blocks = readme_blocks(README.read_text())
+    lines = [l for ls, _ in blocks for l in ls]
+    missing = [l for l in lines if 'thesis-recon' in l and l not in RUNS and l not in NOT_RUN]
+    assert not missing, 'README lines with no entry in tests/test_readme.py RUNS:\n' + '\n'.join(missing)
+    stale = [l for l in RUNS if l not in lines]
+    assert not stale, 'RUNS entries for lines the README no longer has:\n' + '\n'.join(stale)
+
+def test_every_block_says_how_long_it_takes():
+    for lines, body in readme_blocks(README.read_text()):
+        if any('thesis-recon' in l for l in lines):
+            assert re.search(r'\b(under a minute|a minute|an hour|hours|[\d.]+ ?(s|seconds?|min|minutes?|h|hours?))\b[^\n]*\bon 2 cores', body), \
+                f'this README block does not say how long it takes on 2 cores:\n{body}'
+
+def test_readme_parsing():
+    text = "x\n```sh\n# comment\na --b \\\n   c   # note\n\nd\n```\n```python\nno\n```\n```sh\ne & f\n```\n"
+    assert [l for l, _ in readme_blocks(text)] == [['a --b c', 'd'], ['e & f']]
+    assert runner('pytest -n 2') is None and runner('kill %1') == 'kill %1'
+    with pytest.raises(KeyError): runner('thesis-recon no-such-line')
+    assert runner('thesis-recon experiment reconstruction --budget tiny --out experiments') is None
+    assert runner('thesis-recon experiment reconstruction --budget tiny --out experiments', slow=True).endswith('--out experiments')
+
+def test_readme_commands_run_in_an_empty_folder(tmp_path, request):
+    "Every block of the README, in order, in one empty folder (the tiny size of RUNS; SLOW lines with --flags slow)."
+    slow = 'slow' in (request.config.getoption('--flags', default='') or '').split()
+    results = run_blocks(tmp_path, slow=slow)
+    failed = [r for r in results if r['rc'] != 0]
+    report = '\n'.join(f"block {r['block']} ({r['first'][:60]}): {'ok' if r['rc'] == 0 else 'FAILED'} in {r['seconds']:.0f} s, {r['cpu']:.0f} s CPU"
+                       for r in results)
+    assert not failed, report + '\n\n' + '\n\n'.join(f"block {r['block']}: line `{r['failed']}` failed (exit {r['rc']}):\n{r['tail']}"
+                                                     for r in failed)
+
+def test_relative_paths_follow_one_rule(tmp_path):
+    """A config written into run/ by write-config holds the data paths relative to itself; train-2d run from another
+    folder with relative arguments finds the data through the config and writes its output under the working folder."""
+    import numpy as np
+    from PIL import Image
+    proj = tmp_path/'proj'
+    for split in ('img', 'lab'): (proj/'run'/'data'/split).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (64, 80, 3), dtype=np.uint8)).save(proj/'run'/'data'/'img'/f'{i}.png')
+        Image.fromarray(rng.choice(np.array([1, 2, 5], np.uint8), (64, 80))).save(proj/'run'/'data'/'lab'/f'{i}.png')
+    sets = [f'{k}_loader.{d}=run/data/{s}' for k in ('train', 'val') for d, s in (('img_dir', 'img'), ('label_dir', 'lab'))]
+    sets += ['trainer.epochs=1', 'train_loader.batch_size=2', 'val_loader.batch_size=2', 'train_loader.num_workers=0']
+    env = _env()
+    p = subprocess.run(['thesis-recon', 'write-config', 'train_enet_synthetic', 'run/enet.json', *[a for s in sets for a in ('--set', s)]],
+                       cwd=proj, env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    import json
+    written = json.loads((proj/'run'/'enet.json').read_text())
+    assert written['train_loader']['img_dir'] == 'data/img', written['train_loader']   # relative to the written file
+    elsewhere = tmp_path/'elsewhere'; elsewhere.mkdir()
+    p = subprocess.run(['thesis-recon', 'train-2d', '--config', '../proj/run/enet.json', '--set', 'save_dir=out', '--set',
+                        'trainer.max_steps=1', '--run_name', 'r', '--device', 'cpu', '--quiet'], cwd=elsewhere, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert (elsewhere/'out'/'models'/'enet_synthetic'/'r'/'latest.tar').is_file(), sorted(map(str, elsewhere.rglob('*')))[:20]
+    assert not (proj/'run'/'out').exists() and not (proj/'out').exists()
+    p = subprocess.run(['thesis-recon', 'train-2d', '--config', 'enet.json'], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert p.returncode == 2 and 'no such config file: enet.json (and no shipped config named enet.json' in p.stderr, p.stderr
+
+if __name__ == '__main__':
+    import argparse
+    ap = argparse.ArgumentParser(description='Run the README blocks and print their wall times.')
+    ap.add_argument('--verbatim', action='store_true', help='every line exactly as the README has it')
+    ap.add_argument('--slow', action='store_true', help='also the SLOW lines')
+    ap.add_argument('--keep', type=Path, default=None, help='run in this (empty) folder and keep it')
+    ap.add_argument('--blocks', type=int, nargs='*', default=None, help='only these block indices (0-based, among all ```sh blocks)')
+    a = ap.parse_args()
+    folder = a.keep or Path(tempfile.mkdtemp(prefix='readme_'))
+    folder.mkdir(parents=True, exist_ok=True)
+    for r in run_blocks(folder, a.verbatim, a.slow or a.verbatim, a.blocks, timeout=4 * 3600, echo=False):
+        print(f"block {r['block']}: {'ok' if r['rc'] == 0 else 'FAILED (exit ' + str(r['rc']) + ')'} in {r['seconds']:.0f} s "
+              f"({r['cpu']:.0f} s of CPU)  {r['first'][:90]}", flush=True)
+        if r['rc'] != 0: print(f"  failing line: {r['failed']}\n{r['tail']}", flush=True)
+    if a.keep is None: shutil.rmtree(folder, ignore_errors=True)
