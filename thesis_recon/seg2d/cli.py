@@ -10,10 +10,10 @@ from pathlib import Path
 from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg
 from ..config import parse_sets, shipped_config_names
 from ..train_args import add_train_args
-from .config import Seg2dConfig, LoaderConfig, load_seg2d_config, run_dirs
+from .config import Seg2dConfig, check_2d_config, load_seg2d_config, run_dirs
 
 # %% auto #0
-__all__ = ['check_2d_config', 'train_2d_main', 'test_2d_main', 'predict_2d_main', 'prep_2d_dataset_main']
+__all__ = ['train_2d_main', 'test_2d_main', 'predict_2d_main', 'prep_2d_dataset_main']
 
 # %% ../../nbs/45_seg2d_cli.ipynb #3c1c6ed8
 def _common_args(p: argparse.ArgumentParser, train: bool = False):
@@ -31,30 +31,6 @@ def _common_args(p: argparse.ArgumentParser, train: bool = False):
         add_device_arg(p)
         p.add_argument('--checkpoint', default=None, help='the .tar checkpoint to use (default: models.load_path of the config)')
     add_progress_arg(p)
-
-def _image_folder(section: str, loader: LoaderConfig, labels: bool = True):
-    "The loader's folders exist (checked before any work)."
-    for key in ('img_dir', 'label_dir') if labels else ('img_dir',):
-        d = getattr(loader, key)
-        if key == 'label_dir' and d is None: raise ThesisReconError(f'{section}.label_dir: needed here (the labels)')
-        if not Path(d).is_dir():
-            raise ThesisReconError(f"{section}.{key} {d}: {'image' if key == 'img_dir' else 'label'} folder not found"
-                                   + (' (make it with prep-2d-dataset, or --set it)' if key == 'img_dir' else ''))
-
-def check_2d_config(cfg: Seg2dConfig, kind: str) -> Seg2dConfig:
-    """The sections and folders `kind` ('train', 'test' or 'predict') needs, checked before any work
-    (`ThesisReconError` naming the key); returns `cfg`."""
-    if kind == 'train':
-        if cfg.train_loader is None: raise ThesisReconError('config: a training config needs a train_loader section')
-        if cfg.val_loader is None: raise ThesisReconError('config: a training config needs a val_loader section')
-        _image_folder('train_loader', cfg.train_loader); _image_folder('val_loader', cfg.val_loader)
-    elif kind == 'test':
-        loader = cfg.test_loader or cfg.val_loader
-        if loader is None: raise ThesisReconError('config: a test config needs a test_loader (or val_loader) section')
-        _image_folder('test_loader' if cfg.test_loader is not None else 'val_loader', loader)
-    if kind in ('test', 'predict') and cfg.models.load_path is None:
-        raise ThesisReconError('models.load_path: give the checkpoint to use (in the config or with --checkpoint)')
-    return cfg
 
 def _config_from_args(a, kind: str) -> Seg2dConfig:
     sets = parse_sets(a.set)

@@ -14,7 +14,7 @@ from ..images import IMAGE_MEAN, IMAGE_STD
 
 # %% auto #0
 __all__ = ['NUM_CLASSES', 'IOU_IGNORE_INDEX', 'ModelsConfig', 'LoaderConfig', 'TrainerConfig', 'OptimizerConfig', 'Seg2dConfig',
-           'load_seg2d_config', 'run_dirs', 'example_configs']
+           'load_seg2d_config', 'run_dirs', 'check_2d_config', 'example_configs']
 
 # %% ../../nbs/40a_seg2d_config.ipynb #9ecc0be9
 NUM_CLASSES = 41     # 0 = unannotated, 1..40 NYU40
@@ -105,7 +105,37 @@ def run_dirs(cfg: Seg2dConfig, run: str) -> dict:
     name = cfg.name or cfg.models.architecture
     return {k: Path(cfg.save_dir)/k/name/run for k in ('models', 'runs', 'test_results')}
 
-# %% ../../nbs/40a_seg2d_config.ipynb #02f33fa3
+# %% ../../nbs/40a_seg2d_config.ipynb #ffe9a76e
+def _image_folder(section: str, loader: LoaderConfig, labels: bool = True):
+    "The loader's folders exist (checked before any work)."
+    for key in ('img_dir', 'label_dir') if labels else ('img_dir',):
+        d = getattr(loader, key)
+        if key == 'label_dir' and d is None: raise ThesisReconError(f'{section}.label_dir: needed here (the labels)')
+        if not Path(d).is_dir():
+            raise ThesisReconError(f"{section}.{key} {d}: {'image' if key == 'img_dir' else 'label'} folder not found"
+                                   + (' (make it with prep-2d-dataset, or --set it)' if key == 'img_dir' else ''))
+
+def check_2d_config(cfg: Seg2dConfig, kind: str) -> Seg2dConfig:
+    """The sections and folders `kind` ('train', 'test' or 'predict') needs, checked before any work
+    (`ThesisReconError` naming the key); returns `cfg`."""
+    if kind == 'train':
+        if cfg.train_loader is None: raise ThesisReconError('config: a training config needs a train_loader section')
+        if cfg.val_loader is None: raise ThesisReconError('config: a training config needs a val_loader section')
+        t = cfg.trainer
+        for key, v, lo in (('trainer.epochs', t.epochs, 0), ('trainer.max_steps', t.max_steps, 0), ('trainer.log_every', t.log_every, 1),
+                           ('trainer.val_check_interval', t.val_check_interval, 1), ('train_loader.batch_size', cfg.train_loader.batch_size, 1),
+                           ('train_loader.num_workers', cfg.train_loader.num_workers, 0)):
+            if v is not None and v < lo: raise ThesisReconError(f'{key} {v}: must be at least {lo}')
+        _image_folder('train_loader', cfg.train_loader); _image_folder('val_loader', cfg.val_loader)
+    elif kind == 'test':
+        loader = cfg.test_loader or cfg.val_loader
+        if loader is None: raise ThesisReconError('config: a test config needs a test_loader (or val_loader) section')
+        _image_folder('test_loader' if cfg.test_loader is not None else 'val_loader', loader)
+    if kind in ('test', 'predict') and cfg.models.load_path is None:
+        raise ThesisReconError('models.load_path: give the checkpoint to use (in the config or with --checkpoint)')
+    return cfg
+
+# %% ../../nbs/40a_seg2d_config.ipynb #148e599c
 def _loader(split: str, img_size=(328, 256), augmentation=False, batch_size=32, shuffle=True, num_workers=4, root='data/2d',
             label_img_size=None):
     return {'img_dir': f'{root}/scannet_250k_images/{split}', 'label_dir': f'{root}/labels_250k_images/{split}',

@@ -19,7 +19,7 @@ from ..labels import NYU40_NAMES, class_weights_from_frequencies, nyu40_colormap
 from ..train import TrainOptions, fit, resolve_device, seed_everything, load_checkpoint, autocast, dist_info
 from ..images import IMAGE_MEAN, IMAGE_STD, write_color
 from .config import (NUM_CLASSES, IOU_IGNORE_INDEX, ModelsConfig, LoaderConfig, TrainerConfig, OptimizerConfig,
-                                       Seg2dConfig, load_seg2d_config, example_configs, run_dirs)
+                                       Seg2dConfig, load_seg2d_config, example_configs, run_dirs, check_2d_config)
 from .data import Seg2dDataset, load_image, normalize, list_images
 from .enet import ENet, ENet3DMV
 from .deeplab import DeepLabV3
@@ -197,8 +197,7 @@ def _figures(model, loader, device, n: int = 4):
 
 def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', resume=False, progress: bool = True):
     "Train the network of `cfg` with the shared trainer; returns (FitResult, the model, the run folders)."
-    if cfg.train_loader is None: raise ThesisReconError('config: a training config needs a train_loader section')
-    if cfg.val_loader is None: raise ThesisReconError('config: a training config needs a val_loader section')
+    check_2d_config(cfg, 'train')            # sections, folders and numbers, before anything is written
     if cfg.trainer.resume_training and cfg.trainer.load_path: resume = resume or cfg.trainer.load_path
     device = resolve_device(device)          # the trainer takes the resolved device
     run = run or time.strftime('%Y%m%d-%H%M%S')

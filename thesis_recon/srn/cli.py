@@ -15,6 +15,7 @@ from ..config import load_config, save_config, resolve_config_arg, parse_sets, r
 from ..train_args import add_train_args
 from ..frames import write_matrix_txt
 from ..images import write_color, write_label_png
+from ..nets3d.experiments import markdown_table
 from .config import SRNTrainConfig, SRNUpdateConfig, CLASS_NAMES, BUDGETS, check_srn_data_sizes
 # The modules that work (srn.data, .model, .eval, .train, .fewshot) import torch: each command imports them inside its
 # functions, after its arguments and config are read and checked, so that --help and a bad argument answer at once.
@@ -489,7 +490,6 @@ def experiment_srn_fewshot_main(argv: list[str] | None = None) -> int:
     add_progress_arg(p)
     a = p.parse_args(argv)
     from thesis_recon.srn.fewshot import experiment_srn_fewshot      # lazy: torch (see the note at the top)
-    from thesis_recon.nets3d.experiments import markdown_table
     res = experiment_srn_fewshot(a.out, a.budget, a.device, progress=not a.no_progress)
     print(markdown_table(res['summary']))
     print(f"wrote {Path(a.out)/a.budget/'fewshot.md'}")

@@ -14,6 +14,7 @@ import torch
 from ..core import ThesisReconError, atomic_write_text, atomic_path
 from .data import make_srn_dataset, open_split
 from .config import BUDGETS
+from ..nets3d.experiments import markdown_table
 from .train import (SRNModelConfig, SRNTrainConfig, SRNUpdateConfig, train_srn, update_srn,
                                     evaluate_views, majority_baseline, load_model)
 
@@ -65,7 +66,6 @@ def write_fewshot_results(out: Path, rows: list[dict], note: str = '') -> dict:
     "OUT/fewshot.md (table), fewshot.csv (every seed) and fewshot.png (mIoU against labelled views, spread as bars)."
     import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
-    from thesis_recon.nets3d.experiments import markdown_table
     summ = summarise(rows)
     atomic_write_text(out/'fewshot.md', f'# Few-shot segmentation of novel views\n\n{note}\n\n' + markdown_table(summ) + '\n')
     keys = list(rows[0])
