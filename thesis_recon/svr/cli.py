@@ -8,7 +8,7 @@ from __future__ import annotations
 import json, math, sys, time
 from pathlib import Path
 import numpy as np
-from ..core import ArgumentParser, ThesisReconError, atomic_savez, atomic_write_text
+from ..core import ArgumentParser, ThesisReconError, add_device_arg, atomic_savez, atomic_write_text
 from .config import cli_config, load_svr_config, write_weights_config
 from .space import CLIENT_ROUTES as ROUTES, DEFAULT_PORTS, IMAGE_SIZE, as_network_image
 from .data import write_svr_hdf5
@@ -47,7 +47,7 @@ def svr_data_main(argv: list[str] | None = None) -> int:
 def _add_common(p):
     p.add_argument('--config', type=Path, default=None, help='SVR config (JSON/YAML; `thesis-recon write-config svr_tiny OUT` for a start); default: full size')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. --set decoder.epochs=5 (repeatable)')
-    p.add_argument('--device', default='auto', help='auto (GPU if the Keras backend sees one), cpu or cuda')
+    add_device_arg(p)
 
 def train_svr_decoder_main(argv: list[str] | None = None) -> int:
     "thesis-recon train-svr-decoder: train the implicit TSDF + class decoder on the blocks of an svr-data folder."
@@ -105,7 +105,7 @@ def compress_scenes_main(argv: list[str] | None = None) -> int:
     p.add_argument('--steps', type=int, default=None, help='optimisation steps per block (default: decoder.compress_steps of the config, 750)')
     p.add_argument('--points', type=int, default=None, help='points per block (default: decoder.points_per_block)')
     p.add_argument('--seed', type=int, default=0, help='seed of the point sampling (default 0)')
-    p.add_argument('--device', default='auto', help='auto, cpu or cuda')
+    add_device_arg(p)
     a = p.parse_args(argv)
     from thesis_recon.svr.decoder import LatentOptimiser, block_trunc, compress_target, load_decoder
     from thesis_recon.svr.keras_fit import keras_device
@@ -143,7 +143,7 @@ def _train_args(p):
     p.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
     p.add_argument('--config', type=Path, default=None, help="SVR config (JSON/YAML); default: the weights folder's svr_config.json, else full size")
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. --set normals.lr=1e-3 (repeatable)')
-    p.add_argument('--device', default='auto', help='auto (GPU if the Keras backend sees one), cpu or cuda')
+    add_device_arg(p)
 
 def train_svr_normals_main(argv: list[str] | None = None) -> int:
     "thesis-recon train-svr-normals: train the normal U-Net on the views of an svr-data folder."
@@ -226,7 +226,7 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
     p.add_argument('--mesh', type=Path, default=None, help='also write the class-coloured mesh (.ply or .obj, camera metres)')
     p.add_argument('--fov', type=float, default=None, help="the image's horizontal field of view in degrees: centre-crop to the fixed view first")
     p.add_argument('--resolution', type=int, default=None, help='decoded grid resolution (default: the config, 256)')
-    p.add_argument('--device', default='auto', help='auto, cpu or cuda')
+    add_device_arg(p)
     a = p.parse_args(argv)
     import keras
     from thesis_recon.svr.keras_fit import resolve_keras_device
@@ -257,7 +257,7 @@ def eval_svr_main(argv: list[str] | None = None) -> int:
     p.add_argument('--weights', required=True, type=Path, help='weights folder of the SVR training commands')
     p.add_argument('--max_views', type=int, default=None, help='evaluate at most this many views')
     p.add_argument('--out', type=Path, default=None, help='also write the metrics to this JSON file')
-    p.add_argument('--device', default='auto', help='auto, cpu or cuda')
+    add_device_arg(p)
     a = p.parse_args(argv)
     import keras
     from thesis_recon.svr.keras_fit import resolve_keras_device
@@ -300,8 +300,7 @@ def serve_main(argv: list[str] | None = None) -> int:
     p.add_argument('--weights', default=None, help='folder with the trained networks (as the training commands write it)')
     p.add_argument('--random-weights', action='store_true', help='untrained networks of the tiny '
                    'configuration, to smoke-test a deployment without a model')
-    p.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'), help='where the networks run (default: auto, '
-                   'the GPU when TensorFlow sees one)')
+    add_device_arg(p)
     p.add_argument('--workers', type=int, default=1, help='inference threads: jobs that run at once (default: 1)')
     p.add_argument('--queue', type=int, default=8, help='jobs that may wait beyond those running; a request past that is '
                    'answered 503 with Retry-After (default: 8)')

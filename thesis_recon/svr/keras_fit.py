@@ -12,35 +12,16 @@ from pathlib import Path
 import numpy as np
 import keras
 from keras import ops
-from ..core import ThesisReconError, atomic_savez, atomic_write_text
+from ..core import ThesisReconError, atomic_savez, atomic_write_text, gpu_count, resolve_device
 
 # %% auto #0
 __all__ = ['resolve_keras_device', 'keras_device', 'save_keras_weights', 'AtomicCheckpoint', 'read_train_state',
            'restore_checkpoint', 'ShuffledBatches', 'fit_with_checkpoints']
 
 # %% ../../nbs/60b_svr_keras_fit.ipynb #921d5fa7
-def _gpu_count() -> int:
-    b = keras.backend.backend()
-    if b == 'tensorflow':
-        import tensorflow as tf
-        return len(tf.config.list_physical_devices('GPU'))
-    if b == 'torch':
-        import torch
-        return torch.cuda.device_count()
-    if b == 'jax':
-        import jax
-        return sum(d.platform == 'gpu' for d in jax.devices())
-    return 0
-
 def resolve_keras_device(name: str = 'auto') -> str:
-    "'auto' | 'cpu' | 'cuda' (alias 'gpu') -> a Keras device name ('cpu:0' or 'gpu:0'); cuda without a GPU is an error."
-    name = str(name).lower()
-    if name not in ('auto', 'cpu', 'cuda', 'gpu'): raise ThesisReconError(f'--device: expected auto, cpu or cuda, got {name!r}')
-    n = _gpu_count()
-    if name in ('cuda', 'gpu') and n == 0:
-        raise ThesisReconError(f'--device {name}: the Keras backend ({keras.backend.backend()}) sees no GPU '
-                               '(TensorFlow\'s CPU build, or no CUDA device); use --device cpu or KERAS_BACKEND=torch with a CUDA torch')
-    return 'gpu:0' if name in ('cuda', 'gpu') or (name == 'auto' and n) else 'cpu:0'
+    "'auto' | 'cpu' | 'cuda' -> a Keras device name ('cpu:0' or 'gpu:0'): `core.resolve_device(name, 'keras')`, the one resolver."
+    return resolve_device(name, 'keras')
 
 @contextmanager
 def keras_device(name: str = 'auto'):
