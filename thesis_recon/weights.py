@@ -172,7 +172,8 @@ def import_weights(kind: str, src, out, **options) -> list[Path]:
     "Convert the original checkpoint `src` of `kind` into ours at `out`; returns the written paths."
     conv = converter(kind)
     src, out = Path(src), Path(out)
-    if not src.exists(): raise ThesisReconError(f"{src}: no such file" + (' (a TF checkpoint is named by its prefix, without .index)' if kind.startswith('svr') else ''))
+    tf_prefix = Path(f'{src}.index').is_file()   # a TF checkpoint is named by its prefix, which is no file itself
+    if not src.exists() and not tf_prefix: raise ThesisReconError(f"{src}: no such file (nor {src}.index)" if kind.startswith('svr') else f"{src}: no such file")
     return [Path(p) for p in conv.convert(src, out, **_kind_options(kind, conv, options))]
 
 def imported_kind(path) -> str:
