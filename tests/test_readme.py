@@ -239,6 +239,19 @@ def test_relative_paths_follow_one_rule(tmp_path):
     p = subprocess.run(['thesis-recon', 'train-2d', '--config', 'enet.json'], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert p.returncode == 2 and 'no such config file: enet.json (and no shipped config named enet.json' in p.stderr, p.stderr
 
+def test_tensorflow_start_up_lines_silenced():
+    "Importing TensorFlow after thesis_recon.core prints none of its start-up notices, unless the user set TF_CPP_MIN_LOG_LEVEL."
+    pytest.importorskip('tensorflow')
+    code = 'import thesis_recon.core, tensorflow'
+    env = {k: v for k, v in _env().items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
+    quiet = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
+    loud = subprocess.run([sys.executable, '-c', code], env={**env, 'TF_CPP_MIN_LOG_LEVEL': '0'}, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr[-2000:] + loud.stderr[-2000:]
+    from thesis_recon.core import _QuietTensorFlowImport
+    noisy = lambda err: [l for l in err.splitlines() if any(n in l for n in _QuietTensorFlowImport.NOISE)]
+    assert noisy(quiet.stderr) == [], quiet.stderr
+    if not noisy(loud.stderr): pytest.skip('this TensorFlow prints no start-up notices here')
+
 if __name__ == '__main__':
     import argparse
     ap = argparse.ArgumentParser(description='Run the README blocks and print their wall times.')

@@ -8,8 +8,33 @@ import argparse, os, pickle, queue, sys, threading, uuid, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import thesis_recon
-# TensorFlow's C++ start-up lines (oneDNN, CUDA probing) stay quiet unless the user set the level or passed --verbose
-if '--verbose' not in sys.argv: os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# TensorFlow's start-up lines (absl's pre-init warning, oneDNN, CUDA probing) stay quiet unless the user set
+# TF_CPP_MIN_LOG_LEVEL or passed --verbose: its C++ writes some of them to fd 2 before any level applies, so the first
+# `import tensorflow` runs with fd 2 caught, and what it wrote is replayed without those notices.
+class _QuietTensorFlowImport:
+    NOISE = ('absl::InitializeLog', 'oneDNN custom operations', 'Unable to register cu', 'TF-TRT Warning',
+             'This TensorFlow binary is optimized', 'computation placer already registered', 'failed call to cuInit')
+    def find_spec(self, name, path=None, target=None):
+        if name != 'tensorflow': return None
+        sys.meta_path.remove(self)
+        import importlib.util
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None: return spec
+        run = spec.loader.exec_module
+        def exec_module(module):
+            import tempfile
+            sys.stderr.flush(); saved, caught = os.dup(2), tempfile.TemporaryFile()
+            os.dup2(caught.fileno(), 2)
+            try: run(module)
+            finally:
+                sys.stderr.flush(); os.dup2(saved, 2); os.close(saved); caught.seek(0)
+                sys.stderr.write(''.join(l for l in caught.read().decode(errors='replace').splitlines(True)
+                                         if not any(n in l for n in self.NOISE)))
+        spec.loader.exec_module = exec_module
+        return spec
+if '--verbose' not in sys.argv and 'TF_CPP_MIN_LOG_LEVEL' not in os.environ and 'tensorflow' not in sys.modules:
+    os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
+    sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 # %% auto #0
 __all__ = ['DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'ThesisReconError', 'DataWarning', 'warn_data', 'atomic_path',
