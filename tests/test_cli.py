@@ -107,7 +107,7 @@ def test_the_extras_table_matches_pyproject_and_the_imports(tmp_path):
         assert extra in NEEDS.get(cmd, ()), f'{cmd} ({target}) needs {missing} of [{extra}], cli.NEEDS says {NEEDS.get(cmd, ())}'
 
 # Commands of the learned stages that still declare their own --device (issue 25 moves them to core.add_device_arg).
-OWN_DEVICE_OPTION = {'infer-3d', 'experiment', 'train-svr-decoder',
+OWN_DEVICE_OPTION = {'train-svr-decoder',
                      'compress-scenes', 'train-svr-normals', 'train-svr-scene', 'predict-svr', 'eval-svr', 'serve',
                      'reconstruct-depth'}
 
@@ -140,7 +140,7 @@ def test_every_command_in_the_table_answers_help():
 # Commands whose `--help` and argument errors load no torch, TensorFlow, CuPy or Ray (their parsers live in light
 # modules that import the working module inside the main, after the checks). Extend this list as commands join.
 FAST_HELP = ['prep-2d-dataset', 'train-2d', 'test-2d', 'predict-2d', 'srn-data', 'train-srn', 'update-srn', 'fit-srn',
-             'render-srn', 'eval-srn', 'experiment-srn-fewshot']
+             'render-srn', 'eval-srn', 'experiment-srn-fewshot', 'train-3d', 'infer-3d', 'experiment']
 HEAVY = ('torch', 'tensorflow', 'keras', 'cupy', 'ray')
 
 FAST_PROBE = textwrap.dedent('''
@@ -173,6 +173,11 @@ def test_help_of_the_light_commands_loads_no_framework():
     (['srn-data', 'out', '--n_train', '-3'], '--n_train -3: must be at least 1'),
     (['train-srn', '--config', 'srn_train_tiny', '--set', 'nosuch=1'], "unknown key 'nosuch'"),
     (['eval-srn', '--config', 'nosuch.yml'], 'nosuch.yml'),
+    (['eval-srn', '--data_root', 'nosuch', '--checkpoint_path', 'model.tar'], '--data_root nosuch: no such folder'),
+    (['render-srn', '--checkpoint_path', 'model.tar'], '--data_root is required'),
+    (['render-srn', '--data_root', '.', '--checkpoint_path', 'model.tar'], '--checkpoint_path model.tar: no such file'),
+    (['train-srn', '--config', 'srn_train_tiny', '--set', 'data_root=""'], '--data_root: required'),
+    (['predict-2d', 'room.png', '--out', 'o', '--config', 'test_enet'], 'room.png: image not found'),
 ])
 def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message, tmp_path):
     (cmd, code, err, heavy), = fast_answers([argv], cwd=tmp_path)

@@ -328,15 +328,23 @@ def _common_eval(p):
     add_device_arg(p)
     add_progress_arg(p)
 
-def _eval_model(args: dict, mode: str = 'linear'):
-    "The model: --checkpoint_path (with the head of --linear_path), or --unet_path for the U-Net; checks and overrides applied."
+def _check_eval(args: dict, mode: str = 'linear') -> str:
+    "The options render-srn and eval-srn need, checked before torch loads; returns the model's path."
     _refuse_unsupported(args)
     if 'data_root' not in args: raise ThesisReconError('--data_root is required')
+    if not Path(args['data_root']).is_dir(): raise ThesisReconError(f"--data_root {args['data_root']}: no such folder")
+    path = args.get('unet_path') if mode == 'unet' and 'unet_path' in args else args.get('checkpoint_path')
+    if path is None: raise ThesisReconError('--checkpoint_path is required' + (' (or --unet_path)' if mode == 'unet' else ''))
+    for key in ('checkpoint_path', 'linear_path', 'unet_path'):
+        if args.get(key) is not None and not Path(args[key]).is_file(): raise ThesisReconError(f'--{key} {args[key]}: no such file')
+    return path
+
+def _eval_model(args: dict, mode: str = 'linear'):
+    "The model: --checkpoint_path (with the head of --linear_path), or --unet_path for the U-Net; checks and overrides applied."
+    path = _check_eval(args, mode)
     from thesis_recon.srn.model import SemanticSRN                # lazy: torch (see the note at the top)
     from thesis_recon.srn.train import load_model, srn_of
     dev = resolve_device(args['device'], 'torch')
-    path = args.get('unet_path') if mode == 'unet' and 'unet_path' in args else args.get('checkpoint_path')
-    if path is None: raise ThesisReconError('--checkpoint_path is required' + (' (or --unet_path)' if mode == 'unet' else ''))
     model = load_model(path, dev)[0]
     if mode == 'unet': return model
     if 'linear_path' in args:
@@ -386,6 +394,7 @@ def render_srn_main(argv: list[str] | None = None) -> int:
     _opt(p, 'eval_mode', 'accepted for the original\'s test.py (render-srn renders whatever the model has)', choices=['linear', 'unet', 'srn'])
     args = _eval_args(p, argv)
     _logging_root(args)
+    _check_eval(args)
     from thesis_recon.srn.data import read_point_cloud, sphere_poses, write_intrinsics   # lazy: torch (see the note at the top)
     from thesis_recon.srn.eval import render_views, view_point_cloud, write_point_cloud, point_labels
     from thesis_recon.srn.model import SemanticSRN
@@ -437,6 +446,7 @@ def eval_srn_main(argv: list[str] | None = None) -> int:
     args = _eval_args(p, argv)
     _logging_root(args)
     mode = args.get('eval_mode', 'linear')
+    _check_eval(args, mode)
     from thesis_recon.srn.train import evaluate_views, srn_of   # lazy: torch (see the note at the top)
     model = _eval_model(args, mode)
     ex = args.get('exclude_observation_idcs', '0')

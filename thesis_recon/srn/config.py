@@ -6,6 +6,7 @@ synthetic data and the few-shot experiment's budgets, in a module without torch.
 # %% ../../nbs/73a_srn_config.ipynb #9c2a2f3c
 from __future__ import annotations
 from dataclasses import dataclass, field, asdict
+from typing import Literal
 from ..core import ThesisReconError
 
 # %% auto #0
@@ -76,7 +77,7 @@ class SRNUpdateConfig:
     val_root: str | None = None
     logging_root: str = 'srn_update_logs'
     checkpoint_path: str | None = None        # the pretrained SRN (not needed for the U-Net)
-    model_type: str = 'linear'                # linear | mlp | unet
+    model_type: Literal['linear', 'mlp', 'unet'] = 'linear'   # linear | mlp | unet (checked when the config loads)
     num_classes: int | None = None            # default: the class list's parts + background
     hidden: int = 256                         # width of the mlp head
     img_sidelengths: list[int] = field(default_factory=lambda: [128])
