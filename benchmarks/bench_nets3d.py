@@ -52,7 +52,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     from thesis_recon.train import resolve_device, save_checkpoint
     from thesis_recon.nets3d.model import make_tiny_chunks
-    from thesis_recon.nets3d.train import load_3d_config
+    from thesis_recon.nets3d.config import load_3d_config
     from thesis_recon.nets3d.infer import infer_3d
     from thesis_recon.seg2d.enet import ENet3DMV
     device = resolve_device(a.device)

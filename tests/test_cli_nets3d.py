@@ -8,7 +8,7 @@ def test_help(cmd, capsys):
     with pytest.raises(SystemExit) as e: main([cmd, '--help'])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert '--device' in out and (cmd == 'experiment' or '--config' in out)
+    assert '--device' in out and (cmd == 'experiment' or '--config' in out) and '--no_progress' in out
 
 def test_missing_config(tmp_path, capsys):
     assert main(['train-3d', '--config', str(tmp_path/'nope.json'), '--device', 'cpu']) == 2
@@ -77,3 +77,63 @@ def test_experiment_bad_weights(tmp_path, capsys, item, want):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and want in err[0], err
     assert not (tmp_path/'o').exists()
+
+
+# --- issues 25/26: fast answers, the old spellings, the config path rule -----------------------------------------------
+from test_cli import fast_answers   # noqa: E402  (tests/ is on the path: pytest's rootdir-relative import)
+
+@pytest.mark.parametrize('argv,message', [
+    (['train-3d', '--config', 'rgb_input_3d_recon_tiny', '--set', 'trainer.epoch=3'], "unknown key 'trainer.epoch'"),
+    (['train-3d', '--config', 'rgb_input_3d_recon_tiny', '--set', 'trainer.max_steps=0'], "'trainer.max_steps' must be >= 1"),
+    (['train-3d', '--config', 'rgb_input_3d_recon_tiny'], 'data/train.hdf5: chunk file not found (train_file)'),
+    (['train-3d', '--config', 'nosuch_config'], 'no shipped config named nosuch_config'),
+    (['infer-3d', '--checkpoint', 'runs/none/models'], 'no such file or folder'),
+    (['infer-3d'], 'give --config, or --checkpoint'),
+    (['experiment', 'reconstruction', '--data_path', 'nosuchdir', '--out', 'o'], '--data_path nosuchdir: no such folder'),
+    (['experiment', 'reconstruction', '--weights', 'recon_rgb=missing.tar'], 'missing.tar: no such file'),
+    (['experiment', 'reconstruction', '--device', 'tpu'], "invalid choice: 'tpu'"),
+])
+def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message, tmp_path):
+    "Checked before torch is imported (a fresh process), one line naming the value, exit 2, nothing left in the working folder."
+    (cmd, code, err, heavy), = fast_answers([argv], cwd=tmp_path)
+    assert code == 2 and heavy == [], (code, heavy, err)
+    last = err.strip().splitlines()[-1]
+    assert message in last and last.count(cmd) == 1 and 'Traceback' not in err, err
+    assert err.count('\n') == 1 or last.startswith(f'thesis-recon {cmd}: error: argument'), err
+    assert list(tmp_path.iterdir()) == []
+
+def test_one_device_and_progress_option_old_spelling_kept(capsys):
+    for cmd in ('train-3d', 'infer-3d', 'experiment'):
+        with pytest.raises(SystemExit): main([cmd, '--help'])
+        out = capsys.readouterr().out
+        assert '{auto,cpu,cuda}' in out and '--no_progress' in out and '--no-progress' not in out, cmd
+    # --no-progress (the spelling these commands had) still parses: the error is the missing config, not the option
+    assert main(['infer-3d', '--no-progress', '--config', 'nosuch.json']) == 2
+    assert 'nosuch.json' in capsys.readouterr().err
+
+REL_OUT = '''
+import dataclasses, json
+from pathlib import Path
+from thesis_recon.nets3d.experiments import BUDGETS, experiment_data, row_config, run_row
+b = dataclasses.replace(BUDGETS['tiny'], scenes=2, frames=12, chunks_per_scene=4, steps_3d=2)   # (prepare-thesis-data's path)
+out = Path('experiments')/'tiny'                 # relative, as the README's --out experiments
+data = experiment_data(out, b, progress=False)
+row = run_row('recon_rgb', row_config('recon_rgb', out, data, b), out, 'cpu', False)
+print(json.dumps(row['steps']))
+'''
+
+def test_experiment_row_with_a_relative_out_from_another_folder(tmp_path):
+    """The README's `experiment ... --out experiments` (relative) from an empty folder: the row's written config follows
+    the config path rule (its paths are found from any working folder), the row trains and is evaluated."""
+    import subprocess, sys
+    from pathlib import Path
+    from thesis_recon.nets3d.config import load_3d_config
+    res = subprocess.run([sys.executable, '-c', REL_OUT], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == 2
+    root = tmp_path/'experiments'/'tiny'
+    cfg = load_3d_config(root/'configs'/'recon_rgb.json')          # read from this test's working folder, not tmp_path
+    for f in (cfg.train_file, cfg.val_file, cfg.root, cfg.out_dir):
+        assert f.startswith(str(root) + '/') and Path(f).exists(), f
+    assert (root/'runs'/'recon_rgb'/'models'/'config.json').is_file() and (root/'infer'/'recon_rgb'/'metrics.json').is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['experiments']

@@ -4,18 +4,23 @@
 
 # %% ../../nbs/54_experiments.ipynb #f72bee28
 from __future__ import annotations
-import argparse, csv, json, sys
+import csv, json, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text
-# The stages an experiment chains (torch, the 2D and 3D trainers) are imported inside the functions that run them, so
-# that `thesis-recon experiment --help` and a bad argument answer without importing torch.
+import yaml
+from ..core import ThesisReconError, atomic_path, atomic_write_text
+from ..config import save_config
+from ..thesis_data import default_chunk_config, prepare_thesis_data
+from ..seg2d.config import load_seg2d_config, run_dirs
+from .config import load_3d_config
+# The stages an experiment chains (torch, the 2D and 3D trainers) are imported inside the functions that run them
+# ('# lazy'), so that `thesis-recon experiment --help` and a bad argument answer without importing torch.
 
 # %% auto #0
-__all__ = ['PUBLISHED', 'ROWS_3D', 'NETS_2D', 'BUDGETS', 'Budget', 'experiment_data', 'frames_2d', 'output_size', 'train_2d_net',
-           'eval_2d_net', 'row_config', 'run_row', 'experiment_table', 'markdown_table', 'write_results',
-           'check_weights', 'data_note', 'run_experiment', 'experiment_main']
+__all__ = ['PUBLISHED', 'ROWS_3D', 'NETS_2D', 'BUDGETS', 'Budget', 'check_data_path', 'experiment_data', 'frames_2d',
+           'output_size', 'train_2d_net', 'eval_2d_net', 'row_config', 'run_row', 'experiment_table', 'markdown_table',
+           'write_results', 'say', 'minutes', 'row_summary', 'check_weights', 'data_note', 'run_experiment']
 
 # %% ../../nbs/54_experiments.ipynb #ab989e2d
 PUBLISHED = {
@@ -45,25 +50,26 @@ BUDGETS = {
 }
 
 # %% ../../nbs/54_experiments.ipynb #4b507fe1
+def check_data_path(data_path) -> dict:
+    "The files of a `prepare-thesis-data` folder (`root`, `train`, `val`, `train_list`, `val_list`), checked before any work."
+    d = Path(data_path)
+    paths = {'root': d, 'train': d/'data_chunks'/'augmented_train_clean.hdf5',
+             'val': d/'data_chunks'/'val_scenes_non_overlapping_clean.hdf5',
+             'train_list': d/'splits'/'train.txt', 'val_list': d/'splits'/'val.txt'}
+    if not d.is_dir(): raise ThesisReconError(f'--data_path {data_path}: no such folder ({d.absolute()}; make it with thesis-recon prepare-thesis-data)')
+    for p in paths.values():
+        if not p.exists(): raise ThesisReconError(f'--data_path {data_path}: no {p.relative_to(d)} (make the folder with thesis-recon prepare-thesis-data)')
+    return paths
+
 def experiment_data(out, budget: Budget, data_path=None, progress: bool = True) -> dict:
     "`root`, `train`, `val` (chunk files), `train_list`, `val_list` of the experiment's data (made under `out/data` if no `data_path`)."
-    if data_path is not None:
-        d = Path(data_path)
-        paths = {'root': d, 'train': d/'data_chunks'/'augmented_train_clean.hdf5',
-                 'val': d/'data_chunks'/'val_scenes_non_overlapping_clean.hdf5',
-                 'train_list': d/'splits'/'train.txt', 'val_list': d/'splits'/'val.txt'}
-        if not d.is_dir(): raise ThesisReconError(f'--data_path {d}: no such folder (make it with thesis-recon prepare-thesis-data)')
-        for k, p in paths.items():
-            if not p.exists(): raise ThesisReconError(f'--data_path {d}: no {p.relative_to(d)} (make the folder with thesis-recon prepare-thesis-data)')
-        return paths
+    if data_path is not None: return check_data_path(data_path)
     out = Path(out)/'data'
     if budget is BUDGETS['tiny']:
-        from thesis_recon.nets3d.model import make_tiny_chunks
+        from thesis_recon.nets3d.model import make_tiny_chunks     # lazy: torch (model.py), as every stage below
         return make_tiny_chunks(out, n_train_scenes=budget.scenes - 1, n_val_scenes=1, n_frames=budget.frames,
                                 frame_size=budget.frame_size, img_size=budget.img_size, subvol_size=budget.subvol,
                                 voxel_size=budget.voxel, n_views=budget.views, chunks_per_scene=budget.chunks_per_scene, augment=True)
-    import yaml
-    from thesis_recon.thesis_data import default_chunk_config, prepare_thesis_data
     cfg = yaml.safe_load(default_chunk_config().read_text())
     cfg.update(subvols_per_scene=budget.chunks_per_scene, num_nearest_images=budget.views, img_size=list(budget.img_size),
                subvol_size=list(budget.subvol), voxel_size=budget.voxel)
@@ -76,7 +82,7 @@ def experiment_data(out, budget: Budget, data_path=None, progress: bool = True) 
 # %% ../../nbs/54_experiments.ipynb #9b95f245
 def frames_2d(out, data: dict) -> Path:
     "The experiment's frames as the 2D data set (`prep_2d_dataset`) in `out/2d_data`."
-    from thesis_recon.seg2d.data import prep_2d_dataset
+    from thesis_recon.seg2d.data import prep_2d_dataset       # lazy: torch (the 2D data set module)
     d2 = Path(out)/'2d_data'
     prep_2d_dataset(data['root'], d2, data['train_list'], data['val_list'], progress=False)
     return d2
@@ -87,8 +93,8 @@ def output_size(arch: str, img_size) -> list[int]:
 
 def train_2d_net(arch: str, out, data: dict, budget: Budget, device: str = 'auto', progress: bool = True) -> Path:
     "Train the thesis's ENet (`enet3dmv`, labels at its 1/8 output as the thesis) or DeepLabv3 on the experiment's frames (resumable); returns its best checkpoint."
-    from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS
-    from thesis_recon.seg2d.train import load_seg2d_config, run_dirs, train_2d
+    from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS   # lazy: torch
+    from thesis_recon.seg2d.train import train_2d
     out = Path(out)
     d2 = frames_2d(out, data)
     loader = lambda split, shuffle: {'img_dir': str(d2/IMAGE_ROOT/SPLIT_DIRS[split]), 'label_dir': str(d2/LABEL_ROOT/SPLIT_DIRS[split]),
@@ -109,7 +115,7 @@ def train_2d_net(arch: str, out, data: dict, budget: Budget, device: str = 'auto
 def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: Budget, device: str = 'auto') -> dict:
     """20-class mIoU of a 2D network on the val frames: `miou_output` at its own output size (labels resized to it, nearest:
     the thesis's protocol, 41x32 for ENet) and `miou_full` at the image size (logits upsampled bilinearly)."""
-    import torch
+    import torch                                                 # lazy: torch and the 2D networks
     import torch.nn.functional as F
     from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS, Seg2dDataset
     from thesis_recon.seg2d.train import confusion_matrix, iou_scores, load_2d_model
@@ -155,13 +161,14 @@ def row_config(name: str, out, data: dict, budget: Budget, num_classes: int = 2,
     return cfg
 
 def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = True) -> dict:
-    "Train (or resume) one row, evaluate its val scenes, and keep the result in `out/rows/<name>.json`; a finished row is read back."
-    from thesis_recon.nets3d.train import load_3d_config, train_3d
+    """Train (or resume) one row, evaluate its val scenes, and keep the result in `out/rows/<name>.json`; a finished row is
+    read back. The row's config (its relative paths taken from the working folder) is written to `out/configs/<name>.json`
+    by the config path rule, so that `train-3d --config` of that file runs the same row from any folder."""
+    from thesis_recon.nets3d.train import train_3d      # lazy: torch, loaded when a row runs
     from thesis_recon.nets3d.infer import infer_3d
     done = Path(out)/'rows'/f'{name}.json'
     if done.exists(): return json.loads(done.read_text())
-    path = Path(out)/'configs'/f'{name}.json'; path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(cfg, indent=1))
+    path = save_config(load_3d_config(cfg), Path(out)/'configs'/f'{name}.json')
     c = load_3d_config(path)
     if c.trainer.load_path is not None:                   # given weights: evaluated, not trained
         scenes = infer_3d(c, 'val', Path(out)/'infer'/name, device=device, progress=progress)
@@ -231,6 +238,21 @@ def write_results(kind: str, recs: list[dict], out, note: str = '', recs_2d: lis
     return {'markdown': out/f'{kind}.md', 'csv': out/f'{kind}.csv', 'plot': out/f'{kind}.png'}
 
 # %% ../../nbs/54_experiments.ipynb #fe3fa99c
+def say(log, message: str):
+    "One progress line to `log` (a print-like function; None: silent)."
+    if log is not None: log(message, flush=True)
+
+def minutes(seconds: float) -> str:
+    "`1m 05s` or `42 s`."
+    return f'{int(seconds // 60)}m {int(seconds % 60):02d}s' if seconds >= 60 else f'{seconds:.0f} s'
+
+def row_summary(name: str, row: dict, seconds: float) -> str:
+    "One line: a row's steps, time and rounded validation metrics."
+    keys = [k for k in ('iou', 'fscore', 'precision', 'recall', 'miou', 'miou_all') if k in row['val']]
+    val = ', '.join(f'{k} {row["val"][k]:.3f}' for k in keys)
+    mesh = ', '.join(f'{k} {v:.3f}' for k, v in row['scenes'].items() if k in ('mesh_fscore', 'mesh_miou20'))
+    return f'{name}: {row["steps"]} steps, {minutes(seconds)}; val {val or "-"}' + (f'; {mesh}' if mesh else '')
+
 def check_weights(weights: dict | None) -> dict:
     "`--weights` NAME -> FILE, checked: known names, existing files."
     weights = dict(weights or {})
@@ -248,65 +270,51 @@ def data_note(budget: str, data_path=None) -> str:
             ('' if data_path else 'On synthetic data the two are not comparable: the table says whether the chain works and learns.'))
 
 def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device: str = 'auto', progress: bool = True,
-                   weights: dict | None = None) -> tuple[list[dict], list[dict]]:
+                   weights: dict | None = None, log=print) -> tuple[list[dict], list[dict]]:
     """Run the `kind` experiment ('reconstruction' or 'segmentation') into `out`; returns the table's records and the 2D
-    networks' records, and writes the files. `weights`: NAME -> checkpoint used instead of training (see above)."""
-    if kind not in ('reconstruction', 'segmentation'): raise ThesisReconError(f"experiment must be 'reconstruction' or 'segmentation', got {kind!r}")
+    networks' records, and writes the files. `weights`: NAME -> checkpoint used instead of training (see above).
+    `log` gets a line as each stage starts and ends (None: silent). Every argument is checked before anything is written."""
+    if kind not in ('reconstruction', 'segmentation'): raise ThesisReconError(f"kind must be 'reconstruction' or 'segmentation', got {kind!r}")
     if budget not in BUDGETS: raise ThesisReconError(f"--budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
     weights = check_weights(weights)
+    if data_path is not None: check_data_path(data_path)
     b = BUDGETS[budget]
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    say(log, f'data: {data_path or out/"data"}' + ('' if data_path else f' (synthetic: {b.scenes} scenes of {b.frames} frames; made once)'))
+    t0 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
     data = experiment_data(out, b, data_path, progress)
+    say(log, f'data ready ({minutes(time.perf_counter() - t0)})')
     needs_2d = ('enet3dmv', 'deeplabv3') if kind == 'reconstruction' else ('deeplabv3',)
-    nets = {a: Path(weights[a]) if a in weights else train_2d_net(a, out, data, b, device, progress) for a in needs_2d}
+    def net_2d(arch):
+        if arch in weights: return Path(weights[arch])
+        say(log, f'2D network {arch}: training' + (f' ({b.steps_2d} steps)' if b.steps_2d else f' ({b.epochs_2d} epochs)'))
+        t0 = time.perf_counter()
+        ck = train_2d_net(arch, out, data, b, device, progress)
+        say(log, f'2D network {arch}: ready ({minutes(time.perf_counter() - t0)})')
+        return ck
+    nets = {a: net_2d(a) for a in needs_2d}
+    n_rows = 3
     def row(name, *args, **kw):
-        return run_row(name, row_config(name, out, data, b, *args, weights=weights.get(name), **kw), out, device, progress)
+        say(log, f'row {len(rows) + 1}/{n_rows} {name}: ' + ('evaluating the given weights' if name in weights else
+                 f'training ({b.steps_3d} steps)' if b.steps_3d else f'training ({b.epochs_3d} epochs)'))
+        t0 = time.perf_counter()
+        r = run_row(name, row_config(name, out, data, b, *args, weights=weights.get(name), **kw), out, device, progress)
+        say(log, '  ' + row_summary(name, r, time.perf_counter() - t0))
+        return r
     rows = {}
     if kind == 'reconstruction':
         rows['RGB'] = row('recon_rgb')
         rows['ENet features'] = row('recon_enet', 2, 'enet3dmv', nets['enet3dmv'])
         rows['DeepLab features'] = row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3'])
     else:        # the thesis's segmentation_3d.py: DeepLab features, the frozen DeepLab left in train mode
-        recon = row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3'])
+        recon = row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3']); rows['(reconstruction)'] = recon
         rows['from scratch'] = row('seg_scratch', 41, 'deeplabv3', nets['deeplabv3'], frozen_train_mode=True)
         rows['fine-tuned from reconstruction'] = row('seg_finetuned', 41, 'deeplabv3', nets['deeplabv3'],
                                                      pretrained=recon['checkpoint'], frozen_train_mode=True)
+        del rows['(reconstruction)']
     recs = experiment_table(kind, rows)
+    say(log, f'2D networks: evaluating on the val frames')
     recs_2d = experiment_table('2d', {a: eval_2d_net(a, p, out, data, b, device) for a, p in nets.items()})
     write_results(kind, recs, out, data_note(budget, data_path), recs_2d)
     return recs, recs_2d
-
-def experiment_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon experiment {reconstruction,segmentation} [--data_path DIR] [--budget tiny|small|full] [--out DIR] [--device ...]`."
-    p = ArgumentParser(prog='thesis-recon experiment',
-                                description="Run one of the thesis's experiments end to end and print its table beside the "
-                                            "published values: 'reconstruction' trains 3D reconstruction from RGB, ENet features "
-                                            "and DeepLabv3 features; 'segmentation' trains 3D segmentation from scratch and "
-                                            "fine-tuned from the reconstruction network. Builds its data (synthetic scans, "
-                                            "occupancy grids, chunks) and 2D networks first. Writes OUT/<kind>.md, .csv, .png; "
-                                            "finished rows are kept in OUT/rows and not retrained on a rerun.")
-    p.add_argument('kind', choices=['reconstruction', 'segmentation'], help='which experiment')
-    p.add_argument('--data_path', default=None, metavar='DIR',
-                   help='a folder made by thesis-recon prepare-thesis-data (e.g. from ScanNet); default: synthetic scans made in OUT/data')
-    p.add_argument('--budget', choices=list(BUDGETS), default='tiny',
-                   help='tiny: ~10 min on 2 CPU cores; small: a GPU, minutes; full: the thesis\'s epochs (default: tiny)')
-    p.add_argument('--out', default='experiments', metavar='DIR',
-                   help="output folder; a budget's runs go to OUT/BUDGET, shared by both experiments (default: experiments/)")
-    p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to train (default: the GPU if any)')
-    p.add_argument('--weights', action='append', default=[], metavar='NAME=FILE',
-                   help=f"use FILE instead of training NAME ({', '.join(NETS_2D + ROWS_3D)}): a checkpoint of ours or an original's "
-                        "imported by import-weights; a 3D row given weights is evaluated only; repeatable")
-    p.add_argument('--no-progress', action='store_true', help='no progress bars')
-    a = p.parse_args(argv)
-    weights = {}
-    for item in a.weights:
-        name, sep, path = item.partition('=')
-        if not sep or not path: raise ThesisReconError(f'--weights {item}: expected NAME=FILE')
-        weights[name] = path
-    out = Path(a.out)/a.budget          # both experiments of a budget share its data, 2D networks and rows
-    recs, recs_2d = run_experiment(a.kind, out, a.budget, a.data_path, a.device, not a.no_progress, weights)
-    print(data_note(a.budget, a.data_path))
-    print(markdown_table(recs))
-    print(markdown_table(recs_2d))
-    print(f'-> {out}/{a.kind}.md, .csv, .png')
-    return 0

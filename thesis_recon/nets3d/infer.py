@@ -4,24 +4,27 @@
 
 # %% ../../nbs/53_infer3d.ipynb #9323d132
 from __future__ import annotations
-import argparse, csv, dataclasses, json, sys
+import csv, dataclasses, json
 from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from ..core import ArgumentParser, ThesisReconError, atomic_path
+from scipy.spatial import cKDTree
+from skimage.measure import marching_cubes
+from tqdm.auto import tqdm
+from ..core import ThesisReconError, atomic_path
 from ..mesh import Mesh, read_ply, write_ply
 from ..metrics import mesh_metrics
 from ..chunk_dataset import collate_chunks
-from ..labels import SCANNET20_IDS
+from ..labels import SCANNET20_IDS, nyu40_colormap
 from ..train import autocast, resolve_device, to_device
-from .train import (Train3DConfig, build_model, confusion, confusion_metrics, input_of, load_3d_config,
-                                       load_3d_weights, open_chunks)
+from .config import Train3DConfig, inference_checkpoint, load_3d_config
+from .train import build_model, confusion, confusion_metrics, input_of, load_3d_weights, open_chunks
 
 # %% auto #0
 __all__ = ['chunk_offsets', 'assemble', 'scene_chunk_index', 'predict_chunks', 'occupancy_mesh', 'labelled_voxels',
-           'transfer_to_vertices', 'vertex_miou', 'evaluate_scene', 'inference_checkpoint', 'load_model_for_inference',
-           'metrics_rows_table', 'infer_3d', 'table_keys', 'infer_3d_main', 'scene_figure']
+           'transfer_to_vertices', 'vertex_miou', 'evaluate_scene', 'load_model_for_inference', 'metrics_rows_table',
+           'infer_3d', 'table_keys', 'scene_figure']
 
 # %% ../../nbs/53_infer3d.ipynb #5859dc17
 def chunk_offsets(world_to_grid, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +77,6 @@ def predict_chunks(model, ds, rows, device, batch_size: int = 8, precision: str 
 # %% ../../nbs/53_infer3d.ipynb #77b964a5
 def occupancy_mesh(prob, grid_to_world, level: float = 0.5) -> Mesh:
     "Marching cubes of the probability grid `prob` (X, Y, Z) at `level`, padded by one empty voxel; vertices in world metres."
-    from skimage.measure import marching_cubes
     p = np.pad(np.asarray(prob, np.float32), 1)
     if not (p.max() > level): return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32))
     verts, faces, _, _ = marching_cubes(p, level)
@@ -84,7 +86,6 @@ def occupancy_mesh(prob, grid_to_world, level: float = 0.5) -> Mesh:
 
 def labelled_voxels(occupied, labels, grid_to_world) -> Mesh:
     "The centres of the `occupied` (bool grid) voxels in world metres, coloured by their NYU40 `labels`, as a face-less mesh."
-    from thesis_recon.synthetic_scene import nyu40_colormap
     ijk = np.argwhere(occupied)
     lab = np.asarray(labels)[tuple(ijk.T)].astype(np.int64)
     pts = ijk @ grid_to_world[:3, :3].T + grid_to_world[:3, 3]
@@ -94,7 +95,6 @@ def labelled_voxels(occupied, labels, grid_to_world) -> Mesh:
 # %% ../../nbs/53_infer3d.ipynb #515e6e4d
 def transfer_to_vertices(vertices, occupied, labels, grid_to_world, max_dist: float = 0.2) -> np.ndarray:
     "(N,) predicted class of each vertex: the label of the nearest occupied voxel centre within `max_dist` m, else 0."
-    from scipy.spatial import cKDTree
     ijk = np.argwhere(occupied)
     out = np.zeros(len(vertices), np.int64)
     if len(ijk) == 0 or len(vertices) == 0: return out
@@ -149,12 +149,6 @@ def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None) -> 
     return metrics
 
 # %% ../../nbs/53_infer3d.ipynb #cb3329e8
-def inference_checkpoint(cfg: Train3DConfig, checkpoint=None) -> Path:
-    "The weights to evaluate: `checkpoint`, else the config's `trainer.load_path` (unless it resumes a run), else `out_dir/models/best.tar`."
-    if checkpoint is not None: return Path(checkpoint)
-    if cfg.trainer.load_path is not None and not cfg.trainer.resume_training: return Path(cfg.trainer.load_path)
-    return Path(cfg.out_dir)/'models'/'best.tar'
-
 def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
     """The model of `cfg` with the weights of `inference_checkpoint(cfg, checkpoint)`: a `train-3d` checkpoint, or an
     original's SurfaceNet imported by `import-weights thesis-surfacenet` (its 2D network from `model_2d.load_path_2d`)."""
@@ -173,7 +167,6 @@ def metrics_rows_table(rows: dict, keys) -> str:
 def infer_3d(cfg: Train3DConfig | str | Path, scenes='val', out_dir=None, checkpoint=None, device: str = 'auto',
              progress: bool = True) -> dict:
     "Predict and evaluate the `scenes` ('val': all of the val file, or a list of names); returns {scene: metrics, 'mean': ...}."
-    from tqdm.auto import tqdm
     cfg = cfg if isinstance(cfg, Train3DConfig) else load_3d_config(cfg)
     dev = resolve_device(device)
     ds = open_chunks(cfg, cfg.val_file)
@@ -201,35 +194,10 @@ def table_keys(num_classes: int) -> list[str]:
     if num_classes == 2: return ['chunk_iou', 'chunk_precision', 'chunk_recall', 'chunk_fscore', 'mesh_acc', 'mesh_comp', 'mesh_fscore']
     return ['chunk_miou', 'chunk_accuracy', 'mesh_miou20', 'mesh_fscore']
 
-def infer_3d_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon infer-3d --config CONFIG.json --scenes val [--out DIR] [--checkpoint CKPT] [--device ...]`."
-    p = ArgumentParser(prog='thesis-recon infer-3d',
-                                description="Predict whole scenes from their non-overlapping val chunks with a train-3d checkpoint, "
-                                            "write each scene's mesh (marching cubes of the occupied probability) and labelled "
-                                            "voxels (PLY), and evaluate: chunk IoU / precision / recall / F-score or mIoU, mesh "
-                                            "Acc / Comp / precision / recall / F-score at 5 cm against <scene>_vh_clean_2.ply, and "
-                                            "(segmentation) the 20-class mIoU of labels transferred to the ground-truth mesh. "
-                                            "Writes metrics.csv and metrics.json and prints a table.")
-    p.add_argument('--config', required=True, metavar='CONFIG.json', help='the train-3d config of the run')
-    p.add_argument('--scenes', default='val', help="'val' (every scene of the config's val_file) or comma-separated scene names")
-    p.add_argument('--out', default=None, metavar='DIR', help='output folder (default: OUT_DIR/infer of the config)')
-    p.add_argument('--checkpoint', default=None, metavar='CKPT.tar',
-                   help="weights: a train-3d checkpoint or an imported original (import-weights thesis-surfacenet); default: "
-                        "the config's trainer.load_path if set (and not resuming), else OUT_DIR/models/best.tar")
-    p.add_argument('--device', choices=['auto', 'cpu', 'cuda'], default='auto', help='where to run (default: the GPU if any)')
-    a = p.parse_args(argv)
-    cfg = load_3d_config(a.config)
-    scenes = 'val' if a.scenes == 'val' else [s.strip() for s in a.scenes.split(',') if s.strip()]
-    rows = infer_3d(cfg, scenes, a.out, a.checkpoint, a.device)
-    print(metrics_rows_table(rows, table_keys(cfg.model_3d.num_classes)))
-    print(f'-> {Path(a.out) if a.out else Path(cfg.out_dir)/"infer"}')
-    return 0
-
-# %% ../../nbs/53_infer3d.ipynb #98ce2c12
+# %% ../../nbs/53_infer3d.ipynb #dae04384
 def scene_figure(prediction_npz, title: str = ''):
     "Matplotlib figure: top view (class of the highest occupied voxel below 85% of the height) and a slice at 1 m, predicted vs ground truth."
     import matplotlib.pyplot as plt
-    from thesis_recon.synthetic_scene import nyu40_colormap
     z = np.load(prediction_npz)
     cm = np.vstack([[1, 1, 1], nyu40_colormap()[1:]])
     pred = np.where(z['occupied'].astype(np.float32) > 0.5, z['labels'].astype(np.int64), 0)

@@ -6,11 +6,16 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np
+import yaml
 import torch
 from torch import nn
 from ..core import ThesisReconError
 from ..backproj import backproject, fuse_concat, fuse_max
-from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, ChunkDataset, collate_chunks
+from ..images import IMAGE_MEAN, IMAGE_STD
+from ..chunk_dataset import ChunkDataset, collate_chunks
+from ..synthetic import make_synthetic_scans
+from ..voxelize import prep_occ_grid_scene
+from ..chunks import prep_backproj_data, clean_backproj_data, augment_backproj_data
 from .surfacenet import SurfaceNet
 
 # %% auto #0
@@ -22,10 +27,6 @@ def make_tiny_chunks(out, n_train_scenes: int = 2, n_val_scenes: int = 1, n_fram
                      chunks_per_scene: int = 16, seed: int = 0, augment: bool = False) -> dict:
     """Synthetic scans in `out/scans`, occupancy grids in `out/occ`, chunk files `out/train.hdf5` (random chunks,
     cleaned, optionally rotation-augmented) and `out/val.hdf5` (tiled); returns their paths. Skips files that exist."""
-    import yaml
-    from thesis_recon.synthetic import make_synthetic_scans
-    from thesis_recon.voxelize import prep_occ_grid_scene
-    from thesis_recon.chunks import prep_backproj_data, clean_backproj_data, augment_backproj_data
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     scans = make_synthetic_scans(out/'scans', n_scenes=n_train_scenes + n_val_scenes, n_frames=n_frames, seed=seed,
                                  width=frame_size[0], height=frame_size[1], progress=False)

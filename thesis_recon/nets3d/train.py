@@ -4,148 +4,27 @@
 
 # %% ../../nbs/52_train3d.ipynb #c2d338ca
 from __future__ import annotations
-import argparse, dataclasses, math, sys
-from dataclasses import dataclass, field
+import math
 from pathlib import Path
-from typing import Literal, Optional
 import numpy as np
 import torch
 from torch import nn
-from ..core import ArgumentParser, ThesisReconError
-from ..chunk_dataset import IMAGE_MEAN, IMAGE_STD, collate_chunks
+from ..core import ThesisReconError
+from ..chunk_dataset import collate_chunks
 from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
-from ..config import load_config, parse_sets
+from .config import (Optimizer3DConfig, Model2DConfig, Model3DConfig, Trainer3DConfig, Train3DConfig,
+                                        load_3d_config, save_run_config)
 from ..seg2d.train import confusion_matrix, iou_scores, load_2d_model
 from ..labels import SCANNET20_IDS, class_weights_from_frequencies
-from ..train import TrainOptions, add_train_args, fit, load_checkpoint, seed_everything, to_device
+from ..train import TrainOptions, dist_info, fit, load_checkpoint, seed_everything, to_device
 
 # %% auto #0
-__all__ = ['ARCH', 'IGNORE', 'Optimizer3DConfig', 'Model2DConfig', 'Model3DConfig', 'Trainer3DConfig', 'Train3DConfig',
-           'load_3d_config', 'open_chunks', 'build_2d_net', 'build_model', 'checkpoint_state', 'load_3d_weights',
+__all__ = ['ARCH', 'IGNORE', 'open_chunks', 'build_2d_net', 'build_model', 'checkpoint_state', 'load_3d_weights',
            'load_reconstruction_body', 'param_groups', 'target_of', 'input_of', 'label_frequencies', 'class_weights',
-           'make_loss', 'confusion', 'confusion_metrics', 'make_evaluate', 'train_options', 'train_3d', 'train_3d_main']
-
-# %% ../../nbs/52_train3d.ipynb #e5ff930a
-@dataclass
-class Optimizer3DConfig:
-    "AdamW settings; fine-tuning: `head_modules` of SurfaceNet train at `learning_rate`, the rest at `body_learning_rate`."
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    body_learning_rate: Optional[float] = None
-    head_modules: list[str] = field(default_factory=lambda: ['conv5', 'classifier'])
-
-@dataclass
-class Model2DConfig:
-    "The 2D network whose features are back-projected."
-    arch_2d: Literal['enet3dmv', 'enet', 'deeplabv3'] = 'enet3dmv'
-    num_classes: int = 41
-    freeze_bn: bool = True
-    proxy_loss: bool = False
-    load_path_2d: Optional[str] = None
-    freeze: bool = True
-    frozen_train_mode: bool = False
-    width: Optional[float] = None
-
-@dataclass
-class Model3DConfig:
-    "SurfaceNet and where its weights start."
-    use_pretrained_from_reconstruction: bool = False
-    num_classes: int = 2
-    load_path_3d: Optional[str] = None
-    fusion: Literal['concat', 'max'] = 'concat'
-    side_outputs: Literal['thesis', 'dense'] = 'thesis'
-    channels: list[int] = field(default_factory=lambda: [32, 80, 160, 300])
-    side_channels: int = 16
-    head_channels: int = 100
-    class_weights: Optional[list[float]] = None
-    class_weight_c: float = 1.2
-
-@dataclass
-class Trainer3DConfig:
-    "Epochs, logging, validation, accumulation and resuming."
-    epochs: int = 10
-    log_nth: int = 10
-    val_check_interval: float = 1.0
-    accumulation_step: int = 1
-    load_path: Optional[str] = None
-    resume_training: bool = False
-    max_steps: Optional[int] = None
-    seed: int = 1234
-    best_by: Literal['loss', 'metric'] = 'loss'
-
-@dataclass
-class Train3DConfig:
-    "A `train-3d` config (the thesis's keys; see the table above)."
-    root: str
-    train_file: str
-    val_file: str
-    out_dir: str = 'runs/3d'
-    use_2d_feat_input: bool = False
-    image_shape: list[int] = field(default_factory=lambda: [328, 256])
-    depth_shape: list[int] = field(default_factory=lambda: [328, 256])
-    color_mean: list[float] = field(default_factory=lambda: [float(v) for v in IMAGE_MEAN])
-    color_std: list[float] = field(default_factory=lambda: [float(v) for v in IMAGE_STD])
-    batch_size: int = 8
-    num_workers: int = 0
-    num_images: int = 5
-    proj_depth_min: float = 0.4
-    proj_depth_max: float = 4.0
-    subvol_size: list[int] = field(default_factory=lambda: [32, 32, 64])
-    voxel_size: float = 0.05
-    intrinsic_image_width: Optional[int] = None
-    intrinsic_image_height: Optional[int] = None
-    model_2d: Optional[Model2DConfig] = None
-    model_3d: Model3DConfig = field(default_factory=Model3DConfig)
-    trainer: Trainer3DConfig = field(default_factory=Trainer3DConfig)
-    optimizer: Optimizer3DConfig = field(default_factory=Optimizer3DConfig)
-    optimizer_2d: Optional[Optimizer3DConfig] = None
+           'make_loss', 'confusion', 'confusion_metrics', 'make_evaluate', 'train_options', 'train_3d']
 
 # %% ../../nbs/52_train3d.ipynb #bfdebfb4
-_PATH_KEYS = ('root', 'train_file', 'val_file', 'out_dir')
-
-def _check_3d_config(cfg: Train3DConfig, where: str):
-    def need(ok, msg):
-        if not ok: raise ThesisReconError(f'{where}: {msg}')
-    need(len(cfg.image_shape) == 2 and len(cfg.depth_shape) == 2, "'image_shape' and 'depth_shape' are [width, height]")
-    need(len(cfg.subvol_size) == 3 and all(s > 0 and s % 4 == 0 for s in cfg.subvol_size),
-         f"'subvol_size' must be 3 positive multiples of 4 (SurfaceNet pools twice), got {cfg.subvol_size}")
-    need(len(cfg.color_mean) == 3 and len(cfg.color_std) == 3 and min(cfg.color_std) > 0, "'color_mean'/'color_std' need 3 values (std > 0)")
-    need(cfg.num_images >= 1 and cfg.batch_size >= 1, "'num_images' and 'batch_size' must be >= 1")
-    need(cfg.proj_depth_min < cfg.proj_depth_max, "'proj_depth_min' must be below 'proj_depth_max'")
-    m3 = cfg.model_3d
-    need(m3.num_classes >= 2, f"'model_3d.num_classes' must be >= 2, got {m3.num_classes}")
-    need(len(m3.channels) == 4, f"'model_3d.channels' must list the 4 stage widths, got {m3.channels}")
-    need(m3.class_weights is None or len(m3.class_weights) == m3.num_classes,
-         f"'model_3d.class_weights' must have num_classes ({m3.num_classes}) values")
-    need(m3.class_weight_c > 1, f"'model_3d.class_weight_c' must be > 1 (weights 1/ln(c + p) stay positive), got {m3.class_weight_c}")
-    if m3.use_pretrained_from_reconstruction:
-        need(m3.load_path_3d is not None, "'model_3d.use_pretrained_from_reconstruction' needs 'model_3d.load_path_3d' (the reconstruction checkpoint)")
-        known = {'conv1', 'upconv1', 'conv2', 'upconv2', 'conv3', 'upconv3', 'conv4', 'upconv4', 'conv5', 'classifier'}
-        need(set(cfg.optimizer.head_modules) <= known and 'classifier' in cfg.optimizer.head_modules,
-             f"'optimizer.head_modules' must name SurfaceNet modules ({', '.join(sorted(known))}) including classifier, got {cfg.optimizer.head_modules}")
-    if cfg.use_2d_feat_input:
-        need(cfg.model_2d is not None, "'use_2d_feat_input' needs a 'model_2d' section")
-        need(not cfg.model_2d.proxy_loss, "'model_2d.proxy_loss' is not implemented (the chunk data carries no 2D labels); set it to false")
-        need(cfg.model_2d.freeze or cfg.optimizer_2d is not None, "'model_2d.freeze' false (the 2D network trains) needs an 'optimizer_2d' section")
-    else:
-        need(list(cfg.depth_shape) == list(cfg.image_shape),
-             f"with RGB input the images are back-projected: 'depth_shape' {cfg.depth_shape} must equal 'image_shape' {cfg.image_shape}")
-
-def load_3d_config(source, overrides: dict | None = None) -> Train3DConfig:
-    "A checked `Train3DConfig` from a .json/.yml path or a dict; relative paths are resolved against the config's folder."
-    cfg = load_config(source, Train3DConfig, overrides=overrides)
-    where = str(source) if isinstance(source, (str, Path)) else '<config dict>'
-    base = Path(source).resolve().parent if isinstance(source, (str, Path)) else Path.cwd()
-    res = lambda p: None if p is None else str((base/p).resolve())
-    for k in _PATH_KEYS: setattr(cfg, k, res(getattr(cfg, k)))
-    if cfg.model_2d is not None: cfg.model_2d.load_path_2d = res(cfg.model_2d.load_path_2d)
-    cfg.model_3d.load_path_3d = res(cfg.model_3d.load_path_3d)
-    cfg.trainer.load_path = res(cfg.trainer.load_path)
-    _check_3d_config(cfg, where)
-    return cfg
-
-# %% ../../nbs/52_train3d.ipynb #d1d8804f
 def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
     "The chunk file `path` as a `ChunkViews` dataset for `cfg`, checked for the config's grid and number of views."
     ds = ChunkViews(path, cfg.root, img_size=cfg.image_shape, proj_size=cfg.depth_shape, voxel_size=cfg.voxel_size,
@@ -158,7 +37,7 @@ def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
     if len(ds) == 0: raise ThesisReconError(f'{path}: the chunk file holds no chunks')
     return ds
 
-# %% ../../nbs/52_train3d.ipynb #d5d10648
+# %% ../../nbs/52_train3d.ipynb #ab5a73b8
 def build_2d_net(m2: Model2DConfig, image_shape=(328, 256)) -> nn.Module:
     "The configured ENet or DeepLabV3 (`seg2d.train.load_2d_model`) with its `train-2d` checkpoint `load_path_2d`, architecture checked."
     kw = {} if m2.width is None or m2.arch_2d != 'deeplabv3' else {'width': m2.width}
@@ -185,7 +64,7 @@ def build_model(cfg: Train3DConfig, net_2d: nn.Module | None = None) -> Model2D3
     if m3.use_pretrained_from_reconstruction: load_reconstruction_body(model, m3.load_path_3d)
     return model
 
-# %% ../../nbs/52_train3d.ipynb #b789210a
+# %% ../../nbs/52_train3d.ipynb #d1d8804f
 ARCH = 'surfacenet'
 
 def checkpoint_state(path) -> dict:
@@ -240,7 +119,7 @@ def param_groups(cfg: Train3DConfig, model: Model2D3D) -> list[dict]:
                        'weight_decay': o2.weight_decay, 'name': '2d'})
     return groups
 
-# %% ../../nbs/52_train3d.ipynb #799a7b87
+# %% ../../nbs/52_train3d.ipynb #d5d10648
 IGNORE = -100
 
 def target_of(cfg_or_classes, batch):
@@ -281,7 +160,7 @@ def make_loss(num_classes: int, weights: torch.Tensor):
                                            weight=weights.to(logits.device), ignore_index=IGNORE)
     return loss_fn
 
-# %% ../../nbs/52_train3d.ipynb #d8c8a7fb
+# %% ../../nbs/52_train3d.ipynb #b789210a
 def confusion(pred, target, num_classes: int) -> torch.Tensor:
     "(num_classes, num_classes) int64 counts [true, predicted] over the voxels with target != -100 (`seg2d`'s `confusion_matrix`)."
     return confusion_matrix(pred, target, num_classes, ignore_index=IGNORE)
@@ -314,7 +193,7 @@ def make_evaluate(num_classes: int, weights: torch.Tensor):
         return {'loss': loss_sum / max(n, 1), **{k: float(v) for k, v in confusion_metrics(conf).items()}}
     return evaluate
 
-# %% ../../nbs/52_train3d.ipynb #4b9a15bd
+# %% ../../nbs/52_train3d.ipynb #d8c8a7fb
 def train_options(cfg: Train3DConfig, n_train: int, device: str = 'auto', resume=False, progress: bool = True):
     "The trainer's `TrainOptions` from the config's `trainer` section."
     t = cfg.trainer
@@ -331,7 +210,8 @@ def train_options(cfg: Train3DConfig, n_train: int, device: str = 'auto', resume
                         log_dir=Path(cfg.out_dir)/'runs', resume=resume, progress=progress)
 
 def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False, progress: bool = True, net_2d=None):
-    "Train the 3D network of `cfg` (a config or its path): every input checked first, then one `fit` call; returns the `FitResult`."
+    """Train the 3D network of `cfg` (a config or its path): every input checked first, the resolved config written to
+    `out_dir/models/config.json`, then one `fit` call; returns the `FitResult`."""
     cfg = cfg if isinstance(cfg, Train3DConfig) else load_3d_config(cfg)
     train_set, val_set = open_chunks(cfg, cfg.train_file), open_chunks(cfg, cfg.val_file)
     seed_everything(cfg.trainer.seed)
@@ -341,30 +221,6 @@ def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False
     weights = class_weights(cfg, train_set)
     k = cfg.model_3d.num_classes
     options = train_options(cfg, len(train_set), device, resume, progress)
+    if dist_info().rank == 0: save_run_config(cfg)       # beside the checkpoints: infer-3d --checkpoint OUT_DIR/models reads it
     return fit(model, make_loss(k, weights), train_set, options=options, val_set=val_set, evaluate=make_evaluate(k, weights),
                optimizer=lambda m: torch.optim.AdamW(param_groups(cfg, m)), collate_fn=collate_chunks, config=cfg, arch=ARCH)
-
-# %% ../../nbs/52_train3d.ipynb #0df081c5
-def train_3d_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon train-3d --config CONFIG.json [--device ...] [--resume [CKPT]]`."
-    p = ArgumentParser(prog='thesis-recon train-3d',
-                                description='Train the 3D network of the thesis (SurfaceNet on back-projected RGB or 2D features) '
-                                            'for reconstruction (2 classes) or segmentation (41 classes, optionally fine-tuned '
-                                            'from a reconstruction checkpoint). Checkpoints go to OUT_DIR/models '
-                                            '(latest.tar; best.tar: the lowest validation loss as the thesis, or with trainer.best_by=metric the '
-                                            'highest IoU/mIoU), TensorBoard events to OUT_DIR/runs.')
-    p.add_argument('--config', required=True, metavar='CONFIG.json',
-                   help='JSON/YAML config with the thesis keys (thesis-recon write-config rgb_input_3d_recon OUT writes an example)')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help="override a config key, e.g. --set trainer.epochs=2 (value parsed as JSON, else a string); repeatable")
-    p.add_argument('--no-progress', action='store_true', help='no progress bars')
-    add_train_args(p)
-    a = p.parse_args(argv)
-    cfg = load_3d_config(a.config, overrides=parse_sets(a.set))
-    res = train_3d(cfg, device=a.device, resume=a.resume, progress=not a.no_progress)
-    last = res.val_history[-1] if res.val_history else {}
-    print(f'{res.step} steps; best {train_options(cfg, 1).best_metric} {res.best_metric}; '
-          + ', '.join(f'{k} {v:.4f}' for k, v in last.items() if k not in ('step', 'epoch')) + f'; checkpoints in {Path(cfg.out_dir)/"models"}')
-    return 0
-
-
