@@ -9,12 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT/'thesis_recon'
 
 # Circles being removed by the issue that owns them; each entry must name that issue. Empty when there is none.
-KNOWN_CIRCLES: dict[frozenset, str] = {
-    # issue 25 (single-view part): svr.cli holds every single-view main; svr.client keeps a client_main that imports
-    # svr.cli only until cli.COMMANDS points 'client' at svr.cli, and svr.cli's client_main imports svr.client's helpers.
-    # Delete this entry (and the wrapper) when the table is updated.
-    frozenset({'thesis_recon.svr.cli', 'thesis_recon.svr.client'}): 'svr.client.client_main wrapper -> svr.cli -> svr.client',
-}
+KNOWN_CIRCLES: dict[frozenset, str] = {}   # none: a circle found here is a failure
 
 
 def module_name(path: Path) -> str:

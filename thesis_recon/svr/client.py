@@ -14,8 +14,7 @@ from .space import CLIENT_ROUTES, DEFAULT_PORTS
 from .serve import NPZ_MEDIA_TYPE, ArraySpec, RequestError, encode_npz, read_npz
 
 # %% auto #0
-__all__ = ['ROUTES', 'ANSWERS', 'IMAGE_TYPES', 'HDF5_SUFFIXES', 'post_npz', 'read_colors_hdf5', 'colour_body', 'read_latents',
-           'client_main']
+__all__ = ['ROUTES', 'ANSWERS', 'IMAGE_TYPES', 'HDF5_SUFFIXES', 'post_npz', 'read_colors_hdf5', 'colour_body', 'read_latents']
 
 # %% ../../nbs/67_svr_client.ipynb #8def9383
 ROUTES = CLIENT_ROUTES
@@ -106,9 +105,3 @@ def read_latents(path) -> np.ndarray:
     if latents.ndim != 4 or latents.dtype.kind != 'f':
         raise ThesisReconError(f'{path}: combined_latent_block is {latents.dtype} {latents.shape}; expected float (G, G, G, C)')
     return latents.astype(np.float32)
-
-# %% ../../nbs/67_svr_client.ipynb #6e2c3407
-def client_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon client`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import client_main as main
-    return main(argv)

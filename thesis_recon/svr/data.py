@@ -18,7 +18,7 @@ from .space import (FAR, IMAGE_SIZE, NEAR, X_FOV, Y_FOV, TRUNC, SVR_CLASSES, WAL
 __all__ = ['NYU40_TO_SVR', 'SVR_TARGET_SRC', 'VIEW_KEYS', 'svr_classes', 'render_view', 'view_poses', 'scene_triangles',
            'bin_triangles', 'target_grid', 'point_triangle_dist2', 'free_space_reference', 'target_grid_reference',
            'make_view_sample', 'save_view', 'load_view', 'list_views', 'data_options', 'make_svr_data',
-           'make_scene_for_svr', 'quantise_tsdf', 'dequantise_tsdf', 'write_svr_hdf5', 'svr_data_main']
+           'make_scene_for_svr', 'quantise_tsdf', 'dequantise_tsdf', 'write_svr_hdf5']
 
 # %% ../../nbs/61_svr_data.ipynb #75c398b4
 _SVR_OF_NYU40 = {'wall': (1, 8, 9, 11, 13, 16, 22, 30, 38), 'floor': (2, 20), 'cabinet': (3, 10, 12, 15, 17, 24, 32),
@@ -342,9 +342,3 @@ def write_svr_hdf5(path, *, latents=None, tsdf=None, classes=None) -> Path:
             if tsdf is not None: f.create_dataset('voxelblock', data=quantise_tsdf(tsdf), compression='gzip')
             if classes is not None: f.create_dataset('classes', data=np.asarray(classes, np.uint8), compression='gzip')
     return path
-
-# %% ../../nbs/61_svr_data.ipynb #f04c685f
-def svr_data_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon svr-data`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import svr_data_main as main
-    return main(argv)

@@ -23,8 +23,7 @@ __all__ = ['BOUNDARY_SCALE', 'SAMPLE_EXTENT', 'KEY_POINTS', 'SVR_CLASS_COLORS', 
            'ClipTsdf', 'block_trunc', 'build_decoder', 'PointDecoder', 'decoder_loss', 'GradientNorm', 'local_to_scene',
            'sample_grid', 'block_kinds', 'sample_blocks', 'build_auto_decoder', 'latent_table', 'config_loss',
            'train_decoder', 'LatentOptimiser', 'block_keys', 'LatentDatabase', 'constant_block_latents',
-           'compress_target', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou', 'load_decoder',
-           'train_svr_decoder_main', 'compress_scenes_main']
+           'compress_target', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou', 'load_decoder']
 
 # %% ../../nbs/63_svr_decoder.ipynb #20766e79
 def fourier_matrix(n: int = 64, scale: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -418,14 +417,3 @@ def load_decoder(weights_dir, cfg=None):
     if not w.is_file(): raise ThesisReconError(f'{w}: not found; run `thesis-recon train-svr-decoder` first')
     decoder.load_weights(w)
     return decoder, LatentDatabase.load(weights_dir/'svr_latents.npz'), cfg
-
-# %% ../../nbs/63_svr_decoder.ipynb #2c71c8e5
-def train_svr_decoder_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon train-svr-decoder`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import train_svr_decoder_main as main
-    return main(argv)
-
-def compress_scenes_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon compress-scenes`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import compress_scenes_main as main
-    return main(argv)

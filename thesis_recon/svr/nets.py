@@ -20,7 +20,7 @@ from .keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
 __all__ = ['inception', 'reflect_pad3d', 'ReflectPad3D', 'conv3d_layer', 'L2Normalize', 'to_network_layout',
            'from_network_layout', 'unet_lists', 'build_normal_unet', 'normal_loss', 'angle_errors', 'original_key',
            'res_block_layer', 'LeavesToVolume', 'build_scene_net', 'scene_loss', 'start_at_mean_latent',
-           'network_input', 'scene_targets', 'train_svr_normals_main', 'train_svr_scene_main']
+           'network_input', 'scene_targets']
 
 # %% ../../nbs/64_svr_nets.ipynb #1a6ce93e
 def inception(x, filters: int, dilations, ratios, kernel: int, name: str):
@@ -211,14 +211,3 @@ def network_input(colors, normals=None) -> np.ndarray:
 def scene_targets(latents: np.ndarray, loss_maps: np.ndarray) -> np.ndarray:
     "(N,G,G,G,L+1) targets of `scene_loss`: the latents (N,G,G,G,L) and loss maps (N,G,G,G), both in the grid layout [x, y, z]."
     return np.concatenate([np.asarray(latents, np.float32), np.asarray(loss_maps, np.float32)[..., None]], -1)
-
-# %% ../../nbs/64_svr_nets.ipynb #a827c694
-def train_svr_normals_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon train-svr-normals`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import train_svr_normals_main as main
-    return main(argv)
-
-def train_svr_scene_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon train-svr-scene`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import train_svr_scene_main as main
-    return main(argv)

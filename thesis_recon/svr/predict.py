@@ -21,7 +21,7 @@ from .space import as_network_image
 
 # %% auto #0
 __all__ = ['NETWORK_WEIGHTS', 'SvrModels', 'load_svr_models', 'predict_normals', 'predict_latents', 'decode_latents',
-           'scene_metrics', 'normal_metrics', 'read_image', 'predict_svr_main', 'eval_svr_main']
+           'scene_metrics', 'normal_metrics', 'read_image']
 
 # %% ../../nbs/65_svr_predict.ipynb #e43dc72f
 NETWORK_WEIGHTS = {'normals': 'normals.weights.h5', 'scene': 'scene.weights.h5', 'decoder': 'decoder.weights.h5'}
@@ -143,14 +143,3 @@ def read_image(path) -> np.ndarray:
     except (UnidentifiedImageError, OSError) as e: raise ThesisReconError(f'{path}: not an image ({e})') from None
     if im.mode != 'RGB': raise ThesisReconError(f'{path}: expected a 3-channel RGB image, got mode {im.mode}')
     return np.asarray(im)
-
-# %% ../../nbs/65_svr_predict.ipynb #672f32dc
-def predict_svr_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon predict-svr`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import predict_svr_main as main
-    return main(argv)
-
-def eval_svr_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon eval-svr`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import eval_svr_main as main
-    return main(argv)

@@ -25,7 +25,7 @@ from .space import DEFAULT_PORTS
 __all__ = ['NPZ_MEDIA_TYPE', 'log', 'NEEDS', 'FLOATS', 'COLORS', 'NORMALS_OUT', 'DOCS_ASSETS', 'SVRService', 'RequestError',
            'error_response', 'ErrorBody', 'body_kind', 'refuse_body', 'decode_image', 'ArraySpec', 'read_npz',
            'encode_npz', 'read_body', 'InferenceQueue', 'fetch_normals', 'Health', 'add_offline_docs', 'make_app',
-           'bind_socket', 'base_url', 'run_server', 'serve_in_thread', 'load_service', 'serve_main']
+           'bind_socket', 'base_url', 'run_server', 'serve_in_thread', 'load_service']
 
 # %% ../../nbs/66_svr_serve.ipynb #f0775cc4
 NPZ_MEDIA_TYPE = 'application/x-npz'
@@ -538,9 +538,3 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
                       decode=on_device(decode_latents) if 'decode' in needs else None,
                       latent_shape=(models.latent_grid,) * 3 + (models.latent_dim,), device=dev,
                       weights=f'weights {weights}' if weights else 'random weights (tiny configuration)', models=models)
-
-# %% ../../nbs/66_svr_serve.ipynb #1c213a2c
-def serve_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon serve`: moved to `thesis_recon.svr.cli`; this name stays until the CLI table points there."
-    from thesis_recon.svr.cli import serve_main as main
-    return main(argv)
