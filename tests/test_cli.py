@@ -177,6 +177,9 @@ def test_help_of_the_light_commands_loads_no_framework():
     (['render-srn', '--checkpoint_path', 'model.tar'], '--data_root is required'),
     (['render-srn', '--data_root', '.', '--checkpoint_path', 'model.tar'], '--checkpoint_path model.tar: no such file'),
     (['train-srn', '--config', 'srn_train_tiny', '--set', 'data_root=""'], '--data_root: required'),
+    (['train-srn', '--config_filepath', 'srn_train_tiny.yml', '--set', 'data_root=nosuch'], '--data_root '),
+    (['fit-srn', '--data_root', '.', '--checkpoint_path', 'nosuch.tar'], '--checkpoint_path '),
+    (['update-srn', '--data_root', 'nosuch', '--checkpoint_path', 'x.tar'], '--data_root '),
     (['predict-2d', 'room.png', '--out', 'o', '--config', 'test_enet'], 'room.png: image not found'),
 ])
 def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message, tmp_path):

@@ -143,8 +143,13 @@ def _apply_train_compat(args: argparse.Namespace) -> dict:
     return c
 
 def _check_obj_name(c: dict, data_root, cfg=None):
+    "The --obj_name / --validation flags, and (with `cfg`) the config's folders and files, checked before torch loads."
     if cfg is not None and c.get('validation') and not cfg.val_root:
         raise ThesisReconError('--validation: needs --val_root (the validation views)')
+    for key, is_dir in (('data_root', True), ('val_root', True), ('checkpoint_path', False), ('linear_path', False)):
+        v = getattr(cfg, key, None) if cfg is not None else None
+        if v and not (Path(v).is_dir() if is_dir else Path(v).is_file()):
+            raise ThesisReconError(f"--{key} {v}: no such {'folder' if is_dir else 'file'}")
     if c.get('obj_name') and data_root:
         f = Path(data_root).parent/f"{c['obj_name']}-level-1.txt"
         if not f.is_file(): raise ThesisReconError(f'--obj_name {c["obj_name"]}: no {f}')
