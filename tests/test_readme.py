@@ -89,6 +89,23 @@ RUNS = {
     'thesis-recon reconstruct-depth depth.png --rgb image.jpg --out cloud.ply': VERBATIM,
 }
 NOT_RUN = {'pytest -n 2': 'this test is part of that run'}
+# what a README line promises to leave behind (checked after its block ran)
+EXPECT = {
+    'pip install torch==2.13.0 -e ".[dev]" && thesis-recon demo': ['thesis_recon_demo/metrics.json', 'thesis_recon_demo/mesh.html'],
+    'thesis-recon prepare-thesis-data --output_path thesis_data':
+        ['thesis_data/data_chunks/augmented_train_clean.hdf5', 'thesis_data/data_chunks/val_scenes_non_overlapping_clean.hdf5',
+         'thesis_data/splits/train.txt', 'thesis_data/splits/val.txt'],
+    'thesis-recon augment-backproj-data $OUT/data_chunks/train_clean.hdf5 $OUT/data_chunks/augmented_train_clean.hdf5':
+        ['scannet_chain/data_chunks/augmented_train_clean.hdf5'],
+    'thesis-recon train-3d --config thesis_data/rgb_recon.json': ['thesis_data/runs/rgb_input_3d_recon/models/latest.tar'],
+    'thesis-recon train-2d --config train_enet_synthetic --run_name demo': ['saved/models/enet_synthetic/demo/latest.tar'],
+    'thesis-recon client all room.png room.hdf5 --mesh room.ply': ['room.hdf5', 'room.ply'],
+    'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn':
+        ['logs/srn/checkpoints/model.tar'],
+    'thesis-recon train-pcm --config pcm_shift --data data/pcm': ['saved/pcm/shift.tar'],
+    'thesis-recon train-pcm --config pcm_focal --data data/pcm': ['saved/pcm/focal.tar'],
+    'thesis-recon reconstruct-depth depth.png --rgb image.jpg --out cloud.ply': ['cloud.ply'],
+}
 
 def _room_png(path: Path):
     "A 320 x 240 colour image: a floor, two walls and a box."
@@ -171,6 +188,10 @@ def run_blocks(folder: Path, verbatim: bool = False, slow: bool = False, only=No
         except subprocess.TimeoutExpired as e:
             rc, err = 'timeout', (e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout or '')
         marks = re.findall(r'^@@ line \d+: (.*)$', err, flags=re.M)
+        if rc == 0:
+            missing = [f for l in lines if runner(l, verbatim, slow) is not None for f in EXPECT.get(l, ()) if not (folder/f).exists()]
+            if missing: rc, marks, err = 'missing outputs', [', '.join(missing)], err + f'\nnot made: {", ".join(missing)}'
+
         results.append({'block': k, 'first': lines[0], 'seconds': time.perf_counter() - t0, 'cpu': _children_cpu() - c0, 'rc': rc,
                         'failed': marks[-1] if rc != 0 and marks else None, 'tail': err[-3000:] if rc != 0 else ''})
     return results
@@ -182,7 +203,7 @@ def test_every_readme_line_has_a_runner():
     lines = [l for ls, _ in blocks for l in ls]
     missing = [l for l in lines if 'thesis-recon' in l and l not in RUNS and l not in NOT_RUN]
     assert not missing, 'README lines with no entry in tests/test_readme.py RUNS:\n' + '\n'.join(missing)
-    stale = [l for l in RUNS if l not in lines]
+    stale = [l for l in [*RUNS, *EXPECT] if l not in lines]
     assert not stale, 'RUNS entries for lines the README no longer has:\n' + '\n'.join(stale)
 
 def test_every_block_says_how_long_it_takes():
