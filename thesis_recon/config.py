@@ -328,7 +328,8 @@ def write_config_main(argv: list[str] | None = None) -> int:
     names = shipped_config_names()
     p = ArgumentParser(prog='thesis-recon write-config',
         description='Write one of the shipped example configs to OUT (JSON or YAML by its suffix), optionally '
-                    'with some keys changed.',
+                    'with some keys changed. Its relative paths are relative to OUT\'s folder; a path given with --set is '
+                    'taken from the working folder and written relative to OUT\'s folder (absolute when outside it).',
         epilog='available configs: ' + (', '.join(names) or '(none)'))
     p.add_argument('name', metavar='NAME', help='shipped config, with or without its suffix (list below)')
     p.add_argument('out', metavar='OUT', type=Path, help='file to write: .json, .yml or .yaml')
