@@ -130,6 +130,7 @@ def experiment_main(argv: list[str] | None = None) -> int:
     print()
     print(data_note(a.budget, a.data_path))
     print(markdown_table(recs))
+    print('\nThe 2D networks (val frames, 20-class mIoU):')
     print(markdown_table(recs_2d))
     print(f'-> {out}/{a.kind}.md, .csv, .png')
     return 0

@@ -296,7 +296,9 @@ def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device:
     nets = {a: net_2d(a) for a in needs_2d}
     n_rows = 3
     def row(name, *args, **kw):
-        say(log, f'row {len(rows) + 1}/{n_rows} {name}: ' + ('evaluating the given weights' if name in weights else
+        kept = (out/'rows'/f'{name}.json').exists()
+        say(log, f'row {len(rows) + 1}/{n_rows} {name}: ' + ('kept from an earlier run' if kept else
+                 'evaluating the given weights' if name in weights else
                  f'training ({b.steps_3d} steps)' if b.steps_3d else f'training ({b.epochs_3d} epochs)'))
         t0 = time.perf_counter()
         r = run_row(name, row_config(name, out, data, b, *args, weights=weights.get(name), **kw), out, device, progress)
