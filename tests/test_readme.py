@@ -263,7 +263,7 @@ def test_relative_paths_follow_one_rule(tmp_path):
 def test_tensorflow_start_up_lines_silenced():
     "Importing TensorFlow after thesis_recon.core prints none of its start-up notices, unless the user set TF_CPP_MIN_LOG_LEVEL."
     pytest.importorskip('tensorflow')
-    code = 'import thesis_recon.core, tensorflow'
+    code = 'import importlib.util, thesis_recon.core; importlib.util.find_spec("tensorflow"); import tensorflow'   # a probe first, as cli's
     env = {k: v for k, v in _env().items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
     quiet = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
     loud = subprocess.run([sys.executable, '-c', code], env={**env, 'TF_CPP_MIN_LOG_LEVEL': '0'}, capture_output=True, text=True, timeout=300)

@@ -14,15 +14,18 @@ import thesis_recon
 class _QuietTensorFlowImport:
     NOISE = ('absl::InitializeLog', 'oneDNN custom operations', 'Unable to register cu', 'TF-TRT Warning',
              'This TensorFlow binary is optimized', 'computation placer already registered', 'failed call to cuInit')
-    def find_spec(self, name, path=None, target=None):
-        if name != 'tensorflow': return None
-        sys.meta_path.remove(self)
+    busy = False
+    def find_spec(self, name, path=None, target=None):    # also asked by importlib.util.find_spec, which imports nothing
+        if name != 'tensorflow' or self.busy: return None
         import importlib.util
-        spec = importlib.util.find_spec(name)
+        self.busy = True
+        try: spec = importlib.util.find_spec(name)       # what the other finders find
+        finally: self.busy = False
         if spec is None or spec.loader is None: return spec
         run = spec.loader.exec_module
-        def exec_module(module):
+        def exec_module(module):                           # the import itself: once
             import tempfile
+            if self in sys.meta_path: sys.meta_path.remove(self)
             sys.stderr.flush(); saved, caught = os.dup(2), tempfile.TemporaryFile()
             os.dup2(caught.fileno(), 2)
             try: run(module)
