@@ -162,3 +162,11 @@ def test_experiment_says_a_line_per_stage(tmp_path, monkeypatch, capsys):
                  '2D network deeplabv3: training (30 steps)', 'SYNTHETIC scans (not ScanNet)', '| fine-tuned from reconstruction | 0.300 |'):
         assert line in out, (line, out)
     assert (tmp_path/'o'/'tiny'/'segmentation.md').is_file()
+
+def test_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path, capsys):
+    import torch
+    if torch.cuda.is_available(): pytest.skip('a GPU is here')
+    assert main(['experiment', 'reconstruction', '--device', 'cuda', '--out', str(tmp_path/'o')]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and '--device cuda' in err[0] and 'no GPU' in err[0], err
+    assert not (tmp_path/'o').exists()

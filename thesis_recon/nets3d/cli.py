@@ -7,7 +7,7 @@ so that `--help` and a bad argument answer at once."""
 from __future__ import annotations
 import argparse
 from pathlib import Path
-from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg
+from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, resolve_device
 from ..config import parse_sets
 from ..train_args import add_train_args
 from .config import check_run_files, inference_checkpoint, load_3d_config, run_config_path
@@ -49,6 +49,7 @@ def train_3d_main(argv: list[str] | None = None) -> int:
     cfg = check_run_files(load_3d_config(a.config, overrides=parse_sets(a.set)))
     if isinstance(a.resume, str) and not Path(a.resume).is_file(): raise ThesisReconError(f'--resume {a.resume}: checkpoint not found')
     from thesis_recon.nets3d import train as train3d     # lazy: torch, once the arguments and the config are checked
+    resolve_device(a.device, 'torch')                    # a GPU asked for and absent: one line before any data is read
     res = train3d.train_3d(cfg, device=a.device, resume=a.resume, progress=not a.no_progress)
     last = res.val_history[-1] if res.val_history else {}
     best = train3d.train_options(cfg, 1).best_metric
@@ -125,6 +126,7 @@ def experiment_main(argv: list[str] | None = None) -> int:
         weights[name] = path
     check_weights(weights)
     if a.data_path is not None: check_data_path(a.data_path)
+    resolve_device(a.device, 'torch')   # a GPU asked for and absent: one line before the data is made
     out = Path(a.out)/a.budget          # both experiments of a budget share its data, 2D networks and rows
     recs, recs_2d = run_experiment(a.kind, out, a.budget, a.data_path, a.device, not a.no_progress, weights)
     print()
