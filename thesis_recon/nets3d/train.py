@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math
 from pathlib import Path
+import h5py
 import numpy as np
 import torch
 from torch import nn
@@ -133,7 +134,6 @@ def input_of(batch):
 
 def label_frequencies(ds, num_classes: int, max_chunks: int = 2000, seed: int = 0) -> np.ndarray:
     "Class frequencies of the labelled voxels (target != -100) of up to `max_chunks` chunks of a `ChunkViews` (read from its file)."
-    import h5py
     key = 'x' if num_classes == 2 else 'y'
     counts = np.zeros(num_classes, np.int64)
     with h5py.File(ds.path, 'r') as f:
