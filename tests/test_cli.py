@@ -108,8 +108,7 @@ def test_the_extras_table_matches_pyproject_and_the_imports(tmp_path):
 
 # Commands of the learned stages that still declare their own --device (issue 25 moves them to core.add_device_arg).
 OWN_DEVICE_OPTION = {'train-svr-decoder',
-                     'compress-scenes', 'train-svr-normals', 'train-svr-scene', 'predict-svr', 'eval-svr', 'serve',
-                     'reconstruct-depth'}
+                     'compress-scenes', 'train-svr-normals', 'train-svr-scene', 'predict-svr', 'eval-svr', 'serve'}
 
 def test_every_command_in_the_table_answers_help():
     """Each entry of cli.COMMANDS points at a function that parses `--help` (exit 0, usage naming the command), and a
@@ -140,7 +139,8 @@ def test_every_command_in_the_table_answers_help():
 # Commands whose `--help` and argument errors load no torch, TensorFlow, CuPy or Ray (their parsers live in light
 # modules that import the working module inside the main, after the checks). Extend this list as commands join.
 FAST_HELP = ['prep-2d-dataset', 'train-2d', 'test-2d', 'predict-2d', 'srn-data', 'train-srn', 'update-srn', 'fit-srn',
-             'render-srn', 'eval-srn', 'experiment-srn-fewshot', 'train-3d', 'infer-3d', 'experiment']
+             'render-srn', 'eval-srn', 'experiment-srn-fewshot', 'train-3d', 'infer-3d', 'experiment',
+             'pcm-data', 'train-pcm', 'reconstruct-depth']
 HEAVY = ('torch', 'tensorflow', 'keras', 'cupy', 'ray')
 
 FAST_PROBE = textwrap.dedent('''
@@ -181,6 +181,9 @@ def test_help_of_the_light_commands_loads_no_framework():
     (['fit-srn', '--data_root', '.', '--checkpoint_path', 'nosuch.tar'], '--checkpoint_path '),
     (['update-srn', '--data_root', 'nosuch', '--checkpoint_path', 'x.tar'], '--data_root '),
     (['predict-2d', 'room.png', '--out', 'o', '--config', 'test_enet'], 'room.png: image not found'),
+    (['pcm-data', '--synthetic', '4', '--width', '0', '--out', 'o'], '--width 0: must be at least 1'),
+    (['train-pcm', '--config', 'pcm_shift', '--set', 'max_points=-1'], 'max_points (--max_points): must be at least 1, got -1'),
+    (['reconstruct-depth', 'd.npz', '--out', 'c.ply'], 'd.npz: depth file not found'),
 ])
 def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message, tmp_path):
     (cmd, code, err, heavy), = fast_answers([argv], cwd=tmp_path)

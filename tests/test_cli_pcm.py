@@ -247,7 +247,7 @@ def test_import_train3d_pcm(tmp_path, capsys):
 
 def test_train_pcm_config(tmp_path, capsys):
     "The shipped configs through write-config, --config and --set; Train-3D's flags on top; bad keys named."
-    from thesis_recon.pcm.train import train_pcm_parser, pcm_config_from_args
+    from thesis_recon.pcm.cli import train_pcm_parser, pcm_config_from_args
     assert cli(['write-config', 'pcm_focal', tmp_path/'focal.yml', '--set', 'epochs=3']) == 0
     cfg = pcm_config_from_args(train_pcm_parser().parse_args(['--config', str(tmp_path/'focal.yml'), '--input_chanels', '5',
                                                               '--set', 'batch_size=2', '--data', str(tmp_path)]))

@@ -46,9 +46,9 @@ COMMANDS = {
     'render-srn': ('thesis_recon.srn.cli:render_srn_main', 'render RGB, segmentation and point clouds from an SRN'),
     'eval-srn': ('thesis_recon.srn.cli:eval_srn_main', 'evaluate semantic SRNs (mIoU, PSNR, SSIM)'),
     'experiment-srn-fewshot': ('thesis_recon.srn.cli:experiment_srn_fewshot_main', "the semantic SRN paper's few-shot claim: SRN head vs 2D U-Net from 1, 3, 10 labelled views"),
-    'pcm-data': ('thesis_recon.pcm.data:pcm_data_main', 'depth maps and intrinsics for the point-cloud module'),
-    'train-pcm': ('thesis_recon.pcm.train:train_pcm_main', 'train the shift or focal point-cloud model'),
-    'reconstruct-depth': ('thesis_recon.pcm.recover:reconstruct_depth_main', 'depth map -> shift, focal and a point cloud'),
+    'pcm-data': ('thesis_recon.pcm.cli:pcm_data_main', 'depth maps and intrinsics for the point-cloud module'),
+    'train-pcm': ('thesis_recon.pcm.cli:train_pcm_main', 'train the shift or focal point-cloud model'),
+    'reconstruct-depth': ('thesis_recon.pcm.cli:reconstruct_depth_main', 'depth map -> shift, focal and a point cloud'),
     'import-weights': ('thesis_recon.weights:import_weights_main', "an original's checkpoint (thesis, 3DMV, SRN, LeReS, SemanticSVR) into ours"),
 }
 

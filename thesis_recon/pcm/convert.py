@@ -9,8 +9,9 @@ import torch
 from ..core import ThesisReconError
 from ..weights import Converter, Option, find_state_dict, map_state_dict, read_torch_file, strip_prefix, write_imported
 from .nets import PCMNet
-from .distort import LERES_VOXEL_SIZE, LERES_MAX_POINTS, TARGETS
-from .train import LERES_WIDTHS, load_pcm_model
+from .config import LERES_MAX_POINTS, LERES_WIDTHS, TARGETS
+from .distort import LERES_VOXEL_SIZE
+from .train import load_pcm_model
 
 # %% auto #0
 __all__ = ['LERES_MODELS', 'TRAIN3D_VOXEL_SIZE', 'CONVERTERS', 'convert_leres', 'convert_train3d_pcm', 'load_pcm_imported']

@@ -4,20 +4,24 @@
 
 # %% ../../nbs/80_pcm_data.ipynb #2142694f
 from __future__ import annotations
-import argparse, csv, functools, io, json, math, sys
+import csv, functools, io, json, math
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
+from ..core import ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
 from ..images import read_depth_png, write_png16
+from ..render import render
 from ..sens import SensFile
+from ..synthetic_scene import make_scene
+from ..trajectories import random_views
+from .config import SYNTHETIC_FOV, check_pcm_data_sizes
 
 # %% auto #0
-__all__ = ['DEPTH_CHANNELS', 'TASKONOMY_UNITS', 'TASKONOMY_INVALID', 'SYNTHETIC_FOV', 'allocate_evenly', 'evenly_spaced',
-           'read_exr_depth', 'write_exr_depth', 'focal_from_fov', 'centred_K', 'kenburns_json', 'load_kenburns',
-           'taskonomy_json', 'load_taskonomy', 'load_scannet', 'scannet_scenes', 'kenburns_scenes', 'taskonomy_scenes',
+__all__ = ['DEPTH_CHANNELS', 'TASKONOMY_UNITS', 'TASKONOMY_INVALID', 'allocate_evenly', 'evenly_spaced', 'read_exr_depth',
+           'write_exr_depth', 'focal_from_fov', 'centred_K', 'kenburns_json', 'load_kenburns', 'taskonomy_json',
+           'load_taskonomy', 'load_scannet', 'scannet_scenes', 'kenburns_scenes', 'taskonomy_scenes',
            'synthetic_scenes', 'load_synthetic', 'depth_scale', 'plot_pcm_histograms', 'prepare_pcm_data',
-           'write_pcm_summary', 'pcm_data_main']
+           'write_pcm_summary']
 
 # %% ../../nbs/80_pcm_data.ipynb #d9686f1a
 def allocate_evenly(sizes, n: int) -> np.ndarray:
@@ -159,8 +163,6 @@ def taskonomy_scenes(root) -> dict:
     return out
 
 # %% ../../nbs/80_pcm_data.ipynb #6e7543b0
-SYNTHETIC_FOV = (40.0, 100.0)
-
 def synthetic_scenes(n: int, views_per_scene: int = 10, seed: int = 0) -> dict:
     "Plan `n` synthetic views: {scene name: [(scene seed, view index), ...]}, `views_per_scene` per room."
     n, v = int(n), max(int(views_per_scene), 1)
@@ -168,8 +170,6 @@ def synthetic_scenes(n: int, views_per_scene: int = 10, seed: int = 0) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _synthetic_views(scene_seed: int, n_views: int, width: int, height: int, fov_range: tuple):
-    from thesis_recon.synthetic_scene import make_scene
-    from thesis_recon.trajectories import random_views
     scene = make_scene(scene_seed)
     poses, Ks = random_views(scene, n_views, fov_range, width, height, seed=scene_seed)
     return scene, poses, Ks
@@ -177,7 +177,6 @@ def _synthetic_views(scene_seed: int, n_views: int, width: int, height: int, fov
 def load_synthetic(item, views_per_scene: int = 10, width: int = 640, height: int = 480,
                    fov_range=SYNTHETIC_FOV) -> tuple[np.ndarray, np.ndarray]:
     "Render synthetic view `item` = (scene seed, view index): depth (H, W) metres and K (3, 3)."
-    from thesis_recon.render import render
     scene_seed, i = item
     scene, poses, Ks = _synthetic_views(int(scene_seed), int(views_per_scene), int(width), int(height), tuple(fov_range))
     return render(scene, poses[i], Ks[i], width, height)['depth'], Ks[i]
@@ -209,9 +208,8 @@ def prepare_pcm_data(out, scannet=None, kenburns=None, taskonomy=None, counts=No
     roots = {'scannet': scannet, 'kenburns': kenburns, 'taskonomy': taskonomy}
     if counts is not None and len(counts) != 3:
         raise ThesisReconError(f'-ns: give three counts (ScanNet, Ken Burns, Taskonomy), got {len(counts)}')
-    if int(synthetic) < 0: raise ThesisReconError(f'--synthetic: must be >= 0, got {synthetic}')
+    check_pcm_data_sizes(synthetic, views_per_scene, width, height, fov_range)
     lo, hi = fov_range
-    if not 10 < lo <= hi < 170: raise ThesisReconError(f'--fov_range: must lie within (10, 170) degrees, got {fov_range}')
     listing = {'scannet': scannet_scenes, 'kenburns': kenburns_scenes, 'taskonomy': taskonomy_scenes}
     loaders = {'scannet': load_scannet, 'kenburns': load_kenburns, 'taskonomy': load_taskonomy,
                'synthetic': functools.partial(load_synthetic, views_per_scene=views_per_scene, width=width,
@@ -264,39 +262,3 @@ def write_pcm_summary(out, rows) -> dict:
     counts = {}
     for _, src, *_ in rows: counts[src] = counts.get(src, 0) + 1
     return counts
-
-# %% ../../nbs/80_pcm_data.ipynb #81effda1
-def _counts(text: str):
-    try:
-        v = [int(x) for x in text.split(',')]
-        if len(v) == 3 and min(v) >= 0: return v
-    except ValueError: pass
-    raise argparse.ArgumentTypeError(f'expected three non-negative integers a,b,c, got {text!r}')
-
-def pcm_data_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon pcm-data`: depth maps and intrinsics for the point-cloud module."
-    p = ArgumentParser(prog='thesis-recon pcm-data',
-        description='Gather metric depth maps and intrinsics for the point-cloud module from ScanNet (.sens), 3D Ken Burns '
-                    '(exr + json), Taskonomy (png + point_info json) and synthetic rooms, sampled evenly across scenes. '
-                    'Writes OUT/depths/*.npz (arr_0, metres, 0 = invalid), OUT/intrinsics/*.npy (3x3), focals.npy, '
-                    'scales.npy, index.csv and histograms.png. Samples already on disk are kept (a rerun resumes).')
-    p.add_argument('-ss', '--scannet', type=Path, help='ScanNet root holding scans/<scene>/<scene>.sens')
-    p.add_argument('-sk', '--kenburns', type=Path, help='3D Ken Burns root holding depths/<scene>/*.exr and rgb/<scene>/*.json')
-    p.add_argument('-st', '--taskonomy', type=Path,
-                   help='Taskonomy root holding depth_zbuffer/taskonomy/<scene>/*.png and point_info/taskonomy/<scene>/*.json')
-    p.add_argument('-ns', '--num_samples', type=_counts, default=None,
-                   help='samples from ScanNet, Ken Burns and Taskonomy as a,b,c (default: every image of the given sources)')
-    p.add_argument('--synthetic', type=int, default=0, help='number of rendered synthetic views (default 0)')
-    p.add_argument('--views_per_scene', type=int, default=10, help='synthetic views per room (default 10)')
-    p.add_argument('--width', type=int, default=640, help='synthetic image width (default 640)')
-    p.add_argument('--height', type=int, default=480, help='synthetic image height (default 480)')
-    p.add_argument('--fov_range', type=float, nargs=2, default=SYNTHETIC_FOV, metavar=('LO', 'HI'),
-                   help='horizontal field of view of the synthetic views in degrees, drawn per image (default 40 100)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the first synthetic room (default 0)')
-    p.add_argument('--out', type=Path, required=True, help='output folder')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    a = p.parse_args(argv)
-    counts = prepare_pcm_data(a.out, a.scannet, a.kenburns, a.taskonomy, a.num_samples, a.synthetic, a.views_per_scene,
-                              a.width, a.height, tuple(a.fov_range), a.seed, progress=not a.quiet)
-    print(f'wrote {sum(counts.values())} depth maps to {a.out} (' + ', '.join(f'{k}: {v}' for k, v in counts.items()) + ')')
-    return 0

@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from ..core import ThesisReconError, warn_data
+from .config import LERES_MAX_POINTS, TARGETS   # TARGETS and LERES_MAX_POINTS live in the torch-free config
 from .data import depth_scale
 
 # %% auto #0
-__all__ = ['LERES_SHIFT_RANGE', 'LERES_FOCAL_SCALE_RANGE', 'TARGETS', 'MIN_POINTS', 'LERES_MAX_POINTS', 'LERES_VOXEL_SIZE',
-           'distort_shift', 'distort_focal', 'leres_normalise', 'check_depth', 'leres_quantize', 'leres_cloud',
-           'make_sample', 'pcm_names', 'split_names', 'PCMDataset', 'pcm_collate']
+__all__ = ['LERES_SHIFT_RANGE', 'LERES_FOCAL_SCALE_RANGE', 'MIN_POINTS', 'LERES_VOXEL_SIZE', 'distort_shift', 'distort_focal',
+           'leres_normalise', 'check_depth', 'leres_quantize', 'leres_cloud', 'make_sample', 'pcm_names', 'split_names',
+           'PCMDataset', 'pcm_collate']
 
 # %% ../../nbs/81_pcm_distort.ipynb #783eaa1d
 LERES_SHIFT_RANGE = (-0.25, 0.8)
 LERES_FOCAL_SCALE_RANGE = (0.6, 1.25)
-TARGETS = {0: 'shift', 1: 'scale', 2: 'focal'}
 MIN_POINTS = 100   # fewer valid pixels than this: not a cloud the networks can read
 
 def distort_shift(depth_n: np.ndarray, rng: np.random.Generator, shift_range=LERES_SHIFT_RANGE,
@@ -56,7 +56,6 @@ def check_depth(depth, where: str = 'depth', min_points: int = MIN_POINTS) -> np
         raise ThesisReconError(f'{where}: only {n} valid (> 0) depth pixels; the point-cloud module needs at least {min_points}')
     return depth
 
-LERES_MAX_POINTS = 100_000
 LERES_VOXEL_SIZE = {'shift': 0.01, 'scale': 0.01, 'focal': 0.005}
 
 def leres_quantize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:

@@ -8,18 +8,19 @@ import math
 from pathlib import Path
 import numpy as np
 import torch
-from ..core import ArgumentParser, ThesisReconError
+from ..core import ThesisReconError, resolve_device
 from ..geometry import unproject
-from ..images import read_depth_png
-from ..train import resolve_device
+from ..images import read_color, read_depth_png, resize_color
+from ..mesh import Mesh, write_ply
+from .config import LERES_MAX_POINTS
 from .data import centred_K, read_exr_depth
-from .distort import check_depth, leres_cloud, leres_normalise, LERES_MAX_POINTS
+from .distort import check_depth, leres_cloud, leres_normalise
 from .train import load_pcm_model
 from .nets import PCMNet
 
 # %% auto #0
 __all__ = ['LERES_INIT_FOV', 'LERES_SHIFT_CLAMPS', 'initial_focal', 'recover_shift_focal', 'relative_focal_error', 'shift_error',
-           'lsiv', 'plane_normal', 'floor_wall_angles', 'read_depth_file', 'reconstruct_depth_main']
+           'lsiv', 'plane_normal', 'floor_wall_angles', 'read_depth_file', 'reconstruct_depth']
 
 # %% ../../nbs/84_pcm_recover.ipynb #ddc324f6
 LERES_INIT_FOV = 60.0
@@ -137,48 +138,29 @@ def read_depth_file(path, png_scale: float = 1000.0) -> np.ndarray:
     return check_depth(d, str(path))
 
 # %% ../../nbs/84_pcm_recover.ipynb #33c16b95
-def reconstruct_depth_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon reconstruct-depth`: depth map -> shift, focal and a point cloud."
-    from thesis_recon.mesh import Mesh, write_ply
-    p = ArgumentParser(prog='thesis-recon reconstruct-depth',
-        description="Recover a depth map's shift and its camera's focal length with the point-cloud module (focal -> shift -> "
-                    "focal, as LeReS), print them and write the corrected point cloud as a coloured PLY.")
-    p.add_argument('depth', type=Path, help='depth map: png (16-bit), npy, npz (arr_0 or depth) or exr; metric or relative, 0 = invalid')
-    p.add_argument('--out', type=Path, required=True, help='output point cloud (.ply)')
-    p.add_argument('--models', type=Path, default=Path('saved/pcm'), help='folder with focal.tar and shift.tar (default saved/pcm)')
-    p.add_argument('--focal_model', type=Path, default=None, help='focal model file (default MODELS/focal.tar)')
-    p.add_argument('--shift_model', type=Path, default=None, help='shift model file (default MODELS/shift.tar)')
-    p.add_argument('--rgb', type=Path, default=None, help='colour image for the points (default: coloured by depth)')
-    p.add_argument('--png_scale', type=float, default=1000.0, help='a png depth is divided by this (default 1000: mm)')
-    p.add_argument('--focal_guess', type=float, default=None,
-                   help='initial focal length in pixels (default: a 60-degree field of view over the image height)')
-    p.add_argument('--max_points', type=int, default=LERES_MAX_POINTS,
-                   help=f'points per cloud, one per voxel, a random subset when there are more (default {LERES_MAX_POINTS}, as LeReS)')
-    p.add_argument('--seed', type=int, default=0, help='seed of that random subset (default 0)')
-    p.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto',
-                   help='where the networks run: auto (the GPU when torch sees one), cpu or cuda (default auto)')
-    a = p.parse_args(argv)
-    depth = read_depth_file(a.depth, a.png_scale)
+def reconstruct_depth(depth_path, out, focal_model, shift_model, rgb=None, png_scale: float = 1000.0,
+                      focal_guess: float | None = None, max_points: int | None = LERES_MAX_POINTS, seed: int = 0,
+                      device='auto') -> dict:
+    """What `reconstruct-depth` does: recover the shift and focal of the depth map at `depth_path` with the two models
+    (paths), write the corrected cloud to `out` (PLY, coloured by the image `rgb` or by depth). Returns {'focal' (pixels),
+    'shift' (depth units), 'fov' (horizontal, degrees), 'points' (written)}."""
+    depth = read_depth_file(depth_path, png_scale)
     H, W = depth.shape
-    device = resolve_device(a.device)
-    fm = load_pcm_model(a.focal_model or a.models/'focal.tar', 'focal', device)
-    sm = load_pcm_model(a.shift_model or a.models/'shift.tar', 'shift', device)
-    K_guess = None if a.focal_guess is None else centred_K(a.focal_guess, W, H)
-    shift, focal = recover_shift_focal(depth, fm, sm, K_guess, a.max_points, a.seed, where=str(a.depth), device=device)
+    device = resolve_device(device, 'torch')
+    fm = load_pcm_model(focal_model, 'focal', device)
+    sm = load_pcm_model(shift_model, 'shift', device)
+    K_guess = None if focal_guess is None else centred_K(focal_guess, W, H)
+    shift, focal = recover_shift_focal(depth, fm, sm, K_guess, max_points, seed, where=str(depth_path), device=device)
     corrected = np.where(depth > 0, depth - shift, 0)
     valid = corrected > 0
     pts = unproject(corrected, centred_K(focal, W, H))[valid]
-    if a.rgb is not None:
-        from thesis_recon.images import read_color, resize_color
-        rgb = read_color(a.rgb)
-        if rgb.shape[:2] != (H, W): rgb = resize_color(rgb, (W, H))
-        colors = rgb[valid]
+    if rgb is not None:
+        image = read_color(rgb)
+        if image.shape[:2] != (H, W): image = resize_color(image, (W, H))
+        colors = image[valid]
     else:
-        import matplotlib
+        import matplotlib   # a colour map only; matplotlib is slow to import and not needed with --rgb
         z = corrected[valid]
         colors = (matplotlib.colormaps['viridis']((z - z.min()) / max(np.ptp(z), 1e-9))[:, :3] * 255).astype(np.uint8)
-    write_ply(a.out, Mesh(pts, np.zeros((0, 3), np.int32), colors=colors))
-    fov = math.degrees(2 * math.atan(W / 2 / focal))
-    print(f'focal {focal:.2f} px (horizontal field of view {fov:.1f} deg), shift {shift:.4f} (depth units); '
-          f'{int(valid.sum())} points -> {a.out}')
-    return 0
+    write_ply(out, Mesh(pts, np.zeros((0, 3), np.int32), colors=colors))
+    return dict(focal=focal, shift=shift, fov=math.degrees(2 * math.atan(W / 2 / focal)), points=int(valid.sum()))

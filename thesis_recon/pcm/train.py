@@ -4,28 +4,23 @@
 
 # %% ../../nbs/83_pcm_train.ipynb #bf6a4d4f
 from __future__ import annotations
-import argparse, dataclasses, json, hashlib, math, shutil, tempfile
-from dataclasses import dataclass
+import json, hashlib, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_write_text
+from ..core import ThesisReconError, atomic_path, atomic_write_text
 from ..config import config_to_dict
-from ..train import TrainOptions, fit, add_train_args, load_checkpoint
-from .distort import PCMDataset, pcm_collate, pcm_names, split_names, TARGETS
+from ..train import TrainOptions, fit, load_checkpoint
+from .config import DEFAULT_CHANNELS, DEFAULT_VOXEL_SIZE, TARGETS, PCMTrainConfig, load_pcm_config
+from .data import prepare_pcm_data
+from .distort import PCMDataset, pcm_collate, pcm_names, split_names
 from .nets import PCMNet
 
 # %% auto #0
-__all__ = ['DEFAULT_VOXEL_SIZE', 'DEFAULT_CHANNELS', 'LERES_WIDTHS', 'TINY_PCM', 'label_errors', 'predict_pcm', 'pcm_errors',
-           'PCMTrainConfig', 'load_pcm_config', 'train_pcm', 'load_pcm_model', 'tiny_pcm_models', 'train_pcm_parser',
-           'pcm_config_from_args', 'train_pcm_main']
+__all__ = ['TINY_PCM', 'label_errors', 'predict_pcm', 'pcm_errors', 'train_pcm', 'load_pcm_model', 'tiny_pcm_models']
 
 # %% ../../nbs/83_pcm_train.ipynb #c8830bb6
-DEFAULT_VOXEL_SIZE = {0: 0.01, 1: 0.01, 2: 0.005}
-DEFAULT_CHANNELS = {0: 3, 1: 3, 2: 5}
-LERES_WIDTHS = (32, 64, 128, 256)
-
 def label_errors(pred: torch.Tensor, label: torch.Tensor, target: int) -> torch.Tensor:
     "Per-sample error: relative focal error |label / pred - 1| (target 2), absolute error otherwise."
     return (label / pred - 1).abs() if target == 2 else (pred - label).abs()
@@ -56,46 +51,8 @@ def _mean_label(dataset, n: int = 32, seed: int = 0) -> float:
     idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
     return float(np.mean([float(dataset[int(i)]['label']) for i in idx]))
 
-@dataclass
-class PCMTrainConfig:
-    """`train-pcm`'s settings (a config file, `--set key=value`, or Train-3D's flags). `None` = the target's default:
-    channels 3 (shift, scale) or 5 (focal); voxel size 0.01 or 0.005 (LeReS's); the target's own distortion on."""
-    data: Path | None = None                 # pcm-data folder (depths/, intrinsics/)
-    out: Path = Path('saved/pcm')            # output folder
-    model_name: str | None = None            # default: shift, scale or focal, by target
-    target: int = 0                          # 0 shift, 1 scale, 2 focal (Train-3D's --targets)
-    input_channels: int | None = None
-    distort_s: bool | None = None
-    distort_f: bool | None = None
-    voxel_size: float | None = None
-    max_points: int = 20000                  # points per training cloud (after one point per voxel)
-    init_fov: float | None = None            # Train-3D's fixed initial field of view (degrees)
-    init_scale: float = 1.0
-    train_split: float = 0.9
-    batch_size: int = 4
-    learning_rate: float = 1e-3
-    learning_rate_decay: float = 1.0         # per epoch, smoothly per step
-    epochs: int = 5
-    max_steps: int | None = None
-    print_losses_every: int = 10
-    num_workers: int = 0
-    logs: bool = True
-    loss: str = 'l1'                         # 'l1' (LeReS) or 'mse' (Train-3D)
-    widths: tuple[int, int, int, int] = LERES_WIDTHS
-    float_quirk: bool = True                 # LeReS's float32 coordinate round trip in the network
-    start_at_mean_label: bool = True         # the classifier starts at the training labels' mean
-    seed: int = 0
-
-def load_pcm_config(source=None, overrides: dict | None = None) -> PCMTrainConfig:
-    "A checked `PCMTrainConfig` from a .json/.yml path, a shipped config's name (`pcm_shift`, `pcm_focal`) or a dict."
-    from thesis_recon.config import load_config
-    cfg = load_config({} if source is None else source, PCMTrainConfig, overrides=overrides)
-    if cfg.target not in TARGETS: raise ThesisReconError(f'target (--targets): must be 0 (shift), 1 (scale) or 2 (focal), got {cfg.target}')
-    if cfg.loss not in ('l1', 'mse'): raise ThesisReconError(f"loss (--loss): must be 'l1' or 'mse', got {cfg.loss!r}")
-    if not 0 < cfg.learning_rate_decay <= 1:
-        raise ThesisReconError(f'learning_rate_decay (--learning_rate_decay): must lie in (0, 1], got {cfg.learning_rate_decay}')
-    if cfg.input_channels not in (None, 3, 5): raise ThesisReconError(f'input_channels: must be 3 or 5, got {cfg.input_channels}')
-    return cfg
+# `PCMTrainConfig` and `load_pcm_config` live in `pcm.config` (83a_pcm_config), without torch, so the command checks a
+# config before it loads this module.
 
 def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool = True, **overrides):
     """Train the point-cloud model of `config` (a `PCMTrainConfig`, a config file or shipped name, or a dict; keyword
@@ -173,14 +130,13 @@ def _code_key(settings: dict) -> str:
     "A key of `settings` and of the code that renders the rooms and trains the models."
     import thesis_recon as pkg
     h = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
-    for m in ('pcm/data', 'pcm/distort', 'pcm/nets', 'pcm/train', 'train', 'render', 'synthetic_scene', 'trajectories'):
+    for m in ('pcm/config', 'pcm/data', 'pcm/distort', 'pcm/nets', 'pcm/train', 'train', 'render', 'synthetic_scene', 'trajectories'):
         h.update((Path(pkg.__file__).parent/f'{m}.py').read_bytes())
     return h.hexdigest()[:12]
 
 def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = False) -> Path:
     "Train (or find) tiny shift and focal models on synthetic rooms; returns the folder holding shift.tar and focal.tar."
     import fcntl   # POSIX only, and only this test helper needs it
-    from thesis_recon.pcm.data import prepare_pcm_data
     s = {**TINY_PCM, **(settings or {})}
     out = Path(out) if out is not None else Path(tempfile.gettempdir())/'thesis_recon_pcm_tiny'/_code_key(s)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,74 +154,3 @@ def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = Fal
                            learning_rate=s['learning_rate'], learning_rate_decay=per_kind(s['learning_rate_decay'], kind),
                            train_split=s['train_split']), device='cpu', progress=progress)
     return out
-
-# %% ../../nbs/83_pcm_train.ipynb #aa8090eb
-_FLAG = dict(default=None)   # command-line flags override the config only when given
-
-def train_pcm_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog='thesis-recon train-pcm',
-        description="Train the point-cloud module's shift (--targets 0), scale (1) or focal (2) model on a pcm-data folder. "
-                    "Settings: a config (--config pcm_shift or pcm_focal, shipped; write-config writes them out), then "
-                    "Train-3D's flags (its misspellings are accepted), then --set key=value. Writes OUT/<model_name>.tar "
-                    "(the best by validation loss), OUT/<model_name>.history.json and the TensorBoard run in OUT/<model_name>/. "
-                    "reconstruct-depth needs both OUT/shift.tar and OUT/focal.tar: train --config pcm_shift and --config pcm_focal.")
-    p.add_argument('--config', default=None, metavar='CONFIG',
-                   help='config file (.yml/.json) or shipped name (pcm_shift, pcm_focal); default: the built-in defaults (shift)')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='override a config key, e.g. --set epochs=2 (value parsed as JSON, else a string); repeatable, applied last')
-    p.add_argument('--data', type=Path, **_FLAG, help='pcm-data folder (depths/, intrinsics/)')
-    p.add_argument('--out', type=Path, **_FLAG, help='output folder (default saved/pcm)')
-    p.add_argument('--model_name', **_FLAG, help='name of the model file (default: shift, scale or focal, by --targets)')
-    p.add_argument('--input_channels', '--input_chanels', type=int, choices=(3, 5), **_FLAG,
-                   help='features per point: 3 = x, y, z; 5 = x, y, z, (u - cx)/f, (v - cy)/f (default 3 for shift and scale, 5 for focal)')
-    p.add_argument('--targets', dest='target', type=int, choices=(0, 1, 2), **_FLAG, help='what to learn: 0 shift, 1 scale, 2 focal (default 0)')
-    p.add_argument('--batch_size', type=int, **_FLAG, help='clouds per batch (default 4)')
-    p.add_argument('--learning_rate', type=float, **_FLAG, help='AdamW learning rate (default 1e-3)')
-    p.add_argument('--learning_rate_decay', type=float, **_FLAG,
-                   help='factor applied to the learning rate per epoch, smoothly per step, in (0, 1] (default 1: constant)')
-    p.add_argument('--distort_s', '--distort-s', action=argparse.BooleanOptionalAction, **_FLAG,
-                   help='shift the normalised depth by U[-0.25, 0.8] (default: on for --targets 0)')
-    p.add_argument('--distort_f', '--distort-f', action=argparse.BooleanOptionalAction, **_FLAG,
-                   help='unproject with a focal scaled by U[0.6, 1.25] (default: on for --targets 2)')
-    p.add_argument('--voxel_size', type=float, **_FLAG, help="input voxel edge in normalised depth units (default LeReS's: 0.01 shift/scale, 0.005 focal)")
-    p.add_argument('--max_points', type=int, **_FLAG, help='points per cloud, one per voxel (default 20000)')
-    p.add_argument('--init_fov', type=float, **_FLAG,
-                   help="Train-3D's fixed initial field of view in degrees: unproject every sample with (H // 2) / tan(init_fov / 2) "
-                   "instead of a drawn focal (default: drawn per sample, as LeReS)")
-    p.add_argument('--init_scale', type=float, **_FLAG, help='divides the scale label of --targets 1 (default 1)')
-    p.add_argument('--train_split', type=float, **_FLAG, help='fraction of the maps used for training, the rest validates (default 0.9)')
-    p.add_argument('--epochs', type=int, **_FLAG, help='epochs (default 5)')
-    p.add_argument('--max_steps', type=int, **_FLAG, help='stop after this many optimizer steps (default: run all epochs)')
-    p.add_argument('--print_losses_every', '--print_losses_evry', type=int, **_FLAG, help='steps between logged losses (default 10)')
-    p.add_argument('--num_workers', '--num_w', type=int, **_FLAG, help='data loader worker processes (default 0)')
-    p.add_argument('--logs', action=argparse.BooleanOptionalAction, **_FLAG, help='write TensorBoard events (default on)')
-    p.add_argument('--loss', choices=('l1', 'mse'), **_FLAG, help="regression loss: 'l1' (LeReS) or 'mse' (Train-3D) (default l1)")
-    p.add_argument('--widths', **_FLAG, help='channels of the four stages, a,b,c,d (default 32,64,128,256, as LeReS)')
-    p.add_argument('--seed', type=int, **_FLAG, help='seed of the split, the distortions and the weights (default 0)')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
-    add_train_args(p)
-    return p
-
-_NOT_CONFIG = ('config', 'set', 'quiet', 'device', 'resume')
-
-def pcm_config_from_args(a) -> PCMTrainConfig:
-    "The `PCMTrainConfig` of parsed `train-pcm` arguments: --config, then the flags given, then --set."
-    from thesis_recon.config import parse_sets
-    flags = {k: v for k, v in vars(a).items() if k not in _NOT_CONFIG and v is not None}
-    if 'widths' in flags:
-        try: flags['widths'] = [int(w) for w in flags['widths'].split(',')]
-        except ValueError: raise ThesisReconError(f"--widths: expected four integers a,b,c,d, got {flags['widths']!r}") from None
-        if len(flags['widths']) != 4: raise ThesisReconError(f"--widths: expected four integers a,b,c,d, got {a.widths!r}")
-    for k in ('data', 'out'):
-        if k in flags: flags[k] = str(Path(flags[k]).absolute())
-    return load_pcm_config(a.config, {**flags, **parse_sets(a.set)})
-
-def train_pcm_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon train-pcm`: train the shift or focal point-cloud model."
-    a = train_pcm_parser().parse_args(argv)
-    cfg = pcm_config_from_args(a)
-    res = train_pcm(cfg, device=a.device, resume=a.resume, progress=not a.quiet)
-    name = cfg.model_name or TARGETS[cfg.target]
-    best = 'none (no validation ran)' if res.best_metric is None else f'{res.best_metric:.4f}'
-    print(f'{Path(cfg.out)/(name + ".tar")}: best validation loss {best} after {res.step} steps')
-    return 0
