@@ -91,7 +91,8 @@ def train_pcm_parser() -> argparse.ArgumentParser:
     p.add_argument('--train_split', type=float, **_FLAG, help='fraction of the maps used for training, the rest validates (default 0.9)')
     p.add_argument('--epochs', type=int, **_FLAG, help='epochs (default 5)')
     p.add_argument('--max_steps', type=int, **_FLAG, help='stop after this many optimizer steps (default: run all epochs)')
-    p.add_argument('--print_losses_every', '--print_losses_evry', type=int, **_FLAG, help='steps between logged losses (default 10)')
+    p.add_argument('--log_every', '--print_losses_every', '--print_losses_evry', dest='log_every', type=int, **_FLAG,
+                   help='steps between logged losses (default 10)')
     p.add_argument('--num_workers', '--num_w', type=int, **_FLAG, help='data loader worker processes (default 0)')
     p.add_argument('--logs', action=argparse.BooleanOptionalAction, **_FLAG, help='write TensorBoard events (default on)')
     p.add_argument('--loss', choices=('l1', 'mse'), **_FLAG, help="regression loss: 'l1' (LeReS) or 'mse' (Train-3D) (default l1)")

@@ -44,7 +44,8 @@ class PCMTrainConfig:
     learning_rate_decay: float = 1.0         # per epoch, smoothly per step
     epochs: int = 5
     max_steps: int | None = None
-    print_losses_every: int = 10
+    log_every: int | None = None             # steps between logged losses (default 10)
+    print_losses_every: int | None = None    # Train-3D's name for log_every, accepted as its flag and files use it
     num_workers: int = 0
     logs: bool = True
     loss: str = 'l1'                         # 'l1' (LeReS) or 'mse' (Train-3D)
@@ -52,6 +53,14 @@ class PCMTrainConfig:
     float_quirk: bool = True                 # LeReS's float32 coordinate round trip in the network
     start_at_mean_label: bool = True         # the classifier starts at the training labels' mean
     seed: int = 0
+
+    def __post_init__(self):
+        "`print_losses_every` (Train-3D's name) becomes `log_every`, ours; both given and different is an error."
+        if self.log_every is not None and self.print_losses_every is not None and self.log_every != self.print_losses_every:
+            raise ThesisReconError(f'log_every {self.log_every} and print_losses_every {self.print_losses_every} '
+                                   '(its Train-3D name) disagree: give one')
+        self.log_every = next((v for v in (self.log_every, self.print_losses_every) if v is not None), 10)
+        self.print_losses_every = None
 
 def check_pcm_data_sizes(synthetic: int = 0, views_per_scene: int = 10, width: int = 640, height: int = 480,
                          fov_range=SYNTHETIC_FOV):
@@ -62,7 +71,7 @@ def check_pcm_data_sizes(synthetic: int = 0, views_per_scene: int = 10, width: i
     lo, hi = fov_range
     if not 10 < lo <= hi < 170: raise ThesisReconError(f'--fov_range {lo:g} {hi:g}: must lie within (10, 170) degrees, low <= high')
 
-_AT_LEAST_1 = ('batch_size', 'epochs', 'max_points', 'print_losses_every', 'max_steps')
+_AT_LEAST_1 = ('batch_size', 'epochs', 'max_points', 'log_every', 'max_steps')
 _POSITIVE = ('learning_rate', 'init_scale', 'voxel_size')
 
 def load_pcm_config(source=None, overrides: dict | None = None) -> PCMTrainConfig:

@@ -96,7 +96,7 @@ def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool
     res = fit(model, loss_fn, train_set, val_set=val_set, evaluate=evaluate, collate_fn=pcm_collate, config=config, arch='PCMNet',
               optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=cfg.learning_rate), scheduler=scheduler,
               options=TrainOptions(epochs=cfg.epochs, max_steps=cfg.max_steps, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                                   log_every=cfg.print_losses_every, device=device, seed=cfg.seed, checkpoint_dir=run,
+                                   log_every=cfg.log_every, device=device, seed=cfg.seed, checkpoint_dir=run,
                                    log_dir=run if cfg.logs else None, resume=resume, progress=progress))
     if res.best_path is not None:
         with atomic_path(out/f'{model_name}.tar') as tmp: shutil.copyfile(res.best_path, tmp)
