@@ -116,11 +116,37 @@ def test_reconstruct_depth_bad_input(models, tmp_path, capsys):
     np.save(tmp_path/'ok.npy', np.ones((48, 64), np.float32))
     cases = [(['zero.npy'], 'zero.npy: only 0 valid'), (['nan.npy'], 'nan.npy: depth has 3072 NaN/inf'),
              (['ok.npy', '--shift_model', models/'focal.tar'], 'focal.tar: this is a focal model, expected a shift model'),
-             (['ok.npy', '--focal_model', models/'nothing.tar'], 'nothing.tar: model file not found')]
+             (['ok.npy', '--focal_model', models/'nothing.tar'], 'nothing.tar: model file not found'),
+             (['ok.npy', '--rgb', tmp_path/'no.png'], 'no.png: image not found'),
+             (['ok.npy', '--png_scale', '0'], '--png_scale 0: must be positive'),
+             (['ok.npy', '--focal_guess', '-5'], '--focal_guess -5: must be positive')]
+    import torch
+    if not torch.cuda.is_available(): cases.append((['ok.npy', '--device', 'cuda'], '--device cuda: torch sees no GPU'))
     for args, msg in cases:
         assert cli(['reconstruct-depth', tmp_path/args[0], *args[1:], '--out', tmp_path/'c.ply', '--models', models]) == 2
         err = capsys.readouterr().err.strip()
         assert msg in err and err.count('\n') == 0, err
+    assert not (tmp_path/'c.ply').exists()
+
+
+def test_bad_sizes_and_counts_write_nothing(models, tmp_path, capsys):
+    "pcm-data's and train-pcm's non-positive sizes and counts, and --device cuda without a GPU: one line naming the value, exit 2."
+    import torch
+    data = models.parent/'data'
+    cases = [(['pcm-data', '--synthetic', '3', '--width', '0', '--out', tmp_path/'o'], '--width 0: must be at least 1'),
+             (['pcm-data', '--synthetic', '3', '--views_per_scene', '-1', '--out', tmp_path/'o'], '--views_per_scene -1'),
+             (['pcm-data', '--synthetic', '-2', '--out', tmp_path/'o'], '--synthetic -2: must be >= 0'),
+             (['train-pcm', '--data', data, '--out', tmp_path/'o', '--epochs', '0'], 'epochs (--epochs): must be at least 1, got 0'),
+             (['train-pcm', '--data', data, '--out', tmp_path/'o', '--voxel_size', '0'], 'voxel_size (--voxel_size): must be positive'),
+             (['train-pcm', '--data', data, '--out', tmp_path/'o', '--num_workers', '-1'], 'num_workers (--num_workers): must be >= 0'),
+             (['train-pcm', '--data', tmp_path/'none', '--out', tmp_path/'o'], 'none: not a pcm-data folder')]
+    if not torch.cuda.is_available():
+        cases.append((['train-pcm', '--data', data, '--out', tmp_path/'o', '--device', 'cuda'], '--device cuda: torch sees no GPU'))
+    for args, msg in cases:
+        assert cli(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert msg in err and err.count('\n') == 0, err
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---- LeReS's own models (issue 23): the network, its quantisation, the import, the recovery ----
