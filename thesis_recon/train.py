@@ -573,12 +573,16 @@ def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions
     if isinstance(train_set, torch.utils.data.IterableDataset) or not hasattr(train_set, '__len__') or len(train_set) == 0:
         raise ThesisReconError("fit: train_set must be a map-style dataset with at least one sample")
     info, device, created = setup_processes(o.device)
-    try: return _fit(model, loss_fn, train_set, o, info, device, optimizer=optimizer, scheduler=scheduler, val_set=val_set,
-                     evaluate=evaluate, collate_fn=collate_fn, config=config, arch=arch, figures=figures)
+    import torch.distributed as dist
+    try:
+        result = _fit(model, loss_fn, train_set, o, info, device, optimizer=optimizer, scheduler=scheduler, val_set=val_set,
+                      evaluate=evaluate, collate_fn=collate_fn, config=config, arch=arch, figures=figures)
+        # every rank is done before the group goes: a gloo peer torn down while another still talks to it aborts that
+        # process at exit ('terminate called without an active exception', seen under load)
+        if created: dist.barrier()
+        return result
     finally:
-        if created:
-            import torch.distributed as dist
-            dist.destroy_process_group()
+        if created: dist.destroy_process_group()
 
 def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, val_set, evaluate, collate_fn, config, arch, figures):
     model = unwrap(model).to(device)
