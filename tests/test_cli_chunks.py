@@ -152,3 +152,10 @@ def test_clean_and_augment_bad_input(tmp_path):
 def test_help(cmd):
     res = run(cmd, '--help')
     assert res.returncode == 0 and f'usage: thesis-recon {cmd}' in res.stdout
+
+def test_prep_backproj_data_takes_a_shipped_config_by_name(tmp_path):
+    # the shipped config is found by name and its relative paths read against the working folder (issue 26's path rule)
+    p = subprocess.run([sys.executable, '-m', 'thesis_recon.cli', 'prep-backproj-data', 'backproj_prep', 'train', 'o.hdf5'],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 2 and p.stderr.strip() == f"thesis-recon prep-backproj-data: {tmp_path/'splits'/'train.txt'}: split list not found"
+    assert not (tmp_path/'o.hdf5').exists()

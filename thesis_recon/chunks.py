@@ -16,6 +16,7 @@ from .kernels import array_module, package_kernel, to_numpy, xp_of
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
 from .frames import ScanNetScene
 from .images import resize_crop_depth
+from .config import config_base, resolve_config_arg
 from .labels import read_label_map, read_split
 from .runner import add_runner_args, run_scenes
 from .voxelize import load_occupancy_grid
@@ -140,12 +141,11 @@ def parse_chunk_config(data, base_dir='.', where: str = 'config') -> ChunkConfig
                                                'frame_skip', 'voxel_size', 'depth_min', 'depth_max', 'min_occ', 'seed')})
 
 def load_chunk_config(path) -> ChunkConfig:
-    "Read and validate the YAML config at `path`."
-    path = Path(path)
-    if not path.is_file(): raise ThesisReconError(f'{path}: config file not found')
+    "Read and validate the YAML config at `path` (a file, or a shipped config's name such as `backproj_prep`)."
+    path = resolve_config_arg(path)
     try: data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e: raise ThesisReconError(f'{path}: not valid YAML ({e})') from None
-    return parse_chunk_config(data, path.parent, str(path))
+    return parse_chunk_config(data, config_base(path), str(path))
 
 # %% ../nbs/32_chunks.ipynb #3d00252f
 def chunk_world_to_grid(translation, voxel_size: float, start) -> np.ndarray:
