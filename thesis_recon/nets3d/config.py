@@ -57,7 +57,8 @@ class Model3DConfig:
 class Trainer3DConfig:
     "Epochs, logging, validation, accumulation and resuming."
     epochs: int = 10
-    log_nth: int = 10
+    log_every: Optional[int] = None       # steps between logged training scalars (default 10)
+    log_nth: Optional[int] = None         # the thesis's name for log_every, accepted as its files use it
     val_check_interval: float = 1.0
     accumulation_step: int = 1
     load_path: Optional[str] = None
@@ -65,6 +66,13 @@ class Trainer3DConfig:
     max_steps: Optional[int] = None
     seed: int = 1234
     best_by: Literal['loss', 'metric'] = 'loss'
+
+    def __post_init__(self):
+        "`log_nth` (the thesis's files) becomes `log_every`, ours; both given and different is an error."
+        if self.log_nth is not None and self.log_every is not None and self.log_nth != self.log_every:
+            raise ThesisReconError(f'trainer.log_every {self.log_every} and trainer.log_nth {self.log_nth} (its older name) disagree: give one')
+        self.log_every = next((v for v in (self.log_every, self.log_nth) if v is not None), 10)
+        self.log_nth = None
 
 @dataclass
 class Train3DConfig:
@@ -114,7 +122,7 @@ def _check_3d_config(cfg: Train3DConfig, where: str):
     t = cfg.trainer
     need(t.epochs >= 1, f"'trainer.epochs' must be >= 1, got {t.epochs}")
     need(t.max_steps is None or t.max_steps >= 1, f"'trainer.max_steps' must be >= 1 (or null), got {t.max_steps}")
-    need(t.accumulation_step >= 1 and t.log_nth >= 1, "'trainer.accumulation_step' and 'trainer.log_nth' must be >= 1")
+    need(t.accumulation_step >= 1 and t.log_every >= 1, "'trainer.accumulation_step' and 'trainer.log_every' must be >= 1")
     need(t.val_check_interval > 0, f"'trainer.val_check_interval' must be > 0, got {t.val_check_interval}")
     need(cfg.optimizer.learning_rate > 0, f"'optimizer.learning_rate' must be > 0, got {cfg.optimizer.learning_rate}")
     m3 = cfg.model_3d
@@ -152,7 +160,7 @@ def load_3d_config(source, overrides: dict | None = None) -> Train3DConfig:
     _check_3d_config(cfg, where)
     return cfg
 
-# %% ../../nbs/52a_nets3d_config.ipynb #aa42bf9c
+# %% ../../nbs/52a_nets3d_config.ipynb #9ce9d2bc
 def check_run_files(cfg: Train3DConfig, train: bool = True) -> Train3DConfig:
     "The files `cfg` reads exist (`train`: the train chunk file too, and the weights it starts from); returns `cfg`."
     files = [('train_file', cfg.train_file, 'chunk file')] if train else []
@@ -165,7 +173,7 @@ def check_run_files(cfg: Train3DConfig, train: bool = True) -> Train3DConfig:
     if not Path(cfg.root).is_dir(): raise ThesisReconError(f'{cfg.root}: scans folder not found (root)')
     return cfg
 
-# %% ../../nbs/52a_nets3d_config.ipynb #9ce9d2bc
+# %% ../../nbs/52a_nets3d_config.ipynb #a3db83f8
 RUN_CONFIG = 'config.json'
 
 def save_run_config(cfg: Train3DConfig) -> Path:

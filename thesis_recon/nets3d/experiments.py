@@ -104,7 +104,7 @@ def train_2d_net(arch: str, out, data: dict, budget: Budget, device: str = 'auto
     models = {'architecture': arch, 'num_classes': 41}
     if arch == 'deeplabv3': models['width'] = budget.deeplab_width
     cfg = load_seg2d_config({'models': models, 'train_loader': loader('train', True), 'val_loader': loader('val', False),
-                             'trainer': {'epochs': budget.epochs_2d, 'max_steps': budget.steps_2d, 'log_nth': 10},
+                             'trainer': {'epochs': budget.epochs_2d, 'max_steps': budget.steps_2d, 'log_every': 10},
                              'name': arch, 'save_dir': str(out/'2d')})
     ck_dir = run_dirs(cfg, 'run')['models']
     if (out/'2d'/f'{arch}.done').exists(): return ck_dir/'best.tar'
@@ -150,7 +150,7 @@ def row_config(name: str, out, data: dict, budget: Budget, num_classes: int = 2,
            'model_3d': {'num_classes': num_classes, 'channels': list(budget.channels), 'side_channels': budget.side,
                         'head_channels': budget.head},
            'trainer': {'epochs': budget.epochs_3d, 'max_steps': budget.steps_3d, 'accumulation_step': budget.accumulation,
-                       'log_nth': 10},
+                       'log_every': 10},
            'optimizer': {'learning_rate': budget.lr_3d}}
     if feat is not None: cfg['model_2d'] = {'arch_2d': feat, 'load_path_2d': str(ckpt_2d), 'frozen_train_mode': frozen_train_mode,
                                             'freeze_bn': not frozen_train_mode}

@@ -205,7 +205,7 @@ def train_options(cfg: Train3DConfig, n_train: int, device: str = 'auto', resume
     else: best, mode = ('iou' if cfg.model_3d.num_classes == 2 else 'miou'), 'max'
     return TrainOptions(epochs=t.epochs, max_steps=t.max_steps, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
                         worker_start='spawn',   # ChunkDataset runs OpenMP kernels, which do not survive fork
-                        accumulation_steps=t.accumulation_step, log_every=t.log_nth, val_every=val_every, device=device,
+                        accumulation_steps=t.accumulation_step, log_every=t.log_every, val_every=val_every, device=device,
                         seed=t.seed, best_metric=best, best_mode=mode, checkpoint_dir=Path(cfg.out_dir)/'models',
                         log_dir=Path(cfg.out_dir)/'runs', resume=resume, progress=progress)
 
