@@ -140,7 +140,7 @@ def test_every_command_in_the_table_answers_help():
 # modules that import the working module inside the main, after the checks). Extend this list as commands join.
 FAST_HELP = ['prep-2d-dataset', 'train-2d', 'test-2d', 'predict-2d', 'srn-data', 'train-srn', 'update-srn', 'fit-srn',
              'render-srn', 'eval-srn', 'experiment-srn-fewshot', 'train-3d', 'infer-3d', 'experiment',
-             'pcm-data', 'train-pcm', 'reconstruct-depth']
+             'pcm-data', 'train-pcm', 'reconstruct-depth', 'predict-svr', 'eval-svr', 'client']
 HEAVY = ('torch', 'tensorflow', 'keras', 'cupy', 'ray')
 
 FAST_PROBE = textwrap.dedent('''
@@ -184,6 +184,9 @@ def test_help_of_the_light_commands_loads_no_framework():
     (['pcm-data', '--synthetic', '4', '--width', '0', '--out', 'o'], '--width 0: must be at least 1'),
     (['train-pcm', '--config', 'pcm_shift', '--set', 'max_points=-1'], 'max_points (--max_points): must be at least 1, got -1'),
     (['reconstruct-depth', 'd.npz', '--out', 'c.ply'], 'd.npz: depth file not found'),
+    (['predict-svr', 'nothing.png', '--weights', 'w', '--out', 'o.hdf5'], 'nothing.png: image not found'),
+    (['eval-svr', '--data', 'nosuch', '--weights', 'w'], 'svr_data.json: not found'),
+    (['client', 'all', 'nothing.png', 'o.hdf5'], 'nothing.png'),
 ])
 def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message, tmp_path):
     (cmd, code, err, heavy), = fast_answers([argv], cwd=tmp_path)
@@ -192,3 +195,14 @@ def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message
     assert message in last and last.count(cmd) == 1 and 'Traceback' not in err, err
     assert err.count('\n') == 1 or last.startswith(f'thesis-recon {cmd}: error: argument'), err
     assert list(tmp_path.iterdir()) == []
+
+def test_predict_svr_refuses_a_bad_image_or_weights_folder_before_tensorflow(tmp_path):
+    "An empty file, a missing image and a weights folder without its files: one line naming it, exit 2, no TensorFlow."
+    from PIL import Image
+    (tmp_path/'empty.png').touch(); Image.new('RGB', (8, 8)).save(tmp_path/'ok.png'); (tmp_path/'w').mkdir()
+    cases = {'empty.png': 'empty.png: not an image', 'nothing.png': 'nothing.png: image not found',
+             'ok.png': '--weights w: svr_config.json not found'}
+    got = fast_answers([['predict-svr', f, '--weights', 'w', '--out', 'o.hdf5'] for f in cases], cwd=tmp_path)
+    for (cmd, code, err, heavy), message in zip(got, cases.values()):
+        assert (code, heavy, err.count('\n')) == (2, [], 1) and message in err, (code, heavy, err)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ['empty.png', 'ok.png', 'w']

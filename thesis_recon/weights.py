@@ -14,29 +14,15 @@ import numpy as np
 import torch
 from .core import ArgumentParser, ThesisReconError, atomic_write_text
 from .train import save_checkpoint
+from .cli import WEIGHT_KINDS
 
 # %% auto #0
 __all__ = ['KINDS', 'Option', 'Converter', 'converter', 'read_torch_file', 'strip_prefix', 'find_state_dict', 'map_state_dict',
            'sha256_of', 'write_imported', 'atomic_dir', 'write_import_record', 'import_weights', 'imported_kind',
-           'load_imported', 'manifest_rows', 'manifest_state_dict', 'manifest_param_count', 'import_weights_main']
+           'load_imported', 'manifest_rows', 'manifest_state_dict', 'manifest_param_count']
 
 # %% ../nbs/39a_weights.ipynb #adbc2102
-KINDS = {
-    'thesis-enet': ('thesis_recon.seg2d.convert', "the thesis's ENet (3DMV's encoder-only ENet), checkpoint.pth.tar or checkpoint_2d_model.pth.tar"),
-    '3dmv-enet': ('thesis_recon.seg2d.convert', "3DMV's ENet, a bare state dict (model2d / model2dfixed files)"),
-    'davidtvs-enet': ('thesis_recon.seg2d.convert', "PyTorch-ENet's full encoder-decoder ENet checkpoint"),
-    'thesis-deeplabv3': ('thesis_recon.seg2d.convert', "the thesis's DeepLabV3 (ResNet-50) checkpoint"),
-    'torchvision-deeplabv3': ('thesis_recon.seg2d.convert', "torchvision's COCO deeplabv3_resnet50 file, the thesis's starting point"),
-    'thesis-surfacenet': ('thesis_recon.nets3d.convert', "the thesis's 3D network (reconstruction or segmentation head)"),
-    'srn': ('thesis_recon.srn.convert', "vsitzmann's scene representation network ({'model': state_dict})"),
-    'semantic-srn': ('thesis_recon.srn.convert', "apsk14's joint semantic SRN (RGBA pixel generator + U-Net class generator)"),
-    'semantic-srn-head': ('thesis_recon.srn.convert', "apsk14's few-shot semantic head (linear or MLP)"),
-    'leres': ('thesis_recon.pcm.convert', "LeReS's res50.pth / res101.pth: writes OUT/shift.tar and OUT/focal.tar"),
-    'train3d-pcm': ('thesis_recon.pcm.convert', "Train-3D's point-cloud model (a bare state dict)"),
-    'svr-normals': ('thesis_recon.svr.convert', "SemanticSVR's normal U-Net (TF checkpoint prefix)"),
-    'svr-scene': ('thesis_recon.svr.convert', "SemanticSVR's tree network (TF checkpoint prefix)"),
-    'svr-decoder': ('thesis_recon.svr.convert', "SemanticSVR's implicit TSDF decoder (TF checkpoint prefix)"),
-}
+KINDS = WEIGHT_KINDS   # the table lives beside the command table in cli, so `import-weights --help` loads no torch
 
 @dataclass(frozen=True)
 class Option:
@@ -222,34 +208,3 @@ def manifest_state_dict(path, seed: int = 0) -> dict:
 def manifest_param_count(path) -> int:
     "Learnable values of a torch manifest (batch-norm statistics and counters excluded)."
     return sum(int(np.prod(s)) for k, s, _ in manifest_rows(path)[1] if not _BUFFERS.fullmatch(k))
-
-# %% ../nbs/39a_weights.ipynb #32fc6f24
-def _parse_bool(value: str) -> bool:
-    if value.lower() in ('1', 'true', 'yes', 'on'): return True
-    if value.lower() in ('0', 'false', 'no', 'off'): return False
-    raise ValueError(value)
-
-def import_weights_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon import-weights KIND SRC OUT [options]`."
-    argv = sys.argv[1:] if argv is None else list(argv)
-    kinds = '\n'.join(f'  {k:<22} {h}' for k, (_, h) in KINDS.items() if not k.startswith('toy'))
-    epilog = f"kinds:\n{kinds}\n\n`thesis-recon import-weights KIND --help` lists a kind's own options."
-    import argparse
-    kind = next((a for a in argv if not a.startswith('-')), None)
-    p = ArgumentParser(prog='thesis-recon import-weights', epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Turn an original's checkpoint (in the container the original writes) into ours.")
-    p.add_argument('kind', metavar='KIND', help='what the file is (listed below)')
-    p.add_argument('src', metavar='SRC', type=Path, help="the original's file (a TF checkpoint: its prefix)")
-    p.add_argument('out', metavar='OUT', type=Path, help="where ours goes (a .tar, or a folder for svr-* and leres)")
-    opts = ()
-    if kind in KINDS:
-        opts = converter(kind).options
-        for o in opts:
-            if o.type is bool: p.add_argument(f'--{o.name}', action='store_true', help=o.help)
-            else: p.add_argument(f'--{o.name}', type=o.type, default=o.default, help=o.help)
-    elif kind is not None and not any(a in ('-h', '--help') for a in argv):
-        raise ThesisReconError(f"unknown kind {kind!r}; the kinds are: {', '.join(k for k in KINDS if k != 'toy')}")
-    a = p.parse_args(argv)
-    options = {o.name: getattr(a, o.name) for o in opts}
-    for path in import_weights(a.kind, a.src, a.out, **options): print(f'wrote {path}')
-    return 0
