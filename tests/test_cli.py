@@ -199,10 +199,11 @@ def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message
 def test_predict_svr_refuses_a_bad_image_or_weights_folder_before_tensorflow(tmp_path):
     "An empty file, a missing image and a weights folder without its files: one line naming it, exit 2, no TensorFlow."
     from PIL import Image
-    (tmp_path/'empty.png').touch(); Image.new('RGB', (8, 8)).save(tmp_path/'ok.png'); (tmp_path/'w').mkdir()
-    cases = {'empty.png': 'empty.png: not an image', 'nothing.png': 'nothing.png: image not found',
-             'ok.png': '--weights w: svr_config.json not found'}
-    got = fast_answers([['predict-svr', f, '--weights', 'w', '--out', 'o.hdf5'] for f in cases], cwd=tmp_path)
-    for (cmd, code, err, heavy), message in zip(got, cases.values()):
+    (tmp_path/'empty.png').touch(); Image.new('RGB', (8, 8)).save(tmp_path/'ok.png'); (tmp_path/'w').mkdir(); (tmp_path/'v').mkdir()
+    for f in ('svr_config.json', 'normals.weights.h5', 'scene.weights.h5', 'decoder.weights.h5', 'svr_latents.npz'): (tmp_path/'v'/f).touch()
+    cases = [('empty.png', 'w', 'empty.png: not an image'), ('nothing.png', 'w', 'nothing.png: image not found'),
+             ('ok.png', 'w', '--weights w: svr_config.json not found'), ('ok.png', 'v', 'v/svr_config.json: not valid JSON')]
+    got = fast_answers([['predict-svr', f, '--weights', w, '--out', 'o.hdf5'] for f, w, _ in cases], cwd=tmp_path)
+    for (cmd, code, err, heavy), (*_, message) in zip(got, cases):
         assert (code, heavy, err.count('\n')) == (2, [], 1) and message in err, (code, heavy, err)
-    assert sorted(f.name for f in tmp_path.iterdir()) == ['empty.png', 'ok.png', 'w']
+    assert sorted(f.name for f in tmp_path.iterdir()) == ['empty.png', 'ok.png', 'v', 'w']

@@ -9,13 +9,13 @@ import json, math, sys, time
 from pathlib import Path
 import numpy as np
 from ..core import ArgumentParser, ThesisReconError, add_device_arg, atomic_savez, atomic_write_text
-from .config import cli_config, load_svr_config, write_weights_config
+from .config import cli_config, load_svr_config, read_weights_config, write_weights_config
 from .space import CLIENT_ROUTES as ROUTES, DEFAULT_PORTS, IMAGE_SIZE, as_network_image
 from .data import write_svr_hdf5
 
 # %% auto #0
-__all__ = ['svr_data_main', 'train_svr_decoder_main', 'compress_scenes_main', 'train_svr_normals_main', 'train_svr_scene_main',
-           'predict_svr_main', 'eval_svr_main', 'serve_main', 'client_main']
+__all__ = ['SVR_WEIGHT_FILES', 'svr_data_main', 'train_svr_decoder_main', 'compress_scenes_main', 'train_svr_normals_main',
+           'train_svr_scene_main', 'predict_svr_main', 'eval_svr_main', 'serve_main', 'client_main']
 
 # %% ../../nbs/69_svr_cli.ipynb #8861db23
 def svr_data_main(argv: list[str] | None = None) -> int:
@@ -214,6 +214,32 @@ def train_svr_scene_main(argv: list[str] | None = None) -> int:
     return 0
 
 # %% ../../nbs/69_svr_cli.ipynb #f36e0ab0
+SVR_WEIGHT_FILES = ('svr_config.json', 'normals.weights.h5', 'scene.weights.h5', 'decoder.weights.h5', 'svr_latents.npz')
+
+def _check_image(path) -> np.ndarray:
+    "The RGB image at `path` (PIL only: a bad image is refused before TensorFlow loads)."
+    from PIL import Image, UnidentifiedImageError
+    path = Path(path)
+    if not path.is_file(): raise ThesisReconError(f'{path}: image not found')
+    try: im = Image.open(path); im.load()
+    except (UnidentifiedImageError, OSError) as e: raise ThesisReconError(f'{path}: not an image ({e})') from None
+    if im.mode != 'RGB': raise ThesisReconError(f'{path}: expected a 3-channel RGB image, got mode {im.mode}')
+    return np.asarray(im)
+
+def _check_weights(weights):
+    "A weights folder holding every file predict/eval load, and a readable config (TensorFlow-free)."
+    if not Path(weights).is_dir(): raise ThesisReconError(f'--weights {weights}: no such folder')
+    for name in SVR_WEIGHT_FILES:
+        if not (Path(weights)/name).is_file(): raise ThesisReconError(f'--weights {weights}: {name} not found (write it with the '
+                                                                      'SVR training commands or `thesis-recon import-weights`)')
+    return read_weights_config(weights)
+
+def _check_out(path, option, suffixes=None):
+    "An output path whose folder exists (and, given `suffixes`, with one of them)."
+    if suffixes and Path(path).suffix.lower() not in suffixes: raise ThesisReconError(f'{option} {path}: must end in {" or ".join(suffixes)}')
+    if not Path(path).parent.is_dir(): raise ThesisReconError(f'{option} {path}: folder {Path(path).parent} not found')
+
+# %% ../../nbs/69_svr_cli.ipynb #c5f3680e
 def predict_svr_main(argv: list[str] | None = None) -> int:
     "thesis-recon predict-svr: one image -> hdf5 (latents, quantised TSDF, classes) and optionally a mesh."
     p = ArgumentParser(prog='thesis-recon predict-svr', description='Reconstruct the room inside the camera frustum of one colour '
@@ -228,14 +254,19 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
     p.add_argument('--resolution', type=int, default=None, help='decoded grid resolution (default: the config, 256)')
     add_device_arg(p)
     a = p.parse_args(argv)
-    import keras
-    from thesis_recon.svr.keras_fit import resolve_keras_device
-    from thesis_recon.svr.predict import decode_latents, load_svr_models, predict_latents, read_image
-    from thesis_recon.svr.decoder import tsdf_mesh
     if a.weights is None and not a.random_weights: raise ThesisReconError('predict-svr: give --weights DIR (or --random_weights)')
+    if a.weights is not None and a.random_weights: raise ThesisReconError('predict-svr: --weights and --random_weights exclude each other')
     if a.fov is not None and not 1 < a.fov < 179: raise ThesisReconError(f'--fov: expected degrees in (1, 179), got {a.fov}')
+    if a.resolution is not None and a.resolution < 1: raise ThesisReconError(f'--resolution must be positive, got {a.resolution}')
+    image = _check_image(a.image)                             # every check before TensorFlow loads (seconds)
+    _check_out(a.out, '--out')
+    if a.mesh is not None: _check_out(a.mesh, '--mesh', ('.ply', '.obj'))
+    if a.weights is not None: _check_weights(a.weights)
+    import keras  # lazy: TensorFlow/Keras load only once the input is known good
+    from thesis_recon.svr.keras_fit import resolve_keras_device
+    from thesis_recon.svr.predict import decode_latents, load_svr_models, predict_latents
+    from thesis_recon.svr.decoder import tsdf_mesh
     dev = resolve_keras_device(a.device)                      # a bad --device fails before any work
-    image = read_image(a.image)
     with keras.device(dev):
         models = load_svr_models(a.weights, random_weights=a.random_weights)
         image = as_network_image(image, models.image_size, None if a.fov is None else math.radians(a.fov) / 2, where=str(a.image))
@@ -259,13 +290,16 @@ def eval_svr_main(argv: list[str] | None = None) -> int:
     p.add_argument('--out', type=Path, default=None, help='also write the metrics to this JSON file')
     add_device_arg(p)
     a = p.parse_args(argv)
-    import keras
+    if a.max_views is not None and a.max_views < 1: raise ThesisReconError(f'--max_views must be at least 1, got {a.max_views}')
+    if a.out is not None: _check_out(a.out, '--out')
+    opts = data_options(a.data)                               # every check before TensorFlow loads (seconds)
+    files = list_views(a.data)[:a.max_views]
+    _check_weights(a.weights)
+    import keras  # lazy: TensorFlow/Keras load only once the input is known good
     from thesis_recon.svr.keras_fit import resolve_keras_device
     from thesis_recon.svr.predict import (decode_latents, load_svr_models, normal_metrics, predict_latents, predict_normals,
                                           scene_metrics)
     dev = resolve_keras_device(a.device)
-    opts = data_options(a.data)
-    files = list_views(a.data)[:a.max_views]
     per = []
     with keras.device(dev):
         models = load_svr_models(a.weights)
@@ -284,7 +318,7 @@ def eval_svr_main(argv: list[str] | None = None) -> int:
     print(text)
     return 0
 
-# %% ../../nbs/69_svr_cli.ipynb #e24fadd3
+# %% ../../nbs/69_svr_cli.ipynb #f4d24cda
 def serve_main(argv: list[str] | None = None) -> int:
     "`thesis-recon serve`: run one of the reconstruction servers until SIGTERM/Ctrl-C."
     p = ArgumentParser(prog='thesis-recon serve', description=
