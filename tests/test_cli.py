@@ -107,8 +107,7 @@ def test_the_extras_table_matches_pyproject_and_the_imports(tmp_path):
         assert extra in NEEDS.get(cmd, ()), f'{cmd} ({target}) needs {missing} of [{extra}], cli.NEEDS says {NEEDS.get(cmd, ())}'
 
 # Commands of the learned stages that still declare their own --device (issue 25 moves them to core.add_device_arg).
-OWN_DEVICE_OPTION = {'train-svr-decoder',
-                     'compress-scenes', 'train-svr-normals', 'train-svr-scene', 'predict-svr', 'eval-svr', 'serve'}
+OWN_DEVICE_OPTION = set()   # none left: every command's --device is core.add_device_arg
 
 def test_every_command_in_the_table_answers_help():
     """Each entry of cli.COMMANDS points at a function that parses `--help` (exit 0, usage naming the command), and a

@@ -187,7 +187,7 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
 def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prepare-thesis-data`: the thesis's whole data chain (see `prepare_thesis_data`)."
     from thesis_recon.runner import add_runner_args
-    from thesis_recon.core import add_device_arg, resolve_device
+    from thesis_recon.core import add_device_arg, add_progress_arg, resolve_device
     p = ArgumentParser(prog='thesis-recon prepare-thesis-data', description=(
         "Run the thesis's data chain: export the scans (every frame_skip-th frame, with NYU40 labels), voxelize the meshes "
         'into occupancy grids, cut train chunks and non-overlapping val chunks, clean both and augment the train chunks. '
@@ -212,14 +212,14 @@ def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     p.add_argument('--synthetic_frames', type=int, default=200, help='without --scannet_path: frames per scene (default 200)')
     p.add_argument('--synthetic_size', type=int, nargs=2, default=[640, 480], metavar=('WIDTH', 'HEIGHT'),
                    help='without --scannet_path: depth image size of the synthetic scans (default 640 480, as ScanNet)')
-    p.add_argument('--quiet', action='store_true', help='no progress bars')
+    add_progress_arg(p)
     add_runner_args(p); add_device_arg(p)
     a = p.parse_args(argv)
     if a.frame_skip < 1: p.error('--frame_skip must be at least 1')
     if a.synthetic_scenes < 1 or a.synthetic_frames < 1: p.error('--synthetic_scenes and --synthetic_frames must be at least 1')
     st = prepare_thesis_data(a.output_path, a.scannet_path, a.config, a.frame_skip, a.use_tsdf, a.label_map_file,
                              a.split_dir, a.scenes, a.n_proc, a.ray_address, a.synthetic_scenes, a.synthetic_frames,
-                             tuple(a.synthetic_size), tuple(a.image_size), progress=not a.quiet,
+                             tuple(a.synthetic_size), tuple(a.image_size), progress=not a.no_progress,
                              device=resolve_device(a.device, 'array'))
     print(f"splits: {len(st['splits']['train'])} train, {len(st['splits']['val'])} val scenes ({st['split_rule']})")
     print('\n'.join(f'{n}: {k} chunks' for n, k in st['chunks'].items()))
