@@ -8,7 +8,17 @@ import math, sys, warnings
 from functools import partial
 from pathlib import Path
 import yaml
-from .core import ArgumentParser, ThesisReconError, atomic_write_text, warn_data
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_write_text,
+                               resolve_device, warn_data)
+from .config import configs_dir, resolve_config_arg
+from .chunks import (augment_backproj_data, clean_backproj_data, load_chunk_config, parse_chunk_config,
+                                 prep_backproj_data)
+from .export import find_label_map, find_raw_scenes, prepare_2d_data
+from .neuralrecon import read_split_lists
+from .runner import add_runner_args, run_scenes
+from .sens import _read_header
+from .synthetic import make_synthetic_scans
+from .voxelize import prep_occ_grid_scene
 
 # %% auto #0
 __all__ = ['CHAIN_KEYS', 'OUTPUTS', 'default_chunk_config', 'chain_config', 'chain_splits', 'usable_frames', 'sens_frame_count',
@@ -21,13 +31,10 @@ OUTPUTS = dict(train='train.hdf5', val='val_scenes_non_overlapping.hdf5', train_
 
 def default_chunk_config() -> Path:
     "The shipped `backproj_prep.yml`."
-    from thesis_recon.config import configs_dir
     return configs_dir()/'backproj_prep.yml'
 
 def _chain_data(config, out, label_file=None):
     "`(data, ChunkConfig, src)`: the chunk configuration `config` (a file or a shipped name) with the chain's paths for `out`, checked."
-    from thesis_recon.chunks import parse_chunk_config
-    from thesis_recon.config import resolve_config_arg
     try: src = resolve_config_arg(config)
     except ThesisReconError as e: raise ThesisReconError(f'--config {e}') from None
     try: data = yaml.safe_load(src.read_text())
@@ -48,7 +55,6 @@ def chain_config(config, out, label_file=None) -> Path:
 # %% ../nbs/34_thesis_data.ipynb #a1059d8a
 def chain_splits(scenes: list[str], split_dir=None) -> tuple[dict, str]:
     "`({'train': [...], 'val': [...]}, how)` for the scene names `scenes`: the ScanNet lists (or `split_dir`'s), else a hold-out."
-    from thesis_recon.neuralrecon import read_split_lists
     lists = read_split_lists(['train', 'val'], split_dir)
     have = sorted(scenes)
     splits = {k: [s for s in have if s in set(v)] for k, v in lists.items()}
@@ -66,7 +72,6 @@ def usable_frames(n_raw: int, frame_skip: int, chunk_frame_skip: int = 1) -> int
 
 def sens_frame_count(path) -> int:
     "The number of frames a `.sens` file's header announces (nothing else is read)."
-    from thesis_recon.sens import _read_header
     with open(path, 'rb') as f: return _read_header(f, Path(path))[0].num_frames
 
 def _too_short(counts: dict, frame_skip: int, cfg, what: str) -> list[str]:
@@ -89,10 +94,6 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
     """Run the thesis's data chain into `output_path` (see above); returns `{'failed': {stage: [scenes]}, 'chunks':
     {file: rows}, 'splits': ..., 'split_rule': ...}`. Without `scannet_path`, on synthetic raw scans made first."""
     from tqdm.auto import tqdm
-    from thesis_recon.chunks import augment_backproj_data, clean_backproj_data, load_chunk_config, prep_backproj_data
-    from thesis_recon.export import find_label_map, find_raw_scenes, prepare_2d_data
-    from thesis_recon.runner import run_scenes
-    from thesis_recon.voxelize import prep_occ_grid_scene
     if frame_skip < 1: raise ThesisReconError(f'--frame_skip must be >= 1, got {frame_skip}')
     if n_proc is not None and n_proc < 0: raise ThesisReconError(f'--n_proc must be >= 0, got {n_proc}')
     out = Path(output_path)
@@ -122,7 +123,6 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
     with bar:
         if synthetic:
             stage('synthetic scans')
-            from thesis_recon.synthetic import make_synthetic_scans
             make_synthetic_scans(raw, n_scenes=synthetic_scenes, n_frames=synthetic_frames, layout='raw', noise=True,
                                  width=synthetic_size[0], height=synthetic_size[1], progress=progress)
             done()
@@ -186,8 +186,6 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
 # %% ../nbs/34_thesis_data.ipynb #c856f927
 def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prepare-thesis-data`: the thesis's whole data chain (see `prepare_thesis_data`)."
-    from thesis_recon.runner import add_runner_args
-    from thesis_recon.core import add_device_arg, add_progress_arg, resolve_device
     p = ArgumentParser(prog='thesis-recon prepare-thesis-data', description=(
         "Run the thesis's data chain: export the scans (every frame_skip-th frame, with NYU40 labels), voxelize the meshes "
         'into occupancy grids, cut train chunks and non-overlapping val chunks, clean both and augment the train chunks. '
