@@ -11,7 +11,7 @@ import numpy as np
 from ..core import ArgumentParser, ThesisReconError, add_device_arg, atomic_savez, atomic_write_text
 from .config import cli_config, load_svr_config, read_weights_config, write_weights_config
 from .space import CLIENT_ROUTES as ROUTES, DEFAULT_PORTS, IMAGE_SIZE, as_network_image
-from .data import write_svr_hdf5
+from .data import data_options, list_views, load_view, make_svr_data, write_svr_hdf5
 
 # %% auto #0
 __all__ = ['SVR_WEIGHT_FILES', 'svr_data_main', 'train_svr_decoder_main', 'compress_scenes_main', 'train_svr_normals_main',
@@ -20,7 +20,6 @@ __all__ = ['SVR_WEIGHT_FILES', 'svr_data_main', 'train_svr_decoder_main', 'compr
 # %% ../../nbs/69_svr_cli.ipynb #8861db23
 def svr_data_main(argv: list[str] | None = None) -> int:
     "thesis-recon svr-data: views of synthetic rooms with target TSDF, classes and loss maps."
-    from thesis_recon.svr.data import make_svr_data
     p = ArgumentParser(prog='thesis-recon svr-data', description='Render fixed-field-of-view views of synthetic rooms and '
                        'write, per view, colour, normals, depth, labels, the target TSDF and class grid in the warped '
                        'frustum and the loss-shaping codes and weights (OUT/views/s<scene>_v<view>.npz). Resumable.')
@@ -36,7 +35,6 @@ def svr_data_main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     shaping = None
     if a.config is not None:
-        from thesis_recon.svr.config import load_svr_config
         shaping = load_svr_config(a.config).shaping
     if not a.mesh_spacing > 0: raise ThesisReconError(f'--mesh_spacing: must be positive, got {a.mesh_spacing}')
     files = make_svr_data(a.out, a.scenes, a.views, a.resolution, a.image_size, a.latent_grid, a.first_scene, shaping, a.mesh_spacing)
@@ -52,8 +50,6 @@ def _add_common(p):
 def train_svr_decoder_main(argv: list[str] | None = None) -> int:
     "thesis-recon train-svr-decoder: train the implicit TSDF + class decoder on the blocks of an svr-data folder."
     from tqdm.auto import tqdm
-    from thesis_recon.svr.data import data_options, list_views, load_view
-    from thesis_recon.svr.config import cli_config, write_weights_config
     p = ArgumentParser(prog='thesis-recon train-svr-decoder', description='Train the implicit decoder (an auto-decoder: one '
                        'latent per training block) on the mixed blocks of the views in DATA; write the decoder, the latent '
                        'database (with the empty and filled latents) and the config to OUT.')
@@ -63,7 +59,7 @@ def train_svr_decoder_main(argv: list[str] | None = None) -> int:
     p.add_argument('--seed', type=int, default=0, help='seed of the point sampling and initialisation (default 0)')
     _add_common(p)
     a = p.parse_args(argv)
-    import keras
+    import keras  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.decoder import (LatentDatabase, LatentOptimiser, block_keys, block_trunc, build_decoder,
                                           constant_block_latents, latent_table, sample_blocks, train_decoder)
     from thesis_recon.svr.keras_fit import keras_device, save_keras_weights
@@ -96,7 +92,6 @@ def train_svr_decoder_main(argv: list[str] | None = None) -> int:
 def compress_scenes_main(argv: list[str] | None = None) -> int:
     "thesis-recon compress-scenes: latent grids of the targets of an svr-data folder (decoder frozen); resumable."
     from tqdm.auto import tqdm
-    from thesis_recon.svr.data import list_views, load_view
     p = ArgumentParser(prog='thesis-recon compress-scenes', description='Compress every view target of DATA into a latent grid '
                        'with the trained decoder frozen (warm-started from the latent database, which grows with each view): '
                        'DATA/latents/<view>.npz. Views already compressed are skipped.')
@@ -107,7 +102,7 @@ def compress_scenes_main(argv: list[str] | None = None) -> int:
     p.add_argument('--seed', type=int, default=0, help='seed of the point sampling (default 0)')
     add_device_arg(p)
     a = p.parse_args(argv)
-    from thesis_recon.svr.decoder import LatentOptimiser, block_trunc, compress_target, load_decoder
+    from thesis_recon.svr.decoder import LatentOptimiser, block_trunc, compress_target, load_decoder  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.keras_fit import keras_device
     decoder, db, cfg = load_decoder(a.weights)
     G = cfg.data.latent_grid
@@ -131,7 +126,6 @@ def compress_scenes_main(argv: list[str] | None = None) -> int:
 
 # %% ../../nbs/69_svr_cli.ipynb #1c291621
 def _load_views(data, keys):
-    from thesis_recon.svr.data import list_views, load_view
     files = list_views(data)
     vs = [load_view(f, keys) for f in files]
     return files, {k: np.stack([v[k] for v in vs]) for k in keys}
@@ -147,13 +141,12 @@ def _train_args(p):
 
 def train_svr_normals_main(argv: list[str] | None = None) -> int:
     "thesis-recon train-svr-normals: train the normal U-Net on the views of an svr-data folder."
-    from thesis_recon.svr.data import data_options
     p = ArgumentParser(prog='thesis-recon train-svr-normals', description='Train the normal U-Net (loss 1 - cosine) on the '
                        'colour and normal images of DATA; write OUT/normals.weights.h5 and OUT/svr_config.json.')
     p.add_argument('--out', required=True, type=Path, help='weights folder (shared with the other SVR commands)')
     _train_args(p)
     a = p.parse_args(argv)
-    import keras
+    import keras  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.nets import build_normal_unet, network_input, normal_loss, to_network_layout
     from thesis_recon.svr.keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
     cfg = cli_config(a.config, a.set, data_options(a.data), a.out)
@@ -173,7 +166,6 @@ def train_svr_normals_main(argv: list[str] | None = None) -> int:
 
 def train_svr_scene_main(argv: list[str] | None = None) -> int:
     "thesis-recon train-svr-scene: train the tree network (colour + normals -> latent grid)."
-    from thesis_recon.svr.data import data_options
     p = ArgumentParser(prog='thesis-recon train-svr-scene', description='Train the tree scene network on DATA: input colour + '
                        'normals, target the latent grids of `compress-scenes` (DATA/latents), loss L1 weighted by the loss maps '
                        '+ 0.4 x the tree output loss. Writes WEIGHTS/scene.weights.h5.')
@@ -181,7 +173,7 @@ def train_svr_scene_main(argv: list[str] | None = None) -> int:
     p.add_argument('--normals', choices=('true', 'predicted'), default='true', help="input normals: the rendered ones (default) or the U-Net's")
     _train_args(p)
     a = p.parse_args(argv)
-    import keras
+    import keras  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.nets import (build_normal_unet, build_scene_net, from_network_layout, network_input,
                                        scene_loss, scene_targets, start_at_mean_latent)
     from thesis_recon.svr.keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
@@ -280,7 +272,6 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
 def eval_svr_main(argv: list[str] | None = None) -> int:
     "thesis-recon eval-svr: metrics of a weights folder on the views of an svr-data folder."
     from tqdm.auto import tqdm
-    from thesis_recon.svr.data import data_options, list_views, load_view
     p = ArgumentParser(prog='thesis-recon eval-svr', description='Evaluate single-view reconstruction on the views of DATA: '
                        'occupancy IoU, precision, recall, mean |TSDF difference|, class accuracy on occupied voxels, and the '
                        "normals' angle error with the % of pixels under 11.25/22.5/30 degrees. Prints JSON.")
@@ -353,7 +344,7 @@ def serve_main(argv: list[str] | None = None) -> int:
     if a.max_request_mb <= 0: raise ThesisReconError(f'--max-request-mb must be positive, got {a.max_request_mb:g}')
     port = DEFAULT_PORTS[a.service] if a.port is None else a.port
     if not 0 <= port <= 65535: raise ThesisReconError(f'--port must be in 0..65535, got {port}')
-    from thesis_recon.svr.serve import base_url, bind_socket, load_service, make_app, run_server
+    from thesis_recon.svr.serve import base_url, bind_socket, load_service, make_app, run_server  # lazy: Keras (FastAPI) only after the arguments are checked
     sock = bind_socket(a.host, port)        # a port in use is an error before the networks load
     try:
         models = load_service(a.service, weights=a.weights, random_weights=a.random_weights, device=a.device)
@@ -369,7 +360,7 @@ def serve_main(argv: list[str] | None = None) -> int:
 
 def _write_mesh(path, tsdf, classes):
     "The decoded surface coloured by class, as the single-view stage writes it."
-    from thesis_recon.svr.decoder import tsdf_mesh
+    from thesis_recon.svr.decoder import tsdf_mesh  # lazy: Keras (FastAPI) only after the arguments are checked
     tsdf_mesh(tsdf, classes, path)
 
 def client_main(argv: list[str] | None = None) -> int:
@@ -395,7 +386,7 @@ def client_main(argv: list[str] | None = None) -> int:
     if a.mesh and Path(a.mesh).suffix.lower() not in ('.ply', '.obj'): raise ThesisReconError(f'--mesh {a.mesh}: must end in .ply or .obj')
     if a.resolution is not None and a.resolution < 1: raise ThesisReconError(f'--resolution must be positive, got {a.resolution}')
     if a.retries < 0 or a.timeout <= 0: raise ThesisReconError('--retries must be >= 0 and --timeout > 0')
-    from thesis_recon.svr.serve import NPZ_MEDIA_TYPE, encode_npz
+    from thesis_recon.svr.serve import NPZ_MEDIA_TYPE, encode_npz  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.client import ANSWERS, colour_body, post_npz, read_latents
     server = (a.server or f'http://127.0.0.1:{DEFAULT_PORTS[a.service]}').rstrip('/')
     if a.service == 'decoder': body, ctype = encode_npz(combined_latent_block=read_latents(a.input)), NPZ_MEDIA_TYPE

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from ..core import ThesisReconError
+from ..config import load_config, parse_sets, read_config_file, save_config
 from .space import TRUNC
 
 # %% auto #0
@@ -142,7 +143,6 @@ def check_svr_config(cfg: SvrConfig, where: str = 'config') -> SvrConfig:
 
 def load_svr_config(source=None, overrides: dict | None = None) -> SvrConfig:
     "An `SvrConfig` from a file/dict (None: the defaults) with dotted `overrides`, checked."
-    from thesis_recon.config import load_config
     cfg = load_config({} if source is None else source, SvrConfig, overrides=overrides)
     return check_svr_config(cfg, str(source) if source is not None else 'config')
 
@@ -160,7 +160,6 @@ def tiny_svr_config() -> SvrConfig:
 # %% ../../nbs/60a_svr_config.ipynb #a49f62ea
 def write_weights_config(weights_dir, cfg: SvrConfig):
     "Save `cfg` as WEIGHTS/svr_config.json (atomic)."
-    from thesis_recon.config import save_config
     save_config(cfg, Path(weights_dir)/'svr_config.json')
 
 def read_weights_config(weights_dir) -> SvrConfig:
@@ -172,7 +171,6 @@ def read_weights_config(weights_dir) -> SvrConfig:
 def cli_config(config_path, sets: list[str], data_opts: dict | None = None, weights_dir=None) -> SvrConfig:
     """The config of a training command: `--config` (else the weights folder's, else the defaults), `--set key=value`
     overrides, and the grid sizes of the data set (which win; a clash with an explicit `--config` is an error)."""
-    from thesis_recon.config import parse_sets, read_config_file
     over = parse_sets(sets)
     if config_path is not None: raw = read_config_file(config_path)
     elif weights_dir is not None and (Path(weights_dir)/'svr_config.json').is_file(): raw = read_config_file(Path(weights_dir)/'svr_config.json')

@@ -38,7 +38,7 @@ def is_bookkeeping(key: str) -> bool:
 def read_tf_checkpoint(src) -> tuple[dict, list]:
     "({key without the .ATTRIBUTES suffix: array}, [bookkeeping keys set aside]) of a TF object-based checkpoint."
     prefix = checkpoint_prefix(src)
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: TensorFlow/Keras load only when a network is converted or served
     try:
         names = tf.train.list_variables(str(prefix))
         reader = tf.train.load_checkpoint(str(prefix))
@@ -54,7 +54,7 @@ def read_tf_checkpoint(src) -> tuple[dict, list]:
 def manifest_tf_checkpoint(manifest, prefix, seed: int = 0, scale: float = 0.05, extra: dict | None = None) -> dict:
     """Write a TF object-based checkpoint at `prefix` whose keys and shapes are the `tf_checkpoint` rows of a Keras
     manifest, with random values (tests); `extra` {key: array} adds keys. Returns {key (suffix stripped): array}."""
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: TensorFlow/Keras load only when a network is converted or served
     rows = json.loads(Path(manifest).read_text())['tf_checkpoint']
     rng = np.random.default_rng(seed)
     values = {k[:-len(TF_SUFFIX)]: (rng.normal(0, scale, s)).astype(np.float32) for k, s in rows if k.endswith(TF_SUFFIX)}
@@ -133,7 +133,7 @@ def _write_folder(out, kind: str, src_index: Path, cfg, write_files, **info) -> 
 
 def convert_decoder(src, out, latents=None) -> list[Path]:
     "`import-weights svr-decoder CKPT_PREFIX OUT [--latents HDF5]`: the implicit decoder and its empty/filled latents."
-    from thesis_recon.svr.decoder import LatentDatabase, block_trunc, build_decoder
+    from thesis_recon.svr.decoder import LatentDatabase, block_trunc, build_decoder  # lazy: TensorFlow/Keras load only when a network is converted or served
     from thesis_recon.svr.keras_fit import save_keras_weights
     prefix = checkpoint_prefix(src)
     latents = Path(latents) if latents else prefix.parent/LATENTS_FILE
@@ -151,7 +151,7 @@ def convert_decoder(src, out, latents=None) -> list[Path]:
 
 def load_decoder_folder(path, device='cpu'):
     "(PointDecoder, SvrConfig) from an imported (or trained) weights folder."
-    from thesis_recon.svr.decoder import PointDecoder, block_trunc, build_decoder
+    from thesis_recon.svr.decoder import PointDecoder, block_trunc, build_decoder  # lazy: TensorFlow/Keras load only when a network is converted or served
     from thesis_recon.svr.keras_fit import resolve_keras_device
     path = Path(path)
     cfg = read_weights_config(path)
@@ -164,11 +164,11 @@ def load_decoder_folder(path, device='cpu'):
 # %% ../../nbs/68_svr_convert.ipynb #96fb811a
 def network_key_map(model) -> dict:
     "{original checkpoint key: our weight path} of a network built by `svr.nets` (names = the original's paths, '-' for '/')."
-    from thesis_recon.svr.nets import original_key
+    from thesis_recon.svr.nets import original_key  # lazy: TensorFlow/Keras load only when a network is converted or served
     return {original_key(w.path): w.path for w in model.weights}
 
 def _convert_image_net(kind: str, src, out) -> list[Path]:
-    from thesis_recon.svr.nets import build_normal_unet, build_scene_net
+    from thesis_recon.svr.nets import build_normal_unet, build_scene_net  # lazy: TensorFlow/Keras load only when a network is converted or served
     from thesis_recon.svr.keras_fit import save_keras_weights
     prefix = checkpoint_prefix(src)
     cfg = SvrConfig()
@@ -191,7 +191,7 @@ def convert_scene(src, out) -> list[Path]:
 def _load_net(kind: str):
     def load(path, device='cpu'):
         "(Keras model, SvrConfig) of an imported weights folder."
-        from thesis_recon.svr.predict import load_svr_models
+        from thesis_recon.svr.predict import load_svr_models  # lazy: TensorFlow/Keras load only when a network is converted or served
         from thesis_recon.svr.keras_fit import resolve_keras_device
         import keras
         net = {'svr-normals': 'normals', 'svr-scene': 'scene'}[kind]

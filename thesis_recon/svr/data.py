@@ -11,6 +11,11 @@ from pathlib import Path
 import numpy as np
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
 from ..kernels import package_kernel
+from ..render import render
+from ..trajectories import random_views
+from .config import ShapingConfig
+from .shaping import shape_loss
+from ..synthetic_scene import make_scene
 from .space import (FAR, IMAGE_SIZE, NEAR, X_FOV, Y_FOV, TRUNC, SVR_CLASSES, WALL_CLASS, FLOOR_CLASS, camera_to_scene, fixed_intrinsics,
                                     scene_to_camera, voxel_centers)
 
@@ -34,13 +39,11 @@ def svr_classes(nyu40) -> np.ndarray:
 # %% ../../nbs/61_svr_data.ipynb #9c2495af
 def render_view(scene, pose, size: int = IMAGE_SIZE) -> dict:
     "Render one fixed-field-of-view view: color (S,S,3) uint8, normal (S,S,3) float32 camera frame, depth (S,S) m, label (S,S) uint8 classes."
-    from thesis_recon.render import render
     f = render(scene, pose, fixed_intrinsics(size), size, size)
     return dict(color=f['color'], normal=f['normal'], depth=f['depth'], label=svr_classes(f['label']))
 
 def view_poses(scene, n: int, seed: int = 0) -> np.ndarray:
     "(n,4,4) camera-to-world poses of random single views in `scene`'s free space."
-    from thesis_recon.trajectories import random_views
     return random_views(scene, n, seed=seed)[0]
 
 # %% ../../nbs/61_svr_data.ipynb #d6fd90ed
@@ -290,8 +293,6 @@ def make_svr_data(out, scenes: int, views: int, resolution: int = 256, image_siz
                   first_scene: int = 0, shaping=None, mesh_spacing: float = 0.05, progress: bool = True) -> list[Path]:
     "Write `views` views of each of `scenes` synthetic rooms (seeds first_scene..) with targets and loss maps; resumable."
     from tqdm.auto import tqdm
-    from thesis_recon.svr.shaping import shape_loss
-    from thesis_recon.svr.config import ShapingConfig
     shaping = shaping or ShapingConfig()
     if scenes < 1 or views < 1: raise ThesisReconError(f'--scenes and --views must be at least 1, got {scenes} and {views}')
     if resolution % latent_grid: raise ThesisReconError(f'--resolution {resolution} must be a multiple of --latent-grid {latent_grid}')
@@ -319,7 +320,6 @@ def make_svr_data(out, scenes: int, views: int, resolution: int = 256, image_siz
 
 def make_scene_for_svr(seed: int, mesh_spacing: float = 0.05):
     "The synthetic room of seed `seed` with a ground-truth mesh of `mesh_spacing` m."
-    from thesis_recon.synthetic_scene import make_scene
     return make_scene(seed, mesh_spacing=mesh_spacing)
 
 # %% ../../nbs/61_svr_data.ipynb #cb35e9fb

@@ -14,8 +14,8 @@ import numpy as np
 import keras
 from keras import ops
 from ..core import ArgumentParser, ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
-from .space import SVR_CLASSES, TRUNC
-from .config import DecoderConfig
+from .space import SVR_CLASSES, TRUNC, scene_to_camera
+from .config import DecoderConfig, read_weights_config
 from .keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
 
 # %% auto #0
@@ -384,7 +384,6 @@ def tsdf_mesh(tsdf: np.ndarray, classes: np.ndarray, path=None, camera_frame: bo
     the scene cube), coloured by the class of the nearest voxel. Written to `path` (.ply or .obj) atomically if given."""
     import trimesh
     from skimage.measure import marching_cubes
-    from thesis_recon.svr.space import scene_to_camera
     R = tsdf.shape[0]
     if tsdf.min() > 0 or tsdf.max() <= 0: raise ThesisReconError('tsdf: no surface (the grid holds one sign only)')
     v, f, _, _ = marching_cubes(np.asarray(tsdf, np.float32), 0.0)
@@ -409,7 +408,6 @@ def occupancy_iou(pred_tsdf, true_tsdf) -> float:
 # %% ../../nbs/63_svr_decoder.ipynb #716bcb73
 def load_decoder(weights_dir, cfg=None):
     "(decoder, LatentDatabase, SvrConfig) from a weights folder."
-    from thesis_recon.svr.config import read_weights_config
     weights_dir = Path(weights_dir)
     cfg = cfg or read_weights_config(weights_dir)
     decoder = build_decoder(cfg.decoder, block_trunc(cfg.data.latent_grid))

@@ -520,7 +520,7 @@ def load_service(service: str, *, weights=None, random_weights: bool = False, de
         raise ThesisReconError('serve: pass --weights DIR (the trained networks) or --random-weights (untrained, tiny)')
     if weights is not None and random_weights: raise ThesisReconError('serve: --weights and --random-weights exclude each other')
     if weights is not None and not Path(weights).is_dir(): raise ThesisReconError(f'--weights {weights}: no such folder')
-    import keras
+    import keras  # lazy: TensorFlow/Keras load only when a network is converted or served
     from thesis_recon.svr.predict import load_svr_models, predict_normals, predict_latents, decode_latents
     from thesis_recon.svr.keras_fit import resolve_keras_device
     dev = resolve_keras_device(device)
