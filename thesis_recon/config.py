@@ -4,7 +4,7 @@
 
 # %% ../nbs/38_config.ipynb #ab4ccdca
 from __future__ import annotations
-import argparse, copy, dataclasses, difflib, json, os, re, sys, types, typing
+import argparse, copy, dataclasses, difflib, importlib.resources, json, os, re, sys, types, typing
 from pathlib import Path
 from typing import Any, Literal, Union
 import yaml
@@ -144,8 +144,7 @@ def apply_overrides(raw: dict, overrides: dict | None, where: str = '<overrides>
 # %% ../nbs/38_config.ipynb #df69e7c8
 def configs_dir() -> Path:
     "The folder of shipped example configs, `thesis_recon/configs/`."
-    import thesis_recon
-    return Path(thesis_recon.__file__).resolve().parent/'configs'
+    return Path(str(importlib.resources.files('thesis_recon'))).resolve()/'configs'
 
 def shipped_config_names() -> list[str]:
     "File names of the shipped configs, sorted."
