@@ -13,7 +13,7 @@ from .core import ArgumentParser, ThesisReconError, atomic_write_text
 # %% auto #0
 __all__ = ['PATH_KEY', 'read_config_file', 'apply_overrides', 'configs_dir', 'shipped_config_names', 'shipped_config',
            'resolve_config_arg', 'resolve_paths', 'relative_paths', 'config_base', 'load_config', 'config_to_dict',
-           'dump_config', 'save_config', 'parse_set', 'parse_sets', 'write_config_main']
+           'dump_config', 'save_config', 'parse_set', 'parse_sets', 'write_config_main', 'fold_alias']
 
 # %% ../nbs/38_config.ipynb #143aa374
 class _Loader(yaml.SafeLoader):
@@ -359,3 +359,12 @@ def write_config_main(argv: list[str] | None = None) -> int:
     save_config(apply_overrides(raw, overrides, '--set'), args.out, base=args.out.absolute().parent)
     print(f"wrote {args.out} (from {src.name})")
     return 0
+
+# %% ../nbs/38_config.ipynb #foldal1
+def fold_alias(section, ours: str, theirs: str, default, where: str = ''):
+    "Set `section.ours` from itself or from the original's name `theirs` (then None); both given and different is an error."
+    mine, other = getattr(section, ours), getattr(section, theirs)
+    if mine is not None and other is not None and mine != other:
+        raise ThesisReconError(f"{where}{ours} {mine} and {where}{theirs} {other} (its older name) disagree: give one")
+    setattr(section, ours, next((v for v in (mine, other) if v is not None), default))
+    setattr(section, theirs, None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 from ..core import ThesisReconError
-from ..config import config_base, load_config, resolve_config_arg, save_config
+from ..config import config_base, fold_alias, load_config, resolve_config_arg, save_config
 from ..images import IMAGE_MEAN, IMAGE_STD
 
 # %% auto #0
@@ -68,11 +68,8 @@ class Trainer3DConfig:
     best_by: Literal['loss', 'metric'] = 'loss'
 
     def __post_init__(self):
-        "`log_nth` (the thesis's files) becomes `log_every`, ours; both given and different is an error."
-        if self.log_nth is not None and self.log_every is not None and self.log_nth != self.log_every:
-            raise ThesisReconError(f'trainer.log_every {self.log_every} and trainer.log_nth {self.log_nth} (its older name) disagree: give one')
-        self.log_every = next((v for v in (self.log_every, self.log_nth) if v is not None), 10)
-        self.log_nth = None
+        "`log_nth` (the thesis's files) becomes `log_every`, ours."
+        fold_alias(self, 'log_every', 'log_nth', 10, 'trainer.')
 
 @dataclass
 class Train3DConfig:

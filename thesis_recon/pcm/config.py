@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from ..core import ThesisReconError
-from ..config import load_config
+from ..config import fold_alias, load_config
 
 # %% auto #0
 __all__ = ['TARGETS', 'DEFAULT_VOXEL_SIZE', 'DEFAULT_CHANNELS', 'LERES_WIDTHS', 'LERES_MAX_POINTS', 'SYNTHETIC_FOV',
@@ -55,12 +55,8 @@ class PCMTrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        "`print_losses_every` (Train-3D's name) becomes `log_every`, ours; both given and different is an error."
-        if self.log_every is not None and self.print_losses_every is not None and self.log_every != self.print_losses_every:
-            raise ThesisReconError(f'log_every {self.log_every} and print_losses_every {self.print_losses_every} '
-                                   '(its Train-3D name) disagree: give one')
-        self.log_every = next((v for v in (self.log_every, self.print_losses_every) if v is not None), 10)
-        self.print_losses_every = None
+        "`print_losses_every` (Train-3D's name) becomes `log_every`, ours."
+        fold_alias(self, 'log_every', 'print_losses_every', 10)
 
 def check_pcm_data_sizes(synthetic: int = 0, views_per_scene: int = 10, width: int = 640, height: int = 480,
                          fov_range=SYNTHETIC_FOV):

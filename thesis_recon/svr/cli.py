@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from ..core import ArgumentParser, ThesisReconError, add_device_arg, atomic_savez, atomic_write_text
 from .config import cli_config, load_svr_config, read_weights_config, write_weights_config
-from .space import CLIENT_ROUTES as ROUTES, DEFAULT_PORTS, IMAGE_SIZE, as_network_image
+from .space import CLIENT_ROUTES as ROUTES, DEFAULT_PORTS, IMAGE_SIZE, as_network_image, read_image
 from .data import data_options, list_views, load_view, make_svr_data, write_svr_hdf5
 
 # %% auto #0
@@ -208,16 +208,6 @@ def train_svr_scene_main(argv: list[str] | None = None) -> int:
 # %% ../../nbs/69_svr_cli.ipynb #f36e0ab0
 SVR_WEIGHT_FILES = ('svr_config.json', 'normals.weights.h5', 'scene.weights.h5', 'decoder.weights.h5', 'svr_latents.npz')
 
-def _check_image(path) -> np.ndarray:
-    "The RGB image at `path` (PIL only: a bad image is refused before TensorFlow loads)."
-    from PIL import Image, UnidentifiedImageError
-    path = Path(path)
-    if not path.is_file(): raise ThesisReconError(f'{path}: image not found')
-    try: im = Image.open(path); im.load()
-    except (UnidentifiedImageError, OSError) as e: raise ThesisReconError(f'{path}: not an image ({e})') from None
-    if im.mode != 'RGB': raise ThesisReconError(f'{path}: expected a 3-channel RGB image, got mode {im.mode}')
-    return np.asarray(im)
-
 def _check_weights(weights):
     "A weights folder holding every file predict/eval load, and a readable config (TensorFlow-free)."
     if not Path(weights).is_dir(): raise ThesisReconError(f'--weights {weights}: no such folder')
@@ -250,7 +240,7 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
     if a.weights is not None and a.random_weights: raise ThesisReconError('predict-svr: --weights and --random_weights exclude each other')
     if a.fov is not None and not 1 < a.fov < 179: raise ThesisReconError(f'--fov: expected degrees in (1, 179), got {a.fov}')
     if a.resolution is not None and a.resolution < 1: raise ThesisReconError(f'--resolution must be positive, got {a.resolution}')
-    image = _check_image(a.image)                             # every check before TensorFlow loads (seconds)
+    image = read_image(a.image)                             # every check before TensorFlow loads (seconds)
     _check_out(a.out, '--out')
     if a.mesh is not None: _check_out(a.mesh, '--mesh', ('.ply', '.obj'))
     if a.weights is not None: _check_weights(a.weights)

@@ -21,7 +21,7 @@ from .space import as_network_image
 
 # %% auto #0
 __all__ = ['NETWORK_WEIGHTS', 'SvrModels', 'load_svr_models', 'predict_normals', 'predict_latents', 'decode_latents',
-           'scene_metrics', 'normal_metrics', 'read_image']
+           'scene_metrics', 'normal_metrics']
 
 # %% ../../nbs/65_svr_predict.ipynb #e43dc72f
 NETWORK_WEIGHTS = {'normals': 'normals.weights.h5', 'scene': 'scene.weights.h5', 'decoder': 'decoder.weights.h5'}
@@ -132,14 +132,3 @@ def normal_metrics(pred, true) -> dict:
     e = angle_errors(pred, true)
     return dict(angle_mean=float(e.mean()), angle_median=float(np.median(e)),
                 **{f'under_{t}': float((e < t).mean() * 100) for t in (11.25, 22.5, 30)})
-
-# %% ../../nbs/65_svr_predict.ipynb #32a14f85
-def read_image(path) -> np.ndarray:
-    "An RGB image file as (H,W,3) uint8; grey, palette and alpha images are refused."
-    from PIL import Image, UnidentifiedImageError
-    path = Path(path)
-    if not path.is_file(): raise ThesisReconError(f'{path}: image not found')
-    try: im = Image.open(path); im.load()
-    except (UnidentifiedImageError, OSError) as e: raise ThesisReconError(f'{path}: not an image ({e})') from None
-    if im.mode != 'RGB': raise ThesisReconError(f'{path}: expected a 3-channel RGB image, got mode {im.mode}')
-    return np.asarray(im)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 from ..core import ThesisReconError, atomic_write_text, warn_data
 
 # %% auto #0
 __all__ = ['TRUNC', 'SVR_CLASSES', 'WALL_CLASS', 'FLOOR_CLASS', 'DEFAULT_PORTS', 'CLIENT_ROUTES', 'X_FOV', 'Y_FOV', 'NEAR', 'FAR',
            'IMAGE_SIZE', 'perspective_matrix', 'fixed_intrinsics', 'warp_depth', 'unwarp_depth', 'camera_to_scene',
            'scene_to_camera', 'voxel_centers', 'half_angles_from_K', 'crop_to_fixed_fov', 'as_network_image',
-           'pose_to_camera_line', 'camera_line_to_pose', 'write_camera_file', 'read_camera_file']
+           'pose_to_camera_line', 'camera_line_to_pose', 'write_camera_file', 'read_camera_file', 'read_image']
 
 # %% ../../nbs/60_svr_space.ipynb #88989911
 TRUNC = 0.1             # truncation of the target TSDF, in scene-cube units ([-1, 1]^3)
@@ -157,3 +158,13 @@ def read_camera_file(path) -> tuple[np.ndarray, np.ndarray]:
         poses.append(pose); fovs.append((xf, yf))
     if not poses: raise ThesisReconError(f'{path}: no camera lines')
     return np.stack(poses), np.array(fovs)
+
+# %% ../../nbs/60_svr_space.ipynb #readimg1
+def read_image(path) -> np.ndarray:
+    "An RGB image file as (H,W,3) uint8; grey, palette and alpha images are refused (PIL only, no TensorFlow: the commands check an image with it first)."
+    path = Path(path)
+    if not path.is_file(): raise ThesisReconError(f'{path}: image not found')
+    try: im = Image.open(path); im.load()
+    except (UnidentifiedImageError, OSError) as e: raise ThesisReconError(f'{path}: not an image ({e})') from None
+    if im.mode != 'RGB': raise ThesisReconError(f'{path}: expected a 3-channel RGB image, got mode {im.mode}')
+    return np.asarray(im)
