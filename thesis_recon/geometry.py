@@ -8,9 +8,11 @@ import numpy as np
 from .core import ThesisReconError
 
 # %% auto #0
-__all__ = ['unproject', 'project', 'transform', 'invert_pose', 'is_valid_pose', 'camera_center', 'scale_intrinsics',
-           'crop_intrinsics', 'resize_crop_params', 'resize_crop_intrinsics', 'view_frustum', 'view_angle_deg',
-           'look_at', 'world_to_grid_matrix', 'grid_to_world_matrix', 'rot90_z', 'rot90_grid', 'rot90_grid_transform']
+__all__ = ['THESIS_COLOR_K', 'THESIS_COLOR_SIZE', 'INTRINSICS_RULES', 'unproject', 'project', 'transform', 'invert_pose',
+           'is_valid_pose', 'camera_center', 'scale_intrinsics', 'crop_intrinsics', 'resize_crop_params',
+           'resize_crop_intrinsics', 'make_intrinsic', 'adjust_intrinsic', 'projection_intrinsics', 'view_frustum',
+           'view_angle_deg', 'look_at', 'world_to_grid_matrix', 'grid_to_world_matrix', 'rot90_z', 'rot90_grid',
+           'rot90_grid_transform']
 
 # %% ../nbs/02_geometry.ipynb #ea5f8904
 def _float(a) -> np.ndarray:
@@ -74,16 +76,18 @@ def scale_intrinsics(K, from_size, to_size) -> np.ndarray:
     return K
 
 def crop_intrinsics(K, box) -> np.ndarray:
-    "Intrinsics for the crop `box` = (x0, y0, x1, y1) (pixels, x1/y1 exclusive) of an image."
+    "Intrinsics for the crop `box` = (x0, y0, x1, y1) (pixels, x1/y1 exclusive; a negative x0 pads) of an image."
     K = np.array(K, np.float64)
     K[0, 2] -= box[0]; K[1, 2] -= box[1]
     return K
 
+# %% ../nbs/02_geometry.ipynb #71df5a49
 def resize_crop_params(from_size, to_size):
-    "Resize (width, height) `from_size` to `to_size`'s height keeping the aspect, then centre-crop: returns (resized_size, box)."
-    W, H = from_size; W2, H2 = to_size
-    rw = max(W2, int(round(W * H2 / H)))
-    x0 = (rw - W2) // 2
+    """The thesis's resize-then-centre-crop of a (width, height) `from_size` image to `to_size`: returns (resized_size, box),
+    resized = (floor(H' * W / H), H') and box = (x0, 0, x0 + W', H') in the resized image (x0 < 0: left padding)."""
+    W, H = from_size; W2, H2 = int(to_size[0]), int(to_size[1])
+    rw = int(np.floor(H2 * float(W) / float(H)))         # the thesis's order of operations, floored
+    x0 = int(round((rw - W2) / 2)) if rw >= W2 else -((W2 - rw) // 2)   # CenterCrop: Python rounding; or its padding
     return (rw, H2), (x0, 0, x0 + W2, H2)
 
 def resize_crop_intrinsics(K, from_size, to_size) -> np.ndarray:
@@ -91,7 +95,33 @@ def resize_crop_intrinsics(K, from_size, to_size) -> np.ndarray:
     resized, box = resize_crop_params(from_size, to_size)
     return crop_intrinsics(scale_intrinsics(K, from_size, resized), box)
 
-# %% ../nbs/02_geometry.ipynb #4bc407f7
+# %% ../nbs/02_geometry.ipynb #1e8940b9
+THESIS_COLOR_K = np.array([[1170.187988, 0, 647.75], [0, 1170.187988, 483.75], [0, 0, 1]])   # the thesis's configs
+THESIS_COLOR_SIZE = (1296, 968)
+INTRINSICS_RULES = ('thesis', 'exact')
+
+def make_intrinsic(fx: float, fy: float, mx: float, my: float) -> np.ndarray:
+    "The (3, 3) pinhole intrinsics of focal lengths `fx`, `fy` and principal point (`mx`, `my`), pixels."
+    return np.array([[fx, 0, mx], [0, fy, my], [0, 0, 1]], np.float64)
+
+def adjust_intrinsic(K, intrinsic_image_dim, image_dim) -> np.ndarray:
+    "The thesis's `adjust_intrinsic`: `K` (3, 3) of a (width, height) `intrinsic_image_dim` camera at `image_dim` (w, h)."
+    K = np.array(K, np.float64)
+    (W, H), (w, h) = intrinsic_image_dim, image_dim
+    if (W, H) == (w, h): return K
+    resize_width = int(np.floor(h * float(W) / float(H)))
+    K[0, 0] *= resize_width / W; K[1, 1] *= h / H
+    K[0, 2] *= (w - 1) / (W - 1); K[1, 2] *= (h - 1) / (H - 1)
+    return K
+
+def projection_intrinsics(rule: str, proj_size, depth_K=None, depth_size=None, color_K=None, color_size=None) -> np.ndarray:
+    """(3, 3) intrinsics that project into an image of `proj_size` (w, h): `rule` 'thesis' = `adjust_intrinsic` of the
+    colour camera `color_K` at `color_size`; 'exact' = the depth camera `depth_K` at `depth_size`, resized and cropped as the depth."""
+    if rule == 'thesis': return adjust_intrinsic(color_K, color_size, proj_size)
+    if rule == 'exact': return resize_crop_intrinsics(depth_K, depth_size, proj_size)
+    raise ThesisReconError(f"intrinsics: 'thesis' or 'exact', got {rule!r}")
+
+# %% ../nbs/02_geometry.ipynb #2c2a91ff
 def view_frustum(depth, K, pose) -> np.ndarray:
     "World points (5, 3): the camera centre and the 4 image corners at the frame's max depth."
     depth = np.asarray(depth)
@@ -124,7 +154,7 @@ def look_at(eye, target, up=(0, 0, 1)) -> np.ndarray:
     pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = x, np.cross(z, x), z, eye
     return pose
 
-# %% ../nbs/02_geometry.ipynb #9fdc38c8
+# %% ../nbs/02_geometry.ipynb #6f503e7f
 def world_to_grid_matrix(vol_origin, voxel_size) -> np.ndarray:
     "4x4 map from world metres to continuous voxel coordinates (integers at voxel centres)."
     T = np.eye(4) / voxel_size
@@ -139,7 +169,7 @@ def grid_to_world_matrix(vol_origin, voxel_size) -> np.ndarray:
     T[:3, 3] = np.asarray(vol_origin, np.float64)
     return T
 
-# %% ../nbs/02_geometry.ipynb #160223c9
+# %% ../nbs/02_geometry.ipynb #650a9ed9
 def rot90_z(k: int) -> np.ndarray:
     "4x4 rotation by k * 90 degrees about the z axis (counter-clockwise seen from above)."
     c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][k % 4]

@@ -14,7 +14,7 @@ from .geometry import resize_crop_params
 # %% auto #0
 __all__ = ['PNG_COMPRESS_LEVEL', 'IMAGE_MEAN', 'IMAGE_STD', 'read_png16', 'encode_png_gray', 'write_png16', 'read_depth_png',
            'depth_to_png16', 'write_depth_png', 'read_color', 'write_color', 'read_label_png', 'write_label_png',
-           'resize_nearest', 'resize_color', 'normalize_image', 'resize_crop_depth']
+           'resize_nearest', 'resize_color', 'normalize_image', 'crop_box', 'resize_crop_image', 'resize_crop_depth']
 
 # %% ../nbs/03_images.ipynb #a9d9dc47
 def _open(path, data: bytes | None = None) -> Image.Image:
@@ -175,7 +175,25 @@ def normalize_image(rgb) -> np.ndarray:
     out *= _NORM_SCALE; out += _NORM_OFFSET
     return out
 
+def crop_box(img, box) -> np.ndarray:
+    "The `box` = (x0, y0, x1, y1) of (H, W, ...) `img`, zero-padded where it reaches outside (a negative x0 pads on the left)."
+    img = np.asarray(img)
+    x0, y0, x1, y1 = (int(v) for v in box)
+    H, W = img.shape[:2]
+    out = np.zeros((y1 - y0, x1 - x0) + img.shape[2:], img.dtype)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
+    if sx1 > sx0 and sy1 > sy0: out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    return out
+
+def resize_crop_image(img, size, resize: str = 'nearest') -> np.ndarray:
+    """(H, W[, C]) `img` resized and centre-cropped to `size` = (width, height) as the thesis's `resize_crop_image`
+    (`geometry.resize_crop_params`): 'nearest' (any dtype; Pillow's NEAREST, the thesis's) or 'bilinear' (uint8 colour)."""
+    if resize not in ('nearest', 'bilinear'): raise ThesisReconError(f"resize: 'nearest' or 'bilinear', got {resize!r}")
+    img = np.asarray(img)
+    resized, box = resize_crop_params((img.shape[1], img.shape[0]), size)
+    img = resize_nearest(img, resized) if resize == 'nearest' else resize_color(img, resized)
+    return np.ascontiguousarray(crop_box(img, box))
+
 def resize_crop_depth(depth, img_size) -> np.ndarray:
     "Depth (H, W) resized (nearest) to the height of `img_size` = (width, height), then centre-cropped to its width."
-    (rw, rh), (x0, y0, x1, y1) = resize_crop_params((depth.shape[1], depth.shape[0]), img_size)
-    return np.ascontiguousarray(resize_nearest(depth, (rw, rh))[y0:y1, x0:x1])
+    return resize_crop_image(depth, img_size)
