@@ -11,7 +11,8 @@ import numpy as np
 from .core import ThesisReconError, atomic_path
 
 # %% auto #0
-__all__ = ['Mesh', 'merge_meshes', 'submesh', 'faces_near_points', 'point_mesh_distance', 'PlyElement', 'read_ply', 'write_ply']
+__all__ = ['Mesh', 'merge_meshes', 'submesh', 'faces_near_points', 'point_mesh_distance', 'marching_cubes', 'PlyElement',
+           'read_ply', 'write_ply']
 
 # %% ../nbs/05_mesh.ipynb #ab2eb6bf
 @dataclass
@@ -108,6 +109,85 @@ def point_mesh_distance(mesh: Mesh, points, max_dist: float = 0.01) -> tuple[np.
     return dist, face
 
 # %% ../nbs/05_mesh.ipynb #5c27cfe8
+def _far_corner_mask(mask: np.ndarray) -> np.ndarray:
+    """scikit-image's cube mask (indexed by the cube's far corner) for the cubes whose 8 corners are all in `mask`."""
+    ok = np.zeros_like(mask)
+    ok[1:] = mask[1:] & mask[:-1]
+    ok[:, 1:] &= ok[:, :-1]; ok[:, 0] = False
+    ok[:, :, 1:] &= ok[:, :, :-1]; ok[:, :, 0] = False
+    return ok
+
+def _sample_trilinear(grid: np.ndarray, ijk: np.ndarray) -> np.ndarray:
+    "`grid` (X, Y, Z, C) at fractional voxel coordinates `ijk` (N, 3): (N, C) float64."
+    hi = np.array(grid.shape[:3]) - 1
+    i0 = np.clip(np.floor(ijk).astype(np.int64), 0, np.maximum(hi - 1, 0))
+    f = np.clip(ijk - i0, 0, 1)
+    out = np.zeros((len(ijk), grid.shape[3]))
+    for corner in np.ndindex(2, 2, 2):
+        c = np.minimum(i0 + corner, hi)
+        w = np.prod(np.where(corner, f, 1 - f), axis=1)
+        out += w[:, None] * grid[c[:, 0], c[:, 1], c[:, 2]]
+    return out
+
+# %% ../nbs/05_mesh.ipynb #a6c531dd
+def _empty_mesh(colors, labels) -> Mesh:
+    return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32), None if colors is None else np.zeros((0, 3), np.uint8),
+                np.zeros((0, 3), np.float32), None if labels is None else np.zeros(0, np.int32))
+
+def _check_grid(values, mask, colors, labels) -> None:
+    "Raise `ThesisReconError` when the grids do not belong together."
+    if values.ndim != 3: raise ThesisReconError(f'marching_cubes: values must be a 3D grid (X, Y, Z), got shape {values.shape}')
+    for name, a, shape in (('mask', mask, values.shape), ('colors', colors, (*values.shape, 3)), ('labels', labels, values.shape)):
+        if a is not None and a.shape != shape:
+            raise ThesisReconError(f'marching_cubes: {name} must have shape {shape} like the values, got {a.shape}')
+
+def marching_cubes(values, level: float = 0.0, origin=(0.0, 0.0, 0.0), voxel_size: float = 1.0, mask=None, colors=None,
+                   labels=None, inside: str = 'below', grid_to_world=None, border_value: float | None = None) -> Mesh:
+    """The `level` surface of the grid `values` (X, Y, Z) as a `Mesh` in world units (float32 vertices, outward unit
+    normals, faces counter-clockwise seen from outside); an empty mesh where there is no surface.
+
+    Voxel (i, j, k) is at `origin + (i, j, k) * voxel_size`, or at `grid_to_world` (4, 4) @ (i, j, k, 1) if given.
+    inside: 'below' (signed distance, negative inside) or 'above' (occupancy). mask (X, Y, Z) bool: mesh only the cubes
+    whose 8 corners are True. colors (X, Y, Z, 3) 0..255: interpolated at the vertices (uint8); labels (X, Y, Z) int:
+    the nearer voxel's. border_value: pad one voxel of this outside value, so the surface closes at the grid's faces."""
+    from skimage.measure import marching_cubes as _lewiner   # lazy: scikit-image takes a second to import
+    if inside not in ('below', 'above'): raise ThesisReconError(f"marching_cubes: inside must be 'below' or 'above', got {inside!r}")
+    values = np.asarray(values, np.float32)
+    mask, colors, labels = (None if a is None else np.asarray(a) for a in (mask, colors, labels))
+    _check_grid(values, mask, colors, labels)
+    mask = None if mask is None else mask.astype(bool)
+    if border_value is not None:
+        if (border_value <= level) if inside == 'below' else (border_value >= level):
+            raise ThesisReconError(f'marching_cubes: border_value {border_value} is not outside (inside is {inside} {level})')
+        values = np.pad(values, 1, constant_values=border_value)
+        mask, labels = (None if a is None else np.pad(a, 1, mode='edge') for a in (mask, labels))
+        colors = None if colors is None else np.pad(colors, ((1, 1),) * 3 + ((0, 0),), mode='edge')
+    cubes = None if mask is None else _far_corner_mask(mask)
+    used = values if cubes is None else values[mask]
+    if (cubes is not None and not cubes.any()) or not (used.min(initial=np.inf) <= level <= used.max(initial=-np.inf)):
+        return _empty_mesh(colors, labels)
+    try: ijk, faces, normals, _ = _lewiner(values, level=level, mask=cubes)
+    except (ValueError, RuntimeError): return _empty_mesh(colors, labels)   # no crossing inside the masked cubes
+    if len(faces) == 0: return _empty_mesh(colors, labels)
+    # scikit-image winds the faces and points the normals towards lower values: outward when inside is above
+    if inside == 'below': normals = -normals
+    else: faces = faces[:, ::-1]
+    col = None if colors is None else np.clip(np.rint(_sample_trilinear(colors, ijk)), 0, 255).astype(np.uint8)
+    lab = None
+    if labels is not None:
+        near = np.clip(np.rint(ijk).astype(np.int64), 0, np.array(values.shape) - 1)
+        lab = labels[near[:, 0], near[:, 1], near[:, 2]].astype(np.int32)
+    ijk = ijk.astype(np.float64) - (0 if border_value is None else 1)
+    if grid_to_world is None:
+        world = np.asarray(origin, np.float64) + ijk * float(voxel_size)
+    else:
+        G = np.asarray(grid_to_world, np.float64)
+        world = ijk @ G[:3, :3].T + G[:3, 3]
+        normals = normals @ np.linalg.inv(G[:3, :3])                  # normals transform by the inverse transpose
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
+    return Mesh(world.astype(np.float32), faces.astype(np.int32), col, normals.astype(np.float32), lab)
+
+# %% ../nbs/05_mesh.ipynb #36219a04
 _PLY_TYPES = {'char': 'i1', 'int8': 'i1', 'uchar': 'u1', 'uint8': 'u1', 'short': 'i2', 'int16': 'i2',
               'ushort': 'u2', 'uint16': 'u2', 'int': 'i4', 'int32': 'i4', 'uint': 'u4', 'uint32': 'u4',
               'float': 'f4', 'float32': 'f4', 'double': 'f8', 'float64': 'f8'}
@@ -148,7 +228,7 @@ def _parse_ply_header(f, path) -> tuple[str, list[PlyElement]]:
     if fmt is None: raise ThesisReconError(f'{path}: PLY header has no format line')
     return fmt, elements
 
-# %% ../nbs/05_mesh.ipynb #1f47524b
+# %% ../nbs/05_mesh.ipynb #f8de20dd
 def _struct_dtype(el: PlyElement, order: str, list_len: int | None = None) -> np.dtype:
     "Structured dtype of a row of `el`; a list property becomes (`name`_n, `name`) with `list_len` items."
     fields = []
@@ -210,7 +290,7 @@ def _read_ascii_element(lines: list[bytes], el: PlyElement, path) -> dict:
     return {k: (v if any(len(q) == 3 and q[0] == k for q in el.props) else np.array(v, dtype=dict((q[0], q[1]) for q in el.props if len(q) == 2)[k]))
             for k, v in cols.items()}
 
-# %% ../nbs/05_mesh.ipynb #563db3e2
+# %% ../nbs/05_mesh.ipynb #3985692e
 def _faces_from_lists(col, path) -> np.ndarray:
     "(M,3) int32 triangles from a face list column: an (M,3) array, or a list of polygons (fan-triangulated)."
     if isinstance(col, np.ndarray) and col.ndim == 2 and col.shape[1] == 3: return col.astype(np.int32)
@@ -258,7 +338,7 @@ def read_ply(path) -> Mesh:
         return Mesh(vertices, faces, None if colors is None else np.round(colors).astype(np.uint8), normals, labels)
     except ValueError as e: raise ThesisReconError(f'{path}: {e}') from None
 
-# %% ../nbs/05_mesh.ipynb #f3da056b
+# %% ../nbs/05_mesh.ipynb #2c6c604a
 def _vertex_table(mesh: Mesh, binary_order: str) -> np.ndarray:
     "The vertex rows of `mesh` as one structured array in ScanNet's property order."
     fields = [(c, binary_order + 'f4') for c in 'xyz']

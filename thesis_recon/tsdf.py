@@ -11,12 +11,12 @@ from .core import ThesisReconError, prefetch, resolve_device, warn_data
 from .kernels import array_module, device_free_bytes, package_kernel, to_numpy, upload_ahead, xp_of
 from .geometry import invert_pose, is_valid_pose, project, transform, unproject
 from .images import resize_color
-from .mesh import Mesh
+from .mesh import Mesh, marching_cubes
 from .sens import open_scene
 
 # %% auto #0
-__all__ = ['TSDF_SRC', 'volume_dims', 'check_volume_memory', 'integrate_reference', 'mark_blocks', 'TSDFVolume', 'tsdf_to_mesh',
-           'scan_bounds', 'open_scan', 'fuse_scan', 'shade_mesh']
+__all__ = ['TSDF_SRC', 'volume_dims', 'check_volume_memory', 'integrate_reference', 'mark_blocks', 'TSDFVolume', 'scan_bounds',
+           'open_scan', 'fuse_scan', 'shade_mesh']
 
 # %% ../nbs/20_tsdf.ipynb #831b0d5d
 def volume_dims(vol_bnds, voxel_size: float) -> tuple[int, int, int]:
@@ -370,45 +370,13 @@ class TSDFVolume:
         return tuple(to_numpy(a) for a in self.get_volume())
 
 # %% ../nbs/20_tsdf.ipynb #247c8e46
-def _observed_cubes(weight, weight_threshold: float) -> np.ndarray:
-    """scikit-image's `mask` for the cubes whose 8 corners all have weight > `weight_threshold`.
-
-    scikit-image reads the mask of the cube spanning voxels i-1..i (per axis) at index i, its far corner."""
-    seen = weight > weight_threshold
-    ok = np.zeros_like(seen)
-    ok[1:] = seen[1:] & seen[:-1]
-    ok[:, 1:] &= ok[:, :-1]; ok[:, 0] = False
-    ok[:, :, 1:] &= ok[:, :, :-1]; ok[:, :, 0] = False
-    return ok
-
-def tsdf_to_mesh(tsdf, weight, vol_origin, voxel_size: float, color=None, weight_threshold: float = 0.0) -> Mesh:
-    "Marching cubes at 0 over the observed cubes of a TSDF grid (X, Y, Z); vertices in world metres."
-    from skimage.measure import marching_cubes
-    mask = _observed_cubes(weight, weight_threshold)
-    empty = Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int32), None if color is None else np.zeros((0, 3), np.uint8),
-                 np.zeros((0, 3), np.float32))
-    if not mask.any(): return empty
-    vals = tsdf[mask]
-    if vals.min() > 0 or vals.max() < 0: return empty
-    try:
-        verts, faces, normals, _ = marching_cubes(tsdf, level=0.0, mask=mask)
-    except (ValueError, RuntimeError): return empty
-    if len(faces) == 0: return empty
-    colors = None
-    if color is not None:
-        ijk = np.clip(np.rint(verts).astype(np.int64), 0, np.array(tsdf.shape) - 1)
-        colors = np.clip(np.rint(color[ijk[:, 0], ijk[:, 1], ijk[:, 2]]), 0, 255).astype(np.uint8)
-    return Mesh(np.asarray(vol_origin, np.float64) + verts.astype(np.float64) * voxel_size,
-                faces.astype(np.int32), colors, -normals.astype(np.float32))
-
-# %% ../nbs/20_tsdf.ipynb #b1ecf171
 def _extract_mesh(self, weight_threshold: float = 0.0) -> Mesh:
     "Marching cubes of the fused grid where observed (weight > `weight_threshold`); world metres, normals, colour."
     t, w, *c = self.to_host()            # a GPU volume comes down once; marching cubes runs on the CPU
-    return tsdf_to_mesh(t, w, self.vol_origin, self.voxel_size, c[0] if c else None, weight_threshold)
+    return marching_cubes(t, 0.0, self.vol_origin, self.voxel_size, mask=w > weight_threshold, colors=c[0] if c else None)
 TSDFVolume.extract_mesh = _extract_mesh
 
-# %% ../nbs/20_tsdf.ipynb #fbb1fc64
+# %% ../nbs/20_tsdf.ipynb #65ab10be
 def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.1) -> np.ndarray:
     "(3, 2) [min, max] metres around the depth points (every `stride`-th pixel, up to `max_depth`) of valid `frames`, padded."
     lo, hi, n = np.full(3, np.inf), np.full(3, -np.inf), 0
@@ -423,7 +391,7 @@ def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.
     if n == 0: raise ThesisReconError(f'no frame has a valid pose and depth within {max_depth} m')
     return np.stack([lo - pad, hi + pad], 1)
 
-# %% ../nbs/20_tsdf.ipynb #749b15b2
+# %% ../nbs/20_tsdf.ipynb #215f3432
 def open_scan(path, load_color: bool = False):
     "The frame reader of `path` (any layout `open_scene` reads), without labels; an error if it has no frames."
     r = open_scene(path, load_color=load_color, load_label=False)
@@ -461,7 +429,7 @@ def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: fl
             except ThesisReconError as e: raise ThesisReconError(f'{path}, frame {f.frame_id}: {e}') from None
     return vols
 
-# %% ../nbs/20_tsdf.ipynb #1b141ad1
+# %% ../nbs/20_tsdf.ipynb #89f0d4e4
 def shade_mesh(mesh: Mesh, K, cam_pose, width: int, height: int, point_size: float | None = None) -> np.ndarray:
     """A quick (H, W, 3) uint8 preview of a mesh from camera `cam_pose`: each vertex is splatted as a square of
     `point_size` metres (default: the median edge length), z-buffered, coloured and lit head-on by the camera."""
