@@ -8,10 +8,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 from .core import ThesisReconError
 from .geometry import invert_pose, project, transform
+from .labels import SCANNET20_IDS
 from .mesh import Mesh
 
 # %% auto #0
-__all__ = ['voxel_down_sample', 'surface_points', 'observed_mask', 'point_metrics', 'mesh_metrics', 'depth_metrics',
+__all__ = ['THESIS_IOU_IGNORE', 'SCANNET_VALID_IDS', 'voxel_down_sample', 'surface_points', 'observed_mask', 'point_metrics',
+           'mesh_metrics', 'depth_metrics', 'confusion_matrix', 'class_iou', 'mean_iou', 'thesis_iou',
+           'scannet_confusion', 'scannet_iou', 'srn_image_miou', 'srn_category_miou', 'part_iou', 'format_table',
            'metrics_table']
 
 # %% ../nbs/21_metrics.ipynb #c021746b
@@ -107,9 +110,131 @@ def depth_metrics(pred, gt) -> dict:
                 complete=complete)
 
 # %% ../nbs/21_metrics.ipynb #71fb8615
+def _is_tensor(x) -> bool: return type(x).__module__.split('.')[0] == 'torch'
+
+def confusion_matrix(pred, target, num_classes: int, ignore_index=None):
+    """(C, C) int64 counts of elements of true class i (row) predicted j (column). `pred`, `target`: class ids of any one
+    shape, NumPy or torch (then counted on their device, returned as a CPU tensor). Targets equal to `ignore_index` (an
+    int or several) or outside 0..C-1 are left out; a prediction outside 0..C-1 is an error."""
+    C = int(num_classes)
+    ignore = () if ignore_index is None else np.atleast_1d(ignore_index).tolist()
+    if _is_tensor(pred) or _is_tensor(target):
+        ref = pred if _is_tensor(pred) else target
+        p, t = (x.reshape(-1).long() if _is_tensor(x) else ref.new_tensor(np.asarray(x).reshape(-1)).long() for x in (pred, target))
+        t = t.to(p.device)
+    else:
+        p, t = np.asarray(pred).reshape(-1).astype(np.int64), np.asarray(target).reshape(-1).astype(np.int64)
+    if p.shape != t.shape: raise ThesisReconError(f'confusion_matrix: {p.shape[0]} predictions for {t.shape[0]} targets')
+    keep = (t >= 0) & (t < C)
+    for i in ignore: keep &= t != i
+    p, t = p[keep], t[keep]
+    if len(p) and (int(p.min()) < 0 or int(p.max()) >= C):
+        raise ThesisReconError(f'confusion_matrix: a predicted class outside 0..{C - 1} ({int(p.min())}..{int(p.max())})')
+    idx = t * C + p
+    if _is_tensor(idx): return idx.bincount(minlength=C * C).reshape(C, C).cpu()
+    return np.bincount(idx, minlength=C * C).reshape(C, C)
+
+# %% ../nbs/21_metrics.ipynb #0caa7950
+def class_iou(conf) -> np.ndarray:
+    "(C,) float64 IoU = tp / (tp + fp + fn) of each class of a confusion matrix [true, predicted]; NaN where it occurs in neither."
+    conf = np.asarray(conf, np.float64)
+    tp = np.diag(conf)
+    union = conf.sum(0) + conf.sum(1) - tp
+    with np.errstate(invalid='ignore', divide='ignore'): return np.where(union > 0, tp / union, np.nan)
+
+def mean_iou(iou) -> float:
+    "The mean of the IoUs that are not NaN (NaN if none is)."
+    iou = np.asarray(iou, np.float64)
+    return float(np.nanmean(iou)) if np.isfinite(iou).any() else float('nan')
+
+# %% ../nbs/21_metrics.ipynb #eaf64e22
+THESIS_IOU_IGNORE = (0, 13, 15, 17, 18, 19, 20, 21, 22, 23, 25, 26, 27, 29, 30, 31, 32, 35, 37, 38, 40)
+
+def thesis_iou(conf, ignore=THESIS_IOU_IGNORE) -> tuple[np.ndarray, float]:
+    """The thesis's per-class IoU (C,) and mIoU: the rows and columns of the `ignore` classes of `conf` [true, predicted]
+    zeroed, IoU per class (NaN for the ignored and absent ones), the NaN-mean."""
+    conf = np.array(conf, np.float64)
+    ignore = [i for i in ignore if i < len(conf)]
+    conf[ignore, :] = 0; conf[:, ignore] = 0
+    iou = class_iou(conf)
+    return iou, mean_iou(iou)
+
+# %% ../nbs/21_metrics.ipynb #d5e09afa
+SCANNET_VALID_IDS = SCANNET20_IDS
+
+def scannet_confusion(pred_ids, gt_ids) -> np.ndarray:
+    "(41, 41) int64 counts [true, predicted] of the ScanNet benchmark: true ids outside the 20 skipped, predicted ones mapped to 40."
+    pred, gt = np.asarray(pred_ids, np.int64).reshape(-1), np.asarray(gt_ids, np.int64).reshape(-1)
+    if pred.shape != gt.shape: raise ThesisReconError(f'{len(pred)} predicted ids for {len(gt)} vertices')
+    valid = np.zeros(max(41, int(max(pred.max(initial=0), gt.max(initial=0))) + 1), bool)
+    valid[list(SCANNET_VALID_IDS)] = True
+    keep = (gt >= 0) & valid[np.clip(gt, 0, None)]
+    pred = np.where((pred >= 0) & valid[np.clip(pred, 0, None)], pred, max(SCANNET_VALID_IDS) + 1)
+    return np.bincount(gt[keep] * 41 + pred[keep], minlength=41 * 41).reshape(41, 41)
+
+def scannet_iou(conf) -> tuple[dict, float]:
+    "{class id: IoU} of the 20 benchmark classes (NaN where tp + fp + fn = 0) from `scannet_confusion`, and their NaN-mean."
+    conf = np.asarray(conf, np.float64)
+    rows = list(SCANNET_VALID_IDS)
+    iou = {}
+    for c in rows:
+        tp = conf[c, c]
+        fn = conf[c].sum() - tp
+        fp = conf[[r for r in rows if r != c], c].sum()
+        iou[c] = tp / (tp + fp + fn) if tp + fp + fn > 0 else float('nan')
+    return iou, mean_iou(list(iou.values()))
+
+# %% ../nbs/21_metrics.ipynb #a2bfd81b
+def _srn_counts(pred, gt, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    "Intersection and union (C,) of each class as `get_IOU_vals` counts them (true labels outside 0..C-1 in no class)."
+    C = int(num_classes)
+    p, g = np.asarray(pred).reshape(-1).astype(np.int64), np.asarray(gt).reshape(-1).astype(np.int64)
+    if len(p) and (p.min() < 0 or p.max() >= C): raise ThesisReconError(f'a predicted class outside 0..{C - 1}')
+    g = np.where((g >= 0) & (g < C), g, C)
+    conf = np.bincount(g * C + p, minlength=(C + 1) * C).reshape(C + 1, C)
+    inter = np.diag(conf[:C])
+    return inter, conf[:C].sum(1) + conf.sum(0) - inter
+
+def srn_image_miou(pred, gt, num_classes: int) -> float:
+    "The semantic SRN's mIoU of one observation (`get_IOU_vals`): the mean IoU of the classes it shows; 1 if none."
+    inter, union = _srn_counts(pred, gt, num_classes)
+    present = union > 0
+    return float(np.mean(inter[present] / union[present])) if present.any() else 1.0
+
+def srn_category_miou(preds, gts, num_classes: int) -> tuple[np.ndarray, float]:
+    "apsk14's category mIoU: per-class IoU (C,) of the intersections and unions summed over all observations (NaN if never present), their mean."
+    counts = [_srn_counts(p, g, num_classes) for p, g in zip(preds, gts)]
+    inter, union = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    with np.errstate(invalid='ignore', divide='ignore'): iou = np.where(union > 0, inter / union, np.nan)
+    return iou, mean_iou(iou)
+
+def part_iou(pred, gt, num_classes: int) -> float:
+    "Part mIoU of a labelled point cloud (ours): the mean IoU of the part classes 1..C-1 that occur (the background 0 left out)."
+    return mean_iou(class_iou(confusion_matrix(pred, gt, num_classes))[1:])
+
+# %% ../nbs/21_metrics.ipynb #3bc3c031
+def _cell(v, digits: int, missing: str) -> str:
+    if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)): return missing
+    if isinstance(v, (float, np.floating)): return f'{v:.{digits}f}'
+    return str(v)
+
+def format_table(rows, keys=None, *, index: str = '', digits: int = 3, markdown: bool = False) -> str:
+    """`rows` as a table: a list of dicts (a line each) or {name: dict} (the name first, in a column headed `index`).
+    Columns `keys` (default: every key, in order of appearance); floats to `digits` decimals, a missing value (None,
+    NaN, absent) as '-' ('—' in markdown). Plain text: numbers right-aligned; or a markdown table."""
+    named = isinstance(rows, dict)
+    recs = [{index: n, **r} for n, r in rows.items()] if named else list(rows)
+    if keys is None: keys = list(dict.fromkeys(k for r in recs for k in r if not (named and k == index)))
+    cols = ([index] if named else []) + list(keys)
+    cells = [[_cell(r.get(k), digits, '—' if markdown else '-') for k in cols] for r in recs]
+    if markdown:
+        return '\n'.join(['| ' + ' | '.join(map(str, cols)) + ' |', '|' + '---|' * len(cols)] + ['| ' + ' | '.join(c) + ' |' for c in cells])
+    width = [max([len(str(k))] + [len(c[j]) for c in cells]) for j, k in enumerate(cols)]
+    left = [all(not isinstance(r.get(k), (int, float, np.number)) or isinstance(r.get(k), bool) for r in recs) for k in cols]
+    line = lambda cs: '  '.join(c.ljust(w) if l else c.rjust(w) for c, w, l in zip(cs, width, left)).rstrip()
+    return '\n'.join([line([str(k) for k in cols])] + [line(c) for c in cells])
+
+# %% ../nbs/21_metrics.ipynb #a44d07fd
 def metrics_table(rows: dict[str, dict], keys=('acc', 'comp', 'precision', 'recall', 'fscore')) -> str:
-    "A plain-text table: one line per named metrics dict, one column per key (distances in metres)."
-    w = max([len(n) for n in rows] + [4])
-    lines = [f'{"":<{w}}  ' + '  '.join(f'{k:>9}' for k in keys)]
-    lines += [f'{n:<{w}}  ' + '  '.join(f'{r[k]:>9.4f}' for k in keys) for n, r in rows.items()]
-    return '\n'.join(lines)
+    "The mesh metrics of several named runs (distances in metres) as `format_table` prints them, to 4 decimals."
+    return format_table(rows, list(keys), digits=4)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from ..core import ThesisReconError, atomic_path, atomic_write_text
+from ..metrics import confusion_matrix, thesis_iou
 from ..config import save_config
 from ..thesis_data import default_chunk_config, prepare_thesis_data
 from ..seg2d.config import load_seg2d_config, run_dirs
@@ -118,7 +119,7 @@ def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: Budget, device: 
     import torch                                                 # lazy: torch and the 2D networks
     import torch.nn.functional as F
     from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS, Seg2dDataset
-    from thesis_recon.seg2d.train import confusion_matrix, iou_scores, load_2d_model
+    from thesis_recon.seg2d.train import load_2d_model
     from thesis_recon.train import resolve_device
     dev = resolve_device(device)
     d2 = frames_2d(out, data)
@@ -135,7 +136,7 @@ def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: Budget, device: 
             conf_out = conf_out + confusion_matrix(logits.argmax(1), a['label'], 41)
             full = F.interpolate(logits, size=b['label'].shape, mode='bilinear', align_corners=False)
             conf_full = conf_full + confusion_matrix(full.argmax(1), b['label'], 41)
-    return {'output_size': f'{small[0]}x{small[1]}', 'miou_output': iou_scores(conf_out)['miou'], 'miou_full': iou_scores(conf_full)['miou']}
+    return {'output_size': f'{small[0]}x{small[1]}', 'miou_output': thesis_iou(conf_out)[1], 'miou_full': thesis_iou(conf_full)[1]}
 
 # %% ../../nbs/54_experiments.ipynb #990f4ebd
 def row_config(name: str, out, data: dict, budget: Budget, num_classes: int = 2, feat: str | None = None,

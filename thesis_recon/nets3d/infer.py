@@ -14,12 +14,12 @@ from skimage.measure import marching_cubes
 from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_path
 from ..mesh import Mesh, read_ply, write_ply
-from ..metrics import mesh_metrics
+from ..metrics import confusion_matrix, mesh_metrics
 from ..chunk_dataset import collate_chunks
 from ..labels import SCANNET20_IDS, nyu40_colormap
 from ..train import autocast, resolve_device, to_device
 from .config import Train3DConfig, inference_checkpoint, load_3d_config
-from .train import build_model, confusion, confusion_metrics, input_of, load_3d_weights, open_chunks
+from .train import build_model, confusion_metrics, input_of, load_3d_weights, open_chunks
 
 # %% auto #0
 __all__ = ['chunk_offsets', 'assemble', 'scene_chunk_index', 'predict_chunks', 'occupancy_mesh', 'labelled_voxels',
@@ -120,7 +120,7 @@ def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None) -> 
     k = cfg.model_3d.num_classes
     target = pred['x'].astype(np.int64) if k == 2 else pred['y'].astype(np.int64)
     pl = np.where(pred['occupied'] > 0.5, pred['labels'] if k > 2 else 1, 0)
-    metrics = {f'chunk_{n}': float(v) for n, v in confusion_metrics(confusion(torch.from_numpy(pl), torch.from_numpy(target), k)).items()}
+    metrics = {f'chunk_{n}': float(v) for n, v in confusion_metrics(confusion_matrix(torch.from_numpy(pl), torch.from_numpy(target), k)).items()}
     off, G = chunk_offsets(pred['world_to_grid'], cfg.voxel_size)
     g2w = np.linalg.inv(G)
     prob = assemble(pred['occupied'], off, 0.0)

@@ -16,14 +16,15 @@ from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
 from .config import (Optimizer3DConfig, Model2DConfig, Model3DConfig, Trainer3DConfig, Train3DConfig,
                                         load_3d_config, save_run_config)
-from ..seg2d.train import confusion_matrix, iou_scores, load_2d_model
-from ..labels import SCANNET20_IDS, class_weights_from_frequencies
+from ..seg2d.train import load_2d_model
+from ..metrics import confusion_matrix, thesis_iou
+from ..labels import class_weights_from_frequencies
 from ..train import TrainOptions, dist_info, fit, load_checkpoint, seed_everything, to_device
 
 # %% auto #0
 __all__ = ['ARCH', 'IGNORE', 'open_chunks', 'build_2d_net', 'build_model', 'checkpoint_state', 'load_3d_weights',
            'load_reconstruction_body', 'param_groups', 'target_of', 'input_of', 'label_frequencies', 'class_weights',
-           'make_loss', 'confusion', 'confusion_metrics', 'make_evaluate', 'train_options', 'train_3d']
+           'make_loss', 'confusion_metrics', 'make_evaluate', 'train_options', 'train_3d']
 
 # %% ../../nbs/52_train3d.ipynb #bfdebfb4
 def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
@@ -161,10 +162,6 @@ def make_loss(num_classes: int, weights: torch.Tensor):
     return loss_fn
 
 # %% ../../nbs/52_train3d.ipynb #b789210a
-def confusion(pred, target, num_classes: int) -> torch.Tensor:
-    "(num_classes, num_classes) int64 counts [true, predicted] over the voxels with target != -100 (`seg2d`'s `confusion_matrix`)."
-    return confusion_matrix(pred, target, num_classes, ignore_index=IGNORE)
-
 def confusion_metrics(conf) -> dict:
     "Reconstruction metrics (2 classes) or segmentation metrics (more) from a confusion matrix [true, predicted]."
     conf = np.asarray(conf, np.float64)
@@ -175,8 +172,8 @@ def confusion_metrics(conf) -> dict:
         return {'iou': tp[1] / max(tp[1] + fp[1] + fn[1], 1), 'precision': p, 'recall': r,
                 'fscore': 2 * p * r / (p + r) if p + r > 0 else 0.0, 'accuracy': tp.sum() / max(conf.sum(), 1)}
     number = lambda v: 0.0 if math.isnan(v) else float(v)       # no class occurs: 0, so that a best metric stays comparable
-    return {'miou': number(iou_scores(conf, [c for c in range(k) if c not in SCANNET20_IDS])['miou']),
-            'miou_all': number(iou_scores(conf, [])['miou']), 'accuracy': tp.sum() / max(conf.sum(), 1)}
+    return {'miou': number(thesis_iou(conf)[1]), 'miou_all': number(thesis_iou(conf, ignore=())[1]),
+            'accuracy': tp.sum() / max(conf.sum(), 1)}
 
 def make_evaluate(num_classes: int, weights: torch.Tensor):
     "`evaluate(model, val_loader, device)` for the trainer: mean loss and the task's metrics over the val chunks."
@@ -189,7 +186,7 @@ def make_evaluate(num_classes: int, weights: torch.Tensor):
             target = target_of(num_classes, batch)
             if (target != IGNORE).any():
                 loss_sum += nn.functional.cross_entropy(logits, target, weight=weights.to(device), ignore_index=IGNORE).item(); n += 1
-            conf += confusion(logits.argmax(1), target, num_classes)
+            conf += confusion_matrix(logits.argmax(1), target, num_classes, ignore_index=IGNORE)
         return {'loss': loss_sum / max(n, 1), **{k: float(v) for k, v in confusion_metrics(conf).items()}}
     return evaluate
 
