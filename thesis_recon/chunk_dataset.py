@@ -12,10 +12,9 @@ from .core import ThesisReconError
 from .frames import ScanNetScene
 from .kernels import set_num_threads
 from .backproj import projection_indices
-from .chunks import check_chunk_file
-from .geometry import resize_crop_intrinsics, resize_crop_params, scale_intrinsics
-from .images import (IMAGE_MEAN, IMAGE_STD, normalize_image, read_color, read_depth_png, resize_color,
-                                 resize_crop_depth, resize_nearest)
+from .chunks import check_chunk_file, check_scene_cameras, view_intrinsics
+from .geometry import ViewCamera, resize_crop_params
+from .images import IMAGE_MEAN, IMAGE_STD, normalize_image, read_color, read_depth_png, resize_crop_image
 
 # %% auto #0
 __all__ = ['load_view', 'ChunkDataset', 'collate_chunks', 'chunk_loader']
@@ -27,10 +26,18 @@ def _scene(scene_dir: str):
     s = ScanNetScene(scene_dir, load_color=False, load_label=False)
     return s, {fid: k for k, fid in enumerate(s.frame_ids)}
 
-def load_view(scene_dir, frame_id: int, img_size, proj_size=None, color: bool = True) -> dict:
-    """One view at `img_size` (width, height): `image` (3, H, W) normalised (if `color`), `depth` (h, w) and `K` (3, 3)
-    at `proj_size` (default `img_size`), and the camera-to-world `pose`. Cached (a frame serves several chunks)."""
-    view = _load_view(str(scene_dir), int(frame_id), tuple(img_size), None if proj_size is None else tuple(proj_size), color)
+@functools.lru_cache(maxsize=64)
+def _scene_K(scene_dir: str, camera: ViewCamera, depth_size: tuple, proj_size: tuple) -> np.ndarray:
+    "`chunks.view_intrinsics` of a scene, cached (the thesis rule may read the scene's colour camera)."
+    return view_intrinsics(scene_dir, camera, _scene(scene_dir)[0].K, depth_size, proj_size)
+
+def load_view(scene_dir, frame_id: int, img_size, proj_size=None, color: bool = True, camera: ViewCamera = ViewCamera(),
+              resize: str = 'nearest') -> dict:
+    """One view at `img_size` (width, height): `image` (3, H, W) normalised (if `color`; `resize` 'nearest', the thesis's,
+    or 'bilinear'), `depth` (h, w) and `K` (3, 3) by `camera` at `proj_size` (default `img_size`), and the camera-to-world
+    `pose`. Cached (a frame serves several chunks)."""
+    view = _load_view(str(scene_dir), int(frame_id), tuple(img_size), tuple(img_size if proj_size is None else proj_size),
+                      color, camera, resize)
     if 'rgb' not in view: return view
     out = {k: v for k, v in view.items() if k != 'rgb'}
     out['image'] = normalize_image(view['rgb'])
@@ -39,26 +46,22 @@ def load_view(scene_dir, frame_id: int, img_size, proj_size=None, color: bool = 
 # The cache holds the decoded, resized image as uint8 (a quarter of the float image: ~0.6 MB a view with its depth,
 # ~110 MB a process) so that it covers most frames of a scene: loaders visit chunks in random order.
 @functools.lru_cache(maxsize=192)
-def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple | None, color: bool) -> dict:
+def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple, color: bool, camera: ViewCamera,
+               resize: str) -> dict:
     scene, index = _scene(str(scene_dir))
     if frame_id not in index: raise ThesisReconError(f'{scene_dir}: no frame {frame_id}')
     k = index[frame_id]
     if not scene.pose_valid[k]: raise ThesisReconError(f'{scene_dir}: frame {frame_id} has an invalid pose')
     depth = read_depth_png(Path(scene_dir)/'depth'/f'{frame_id}.png', scene.depth_shift)
     H, W = depth.shape
-    proj_size = tuple(img_size if proj_size is None else proj_size)
-    d = resize_crop_depth(depth, img_size)
-    K = resize_crop_intrinsics(scene.K, (W, H), img_size)
-    if proj_size != tuple(img_size):
-        d = resize_nearest(d, proj_size)
-        K = scale_intrinsics(K, img_size, proj_size)
-    out = {'depth': d, 'K': K, 'pose': scene.poses[k]}
+    out = {'depth': resize_crop_image(depth, proj_size), 'K': _scene_K(scene_dir, camera, (W, H), proj_size),
+           'pose': scene.poses[k]}
     if color:
         p = Path(scene_dir)/'color'/f'{frame_id}.jpg'
         if not p.exists(): p = p.with_suffix('.png')
-        resized, (x0, y0, x1, y1) = resize_crop_params((W, H), img_size)
-        rgb = read_color(p, draft=resized)
-        out['rgb'] = np.ascontiguousarray(resize_color(rgb, resized)[y0:y1, x0:x1])
+        # draft decoding (JPEG's reduced sizes) suits bilinear; nearest reads every pixel as the thesis does
+        draft = None if resize == 'nearest' else resize_crop_params((W, H), img_size)[0]
+        out['rgb'] = resize_crop_image(read_color(p, draft=draft), img_size, resize)
     return out
 
 # %% ../nbs/33_chunk_dataset.ipynb #03a9c567
@@ -66,9 +69,10 @@ class ChunkDataset(torch.utils.data.Dataset):
     """Chunks of the hdf5 file `path` with their views read from `data_root/<scene>/`. Items are dicts: `x` (X,Y,Z) float32,
     `y` (X,Y,Z) int64, `images` (V,3,H,W) or `features` (V,C,h,w), `depths` (V,h,w), `proj_indices` (3,n) int64 rows
     (view, voxel, pixel), `intrinsics` (V,3,3) at (w, h), `poses` (V,4,4), `world_to_grid` (4,4), `frames` (V,),
-    `view_valid` (V,) bool."""
+    `view_valid` (V,) bool. `camera`: the projection intrinsics (`chunks.view_intrinsics`); `resize`: of the colour images."""
     def __init__(self, path, data_root, img_size=(328, 256), features_root=None, feature_size=(41, 32),
-                 voxel_size: float | None = None, depth_min: float | None = None, depth_max: float | None = None):
+                 voxel_size: float | None = None, depth_min: float | None = None, depth_max: float | None = None,
+                 camera: ViewCamera = ViewCamera(), resize: str = 'nearest'):
         import h5py
         self.path, self.data_root = Path(path), Path(data_root)
         self.img_size = tuple(int(s) for s in img_size)
@@ -80,10 +84,14 @@ class ChunkDataset(torch.utils.data.Dataset):
                 self.subvol_size, self.n_views = check_chunk_file(f, self.path)
                 self.n = len(f['x'])
                 cfg = json.loads(f.attrs.get('config', '{}'))
+                ids = np.unique(np.stack([f['scene_id'][:].astype(np.int64), f['scan_id'][:].astype(np.int64)], 1), axis=0)
         except OSError as e: raise ThesisReconError(f'{self.path}: not a readable hdf5 file ({e})') from None
         self.voxel_size = float(voxel_size or cfg.get('voxel_size', 0.05))
         self.depth_min = float(depth_min or cfg.get('depth_min', 0.4))
         self.depth_max = float(depth_max or cfg.get('depth_max', 4.0))
+        if resize not in ('nearest', 'bilinear'): raise ThesisReconError(f"resize: 'nearest' or 'bilinear', got {resize!r}")
+        self.camera, self.resize = camera, resize
+        check_scene_cameras(self.data_root, [f'scene{a:04d}_{b:02d}' for a, b in ids], camera)   # before any work
         self._f = None
 
     def __len__(self): return self.n
@@ -120,7 +128,8 @@ class ChunkDataset(torch.utils.data.Dataset):
         for v, fid in enumerate(frames):
             if fid < 0:
                 pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64))); imgs.append(None); continue
-            view = load_view(self.data_root/scene, int(fid), self.img_size, self.proj_size, color=self.features_root is None)
+            view = load_view(self.data_root/scene, int(fid), self.img_size, self.proj_size, self.features_root is None,
+                             self.camera, self.resize)
             depths[v], Ks[v], poses[v] = view['depth'], view['K'], view['pose']
             pairs.append(projection_indices(view['depth'], view['K'], view['pose'], G, self.subvol_size, self.voxel_size,
                                             self.depth_min, self.depth_max))

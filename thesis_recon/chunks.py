@@ -14,23 +14,24 @@ from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progres
                                resolve_device, warn_data)
 from .kernels import array_module, package_kernel, to_numpy, xp_of
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
-from .frames import ScanNetScene
+from .frames import ScanNetScene, read_matrix_txt
+from PIL import Image
 from .images import resize_crop_depth
 from .config import config_base, resolve_config_arg
 from .labels import read_label_map, read_split
 from .runner import add_runner_args, run_scenes
 from .voxelize import load_occupancy_grid
-from .geometry import (invert_pose, resize_crop_intrinsics, rot90_grid,
-                                   rot90_grid_transform, transform, world_to_grid_matrix)
+from .geometry import (ViewCamera, invert_pose, projection_intrinsics, rot90_grid, rot90_grid_transform,
+                                   transform, view_camera, world_to_grid_matrix)
 
 # %% auto #0
-__all__ = ['CONFIG_KEYS', 'VISIBILITY_SRC', 'LABEL_CONVENTION', 'MinOcc', 'ChunkConfig', 'parse_chunk_config',
+__all__ = ['CONFIG_KEYS', 'CAMERA_KEYS', 'VISIBILITY_SRC', 'LABEL_CONVENTION', 'MinOcc', 'ChunkConfig', 'parse_chunk_config',
            'load_chunk_config', 'chunk_world_to_grid', 'chunk_arrays', 'summed_volume', 'box_count', 'train_starts',
-           'tile_starts', 'frame_visibility', 'frame_visibility_reference', 'greedy_views', 'SceneViews',
-           'load_scene_views', 'scene_chunks', 'chunk_datasets', 'create_chunk_file', 'check_chunk_file', 'append_rows',
-           'scene_ids', 'read_scene_list', 'ChunkWriter', 'scene_rng', 'prepare_scene_chunks', 'prep_backproj_data',
-           'prep_backproj_data_main', 'clean_backproj_data', 'augment_backproj_data', 'clean_backproj_data_main',
-           'augment_backproj_data_main']
+           'tile_starts', 'frame_visibility', 'frame_visibility_reference', 'greedy_views', 'scene_color_camera',
+           'view_intrinsics', 'check_scene_cameras', 'SceneViews', 'load_scene_views', 'scene_chunks', 'chunk_datasets',
+           'create_chunk_file', 'check_chunk_file', 'append_rows', 'scene_ids', 'read_scene_list', 'ChunkWriter',
+           'scene_rng', 'prepare_scene_chunks', 'prep_backproj_data', 'prep_backproj_data_main', 'clean_backproj_data',
+           'augment_backproj_data', 'clean_backproj_data_main', 'augment_backproj_data_main']
 
 # %% ../nbs/32_chunks.ipynb #70934a12
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ChunkConfig:
     depth_max: float
     min_occ: MinOcc
     seed: int
+    camera: ViewCamera = ViewCamera()
 
 # %% ../nbs/32_chunks.ipynb #85c985aa
 def _pos_ints(n):
@@ -95,6 +97,13 @@ def _path(v):
 def _opt_path(v):
     return None if v is None else _path(v)
 
+def _opt(check):
+    return lambda v: None if v is None else check(v)
+
+def _rule(v):
+    if v not in ('thesis', 'exact'): raise ValueError("'thesis' or 'exact'")
+    return v
+
 def _min_occ(v):
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         if not 0 <= v <= 1: raise ValueError('a fraction in [0, 1] or a mapping {start, step, every, floor}')
@@ -113,7 +122,10 @@ CONFIG_KEYS = {  # key: (check, required)
     'subvols_per_scene': (_pos_int, True), 'num_nearest_images': (_pos_int, True), 'img_size': (_pos_ints(2), True),
     'frame_skip': (_pos_int, True), 'voxel_size': (_pos_float, True), 'depth_min': (_pos_float, True),
     'depth_max': (_pos_float, True), 'min_occ': (_min_occ, True), 'seed': (_int, True),
+    'intrinsics': (_rule, False), **{k: (_opt(_pos_float), False) for k in ('fx', 'fy', 'mx', 'my')},
+    'intrinsic_image_width': (_opt(_pos_int), False), 'intrinsic_image_height': (_opt(_pos_int), False),
 }
+CAMERA_KEYS = ('intrinsics', 'fx', 'fy', 'mx', 'my', 'intrinsic_image_width', 'intrinsic_image_height')
 
 # %% ../nbs/32_chunks.ipynb #53da3ca3
 def parse_chunk_config(data, base_dir='.', where: str = 'config') -> ChunkConfig:
@@ -133,12 +145,14 @@ def parse_chunk_config(data, base_dir='.', where: str = 'config') -> ChunkConfig
         except (ValueError, TypeError) as e: raise ThesisReconError(f'{where}: key {k!r} must be {e}, got {data[k]!r}') from None
     if vals['depth_min'] >= vals['depth_max']:
         raise ThesisReconError(f"{where}: key 'depth_min' ({vals['depth_min']}) must be below 'depth_max' ({vals['depth_max']})")
+    camera = view_camera(**{k: vals[k] for k in CAMERA_KEYS if k in vals}, where=where)
     base = Path(base_dir)
     res = lambda p: None if p is None else (base/p).resolve()
     return ChunkConfig(root=res(vals['root']), occ_root=res(vals.get('occ_root') or vals['root']),
                        label_file=res(vals['label_file']), train_list=res(vals['train_list']), val_list=res(vals['val_list']),
                        **{k: vals[k] for k in ('subvol_size', 'subvols_per_scene', 'num_nearest_images', 'img_size',
-                                               'frame_skip', 'voxel_size', 'depth_min', 'depth_max', 'min_occ', 'seed')})
+                                               'frame_skip', 'voxel_size', 'depth_min', 'depth_max', 'min_occ', 'seed')},
+                       camera=camera)
 
 def load_chunk_config(path) -> ChunkConfig:
     "Read and validate the YAML config at `path` (a file, or a shipped config's name such as `backproj_prep`)."
@@ -261,6 +275,29 @@ def greedy_views(vis, n_views: int) -> list[int]:
     return chosen
 
 # %% ../nbs/32_chunks.ipynb #9f38733c
+def scene_color_camera(scene_dir) -> tuple[np.ndarray, tuple[int, int]]:
+    "(3, 3) colour intrinsics of the exported scene at `scene_dir` (`intrinsic/intrinsic_color.txt`) and its colour images' (w, h)."
+    scene_dir = Path(scene_dir)
+    need = "'intrinsics: thesis' needs the scene's colour camera (or fx, fy, mx, my and intrinsic_image_width/height in the config)"
+    path = scene_dir/'intrinsic'/'intrinsic_color.txt'
+    if not path.is_file(): raise ThesisReconError(f'{scene_dir.name}: {path} is missing; {need}')
+    image = next(iter(sorted((scene_dir/'color').glob('*.jpg')) or sorted((scene_dir/'color').glob('*.png'))), None)
+    if image is None: raise ThesisReconError(f'{scene_dir.name}: no colour image in {scene_dir/"color"} (for the size of intrinsic_color.txt); {need}')
+    with Image.open(image) as im: return read_matrix_txt(path)[:3, :3], im.size
+
+def view_intrinsics(scene_dir, camera: ViewCamera, depth_K, depth_size, proj_size) -> np.ndarray:
+    "(3, 3) intrinsics that project the views of `scene_dir` (depth camera `depth_K` at `depth_size`) into `proj_size` (w, h)."
+    if camera.rule == 'exact': return projection_intrinsics('exact', proj_size, depth_K=depth_K, depth_size=depth_size)
+    K, size = (camera.color_K, camera.color_size) if camera.color_K is not None else scene_color_camera(scene_dir)
+    return projection_intrinsics('thesis', proj_size, color_K=K, color_size=size)
+
+def check_scene_cameras(root, scenes, camera: ViewCamera) -> None:
+    "Every existing scene folder `root/<scene>` has what `camera` needs (its colour camera when the config gives none)."
+    if camera.rule == 'exact' or camera.color_K is not None: return
+    for s in scenes:
+        if (Path(root)/s).is_dir(): scene_color_camera(Path(root)/s)
+
+# %% ../nbs/32_chunks.ipynb #e1f26503
 @dataclass
 class SceneViews:
     "A scene's candidate views: raw `frame_ids` (F,), `depths` (F, H, W) float32 metres at `img_size`, `K` (3,3) at that size, `poses` (F, 4, 4)."
@@ -269,8 +306,8 @@ class SceneViews:
     K: np.ndarray
     poses: np.ndarray
 
-def load_scene_views(scene_dir, img_size, frame_skip: int = 1) -> SceneViews | None:
-    "Every `frame_skip`-th frame with a valid pose of the exported scene at `scene_dir`; None if there is none."
+def load_scene_views(scene_dir, img_size, frame_skip: int = 1, camera: ViewCamera = ViewCamera()) -> SceneViews | None:
+    "Every `frame_skip`-th frame with a valid pose of the exported scene at `scene_dir` (`K` by `camera`); None if there is none."
     scene = ScanNetScene(scene_dir, load_color=False, load_label=False)
     keep = [k for k in range(0, len(scene), frame_skip) if scene.pose_valid[k]]
     if not keep: return None
@@ -281,9 +318,9 @@ def load_scene_views(scene_dir, img_size, frame_skip: int = 1) -> SceneViews | N
             raise ThesisReconError(f'{scene_dir}: frame {f.frame_id} depth is {f.depth.shape[1]}x{f.depth.shape[0]}, '
                                    f'frame {frames[0].frame_id} is {W}x{H}')
     return SceneViews(np.array([f.frame_id for f in frames]), np.stack([resize_crop_depth(f.depth, img_size) for f in frames]),
-                      resize_crop_intrinsics(scene.K, (W, H), img_size), np.stack([f.pose for f in frames]))
+                      view_intrinsics(scene_dir, camera, scene.K, (W, H), img_size), np.stack([f.pose for f in frames]))
 
-# %% ../nbs/32_chunks.ipynb #65e8ee78
+# %% ../nbs/32_chunks.ipynb #2223c06c
 def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bool, rng) -> dict:
     """Chunks of one scene: `x`, `y`, `world_to_grid` (N, 4, 4) float32, `frames` (N, n_views) int16 (-1 missing)
     from its occupancy `grid` (as `load_occupancy_grid` returns it) and candidate `views`."""
@@ -306,7 +343,7 @@ def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bo
     dtypes = {'x': np.float32, 'y': np.int16, 'world_to_grid': np.float32, 'frames': np.int16}
     return {k: np.array(v, dtypes[k]).reshape(shapes[k]) for k, v in out.items()}
 
-# %% ../nbs/32_chunks.ipynb #98bf90bb
+# %% ../nbs/32_chunks.ipynb #5ae15156
 LABEL_CONVENTION = ('x: 1 occupied, 0 empty, -100 padding; y: 0 empty, 1..40 NYU40 class, '
                     '-100 ignore (padding, and occupied but unannotated)')
 
@@ -342,7 +379,7 @@ def append_rows(f, arrays: dict):
     for name, a in arrays.items():
         d = f[name]; d.resize(n0 + n, axis=0); d[n0:] = a
 
-# %% ../nbs/32_chunks.ipynb #b98c99b7
+# %% ../nbs/32_chunks.ipynb #a4428632
 def scene_ids(name: str) -> tuple[int, int]:
     "`(scene_id, scan_id)` of a ScanNet scene name `sceneXXXX_YY`."
     m = re.fullmatch(r'scene(\d{4})_(\d{2})', name)
@@ -359,7 +396,7 @@ def read_scene_list(path) -> list[str]:
         except ThesisReconError as e: raise ThesisReconError(f'{path}: {e}') from None
     return names
 
-# %% ../nbs/32_chunks.ipynb #a4428632
+# %% ../nbs/32_chunks.ipynb #b7dd619c
 class ChunkWriter:
     "Append scenes' chunks to `OUT.partial.hdf5` (resuming it if present); `finish()` renames it to `OUT`."
     def __init__(self, out, subvol_size, n_views: int, attrs: dict):
@@ -418,7 +455,7 @@ class ChunkWriter:
         os.replace(self.partial, self.out)
         return self.out
 
-# %% ../nbs/32_chunks.ipynb #a50b91ae
+# %% ../nbs/32_chunks.ipynb #2cc75a12
 def scene_rng(seed: int, scene: str):
     "The random generator of one scene: the same for a scene whatever else runs, and whichever process runs it."
     return np.random.default_rng([seed, zlib.crc32(scene.encode())])
@@ -433,7 +470,7 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
         raise ThesisReconError(f'{grid_path}: voxel size {float(grid["voxel_size"])} differs from the config\'s voxel_size {cfg.voxel_size}')
     if not grid['occupancy'].any():
         warn_data(f'{scene}: the occupancy grid is empty; scene skipped'); return 'skipped'
-    views = load_scene_views(cfg.root/scene, cfg.img_size, cfg.frame_skip)
+    views = load_scene_views(cfg.root/scene, cfg.img_size, cfg.frame_skip, cfg.camera)
     if views is None:
         warn_data(f'{scene}: no frame with a valid pose; scene skipped'); return 'skipped'
     if views.frame_ids.max() > np.iinfo(np.int16).max:
@@ -445,7 +482,7 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
     atomic_savez(part, **chunks)
     return 'done'
 
-# %% ../nbs/32_chunks.ipynb #b7dd619c
+# %% ../nbs/32_chunks.ipynb #a1c1ceec
 def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc: int | None = None,
                        ray_address: str | None = None, limit: int | None = None, device: str = 'cpu', progress: bool = True) -> int:
     "Chunk every scene of the config's `split` list into the hdf5 file `out` (views judged on `device`); returns the number of failed scenes."
@@ -455,6 +492,7 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
     if limit is not None and limit < 1: raise ThesisReconError(f'--limit must be at least 1, got {limit}')
     if not cfg.root.is_dir(): raise ThesisReconError(f"config key 'root': {cfg.root} is not a folder")
     scenes = read_scene_list(cfg.train_list if split == 'train' else cfg.val_list)[:limit]
+    check_scene_cameras(cfg.root, scenes, cfg.camera)
     out = Path(out)
     if out.exists():
         print(f'{out} is complete already (delete it to remake it)'); return 0
@@ -487,7 +525,7 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
         print(f'{n} chunks from {len(scenes)} scenes -> {out}')
     return failed
 
-# %% ../nbs/32_chunks.ipynb #59f57f0c
+# %% ../nbs/32_chunks.ipynb #e0005723
 def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full_scene]`."
     p = ArgumentParser(prog='thesis-recon prep-backproj-data',
@@ -510,7 +548,7 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit,
                                    resolve_device(a.device, 'array'), progress=not a.no_progress) else 0
 
-# %% ../nbs/32_chunks.ipynb #a1c1ceec
+# %% ../nbs/32_chunks.ipynb #ebf797c2
 def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chunks') -> int:
     "Stream the chunk file `src` into a new chunk file `dst` (atomically) through `transform_block(dict) -> dict`."
     import h5py
@@ -567,7 +605,7 @@ def augment_backproj_data(src, dst) -> int:
         return out
     return _copy_filtered(src, dst, rotate, block=32, desc='augment')
 
-# %% ../nbs/32_chunks.ipynb #e0005723
+# %% ../nbs/32_chunks.ipynb #3c953277
 def _in_out_main(prog: str, description: str, fn, argv, extra=None) -> int:
     "The shared command line of clean- and augment-backproj-data."
     p = ArgumentParser(prog=prog, description=description)

@@ -4,15 +4,16 @@
 
 # %% ../nbs/02_geometry.ipynb #2c271b5f
 from __future__ import annotations
+from dataclasses import dataclass
 import numpy as np
 from .core import ThesisReconError
 
 # %% auto #0
 __all__ = ['THESIS_COLOR_K', 'THESIS_COLOR_SIZE', 'INTRINSICS_RULES', 'unproject', 'project', 'transform', 'invert_pose',
            'is_valid_pose', 'camera_center', 'scale_intrinsics', 'crop_intrinsics', 'resize_crop_params',
-           'resize_crop_intrinsics', 'make_intrinsic', 'adjust_intrinsic', 'projection_intrinsics', 'view_frustum',
-           'view_angle_deg', 'look_at', 'world_to_grid_matrix', 'grid_to_world_matrix', 'rot90_z', 'rot90_grid',
-           'rot90_grid_transform']
+           'resize_crop_intrinsics', 'make_intrinsic', 'adjust_intrinsic', 'projection_intrinsics', 'ViewCamera',
+           'view_camera', 'view_frustum', 'view_angle_deg', 'look_at', 'world_to_grid_matrix', 'grid_to_world_matrix',
+           'rot90_z', 'rot90_grid', 'rot90_grid_transform']
 
 # %% ../nbs/02_geometry.ipynb #ea5f8904
 def _float(a) -> np.ndarray:
@@ -122,6 +123,36 @@ def projection_intrinsics(rule: str, proj_size, depth_K=None, depth_size=None, c
     raise ThesisReconError(f"intrinsics: 'thesis' or 'exact', got {rule!r}")
 
 # %% ../nbs/02_geometry.ipynb #2c2a91ff
+@dataclass(frozen=True)
+class ViewCamera:
+    """Which intrinsics project a view: `rule` 'thesis' (`adjust_intrinsic` of the colour camera `color_K` (3x3 tuples) at
+    `color_size` (w, h); None: the scene's) or 'exact' (the scene's depth camera, resized and cropped as the depth)."""
+    rule: str = 'thesis'
+    color_K: tuple | None = None
+    color_size: tuple | None = None
+
+_CAMERA_KEYS = ('fx', 'fy', 'mx', 'my')
+
+def view_camera(intrinsics: str = 'thesis', fx=None, fy=None, mx=None, my=None, intrinsic_image_width=None,
+                intrinsic_image_height=None, where: str = 'config') -> ViewCamera:
+    "A checked `ViewCamera` from a config's keys: `fx`, `fy`, `mx`, `my` all or none, with the (width, height) they are for."
+    if intrinsics not in INTRINSICS_RULES:
+        raise ThesisReconError(f"{where}: key 'intrinsics' must be 'thesis' or 'exact', got {intrinsics!r}")
+    vals = dict(zip(_CAMERA_KEYS, (fx, fy, mx, my)))
+    given = [k for k, v in vals.items() if v is not None]
+    if not given: return ViewCamera(intrinsics)
+    if len(given) < 4:
+        raise ThesisReconError(f"{where}: keys fx, fy, mx, my go together (given: {', '.join(given)}), or leave all out "
+                               "to use each scene's colour camera")
+    size = (intrinsic_image_width, intrinsic_image_height)
+    if None in size: raise ThesisReconError(f"{where}: fx, fy, mx, my need 'intrinsic_image_width' and 'intrinsic_image_height' (the size they are for)")
+    for k, v in [*vals.items(), ('intrinsic_image_width', size[0]), ('intrinsic_image_height', size[1])]:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ThesisReconError(f"{where}: key {k!r} must be a positive number, got {v!r}")
+    K = make_intrinsic(float(fx), float(fy), float(mx), float(my))
+    return ViewCamera(intrinsics, tuple(map(tuple, K.tolist())), (int(size[0]), int(size[1])))
+
+# %% ../nbs/02_geometry.ipynb #6f503e7f
 def view_frustum(depth, K, pose) -> np.ndarray:
     "World points (5, 3): the camera centre and the 4 image corners at the frame's max depth."
     depth = np.asarray(depth)
@@ -154,7 +185,7 @@ def look_at(eye, target, up=(0, 0, 1)) -> np.ndarray:
     pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = x, np.cross(z, x), z, eye
     return pose
 
-# %% ../nbs/02_geometry.ipynb #6f503e7f
+# %% ../nbs/02_geometry.ipynb #650a9ed9
 def world_to_grid_matrix(vol_origin, voxel_size) -> np.ndarray:
     "4x4 map from world metres to continuous voxel coordinates (integers at voxel centres)."
     T = np.eye(4) / voxel_size
@@ -169,7 +200,7 @@ def grid_to_world_matrix(vol_origin, voxel_size) -> np.ndarray:
     T[:3, 3] = np.asarray(vol_origin, np.float64)
     return T
 
-# %% ../nbs/02_geometry.ipynb #650a9ed9
+# %% ../nbs/02_geometry.ipynb #09a1afc8
 def rot90_z(k: int) -> np.ndarray:
     "4x4 rotation by k * 90 degrees about the z axis (counter-clockwise seen from above)."
     c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][k % 4]

@@ -13,10 +13,12 @@ from typing import Literal, Optional
 from ..core import ThesisReconError
 from ..config import config_base, fold_alias, load_config, resolve_config_arg, save_config
 from ..images import IMAGE_MEAN, IMAGE_STD
+from ..geometry import ViewCamera, view_camera
 
 # %% auto #0
 __all__ = ['RUN_CONFIG', 'Optimizer3DConfig', 'Model2DConfig', 'Model3DConfig', 'Trainer3DConfig', 'Train3DConfig',
-           'load_3d_config', 'check_run_files', 'save_run_config', 'run_config_path', 'inference_checkpoint']
+           'view_camera_of', 'load_3d_config', 'check_run_files', 'save_run_config', 'run_config_path',
+           'inference_checkpoint']
 
 # %% ../../nbs/52a_nets3d_config.ipynb #7543f2bc
 @dataclass
@@ -90,8 +92,14 @@ class Train3DConfig:
     proj_depth_max: float = 4.0
     subvol_size: list[int] = field(default_factory=lambda: [32, 32, 64])
     voxel_size: float = 0.05
+    intrinsics: Literal['thesis', 'exact'] = 'thesis'   # projection intrinsics: the thesis's adjust_intrinsic, or the depth camera's
+    fx: Optional[float] = None                          # the thesis's colour camera (all four, with its size), else the scene's
+    fy: Optional[float] = None
+    mx: Optional[float] = None
+    my: Optional[float] = None
     intrinsic_image_width: Optional[int] = None
     intrinsic_image_height: Optional[int] = None
+    resize: Literal['nearest', 'bilinear'] = 'nearest'   # colour resizing (the thesis: nearest)
     model_2d: Optional[Model2DConfig] = None
     model_3d: Model3DConfig = field(default_factory=Model3DConfig)
     trainer: Trainer3DConfig = field(default_factory=Trainer3DConfig)
@@ -116,6 +124,7 @@ def _check_3d_config(cfg: Train3DConfig, where: str):
     need(cfg.num_workers >= 0, f"'num_workers' must be >= 0, got {cfg.num_workers}")
     need(cfg.voxel_size > 0, f"'voxel_size' must be > 0, got {cfg.voxel_size}")
     need(cfg.proj_depth_min < cfg.proj_depth_max, "'proj_depth_min' must be below 'proj_depth_max'")
+    view_camera_of(cfg, where)
     t = cfg.trainer
     need(t.epochs >= 1, f"'trainer.epochs' must be >= 1, got {t.epochs}")
     need(t.max_steps is None or t.max_steps >= 1, f"'trainer.max_steps' must be >= 1 (or null), got {t.max_steps}")
@@ -140,6 +149,10 @@ def _check_3d_config(cfg: Train3DConfig, where: str):
     else:
         need(list(cfg.depth_shape) == list(cfg.image_shape),
              f"with RGB input the images are back-projected: 'depth_shape' {cfg.depth_shape} must equal 'image_shape' {cfg.image_shape}")
+
+def view_camera_of(cfg: Train3DConfig, where: str = 'config') -> ViewCamera:
+    "The `ViewCamera` of `cfg`'s `intrinsics`, `fx`, `fy`, `mx`, `my` and `intrinsic_image_width/height` (checked)."
+    return view_camera(cfg.intrinsics, cfg.fx, cfg.fy, cfg.mx, cfg.my, cfg.intrinsic_image_width, cfg.intrinsic_image_height, where)
 
 def load_3d_config(source, overrides: dict | None = None) -> Train3DConfig:
     """A checked `Train3DConfig` from a .json/.yml path, a shipped config's name or a dict, with `--set` `overrides`;

@@ -15,7 +15,7 @@ from ..chunk_dataset import collate_chunks
 from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
 from .config import (Optimizer3DConfig, Model2DConfig, Model3DConfig, Trainer3DConfig, Train3DConfig,
-                                        load_3d_config, save_run_config)
+                                        load_3d_config, save_run_config, view_camera_of)
 from ..seg2d.train import load_2d_model
 from ..metrics import confusion_matrix, thesis_iou
 from ..labels import class_weights_from_frequencies
@@ -30,7 +30,8 @@ __all__ = ['ARCH', 'IGNORE', 'open_chunks', 'build_2d_net', 'build_model', 'chec
 def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
     "The chunk file `path` as a `ChunkViews` dataset for `cfg`, checked for the config's grid and number of views."
     ds = ChunkViews(path, cfg.root, img_size=cfg.image_shape, proj_size=cfg.depth_shape, voxel_size=cfg.voxel_size,
-                    depth_min=cfg.proj_depth_min, depth_max=cfg.proj_depth_max, mean=cfg.color_mean, std=cfg.color_std)
+                    depth_min=cfg.proj_depth_min, depth_max=cfg.proj_depth_max, mean=cfg.color_mean, std=cfg.color_std,
+                    camera=view_camera_of(cfg), resize=cfg.resize)
     if tuple(ds.subvol_size) != tuple(cfg.subvol_size):
         raise ThesisReconError(f"{path}: chunks of {'x'.join(map(str, ds.subvol_size))} voxels, but the config's "
                                f"subvol_size is {'x'.join(map(str, cfg.subvol_size))}")
