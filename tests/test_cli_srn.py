@@ -103,10 +103,18 @@ def test_fit_render_eval_chain(data, fitted, tmp_path, capsys):
     assert rc == 0
     m = json.loads((tmp_path/'e'/'metrics.json').read_text())
     assert {'psnr', 'ssim', 'miou', 'category_miou', 'part_iou'} <= set(m) and 0 <= m['miou'] <= 1 and m['psnr'] > 0
-    assert (tmp_path/'e'/'per_instance.csv').read_text().count('\n') == 2
+    csv_text = (tmp_path/'e'/'final_miou.csv').read_text()
+    assert csv_text.count('\n') == 2 and csv_text.startswith('instance_num,instance_id,miou,stdiou,psnr,ssim,max_classes\n')
+    assert m['num_views'] == 3                                       # every view, as test.py
+    assert (tmp_path/'e'/'results.txt').read_text() == f"mIOU {m['miou']:0.6f}, PSNR {m['psnr']:0.6f}, SSIM {m['ssim']:0.6f}"
+    rc, _ = cli('eval-srn', '--checkpoint_path', ck, '--data_root', data/'Chair.test', '--exclude_observation_idcs', 0,
+                '--logging_root', tmp_path/'x', '--device', 'cpu', capsys=capsys)
+    assert rc == 0 and json.loads((tmp_path/'x'/'metrics.json').read_text())['num_views'] == 2
     rc, _ = cli('eval-srn', '--eval_mode', 'srn', '--checkpoint_path', ck, '--data_root', data/'Chair.test',
                 '--logging_root', tmp_path/'s', '--device', 'cpu', capsys=capsys)
     assert rc == 0 and 'miou' not in json.loads((tmp_path/'s'/'metrics.json').read_text())
+    m = json.loads((tmp_path/'s'/'metrics.json').read_text())
+    assert (tmp_path/'s'/'results.txt').read_text() == f"{m['psnr']:0.6f}, {m['ssim']:0.6f}"    # vsitzmann's test.py
 
 def test_reverse_fits_codes_from_segmentation(data, linear, tmp_path, capsys):
     rc, _ = cli('fit-srn', '--data_root', data/'Chair.test', '--checkpoint_path', linear/'checkpoints'/'model.tar', '--reverse',
@@ -121,14 +129,22 @@ def test_reverse_needs_a_semantic_checkpoint(data, trained, tmp_path, capsys):
                   '--overwrite_embeddings', '--logging_root', tmp_path, '--img_sidelength', 16, '--max_steps', 2, capsys=capsys)
     assert rc == 2 and '--reverse' in err and 'no semantic head' in err
 
-def test_unet_baseline_and_eval(data, tmp_path, capsys):
+def test_unet_baseline_and_eval(data, fitted, tmp_path, capsys):
     rc, _ = cli('update-srn', '--model_type', 'unet', '--data_root', data/'Chair.train', '--logging_root', tmp_path/'u',
                 '--img_sidelength', 16, '--max_steps', 2, '--unet_nf0', 4, '--unet_num_down', 2, '--unet-max-channels', 8,
                 '--max_num_instances_train', 3, '--device', 'cpu', capsys=capsys)
     assert rc == 0
-    rc, _ = cli('eval-srn', '--eval_mode', 'unet', '--checkpoint_path', tmp_path/'u'/'checkpoints'/'model.tar',
+    unet = tmp_path/'u'/'checkpoints'/'model.tar'
+    rc, err = cli('eval-srn', '--eval_mode', 'unet', '--unet_path', unet, '--data_root', data/'Chair.test', capsys=capsys)
+    assert rc == 2 and '--checkpoint_path is required' in err            # test.py: the U-Net segments the SRN's renderings
+    rc, _ = cli('eval-srn', '--eval_mode', 'unet', '--checkpoint_path', fitted/'checkpoints'/'model.tar', '--unet_path', unet,
                 '--data_root', data/'Chair.test', '--logging_root', tmp_path/'e', '--device', 'cpu', capsys=capsys)
-    assert rc == 0 and 'miou' in json.loads((tmp_path/'e'/'metrics.json').read_text())
+    m = json.loads((tmp_path/'e'/'metrics.json').read_text())
+    assert rc == 0 and 'miou' in m and m['psnr'] > 0
+    rc, _ = cli('eval-srn', '--eval_mode', 'unet', '--unet_input', 'images', '--unet_path', unet, '--data_root', data/'Chair.test',
+                '--logging_root', tmp_path/'i', '--device', 'cpu', capsys=capsys)
+    m = json.loads((tmp_path/'i'/'metrics.json').read_text())
+    assert rc == 0 and 'miou' in m and 'psnr' not in m
 
 def test_bad_instance_folders_name_the_file(data, tmp_path, capsys):
     bad = tmp_path/'Chair'

@@ -6,11 +6,11 @@ config's name) with `--set key=value`, and the shared trainer's `--device` and `
 
 # %% ../../nbs/74_srn_cli.ipynb #169afce2
 from __future__ import annotations
-import argparse, csv, io, json
+import argparse
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_write_text, resolve_device
+from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, resolve_device
 from ..config import load_config, save_config, resolve_config_arg, parse_sets, read_config_file
 from ..train_args import add_train_args
 from ..frames import write_matrix_txt
@@ -200,7 +200,7 @@ def _train_options(p, fit_only: bool = False):
     return p
 
 def _finish(model, results, cfg) -> int:
-    from thesis_recon.srn.train import srn_of   # lazy: torch (see the note at the top)
+    from thesis_recon.srn.model import srn_of   # lazy: torch (see the note at the top)
     root = Path(cfg.logging_root)
     save_config(cfg, root/'config.yml')
     last = results[-1].history[-1] if results and results[-1].history else {}
@@ -298,7 +298,8 @@ def update_srn_main(argv: list[str] | None = None) -> int:
                                                  'max_steps_per_img_sidelength'))
     if not cfg.data_root: raise ThesisReconError('--data_root: required (the labelled training split)')
     _check_obj_name(c, cfg.data_root, cfg)
-    from thesis_recon.srn.train import load_model, srn_of, update_srn   # lazy: torch (see the note at the top)
+    from thesis_recon.srn.model import srn_of   # lazy: torch (see the note at the top)
+    from thesis_recon.srn.train import load_model, update_srn
     if cfg.checkpoint_path and ('embedding_size' in c or 'tracing_steps' in c):
         srn = srn_of(load_model(cfg.checkpoint_path)[0])
         if 'embedding_size' in c and srn.latent_dim != c['embedding_size']:
@@ -333,25 +334,29 @@ def _common_eval(p):
     add_device_arg(p)
     add_progress_arg(p)
 
-def _check_eval(args: dict, mode: str = 'linear') -> str:
-    "The options render-srn and eval-srn need, checked before torch loads; returns the model's path."
+def _check_eval(args: dict, mode: str = 'linear'):
+    "The options render-srn and eval-srn need, checked before torch loads."
     _refuse_unsupported(args)
     if 'data_root' not in args: raise ThesisReconError('--data_root is required')
     if not Path(args['data_root']).is_dir(): raise ThesisReconError(f"--data_root {args['data_root']}: no such folder")
-    path = args.get('unet_path') if mode == 'unet' and 'unet_path' in args else args.get('checkpoint_path')
-    if path is None: raise ThesisReconError('--checkpoint_path is required' + (' (or --unet_path)' if mode == 'unet' else ''))
+    srn_needed = not (mode == 'unet' and args.get('unet_input') == 'images')
+    if srn_needed and args.get('checkpoint_path') is None:
+        raise ThesisReconError('--checkpoint_path is required' + (' (the SRN whose renderings the U-Net segments)' if mode == 'unet' else ''))
+    if mode == 'unet' and args.get('unet_path') is None: raise ThesisReconError('--eval_mode unet: --unet_path is required')
     for key in ('checkpoint_path', 'linear_path', 'unet_path'):
         if args.get(key) is not None and not Path(args[key]).is_file(): raise ThesisReconError(f'--{key} {args[key]}: no such file')
-    return path
 
 def _eval_model(args: dict, mode: str = 'linear'):
-    "The model: --checkpoint_path (with the head of --linear_path), or --unet_path for the U-Net; checks and overrides applied."
-    path = _check_eval(args, mode)
-    from thesis_recon.srn.model import SemanticSRN                # lazy: torch (see the note at the top)
-    from thesis_recon.srn.train import load_model, srn_of
+    "(model, unet): --checkpoint_path (with the head of --linear_path) and, for --eval_mode unet, --unet_path; checks applied."
+    _check_eval(args, mode)
+    from thesis_recon.srn.model import SemanticSRN, UNetSegmenter, srn_of   # lazy: torch (see the note at the top)
+    from thesis_recon.srn.train import load_model
     dev = resolve_device(args['device'], 'torch')
-    model = load_model(path, dev)[0]
-    if mode == 'unet': return model
+    unet = load_model(args['unet_path'], dev)[0].eval() if mode == 'unet' else None
+    if unet is not None and not isinstance(unet, UNetSegmenter):
+        raise ThesisReconError(f"--unet_path {args['unet_path']}: holds a {type(unet).__name__}, not the U-Net baseline")
+    if args.get('checkpoint_path') is None: return None, unet
+    model = load_model(args['checkpoint_path'], dev)[0]
     if 'linear_path' in args:
         head = load_model(args['linear_path'], dev)[0]
         if not isinstance(head, SemanticSRN): raise ThesisReconError(f"--linear_path {args['linear_path']}: holds no semantic head")
@@ -359,9 +364,9 @@ def _eval_model(args: dict, mode: str = 'linear'):
         model.to(dev)
     srn = srn_of(model)
     for flag, have in (('num_instances', srn.num_instances), ('embedding_size', srn.latent_dim)):
-        if flag in args and args[flag] != have: raise ThesisReconError(f'--{flag} {args[flag]}: {path} has {have}')
+        if flag in args and args[flag] != have: raise ThesisReconError(f"--{flag} {args[flag]}: {args['checkpoint_path']} has {have}")
     if 'tracing_steps' in args: srn.ray_marcher.steps = int(args['tracing_steps'])
-    return model.eval()
+    return model.eval(), unet
 
 def _eval_config_option(p):
     p.add_argument('-c', '--config_filepath', '--config-filepath', '--config', dest='config_filepath', default=None,
@@ -402,9 +407,8 @@ def render_srn_main(argv: list[str] | None = None) -> int:
     _check_eval(args)
     from thesis_recon.srn.data import read_point_cloud, sphere_poses, write_intrinsics   # lazy: torch (see the note at the top)
     from thesis_recon.srn.eval import render_views, view_point_cloud, write_point_cloud, point_labels
-    from thesis_recon.srn.model import SemanticSRN
-    from thesis_recon.srn.train import srn_of
-    model = _eval_model(args)
+    from thesis_recon.srn.model import SemanticSRN, srn_of
+    model, _ = _eval_model(args)
     ds = _eval_data(args, False)
     srn = srn_of(model)
     if srn.num_instances < ds.num_instances:
@@ -437,37 +441,35 @@ def render_srn_main(argv: list[str] | None = None) -> int:
     return 0
 
 def eval_srn_main(argv: list[str] | None = None) -> int:
-    "thesis-recon eval-srn: mIoU, PSNR, SSIM and part IoU on novel views."
+    "thesis-recon eval-srn: the originals' test.py scores (mIoU, PSNR, SSIM; final_miou.csv) on the views of --data_root."
     p = ArgumentParser(prog='thesis-recon eval-srn', description='Score a fitted semantic SRN (linear), its colour '
-                                '(srn; with the joint semantic SRN also its segmentation) or the U-Net baseline (unet) on '
-                                'the views of --data_root not used for fitting.')
+                                '(srn; with the joint semantic SRN also its segmentation) or the U-Net baseline on the '
+                                'SRN\'s renderings (unet) on every view of --data_root, as the originals\' test.py; writes '
+                                'final_miou.csv, results.txt and metrics.json to --logging_root.')
     _eval_config_option(p)
     _common_eval(p)
     _opt(p, 'eval_mode', 'linear (semantic SRN) | srn (the SRN itself) | unet (the 2D baseline)', choices=['linear', 'unet', 'srn'])
-    _opt(p, 'exclude_observation_idcs', 'view ids left out of the scores: the fitted views (default 0; "none": keep all)')
-    _opt(p, 'logging_root', 'write metrics.json and per_instance.csv here')
+    _opt(p, 'unet_input', 'ours: what the U-Net segments: rendered (the SRN\'s renderings, the original) | images (the views)',
+         choices=['rendered', 'images'])
+    _opt(p, 'exclude_observation_idcs', 'ours: view ids left out of the scores, e.g. the fitted view 0 (default: none, as test.py)')
+    _opt(p, 'logging_root', 'write final_miou.csv, results.txt and metrics.json here')
     _flag(p, 'point_cloud', 'accepted: part IoU on point clouds is computed where the data has them')
     _opt(p, 'save_out_first_n', 'accepted (eval-srn writes scores, not images; see render-srn)', type=int)
     args = _eval_args(p, argv)
     _logging_root(args)
     mode = args.get('eval_mode', 'linear')
-    _check_eval(args, mode)
-    from thesis_recon.srn.train import evaluate_views, srn_of   # lazy: torch (see the note at the top)
-    model = _eval_model(args, mode)
-    ex = args.get('exclude_observation_idcs', '0')
+    ex = args.get('exclude_observation_idcs', 'none')
     exclude = [] if str(ex).lower() == 'none' else int_list(ex)
+    model, unet = _eval_model(args, mode)
+    from thesis_recon.srn.eval import evaluate_views, write_test_results   # lazy: torch (see the note at the top)
+    from thesis_recon.srn.model import srn_of
     semantic = mode != 'srn' or getattr(srn_of(model), 'num_classes', None) is not None
-    ds = _eval_data(args, semantic)
-    res = evaluate_views(model, ds, mode, exclude_idcs=exclude if mode != 'unet' else [], progress=not args.get('no_progress'))
-    rows = res.pop('per_instance')
-    print(' '.join(f'{k} {v:.4f}' for k, v in res.items()))
+    res = evaluate_views(model, _eval_data(args, semantic), mode, unet=unet, exclude_idcs=exclude,
+                         unet_input=args.get('unet_input', 'rendered'), progress=not args.get('no_progress'))
+    print(' '.join(f'{k} {v:.4f}' for k, v in res.items() if k != 'per_instance'))
     if 'logging_root' in args:
-        out = Path(args['logging_root'])
-        info = {k: args[k] for k in ('input_idcs', 'reverse') if k in args}
-        atomic_write_text(out/'metrics.json', json.dumps(dict(eval_mode=mode, **info, **res), indent=1) + '\n')
-        keys = list(dict.fromkeys(k for r in rows for k in r))
-        buf = io.StringIO(); w = csv.DictWriter(buf, keys); w.writeheader(); w.writerows(rows)
-        atomic_write_text(out/'per_instance.csv', buf.getvalue())
+        info = dict(eval_mode=mode, **{k: args[k] for k in ('input_idcs', 'reverse') if k in args})
+        write_test_results(args['logging_root'], res, info)
     return 0
 
 # %% ../../nbs/74_srn_cli.ipynb #e31d09e8

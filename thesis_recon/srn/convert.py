@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from ..core import ThesisReconError
 from ..weights import (Converter, Option, read_torch_file, find_state_dict, map_state_dict, write_imported)
-from .model import SRN, SemanticSRN
-from .train import load_model, model_spec, srn_of
+from .model import SRN, SemanticSRN, srn_of
+from .train import load_model, model_spec
 
 # %% auto #0
 __all__ = ['CONVERTERS', 'read_original', 'original_kind', 'srn_sizes', 'original_state_dict', 'convert_srn',

@@ -7,16 +7,15 @@ U-Net baseline on the same views, and score both on novel views (mIoU, three see
 # %% ../../nbs/76_srn_fewshot.ipynb #08c46ef6
 from __future__ import annotations
 import json
-from dataclasses import asdict
 from pathlib import Path
 import numpy as np
-import torch
 from ..core import ThesisReconError, atomic_write_text, atomic_path
 from .data import make_srn_dataset, open_split
 from .config import BUDGETS
 from ..nets3d.experiments import markdown_table
-from .train import (SRNModelConfig, SRNTrainConfig, SRNUpdateConfig, train_srn, update_srn,
-                                    evaluate_views, majority_baseline, load_model)
+from .config import SRNModelConfig, SRNTrainConfig, SRNUpdateConfig
+from .train import train_srn, update_srn
+from .eval import evaluate_views, majority_baseline
 
 # %% auto #0
 __all__ = ['summarise', 'write_fewshot_results', 'experiment_srn_fewshot']
@@ -46,7 +45,7 @@ def _few_shot_row(out: Path, base: Path, srn_ck: Path, val, b: dict, k: int, see
                          progress=progress)
     labelled = open_split(base/'Chair.train', b['side'], max_num_instances=k, specific_observation_idcs=[seed])
     row = dict(shots=k, seed=seed, srn_linear=evaluate_views(head, val, 'linear')['miou'],
-               unet=evaluate_views(unet, val, 'unet')['miou'], majority=majority_baseline(labelled, val, head.num_classes)['miou'])
+               unet=evaluate_views(head, val, 'unet', unet=unet)['miou'], majority=majority_baseline(labelled, val, head.num_classes)['miou'])
     atomic_write_text(done, json.dumps(row) + '\n')
     return row
 

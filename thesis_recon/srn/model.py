@@ -16,7 +16,7 @@ from ..core import ThesisReconError
 # %% auto #0
 __all__ = ['pixel_grid', 'get_rays', 'camera_depth', 'FCLayer', 'FCBlock', 'HyperLinear', 'HyperLayer', 'HyperPhi', 'apply_phi',
            'RayMarcher', 'Conv2dSame', 'DownBlock', 'UpBlock', 'SkipBlock', 'PrototypingUNet', 'SRN', 'seg_loss',
-           'srn_loss', 'SemanticHead', 'SemanticSRN', 'render_like_original', 'UNet', 'UNetSegmenter']
+           'srn_loss', 'SemanticHead', 'SemanticSRN', 'srn_of', 'render_like_original', 'UNet', 'UNetSegmenter']
 
 # %% ../../nbs/71_srn_model.ipynb #7401a2d4
 def pixel_grid(sidelength: int, device=None, centers: bool = False) -> torch.Tensor:
@@ -329,12 +329,16 @@ class SemanticSRN(nn.Module):
         out['seg_logits'] = self.head(out['features'])
         return out
 
+def srn_of(model) -> SRN:
+    "The SRN inside a model (itself, or a SemanticSRN's)."
+    return model.srn if isinstance(model, SemanticSRN) else model
+
 # %% ../../nbs/71_srn_model.ipynb #7b9814c5
 @torch.no_grad()
 def render_like_original(model, instance_idx, pose, intrinsics, uv) -> tuple[torch.Tensor, torch.Tensor]:
     """(rgb (B,N,3 or 4) in [-1,1], depth (B,N,1) camera z) of an SRN (or SemanticSRN) for instance indices (B,), poses
     (B,4,4) or (4,4), intrinsics (B,3,3) or (3,3) and pixel coordinates uv (B,N,2) or (N,2), as the original's forward."""
-    srn = model.srn if isinstance(model, SemanticSRN) else model
+    srn = srn_of(model)
     dev = srn.latent_codes.weight.device
     idx = torch.as_tensor(instance_idx, device=dev).long().reshape(-1)
     pose = torch.as_tensor(pose, dtype=torch.float32, device=dev)

@@ -7,23 +7,20 @@ the segmentation with `reverse`), evaluate on novel views."""
 # %% ../../nbs/73_srn_train.ipynb #47f823bf
 from __future__ import annotations
 import math
-from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from ..core import ThesisReconError
 from ..config import config_to_dict
 from .config import SRNModelConfig, SRNTrainConfig, SRNUpdateConfig
 from ..train import TrainOptions, fit, load_checkpoint, save_checkpoint, seed_everything, to_device
-from .data import SRNDataset, open_split, read_point_cloud
-from .model import SRN, SemanticSRN, UNetSegmenter, srn_loss, seg_loss
-from .eval import render_views, image_miou, category_miou, psnr, ssim, point_labels, part_iou
+from .data import SRNDataset, open_split
+from .model import SRN, SemanticSRN, UNetSegmenter, srn_loss, seg_loss, srn_of
+from .eval import image_miou, category_miou
 
 # %% auto #0
-__all__ = ['model_spec', 'build_model', 'load_model', 'srn_of', 'make_optimizer', 'img_schedule', 'replace_embeddings',
-           'prepare_srn_model', 'train_srn', 'segmentations', 'seg_evaluate', 'class_weights', 'update_srn',
-           'evaluate_views', 'majority_baseline']
+__all__ = ['model_spec', 'build_model', 'load_model', 'make_optimizer', 'img_schedule', 'replace_embeddings', 'prepare_srn_model',
+           'train_srn', 'segmentations', 'seg_evaluate', 'class_weights', 'update_srn']
 
 # %% ../../nbs/73_srn_train.ipynb #641c85be
 def model_spec(model) -> dict:
@@ -49,10 +46,6 @@ def load_model(path, device='cpu'):
     model = build_model(spec)
     load_checkpoint(path, model, arch=spec['arch'])
     return model.to(device), ck
-
-def srn_of(model) -> SRN:
-    "The SRN inside a model (itself, or a SemanticSRN's)."
-    return model.srn if isinstance(model, SemanticSRN) else model
 
 def _ck_config(model, cfg) -> dict:
     return dict(model=model_spec(model), run=config_to_dict(cfg))
@@ -235,59 +228,3 @@ def _load_head(model: SemanticSRN, path):
         what = other.spec if isinstance(other, SemanticSRN) else type(other).__name__
         raise ThesisReconError(f'--linear_path {path}: holds {what}, not a {model.spec} head')
     model.head.load_state_dict(other.head.state_dict())
-
-# %% ../../nbs/73_srn_train.ipynb #ab8def08
-def _joint(model) -> bool: return isinstance(model, SRN) and model.num_classes is not None
-
-def evaluate_views(model, ds: SRNDataset, eval_mode: str = 'linear', exclude_idcs=(), latents=None,
-                   progress: bool = False) -> dict:
-    """Scores on the views of `ds` (except view ids `exclude_idcs`): psnr, ssim (srn/linear), miou, category_miou
-    (linear/unet), part_iou (linear, where point clouds exist), and a `per_instance` list. `latents` (K, L) replaces the
-    model's codes (e.g. the mean code, as a baseline)."""
-    if eval_mode not in ('linear', 'srn', 'unet'): raise ThesisReconError(f'--eval_mode: must be linear, unet or srn, got {eval_mode!r}')
-    need = {'linear': SemanticSRN, 'srn': (SRN, SemanticSRN), 'unet': UNetSegmenter}[eval_mode]
-    if not isinstance(model, need): raise ThesisReconError(f'--eval_mode {eval_mode}: the checkpoint holds a {type(model).__name__}')
-    device = next(model.parameters()).device
-    s = ds.sidelength or ds.instances[0].size[0]
-    exclude, rows, preds, gts = set(exclude_idcs), [], [], []
-    for k, inst in enumerate(tqdm(ds.instances, desc='evaluating', disable=not progress, leave=False)):
-        items = [ds[j] for j in ds.views_of(k) if ds.index[j][1] not in exclude]
-        if not items: continue
-        gt_rgb = torch.stack([it['rgb'] for it in items]).reshape(-1, s, s, 3).numpy()
-        gt_seg = torch.stack([it['seg'] for it in items]).reshape(-1, s, s).numpy()
-        row = dict(instance=inst.path.name, views=len(items))
-        if eval_mode == 'unet':
-            with torch.no_grad():
-                seg = model(dict(rgb=torch.tensor(gt_rgb.reshape(len(items), -1, 3), device=device)))['seg_logits'].argmax(-1)
-            seg = seg.reshape(-1, s, s).cpu().numpy()
-        else:
-            srn = srn_of(model)
-            if k >= srn.num_instances and latents is None:
-                raise ThesisReconError(f'{ds.root}: instance {k} ({inst.path.name}) has no latent code in the model '
-                                       f'({srn.num_instances}); fit codes for this data set first (fit-srn)')
-            z = (latents[k] if latents is not None else srn.latent_codes.weight[k]).detach()
-            out = render_views(model, z, torch.stack([it['pose'] for it in items]), torch.stack([it['intrinsics'] for it in items]), s)
-            row['psnr'] = float(np.mean([psnr(p, g) for p, g in zip(out['rgb'], gt_rgb)]))
-            row['ssim'] = float(np.mean([ssim(p, g) for p, g in zip(out['rgb'], gt_rgb)]))
-            seg = out.get('seg')
-            if eval_mode == 'linear' and inst.has_point_cloud:
-                pts, labels = read_point_cloud(inst)
-                row['part_iou'] = part_iou(point_labels(model, z, pts), labels, model.num_classes)
-        if seg is not None and (eval_mode != 'srn' or _joint(model)) and (gt_seg >= 0).any():
-            row['miou'] = image_miou(list(seg), list(gt_seg), model.num_classes)
-            preds += list(seg); gts += list(gt_seg)
-        rows.append(row)
-    if not rows: raise ThesisReconError(f'{ds.root}: no views left to evaluate (all are in the fitted observations)')
-    res = {k: float(np.nanmean([r[k] for r in rows if k in r])) for k in ('psnr', 'ssim', 'miou', 'part_iou') if any(k in r for r in rows)}
-    if preds:
-        res['miou'] = image_miou(preds, gts, model.num_classes); res['category_miou'] = category_miou(preds, gts, model.num_classes)
-    res['per_instance'] = rows
-    return res
-
-def majority_baseline(train_ds: SRNDataset, eval_ds: SRNDataset, num_classes: int, exclude_idcs=()) -> dict:
-    "mIoU (per image and per category) of predicting the labelled views' most frequent class everywhere."
-    major = int(np.bincount(_labels(train_ds).clip(0)).argmax())
-    exclude = set(exclude_idcs)
-    gts = [eval_ds[j]['seg'].numpy() for j, (_, i) in enumerate(eval_ds.index) if i not in exclude]
-    preds = [np.full_like(g, major) for g in gts]
-    return dict(miou=image_miou(preds, gts, num_classes), category_miou=category_miou(preds, gts, num_classes), majority_class=major)
