@@ -97,6 +97,23 @@ def test_prep_backproj_data_config_errors_name_the_key_before_any_work(root, occ
     assert res.returncode == 2 and "key 'img_size' must be a list of 2 positive integers" in res.stderr
     assert not any(tmp_path.glob('out*'))              # nothing was started
 
+def test_prep_backproj_data_thesis_intrinsics_need_the_scenes_colour_camera(occ, tmp_path):
+    # intrinsics: thesis without fx..my takes each scene's colour camera: a scene without it is one line, exit 2, nothing written
+    scans = tmp_path/'scans'
+    (scans/GOOD/'intrinsic').mkdir(parents=True)
+    cfg = _config(scans, occ[0], tmp_path, intrinsics='thesis')
+    res = run('prep-backproj-data', cfg, 'train', tmp_path/'out.hdf5')
+    missing = scans/GOOD/'intrinsic'/'intrinsic_color.txt'
+    assert res.returncode == 2 and res.stderr.strip() == (
+        f"thesis-recon prep-backproj-data: {GOOD}: {missing} is missing; 'intrinsics: thesis' needs the scene's colour "
+        "camera (or fx, fy, mx, my and intrinsic_image_width/height in the config)"), res.stderr
+    assert not any(tmp_path.glob('out*'))
+    data = yaml.safe_load(cfg.read_text()); data.update(fx=500.0, fy=500.0, mx=80.0, my=60.0)   # part of a camera
+    cfg.write_text(yaml.safe_dump(data))
+    res = run('prep-backproj-data', cfg, 'train', tmp_path/'out.hdf5')
+    assert res.returncode == 2 and "fx, fy, mx, my need 'intrinsic_image_width' and 'intrinsic_image_height'" in res.stderr
+    assert not any(tmp_path.glob('out*'))
+
 def test_prep_backproj_data_train_val_clean_augment(root, occ, tmp_path):
     cfg = _config(root, occ[0], tmp_path, label_file=str(root/'scannetv2-labels.combined.tsv'))
     res = run('prep-backproj-data', cfg, 'train', tmp_path/'train.hdf5', '--n_proc', 0)
