@@ -14,7 +14,8 @@ from .geometry import resize_crop_params
 # %% auto #0
 __all__ = ['PNG_COMPRESS_LEVEL', 'IMAGE_MEAN', 'IMAGE_STD', 'read_png16', 'encode_png_gray', 'write_png16', 'read_depth_png',
            'depth_to_png16', 'write_depth_png', 'read_color', 'write_color', 'read_label_png', 'write_label_png',
-           'resize_nearest', 'resize_color', 'normalize_image', 'crop_box', 'resize_crop_image', 'resize_crop_depth']
+           'resize_nearest', 'resize_color', 'pillow_nearest', 'normalize_image', 'crop_box', 'resize_crop_image',
+           'resize_crop_depth']
 
 # %% ../nbs/03_images.ipynb #a9d9dc47
 def _open(path, data: bytes | None = None) -> Image.Image:
@@ -162,6 +163,15 @@ def resize_color(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (rgb.shape[1], rgb.shape[0]) == tuple(size): return rgb.copy()
     return np.asarray(Image.fromarray(rgb).resize((int(size[0]), int(size[1])), Image.Resampling.BILINEAR))
 
+def pillow_nearest(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """torchvision's `Resize(NEAREST)` of `Image.fromarray(img)` to `size` = (width, height), as the thesis resizes: Pillow's
+    NEAREST for uint8 (L, RGB) and int32 (I) arrays, which can pick one source pixel earlier where the exact position is
+    a whole number; other dtypes (uint16 depth: Pillow's I;16 path) the exact `resize_nearest`."""
+    img = np.asarray(img)
+    if img.dtype == np.uint8 or (img.dtype == np.int32 and img.ndim == 2):
+        return np.asarray(Image.fromarray(img).resize((int(size[0]), int(size[1])), Image.Resampling.NEAREST))
+    return resize_nearest(img, size)
+
 # %% ../nbs/03_images.ipynb #b7b7219a
 IMAGE_MEAN = np.array([0.496342, 0.466664, 0.440796], np.float32)   # RGB, of images scaled to [0, 1] (the thesis's configs)
 IMAGE_STD = np.array([0.277856, 0.28623, 0.291129], np.float32)
@@ -187,11 +197,11 @@ def crop_box(img, box) -> np.ndarray:
 
 def resize_crop_image(img, size, resize: str = 'nearest') -> np.ndarray:
     """(H, W[, C]) `img` resized and centre-cropped to `size` = (width, height) as the thesis's `resize_crop_image`
-    (`geometry.resize_crop_params`): 'nearest' (any dtype; Pillow's NEAREST, the thesis's) or 'bilinear' (uint8 colour)."""
+    (`geometry.resize_crop_params`): 'nearest' (any dtype; `pillow_nearest`, the thesis's) or 'bilinear' (uint8 colour)."""
     if resize not in ('nearest', 'bilinear'): raise ThesisReconError(f"resize: 'nearest' or 'bilinear', got {resize!r}")
     img = np.asarray(img)
     resized, box = resize_crop_params((img.shape[1], img.shape[0]), size)
-    img = resize_nearest(img, resized) if resize == 'nearest' else resize_color(img, resized)
+    img = pillow_nearest(img, resized) if resize == 'nearest' else resize_color(img, resized)
     return np.ascontiguousarray(crop_box(img, box))
 
 def resize_crop_depth(depth, img_size) -> np.ndarray:
