@@ -11,11 +11,13 @@ from .core import ThesisReconError
 from .kernels import array_module, package_kernel, to_numpy
 from .geometry import invert_pose, is_valid_pose, project, transform
 from .labels import nyu40_colormap
+from .mesh import Mesh
 from .synthetic_scene import Scene, albedo
 
 # %% auto #0
-__all__ = ['SHADING', 'RAYCAST_SRC', 'build_bvh', 'SceneBuffers', 'scene_buffers', 'render', 'render_reference', 'sensor_noise',
-           'visible_faces', 'show_frame']
+__all__ = ['SHADING', 'RAYCAST_SRC', 'MESH_RAYCAST_SRC', 'build_bvh', 'SceneBuffers', 'scene_buffers', 'render',
+           'render_reference', 'sensor_noise', 'visible_faces', 'MeshBVH', 'mesh_bvh', 'shade_hits', 'render_mesh',
+           'render_mesh_reference', 'show_frame']
 
 # %% ../nbs/11_render.ipynb #1f4ce068
 def _area(lo, hi):
@@ -402,6 +404,224 @@ def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 
     return seen
 
 # %% ../nbs/11_render.ipynb #7e6062bd
+@dataclass
+class MeshBVH:
+    """A mesh's triangles in the order of a bounding volume hierarchy, flattened for the kernel.
+    tri (M, 9) float32 (three corners, world metres), face (M,) int32 (the mesh's face index of each row),
+    node_lo/node_hi (N, 3) float32 boxes, node_info (N, 3) int32: first child (the second follows it) or -1 for a
+    leaf, then the leaf's first row and row count."""
+    tri: np.ndarray; face: np.ndarray; node_lo: np.ndarray; node_hi: np.ndarray; node_info: np.ndarray
+
+def _morton_codes(points: np.ndarray) -> np.ndarray:
+    "(N,) uint64 Morton codes of `points` (N, 3), 10 bits per axis over their bounding box."
+    lo, span = points.min(0), np.ptp(points, axis=0).max()
+    q = np.clip((points - lo) / max(span, 1e-30) * 1023, 0, 1023).astype(np.uint64)
+    code = np.zeros(len(points), np.uint64)
+    for bit in range(10):
+        for axis in range(3):
+            code |= ((q[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit + 2 - axis)
+    return code
+
+def _range_reduce(op, rows: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    "op (np.minimum or np.maximum) over each range [start, start + count) of `rows` (non-overlapping, ascending)."
+    padded = np.concatenate([rows, rows[:1]])                 # reduceat needs every index < len
+    return op.reduceat(padded, np.ravel(np.c_[starts, starts + counts]))[::2]
+
+# %% ../nbs/11_render.ipynb #6e7e38c6
+def mesh_bvh(mesh: Mesh, leaf_size: int = 4) -> MeshBVH:
+    """The hierarchy of `mesh`'s triangles for `render_mesh`: sorted along a Morton curve of their centres, then
+    split in halves (by count) level by level until at most `leaf_size` per leaf; no Python loop per node."""
+    tri = np.asarray(mesh.vertices, np.float32)[mesh.faces]                        # (M, 3, 3)
+    if len(tri) == 0:
+        return MeshBVH(np.zeros((0, 9), np.float32), np.zeros(0, np.int32), np.full((1, 3), np.inf, np.float32),
+                       np.full((1, 3), -np.inf, np.float32), np.array([[-1, 0, 0]], np.int32))
+    lo_t, hi_t = tri.min(1), tri.max(1)
+    order = np.argsort(_morton_codes((lo_t + hi_t) / 2), kind='stable')
+    tri, lo_t, hi_t = tri[order], lo_t[order], hi_t[order]
+    starts, counts = np.zeros(1, np.int64), np.array([len(tri)])
+    lo, hi, info, n_nodes = [], [], [], 0
+    while len(starts):
+        lo.append(_range_reduce(np.minimum, lo_t, starts, counts)); hi.append(_range_reduce(np.maximum, hi_t, starts, counts))
+        split = counts > leaf_size
+        n_nodes += len(starts)
+        child = np.full(len(starts), -1, np.int64)
+        child[split] = n_nodes + 2 * np.arange(split.sum())                         # the next level, two per split node
+        info.append(np.stack([child, np.where(split, 0, starts), np.where(split, 0, counts)], 1))
+        half = (counts[split] + 1) // 2
+        starts = np.ravel(np.c_[starts[split], starts[split] + half])
+        counts = np.ravel(np.c_[half, counts[split] - half])
+    return MeshBVH(np.ascontiguousarray(tri.reshape(-1, 9)), order.astype(np.int32), np.concatenate(lo).astype(np.float32),
+                   np.concatenate(hi).astype(np.float32), np.concatenate(info).astype(np.int32))
+
+# %% ../nbs/11_render.ipynb #63469775
+MESH_RAYCAST_SRC = r'''
+__device__ __forceinline__ float lo2(float a, float b) { return a < b ? a : b; }
+__device__ __forceinline__ float hi2(float a, float b) { return a > b ? a : b; }
+__device__ __forceinline__ float axis_of(float3 a, int k) { return k == 0 ? a.x : (k == 1 ? a.y : a.z); }
+
+/* Slab test: true if the ray enters box [lo, hi] before tmax (entry distance in *tnear). */
+__device__ __forceinline__ bool enters_box(const float* lo, const float* hi, float3 o, float3 inv, float tmax, float* tnear) {
+  float tx0 = (lo[0] - o.x) * inv.x, tx1 = (hi[0] - o.x) * inv.x;
+  float ty0 = (lo[1] - o.y) * inv.y, ty1 = (hi[1] - o.y) * inv.y;
+  float tz0 = (lo[2] - o.z) * inv.z, tz1 = (hi[2] - o.z) * inv.z;
+  float t0 = hi2(hi2(lo2(tx0, tx1), lo2(ty0, ty1)), hi2(lo2(tz0, tz1), 0.0f));
+  float t1 = lo2(lo2(hi2(tx0, tx1), hi2(ty0, ty1)), lo2(hi2(tz0, tz1), tmax));
+  *tnear = t0;
+  return t0 <= t1;
+}
+
+/* Watertight ray-triangle test (Woop, Benthin and Wald 2013). The ray is sheared so that it runs along +z from the
+   origin; each corner is moved into that frame by itself, and the three edge functions U, V, W are 2D cross products
+   of two moved corners. An edge shared by two triangles gives the same cross product in both, negated (a*b - c*d
+   against c*d - a*b, exact in IEEE arithmetic without fused multiply-adds), so a ray through a shared edge is inside
+   one of the two triangles or on the edge of both: it never slips between them. */
+__device__ __forceinline__ bool hits_triangle(const float* t9, float3 o, int kx, int ky, int kz, float Sx, float Sy, float Sz,
+                                             float tmin, float best, float* t_hit, float* b1, float* b2) {
+  const float3 A = make_float3(t9[0] - o.x, t9[1] - o.y, t9[2] - o.z);
+  const float3 B = make_float3(t9[3] - o.x, t9[4] - o.y, t9[5] - o.z);
+  const float3 C = make_float3(t9[6] - o.x, t9[7] - o.y, t9[8] - o.z);
+  const float Az = axis_of(A, kz), Bz = axis_of(B, kz), Cz = axis_of(C, kz);
+  const float Ax = axis_of(A, kx) - Sx * Az, Ay = axis_of(A, ky) - Sy * Az;
+  const float Bx = axis_of(B, kx) - Sx * Bz, By = axis_of(B, ky) - Sy * Bz;
+  const float Cx = axis_of(C, kx) - Sx * Cz, Cy = axis_of(C, ky) - Sy * Cz;
+  const float U = Cx * By - Cy * Bx, V = Ax * Cy - Ay * Cx, W = Bx * Ay - By * Ax;
+  if ((U < 0.0f || V < 0.0f || W < 0.0f) && (U > 0.0f || V > 0.0f || W > 0.0f)) return false;
+  const float det = U + V + W;
+  if (det == 0.0f) return false;
+  const float T = U * (Sz * Az) + V * (Sz * Bz) + W * (Sz * Cz);
+  const float t = T / det;
+  if (!(t > tmin && t < best)) return false;
+  *t_hit = t; *b1 = V / det; *b2 = W / det;
+  return true;
+}
+
+/* One thread per pixel: the nearest triangle along the pixel's ray, through the hierarchy (nearer child first). */
+extern "C" __global__ void raycast_mesh(const float* cam,   /* fx fy cx cy, R (3x3 row-major, camera->world), t (3) */
+    const float* tri, const float* node_lo, const float* node_hi, const int* node_info, const int width, const int height,
+    const float tmin, float* depth, int* face, float* bary) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= width * height) return;
+  const float* R = cam + 4;
+  const float xc = ((float)(i % width) - cam[2]) / cam[0], yc = ((float)(i / width) - cam[3]) / cam[1];
+  const float3 o = make_float3(cam[13], cam[14], cam[15]);
+  const float3 d = make_float3(R[0] * xc + R[1] * yc + R[2], R[3] * xc + R[4] * yc + R[5], R[6] * xc + R[7] * yc + R[8]);
+  const float3 inv = make_float3(1.0f / (fabsf(d.x) < 1e-12f ? 1e-12f : d.x), 1.0f / (fabsf(d.y) < 1e-12f ? 1e-12f : d.y),
+                                 1.0f / (fabsf(d.z) < 1e-12f ? 1e-12f : d.z));
+  /* the shear of the watertight test: kz the ray's dominant axis, kx and ky the others (swapped to keep the winding) */
+  const float ax = fabsf(d.x), ay = fabsf(d.y), az = fabsf(d.z);
+  const int kz = ax > ay ? (ax > az ? 0 : 2) : (ay > az ? 1 : 2);
+  int kx = kz == 2 ? 0 : kz + 1, ky = kx == 2 ? 0 : kx + 1;
+  const float dz = axis_of(d, kz);
+  if (dz < 0.0f) { const int s = kx; kx = ky; ky = s; }
+  const float Sx = axis_of(d, kx) / dz, Sy = axis_of(d, ky) / dz, Sz = 1.0f / dz;
+  float best = 1e20f, t, b1 = 0.0f, b2 = 0.0f, u1, u2, tl, tr;
+  int best_row = -1, stack[64], sp = 0, node = 0;
+  bool go = enters_box(node_lo, node_hi, o, inv, best, &tl);
+  while (go) {
+    const int child = node_info[3 * node];
+    if (child < 0) {
+      const int s = node_info[3 * node + 1], e = s + node_info[3 * node + 2];
+      for (int j = s; j < e; ++j)
+        if (hits_triangle(tri + 9 * j, o, kx, ky, kz, Sx, Sy, Sz, tmin, best, &t, &u1, &u2)) {
+          best = t; best_row = j; b1 = u1; b2 = u2;
+        }
+    } else {
+      const bool hl = enters_box(node_lo + 3 * child, node_hi + 3 * child, o, inv, best, &tl);
+      const bool hr = enters_box(node_lo + 3 * (child + 1), node_hi + 3 * (child + 1), o, inv, best, &tr);
+      if (hl && hr) {
+        if (tl <= tr) { stack[sp++] = child + 1; node = child; } else { stack[sp++] = child; node = child + 1; }
+        continue;
+      }
+      if (hl || hr) { node = hl ? child : child + 1; continue; }
+    }
+    if (sp == 0) break;
+    node = stack[--sp];
+  }
+  depth[i] = best_row < 0 ? 0.0f : best;          /* t along d = R (xc, yc, 1) is the depth along the optical axis */
+  face[i] = best_row;
+  bary[2 * i] = b1; bary[2 * i + 1] = b2;
+}
+'''
+_raycast_mesh = package_kernel(MESH_RAYCAST_SRC, 'raycast_mesh')
+
+# %% ../nbs/11_render.ipynb #c3f139b2
+def _mesh_hits(bvh: MeshBVH, cam: np.ndarray, width: int, height: int, device: str = 'cpu') -> dict:
+    "Launch `raycast_mesh`: depth (H, W) float32 (0 = no hit), face (H, W) int32 (-1), bary (H, W, 2) float32, as NumPy."
+    xp = np if device == 'cpu' else array_module(device)
+    n = width * height
+    out = dict(depth=xp.empty((height, width), xp.float32), face=xp.empty((height, width), xp.int32),
+               bary=xp.empty((height, width, 2), xp.float32))
+    _raycast_mesh(((n + 127) // 128,), (128,), (xp.asarray(cam), *(xp.asarray(a) for a in (bvh.tri, bvh.node_lo, bvh.node_hi, bvh.node_info)),
+                  np.int32(width), np.int32(height), np.float32(_TMIN), out['depth'], out['face'], out['bary']))
+    hits = {k: to_numpy(v) for k, v in out.items()}
+    hit = hits['face'] >= 0
+    hits['face'][hit] = bvh.face[hits['face'][hit]]               # rows of the hierarchy -> the mesh's faces
+    return hits
+
+def shade_hits(mesh: Mesh, hits: dict, cam_pose, K, background=255) -> np.ndarray:
+    """(H, W, 3) uint8 picture of ray hits: the vertex colours (light grey without) interpolated over each triangle,
+    lit by a light at the camera (ambient 0.25 + 0.75 |cos| of the angle between the ray and the normal,
+    interpolated vertex normals when the mesh has them, else the face's)."""
+    face, bary = hits['face'], hits['bary']
+    H, W = face.shape
+    img = np.full((H, W, 3), background, np.uint8)
+    hit = face >= 0
+    if not hit.any(): return img
+    f = mesh.faces[face[hit]]
+    w = np.concatenate([1 - bary[hit].sum(1, keepdims=True), bary[hit]], 1)[:, :, None]    # (P, 3, 1) corner weights
+    lerp = lambda a: (np.asarray(a, np.float64)[f] * w).sum(1)
+    base = lerp(mesh.colors) if mesh.colors is not None else np.full((len(f), 3), 200.0)
+    n = lerp(mesh.normals) if mesh.normals is not None else mesh.face_normals()[face[hit]].astype(np.float64)
+    v, u = np.nonzero(hit)
+    K = np.asarray(K, np.float64)
+    ray = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones(len(u))], 1) @ np.asarray(cam_pose, np.float64)[:3, :3].T
+    cos = np.abs((n * ray).sum(1)) / np.maximum(np.linalg.norm(n, axis=1) * np.linalg.norm(ray, axis=1), 1e-30)
+    img[hit] = np.clip(base * (0.25 + 0.75 * cos[:, None]) + 0.5, 0, 255).astype(np.uint8)
+    return img
+
+def render_mesh(mesh: Mesh, cam_pose, K, width: int, height: int, bvh: MeshBVH | None = None, device: str = 'cpu') -> dict:
+    """Ray-cast `mesh` from camera-to-world `cam_pose` with intrinsics `K` into a `width` x `height` view: color (H, W, 3)
+    uint8 (`shade_hits`, white background), depth (H, W) float32 m along the optical axis (0 = no hit), face (H, W)
+    int32 (-1 = none), bary (H, W, 2) float32 (weights of the face's 2nd and 3rd corners). Pass `bvh` to reuse one."""
+    width, height = int(width), int(height)
+    if width < 1 or height < 1: raise ThesisReconError(f'width/height: must be positive, got {width} x {height}')
+    cam = _camera_array(cam_pose, K)
+    hits = _mesh_hits(bvh if bvh is not None else mesh_bvh(mesh), cam, width, height, device)
+    return dict(color=shade_hits(mesh, hits, cam_pose, K), **hits)
+
+# %% ../nbs/11_render.ipynb #bece1428
+def render_mesh_reference(mesh: Mesh, cam_pose, K, width: int, height: int) -> dict:
+    """NumPy version of `render_mesh`'s hits (depth, face, bary): every ray against every triangle, the same float32
+    watertight test; for tests on small images."""
+    cam = _camera_array(cam_pose, K)
+    R, o = cam[4:13].reshape(3, 3), cam[13:16]
+    v, u = np.divmod(np.arange(width * height), width)
+    xc, yc = (u.astype(np.float32) - cam[2]) / cam[0], (v.astype(np.float32) - cam[3]) / cam[1]
+    d = np.stack([R[r, 0] * xc + R[r, 1] * yc + R[r, 2] for r in range(3)], 1)          # the kernel's order of operations
+    kz = np.where(np.abs(d[:, 0]) > np.abs(d[:, 1]), np.where(np.abs(d[:, 0]) > np.abs(d[:, 2]), 0, 2),
+                  np.where(np.abs(d[:, 1]) > np.abs(d[:, 2]), 1, 2))
+    kx, ky = (kz + 1) % 3, (kz + 2) % 3
+    rows = np.arange(len(d))
+    dz = d[rows, kz]
+    kx, ky = np.where(dz < 0, ky, kx), np.where(dz < 0, kx, ky)
+    Sx, Sy, Sz = d[rows, kx] / dz, d[rows, ky] / dz, np.float32(1) / dz
+    tri = np.asarray(mesh.vertices, np.float32)[mesh.faces] - o                              # (M, 3, 3) corners - origin
+    best = np.full(len(d), np.float32(1e20)); face = np.full(len(d), -1, np.int32); bary = np.zeros((len(d), 2), np.float32)
+    for j in range(len(tri)):
+        c = tri[j]                                                                             # (3 corners, 3 axes)
+        Pz = c[:, kz]                                                                          # (3, N) per corner and ray
+        Px, Py = c[:, kx] - Sx * Pz, c[:, ky] - Sy * Pz
+        U = Px[2] * Py[1] - Py[2] * Px[1]; V = Px[0] * Py[2] - Py[0] * Px[2]; W = Px[1] * Py[0] - Py[1] * Px[0]
+        ok = ~(((U < 0) | (V < 0) | (W < 0)) & ((U > 0) | (V > 0) | (W > 0)))
+        det = U + V + W
+        with np.errstate(divide='ignore', invalid='ignore'):
+            t = (U * (Sz * Pz[0]) + V * (Sz * Pz[1]) + W * (Sz * Pz[2])) / det
+            ok &= (det != 0) & (t > np.float32(_TMIN)) & (t < best)
+            best[ok], face[ok], bary[ok] = t[ok], j, np.stack([V / det, W / det], 1)[ok]
+    return dict(depth=np.where(face >= 0, best, 0).astype(np.float32).reshape(height, width), face=face.reshape(height, width),
+                bary=bary.reshape(height, width, 2))
+
+# %% ../nbs/11_render.ipynb #b24469fe
 def show_frame(frame: dict, axs=None):
     "Matplotlib panel of a rendered frame: colour, depth, normals, NYU40 labels."
     import matplotlib.pyplot as plt
