@@ -6,24 +6,23 @@
 from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
-from .core import ThesisReconError
+from .core import ThesisReconError, warn_data
 from .geometry import invert_pose, project, transform
 from .labels import SCANNET20_IDS
 from .mesh import Mesh
 
 # %% auto #0
-__all__ = ['THESIS_IOU_IGNORE', 'SCANNET_VALID_IDS', 'voxel_down_sample', 'surface_points', 'observed_mask', 'point_metrics',
-           'mesh_metrics', 'depth_metrics', 'confusion_matrix', 'class_iou', 'mean_iou', 'thesis_iou',
-           'scannet_confusion', 'scannet_iou', 'srn_image_miou', 'srn_category_miou', 'part_iou', 'format_table',
-           'metrics_table']
+__all__ = ['MESH_PROTOCOLS', 'THESIS_IOU_IGNORE', 'SCANNET_VALID_IDS', 'voxel_down_sample', 'surface_points', 'observed_mask',
+           'point_metrics', 'mesh_points', 'mesh_metrics', 'depth_metrics', 'confusion_matrix', 'class_iou', 'mean_iou',
+           'thesis_iou', 'scannet_confusion', 'scannet_iou', 'srn_image_miou', 'srn_category_miou', 'part_iou',
+           'format_table', 'metrics_table']
 
 # %% ../nbs/21_metrics.ipynb #c021746b
 def voxel_down_sample(points, voxel: float) -> np.ndarray:
-    "The mean of the (N, 3) `points` in each occupied cell of a grid of edge `voxel` metres; (M, 3) float64."
+    "The mean of the (N, 3) `points` in each occupied cell of Open3D's grid of edge `voxel` metres; (M, 3) float64, sorted by cell."
     pts = np.asarray(points, np.float64).reshape(-1, 3)
     if len(pts) == 0 or voxel <= 0: return pts.copy()
-    cell = np.floor(pts / voxel).astype(np.int64)
-    cell -= cell.min(0)
+    cell = np.floor((pts - (pts.min(0) - voxel * 0.5)) / voxel).astype(np.int64)     # Open3D's anchor
     span = cell.max(0) + 1
     key = (cell[:, 0] * span[1] + cell[:, 1]) * span[2] + cell[:, 2]     # one integer per cell: a fast 1-D unique
     _, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
@@ -77,19 +76,29 @@ def point_metrics(pred_pts, gt_pts, threshold: float = 0.05) -> dict:
     return dict(acc=float(d_pred.mean()), comp=float(d_gt.mean()), precision=prec, recall=rec,
                 fscore=2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0, n_pred=len(pred_pts), n_gt=len(gt_pts))
 
-def mesh_metrics(pred: Mesh, gt: Mesh, threshold: float = 0.05, down_sample: float = 0.02, views=None) -> dict:
-    """Acc, Comp, precision, recall, F-score of mesh `pred` against `gt` (surface points down-sampled at `down_sample` m).
+MESH_PROTOCOLS = ('vertices', 'surface')
 
-    `views`: (depth, K, cam_pose) of the scan; if given, only the ground truth they observe counts."""
+def mesh_points(mesh: Mesh, protocol: str = 'vertices', down_sample: float = 0.02) -> np.ndarray:
+    "(N, 3) points of `mesh` a protocol scores: its vertices ('vertices', the originals') or `surface_points` ('surface'), down-sampled."
+    if protocol not in MESH_PROTOCOLS: raise ThesisReconError(f"protocol must be one of {', '.join(MESH_PROTOCOLS)}, got {protocol!r}")
+    pts = np.asarray(mesh.vertices, np.float64).reshape(-1, 3) if protocol == 'vertices' else surface_points(mesh, down_sample)
+    return voxel_down_sample(pts, down_sample)
+
+def mesh_metrics(pred: Mesh, gt: Mesh, threshold: float = 0.05, down_sample: float = 0.02, views=None,
+                 protocol: str = 'vertices') -> dict:
+    """Acc, Comp, precision, recall, F-score of mesh `pred` against `gt` at `threshold` m, and the `protocol` used: the
+    points of `mesh_points` ('vertices': NeuralRecon's and the thesis's; 'surface': area-sampled) down-sampled at
+    `down_sample` m. `views`: (depth, K, cam_pose) of the scan; if given, only the ground truth they observe counts.
+    A prediction without vertices scores F = 0 with a warning."""
     if len(np.asarray(gt.vertices)) == 0: raise ThesisReconError('the ground-truth mesh is empty')
-    P = voxel_down_sample(surface_points(pred, down_sample), down_sample)
-    G = voxel_down_sample(surface_points(gt, down_sample), down_sample)
+    G = mesh_points(gt, protocol, down_sample)
     if views is not None:
         G = G[observed_mask(G, views, tol=threshold)]
         if len(G) == 0: raise ThesisReconError('the views observe no part of the ground-truth mesh')
-    return point_metrics(P, G, threshold)
+    if len(np.asarray(pred.vertices)) == 0: warn_data('the predicted mesh has no vertices: F-score 0')
+    return {**point_metrics(mesh_points(pred, protocol, down_sample), G, threshold), 'protocol': protocol}
 
-# %% ../nbs/21_metrics.ipynb #a3eb1b8f
+# %% ../nbs/21_metrics.ipynb #6fa8c0a0
 def depth_metrics(pred, gt) -> dict:
     "AbsRel, AbsDiff, SqRel, RMSE, LogRMSE, delta<1.25^k (r1, r2, r3) and completeness of depth `pred` vs `gt` (metres, 0 = invalid)."
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
@@ -109,7 +118,7 @@ def depth_metrics(pred, gt) -> dict:
                 r1=float(np.mean(ratio < 1.25)), r2=float(np.mean(ratio < 1.25 ** 2)), r3=float(np.mean(ratio < 1.25 ** 3)),
                 complete=complete)
 
-# %% ../nbs/21_metrics.ipynb #71fb8615
+# %% ../nbs/21_metrics.ipynb #e6ff1de1
 def _is_tensor(x) -> bool: return type(x).__module__.split('.')[0] == 'torch'
 
 def confusion_matrix(pred, target, num_classes: int, ignore_index=None):
@@ -134,7 +143,7 @@ def confusion_matrix(pred, target, num_classes: int, ignore_index=None):
     if _is_tensor(idx): return idx.bincount(minlength=C * C).reshape(C, C).cpu()
     return np.bincount(idx, minlength=C * C).reshape(C, C)
 
-# %% ../nbs/21_metrics.ipynb #0caa7950
+# %% ../nbs/21_metrics.ipynb #3d6049d2
 def class_iou(conf) -> np.ndarray:
     "(C,) float64 IoU = tp / (tp + fp + fn) of each class of a confusion matrix [true, predicted]; NaN where it occurs in neither."
     conf = np.asarray(conf, np.float64)
@@ -147,7 +156,7 @@ def mean_iou(iou) -> float:
     iou = np.asarray(iou, np.float64)
     return float(np.nanmean(iou)) if np.isfinite(iou).any() else float('nan')
 
-# %% ../nbs/21_metrics.ipynb #eaf64e22
+# %% ../nbs/21_metrics.ipynb #b96be46f
 THESIS_IOU_IGNORE = (0, 13, 15, 17, 18, 19, 20, 21, 22, 23, 25, 26, 27, 29, 30, 31, 32, 35, 37, 38, 40)
 
 def thesis_iou(conf, ignore=THESIS_IOU_IGNORE) -> tuple[np.ndarray, float]:
@@ -159,7 +168,7 @@ def thesis_iou(conf, ignore=THESIS_IOU_IGNORE) -> tuple[np.ndarray, float]:
     iou = class_iou(conf)
     return iou, mean_iou(iou)
 
-# %% ../nbs/21_metrics.ipynb #d5e09afa
+# %% ../nbs/21_metrics.ipynb #a1655112
 SCANNET_VALID_IDS = SCANNET20_IDS
 
 def scannet_confusion(pred_ids, gt_ids) -> np.ndarray:
@@ -184,7 +193,7 @@ def scannet_iou(conf) -> tuple[dict, float]:
         iou[c] = tp / (tp + fp + fn) if tp + fp + fn > 0 else float('nan')
     return iou, mean_iou(list(iou.values()))
 
-# %% ../nbs/21_metrics.ipynb #a2bfd81b
+# %% ../nbs/21_metrics.ipynb #a2d84fdb
 def _srn_counts(pred, gt, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     "Intersection and union (C,) of each class as `get_IOU_vals` counts them (true labels outside 0..C-1 in no class)."
     C = int(num_classes)
@@ -212,7 +221,7 @@ def part_iou(pred, gt, num_classes: int) -> float:
     "Part mIoU of a labelled point cloud (ours): the mean IoU of the part classes 1..C-1 that occur (the background 0 left out)."
     return mean_iou(class_iou(confusion_matrix(pred, gt, num_classes))[1:])
 
-# %% ../nbs/21_metrics.ipynb #3bc3c031
+# %% ../nbs/21_metrics.ipynb #5f83c844
 def _cell(v, digits: int, missing: str) -> str:
     if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)): return missing
     if isinstance(v, (float, np.floating)): return f'{v:.{digits}f}'
@@ -234,7 +243,7 @@ def format_table(rows, keys=None, *, index: str = '', digits: int = 3, markdown:
     line = lambda cs: '  '.join(c.ljust(w) if l else c.rjust(w) for c, w, l in zip(cs, width, left)).rstrip()
     return '\n'.join([line([str(k) for k in cols])] + [line(c) for c in cells])
 
-# %% ../nbs/21_metrics.ipynb #a44d07fd
+# %% ../nbs/21_metrics.ipynb #d9a6e995
 def metrics_table(rows: dict[str, dict], keys=('acc', 'comp', 'precision', 'recall', 'fscore')) -> str:
     "The mesh metrics of several named runs (distances in metres) as `format_table` prints them, to 4 decimals."
     return format_table(rows, list(keys), digits=4)
