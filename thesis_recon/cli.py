@@ -65,6 +65,7 @@ WEIGHT_KINDS = {
     'srn': ('thesis_recon.srn.convert', "vsitzmann's scene representation network ({'model': state_dict})"),
     'semantic-srn': ('thesis_recon.srn.convert', "apsk14's joint semantic SRN (RGBA pixel generator + U-Net class generator)"),
     'semantic-srn-head': ('thesis_recon.srn.convert', "apsk14's few-shot semantic head (linear or MLP)"),
+    'semantic-srn-unet': ('thesis_recon.srn.convert', "apsk14's UnetModel, the semantic SRN paper's 2D U-Net baseline"),
     'leres': ('thesis_recon.pcm.convert', "LeReS's res50.pth / res101.pth: writes OUT/shift.tar and OUT/focal.tar"),
     'train3d-pcm': ('thesis_recon.pcm.convert', "Train-3D's point-cloud model (a bare state dict)"),
     'svr-normals': ('thesis_recon.svr.convert', "SemanticSVR's normal U-Net (TF checkpoint prefix)"),
