@@ -12,15 +12,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_path, warn_data
-from PIL import Image
-from ..images import IMAGE_MEAN, IMAGE_STD, read_color, read_label_png, resize_color, resize_nearest
+from ..images import IMAGE_MEAN, IMAGE_STD, read_color, read_label_png, resize_crop_image
 from ..labels import read_split
 from .config import NUM_CLASSES
 
 # %% auto #0
 __all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'RESIZES', 'prep_2d_dataset', 'adjust_hue', 'color_jitter',
-           'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize', 'thesis_resize_crop', 'list_images',
-           'load_image', 'Seg2dDataset']
+           'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize', 'list_images', 'load_image', 'Seg2dDataset']
 
 # %% ../../nbs/40_seg2d_data.ipynb #4812115f
 IMAGE_ROOT, LABEL_ROOT = 'scannet_250k_images', 'labels_250k_images'
@@ -146,35 +144,12 @@ def augment(image, label, generator=None, flip_p: float = 0.5, jitter: float = 0
 # %% ../../nbs/40_seg2d_data.ipynb #6d0549b1
 RESIZES = ('nearest', 'bilinear')
 
-def _nearest(img: np.ndarray, size) -> np.ndarray:
-    "Pillow's NEAREST resize to `size` = (w, h) for uint8 images and int32 label maps (the thesis's); `resize_nearest` otherwise."
-    if img.dtype == np.uint8 or (img.dtype == np.int32 and img.ndim == 2):
-        return np.asarray(Image.fromarray(img).resize((int(size[0]), int(size[1])), Image.Resampling.NEAREST))
-    return resize_nearest(img, size)
-
 def normalize(rgb, mean=IMAGE_MEAN, std=IMAGE_STD) -> np.ndarray:
     "(H, W, 3) uint8 -> (3, H, W) float32: /255, minus `mean`, over `std` (the thesis's by default)."
     mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     out = np.asarray(rgb).transpose(2, 0, 1).astype(np.float32)
     out *= (1 / (255 * std))[:, None, None]; out += (-mean / std)[:, None, None]
     return out
-
-def thesis_resize_crop(img, size, resize: str = 'nearest') -> np.ndarray:
-    """(H, W[, C]) `img` resized to `size` = (width W', height H') as the thesis: to H' high and floor(H' * W / H) wide
-    (`resize` 'nearest' or 'bilinear', the latter for uint8 colour only), then centre-cropped to W' x H' (left edge
-    round((w - W') / 2), zero-padded where the image is narrower). An image already of `size` is returned as it is."""
-    img = np.asarray(img)
-    W2, H2 = int(size[0]), int(size[1])
-    H, W = img.shape[:2]
-    if (W, H) == (W2, H2): return img
-    if resize not in RESIZES: raise ThesisReconError(f"resize: 'nearest' or 'bilinear', got {resize!r}")
-    rw = int(np.floor(H2 * W / H))
-    out = _nearest(img, (rw, H2)) if resize == 'nearest' else resize_color(img, (rw, H2))
-    if rw < W2:
-        pad = [(0, 0), ((W2 - rw) // 2, (W2 - rw + 1) // 2)] + [(0, 0)] * (img.ndim - 2)
-        out, rw = np.pad(out, pad), W2
-    x0 = int(round((rw - W2) / 2))
-    return np.ascontiguousarray(out[:, x0:x0 + W2])
 
 def list_images(img_dir) -> list[Path]:
     "The colour images of a flat image folder, sorted by name; an empty or missing folder is an error."
@@ -185,8 +160,8 @@ def list_images(img_dir) -> list[Path]:
     return files
 
 def load_image(path, img_size=(328, 256), resize: str = 'nearest'):
-    "An image file resized and centre-cropped to `img_size` = (width, height) as the thesis (`thesis_resize_crop`): (H, W, 3) uint8."
-    return thesis_resize_crop(read_color(path), img_size, resize)
+    "An image file resized and centre-cropped to `img_size` = (width, height) as the thesis (`images.resize_crop_image`): (H, W, 3) uint8."
+    return resize_crop_image(read_color(path), img_size, resize)
 
 class Seg2dDataset(torch.utils.data.Dataset):
     """Images of `img_dir` with their labels `label_dir/<stem>.png`. Items: dicts of `image` (3, H, W) float32 normalised,
@@ -219,7 +194,7 @@ class Seg2dDataset(torch.utils.data.Dataset):
     def read_label(self, image_path) -> np.ndarray:
         "The label of an image at `label_img_size` (nearest), ids above `num_classes - 1` set to 0: (h, w) int64."
         path = self.label_path(image_path)
-        lab = thesis_resize_crop(read_label_png(path), self.label_img_size).astype(np.int64)
+        lab = resize_crop_image(read_label_png(path), self.label_img_size).astype(np.int64)
         bad = lab >= self.num_classes
         if bad.any():
             if not self._warned:
