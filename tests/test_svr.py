@@ -58,6 +58,7 @@ def test_help_explains_every_option(cmd, opts, capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     for o in opts: assert o in out, (cmd, o)
+    if '--resume' in opts: assert '--resume [CHECKPOINT]' in out, cmd      # as every training command takes it
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     from PIL import Image
@@ -72,14 +73,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:                    # the one --device option of core: argparse refuses the name
         main(['predict-svr', str(tmp_path/'rgba.png'), '--out', str(tmp_path/'o.hdf5'), '--random-weights', '--device', 'tpu'])
     assert e.value.code == 2 and "invalid choice: 'tpu'" in capsys.readouterr().err
+    for cmd, where in (('train-svr-normals', '--out'), ('train-svr-scene', '--weights'), ('train-svr-decoder', '--out')):
+        assert main([cmd, '--data', str(tmp_path), where, str(tmp_path/'w'), '--resume', str(tmp_path/'w'/'nowhere.weights.h5')]) == 2
+        assert 'nowhere.weights.h5: checkpoint not found' in capsys.readouterr().err, cmd
+    assert main(['train-svr-normals', '--data', str(tmp_path), '--out', str(tmp_path/'w'), '--resume', str(tmp_path/'rgba.png')]) == 2
+    assert 'expected a checkpoint NAME.weights.h5' in capsys.readouterr().err
+    assert not (tmp_path/'w').exists()
 
 def test_predict_with_random_weights_writes_the_original_keys(tmp_path, capsys):
     import h5py
     from PIL import Image
     from thesis_recon.cli import main
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(tmp_path/'img.png')
-    assert main(['predict-svr', str(tmp_path/'img.png'), '--out', str(tmp_path/'o.hdf5'), '--random-weights', '--device', 'cpu']) == 0
-    with h5py.File(tmp_path/'o.hdf5') as f:
+    out = tmp_path/'new'/'folder'/'o.hdf5'                  # the output folder is made, as by every command
+    assert main(['predict-svr', str(tmp_path/'img.png'), '--out', str(out), '--random-weights', '--device', 'cpu']) == 0
+    assert 'voxelblock 32^3' in capsys.readouterr().out    # the file's key names
+    with h5py.File(out) as f:
         assert f['combined_latent_block'].shape == (4, 4, 4, 16) and f['voxelblock'].dtype == np.uint16
         assert f['classes'].shape == (32, 32, 32)
 

@@ -210,7 +210,7 @@ def test_client_writes_the_original_keys(tmp_path):
     (tmp_path/'in.png').write_bytes(png_bytes(im))
     n = toy_normals(im); lat = toy_latents(im, n); tsdf, classes = toy_decode(lat)
     try:
-        res = cli('client', 'all', tmp_path/'in.png', tmp_path/'all.hdf5', '--server', url)
+        res = cli('client', 'all', tmp_path/'in.png', tmp_path/'all.hdf5', '--url', url)
         assert res.returncode == 0, res.stderr
         with h5py.File(tmp_path/'all.hdf5') as f:
             assert sorted(f) == ['classes', 'combined_latent_block', 'voxelblock']
@@ -223,25 +223,25 @@ def test_client_writes_the_original_keys(tmp_path):
         flat = np.zeros_like(n); flat[..., 2] = 1
         with h5py.File(tmp_path/'in.hdf5', 'w') as f:
             f['colors'] = im.astype(np.float32) / 255; f['normals'] = flat
-        res = cli('client', 'scene', tmp_path/'in.hdf5', tmp_path/'scene.hdf5', '--server', url)
+        res = cli('client', 'scene', tmp_path/'in.hdf5', tmp_path/'scene.hdf5', '--url', url)
         assert res.returncode == 0, res.stderr
         with h5py.File(tmp_path/'scene.hdf5') as f:
             assert sorted(f) == ['combined_latent_block']
             np.testing.assert_array_equal(f['combined_latent_block'][()], toy_latents(im, flat))
-        res = cli('client', 'decoder', tmp_path/'scene.hdf5', tmp_path/'dec.hdf5', '--server', url, '--resolution', 8)
+        res = cli('client', 'decoder', tmp_path/'scene.hdf5', tmp_path/'dec.hdf5', '--url', url, '--resolution', 8)
         assert res.returncode == 0, res.stderr
         with h5py.File(tmp_path/'dec.hdf5') as f:
             assert sorted(f) == ['classes', 'voxelblock'] and f['classes'].shape == (8, 8, 8)
             np.testing.assert_array_equal(f['classes'][()], toy_decode(toy_latents(im, flat), 8)[1])
         # the server answers an error: one clear line, exit 2
         (tmp_path/'bad.png').write_bytes(b'not an image')
-        res = cli('client', 'all', tmp_path/'bad.png', tmp_path/'x.hdf5', '--server', url)
+        res = cli('client', 'all', tmp_path/'bad.png', tmp_path/'x.hdf5', '--url', url)
         assert res.returncode == 2 and 'answered 400' in res.stderr and 'Traceback' not in res.stderr
         assert not (tmp_path/'x.hdf5').exists()
     finally:
         assert stop(proc) == 0
     # the server is down
-    res = cli('client', 'all', tmp_path/'in.png', tmp_path/'x.hdf5', '--server', url)
+    res = cli('client', 'all', tmp_path/'in.png', tmp_path/'x.hdf5', '--url', url)
     assert res.returncode == 2 and 'cannot reach the server' in res.stderr, res.stderr
 
 
@@ -259,7 +259,7 @@ def test_client_retries_a_busy_server(tmp_path, capsys):
                 if httpx.get(url + '/health', trust_env=False).json()['jobs_pending'] == 1: break
                 time.sleep(0.05)
             # the client command in this process, so that it asks at once (a new interpreter may take seconds to start)
-            assert main(['client', 'scene', str(tmp_path/'in.png'), str(tmp_path/'out.hdf5'), '--server', url, '--retries', '10']) == 0
+            assert main(['client', 'scene', str(tmp_path/'in.png'), str(tmp_path/'out.hdf5'), '--url', url, '--retries', '10']) == 0
             assert hog.result().status_code == 200
         assert 'busy (503); asking again in' in capsys.readouterr().err
         with h5py.File(tmp_path/'out.hdf5') as f:
@@ -338,7 +338,7 @@ def test_all_in_one_round_trip_equals_predict_svr(svr, tmp_path):
         assert (health['service'], health['model_loaded'], health['device']) == ('all', True, 'cpu:0')
         assert str(weights) in health['weights'] and health['latent_shape'] == list(ref['combined_latent_block'].shape)
         # the client command, in this process (TensorFlow is loaded here already, for the mesh)
-        assert main(['client', 'all', str(d/'view.png'), str(tmp_path/'out.hdf5'), '--server', url, '--mesh', str(tmp_path/'out.ply')]) == 0
+        assert main(['client', 'all', str(d/'view.png'), str(tmp_path/'out.hdf5'), '--url', url, '--mesh', str(tmp_path/'out.ply')]) == 0
         assert_same_hdf5(tmp_path/'out.hdf5', ref, ['combined_latent_block', 'voxelblock', 'classes'])
         assert (tmp_path/'out.ply').read_bytes() == (d/'ref.ply').read_bytes()
         r = post(url + '/decode', b'\x80\x04junk')                 # the real server refuses a pickle too
@@ -352,23 +352,33 @@ def test_scene_normals_decoder_servers_equal_predict_svr(svr, tmp_path):
     d, weights, ref = svr
     normals, normals_url = real_server('normals', svr, tmp_path)
     scene, scene_url = real_server('scene', svr, tmp_path, '--normals-url', normals_url)
-    decoder, decoder_url = real_server('decoder', svr, tmp_path)
+    decoder, decoder_url = real_server('decoder', svr, tmp_path, '--url-file', tmp_path/'decoder.url')
     try:
-        res = cli('client', 'scene', d/'view.png', tmp_path/'scene.hdf5', '--server', scene_url)
+        assert (tmp_path/'decoder.url').read_text() == decoder_url + '\n'      # what a script hands to `client --url`
+        res = cli('client', 'scene', d/'view.png', tmp_path/'scene.hdf5', '--url', scene_url)
         assert res.returncode == 0, res.stderr
         assert_same_hdf5(tmp_path/'scene.hdf5', ref, ['combined_latent_block'])
-        res = cli('client', 'decoder', tmp_path/'scene.hdf5', tmp_path/'decoded.hdf5', '--server', decoder_url)
+        res = cli('client', 'decoder', tmp_path/'scene.hdf5', tmp_path/'decoded.hdf5', '--url', decoder_url)
         assert res.returncode == 0, res.stderr
         assert_same_hdf5(tmp_path/'decoded.hdf5', ref, ['voxelblock', 'classes'])
+        # the empty latent everywhere decodes to free space only: --mesh writes nothing, says why in one line, exit 0
+        (tmp_path/'empty.npz').write_bytes(npz_bytes(combined_latent_block=np.zeros_like(ref['combined_latent_block'])))
+        res = cli('client', 'decoder', tmp_path/'empty.npz', tmp_path/'empty.hdf5', '--url', decoder_url, '--mesh', tmp_path/'empty.ply')
+        assert res.returncode == 0, res.stderr
+        assert (tmp_path/'empty.hdf5').is_file() and not (tmp_path/'empty.ply').exists()
+        note = [l for l in res.stderr.splitlines() if '--mesh' in l]
+        assert len(note) == 1 and f'voxelblock of {tmp_path/"empty.hdf5"} holds no surface (every voxel free' in note[0], res.stderr
+        assert 'no mesh' in res.stdout
         r = post(decoder_url + '/decode', npz_bytes(combined_latent_block=np.zeros((2, 2, 2, 3), np.float32)))
         assert r.status_code == 422 and 'combined_latent_block' in r.json()['error']
         assert stop(normals) == 0
         # the normal server is gone: colour alone cannot be answered (502, naming it); the client says so
-        res = cli('client', 'scene', d/'view.png', tmp_path/'x.hdf5', '--server', scene_url)
+        res = cli('client', 'scene', d/'view.png', tmp_path/'x.hdf5', '--url', scene_url)
         assert res.returncode == 2 and '502' in res.stderr and normals_url in res.stderr, res.stderr
     finally:
         codes = [stop(p) for p in (scene, normals, decoder)]
     assert codes == [0, 0, 0]
+    assert not (tmp_path/'decoder.url').exists()                  # a stopped server leaves no URL behind
 
 
 def test_mismatched_weights_refused_at_start(svr, tmp_path, capsys):
@@ -476,9 +486,12 @@ def test_serve_refuses_an_incomplete_imported_folder(imported, tmp_path, capsys)
 
 def test_help(capsys):
     from thesis_recon.cli import main
-    for cmd in ('serve', 'client'):
+    for cmd, opts in (('serve', ('--port', '--url-file', '--random-weights')), ('client', ('--url', '--mesh'))):
         with pytest.raises(SystemExit) as e: main([cmd, '--help'])
-        assert e.value.code == 0 and f'thesis-recon {cmd}' in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert e.value.code == 0 and f'thesis-recon {cmd}' in out and all(o in out for o in opts), (cmd, out)
+    assert main(['client', 'all', 'room.png', 'room.hdf5', '--url', '']) == 2      # `--url "$(cat server.url)"` without a file
+    assert "--url '': expected a URL" in capsys.readouterr().err
 
 
 if __name__ == '__main__' and sys.argv[1:2] == ['toy-server']:

@@ -9,7 +9,8 @@ import json, math, sys, time
 from pathlib import Path
 import numpy as np
 from ..core import ArgumentParser, ThesisReconError, add_device_arg, atomic_savez, atomic_write_text
-from .config import cli_config, load_svr_config, read_weights_config, write_weights_config
+from ..train_args import add_train_args
+from .config import cli_config, load_svr_config, read_weights_config, resume_checkpoint, write_weights_config
 from .space import CLIENT_ROUTES as ROUTES, DEFAULT_PORTS, IMAGE_SIZE, as_network_image, read_image
 from .data import data_options, list_views, load_view, make_svr_data, write_svr_hdf5
 
@@ -45,7 +46,7 @@ def svr_data_main(argv: list[str] | None = None) -> int:
 def _add_common(p):
     p.add_argument('--config', type=Path, default=None, help='SVR config (JSON/YAML; `thesis-recon write-config svr_tiny OUT` for a start); default: full size')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. --set decoder.epochs=5 (repeatable)')
-    add_device_arg(p)
+    add_train_args(p)                                      # --device, --resume [CHECKPOINT]
 
 def train_svr_decoder_main(argv: list[str] | None = None) -> int:
     "thesis-recon train-svr-decoder: train the implicit TSDF + class decoder on the blocks of an svr-data folder."
@@ -55,10 +56,10 @@ def train_svr_decoder_main(argv: list[str] | None = None) -> int:
                        'database (with the empty and filled latents) and the config to OUT.')
     p.add_argument('--data', required=True, type=Path, help='folder written by `thesis-recon svr-data`')
     p.add_argument('--out', required=True, type=Path, help='weights folder (checkpoints in OUT/checkpoints, TensorBoard in OUT/logs)')
-    p.add_argument('--resume', action='store_true', help='continue from OUT/checkpoints (weights, optimiser state, epoch)')
     p.add_argument('--seed', type=int, default=0, help='seed of the point sampling and initialisation (default 0)')
     _add_common(p)
     a = p.parse_args(argv)
+    resume_checkpoint(a.resume, a.out/'checkpoints', 'decoder_train')
     import keras  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.decoder import (LatentDatabase, LatentOptimiser, block_keys, block_trunc, build_decoder,
                                           constant_block_latents, latent_table, sample_blocks, train_decoder)
@@ -132,12 +133,11 @@ def _load_views(data, keys):
 
 def _train_args(p):
     p.add_argument('--data', required=True, type=Path, help='folder written by `thesis-recon svr-data`')
-    p.add_argument('--resume', action='store_true', help='continue from the checkpoints in WEIGHTS/checkpoints')
     p.add_argument('--epochs', type=int, default=None, help='epochs (default: from the config)')
     p.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
     p.add_argument('--config', type=Path, default=None, help="SVR config (JSON/YAML); default: the weights folder's svr_config.json, else full size")
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. --set normals.lr=1e-3 (repeatable)')
-    add_device_arg(p)
+    add_train_args(p)                                      # --device, --resume [CHECKPOINT]
 
 def train_svr_normals_main(argv: list[str] | None = None) -> int:
     "thesis-recon train-svr-normals: train the normal U-Net on the views of an svr-data folder."
@@ -146,6 +146,7 @@ def train_svr_normals_main(argv: list[str] | None = None) -> int:
     p.add_argument('--out', required=True, type=Path, help='weights folder (shared with the other SVR commands)')
     _train_args(p)
     a = p.parse_args(argv)
+    resume_checkpoint(a.resume, a.out/'checkpoints', 'normals_train')
     import keras  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.nets import build_normal_unet, network_input, normal_loss, to_network_layout
     from thesis_recon.svr.keras_fit import fit_with_checkpoints, keras_device, save_keras_weights
@@ -173,6 +174,7 @@ def train_svr_scene_main(argv: list[str] | None = None) -> int:
     p.add_argument('--normals', choices=('true', 'predicted'), default='true', help="input normals: the rendered ones (default) or the U-Net's")
     _train_args(p)
     a = p.parse_args(argv)
+    resume_checkpoint(a.resume, a.weights/'checkpoints', 'scene_train')
     import keras  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.nets import (build_normal_unet, build_scene_net, from_network_layout, network_input,
                                        scene_loss, scene_targets, start_at_mean_latent)
@@ -217,11 +219,27 @@ def _check_weights(weights):
     return read_weights_config(weights)
 
 def _check_out(path, option, suffixes=None):
-    "An output path whose folder exists (and, given `suffixes`, with one of them)."
+    "An output file path (with one of `suffixes`, if given); its folder is made when the file is written."
     if suffixes and Path(path).suffix.lower() not in suffixes: raise ThesisReconError(f'{option} {path}: must end in {" or ".join(suffixes)}')
-    if not Path(path).parent.is_dir(): raise ThesisReconError(f'{option} {path}: folder {Path(path).parent} not found')
+    if Path(path).is_dir(): raise ThesisReconError(f'{option} {path}: is a folder; give a file name')
+    for folder in Path(path).parents:                      # a file where a folder must go
+        if folder.exists():
+            if not folder.is_dir(): raise ThesisReconError(f'{option} {path}: {folder} is a file, not a folder')
+            break
 
-# %% ../../nbs/69_svr_cli.ipynb #c5f3680e
+def _write_mesh(path, tsdf, classes, where: str) -> str:
+    """Write the decoded surface coloured by class to `path`; a grid without a surface (untrained networks may decode one)
+    writes nothing and says so on stderr. Returns the words for the command's last line."""
+    if tsdf.min() > 0 or tsdf.max() <= 0:
+        state = 'free (> 0)' if tsdf.min() > 0 else 'occupied (<= 0)'
+        print(f'thesis-recon: --mesh {path}: not written: {where} holds no surface (every voxel {state}); '
+              'untrained networks often decode such a grid', file=sys.stderr)
+        return f'no mesh ({where} has no surface)'
+    from thesis_recon.svr.decoder import tsdf_mesh  # lazy: Keras only once the answer is in
+    tsdf_mesh(tsdf, classes, path)
+    return f'mesh {path}'
+
+# %% ../../nbs/69_svr_cli.ipynb #e24fadd3
 def predict_svr_main(argv: list[str] | None = None) -> int:
     "thesis-recon predict-svr: one image -> hdf5 (latents, quantised TSDF, classes) and optionally a mesh."
     p = ArgumentParser(prog='thesis-recon predict-svr', description='Reconstruct the room inside the camera frustum of one colour '
@@ -247,7 +265,6 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
     import keras  # lazy: TensorFlow/Keras load only once the input is known good
     from thesis_recon.svr.keras_fit import resolve_keras_device
     from thesis_recon.svr.predict import decode_latents, load_svr_models, predict_latents
-    from thesis_recon.svr.decoder import tsdf_mesh
     dev = resolve_keras_device(a.device)                      # a bad --device fails before any work
     with keras.device(dev):
         models = load_svr_models(a.weights, random_weights=a.random_weights)
@@ -255,8 +272,8 @@ def predict_svr_main(argv: list[str] | None = None) -> int:
         latents = predict_latents(models, image)
         tsdf, classes = decode_latents(models, latents, a.resolution)
     write_svr_hdf5(a.out, latents=latents, tsdf=tsdf, classes=classes)
-    if a.mesh is not None: tsdf_mesh(tsdf, classes, a.mesh)
-    print(f'{a.out}: {tsdf.shape[0]}^3 grid, {(tsdf <= 0).mean() * 100:.1f}% occupied' + (f'; mesh {a.mesh}' if a.mesh else ''))
+    mesh = _write_mesh(a.mesh, tsdf, classes, f'voxelblock of {a.out}') if a.mesh is not None else None
+    print(f'{a.out}: voxelblock {tsdf.shape[0]}^3, {(tsdf <= 0).mean() * 100:.1f}% occupied' + (f'; {mesh}' if mesh else ''))
     return 0
 
 def eval_svr_main(argv: list[str] | None = None) -> int:
@@ -299,7 +316,7 @@ def eval_svr_main(argv: list[str] | None = None) -> int:
     print(text)
     return 0
 
-# %% ../../nbs/69_svr_cli.ipynb #f4d24cda
+# %% ../../nbs/69_svr_cli.ipynb #754bc2a3
 def serve_main(argv: list[str] | None = None) -> int:
     "`thesis-recon serve`: run one of the reconstruction servers until SIGTERM/Ctrl-C."
     p = ArgumentParser(prog='thesis-recon serve', description=
@@ -327,6 +344,8 @@ def serve_main(argv: list[str] | None = None) -> int:
                    help='scene server: the normal server asked when a request holds only colour (default: %(default)s)')
     p.add_argument('--log-level', default='info', choices=('debug', 'info', 'warning', 'error'),
                    help='uvicorn log level; info logs every request (default: info)')
+    p.add_argument('--url-file', type=Path, default=None, help='write the URL it listens on (with --port 0: the port picked) '
+                   'to this file once it answers, for a script to hand to `client --url`; removed when the server stops')
     a = p.parse_args(argv)
     if a.workers < 1: raise ThesisReconError(f'--workers must be at least 1, got {a.workers}')
     if a.queue < 0: raise ThesisReconError(f'--queue must be >= 0, got {a.queue}')
@@ -334,6 +353,9 @@ def serve_main(argv: list[str] | None = None) -> int:
     if a.max_request_mb <= 0: raise ThesisReconError(f'--max-request-mb must be positive, got {a.max_request_mb:g}')
     port = DEFAULT_PORTS[a.service] if a.port is None else a.port
     if not 0 <= port <= 65535: raise ThesisReconError(f'--port must be in 0..65535, got {port}')
+    if a.url_file is not None:
+        _check_out(a.url_file, '--url-file')
+        a.url_file.unlink(missing_ok=True)                 # no stale URL while the networks load
     from thesis_recon.svr.serve import base_url, bind_socket, load_service, make_app, run_server  # lazy: Keras (FastAPI) only after the arguments are checked
     sock = bind_socket(a.host, port)        # a port in use is an error before the networks load
     try:
@@ -342,16 +364,15 @@ def serve_main(argv: list[str] | None = None) -> int:
                        timeout=a.timeout, normals_url=a.normals_url)
     except BaseException:
         sock.close(); raise
-    print(f'thesis-recon serve {a.service}: listening on {base_url(sock)} (docs: {base_url(sock)}/docs; '
-          f'{models.weights}, device {models.device})', flush=True)
-    run_server(app, sock, log_level=a.log_level, timeout=a.timeout)
+    url = base_url(sock)
+    try:
+        if a.url_file is not None: atomic_write_text(a.url_file, url + '\n')    # before the line: whoever reads one finds the other
+        print(f'thesis-recon serve {a.service}: listening on {url} (docs: {url}/docs; {models.weights}, device {models.device})', flush=True)
+        run_server(app, sock, log_level=a.log_level, timeout=a.timeout)
+    finally:
+        if a.url_file is not None and a.url_file.is_file() and a.url_file.read_text().strip() == url: a.url_file.unlink()
     print(f'thesis-recon serve {a.service}: stopped', flush=True)
     return 0
-
-def _write_mesh(path, tsdf, classes):
-    "The decoded surface coloured by class, as the single-view stage writes it."
-    from thesis_recon.svr.decoder import tsdf_mesh  # lazy: Keras (FastAPI) only after the arguments are checked
-    tsdf_mesh(tsdf, classes, path)
 
 def client_main(argv: list[str] | None = None) -> int:
     "`thesis-recon client`: send an image (or a latent grid) to a reconstruction server and write the hdf5 (and mesh)."
@@ -363,8 +384,8 @@ def client_main(argv: list[str] | None = None) -> int:
     p.add_argument('input', help='scene/all: an image (.png, .jpg) or an hdf5 with colors (H, W, 3) [and normals]; '
                    'decoder: an hdf5 or .npz with combined_latent_block')
     p.add_argument('out', help='the hdf5 file to write')
-    p.add_argument('--server', default=None, help='base URL of the server (default: http://127.0.0.1:PORT with the '
-                   'service\'s port: scene 1782, decoder 1863, all 3163)')
+    p.add_argument('--url', default=None, help='base URL of the server, as its "listening on" line or `serve --url-file` '
+                   'gives it (default: http://127.0.0.1:PORT with the service\'s port: scene 1782, decoder 1863, all 3163)')
     p.add_argument('--mesh', default=None, help='also write the decoded surface, coloured by class, to this .ply or .obj '
                    '(decoder, all)')
     p.add_argument('--resolution', type=int, default=None, help='voxels per axis of the decoded grid (default: the server\'s)')
@@ -376,9 +397,13 @@ def client_main(argv: list[str] | None = None) -> int:
     if a.mesh and Path(a.mesh).suffix.lower() not in ('.ply', '.obj'): raise ThesisReconError(f'--mesh {a.mesh}: must end in .ply or .obj')
     if a.resolution is not None and a.resolution < 1: raise ThesisReconError(f'--resolution must be positive, got {a.resolution}')
     if a.retries < 0 or a.timeout <= 0: raise ThesisReconError('--retries must be >= 0 and --timeout > 0')
+    if a.url is not None and not a.url.startswith(('http://', 'https://')):
+        raise ThesisReconError(f'--url {a.url!r}: expected a URL such as http://127.0.0.1:3163 (the server\'s "listening on" line)')
+    _check_out(a.out, 'out')
+    if a.mesh: _check_out(a.mesh, '--mesh')
     from thesis_recon.svr.serve import NPZ_MEDIA_TYPE, encode_npz  # lazy: Keras (FastAPI) only after the arguments are checked
     from thesis_recon.svr.client import ANSWERS, colour_body, post_npz, read_latents
-    server = (a.server or f'http://127.0.0.1:{DEFAULT_PORTS[a.service]}').rstrip('/')
+    server = (a.url or f'http://127.0.0.1:{DEFAULT_PORTS[a.service]}').rstrip('/')
     if a.service == 'decoder': body, ctype = encode_npz(combined_latent_block=read_latents(a.input)), NPZ_MEDIA_TYPE
     else: body, ctype = colour_body(a.input)
     params = {'resolution': a.resolution} if a.resolution and a.service != 'scene' else None
@@ -387,7 +412,8 @@ def client_main(argv: list[str] | None = None) -> int:
     got = post_npz(server + ROUTES[a.service], body, ANSWERS[a.service], content_type=ctype, params=params,
                    retries=a.retries, timeout=a.timeout, on_retry=busy)
     out = write_svr_hdf5(a.out, latents=got.get('combined_latent_block'), tsdf=got.get('tsdf'), classes=got.get('classes'))
-    if a.mesh: _write_mesh(a.mesh, got['tsdf'], got['classes'])
-    print(f'{out}: ' + ', '.join(f'{k} {got[k].shape}' for k in ('combined_latent_block', 'tsdf', 'classes') if k in got)
-          + f' from {server} in {time.monotonic() - t0:.2f} s' + (f'; mesh {a.mesh}' if a.mesh else ''))
+    mesh = _write_mesh(a.mesh, got['tsdf'], got['classes'], f'voxelblock of {out}') if a.mesh else None
+    keys = {'combined_latent_block': 'combined_latent_block', 'tsdf': 'voxelblock', 'classes': 'classes'}   # answer -> hdf5 key
+    print(f'{out}: ' + ', '.join(f'{keys[k]} {got[k].shape}' for k in keys if k in got)
+          + f' from {server} in {time.monotonic() - t0:.2f} s' + (f'; {mesh}' if mesh else ''))
     return 0

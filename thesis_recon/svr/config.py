@@ -12,9 +12,9 @@ from ..config import load_config, parse_sets, read_config_file, save_config
 from .space import TRUNC
 
 # %% auto #0
-__all__ = ['ShapingConfig', 'DecoderConfig', 'SvrDataConfig', 'NormalNetConfig', 'SceneNetConfig', 'SvrConfig',
-           'check_svr_config', 'load_svr_config', 'tiny_svr_config', 'write_weights_config', 'read_weights_config',
-           'cli_config']
+__all__ = ['CHECKPOINT_SUFFIX', 'ShapingConfig', 'DecoderConfig', 'SvrDataConfig', 'NormalNetConfig', 'SceneNetConfig',
+           'SvrConfig', 'check_svr_config', 'load_svr_config', 'tiny_svr_config', 'write_weights_config',
+           'read_weights_config', 'cli_config', 'resume_checkpoint']
 
 # %% ../../nbs/60a_svr_config.ipynb #39b64aaa
 @dataclass
@@ -182,3 +182,19 @@ def cli_config(config_path, sets: list[str], data_opts: dict | None = None, weig
                 raise ThesisReconError(f'{config_path}: data.{k} = {given} but the data set was made with {data_opts[k]}')
             over.setdefault(f'data.{k}', data_opts[k])
     return load_svr_config(raw, over)
+
+CHECKPOINT_SUFFIX = '.weights.h5'
+
+def resume_checkpoint(resume, out_dir, name: str) -> tuple[Path, str] | None:
+    """Where a training command continues from (TensorFlow-free, so a bad value fails at once): None without `--resume`;
+    (out_dir, name) for a bare `--resume`; the folder and name of `--resume DIR/NAME.weights.h5`, whose NAME.state.json
+    (the epoch) must lie beside it."""
+    if resume is None or resume is False: return None
+    if resume is True: return Path(out_dir), name
+    p = Path(resume)
+    if not p.name.endswith(CHECKPOINT_SUFFIX):
+        raise ThesisReconError(f'--resume {p}: expected a checkpoint NAME{CHECKPOINT_SUFFIX} (this command writes {Path(out_dir)/name}{CHECKPOINT_SUFFIX})')
+    if not p.is_file(): raise ThesisReconError(f'--resume {p}: checkpoint not found')
+    stem = p.name[:-len(CHECKPOINT_SUFFIX)]
+    if not (p.parent/f'{stem}.state.json').is_file(): raise ThesisReconError(f'--resume {p}: {stem}.state.json (its epoch) not found beside it')
+    return p.parent, stem

@@ -13,6 +13,7 @@ import numpy as np
 import keras
 from keras import ops
 from ..core import ThesisReconError, atomic_savez, atomic_write_text, gpu_count, resolve_device
+from .config import resume_checkpoint
 
 # %% auto #0
 __all__ = ['resolve_keras_device', 'keras_device', 'save_keras_weights', 'AtomicCheckpoint', 'read_train_state',
@@ -104,15 +105,17 @@ class ShuffledBatches(keras.utils.PyDataset):
         self.epoch += 1; self._order()
 
 def fit_with_checkpoints(model, x, y, *, epochs: int, batch_size: int, out_dir=None, name: str = 'model', log_dir=None,
-                         resume: bool = False, device: str = 'auto', verbose: int = 0, extra_state=None, callbacks=(),
+                         resume=False, device: str = 'auto', verbose: int = 0, extra_state=None, callbacks=(),
                          seed: int = 0, min_interval_s: float = 60.0):
     """Keras `fit` with atomic checkpoints in `out_dir`, TensorBoard events in `log_dir`, exact resume (batches drawn from
-    (seed, epoch)) and a device: the History (None when a resumed run had nothing left to do)."""
+    (seed, epoch)) and a device: the History (None when a resumed run had nothing left to do). `resume`: True continues
+    from `out_dir`'s checkpoint `name`, a path `DIR/NAME.weights.h5` from that one (`config.resume_checkpoint`)."""
     cbs = list(callbacks)
     if out_dir is not None: cbs.append(AtomicCheckpoint(out_dir, name, extra_state=extra_state, min_interval_s=min_interval_s))
     if log_dir is not None: cbs.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False))
     with keras_device(device):
-        start = restore_checkpoint(model, out_dir, name) if (resume and out_dir is not None) else 0
+        source = resume_checkpoint(resume, out_dir, name) if out_dir is not None or not isinstance(resume, bool) else None
+        start = restore_checkpoint(model, *source) if source else 0
         if start >= epochs: return None
         data = ShuffledBatches(x, y, batch_size, seed, epoch=start)
         return model.fit(data, epochs=epochs, initial_epoch=start, verbose=verbose, callbacks=cbs, shuffle=False)   # the order is ours
