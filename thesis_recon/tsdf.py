@@ -12,11 +12,12 @@ from .kernels import array_module, device_free_bytes, package_kernel, to_numpy, 
 from .geometry import invert_pose, is_valid_pose, project, transform, unproject
 from .images import resize_color
 from .mesh import Mesh, marching_cubes
+from .frames import SevenScenes
 from .sens import open_scene
 
 # %% auto #0
 __all__ = ['TSDF_SRC', 'volume_dims', 'check_volume_memory', 'integrate_reference', 'mark_blocks', 'TSDFVolume', 'scan_bounds',
-           'open_scan', 'fuse_scan', 'shade_mesh']
+           'open_scan', 'color_like_depth', 'fuse_scan']
 
 # %% ../nbs/20_tsdf.ipynb #831b0d5d
 def volume_dims(vol_bnds, voxel_size: float) -> tuple[int, int, int]:
@@ -369,14 +370,14 @@ class TSDFVolume:
         "`get_volume()` as NumPy arrays (from the GPU: one download each)."
         return tuple(to_numpy(a) for a in self.get_volume())
 
-# %% ../nbs/20_tsdf.ipynb #247c8e46
+# %% ../nbs/20_tsdf.ipynb #d7a3899d
 def _extract_mesh(self, weight_threshold: float = 0.0) -> Mesh:
     "Marching cubes of the fused grid where observed (weight > `weight_threshold`); world metres, normals, colour."
     t, w, *c = self.to_host()            # a GPU volume comes down once; marching cubes runs on the CPU
     return marching_cubes(t, 0.0, self.vol_origin, self.voxel_size, mask=w > weight_threshold, colors=c[0] if c else None)
 TSDFVolume.extract_mesh = _extract_mesh
 
-# %% ../nbs/20_tsdf.ipynb #65ab10be
+# %% ../nbs/20_tsdf.ipynb #840236ed
 def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.1) -> np.ndarray:
     "(3, 2) [min, max] metres around the depth points (every `stride`-th pixel, up to `max_depth`) of valid `frames`, padded."
     lo, hi, n = np.full(3, np.inf), np.full(3, -np.inf), 0
@@ -391,12 +392,22 @@ def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.
     if n == 0: raise ThesisReconError(f'no frame has a valid pose and depth within {max_depth} m')
     return np.stack([lo - pad, hi + pad], 1)
 
-# %% ../nbs/20_tsdf.ipynb #215f3432
+# %% ../nbs/20_tsdf.ipynb #6a921bbe
 def open_scan(path, load_color: bool = False):
     "The frame reader of `path` (any layout `open_scene` reads), without labels; an error if it has no frames."
     r = open_scene(path, load_color=load_color, load_label=False)
     if len(r) == 0: raise ThesisReconError(f'{path}: the scan has no frames')
     return r
+
+def color_like_depth(color: np.ndarray, depth_shape, resize: bool = True) -> np.ndarray:
+    """`color` (h, w, 3) uint8 at the depth's size (H, W): as is, or resized when `resize` and the aspect ratios agree
+    within 1 %; else `ThesisReconError`."""
+    (h, w), (H, W) = color.shape[:2], depth_shape
+    if (h, w) == (H, W): return color
+    if not resize or abs((w / h) / (W / H) - 1) > 0.01:
+        raise ThesisReconError(f'colour image {w}x{h} does not fit the depth image {W}x{H}'
+                               f'{"" if resize else " (the colour is fused as registered with the depth: same size needed)"}')
+    return resize_color(color, (W, H))
 
 def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: float = 3, color: bool = True,
               progress: bool = True, device: str = 'cpu') -> dict:
@@ -407,18 +418,17 @@ def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: fl
     scan = open_scan(path)
     bnds = scan_bounds(tqdm(prefetch(scan), total=len(scan), desc='bounds', unit='frame', disable=not progress, leave=False),
                        max_depth)
-    registered = color and type(scan).__name__ != 'SevenScenes'
-    vols = {vs: TSDFVolume(bnds, vs, margin=margin, color=registered, device=device) for vs in voxel_sizes}
-    scan = open_scan(path, load_color=registered)
+    scan = open_scan(path, load_color=color)
+    use_color = color and scan.load_color
+    vols = {vs: TSDFVolume(bnds, vs, margin=margin, color=use_color, device=device) for vs in voxel_sizes}
+    resize = not isinstance(scan, SevenScenes)   # ScanNet's colour camera is registered to the depth: resize to it
 
     def frames():   # in the reading thread: decoding, clipping and resizing
         for f in scan:
             if not f.pose_valid: yield f, None, None; continue
             depth = np.where(f.depth <= max_depth, f.depth, 0).astype(np.float32)
-            rgb = None
-            if registered and f.color is not None:
-                H, W = depth.shape
-                rgb = f.color if f.color.shape[:2] == (H, W) else resize_color(f.color, (W, H))
+            try: rgb = None if not use_color or f.color is None else color_like_depth(f.color, depth.shape, resize)
+            except ThesisReconError as e: raise ThesisReconError(f'{path}, frame {f.frame_id}: {e}') from None
             yield f, depth, rgb
 
     up = upload_ahead(prefetch(frames()), device)
@@ -428,42 +438,3 @@ def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: fl
             try: v.integrate(depth, f.K, f.pose, color=rgb)
             except ThesisReconError as e: raise ThesisReconError(f'{path}, frame {f.frame_id}: {e}') from None
     return vols
-
-# %% ../nbs/20_tsdf.ipynb #89f0d4e4
-def shade_mesh(mesh: Mesh, K, cam_pose, width: int, height: int, point_size: float | None = None) -> np.ndarray:
-    """A quick (H, W, 3) uint8 preview of a mesh from camera `cam_pose`: each vertex is splatted as a square of
-    `point_size` metres (default: the median edge length), z-buffered, coloured and lit head-on by the camera."""
-    img = np.full((height, width, 3), 255, np.uint8)
-    if len(mesh.vertices) == 0: return img
-    V = np.asarray(mesh.vertices, np.float64)
-    if point_size is None:
-        f = np.asarray(mesh.faces)
-        point_size = float(np.median(np.linalg.norm(V[f[:, 0]] - V[f[:, 1]], axis=1))) if len(f) else 0.01
-    cam = transform(V, invert_pose(cam_pose))
-    K = np.asarray(K, np.float64)
-    u, v, z = project(cam, K)
-    if mesh.normals is not None:
-        n_cam = np.asarray(mesh.normals, np.float64) @ np.asarray(cam_pose, np.float64)[:3, :3]
-        light = np.clip(-(n_cam * cam).sum(1) / np.maximum(np.linalg.norm(cam, axis=1), 1e-9), 0.2, 1)
-    else: light = np.ones(len(cam))
-    base = mesh.colors.astype(np.float64) if mesh.colors is not None else np.full((len(cam), 3), 210.0)
-    shade = np.clip(base * (0.25 + 0.75 * light[:, None]), 0, 255).astype(np.uint8)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        keep = (z > 1e-3) & (u > -50) & (u < width + 50) & (v > -50) & (v < height + 50)
-        size = np.clip(np.ceil(K[0, 0] * point_size / z), 1, 16)
-    zbuf = np.full(height * width, np.inf)
-    pix_all, src_all = [], []
-    for k in np.unique(size[keep]).astype(int):
-        idx = np.nonzero(keep & (size == k))[0]
-        u0, v0 = np.floor(u[idx] - (k - 1) / 2).astype(np.int64), np.floor(v[idx] - (k - 1) / 2).astype(np.int64)
-        for du in range(k):
-            for dv in range(k):
-                pu, pv = u0 + du, v0 + dv
-                ok = (pu >= 0) & (pu < width) & (pv >= 0) & (pv < height)
-                pix_all.append(pv[ok] * width + pu[ok]); src_all.append(idx[ok])
-    if not pix_all: return img
-    pix, src = np.concatenate(pix_all), np.concatenate(src_all)
-    np.minimum.at(zbuf, pix, z[src])
-    front = z[src] <= zbuf[pix]
-    img.reshape(-1, 3)[pix[front]] = shade[src[front]]
-    return img
