@@ -12,10 +12,10 @@ from .labels import SCANNET20_IDS
 from .mesh import Mesh
 
 # %% auto #0
-__all__ = ['MESH_PROTOCOLS', 'THESIS_IOU_IGNORE', 'SCANNET_VALID_IDS', 'voxel_down_sample', 'surface_points', 'observed_mask',
-           'point_metrics', 'mesh_points', 'mesh_metrics', 'depth_metrics', 'confusion_matrix', 'class_iou', 'mean_iou',
-           'thesis_iou', 'scannet_confusion', 'scannet_iou', 'srn_image_miou', 'srn_category_miou', 'part_iou',
-           'format_table', 'metrics_table']
+__all__ = ['MESH_PROTOCOLS', 'DEPTH_KEYS', 'THESIS_IOU_IGNORE', 'SCANNET_VALID_IDS', 'voxel_down_sample', 'surface_points',
+           'observed_mask', 'point_metrics', 'mesh_points', 'mesh_metrics', 'depth_metrics', 'confusion_matrix',
+           'class_iou', 'mean_iou', 'thesis_iou', 'scannet_confusion', 'scannet_iou', 'srn_image_miou',
+           'srn_category_miou', 'part_iou', 'format_table', 'metrics_table']
 
 # %% ../nbs/21_metrics.ipynb #c021746b
 def voxel_down_sample(points, voxel: float) -> np.ndarray:
@@ -99,24 +99,24 @@ def mesh_metrics(pred: Mesh, gt: Mesh, threshold: float = 0.05, down_sample: flo
     return {**point_metrics(mesh_points(pred, protocol, down_sample), G, threshold), 'protocol': protocol}
 
 # %% ../nbs/21_metrics.ipynb #6fa8c0a0
-def depth_metrics(pred, gt) -> dict:
-    "AbsRel, AbsDiff, SqRel, RMSE, LogRMSE, delta<1.25^k (r1, r2, r3) and completeness of depth `pred` vs `gt` (metres, 0 = invalid)."
+DEPTH_KEYS = ('abs_rel', 'abs_diff', 'sq_rel', 'rmse', 'log_rmse', 'r1', 'r2', 'r3', 'complete')
+
+def depth_metrics(pred, gt, max_depth: float = 10.0) -> dict:
+    "The originals' `eval_depth` of depth `pred` against `gt` (H, W) metres: `DEPTH_KEYS` over 0 < gt < `max_depth`, pred > 0."
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     if pred.shape != gt.shape: raise ThesisReconError(f'predicted depth {pred.shape} and ground truth {gt.shape} differ in size')
-    gt_ok = np.isfinite(gt) & (gt > 0)
-    ok = gt_ok & np.isfinite(pred) & (pred > 0)
-    if not gt_ok.any(): raise ThesisReconError('the ground-truth depth has no valid pixel')
-    complete = float(ok.sum() / gt_ok.sum())
-    if not ok.any():
-        nan = float('nan')
-        return dict(abs_rel=nan, abs_diff=nan, sq_rel=nan, rmse=nan, log_rmse=nan, r1=0.0, r2=0.0, r3=0.0, complete=complete)
+    predicted = pred > 0
+    ok = (gt < max_depth) & (gt > 0) & predicted
+    out = dict.fromkeys(DEPTH_KEYS, float('nan'))
+    out['complete'] = float(predicted.mean()) if predicted.size else float('nan')
+    if not ok.any(): return out
     d, g = pred[ok], gt[ok]
-    ratio = np.maximum(d / g, g / d)
-    return dict(abs_rel=float(np.mean(np.abs(d - g) / g)), abs_diff=float(np.mean(np.abs(d - g))),
-                sq_rel=float(np.mean((d - g) ** 2 / g)), rmse=float(np.sqrt(np.mean((d - g) ** 2))),
-                log_rmse=float(np.sqrt(np.mean((np.log(d) - np.log(g)) ** 2))),
-                r1=float(np.mean(ratio < 1.25)), r2=float(np.mean(ratio < 1.25 ** 2)), r3=float(np.mean(ratio < 1.25 ** 3)),
-                complete=complete)
+    ratio = np.maximum(g / d, d / g)
+    out.update(abs_rel=float(np.mean(np.abs(d - g) / g)), abs_diff=float(np.mean(np.abs(d - g))),
+               sq_rel=float(np.mean((d - g) ** 2 / g)), rmse=float(np.sqrt(np.mean((d - g) ** 2))),
+               log_rmse=float(np.sqrt(np.mean((np.log(d) - np.log(g)) ** 2))),
+               r1=float(np.mean(ratio < 1.25)), r2=float(np.mean(ratio < 1.25 ** 2)), r3=float(np.mean(ratio < 1.25 ** 3)))
+    return out
 
 # %% ../nbs/21_metrics.ipynb #e6ff1de1
 def _is_tensor(x) -> bool: return type(x).__module__.split('.')[0] == 'torch'
