@@ -16,10 +16,11 @@ from .core import ThesisReconError, atomic_path
 from .config import config_to_dict
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'TrainOptions', 'resolve_device', 'seed_everything', 'seed_worker', 'rng_state', 'set_rng_state',
-           'forked_rng', 'epoch_indices', 'batch_seed', 'SeededBatches', 'epoch_loader', 'to_device', 'autocast',
-           'unwrap', 'save_checkpoint', 'load_checkpoint', 'DistInfo', 'dist_info', 'setup_processes',
-           'deferred_sigint', 'FitResult', 'summary_writer', 'run_extent', 'fit']
+__all__ = ['VALIDATION_EPOCH', 'CHECKPOINT_FORMAT', 'TrainOptions', 'resolve_device', 'seed_everything', 'seed_worker',
+           'rng_state', 'set_rng_state', 'forked_rng', 'epoch_indices', 'batch_seed', 'SeededBatches', 'EpochBatches',
+           'RunLoader', 'epoch_loader', 'to_device', 'autocast', 'unwrap', 'save_checkpoint', 'load_checkpoint',
+           'DistInfo', 'dist_info', 'setup_processes', 'deferred_sigint', 'FitResult', 'summary_writer', 'run_extent',
+           'fit']
 
 # %% ../nbs/39_train.ipynb #782f91be
 @dataclass
@@ -28,7 +29,8 @@ class TrainOptions:
     epochs: int = 1
     max_steps: int | None = None        # optimizer steps; stops early when reached
     batch_size: int = 8                 # per process
-    num_workers: int = 0
+    num_workers: int = 0                # loader worker processes, started once per run
+    val_workers: int | None = None      # the validation loader's; None = num_workers
     worker_start: str | None = None     # loader workers' start method: fork | spawn | forkserver; None = the platform's
                                         # default (spawn for datasets that run OpenMP kernels, which do not survive fork)
     shuffle: bool = True
@@ -58,7 +60,9 @@ def _check_options(o: TrainOptions):
     for name in ('val_every', 'checkpoint_every'):
         v = getattr(o, name)
         need(v is None or (isinstance(v, int) and v >= 1), f"{name} must be an int >= 1 or None, got {v!r}")
-    need(o.num_workers >= 0, f"num_workers must be >= 0, got {o.num_workers!r}")
+    for name in ('num_workers', 'val_workers'):
+        v = getattr(o, name)
+        need((v is None and name == 'val_workers') or (isinstance(v, int) and v >= 0), f"{name} must be an int >= 0, got {v!r}")
     need(o.worker_start in (None, 'fork', 'spawn', 'forkserver'), f"worker_start must be fork, spawn, forkserver or None, got {o.worker_start!r}")
     need(o.best_mode in ('min', 'max'), f"best_mode must be 'min' or 'max', got {o.best_mode!r}")
     need(o.precision in ('auto', 'bf16', 'fp32'), f"precision must be auto, bf16 or fp32, got {o.precision!r}")
@@ -127,6 +131,8 @@ def batch_seed(seed: int, epoch: int, rank: int, batch: int) -> int:
     "A 32-bit seed for one batch of one epoch of one process."
     return int(np.random.SeedSequence([seed % 2**32, epoch, rank, batch]).generate_state(1)[0])
 
+VALIDATION_EPOCH = 2**31 - 1   # the `epoch` of the validation batches' seeds: one no run reaches, the same at every validation
+
 @contextlib.contextmanager
 def _seeded_cpu_rng(seed: int):
     "Seed Python, NumPy and torch's CPU RNG for a block; in the main process restore their previous states after it."
@@ -148,17 +154,51 @@ class SeededBatches(torch.utils.data.Dataset):
             getitems = getattr(self.dataset, '__getitems__', None)
             return getitems(indices) if getitems is not None else [self.dataset[i] for i in indices]
 
-def epoch_loader(dataset, indices: list[int], *, batch_size: int, seed: int, epoch: int, rank: int = 0, first_batch: int = 0,
-                 num_workers: int = 0, collate_fn=None, pin_memory: bool = False, worker_start: str | None = None) -> DataLoader:
-    "A loader over `indices` (the epoch's order from batch `first_batch` on), each batch's RNGs seeded by `batch_seed`."
-    starts = range(0, len(indices), batch_size)
-    seeds = [batch_seed(seed, epoch, rank, first_batch + b) for b in range(len(starts))]
-    batches = [[(bs, i) for i in indices[s:s + batch_size]] for bs, s in zip(seeds, starts)]
-    return DataLoader(SeededBatches(dataset), batch_sampler=batches, num_workers=num_workers, collate_fn=collate_fn,
-                      worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(batch_seed(seed, epoch, rank, -1 % 2**31)),
-                      pin_memory=pin_memory, multiprocessing_context=worker_start if num_workers else None)
+class EpochBatches:
+    """A batch sampler whose batches are one epoch's `(batch_seed, index)` keys, made as they are iterated; `set_epoch`
+    moves it to another epoch, so one loader (and its worker processes) serves a whole run."""
+    def __init__(self, batch_size: int, seed: int, rank: int = 0):
+        self.batch_size, self.seed, self.rank = batch_size, seed, rank
+        self.indices, self.epoch, self.first_batch = [], 0, 0
+    def set_epoch(self, indices, epoch: int, first_batch: int = 0):
+        "Serve `indices` (the epoch's order from its batch `first_batch` on) of `epoch`."
+        self.indices, self.epoch, self.first_batch = list(indices), epoch, first_batch
+    def __len__(self): return math.ceil(len(self.indices) / self.batch_size)
+    def __iter__(self):
+        for b, s in enumerate(range(0, len(self.indices), self.batch_size)):
+            key = batch_seed(self.seed, self.epoch, self.rank, self.first_batch + b)
+            yield [(key, i) for i in self.indices[s:s + self.batch_size]]
 
-# %% ../nbs/39_train.ipynb #40dcabae
+class RunLoader(DataLoader):
+    """The loader of a whole run: `dataset` by the batches of an `EpochBatches` (`set_epoch` picks them), worker
+    processes started once and kept between epochs (forking or spawning them costs more than a tiny epoch's work),
+    a progress bar while `bar_desc` is set."""
+    bar_desc: str | None = None
+    def __init__(self, dataset, *, batch_size: int, seed: int, rank: int = 0, num_workers: int = 0, collate_fn=None,
+                 pin_memory: bool = False, worker_start: str | None = None):
+        # the base seed of the workers comes from this generator, not from the global RNG (training's stream)
+        super().__init__(SeededBatches(dataset), batch_sampler=EpochBatches(batch_size, seed, rank), num_workers=num_workers,
+                         collate_fn=collate_fn, worker_init_fn=seed_worker, pin_memory=pin_memory,
+                         generator=torch.Generator().manual_seed(batch_seed(seed, 0, rank, -1 % 2**31)),
+                         persistent_workers=num_workers > 0, multiprocessing_context=worker_start if num_workers else None)
+    def set_epoch(self, indices, epoch: int, first_batch: int = 0): self.batch_sampler.set_epoch(indices, epoch, first_batch)
+    def __iter__(self):
+        it = super().__iter__()
+        if self.bar_desc is None: return it
+        from tqdm.auto import tqdm
+        return iter(tqdm(it, total=len(self), desc=self.bar_desc, unit='batch', leave=False, dynamic_ncols=True))
+    def close(self):
+        "Stop the worker processes now (else they live until the loader is garbage-collected)."
+        it = getattr(self, '_iterator', None)   # where DataLoader keeps its persistent workers' iterator
+        if it is not None and hasattr(it, '_shutdown_workers'): it._shutdown_workers()
+
+def epoch_loader(dataset, indices: list[int], *, epoch: int, first_batch: int = 0, **kw) -> RunLoader:
+    "A `RunLoader` set to `indices` of `epoch` from batch `first_batch` on (`kw`: `RunLoader`'s)."
+    loader = RunLoader(dataset, **kw)
+    loader.set_epoch(indices, epoch, first_batch)
+    return loader
+
+# %% ../nbs/39_train.ipynb #ed68c578
 def to_device(batch, device):
     "`batch` with every tensor inside (dicts, lists, tuples, named tuples) moved to `device`."
     if isinstance(batch, torch.Tensor): return batch.to(device, non_blocking=True)
@@ -174,7 +214,7 @@ def autocast(device: torch.device, precision: str = 'auto'):
     if precision == 'fp32': return contextlib.nullcontext()
     raise ThesisReconError(f"precision {precision!r}: expected auto, bf16 or fp32")
 
-# %% ../nbs/39_train.ipynb #acf5290e
+# %% ../nbs/39_train.ipynb #214c43ce
 CHECKPOINT_FORMAT = 'thesis_recon.train/1'
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -216,7 +256,7 @@ def load_checkpoint(path, model=None, *, arch=None, map_location='cpu', strict: 
             raise ThesisReconError(f"{path}: the weights do not fit {type(unwrap(model)).__name__}: {' '.join(str(e).split())[:400]}") from None
     return ck
 
-# %% ../nbs/39_train.ipynb #62914dbb
+# %% ../nbs/39_train.ipynb #695b8f5f
 @dataclass
 class DistInfo:
     "Where this process stands in a torchrun job."
@@ -250,7 +290,7 @@ def setup_processes(device_name: str = 'auto') -> tuple[DistInfo, torch.device, 
     dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     return info, device, True
 
-# %% ../nbs/39_train.ipynb #7dc32980
+# %% ../nbs/39_train.ipynb #69521a1d
 @contextlib.contextmanager
 def deferred_sigint():
     "Hold a SIGINT that arrives inside the block and deliver it after (only possible in the main thread)."
@@ -265,7 +305,7 @@ def deferred_sigint():
             if callable(old): old(signal.SIGINT, None)
             elif old != signal.SIG_IGN: raise KeyboardInterrupt
 
-# %% ../nbs/39_train.ipynb #e73553f9
+# %% ../nbs/39_train.ipynb #eb4eb22a
 @dataclass
 class FitResult:
     "What `fit` returns: the logged history, the validations, the best metric and the checkpoint paths."
@@ -293,6 +333,7 @@ class _Run:
     epoch_sums: dict = field(default_factory=dict)
     finished_epoch_sums: dict = field(default_factory=dict)
     snap: dict = field(default_factory=dict)
+    saved: tuple | None = None    # (step, last validation, best) that latest.tar holds, when this process wrote it
 
     def boundary(self):
         # the sums stay tensors (no GPU sync per step); `_add` never changes them in place, so the copies hold
@@ -324,7 +365,7 @@ def _add(sums: dict, loss, extras: dict) -> dict:
     for k, v in extras.items(): out[k] = sums.get(k, 0.0) + (v.detach().float() if isinstance(v, torch.Tensor) else float(v))
     return out
 
-# %% ../nbs/39_train.ipynb #09708880
+# %% ../nbs/39_train.ipynb #6aa5069d
 def summary_writer(log_dir, purge_step: int | None = None):
     "A `torch.utils.tensorboard.SummaryWriter` on `log_dir` whose event files do not make tensorboard import TensorFlow."
     import importlib, tensorboard.compat as compat
@@ -337,7 +378,7 @@ def summary_writer(log_dir, purge_step: int | None = None):
     event_file_writer.tf = writer.tf = stub   # also when they were imported earlier
     return SummaryWriter(str(log_dir), purge_step=purge_step)
 
-# %% ../nbs/39_train.ipynb #6462240c
+# %% ../nbs/39_train.ipynb #278d2985
 def _make_optimizer(optimizer, model):
     if optimizer is None: return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     if isinstance(optimizer, torch.optim.Optimizer): return optimizer
@@ -383,29 +424,17 @@ def _mean_loss(model, loss_fn, loader, device, precision) -> dict:
         total += float(loss) * len(indices); n += len(indices)
     return {'loss': total / max(n, 1)}
 
-# %% ../nbs/39_train.ipynb #278d2985
-class _ProgressLoader(DataLoader):
-    "A DataLoader that shows a bar (`bar_desc`, when set) while it is iterated; everything else is DataLoader's."
-    bar_desc: str | None = None
-    def __iter__(self):
-        it = super().__iter__()
-        if self.bar_desc is None: return it
-        from tqdm.auto import tqdm
-        return iter(tqdm(it, total=len(self), desc=self.bar_desc, unit='batch', leave=False, dynamic_ncols=True))
-
+# %% ../nbs/39_train.ipynb #3f39f505
 def _show_figures(values: dict) -> str:
     "`name value` pairs with 4 significant digits, for a bar's postfix or a line."
     return ', '.join(f'{k} {v:.4g}' if isinstance(v, float) else f'{k} {v}' for k, v in values.items())
 
-# %% ../nbs/39_train.ipynb #c261e235
+# %% ../nbs/39_train.ipynb #2a193aa3
 def _validate(run: _Run, ctx: dict) -> dict | None:
     o, info, device, model = ctx['o'], ctx['info'], ctx['device'], ctx['model']
     metrics = None
     if info.is_main:
-        loader = _ProgressLoader(ctx['val_set'], batch_size=o.batch_size, shuffle=False, num_workers=o.num_workers,
-                                 collate_fn=ctx['collate_fn'], worker_init_fn=seed_worker,
-                                 generator=torch.Generator().manual_seed(o.seed), pin_memory=device.type == 'cuda',
-                                 multiprocessing_context=o.worker_start if o.num_workers else None)
+        loader = ctx['val_loader']
         loader.bar_desc = f'validation at step {run.step}' if o.progress else None
         was_training = model.training
         model.eval()
@@ -448,6 +477,10 @@ def _save(run: _Run, ctx: dict, best: bool = False, all_ranks: bool = True):
     with deferred_sigint(): _save_files(run, ctx, best, all_ranks)
 
 def _save_files(run: _Run, ctx: dict, best: bool, all_ranks: bool):
+    # the same on every rank (the metrics are broadcast), so all skip the gather together
+    state = (run.snap['step'], run.last_val_step, run.best)
+    if state == run.saved: return   # latest.tar (and best.tar) already hold it: an epoch end just after a validation, the end
+    run.saved = state
     extra = run.extra()
     if ctx['info'].distributed and all_ranks:
         import torch.distributed as dist
@@ -475,7 +508,7 @@ def _log(run: _Run, ctx: dict, bar):
     _write_scalars(ctx, 'train/', {k: v for k, v in entry.items() if k not in ('step', 'epoch')}, run.step)
     if bar is not None: bar.set_postfix_str(_show_figures({'loss': means['loss']}), refresh=False)
 
-# %% ../nbs/39_train.ipynb #2a193aa3
+# %% ../nbs/39_train.ipynb #dde64a36
 def _train_batch(net, batch, ctx: dict, group_size: int, last_in_group: bool):
     "Forward and backward of one batch; returns (loss, extras) detached."
     o, device = ctx['o'], ctx['device']
@@ -494,7 +527,7 @@ def _optimizer_step(ctx: dict):
         opt.zero_grad(set_to_none=True)
         if ctx['scheduler'] is not None: ctx['scheduler'].step()
 
-# %% ../nbs/39_train.ipynb #dde64a36
+# %% ../nbs/39_train.ipynb #110cde20
 def run_extent(epoch: int, batches_done: int, step: int, *, n_batches: int, accumulation: int, epochs: int,
                max_steps: float) -> tuple[int, int]:
     """`(last_epoch, last_batch)`: the epoch (0-based) in which the run ends and the batch count it reaches in it, for a
@@ -508,16 +541,15 @@ def run_extent(epoch: int, batches_done: int, step: int, *, n_batches: int, accu
     if last > epochs - 1: return epochs - 1, n_batches
     return last, min(n_batches, int(left - left_here - (last - epoch - 1) * per_epoch) * accumulation)
 
-# %% ../nbs/39_train.ipynb #aeb372e4
+# %% ../nbs/39_train.ipynb #124a1239
 def _run_epoch(run: _Run, ctx: dict, net, max_steps: float):
     o, info, device = ctx['o'], ctx['info'], ctx['device']
     idx = epoch_indices(len(ctx['train_set']), seed=o.seed, epoch=run.epoch, shuffle=o.shuffle, rank=info.rank,
                         world_size=info.world_size)
     n_batches, acc = math.ceil(len(idx) / o.batch_size), o.accumulation_steps
     start, run.cur_epoch = run.batches_done, run.epoch
-    loader = epoch_loader(ctx['train_set'], idx[start * o.batch_size:], batch_size=o.batch_size, seed=o.seed, epoch=run.epoch,
-                          rank=info.rank, first_batch=start, num_workers=o.num_workers, collate_fn=ctx['collate_fn'],
-                          pin_memory=device.type == 'cuda', worker_start=o.worker_start)
+    loader = ctx['train_loader']
+    loader.set_epoch(idx[start * o.batch_size:], run.epoch, first_batch=start)
     bar = None
     if o.progress and info.is_main:
         from tqdm.auto import tqdm
@@ -564,7 +596,7 @@ def _end_epoch(run: _Run, ctx: dict):
         _write_scalars(ctx, 'epoch/val_', {k: v for k, v in run.val_history[-1].items() if k not in ('step', 'epoch')}, run.epoch)
     _save(run, ctx, best=improved)
 
-# %% ../nbs/39_train.ipynb #124a1239
+# %% ../nbs/39_train.ipynb #7495f36a
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
@@ -583,6 +615,16 @@ def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions
         return result
     finally:
         if created: dist.destroy_process_group()
+
+def _loaders(o: TrainOptions, info: DistInfo, device, train_set, val_set, collate_fn) -> dict:
+    "The run's two loaders (no workers start before the first batch); validation's on rank 0 only, always the same batches."
+    kw = dict(batch_size=o.batch_size, seed=o.seed, collate_fn=collate_fn, pin_memory=device.type == 'cuda', worker_start=o.worker_start)
+    train = RunLoader(train_set, rank=info.rank, num_workers=o.num_workers, **kw)
+    val = None
+    if val_set is not None and info.is_main:
+        val = RunLoader(val_set, num_workers=o.num_workers if o.val_workers is None else o.val_workers, **kw)
+        val.set_epoch(range(len(val_set)), VALIDATION_EPOCH)
+    return {'train_loader': train, 'val_loader': val}
 
 def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, val_set, evaluate, collate_fn, config, arch, figures):
     model = unwrap(model).to(device)
@@ -615,7 +657,7 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
         writer = summary_writer(o.log_dir, purge_step=run.step if source is not None else None)
     ctx = dict(o=o, info=info, device=device, model=model, loss_fn=loss_fn, train_set=train_set, val_set=val_set,
                evaluate=evaluate, collate_fn=collate_fn, figures=figures, optimizer=optimizer, scheduler=scheduler,
-               config=config, arch=arch, ckdir=ckdir, writer=writer)
+               config=config, arch=arch, ckdir=ckdir, writer=writer, **_loaders(o, info, device, train_set, val_set, collate_fn))
     max_steps = o.max_steps if o.max_steps is not None else math.inf
     try:
         while run.epoch < o.epochs and run.step < max_steps:
@@ -632,10 +674,12 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
         raise
     finally:
         if writer is not None: writer.close()
+        for loader in (ctx['train_loader'], ctx['val_loader']):
+            if loader is not None: loader.close()
     has_ck = ckdir is not None and info.is_main
     return FitResult(history=run.history, val_history=run.val_history, best_metric=run.best,
                      best_path=ckdir/'best.tar' if has_ck and (ckdir/'best.tar').exists() else None,
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
-# %% ../nbs/39_train.ipynb #2e3c8b2e
+# %% ../nbs/39_train.ipynb #550ca7e1
 from .train_args import add_train_args   # its home is torch-free (39b_train_args): the commands' --help loads no torch
