@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, resolve_device
 from ..config import parse_sets
+from ..metrics import format_table
 from ..train_args import add_train_args
 from .config import check_run_files, inference_checkpoint, load_3d_config, run_config_path
 from .experiments import (BUDGETS, NETS_2D, ROWS_3D, check_data_path, check_weights, data_note,
@@ -64,9 +65,11 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
     p = ArgumentParser(prog='thesis-recon infer-3d',
                        description="Predict whole scenes from their non-overlapping val chunks with a train-3d checkpoint, "
                                    "write each scene's mesh (marching cubes of the occupied probability) and labelled "
-                                   "voxels (PLY), and evaluate: chunk IoU / precision / recall / F-score or mIoU, mesh "
-                                   "Acc / Comp / precision / recall / F-score at 5 cm against <scene>_vh_clean_2.ply, and "
-                                   "(segmentation) the 20-class mIoU of labels transferred to the ground-truth mesh. "
+                                   "voxels (PLY), and evaluate as the thesis: chunk IoU / precision / recall / F-score or mIoU; mesh "
+                                   "Acc / Comp / precision / recall / F-score at 5 cm against the ground truth (the thesis's "
+                                   "GT scenes, or ScanNet's <scene>_vh_clean_2.ply); (segmentation) the mIoU of labels moved "
+                                   "onto the ground truth's vertices, from one confusion over all scenes; (reconstruction "
+                                   "data with frames) the depth metrics of the mesh rendered into every frame. "
                                    "Writes metrics.csv and metrics.json and prints a table.")
     p.add_argument('--config', default=None, metavar='CONFIG.json',
                    help="the train-3d config of the run (a path or a shipped name); default: the config.json train-3d "
@@ -78,6 +81,16 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
                    help="weights: a train-3d checkpoint, a run's checkpoint folder (OUT_DIR/models: its best.tar, and its "
                         "config.json when --config is not given), or an imported original (import-weights thesis-surfacenet); "
                         "default: the config's trainer.load_path if set (and not resuming), else OUT_DIR/models/best.tar")
+    p.add_argument('--ground_truth', choices=['thesis', 'scannet'], default='thesis',
+                   help="thesis: the GT scenes (the val chunks' ground truth meshed like the predictions, the thesis's "
+                        "protocol); scannet: <root>/<scene>/<scene>_vh_clean_2.ply and .labels.ply, labels scored by the "
+                        "ScanNet benchmark's 20-class rule (default: thesis)")
+    p.add_argument('--protocol', choices=['vertices', 'surface'], default='vertices',
+                   help="mesh metrics' points: vertices (NeuralRecon's and the thesis's: mesh vertices, Open3D's 2 cm voxel "
+                        "down-sampling) or surface (faces sampled by area) (default: vertices)")
+    p.add_argument('--depth_intrinsics', choices=['thesis', 'scene'], default='thesis',
+                   help="depth evaluation at 328x256 with the thesis's fixed intrinsics or each scene's depth camera (default: thesis)")
+    p.add_argument('--no_depth', action='store_true', help='skip the depth evaluation (rendering the mesh into every frame)')
     add_device_arg(p)
     _progress_args(p)
     a = p.parse_args(argv)
@@ -90,8 +103,10 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
     scenes = 'val' if a.scenes == 'val' else [s.strip() for s in a.scenes.split(',') if s.strip()]
     if not scenes: raise ThesisReconError(f"--scenes {a.scenes!r}: no scene named")
     from thesis_recon.nets3d import infer as infer3d     # lazy: torch, once the arguments and the config are checked
-    rows = infer3d.infer_3d(cfg, scenes, a.out, ckpt, a.device, progress=not a.no_progress)
-    print(infer3d.metrics_rows_table(rows, infer3d.table_keys(cfg.model_3d.num_classes)))
+    rows = infer3d.infer_3d(cfg, scenes, a.out, ckpt, a.device, progress=not a.no_progress, gt=a.ground_truth,
+                            protocols=(a.protocol,), depth=not a.no_depth, depth_rule=a.depth_intrinsics)
+    print(infer3d.evaluation_note(a.ground_truth, (a.protocol,), a.depth_intrinsics))
+    print(format_table(rows, infer3d.table_keys(cfg.model_3d.num_classes), index='scene', digits=4))
     print(f'-> {Path(a.out) if a.out else Path(cfg.out_dir)/"infer"}')
     return 0
 

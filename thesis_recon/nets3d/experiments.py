@@ -204,7 +204,7 @@ def experiment_table(kind: str, rows: dict) -> list[dict]:
                          'published_recall': pub.get('recall')})
         else:
             recs.append({'start': name, 'miou': r['val'].get('miou'), 'miou_all': r['val'].get('miou_all'),
-                         'mesh_miou20': r['scenes'].get('mesh_miou20'), 'published_miou': pub.get('miou')})
+                         'mesh_miou': r['scenes'].get('mesh_miou'), 'published_miou': pub.get('miou')})
     return recs
 
 def markdown_table(recs: list[dict]) -> str:
@@ -251,7 +251,7 @@ def row_summary(name: str, row: dict, seconds: float) -> str:
     "One line: a row's steps, time and rounded validation metrics."
     keys = [k for k in ('iou', 'fscore', 'precision', 'recall', 'miou', 'miou_all') if k in row['val']]
     val = ', '.join(f'{k} {row["val"][k]:.3f}' for k in keys)
-    mesh = ', '.join(f'{k} {v:.3f}' for k, v in row['scenes'].items() if k in ('mesh_fscore', 'mesh_miou20'))
+    mesh = ', '.join(f'{k} {v:.3f}' for k, v in row['scenes'].items() if k in ('mesh_fscore', 'mesh_miou'))
     return f'{name}: {row["steps"]} steps, {minutes(seconds)}; val {val or "-"}' + (f'; {mesh}' if mesh else '')
 
 def check_weights(weights: dict | None) -> dict:

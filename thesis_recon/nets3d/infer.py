@@ -10,21 +10,29 @@ import h5py
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
-from skimage.measure import marching_cubes
 from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_path
-from ..mesh import Mesh, read_ply, write_ply
-from ..metrics import confusion_matrix, mesh_metrics
+from ..core import gpu_count, warn_data
+from ..mesh import Mesh, marching_cubes, read_ply, write_ply
+from ..metrics import (DEPTH_KEYS, MESH_PROTOCOLS, confusion_matrix, depth_metrics, format_table, mesh_metrics,
+                                  scannet_confusion, scannet_iou, thesis_iou)
 from ..chunk_dataset import collate_chunks
-from ..labels import SCANNET20_IDS, nyu40_colormap
+from ..frames import read_matrix_txt
+from ..geometry import make_intrinsic, resize_crop_intrinsics
+from ..images import read_png16, resize_crop_image
+from ..labels import nyu40_colormap
+from ..render import mesh_bvh, render_mesh
 from ..train import autocast, resolve_device, to_device
 from .config import Train3DConfig, inference_checkpoint, load_3d_config
 from .train import build_model, confusion_metrics, input_of, load_3d_weights, open_chunks
 
 # %% auto #0
-__all__ = ['chunk_offsets', 'assemble', 'scene_chunk_index', 'predict_chunks', 'occupancy_mesh', 'labelled_voxels',
-           'transfer_to_vertices', 'vertex_miou', 'evaluate_scene', 'load_model_for_inference', 'metrics_rows_table',
-           'infer_3d', 'table_keys', 'scene_figure']
+__all__ = ['GROUND_TRUTHS', 'MESH_KEYS', 'THESIS_DEPTH_SIZE', 'THESIS_DEPTH_K', 'chunk_offsets', 'assemble', 'scene_chunk_index',
+           'predict_chunks', 'thesis_mesh', 'thesis_label_mesh', 'labelled_voxels', 'nearest_labels',
+           'transfer_to_vertices', 'scene_grids', 'ground_truth_meshes', 'chunk_metrics', 'mesh_scores', 'label_scores',
+           'scene_frames', 'depth_intrinsics', 'scene_depth_metrics', 'write_scene', 'evaluate_scene',
+           'load_model_for_inference', 'evaluation_note', 'summary_row', 'write_metrics', 'infer_3d', 'table_keys',
+           'scene_figure']
 
 # %% ../../nbs/53_infer3d.ipynb #5859dc17
 def chunk_offsets(world_to_grid, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -60,14 +68,16 @@ def scene_chunk_index(ds) -> dict:
 
 @torch.no_grad()
 def predict_chunks(model, ds, rows, device, batch_size: int = 8, precision: str = 'auto') -> dict:
-    """Probabilities of the chunks `rows` of `ds`: `occupied` (N, X, Y, Z) float32, `labels` (N, X, Y, Z) int16 (the most
-    likely non-empty class; 1 for reconstruction), the chunks' `x`, `y`, `world_to_grid`."""
+    """Predictions of the chunks `rows` of `ds`: `classes` (N, X, Y, Z) int16 (the argmax of the logits, 0 = empty, as the
+    thesis), `occupied` (N, X, Y, Z) float32 (1 - p(empty)), `labels` (N, X, Y, Z) int16 (the most likely non-empty
+    class; 1 for reconstruction), the chunks' `x`, `y`, `world_to_grid`."""
     model.eval()
-    out = {k: [] for k in ('occupied', 'labels', 'x', 'y', 'world_to_grid')}
+    out = {k: [] for k in ('classes', 'occupied', 'labels', 'x', 'y', 'world_to_grid')}
     for b in range(0, len(rows), batch_size):
         batch = to_device(collate_chunks([ds[i] for i in rows[b:b + batch_size]]), device)
         with autocast(device, precision): logits = model(input_of(batch), batch['proj_indices'])
         prob = torch.softmax(logits.float(), 1)
+        out['classes'].append(logits.argmax(1).to(torch.int16).cpu().numpy())
         out['occupied'].append((1 - prob[:, 0]).cpu().numpy())
         lab = prob[:, 1:].argmax(1) + 1 if prob.shape[1] > 2 else torch.ones_like(prob[:, 0], dtype=torch.long)
         out['labels'].append(lab.to(torch.int16).cpu().numpy())
@@ -75,14 +85,18 @@ def predict_chunks(model, ds, rows, device, batch_size: int = 8, precision: str 
     return {k: np.concatenate(v) for k, v in out.items()}
 
 # %% ../../nbs/53_infer3d.ipynb #77b964a5
-def occupancy_mesh(prob, grid_to_world, level: float = 0.5) -> Mesh:
-    "Marching cubes of the probability grid `prob` (X, Y, Z) at `level`, padded by one empty voxel; vertices in world metres."
-    p = np.pad(np.asarray(prob, np.float32), 1)
-    if not (p.max() > level): return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32))
-    verts, faces, _, _ = marching_cubes(p, level)
-    verts = verts - 1
-    world = verts @ grid_to_world[:3, :3].T + grid_to_world[:3, 3]
-    return Mesh(world.astype(np.float32), faces[:, ::-1].astype(np.int32))
+def thesis_mesh(occupied, grid_to_world) -> Mesh:
+    """The thesis's surface of an occupancy grid (X, Y, Z) bool (`inference_scenes.py`): marching cubes at 0.5 of the 0/1
+    grid padded by one empty voxel; vertices in world metres by `grid_to_world` (4, 4)."""
+    occ = np.asarray(occupied, bool).astype(np.float32)
+    return marching_cubes(occ, 0.5, grid_to_world=grid_to_world, inside='above', border_value=0.0)
+
+def thesis_label_mesh(labels, grid_to_world) -> Mesh:
+    """The thesis's labelled surface of a class grid (X, Y, Z) int, 0 or less = empty (`inference_scenes_segmentation.py`):
+    marching cubes at level 0 of the free grid (1 where empty) without padding, so each vertex sits on an occupied voxel
+    and takes its class (`Mesh.labels`)."""
+    lab = np.asarray(labels)
+    return marching_cubes((lab <= 0).astype(np.float32), 0.0, grid_to_world=grid_to_world, labels=np.maximum(lab, 0))
 
 def labelled_voxels(occupied, labels, grid_to_world) -> Mesh:
     "The centres of the `occupied` (bool grid) voxels in world metres, coloured by their NYU40 `labels`, as a face-less mesh."
@@ -93,62 +107,142 @@ def labelled_voxels(occupied, labels, grid_to_world) -> Mesh:
     return Mesh(pts.astype(np.float32), np.zeros((0, 3), np.int32), colors=cols, labels=lab.astype(np.int32))
 
 # %% ../../nbs/53_infer3d.ipynb #515e6e4d
-def transfer_to_vertices(vertices, occupied, labels, grid_to_world, max_dist: float = 0.2) -> np.ndarray:
-    "(N,) predicted class of each vertex: the label of the nearest occupied voxel centre within `max_dist` m, else 0."
+def nearest_labels(points, ref_points, ref_labels) -> np.ndarray:
+    "(N,) int64: for each of `points` (N, 3) the label of the nearest of `ref_points` (M, 3); 0 for all if there is none."
+    points, ref = np.asarray(points, np.float64).reshape(-1, 3), np.asarray(ref_points, np.float64).reshape(-1, 3)
+    if len(ref) == 0 or len(points) == 0: return np.zeros(len(points), np.int64)
+    return np.asarray(ref_labels, np.int64)[cKDTree(ref).query(points, workers=-1)[1]]
+
+def transfer_to_vertices(vertices, occupied, labels, grid_to_world) -> np.ndarray:
+    "(N,) class of each vertex: the label of the nearest `occupied` voxel's centre (grids (X, Y, Z)), however far; 0 if none."
     ijk = np.argwhere(occupied)
-    out = np.zeros(len(vertices), np.int64)
-    if len(ijk) == 0 or len(vertices) == 0: return out
-    centres = ijk @ grid_to_world[:3, :3].T + grid_to_world[:3, 3]
-    d, idx = cKDTree(centres).query(np.asarray(vertices, np.float64), distance_upper_bound=max_dist)
-    ok = np.isfinite(d)
-    out[ok] = np.asarray(labels)[tuple(ijk[idx[ok]].T)]
+    centres = ijk @ np.asarray(grid_to_world)[:3, :3].T + np.asarray(grid_to_world)[:3, 3]
+    return nearest_labels(vertices, centres, np.asarray(labels)[tuple(ijk.T)])
+
+# %% ../../nbs/53_infer3d.ipynb #cd4189d8
+GROUND_TRUTHS = ('thesis', 'scannet')
+
+def scene_grids(pred: dict, voxel_size: float) -> dict:
+    """A scene's grids from its chunks' predictions: `classes`, `occupied` (probability), `labels`, the ground truth's
+    `gt_x`, `gt_y` (-100 outside the chunks), `grid_to_world` (4, 4) and `n_chunks`."""
+    off, G = chunk_offsets(pred['world_to_grid'], voxel_size)
+    return {'classes': assemble(pred['classes'], off, 0), 'occupied': assemble(pred['occupied'], off, 0.0),
+            'labels': assemble(pred['labels'], off, 0), 'gt_x': assemble(pred['x'], off, -100),
+            'gt_y': assemble(pred['y'], off, -100), 'grid_to_world': np.linalg.inv(G), 'n_chunks': len(off)}
+
+def ground_truth_meshes(scene: str, grids: dict, root, gt: str = 'thesis', labels: bool = True) -> tuple:
+    """(surface, labelled mesh) of `scene`'s ground truth `gt`: 'thesis', its GT scene (`gt_x` > 0 by `thesis_mesh`, `gt_y`
+    by `thesis_label_mesh`); 'scannet', `root/<scene>/<scene>_vh_clean_2.ply` and `.labels.ply` (None where absent)."""
+    if gt not in GROUND_TRUTHS: raise ThesisReconError(f"ground truth must be one of {', '.join(GROUND_TRUTHS)}, got {gt!r}")
+    if gt == 'thesis':
+        g2w = grids['grid_to_world']
+        return thesis_mesh(grids['gt_x'] > 0, g2w), (thesis_label_mesh(grids['gt_y'], g2w) if labels else None)
+    d = Path(root)/scene
+    surface, labelled = d/f'{scene}_vh_clean_2.ply', d/f'{scene}_vh_clean_2.labels.ply'
+    lab = read_ply(labelled) if labels and labelled.is_file() else None
+    return (read_ply(surface) if surface.is_file() else None), (lab if lab is not None and lab.labels is not None else None)
+
+# %% ../../nbs/53_infer3d.ipynb #d0d80577
+MESH_KEYS = ('acc', 'comp', 'precision', 'recall', 'fscore')
+
+def chunk_metrics(pred: dict, num_classes: int) -> dict:
+    "`chunk_<metric>` of `confusion_metrics` over the labelled voxels of the scene's chunks (the thesis's validation)."
+    target = pred['x'] if num_classes == 2 else pred['y']
+    return {f'chunk_{n}': float(v) for n, v in confusion_metrics(confusion_matrix(pred['classes'], target, num_classes)).items()}
+
+def mesh_scores(mesh: Mesh, gt_mesh: Mesh, protocols=('vertices',)) -> dict:
+    "`mesh_<metric>` by the first of `protocols` (`metrics.mesh_metrics`), `mesh_<metric>_<protocol>` by the others."
+    out = {}
+    for i, p in enumerate(protocols):
+        m = mesh_metrics(mesh, gt_mesh, protocol=p)
+        out.update({f'mesh_{n}' + ('' if i == 0 else f'_{p}'): float(m[n]) for n in MESH_KEYS})
     return out
 
-def vertex_miou(pred, gt, classes=SCANNET20_IDS) -> tuple[float, dict]:
-    "Mean IoU over the `classes` present in the ground-truth vertex labels `gt`, and the per-class IoU."
-    pred, gt = np.asarray(pred), np.asarray(gt)
-    ious = {}
-    for c in classes:
-        g, p = gt == c, pred == c
-        if not g.any(): continue
-        ious[int(c)] = float((g & p).sum() / (g | p).sum())
-    return (float(np.mean(list(ious.values()))) if ious else float('nan')), ious
+def label_scores(classes, grid_to_world, gt_labelled: Mesh, gt: str = 'thesis') -> tuple[np.ndarray, float]:
+    """The confusion [GT vertex class, predicted class moved onto it] of one scene and its mIoU, by the rule of the ground
+    truth `gt`: 'thesis' (41 classes, `thesis_iou`) or 'scannet' (`scannet_confusion`, `scannet_iou`)."""
+    if gt == 'thesis':
+        pm = thesis_label_mesh(classes, grid_to_world)
+        conf = confusion_matrix(nearest_labels(gt_labelled.vertices, pm.vertices, pm.labels),
+                                np.maximum(gt_labelled.labels, 0), 41)          # the thesis sets negative GT labels to 0
+        return conf, thesis_iou(conf)[1]
+    conf = scannet_confusion(transfer_to_vertices(gt_labelled.vertices, classes > 0, classes, grid_to_world), gt_labelled.labels)
+    return conf, scannet_iou(conf)[1]
 
-# %% ../../nbs/53_infer3d.ipynb #1b1cea75
-def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None) -> dict:
-    "Reassemble one scene's chunk predictions, write its mesh and voxels to `out_dir/<scene>/`, and score it."
+# %% ../../nbs/53_infer3d.ipynb #e2d4818e
+THESIS_DEPTH_SIZE = (328, 256)                                              # (width, height): evaluate_reconstruction.py
+THESIS_DEPTH_K = make_intrinsic(308.7996, 309.4712, 163.5631, 127.5659)     # its fixed intrinsics at that size
+
+def scene_frames(scene_dir) -> list[tuple[Path, Path]]:
+    "(depth PNG, pose) of every frame of a scene folder in ScanNet's 2D layout (`pose/N.txt`, `depth/N.png`), in frame order."
+    pose_dir = Path(scene_dir)/'pose'
+    poses = sorted((p for p in pose_dir.glob('*.txt') if p.stem.isdigit()), key=lambda p: int(p.stem)) if pose_dir.is_dir() else []
+    return [(Path(scene_dir)/'depth'/f'{p.stem}.png', p) for p in poses]
+
+def depth_intrinsics(scene_dir, rule: str = 'thesis', size=THESIS_DEPTH_SIZE) -> np.ndarray:
+    "(3, 3) intrinsics of the depth evaluation: 'thesis' (its fixed ones) or 'scene' (the scene's depth camera, resized and cropped to `size`)."
+    if rule == 'thesis': return THESIS_DEPTH_K.copy()
+    if rule != 'scene': raise ThesisReconError(f"depth intrinsics must be 'thesis' or 'scene', got {rule!r}")
+    frames = scene_frames(scene_dir)
+    if not frames: raise ThesisReconError(f'{scene_dir}: no frames (pose/*.txt) to take the depth size from')
+    H, W = read_png16(frames[0][0]).shape
+    return resize_crop_intrinsics(read_matrix_txt(Path(scene_dir)/'intrinsic'/'intrinsic_depth.txt')[:3, :3], (W, H), size)
+
+def _nanmean(values) -> float:
+    values = np.asarray(values, np.float64)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float('nan')
+
+def scene_depth_metrics(mesh: Mesh, frames, K=THESIS_DEPTH_K, size=THESIS_DEPTH_SIZE, device: str = 'cpu') -> dict:
+    """`metrics.depth_metrics` of `mesh` rendered at `size` (w, h) with `K` from each of `frames` ((depth PNG, pose) pairs)
+    against the frame's depth (millimetres) resized by `resize_crop_image`, NaN-averaged over the frames; frames with a
+    non-finite pose are skipped, as the thesis. `n_frames`: how many counted."""
+    bvh = mesh_bvh(mesh) if len(mesh.faces) else None
+    rows = []
+    for depth_path, pose_path in frames:
+        pose = read_matrix_txt(pose_path)
+        if not np.isfinite(pose).all(): continue
+        gt = resize_crop_image(read_png16(depth_path), size).astype(np.float32) / 1000.0
+        pred = render_mesh(mesh, pose, K, size[0], size[1], bvh=bvh, device=device)['depth'] if bvh is not None else np.zeros_like(gt)
+        rows.append(depth_metrics(pred, gt))
+    return {**{k: _nanmean([r[k] for r in rows]) for k in DEPTH_KEYS}, 'n_frames': len(rows)}
+
+# %% ../../nbs/53_infer3d.ipynb #f2479076
+def write_scene(d, mesh: Mesh, grids: dict, num_classes: int, gt_mesh: Mesh | None = None):
+    "`mesh.ply`, `gt_mesh.ply` (if given), `voxels.ply` (occupied voxel centres, coloured and labelled) and `prediction.npz` in folder `d`."
+    d = Path(d); d.mkdir(parents=True, exist_ok=True)
+    write_ply(d/'mesh.ply', mesh)
+    if gt_mesh is not None: write_ply(d/'gt_mesh.ply', gt_mesh)
+    cl = grids['classes']
+    write_ply(d/'voxels.ply', labelled_voxels(cl > 0, cl if num_classes > 2 else (cl > 0), grids['grid_to_world']))
+    with atomic_path(d/'prediction.npz') as tmp:
+        with open(tmp, 'wb') as f:
+            np.savez_compressed(f, classes=cl, occupied=grids['occupied'].astype(np.float32), labels=grids['labels'],
+                                grid_to_world=grids['grid_to_world'], gt_x=grids['gt_x'], gt_y=grids['gt_y'])
+
+def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None, gt: str = 'thesis', protocols=('vertices',),
+                   depth: bool = True, depth_rule: str = 'thesis', device: str = 'cpu') -> tuple[dict, np.ndarray | None]:
+    """Reassemble one scene's chunk predictions, mesh them, score them against the ground truth `gt` (chunks, mesh by
+    `protocols`, labels, and with `depth` the thesis's depth evaluation of its frames), write the files to
+    `out_dir/<scene>/`. Returns the metrics and the scene's label confusion (None for reconstruction)."""
     k = cfg.model_3d.num_classes
-    target = pred['x'].astype(np.int64) if k == 2 else pred['y'].astype(np.int64)
-    pl = np.where(pred['occupied'] > 0.5, pred['labels'] if k > 2 else 1, 0)
-    metrics = {f'chunk_{n}': float(v) for n, v in confusion_metrics(confusion_matrix(torch.from_numpy(pl), torch.from_numpy(target), k)).items()}
-    off, G = chunk_offsets(pred['world_to_grid'], cfg.voxel_size)
-    g2w = np.linalg.inv(G)
-    prob = assemble(pred['occupied'], off, 0.0)
-    occupied = prob > 0.5
-    labels = assemble(pred['labels'], off, 0)
-    mesh = occupancy_mesh(prob, g2w)
-    scene_dir = Path(cfg.root)/scene
-    gt_path = scene_dir/f'{scene}_vh_clean_2.ply'
-    if gt_path.is_file():
-        gt = read_ply(gt_path)
-        mm = mesh_metrics(mesh, gt, threshold=0.05, down_sample=0.02)
-        metrics.update({f'mesh_{n}': float(mm[n]) for n in ('acc', 'comp', 'precision', 'recall', 'fscore')})
-    lab_path = scene_dir/f'{scene}_vh_clean_2.labels.ply'
-    if k > 2 and lab_path.is_file():
-        lm = read_ply(lab_path)
-        if lm.labels is not None:
-            metrics['mesh_miou20'] = vertex_miou(transfer_to_vertices(lm.vertices, occupied, labels, g2w), lm.labels)[0]
-    metrics['n_chunks'] = int(len(off)); metrics['occupied_voxels'] = int(occupied.sum())
-    if out_dir is not None:
-        d = Path(out_dir)/scene; d.mkdir(parents=True, exist_ok=True)
-        write_ply(d/'mesh.ply', mesh)
-        write_ply(d/'voxels.ply', labelled_voxels(occupied, labels if k > 2 else np.ones_like(labels), g2w))
-        with atomic_path(d/'prediction.npz') as tmp:
-            with open(tmp, 'wb') as f: np.savez_compressed(f, occupied=prob.astype(np.float32), labels=labels, grid_to_world=g2w,
-                                                           gt_x=assemble(pred['x'], off, -100), gt_y=assemble(pred['y'], off, -100))
-    return metrics
+    grids = scene_grids(pred, cfg.voxel_size)
+    g2w, classes = grids['grid_to_world'], grids['classes']
+    metrics = chunk_metrics(pred, k)
+    mesh = thesis_mesh(classes > 0, g2w)
+    gt_surface, gt_labelled = ground_truth_meshes(scene, grids, cfg.root, gt, labels=k > 2)
+    if gt_surface is not None and len(gt_surface.vertices): metrics.update(mesh_scores(mesh, gt_surface, protocols))
+    conf = None
+    if gt_labelled is not None and len(gt_labelled.vertices): conf, metrics['mesh_miou'] = label_scores(classes, g2w, gt_labelled, gt)
+    frames = scene_frames(Path(cfg.root)/scene) if depth else []
+    if frames:
+        dm = scene_depth_metrics(mesh, frames, depth_intrinsics(Path(cfg.root)/scene, depth_rule), device=device)
+        metrics.update({f'depth_{n}': v for n, v in dm.items()})
+    elif depth: warn_data(f'{Path(cfg.root)/scene}: no frames (pose/*.txt): no depth metrics')
+    metrics['n_chunks'] = int(grids['n_chunks']); metrics['occupied_voxels'] = int((classes > 0).sum())
+    if out_dir is not None: write_scene(Path(out_dir)/scene, mesh, grids, k, gt_surface if gt == 'thesis' else None)
+    return metrics, conf
 
-# %% ../../nbs/53_infer3d.ipynb #cb3329e8
+# %% ../../nbs/53_infer3d.ipynb #c895c482
 def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
     """The model of `cfg` with the weights of `inference_checkpoint(cfg, checkpoint)`: a `train-3d` checkpoint, or an
     original's SurfaceNet imported by `import-weights thesis-surfacenet` (its 2D network from `model_2d.load_path_2d`)."""
@@ -157,17 +251,43 @@ def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
     load_3d_weights(model, inference_checkpoint(cfg, checkpoint))
     return model.to(device).eval()
 
-def metrics_rows_table(rows: dict, keys) -> str:
-    "A plain-text table: a row per scene (and the mean), a column per metric key."
-    w = max([len(n) for n in rows] + [5])
-    lines = [f'{"scene":<{w}}  ' + '  '.join(f'{k:>14}' for k in keys)]
-    for n, r in rows.items(): lines.append(f'{n:<{w}}  ' + '  '.join(f'{r.get(k, float("nan")):>14.4f}' for k in keys))
-    return '\n'.join(lines)
+def evaluation_note(gt: str = 'thesis', protocols=('vertices',), depth_rule: str = 'thesis') -> str:
+    "One line saying what the mesh, label and depth metrics were measured against and how."
+    truth = {'thesis': "the thesis's GT scenes (the GT chunks meshed like the predictions)",
+             'scannet': "ScanNet's <scene>_vh_clean_2.ply (labels: the benchmark's 20-class rule)"}[gt]
+    proto = {'vertices': "'vertices' (NeuralRecon's and the thesis's: mesh vertices, Open3D's 2 cm voxel down-sampling)",
+             'surface': "'surface' (ours: faces sampled by area, 2 cm voxel down-sampling)"}
+    depth = 'the thesis fixed intrinsics' if depth_rule == 'thesis' else "each scene's depth intrinsics"
+    return (f'Ground truth: {truth}. Mesh metrics at 5 cm by protocol {proto[protocols[0]]}'
+            + ''.join(f'; _{p} columns by {proto[p]}' for p in protocols[1:])
+            + f'. Depth: rendered at 328x256 with {depth}, averaged over frames.')
+
+def summary_row(rows: dict, confusions: list, gt: str = 'thesis') -> dict:
+    "The mean of each metric over the scenes, except `mesh_miou`: from the confusion summed over all scenes (the thesis's one confusion)."
+    keys = sorted({k for r in rows.values() for k in r if k not in ('n_chunks', 'occupied_voxels')})
+    out = {k: _nanmean([r[k] for r in rows.values() if k in r]) for k in keys}
+    if confusions: out['mesh_miou'] = (thesis_iou if gt == 'thesis' else scannet_iou)(sum(confusions))[1]
+    return out
+
+def write_metrics(out, rows: dict, info: dict):
+    "`metrics.json`, `metrics.csv` (a row per scene and the summary) and `evaluation.json` (`info`) in folder `out`."
+    keys = sorted({k for r in rows.values() for k in r})
+    with atomic_path(out/'metrics.json') as tmp: Path(tmp).write_text(json.dumps(rows, indent=1))
+    with atomic_path(out/'metrics.csv') as tmp:
+        with open(tmp, 'w', newline='') as f:
+            w = csv.writer(f); w.writerow(['scene', *keys])
+            for n, r in rows.items(): w.writerow([n, *[r.get(k, '') for k in keys]])
+    with atomic_path(out/'evaluation.json') as tmp: Path(tmp).write_text(json.dumps(info, indent=1))
 
 def infer_3d(cfg: Train3DConfig | str | Path, scenes='val', out_dir=None, checkpoint=None, device: str = 'auto',
-             progress: bool = True) -> dict:
-    "Predict and evaluate the `scenes` ('val': all of the val file, or a list of names); returns {scene: metrics, 'mean': ...}."
+             progress: bool = True, gt: str = 'thesis', protocols=('vertices',), depth: bool = True,
+             depth_rule: str = 'thesis') -> dict:
+    """Predict and evaluate the `scenes` ('val': all of the val file, or a list of names) against the ground truth `gt`;
+    returns {scene: metrics, 'mean': the summary (`summary_row`)} and writes them (`write_metrics`)."""
     cfg = cfg if isinstance(cfg, Train3DConfig) else load_3d_config(cfg)
+    if gt not in GROUND_TRUTHS: raise ThesisReconError(f"ground truth must be one of {', '.join(GROUND_TRUTHS)}, got {gt!r}")
+    bad = [p for p in protocols if p not in MESH_PROTOCOLS]
+    if bad or not protocols: raise ThesisReconError(f"protocols must be among {', '.join(MESH_PROTOCOLS)}, got {', '.join(bad) or 'none'}")
     dev = resolve_device(device)
     ds = open_chunks(cfg, cfg.val_file)
     index = scene_chunk_index(ds)
@@ -177,24 +297,24 @@ def infer_3d(cfg: Train3DConfig | str | Path, scenes='val', out_dir=None, checkp
     model = load_model_for_inference(cfg, checkpoint, dev)
     out = Path(out_dir) if out_dir is not None else Path(cfg.out_dir)/'infer'
     out.mkdir(parents=True, exist_ok=True)
-    rows = {}
+    render_device = 'cuda' if dev.type == 'cuda' and gpu_count('array') else 'cpu'
+    rows, confusions = {}, []
     for s in tqdm(names, desc='scenes', disable=not progress):
-        rows[s] = evaluate_scene(s, predict_chunks(model, ds, index[s], dev, cfg.batch_size), cfg, out)
-    keys = sorted({k for r in rows.values() for k in r if k not in ('n_chunks', 'occupied_voxels')})
-    rows['mean'] = {k: float(np.nanmean([r[k] for r in rows.values() if k in r])) for k in keys}
-    with atomic_path(out/'metrics.json') as tmp: Path(tmp).write_text(json.dumps(rows, indent=1))
-    with atomic_path(out/'metrics.csv') as tmp:
-        with open(tmp, 'w', newline='') as f:
-            w = csv.writer(f); w.writerow(['scene', *keys])
-            for n, r in rows.items(): w.writerow([n, *[r.get(k, '') for k in keys]])
+        rows[s], conf = evaluate_scene(s, predict_chunks(model, ds, index[s], dev, cfg.batch_size), cfg, out, gt, protocols,
+                                       depth, depth_rule, render_device)
+        if conf is not None: confusions.append(conf)
+    rows['mean'] = summary_row(rows, confusions, gt)
+    write_metrics(out, rows, {'ground_truth': gt, 'mesh_protocols': list(protocols), 'depth_intrinsics': depth_rule,
+                              'note': evaluation_note(gt, protocols, depth_rule)})
     return rows
 
 def table_keys(num_classes: int) -> list[str]:
     "The metrics shown in the printed table for a task."
-    if num_classes == 2: return ['chunk_iou', 'chunk_precision', 'chunk_recall', 'chunk_fscore', 'mesh_acc', 'mesh_comp', 'mesh_fscore']
-    return ['chunk_miou', 'chunk_accuracy', 'mesh_miou20', 'mesh_fscore']
+    if num_classes == 2: return ['chunk_iou', 'chunk_fscore', 'mesh_acc', 'mesh_comp', 'mesh_precision', 'mesh_recall',
+                                 'mesh_fscore', 'depth_abs_rel', 'depth_rmse', 'depth_r1', 'depth_complete']
+    return ['chunk_miou', 'chunk_accuracy', 'mesh_miou', 'mesh_fscore']
 
-# %% ../../nbs/53_infer3d.ipynb #dae04384
+# %% ../../nbs/53_infer3d.ipynb #6a05425c
 def scene_figure(prediction_npz, title: str = ''):
     "Matplotlib figure: top view (class of the highest occupied voxel below 85% of the height) and a slice at 1 m, predicted vs ground truth."
     import matplotlib.pyplot as plt
