@@ -86,6 +86,8 @@ def test_demo_synthetic(tmp_path):
     assert files == ['demo.png', 'mesh.html', 'mesh_2cm.ply', 'mesh_4cm.ply', 'metrics.json', 'scan']
     rep = json.loads((tmp_path/'demo'/'metrics.json').read_text())
     assert rep['volumes']['2 cm']['fscore'] > 0.8 and rep['volumes']['4 cm']['fscore'] > 0.8
+    assert rep['protocol'] == rep['volumes']['2 cm']['protocol'] == 'vertices' and 'observes' in rep['ground_truth_rule']
+    assert rep['other_protocols']['surface']['2 cm']['fscore'] > 0.8 and '2 cm, surface' in res.stdout
 
 
 def test_demo_seven_scenes_without_ground_truth(tmp_path):
@@ -96,6 +98,29 @@ def test_demo_seven_scenes_without_ground_truth(tmp_path):
     assert res.returncode == 0, res.stderr
     assert 'no ground-truth mesh' in res.stdout
     assert (tmp_path/'seven'/'mesh_5cm.ply').stat().st_size > 100_000
+    from thesis_recon.mesh import read_ply
+    colors = read_ply(tmp_path/'seven'/'mesh_5cm.ply').colors       # 7-Scenes colour fused as registered, as tsdf-fusion does
+    assert colors is not None and colors.std() > 10
+
+
+def test_demo_colour_of_another_size(tmp_path):
+    from PIL import Image
+    from thesis_recon.core import shared_data
+    seven = shared_data('7scenes-excerpt')
+    if seven is None: pytest.skip('shared/data/7scenes-excerpt not found')
+    scan = tmp_path/'seq'; scan.mkdir()
+    for i in (0, 10, 20):
+        for kind in ('color.jpg', 'depth.png', 'pose.txt'): shutil.copy(Path(seven)/f'frame-{i:06d}.{kind}', scan)
+    Image.open(scan/'frame-000010.color.jpg').resize((320, 240)).save(scan/'frame-000010.color.jpg')
+    res = run('demo', '--scene', scan, '--out', tmp_path/'o', '--voxel_sizes', '0.1', '--no_progress')
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert 'frame 10: colour image 320x240 does not fit the depth image 640x480' in res.stderr
+    assert not (tmp_path/'o').exists() or not any((tmp_path/'o').iterdir())
+    res = run('demo', '--scene', scan, '--out', tmp_path/'depth_only', '--voxel_sizes', '0.1', '--no_progress', '--no_color')
+    assert res.returncode == 0, res.stderr                                  # depth-only fusion never reads the colour
+    from thesis_recon.mesh import read_ply
+    assert read_ply(tmp_path/'depth_only'/'mesh_10cm.ply').colors is None
+    assert json.loads((tmp_path/'depth_only'/'metrics.json').read_text())['color'] is False
 
 
 def test_demo_bad_input(tmp_path):

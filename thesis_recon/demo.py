@@ -12,58 +12,80 @@ from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progres
 from .images import resize_color
 from .mesh import Mesh, read_ply, write_ply
 from .synthetic import make_synthetic_scans
-from .metrics import metrics_table, observed_mask, point_metrics, surface_points, voxel_down_sample
-from .tsdf import fuse_scan, open_scan, shade_mesh
+from .metrics import MESH_PROTOCOLS, format_table, mesh_points, observed_mask, point_metrics
+from .render import mesh_bvh, render_mesh
+from .tsdf import color_like_depth, fuse_scan, open_scan
 
 # %% auto #0
-__all__ = ['score_meshes', 'demo_figure', 'k3d_snapshot', 'ground_truth_mesh', 'demo', 'demo_table', 'demo_main']
+__all__ = ['GROUND_TRUTH_RULE', 'score_meshes', 'figure_frame', 'demo_figure', 'k3d_plot', 'k3d_snapshot', 'ground_truth_mesh',
+           'demo', 'demo_table', 'demo_main']
 
 # %% ../nbs/24_demo.ipynb #eaa0c25f
-def score_meshes(meshes: dict, gt: Mesh, path, threshold: float = 0.05, down_sample: float = 0.02) -> dict:
-    "Metrics of each mesh against the part of `gt` the scan at `path` observes (one pass over its frames)."
-    G = voxel_down_sample(surface_points(gt, down_sample), down_sample)
+GROUND_TRUTH_RULE = 'the ground-truth mesh where the scan observes it (its points within {threshold:g} m of a depth reading)'
+
+def score_meshes(meshes: dict, gt: Mesh, path, threshold: float = 0.05, down_sample: float = 0.02,
+                 protocols=MESH_PROTOCOLS) -> dict:
+    """{protocol: {name: metrics}} of each mesh of `meshes` against the part of `gt` the scan at `path` observes, under
+    each of `protocols` (`metrics.mesh_metrics`' rule; one pass over the frames for all of them)."""
+    G = {p: mesh_points(gt, p, down_sample) for p in protocols}
     views = ((f.depth, f.K, f.pose) for f in open_scan(path) if f.pose_valid)
-    G = G[observed_mask(G, views, tol=threshold)]
-    if len(G) == 0: raise ThesisReconError(f'{path}: the scan observes no part of the ground-truth mesh')
-    return {name: point_metrics(voxel_down_sample(surface_points(m, down_sample), down_sample), G, threshold)
-            for name, m in meshes.items()}
+    seen = np.split(observed_mask(np.concatenate(list(G.values())), views, tol=threshold), np.cumsum([len(g) for g in G.values()])[:-1])
+    G = {p: g[m] for (p, g), m in zip(G.items(), seen)}
+    if any(len(g) == 0 for g in G.values()): raise ThesisReconError(f'{path}: the scan observes no part of the ground-truth mesh')
+    return {p: {name: {**point_metrics(mesh_points(m, p, down_sample), G[p], threshold), 'protocol': p}
+                for name, m in meshes.items()} for p in protocols}
 
 # %% ../nbs/24_demo.ipynb #1dbf5603
-def demo_figure(path, meshes: dict, out_png, candidates: int = 12):
-    "Save a figure: a frame of the scan at `path` beside each mesh of `meshes` rendered from that frame's pose."
-    import matplotlib
-    import matplotlib.pyplot as plt
+def figure_frame(path, candidates: int = 12):
+    "The frame of the scan at `path` (with colour) that sees the most of the room: of `candidates` spread over the scan, the deepest."
     scan = open_scan(path, load_color=True)
     valid = [k for k in range(len(scan)) if scan.pose_valid[k]]
     picks = [valid[int(round(i))] for i in np.linspace(0, len(valid) - 1, min(candidates, len(valid)))]
-    f = max((scan[k] for k in picks), key=lambda fr: np.median(fr.depth))   # the view that sees the most of the room
+    return max((scan[k] for k in picks), key=lambda fr: np.median(fr.depth)), scan.name
+
+def demo_figure(path, meshes: dict, out_png, frame=None):
+    "Save a figure: a frame of the scan at `path` (default: `figure_frame`'s) beside each mesh of `meshes` ray cast from its pose."
+    import matplotlib
+    import matplotlib.pyplot as plt
+    f, name = (frame, Path(path).name) if frame is not None else figure_frame(path)
     H, W = f.depth.shape
     fig, axs = plt.subplots(1, 1 + len(meshes), figsize=(4.2 * (1 + len(meshes)), 3.6))
-    if f.color is not None: axs[0].imshow(f.color if f.color.shape[:2] == (H, W) else resize_color(f.color, (W, H)))
+    if f.color is not None: axs[0].imshow(color_like_depth(f.color, (H, W)))
     else: axs[0].imshow(np.where(f.depth > 0, f.depth, np.nan), cmap='turbo')
-    axs[0].set_title(f'{scan.name}, frame {f.frame_id}')
-    for ax, (name, m) in zip(axs[1:], meshes.items()):
-        ax.imshow(shade_mesh(m, f.K, f.pose, W, H))
-        ax.set_title(f'fused mesh, {name}')
+    axs[0].set_title(f'{name}, frame {f.frame_id}')
+    for ax, (mesh_name, m) in zip(axs[1:], meshes.items()):
+        ax.imshow(render_mesh(m, f.pose, f.K, W, H)['color'])
+        ax.set_title(f'fused mesh, {mesh_name}')
     for a in axs: a.axis('off')
     fig.tight_layout()
     with atomic_path(out_png) as tmp: fig.savefig(tmp, dpi=110)
     if not matplotlib.is_interactive(): plt.close(fig)
     return fig
 
-def k3d_snapshot(mesh: Mesh, out_html, name: str = 'mesh') -> Path:
-    "Write an interactive k3d view of `mesh` (with its colours) as a standalone HTML file."
+# %% ../nbs/24_demo.ipynb #e6a9d7eb
+def k3d_plot(mesh: Mesh, name: str = 'mesh', cam_pose=None, look: float = 2.0):
+    """A k3d plot of `mesh`: vertex colours (light grey without), its normals for smooth lighting; seen from camera-to-world
+    `cam_pose` (looking `look` m ahead) if given, else fitted to the mesh."""
     import k3d
-    plot = k3d.plot(name=name, grid_visible=False, camera_auto_fit=True)
-    kw = {}
+    plot = k3d.plot(name=name, grid_visible=False, camera_auto_fit=cam_pose is None)
+    kw = dict(color=0xD0D0D0)
     if mesh.colors is not None:
         c = mesh.colors.astype(np.uint32)
-        kw['colors'] = (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]
-    plot += k3d.mesh(np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.uint32), name=name, **kw)
-    atomic_write_text(out_html, plot.get_snapshot())
+        kw = dict(colors=(c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2])
+    if mesh.normals is not None: kw['normals'] = np.asarray(mesh.normals, np.float32)
+    plot += k3d.mesh(np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.uint32), name=name,
+                     flat_shading=mesh.normals is None, **kw)
+    if cam_pose is not None:
+        T = np.asarray(cam_pose, np.float64)      # camera axes: x right, y down, z forward
+        plot.camera = [*(T[:3, 3] - 0.3 * T[:3, 2]), *(T[:3, 3] + look * T[:3, 2]), *(-T[:3, 1])]
+    return plot
+
+def k3d_snapshot(mesh: Mesh, out_html, name: str = 'mesh', cam_pose=None, look: float = 2.0) -> Path:
+    "Write `k3d_plot` of `mesh` as a standalone HTML file (k3d's snapshot: no network needed to view it)."
+    atomic_write_text(out_html, k3d_plot(mesh, name, cam_pose, look).get_snapshot())
     return Path(out_html)
 
-# %% ../nbs/24_demo.ipynb #64591b89
+# %% ../nbs/24_demo.ipynb #1e0a7643
 def ground_truth_mesh(path) -> Path | None:
     "ScanNet's mesh for the scan at `path`: `<scene>_vh_clean_2.ply` (or `.labels.ply`) in the folder or beside the `.sens`."
     path = Path(path)
@@ -72,10 +94,17 @@ def ground_truth_mesh(path) -> Path | None:
         if (folder/f'{name}{suffix}').is_file(): return folder/f'{name}{suffix}'
     return None
 
-# %% ../nbs/24_demo.ipynb #b2fb7283
+# %% ../nbs/24_demo.ipynb #e948606c
+def _volume_rows(meshes: dict, vols: dict, scores: dict | None) -> dict:
+    "metrics.json's `volumes`: each mesh's grid and size, and its scores under the first protocol (with its name)."
+    first = next(iter(scores)) if scores else None
+    return {name: dict(voxel_size=vs, dims=list(v.dims), vertices=len(meshes[name].vertices), faces=len(meshes[name].faces),
+                       colored=meshes[name].colors is not None, **(scores[first][name] if scores else {}))
+            for name, (vs, v) in zip(meshes, vols.items())}
+
 def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames: int = 100, noise: bool = True,
          seed: int = 0, width: int = 640, height: int = 480, max_depth: float = 4.0, progress: bool = True,
-         device: str = 'cpu') -> dict:
+         device: str = 'cpu', color: bool = True, threshold: float = 0.05) -> dict:
     "Fuse a scan (synthetic by default) at `voxel_sizes`, write meshes, metrics, a figure and a k3d view to `out`."
     t0 = time.perf_counter()
     out = Path(out)
@@ -87,35 +116,44 @@ def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames
         if not path.exists(): raise ThesisReconError(f'{path}: no such scan (give an exported ScanNet folder, a .sens file '
                                                      'or a 7-Scenes sequence)')
     t_scan = time.perf_counter()
-    vols = fuse_scan(path, voxel_sizes, max_depth, progress=progress, device=device)
+    vols = fuse_scan(path, voxel_sizes, max_depth, color=color, progress=progress, device=device)
     t_fuse = time.perf_counter()
     meshes = {f'{vs * 100:g} cm': v.extract_mesh() for vs, v in vols.items()}
     for name, vs in zip(meshes, vols): write_ply(out/f'mesh_{vs * 100:g}cm.ply', meshes[name])
     gt_path = ground_truth_mesh(path)
-    scores = score_meshes(meshes, read_ply(gt_path), path) if gt_path is not None else None
+    scores = score_meshes(meshes, read_ply(gt_path), path, threshold) if gt_path is not None else None
     t_score = time.perf_counter()
-    finest = meshes[f'{min(voxel_sizes) * 100:g} cm']
-    demo_figure(path, meshes, out/'demo.png')
-    k3d_snapshot(finest, out/'mesh.html', name=f'{path.name} {min(voxel_sizes) * 100:g} cm')
-    volumes = {name: dict(voxel_size=vs, dims=list(v.dims), vertices=len(meshes[name].vertices),
-                          faces=len(meshes[name].faces), **(scores[name] if scores else {}))
-               for name, (vs, v) in zip(meshes, vols.items())}
-    report = dict(scene=str(path), ground_truth=str(gt_path) if scores else None, frames=len(open_scan(path)),
-                  volumes=volumes, seconds=dict(scan=round(t_scan - t0, 2), fusion=round(t_fuse - t_scan, 2),
-                                                meshes_and_scores=round(t_score - t_fuse, 2),
-                                                total=round(time.perf_counter() - t0, 2)))
+    frame, _ = figure_frame(path)
+    demo_figure(path, meshes, out/'demo.png', frame)
+    k3d_snapshot(meshes[f'{min(voxel_sizes) * 100:g} cm'], out/'mesh.html', name=f'{path.name} {min(voxel_sizes) * 100:g} cm',
+                 cam_pose=frame.pose, look=float(np.median(frame.depth[frame.depth > 0])) if (frame.depth > 0).any() else 2.0)
+    report = dict(scene=str(path), frames=len(open_scan(path)), color=color,
+                  ground_truth=str(gt_path) if scores else None,
+                  ground_truth_rule=GROUND_TRUTH_RULE.format(threshold=threshold) if scores else None,
+                  protocol=next(iter(scores)) if scores else None, threshold=threshold if scores else None,
+                  volumes=_volume_rows(meshes, vols, scores),
+                  other_protocols={p: s for p, s in list(scores.items())[1:]} if scores else {},
+                  seconds=dict(scan=round(t_scan - t0, 2), fusion=round(t_fuse - t_scan, 2),
+                               meshes_and_scores=round(t_score - t_fuse, 2), total=round(time.perf_counter() - t0, 2)))
     atomic_write_text(out/'metrics.json', json.dumps(report, indent=1))
     return report
 
+# %% ../nbs/24_demo.ipynb #127974e6
 def demo_table(report: dict) -> str:
-    "The demo's metrics as a printed table (or the mesh sizes when there is no ground truth)."
+    "The demo's metrics as a printed table, a row per mesh and protocol, under a line naming ground truth and protocols."
     vols = report['volumes']
     if report['ground_truth'] is None:
         return 'no ground-truth mesh to score against\n' + '\n'.join(f'{n}: {v["vertices"]} vertices, {v["faces"]} faces'
                                                                      for n, v in vols.items())
-    return metrics_table(vols)
+    rows = {}
+    for name, v in vols.items():
+        rows[f'{name}, {v["protocol"]}'] = v
+        for p, scores in report['other_protocols'].items(): rows[f'{name}, {p}'] = scores[name]
+    head = (f'F-scores at {report["threshold"]:g} m against {report["ground_truth_rule"]}; protocols: vertices = the '
+            "originals' (mesh vertices on Open3D's voxel grid), surface = points spread over the triangles")
+    return head + '\n' + format_table(rows, ['acc', 'comp', 'precision', 'recall', 'fscore'], index='mesh, protocol', digits=4)
 
-# %% ../nbs/24_demo.ipynb #6f5447c1
+# %% ../nbs/24_demo.ipynb #0d6f7655
 def demo_main(argv: list[str] | None = None) -> int:
     "`thesis-recon demo`: fuse a synthetic (or given) scan at 4 and 2 cm and score the meshes."
     p = ArgumentParser(prog='thesis-recon demo', description=(
@@ -132,12 +170,13 @@ def demo_main(argv: list[str] | None = None) -> int:
     p.add_argument('--no_noise', action='store_true', help='synthetic scan without the sensor noise model')
     p.add_argument('--seed', type=int, default=0, help='which synthetic room (default: 0)')
     p.add_argument('--max_depth', type=float, default=4.0, help='depth beyond this many metres is ignored (default: 4.0)')
+    p.add_argument('--no_color', action='store_true', help='fuse depth only (uncoloured meshes; fusion at its depth-only speed)')
     add_progress_arg(p); add_device_arg(p)
     a = p.parse_args(argv)
     if a.frames < 1: p.error('--frames must be at least 1')
     if any(not v > 0 for v in a.voxel_sizes): p.error('--voxel_sizes must be > 0')
     rep = demo(a.out, a.scene, tuple(a.voxel_sizes), a.frames, not a.no_noise, a.seed, a.size[0], a.size[1], a.max_depth,
-               progress=not a.no_progress, device=resolve_device(a.device, 'array'))
+               progress=not a.no_progress, device=resolve_device(a.device, 'array'), color=not a.no_color)
     print(demo_table(rep))
     print(f'{rep["frames"]} frames in {rep["seconds"]["total"]:.1f} s; meshes, metrics.json, demo.png and mesh.html in {a.out}')
     return 0
