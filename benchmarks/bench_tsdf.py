@@ -1,12 +1,13 @@
 """TSDF fusion speed: the 100 frames of the 7-Scenes excerpt at 2 cm (without shared/data, or with
 THESIS_RECON_NO_SHARED=1: a synthetic 640x480 scan with sensor noise; the first line says which).
 
-Prints frames/s for thesis_recon's kernel (block band, and every block), the NumPy reference (on a few frames:
-it is slow) and Open3D's CPU VoxelBlockGrid (its block-sparse TSDF) on the same frames, plus the F-score between our mesh and
-Open3D's. Frames are decoded before timing; only integration is timed. Open3D is optional (pip install open3d;
+Prints frames/s for thesis_recon's kernel (block band, and every block; depth only and with colour, alternating), the
+NumPy reference (on a few frames: it is slow) and Open3D's CPU VoxelBlockGrid (its block-sparse TSDF) on the same frames,
+plus the F-score between our mesh and Open3D's. `--demo` also times `thesis-recon demo` on a synthetic scan (made once)
+with colour and with `--no_color`, alternating: fusion seconds and total seconds of each. Frames are decoded before timing; only integration is timed. Open3D is optional (pip install open3d;
 it needs the system library libusb-1.0-0) and not a dependency of the package.
 
-    python benchmarks/bench_tsdf.py [--frames 100] [--voxel 0.02] [--reference-frames 3]
+    python benchmarks/bench_tsdf.py [--frames 100] [--voxel 0.02] [--reference-frames 3] [--demo]
 """
 import argparse, os, tempfile, time
 import numpy as np
@@ -15,11 +16,39 @@ from thesis_recon.frames import ScanNetScene, SevenScenes
 from thesis_recon.geometry import invert_pose, view_frustum
 from thesis_recon.mesh import Mesh
 from thesis_recon.metrics import mesh_metrics
-from thesis_recon.tsdf import TSDFVolume, integrate_reference, volume_dims
+from thesis_recon.tsdf import TSDFVolume, color_like_depth, integrate_reference, volume_dims
 
 
 def timed(fn):
     t0 = time.perf_counter(); out = fn(); return out, time.perf_counter() - t0
+
+
+def colour_cost(frames, colors, bnds, a) -> tuple[float, float]:
+    "Best seconds of fusing `frames` depth only and with `colors` (the two alternate, `a.repeats` times each)."
+    def run(color):
+        v = TSDFVolume(bnds, a.voxel, a.margin, color=color)
+        for f, c in zip(frames, colors): v.integrate(f.depth, f.K, f.pose, color=c if color else None)
+    best = {False: 1e9, True: 1e9}
+    for _ in range(a.repeats):
+        for color in (False, True): best[color] = min(best[color], timed(lambda: run(color))[1])
+    return best[False], best[True]
+
+
+def demo_colour_cost(repeats: int) -> None:
+    "Print the demo's fusion and total seconds with colour and with --no_color, alternating, on one synthetic scan."
+    from thesis_recon.demo import demo
+    from thesis_recon.synthetic import make_synthetic_scans
+    with tempfile.TemporaryDirectory() as tmp:
+        scan = make_synthetic_scans(f'{tmp}/scan', n_frames=100, noise=True, progress=False)[0]
+        runs = {True: [], False: []}
+        for k in range(repeats):
+            for color in (True, False):
+                rep = demo(f'{tmp}/out_{color}_{k}', scene=scan, progress=False, color=color)
+                runs[color].append(rep['seconds'])
+    for color in (True, False):
+        fus, tot = min(r['fusion'] for r in runs[color]), min(r['total'] for r in runs[color])
+        print(f'demo (100 frames 640x480, 4 + 2 cm), {"with colour" if color else "--no_color  "}: fusion {fus:.2f} s, '
+              f'total {tot:.2f} s (best of {repeats}; the scan made beforehand)')
 
 
 def main():
@@ -31,13 +60,14 @@ def main():
     ap.add_argument('--o3d-block', type=int, default=8, help="Open3D's block resolution (voxels a side)")
     ap.add_argument('--o3d-block-count', type=int, default=40000)
     ap.add_argument('--repeats', type=int, default=3, help='timed runs of ours and of Open3D, alternating; the best counts')
+    ap.add_argument('--demo', action='store_true', help='also time the demo with colour and with --no_color')
     a = ap.parse_args()
     folder = shared_data('7scenes-excerpt')
     if folder is not None: scene, data = SevenScenes(folder), f'the 7-Scenes excerpt ({folder})'
     else:
         from thesis_recon.synthetic import make_synthetic_scans
         path = make_synthetic_scans(tempfile.mkdtemp(), n_frames=a.frames, noise=True, progress=False)[0]
-        scene = ScanNetScene(path, load_color=False, load_label=False)
+        scene = ScanNetScene(path, load_label=False)
         data = 'a synthetic scan with sensor noise (shared/data/7scenes-excerpt not found)'
     print(f'data: {data}')
     frames = [scene[i] for i in range(min(a.frames, len(scene)))]
@@ -48,6 +78,10 @@ def main():
           f'grid {"x".join(map(str, volume_dims(bnds, a.voxel)))}, cores {len(os.sched_getaffinity(0))}')
 
     rows = {}
+    colors = [color_like_depth(f.color, f.depth.shape, resize=not isinstance(scene, SevenScenes)) for f in frames]
+    depth_only, with_colour = colour_cost(frames, colors, bnds, a)
+    rows['thesis_recon (band blocks), depth only'] = len(frames) / depth_only
+    rows['thesis_recon (band blocks), with colour'] = len(frames) / with_colour
     vol = TSDFVolume(bnds, a.voxel, a.margin)
     vol.integrate(frames[0].depth, frames[0].K, frames[0].pose)       # compile / load the kernel outside the timing
     def run_ours():
@@ -110,6 +144,8 @@ def main():
             m = mesh_metrics(mine, theirs)
             print(f'ours vs Open3D, {name}: F-score {m["fscore"]:.4f} (precision {m["precision"]:.4f}, '
                   f'recall {m["recall"]:.4f}, acc {m["acc"]:.4f} m, comp {m["comp"]:.4f} m)')
+    print(f'colour costs {with_colour / depth_only - 1:+.0%} of the depth-only fusion time')
+    if a.demo: demo_colour_cost(a.repeats)
 
 
 if __name__ == '__main__':
