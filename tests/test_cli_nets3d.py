@@ -114,8 +114,8 @@ def test_one_device_and_progress_option_old_spelling_kept(capsys):
 REL_OUT = '''
 import dataclasses, json
 from pathlib import Path
-from thesis_recon.nets3d.experiments import BUDGETS, experiment_data, row_config, run_row
-b = dataclasses.replace(BUDGETS['tiny'], scenes=2, frames=12, chunks_per_scene=4, steps_3d=2)   # (prepare-thesis-data's path)
+from thesis_recon.experiments.thesis import BUDGETS, experiment_data, row_config, run_row
+b = dataclasses.replace(BUDGETS['tiny'].thesis, scenes=2, frames=12, chunks_per_scene=4, steps_3d=2, quick_data=False)   # (prepare-thesis-data's path)
 out = Path('experiments')/'tiny'                 # relative, as the README's --out experiments
 data = experiment_data(out, b, progress=False)
 row = run_row('recon_rgb', row_config('recon_rgb', out, data, b), out, 'cpu', False)
@@ -141,8 +141,8 @@ def test_experiment_row_with_a_relative_out_from_another_folder(tmp_path):
 def test_experiment_says_a_line_per_stage(tmp_path, monkeypatch, capsys):
     """The experiment's flow with its stages stubbed: a line as each stage starts and ends (rows numbered, metrics rounded),
     the segmentation experiment's reconstruction row counted, the table from the rows; the command prints the data note."""
-    import thesis_recon.nets3d.experiments as E
-    from thesis_recon.nets3d.cli import experiment_main
+    import thesis_recon.experiments.thesis as E
+    from thesis_recon.experiments.cli import experiment_main
     ran = []
     monkeypatch.setattr(E, 'experiment_data', lambda out, b, data_path, progress: {k: out/k for k in ('root', 'train', 'val')})
     monkeypatch.setattr(E, 'train_2d_net', lambda arch, *a: ran.append(arch) or tmp_path/f'{arch}.tar')
@@ -151,15 +151,16 @@ def test_experiment_says_a_line_per_stage(tmp_path, monkeypatch, capsys):
         ran.append(name)
         k = cfg['model_3d']['num_classes']
         val = {'iou': 0.41234, 'fscore': 0.5, 'precision': 0.4, 'recall': 0.6} if k == 2 else {'miou': 0.3, 'miou_all': 0.2}
-        return {'name': name, 'steps': 60, 'val': val, 'scenes': {}, 'checkpoint': str(tmp_path/f'{name}.tar')}
+        scenes = {'mesh_fscore': 0.25} if k == 2 else {'mesh_miou': 0.35}
+        return {'name': name, 'steps': 60, 'val': val, 'scenes': scenes, 'checkpoint': str(tmp_path/f'{name}.tar')}
     monkeypatch.setattr(E, 'run_row', run_row)
     (tmp_path/'o'/'tiny'/'rows').mkdir(parents=True); (tmp_path/'o'/'tiny'/'rows'/'seg_scratch.json').write_text('{}')
     assert experiment_main(['segmentation', '--out', str(tmp_path/'o'), '--device', 'cpu', '--no_progress']) == 0
     out = capsys.readouterr().out
     assert ran == ['deeplabv3', 'recon_deeplab', 'seg_scratch', 'seg_finetuned']
     for line in ('row 1/3 recon_deeplab: training (60 steps)', '  recon_deeplab: 60 steps, 0 s; val iou 0.412, fscore 0.500',
-                 'row 3/3 seg_finetuned: training', 'row 2/3 seg_scratch: kept from an earlier run', '  seg_scratch: 60 steps, 0 s; val miou 0.300, miou_all 0.200',
-                 '2D network deeplabv3: training (30 steps)', 'SYNTHETIC scans (not ScanNet)', '| fine-tuned from reconstruction | 0.300 |'):
+                 'row 3/3 seg_finetuned: training', 'row 2/3 seg_scratch: kept from an earlier run', '  seg_scratch: 60 steps, 0 s; val miou 0.300, miou_all 0.200; mesh_miou 0.350',
+                 '2D network deeplabv3: training (30 steps)', 'SYNTHETIC scans (not ScanNet)', '| fine-tuned from reconstruction | 0.350 | 0.300 | 0.200 | 0.647 |', 'the thesis\'s GT scenes'):
         assert line in out, (line, out)
     assert (tmp_path/'o'/'tiny'/'segmentation.md').is_file()
 

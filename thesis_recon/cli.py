@@ -30,7 +30,7 @@ COMMANDS = {
     'predict-2d': ('thesis_recon.seg2d.cli:predict_2d_main', 'colourised label maps for images'),
     'train-3d': ('thesis_recon.nets3d.cli:train_3d_main', '3D reconstruction or segmentation from back-projected chunks'),
     'infer-3d': ('thesis_recon.nets3d.cli:infer_3d_main', 'predict whole scenes from their chunks, write meshes, evaluate'),
-    'experiment': ('thesis_recon.nets3d.cli:experiment_main', "the thesis's reconstruction and segmentation experiments"),
+    'experiment': ('thesis_recon.experiments.cli:experiment_main', "the thesis's reconstruction and segmentation experiments"),
     'svr-data': ('thesis_recon.svr.cli:svr_data_main', 'single-view training data: views, target TSDF and classes, loss maps'),
     'train-svr-decoder': ('thesis_recon.svr.cli:train_svr_decoder_main', 'train the implicit TSDF + class decoder'),
     'compress-scenes': ('thesis_recon.svr.cli:compress_scenes_main', 'compress target scenes into latent grids'),

@@ -12,11 +12,9 @@ from ..config import parse_sets
 from ..metrics import format_table
 from ..train_args import add_train_args
 from .config import check_run_files, inference_checkpoint, load_3d_config, run_config_path
-from .experiments import (BUDGETS, NETS_2D, ROWS_3D, check_data_path, check_weights, data_note,
-                                             markdown_table, run_experiment)
 
 # %% auto #0
-__all__ = ['train_3d_main', 'infer_3d_main', 'experiment_main']
+__all__ = ['train_3d_main', 'infer_3d_main']
 
 # %% ../../nbs/56_nets3d_cli.ipynb #4354ff10
 def _progress_args(p: argparse.ArgumentParser):
@@ -108,46 +106,4 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
     print(infer3d.evaluation_note(a.ground_truth, (a.protocol,), a.depth_intrinsics))
     print(format_table(rows, infer3d.table_keys(cfg.model_3d.num_classes), index='scene', digits=4))
     print(f'-> {Path(a.out) if a.out else Path(cfg.out_dir)/"infer"}')
-    return 0
-
-# %% ../../nbs/56_nets3d_cli.ipynb #f2b377e8
-def experiment_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon experiment {reconstruction,segmentation} [--data_path DIR] [--budget tiny|small|full] [--out DIR] [--device ...]`."
-    p = ArgumentParser(prog='thesis-recon experiment',
-                       description="Run one of the thesis's experiments end to end and print its table beside the "
-                                   "published values: 'reconstruction' trains 3D reconstruction from RGB, ENet features "
-                                   "and DeepLabv3 features; 'segmentation' trains 3D segmentation from scratch and "
-                                   "fine-tuned from the reconstruction network. Builds its data (synthetic scans, "
-                                   "occupancy grids, chunks) and 2D networks first, and prints a line as each stage starts "
-                                   "and ends. Writes OUT/BUDGET/<kind>.md, .csv, .png; finished rows are kept in "
-                                   "OUT/BUDGET/rows and not retrained on a rerun.")
-    p.add_argument('kind', choices=['reconstruction', 'segmentation'], help='which experiment')
-    p.add_argument('--data_path', default=None, metavar='DIR',
-                   help='a folder made by thesis-recon prepare-thesis-data (e.g. from ScanNet); default: synthetic scans made in OUT/BUDGET/data')
-    p.add_argument('--budget', choices=list(BUDGETS), default='tiny',
-                   help="tiny: ~10 min on 2 CPU cores; small: a GPU, minutes; full: the thesis's epochs (default: tiny)")
-    p.add_argument('--out', default='experiments', metavar='DIR',
-                   help="output folder; a budget's runs go to OUT/BUDGET, shared by both experiments (default: experiments/)")
-    add_device_arg(p)
-    p.add_argument('--weights', action='append', default=[], metavar='NAME=FILE',
-                   help=f"use FILE instead of training NAME ({', '.join(NETS_2D + ROWS_3D)}): a checkpoint of ours or an original's "
-                        "imported by import-weights; a 3D row given weights is evaluated only; repeatable")
-    _progress_args(p)
-    a = p.parse_args(argv)
-    weights = {}
-    for item in a.weights:
-        name, sep, path = item.partition('=')
-        if not sep or not path: raise ThesisReconError(f'--weights {item}: expected NAME=FILE')
-        weights[name] = path
-    check_weights(weights)
-    if a.data_path is not None: check_data_path(a.data_path)
-    resolve_device(a.device, 'torch')   # a GPU asked for and absent: one line before the data is made
-    out = Path(a.out)/a.budget          # both experiments of a budget share its data, 2D networks and rows
-    recs, recs_2d = run_experiment(a.kind, out, a.budget, a.data_path, a.device, not a.no_progress, weights)
-    print()
-    print(data_note(a.budget, a.data_path))
-    print(markdown_table(recs))
-    print('\nThe 2D networks (val frames, 20-class mIoU):')
-    print(markdown_table(recs_2d))
-    print(f'-> {out}/{a.kind}.md, .csv, .png')
     return 0
