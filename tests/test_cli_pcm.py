@@ -45,7 +45,7 @@ def test_help(capsys):
 def test_pcm_data_reads_every_native_layout(sources, tmp_path, capsys):
     out = tmp_path/'pcm'
     assert cli(['pcm-data', '-ss', sources/'scannet', '-sk', sources/'kenburns', '-st', sources/'taskonomy', '-ns', '2,2,1',
-                 '--synthetic', '2', '--width', '32', '--height', '24', '--out', out, '--quiet']) == 0
+                 '--synthetic', '2', '--width', '32', '--height', '24', '--out', out, '--no_progress']) == 0
     assert 'wrote 7 depth maps' in capsys.readouterr().out
     names = sorted(p.stem for p in (out/'depths').iterdir())
     assert names == ['kenburns_000000', 'kenburns_000001', 'scannet_000000', 'scannet_000001', 'synthetic_000000',
@@ -64,7 +64,7 @@ def test_pcm_data_bad_input(sources, tmp_path, capsys):
     good = info.read_text()
     info.write_text(json.dumps({'resolution': 32}))
     try:
-        assert cli(['pcm-data', '-st', sources/'taskonomy', '--out', tmp_path/'x', '--quiet']) == 2
+        assert cli(['pcm-data', '-st', sources/'taskonomy', '--out', tmp_path/'x', '--no_progress']) == 2
         err = capsys.readouterr().err.strip()
         assert err.count('\n') == 0 and 'point_1_view_2_domain_point_info.json: no field of view' in err
     finally: info.write_text(good)
@@ -72,7 +72,7 @@ def test_pcm_data_bad_input(sources, tmp_path, capsys):
     kb = tmp_path/'kb'
     write_exr_depth(kb/'depths'/'s'/'v.exr', np.ones((8, 8), np.float32), channel='G')
     (kb/'rgb'/'s').mkdir(parents=True); (kb/'rgb'/'s'/'v.json').write_text('{"fltFov": 50}')
-    assert cli(['pcm-data', '-sk', kb, '--out', tmp_path/'y', '--quiet']) == 2
+    assert cli(['pcm-data', '-sk', kb, '--out', tmp_path/'y', '--no_progress']) == 2
     assert 'v.exr: no depth channel' in capsys.readouterr().err
 
 
@@ -80,11 +80,11 @@ def test_pcm_data_bad_input(sources, tmp_path, capsys):
 def models(tmp_path_factory):
     "A shift and a focal model trained for two steps through `train-pcm` (wiring, not learning: 83_pcm_train shows that)."
     root = tmp_path_factory.mktemp('pcm_models')
-    assert cli(['pcm-data', '--synthetic', '8', '--width', '32', '--height', '24', '--out', root/'data', '--quiet']) == 0
+    assert cli(['pcm-data', '--synthetic', '8', '--width', '32', '--height', '24', '--out', root/'data', '--no_progress']) == 0
     for target in ('0', '2'):
         assert cli(['train-pcm', '--data', root/'data', '--out', root/'models', '--targets', target, '--widths', '8,8,8,8',
                      '--voxel_size', '0.1', '--max_points', '128', '--max_steps', '2', '--train_split', '0.75',
-                     '--learning_rate_decay', '0.5', '--device', 'cpu', '--quiet']) == 0
+                     '--learning_rate_decay', '0.5', '--device', 'cpu', '--no_progress']) == 0
     return root/'models'
 
 
@@ -288,10 +288,10 @@ def test_train_pcm_config(tmp_path, capsys):
 
 def test_train_pcm_both_models_from_the_shipped_configs(tmp_path, capsys):
     "The README's chain: pcm-data, train-pcm --config pcm_shift and pcm_focal into one folder, reconstruct-depth from it."
-    assert cli(['pcm-data', '--synthetic', '6', '--width', '32', '--height', '24', '--out', tmp_path/'data', '--quiet']) == 0
+    assert cli(['pcm-data', '--synthetic', '6', '--width', '32', '--height', '24', '--out', tmp_path/'data', '--no_progress']) == 0
     for name in ('pcm_shift', 'pcm_focal'):
         assert cli(['train-pcm', '--config', name, '--data', tmp_path/'data', '--out', tmp_path/'pcm', '--widths', '8,8,8,8',
-                    '--max_steps', '1', '--batch_size', '2', '--train_split', '0.5', '--device', 'cpu', '--quiet']) == 0
+                    '--max_steps', '1', '--batch_size', '2', '--train_split', '0.5', '--device', 'cpu', '--no_progress']) == 0
     assert (tmp_path/'pcm'/'shift.tar').is_file() and (tmp_path/'pcm'/'focal.tar').is_file()
     np.save(tmp_path/'d.npy', np.linspace(1, 3, 24 * 32, dtype=np.float32).reshape(24, 32))
     rc = cli(['reconstruct-depth', tmp_path/'d.npy', '--models', tmp_path/'pcm', '--out', tmp_path/'c.ply', '--device', 'cpu'])

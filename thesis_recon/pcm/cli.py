@@ -5,16 +5,17 @@ so that `--help` and a bad argument answer at once."""
 
 # %% ../../nbs/86_pcm_cli.ipynb #3235db51
 from __future__ import annotations
-import argparse
+import argparse, json, zipfile
 from pathlib import Path
 from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, resolve_device
 from ..config import parse_sets
 from ..train_args import add_train_args
 from .config import (LERES_MAX_POINTS, SYNTHETIC_FOV, TARGETS, PCMTrainConfig, check_pcm_data_sizes,
-                                     load_pcm_config)
+                                     load_pcm_config, validation_line)
 
 # %% auto #0
-__all__ = ['pcm_data_main', 'train_pcm_parser', 'pcm_config_from_args', 'train_pcm_main', 'reconstruct_depth_main']
+__all__ = ['pcm_data_main', 'train_pcm_parser', 'pcm_config_from_args', 'train_pcm_main', 'reconstruct_depth_parser',
+           'depth_unit', 'reconstruct_depth_main']
 
 # %% ../../nbs/86_pcm_cli.ipynb #42db53ee
 def _counts(text: str):
@@ -128,39 +129,63 @@ def train_pcm_main(argv: list[str] | None = None) -> int:
     name = cfg.model_name or TARGETS[cfg.target]
     best = 'none (no validation ran)' if res.best_metric is None else f'{res.best_metric:.4f}'
     print(f'{Path(cfg.out)/(name + ".tar")}: best validation loss {best} after {res.step} steps')
+    v = json.loads((Path(cfg.out)/f'{name}.history.json').read_text())['validation']
+    if v is not None: print(validation_line(v))
     return 0
 
 # %% ../../nbs/86_pcm_cli.ipynb #5f6eaa67
-def reconstruct_depth_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon reconstruct-depth`: depth map -> shift, focal and a point cloud."
+def reconstruct_depth_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog='thesis-recon reconstruct-depth',
         description="Recover a depth map's shift and its camera's focal length with the point-cloud module (focal -> shift -> "
                     "focal, as LeReS), print them and write the corrected point cloud as a coloured PLY.")
-    p.add_argument('depth', type=Path, help='depth map: png (16-bit), npy, npz (arr_0 or depth) or exr; metric or relative, 0 = invalid')
+    p.add_argument('depth', type=Path, help='depth map: png (16-bit; 65535 = no depth), npy, npz (arr_0 or depth) or exr; '
+                                            'metric or relative, 0 = invalid')
     p.add_argument('--out', type=Path, required=True, help='output point cloud (.ply)')
     p.add_argument('--models', type=Path, default=Path('saved/pcm'), help='folder with focal.tar and shift.tar (default saved/pcm)')
     p.add_argument('--focal_model', type=Path, default=None, help='focal model file (default MODELS/focal.tar)')
     p.add_argument('--shift_model', type=Path, default=None, help='shift model file (default MODELS/shift.tar)')
-    p.add_argument('--rgb', type=Path, default=None, help='colour image for the points (default: coloured by depth)')
-    p.add_argument('--png_scale', type=float, default=1000.0, help='a png depth is divided by this (default 1000: mm)')
+    p.add_argument('--rgb', type=Path, default=None, help='colour image of the depth map, at its size (default: points coloured by depth)')
+    p.add_argument('--png_scale', type=float, default=1000.0, help='a png depth is divided by this (default 1000: millimetres to metres)')
     p.add_argument('--focal_guess', type=float, default=None,
-                   help='initial focal length in pixels (default: a 60-degree field of view over the image height)')
+                   help="initial focal length in pixels (default LeReS's: a 60-degree field of view over the image HEIGHT, "
+                        "(H // 2) / tan(30 deg); 415.7 px for a 640 x 480 map)")
     p.add_argument('--max_points', type=int, default=LERES_MAX_POINTS,
-                   help=f'points per cloud, one per voxel, a random subset when there are more (default {LERES_MAX_POINTS}, as LeReS)')
-    p.add_argument('--seed', type=int, default=0, help='seed of that random subset (default 0)')
+                   help=f'at most this many points in each cloud the models read (one per voxel) and in the written cloud, '
+                        f'a random subset when there are more (default {LERES_MAX_POINTS}, as LeReS)')
+    p.add_argument('--seed', type=int, default=0, help='seed of those random subsets (default 0)')
     add_device_arg(p)
-    a = p.parse_args(argv)
+    return p
+
+def _check_model_file(path: Path):
+    "A model file that is missing or no torch checkpoint: one line naming it (before torch loads)."
+    if not path.is_file(): raise ThesisReconError(f'{path}: model file not found')
+    if not zipfile.is_zipfile(path): raise ThesisReconError(f'{path}: not a model file (not a torch checkpoint)')
+
+def depth_unit(path: Path, png_scale: float) -> str:
+    "The unit of the numbers of a depth map read from `path`: metres for a png in millimetres, else named."
+    if path.suffix.lower() == '.png': return 'm' if png_scale == 1000 else f'(png units / {png_scale:g})'
+    return "(the map's unit: metres for a metric map)"
+
+# %% ../../nbs/86_pcm_cli.ipynb #12cbd8e3
+def reconstruct_depth_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon reconstruct-depth`: depth map -> shift, focal and a point cloud."
+    a = reconstruct_depth_parser().parse_args(argv)
     for name, v in (('--png_scale', a.png_scale), ('--focal_guess', a.focal_guess), ('--max_points', a.max_points)):
         if v is not None and not v > 0: raise ThesisReconError(f'{name} {v:g}: must be positive')
     if not a.depth.is_file(): raise ThesisReconError(f'{a.depth}: depth file not found')
     focal_model, shift_model = a.focal_model or a.models/'focal.tar', a.shift_model or a.models/'shift.tar'
-    for path in (focal_model, shift_model):
-        if not path.is_file(): raise ThesisReconError(f'{path}: model file not found')
+    for path in (focal_model, shift_model): _check_model_file(path)
     if a.rgb is not None and not a.rgb.is_file(): raise ThesisReconError(f'--rgb {a.rgb}: image not found')
+    if a.out.is_dir(): raise ThesisReconError(f'--out {a.out}: a folder; give the point cloud file to write (.ply)')
+    from thesis_recon.pcm.data import read_depth_file, read_point_colors   # lazy: the readers, once the arguments are checked
+    depth = read_depth_file(a.depth, a.png_scale)
+    colors = None if a.rgb is None else read_point_colors(a.rgb, depth.shape)
     resolve_device(a.device, 'torch')      # a GPU asked for and absent: one line before the models load
-    from thesis_recon.pcm.recover import reconstruct_depth   # lazy: torch, once the arguments and the files are checked
-    r = reconstruct_depth(a.depth, a.out, focal_model, shift_model, a.rgb, a.png_scale, a.focal_guess, a.max_points,
-                          a.seed, a.device)
-    print(f"focal {r['focal']:.2f} px (horizontal field of view {r['fov']:.1f} deg), shift {r['shift']:.4f} (depth units); "
-          f"{r['points']} points -> {a.out}")
+    from thesis_recon.pcm.recover import reconstruct_depth   # lazy: torch, once every file is read and checked
+    r = reconstruct_depth(depth, a.out, focal_model, shift_model, colors, a.focal_guess, a.max_points, a.seed, a.device,
+                          where=str(a.depth))
+    capped = f" of {r['valid']} (--max_points {a.max_points})" if r['points'] < r['valid'] else ''
+    print(f"focal {r['focal']:.1f} px (horizontal field of view {r['fov']:.1f} deg); shift {r['shift']:.4g} "
+          f"{depth_unit(a.depth, a.png_scale)}, {100 * r['shift'] / r['scale']:.1f} % of the depth's 98th percentile; "
+          f"{r['points']} points{capped} -> {a.out}")
     return 0

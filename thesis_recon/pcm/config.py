@@ -13,7 +13,7 @@ from ..config import fold_alias, load_config
 
 # %% auto #0
 __all__ = ['TARGETS', 'DEFAULT_VOXEL_SIZE', 'DEFAULT_CHANNELS', 'LERES_WIDTHS', 'LERES_MAX_POINTS', 'SYNTHETIC_FOV',
-           'PCMTrainConfig', 'check_pcm_data_sizes', 'load_pcm_config']
+           'PCMTrainConfig', 'check_pcm_data_sizes', 'load_pcm_config', 'validation_line']
 
 # %% ../../nbs/83a_pcm_config.ipynb #9d663bc9
 TARGETS = {0: 'shift', 1: 'scale', 2: 'focal'}          # Train-3D's --targets
@@ -90,3 +90,10 @@ def load_pcm_config(source=None, overrides: dict | None = None) -> PCMTrainConfi
         raise ThesisReconError(f'init_fov (--init_fov): must lie strictly between 0 and 180 degrees, got {cfg.init_fov}')
     if min(cfg.widths) < 1: raise ThesisReconError(f'widths (--widths): every width must be at least 1, got {list(cfg.widths)}')
     return cfg
+
+# %% ../../nbs/83a_pcm_config.ipynb #7aa1f0c9
+def validation_line(v: dict) -> str:
+    "One line: a model's validation record (`median_error`, `baseline_median_error`, `error`, `maps`) against its baseline."
+    verdict = 'beats it' if v['median_error'] < v['baseline_median_error'] else 'does NOT beat it (reconstruct-depth will warn)'
+    return (f"validation on {v['maps']} maps: median {v['error']} {v['median_error']:.4g}, the best constant's "
+            f"{v['baseline_median_error']:.4g}: {verdict}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_path, atomic_savez, atomic_write_text, warn_data
-from ..images import read_depth_png, write_png16
+from ..images import read_color, read_depth_png, write_png16
 from ..render import render
 from ..sens import SensFile
 from ..synthetic_scene import make_scene
@@ -17,11 +17,11 @@ from ..trajectories import random_views
 from .config import SYNTHETIC_FOV, check_pcm_data_sizes
 
 # %% auto #0
-__all__ = ['DEPTH_CHANNELS', 'TASKONOMY_UNITS', 'TASKONOMY_INVALID', 'allocate_evenly', 'evenly_spaced', 'read_exr_depth',
-           'write_exr_depth', 'focal_from_fov', 'centred_K', 'kenburns_json', 'load_kenburns', 'taskonomy_json',
-           'load_taskonomy', 'load_scannet', 'scannet_scenes', 'kenburns_scenes', 'taskonomy_scenes',
-           'synthetic_scenes', 'load_synthetic', 'depth_scale', 'plot_pcm_histograms', 'prepare_pcm_data',
-           'write_pcm_summary']
+__all__ = ['DEPTH_CHANNELS', 'TASKONOMY_UNITS', 'TASKONOMY_INVALID', 'MIN_POINTS', 'DEPTH_FORMATS', 'allocate_evenly',
+           'evenly_spaced', 'read_exr_depth', 'write_exr_depth', 'focal_from_fov', 'centred_K', 'kenburns_json',
+           'load_kenburns', 'taskonomy_json', 'load_taskonomy', 'load_scannet', 'scannet_scenes', 'kenburns_scenes',
+           'taskonomy_scenes', 'synthetic_scenes', 'load_synthetic', 'check_depth', 'read_depth_file',
+           'read_point_colors', 'depth_scale', 'plot_pcm_histograms', 'prepare_pcm_data', 'write_pcm_summary']
 
 # %% ../../nbs/80_pcm_data.ipynb #d9686f1a
 def allocate_evenly(sizes, n: int) -> np.ndarray:
@@ -182,6 +182,55 @@ def load_synthetic(item, views_per_scene: int = 10, width: int = 640, height: in
     return render(scene, poses[i], Ks[i], width, height)['depth'], Ks[i]
 
 # %% ../../nbs/80_pcm_data.ipynb #b712c53e
+MIN_POINTS = 100   # fewer valid pixels than this: not a cloud the networks can read
+DEPTH_FORMATS = ('.png', '.npy', '.npz', '.exr')
+
+def check_depth(depth, where: str = 'depth', min_points: int = MIN_POINTS) -> np.ndarray:
+    "`depth` as float32 (H, W); NaN/inf or fewer than `min_points` valid (> 0) pixels is an error naming `where`."
+    depth = np.asarray(depth)
+    if depth.ndim != 2: raise ThesisReconError(f'{where}: a depth map must be (H, W), got shape {depth.shape}')
+    depth = depth.astype(np.float32)
+    bad = ~np.isfinite(depth)
+    if bad.any(): raise ThesisReconError(f'{where}: depth has {int(bad.sum())} NaN/inf values')
+    n = int((depth > 0).sum())
+    if n < min_points:
+        raise ThesisReconError(f'{where}: only {n} valid (> 0) depth pixels; the point-cloud module needs at least {min_points}')
+    return depth
+
+def _read_array(path: Path) -> np.ndarray:
+    "The depth array of an npy or npz file (npz: `arr_0`, `depth` or its only array)."
+    try: arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e: raise ThesisReconError(f'{path}: not a readable {path.suffix} file ({e})') from e
+    if path.suffix.lower() == '.npz':
+        keys = list(arr.keys())
+        key = next((k for k in ('arr_0', 'depth') if k in keys), keys[0] if len(keys) == 1 else None)
+        if key is None: raise ThesisReconError(f'{path}: no depth array (expected arr_0 or depth, found {", ".join(keys) or "none"})')
+        arr = arr[key]
+    d = np.asarray(arr)
+    return d.squeeze() if d.ndim == 3 and 1 in (d.shape[0], d.shape[-1]) else d
+
+def read_depth_file(path, png_scale: float = 1000.0, png_invalid: int | None = 65535) -> np.ndarray:
+    """Depth (H, W) float32 from a png (16-bit, / `png_scale`; raw `png_invalid` = no depth), npy, npz or exr file; 0 =
+    invalid. A missing file, another format, a file that is no depth map or one with too few valid pixels: an error."""
+    path = Path(path)
+    if not path.is_file(): raise ThesisReconError(f'{path}: depth file not found')
+    ext = path.suffix.lower()
+    if ext not in DEPTH_FORMATS: raise ThesisReconError(f'{path}: unknown depth format {ext!r} (png, npy, npz or exr)')
+    if ext == '.png': d = read_depth_png(path, png_scale, invalid_raw=png_invalid)
+    elif ext == '.exr': d = read_exr_depth(path)
+    else: d = _read_array(path)
+    if d.ndim != 2: raise ThesisReconError(f'{path}: a depth map must be (H, W), got shape {d.shape}')
+    return check_depth(d, str(path))
+
+def read_point_colors(path, shape) -> np.ndarray:
+    "The colour image at `path` as (H, W, 3) uint8 for a depth map of `shape` (H, W); another size is an error naming both."
+    image = read_color(path)
+    if image.shape[:2] != tuple(shape):
+        raise ThesisReconError(f'--rgb {path}: {image.shape[1]} x {image.shape[0]} pixels, the depth map {shape[1]} x {shape[0]}: '
+                               'give the colour image of the depth map, at its size')
+    return image
+
+# %% ../../nbs/80_pcm_data.ipynb #0ca0c758
 def depth_scale(depth: np.ndarray) -> float:
     "The scale of a depth map: the 98th percentile of its valid (> 0) depth."
     v = depth[depth > 0]

@@ -10,17 +10,16 @@ import numpy as np
 import torch
 from ..core import ThesisReconError, warn_data
 from .config import LERES_MAX_POINTS, TARGETS   # TARGETS and LERES_MAX_POINTS live in the torch-free config
-from .data import depth_scale
+from .data import MIN_POINTS, check_depth, depth_scale
 
 # %% auto #0
-__all__ = ['LERES_SHIFT_RANGE', 'LERES_FOCAL_SCALE_RANGE', 'MIN_POINTS', 'LERES_VOXEL_SIZE', 'distort_shift', 'distort_focal',
-           'leres_normalise', 'check_depth', 'leres_quantize', 'leres_cloud', 'make_sample', 'pcm_names', 'split_names',
-           'PCMDataset', 'pcm_collate']
+__all__ = ['LERES_SHIFT_RANGE', 'LERES_FOCAL_SCALE_RANGE', 'LERES_VOXEL_SIZE', 'distort_shift', 'distort_focal',
+           'leres_normalise', 'leres_quantize', 'leres_cloud', 'make_sample', 'pcm_names', 'split_names', 'PCMDataset',
+           'pcm_collate']
 
 # %% ../../nbs/81_pcm_distort.ipynb #783eaa1d
 LERES_SHIFT_RANGE = (-0.25, 0.8)
 LERES_FOCAL_SCALE_RANGE = (0.6, 1.25)
-MIN_POINTS = 100   # fewer valid pixels than this: not a cloud the networks can read
 
 def distort_shift(depth_n: np.ndarray, rng: np.random.Generator, shift_range=LERES_SHIFT_RANGE,
                   min_depth: float = 0.01) -> tuple[np.ndarray, float]:
@@ -43,18 +42,6 @@ def leres_normalise(depth: np.ndarray) -> tuple[np.ndarray, float, float]:
     shifted = np.where(valid, depth - lo + 0.5, 0)
     dmax = float(np.percentile(shifted[valid], 98))
     return (shifted / dmax).astype(np.float32), lo, dmax
-
-def check_depth(depth, where: str = 'depth', min_points: int = MIN_POINTS) -> np.ndarray:
-    "`depth` as float32 (H, W); NaN/inf or fewer than `min_points` valid (> 0) pixels is an error naming `where`."
-    depth = np.asarray(depth)
-    if depth.ndim != 2: raise ThesisReconError(f'{where}: a depth map must be (H, W), got shape {depth.shape}')
-    depth = depth.astype(np.float32)
-    bad = ~np.isfinite(depth)
-    if bad.any(): raise ThesisReconError(f'{where}: depth has {int(bad.sum())} NaN/inf values')
-    n = int((depth > 0).sum())
-    if n < min_points:
-        raise ThesisReconError(f'{where}: only {n} valid (> 0) depth pixels; the point-cloud module needs at least {min_points}')
-    return depth
 
 LERES_VOXEL_SIZE = {'shift': 0.01, 'scale': 0.01, 'focal': 0.005}
 

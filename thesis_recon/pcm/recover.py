@@ -4,23 +4,23 @@
 
 # %% ../../nbs/84_pcm_recover.ipynb #2d25faad
 from __future__ import annotations
-import math
+import math, warnings
 from pathlib import Path
 import numpy as np
 import torch
 from ..core import ThesisReconError, resolve_device
 from ..geometry import unproject
-from ..images import read_color, read_depth_png, resize_color
 from ..mesh import Mesh, write_ply
 from .config import LERES_MAX_POINTS
-from .data import centred_K, read_exr_depth
-from .distort import check_depth, leres_cloud, leres_normalise
+from .data import centred_K, check_depth, depth_scale
+from .distort import leres_cloud, leres_normalise
 from .train import load_pcm_model
 from .nets import PCMNet
 
 # %% auto #0
 __all__ = ['LERES_INIT_FOV', 'LERES_SHIFT_CLAMPS', 'initial_focal', 'recover_shift_focal', 'relative_focal_error', 'shift_error',
-           'lsiv', 'plane_normal', 'floor_wall_angles', 'read_depth_file', 'reconstruct_depth']
+           'lsiv', 'plane_normal', 'floor_wall_angles', 'warn_unless_beats_baseline', 'cloud_subset',
+           'reconstruct_depth']
 
 # %% ../../nbs/84_pcm_recover.ipynb #ddc324f6
 LERES_INIT_FOV = 60.0
@@ -116,51 +116,43 @@ def floor_wall_angles(points, label, instance, floor: int = 2, wall: int = 1, mi
     return np.array(out)
 
 # %% ../../nbs/84_pcm_recover.ipynb #b9a32c9a
-def read_depth_file(path, png_scale: float = 1000.0) -> np.ndarray:
-    "Depth (H, W) float32 from a png (16-bit, / `png_scale`), npy, npz or exr file; 0 = invalid."
-    path = Path(path)
-    if not path.is_file(): raise ThesisReconError(f'{path}: depth file not found')
-    ext = path.suffix.lower()
-    if ext == '.png': d = read_depth_png(path, png_scale)
-    elif ext == '.exr': d = read_exr_depth(path)
-    elif ext in ('.npy', '.npz'):
-        try: arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e: raise ThesisReconError(f'{path}: not a readable {ext} file ({e})') from e
-        if ext == '.npz':
-            keys = list(arr.keys())
-            key = next((k for k in ('arr_0', 'depth') if k in keys), keys[0] if len(keys) == 1 else None)
-            if key is None: raise ThesisReconError(f'{path}: no depth array (expected arr_0 or depth, found {", ".join(keys) or "none"})')
-            arr = arr[key]
-        d = np.asarray(arr)
-        if d.ndim == 3 and 1 in (d.shape[0], d.shape[-1]): d = d.squeeze()
-    else: raise ThesisReconError(f'{path}: unknown depth format {ext!r} (png, npy, npz or exr)')
-    if d.ndim != 2: raise ThesisReconError(f'{path}: a depth map must be (H, W), got shape {d.shape}')
-    return check_depth(d, str(path))
+def warn_unless_beats_baseline(path, cfg: dict):
+    "One warning line when the model at `path` did not beat its constant baseline in its validation (`cfg['validation']`)."
+    v = cfg.get('validation')
+    if v and not v['median_error'] < v['baseline_median_error']:
+        warnings.warn(f"{path}: this {cfg['kind']} model did not beat its constant baseline in validation (median {v['error']} "
+                      f"{v['median_error']:.3g}, the best constant's {v['baseline_median_error']:.3g}): its {cfg['kind']} is a guess",
+                      UserWarning, stacklevel=2)
 
-# %% ../../nbs/84_pcm_recover.ipynb #33c16b95
-def reconstruct_depth(depth_path, out, focal_model, shift_model, rgb=None, png_scale: float = 1000.0,
-                      focal_guess: float | None = None, max_points: int | None = LERES_MAX_POINTS, seed: int = 0,
-                      device='auto') -> dict:
-    """What `reconstruct-depth` does: recover the shift and focal of the depth map at `depth_path` with the two models
-    (paths), write the corrected cloud to `out` (PLY, coloured by the image `rgb` or by depth). Returns {'focal' (pixels),
-    'shift' (depth units), 'fov' (horizontal, degrees), 'points' (written)}."""
-    depth = read_depth_file(depth_path, png_scale)
+def cloud_subset(valid: np.ndarray, max_points: int | None, seed: int = 0) -> np.ndarray:
+    "Flat indices of the `valid` (H, W) pixels, a random `max_points` of them (sorted, drawn with `seed`) when there are more."
+    idx = np.flatnonzero(valid)
+    if max_points is not None and len(idx) > max_points:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, int(max_points), replace=False))
+    return idx
+
+def reconstruct_depth(depth, out, focal_model, shift_model, colors=None, focal_guess: float | None = None,
+                      max_points: int | None = LERES_MAX_POINTS, seed: int = 0, device='auto', where: str = 'depth') -> dict:
+    """What `reconstruct-depth` does: recover the shift and focal of `depth` (H, W), 0 = invalid, with the two models
+    (paths), write the corrected cloud to `out` (PLY, at most `max_points` points, a random subset drawn with `seed`),
+    coloured by `colors` (H, W, 3) uint8 or by depth. Returns {'focal' (pixels), 'shift' (the depth's units), 'scale'
+    (the depth's 98th percentile, same units), 'fov' (horizontal, degrees), 'points' (written), 'valid' (before the cap)}."""
+    depth = check_depth(depth, where)
     H, W = depth.shape
     device = resolve_device(device, 'torch')
-    fm = load_pcm_model(focal_model, 'focal', device)
-    sm = load_pcm_model(shift_model, 'shift', device)
+    models = {kind: load_pcm_model(path, kind, device) for kind, path in (('focal', focal_model), ('shift', shift_model))}
+    for kind, path in (('focal', focal_model), ('shift', shift_model)): warn_unless_beats_baseline(path, models[kind][1])
     K_guess = None if focal_guess is None else centred_K(focal_guess, W, H)
-    shift, focal = recover_shift_focal(depth, fm, sm, K_guess, max_points, seed, where=str(depth_path), device=device)
+    shift, focal = recover_shift_focal(depth, models['focal'], models['shift'], K_guess, max_points, seed, where=where, device=device)
     corrected = np.where(depth > 0, depth - shift, 0)
     valid = corrected > 0
-    pts = unproject(corrected, centred_K(focal, W, H))[valid]
-    if rgb is not None:
-        image = read_color(rgb)
-        if image.shape[:2] != (H, W): image = resize_color(image, (W, H))
-        colors = image[valid]
+    idx = cloud_subset(valid, max_points, seed)
+    pts = unproject(corrected, centred_K(focal, W, H)).reshape(-1, 3)[idx]
+    if colors is not None: rgb = np.asarray(colors).reshape(-1, 3)[idx]
     else:
         import matplotlib   # a colour map only; matplotlib is slow to import and not needed with --rgb
-        z = corrected[valid]
-        colors = (matplotlib.colormaps['viridis']((z - z.min()) / max(np.ptp(z), 1e-9))[:, :3] * 255).astype(np.uint8)
-    write_ply(out, Mesh(pts, np.zeros((0, 3), np.int32), colors=colors))
-    return dict(focal=focal, shift=shift, fov=math.degrees(2 * math.atan(W / 2 / focal)), points=int(valid.sum()))
+        z = pts[:, 2]
+        rgb = (matplotlib.colormaps['viridis']((z - z.min()) / max(np.ptp(z), 1e-9))[:, :3] * 255).astype(np.uint8)
+    write_ply(out, Mesh(pts, np.zeros((0, 3), np.int32), colors=rgb))
+    return dict(focal=focal, shift=shift, scale=depth_scale(depth), fov=math.degrees(2 * math.atan(W / 2 / focal)),
+                points=len(idx), valid=int(valid.sum()))

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/83_pcm_train.ipynb #bf6a4d4f
 from __future__ import annotations
-import json, hashlib, math, shutil, tempfile
+import json, hashlib, math, tempfile
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,7 +18,8 @@ from .distort import PCMDataset, pcm_collate, pcm_names, split_names
 from .nets import PCMNet
 
 # %% auto #0
-__all__ = ['TINY_PCM', 'label_errors', 'predict_pcm', 'pcm_errors', 'train_pcm', 'load_pcm_model', 'tiny_pcm_models']
+__all__ = ['ERROR_NAMES', 'TINY_PCM', 'label_errors', 'predict_pcm', 'pcm_errors', 'save_with_validation', 'train_pcm',
+           'load_pcm_model', 'tiny_pcm_models']
 
 # %% ../../nbs/83_pcm_train.ipynb #c8830bb6
 def label_errors(pred: torch.Tensor, label: torch.Tensor, target: int) -> torch.Tensor:
@@ -51,13 +52,28 @@ def _mean_label(dataset, n: int = 32, seed: int = 0) -> float:
     idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
     return float(np.mean([float(dataset[int(i)]['label']) for i in idx]))
 
+ERROR_NAMES = {0: 'shift error (normalised depth units)', 1: 'scale error', 2: 'relative focal error'}
+
+def save_with_validation(best_path, out, target: int, n_maps: int) -> dict:
+    """Copy the checkpoint `best_path` to `out` with its validation beside the best constant's in `extra['validation']`
+    ({'step', 'maps', 'error', 'median_error', 'baseline_median_error'}); returns that record."""
+    ck = load_checkpoint(best_path)
+    step = ck['extra'].get('best_step', ck['step'])
+    v = next(h for h in ck['extra']['val_history'] if h['step'] == step)
+    record = dict(step=step, maps=n_maps, error=ERROR_NAMES[target], median_error=v['median_error'],
+                  baseline_median_error=v['baseline_median_error'])
+    ck['extra']['validation'] = record
+    with atomic_path(out) as tmp: torch.save(ck, tmp)
+    return record
+
 # `PCMTrainConfig` and `load_pcm_config` live in `pcm.config` (83a_pcm_config), without torch, so the command checks a
 # config before it loads this module.
 
 def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool = True, **overrides):
     """Train the point-cloud model of `config` (a `PCMTrainConfig`, a config file or shipped name, or a dict; keyword
-    arguments override its fields) on its pcm-data folder. Writes `out/<model_name>.tar` (the best by validation loss),
-    `out/<model_name>.history.json`, and the run (TensorBoard events, latest.tar for --resume) in `out/<model_name>/`.
+    arguments override its fields) on its pcm-data folder. Writes `out/<model_name>.tar` (the best by validation loss,
+    its validation error beside the best constant's in `extra['validation']`), `out/<model_name>.history.json` (the
+    losses, the validations and that record), and the run (TensorBoard events, latest.tar for --resume) in `out/<model_name>/`.
     Returns the trainer's `FitResult`."""
     cfg = config if isinstance(config, PCMTrainConfig) and not overrides else \
         load_pcm_config(config_to_dict(config) if isinstance(config, PCMTrainConfig) else config, overrides)
@@ -98,14 +114,15 @@ def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool
               options=TrainOptions(epochs=cfg.epochs, max_steps=cfg.max_steps, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
                                    log_every=cfg.log_every, device=device, seed=cfg.seed, checkpoint_dir=run,
                                    log_dir=run if cfg.logs else None, resume=resume, progress=progress))
-    if res.best_path is not None:
-        with atomic_path(out/f'{model_name}.tar') as tmp: shutil.copyfile(res.best_path, tmp)
-    atomic_write_text(out/f'{model_name}.history.json', json.dumps({'history': res.history, 'val_history': res.val_history}, default=float))
+    record = None if res.best_path is None else save_with_validation(res.best_path, out/f'{model_name}.tar', target, len(val_set))
+    atomic_write_text(out/f'{model_name}.history.json',
+                      json.dumps({'history': res.history, 'val_history': res.val_history, 'validation': record}, default=float))
     return res
 
 # %% ../../nbs/83_pcm_train.ipynb #f20c58b6
 def load_pcm_model(path, kind: str | None = None, device='cpu') -> tuple[PCMNet, dict]:
-    "The `PCMNet` saved at `path` (eval mode) and its config; `kind` ('shift', 'focal', 'scale') must match if given."
+    """The `PCMNet` saved at `path` (eval mode) and its config, with `validation` (what `train_pcm` recorded; None for
+    an imported model); `kind` ('shift', 'focal', 'scale') must match if given."""
     path = Path(path)
     if not path.is_file(): raise ThesisReconError(f'{path}: model file not found')
     try: ck = load_checkpoint(path)
@@ -119,7 +136,7 @@ def load_pcm_model(path, kind: str | None = None, device='cpu') -> tuple[PCMNet,
     model = PCMNet(cfg['channels'], cfg['voxel_size'], tuple(cfg['widths']), cfg.get('out_bias'), cfg.get('float_quirk', True))
     try: model.load_state_dict(ck['model'])
     except RuntimeError as e: raise ThesisReconError(f'{path}: its weights do not fit the network its config describes ({str(e).splitlines()[0]})') from None
-    return model.to(device).eval(), cfg
+    return model.to(device).eval(), {**cfg, 'validation': (ck.get('extra') or {}).get('validation')}
 
 # %% ../../nbs/83_pcm_train.ipynb #4ecf99e1
 TINY_PCM = dict(n_maps=300, width=64, height=48, fov_range=(55.0, 65.0), max_points=512, voxel_size=0.05,
