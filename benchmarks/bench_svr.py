@@ -1,6 +1,7 @@
 """Single-view reconstruction throughput: target grids, loss shaping, compression, decoding, training steps.
 
     python benchmarks/bench_svr.py [--quick] [--device auto|cpu|cuda]
+    python benchmarks/bench_svr.py --decode [--rounds 3]    # decoding only: the reference and the lattice decoder, interleaved
     KERAS_BACKEND=torch python benchmarks/bench_svr.py      # the same Keras code on the torch backend
 
 Prints figures (no assertions). Full-size networks (the original's, ORIGINALS §4) with random weights; the target grid is a synthetic
@@ -15,11 +16,60 @@ def timed(fn, repeat=1):
     for _ in range(repeat): fn()
     return (time.perf_counter() - t) / repeat
 
+def decode_figures(rounds: int = 3, device: str = 'auto'):
+    """Decoding a 256^3 scene at full size (a room: half the blocks empty, a quarter filled, a quarter with a surface):
+    `decode_reference` (the Keras model per call, as before) and `decode_latent_grid` (the lattice decoder), interleaved
+    A, B, A, B in one process; equal outputs checked; the matmul rate of the machine for scale."""
+    import keras
+    from keras import ops
+    from thesis_recon.svr.config import SvrConfig
+    from thesis_recon.svr.decoder import block_trunc, build_decoder, decode_latent_grid, decode_reference
+    from thesis_recon.svr.keras_fit import keras_device
+    cfg, G, R = SvrConfig(), 16, 256
+    rng = np.random.default_rng(0)
+    with keras_device(device) as dev:
+        keras.utils.set_random_seed(0)
+        decoder = build_decoder(cfg.decoder, block_trunc(G))
+        lat = rng.normal(0, 0.1, (G, G, G, cfg.decoder.latent_dim)).astype(np.float32)
+        empty, filled = np.full(cfg.decoder.latent_dim, 5.0, np.float32), np.full(cfg.decoder.latent_dim, -5.0, np.float32)
+        kinds = rng.random((G, G, G))
+        lat[kinds < 0.5] = empty; lat[(kinds >= 0.5) & (kinds < 0.75)] = filled
+        x = ops.convert_to_tensor(rng.normal(size=(16384, 512)).astype(np.float32)); w = ops.convert_to_tensor(rng.normal(size=(512, 128)).astype(np.float32))
+        ops.convert_to_numpy(ops.matmul(x, w)); t0 = time.perf_counter()
+        for _ in range(10): ops.convert_to_numpy(ops.matmul(x, w))
+        rate = 10 * 2 * 16384 * 512 * 128 / (time.perf_counter() - t0) / 1e9
+        stats, times, cpu = {}, {'reference': [], 'lattice': []}, {'reference': [], 'lattice': []}
+        decode_latent_grid(decoder, lat[:4, :4, :4], 64, empty, filled)        # warm-up
+        for _ in range(rounds):
+            for name, fn in (('reference', decode_reference), ('lattice', decode_latent_grid)):
+                t0, c0 = time.perf_counter(), time.process_time()
+                out = fn(decoder, lat, R, empty, filled, stats=stats)
+                times[name].append(time.perf_counter() - t0); cpu[name].append(time.process_time() - c0)
+                if name == 'reference': ref = out
+                else: np.testing.assert_allclose(out[0], ref[0], atol=1e-5); assert (out[1] == ref[1]).mean() > 0.9999
+    b = R // G
+    points = stats['probed'] * (b // 2) ** 3 + stats['fine'] * b ** 3
+    flops = 2 * sum(w * v for w, v in zip([cfg.decoder.latent_dim + 2 * cfg.decoder.fourier_features, *cfg.decoder.hidden],
+                                          [*cfg.decoder.hidden, cfg.decoder.class_hidden + 1]))
+    best = {k: min(v) for k, v in times.items()}
+    print(f'backend {keras.backend.backend()}, device {dev}, cores {len(os.sched_getaffinity(0))}, threads policy '
+          f'OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "-")} OMP_WAIT_POLICY={os.environ.get("OMP_WAIT_POLICY", "-")}')
+    print(f'decoding {R}^3: {stats}; {points / 1e6:.2f} M points evaluated ({points / R ** 3 * 100:.0f} % of the voxels); '
+          f'matmul rate {rate:.0f} GFLOP/s')
+    for k, v in times.items():
+        print(f'  {k:9s} best {best[k]:5.1f} s wall (runs {", ".join(f"{t:.1f}" for t in v)}), {min(cpu[k]):5.1f} s CPU; '
+              f'{points * flops / best[k] / 1e9 / rate * 100:.0f} % of the matmul rate at the model\'s flops')
+    print(f'  lattice / reference speed-up: {best["reference"] / best["lattice"]:.2f}x wall, '
+          f'{min(cpu["reference"]) / min(cpu["lattice"]):.2f}x CPU (best of {rounds}; interleaved)')
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--quick', action='store_true', help='smaller grids and fewer steps')
     p.add_argument('--device', default='auto')
+    p.add_argument('--decode', action='store_true', help='only the decoding figures: before (reference) and after, interleaved')
+    p.add_argument('--rounds', type=int, default=3, help='--decode: rounds of (reference, lattice)')
     a = p.parse_args()
+    if a.decode: return decode_figures(a.rounds, a.device)
     import keras
     from keras import ops
     from thesis_recon.svr.data import make_view_sample, view_poses, TRUNC

@@ -23,7 +23,8 @@ __all__ = ['BOUNDARY_SCALE', 'SAMPLE_EXTENT', 'KEY_POINTS', 'SVR_CLASS_COLORS', 
            'ClipTsdf', 'block_trunc', 'build_decoder', 'PointDecoder', 'decoder_loss', 'GradientNorm', 'local_to_scene',
            'sample_grid', 'block_kinds', 'sample_blocks', 'build_auto_decoder', 'latent_table', 'config_loss',
            'train_decoder', 'LatentOptimiser', 'block_keys', 'LatentDatabase', 'constant_block_latents',
-           'compress_target', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou', 'load_decoder']
+           'compress_target', 'decode_reference', 'LatticeDecoder', 'decode_latent_grid', 'tsdf_mesh', 'occupancy_iou',
+           'load_decoder']
 
 # %% ../../nbs/63_svr_decoder.ipynb #20766e79
 def fourier_matrix(n: int = 64, scale: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -328,54 +329,129 @@ def _voxel_local(b: int, step: int = 1) -> np.ndarray:
     return np.stack(np.meshgrid(c, c, c, indexing='ij'), -1).reshape(-1, 3).astype(np.float32)
 
 def _run_decoder(decoder, latents, points, batch: int = 64) -> np.ndarray:
+    "The Keras model on latents (N, L) and points (N, P, 3), `batch` blocks a call: (N, P, 1 + C)."
     out = []
     for s in range(0, len(latents), batch):
         out.append(ops.convert_to_numpy(decoder([latents[s:s + batch], points[s:s + batch]], training=False)))
     return np.concatenate(out) if out else np.zeros((0, points.shape[1], 1), np.float32)
 
-def decode_latent_grid(decoder, latents: np.ndarray, resolution: int, empty: np.ndarray, filled: np.ndarray,
-                       threshold: float = 0.05, trunc: float = TRUNC, stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    "Latents (G,G,G,L) -> TSDF (R,R,R) float32 in scene units and classes (R,R,R) uint8, coarse to fine."
+def _check_latent_grid(decoder, latents, resolution) -> tuple[np.ndarray, int, int]:
+    "(latents float32 (G,G,G,L), G, voxels per block b); an error for a grid the decoder or the resolution cannot take."
     latents = np.asarray(latents, np.float32)
     if latents.ndim != 4 or len(set(latents.shape[:3])) != 1:
         raise ThesisReconError(f'latents: expected a (G, G, G, L) grid, got shape {latents.shape}')
     G, L = latents.shape[0], latents.shape[-1]
     if L != decoder.inputs[0].shape[-1]: raise ThesisReconError(f'latents: the decoder takes {decoder.inputs[0].shape[-1]}-d latents, got {L}')
-    R = int(resolution)
-    if R % G: raise ThesisReconError(f'resolution {R} must be a multiple of the latent grid {G}')
-    b = R // G
-    unit = 2 / G                                             # block units -> scene units
-    tsdf = np.empty((R, R, R), np.float32); cls = np.zeros((R, R, R), np.uint8)
-    flat = latents.reshape(-1, L)
+    if int(resolution) % G: raise ThesisReconError(f'resolution {resolution} must be a multiple of the latent grid {G}')
+    return latents, G, int(resolution) // G
+
+def _constant_blocks(flat, empty, filled, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    "(is_empty, is_filled) (G^3,) bool: latents within `threshold` (mean |difference|) of the empty / filled latent."
     is_empty = np.abs(flat - empty).mean(1) < threshold
-    is_filled = ~is_empty & (np.abs(flat - filled).mean(1) < threshold)
-    idx = np.stack(np.unravel_index(np.arange(G ** 3), (G, G, G)), 1)
-    def put(k, vals, classes, n):
-        a, c, e = idx[k] * b
-        def up(x):                                           # n^3 samples -> the block's b^3 voxels
-            x = x.reshape(n, n, n)
-            return x if n == b else x.repeat(b // n, 0).repeat(b // n, 1).repeat(b // n, 2)
-        tsdf[a:a + b, c:c + b, e:e + b] = up(vals)
-        cls[a:a + b, c:c + b, e:e + b] = up(classes)
-    for k in np.nonzero(is_empty)[0]: put(k, np.full(1, trunc), np.zeros(1, np.uint8), 1)
-    for k in np.nonzero(is_filled)[0]: put(k, np.full(1, -trunc), np.zeros(1, np.uint8), 1)
+    return is_empty, ~is_empty & (np.abs(flat - filled).mean(1) < threshold)
+
+def decode_reference(decoder, latents: np.ndarray, resolution: int, empty: np.ndarray, filled: np.ndarray,
+                     threshold: float = 0.05, trunc: float = TRUNC, stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The reference of `decode_latent_grid`: the same coarse-to-fine rule with the Keras model called on the probed and
+    the fine blocks, 64 a call (each block's points' Fourier features and first layer computed anew), block by block."""
+    latents, G, b = _check_latent_grid(decoder, latents, resolution)
+    R, unit = G * b, 2 / G
+    tsdf = np.full((R, R, R), trunc, np.float32); cls = np.zeros((R, R, R), np.uint8)
+    flat = latents.reshape(-1, latents.shape[-1])
+    is_empty, is_filled = _constant_blocks(flat, empty, filled, threshold)
+    corner = lambda k: np.array(np.unravel_index(k, (G, G, G))) * b
+    for k in np.nonzero(is_filled)[0]:
+        a, c, e = corner(k); tsdf[a:a + b, c:c + b, e:e + b] = -trunc
     rest = np.nonzero(~is_empty & ~is_filled)[0]
     step = 2 if b >= 2 and b % 2 == 0 else 1
-    probe_pts = _voxel_local(b, step)
-    out = _run_decoder(decoder, flat[rest], np.broadcast_to(probe_pts, (len(rest), *probe_pts.shape)))
-    fine = []
-    for j, k in enumerate(rest):
-        v = out[j, :, 0]
-        if step == 1 or ((v > 0).any() and (v <= 0).any()): fine.append(k); continue
-        put(k, np.full(1, trunc if v[0] > 0 else -trunc), np.zeros(1, np.uint8), 1)   # one sign: ±trunc, as the original's server
-    if fine:
-        pts = _voxel_local(b)
-        out = _run_decoder(decoder, flat[fine], np.broadcast_to(pts, (len(fine), *pts.shape)))
-        for j, k in enumerate(fine): put(k, out[j, :, 0] * unit, out[j, :, 1:].argmax(-1).astype(np.uint8), b)
+    probe = _voxel_local(b, step)
+    out = _run_decoder(decoder, flat[rest], np.broadcast_to(probe, (len(rest), *probe.shape)))[..., 0]
+    fine = [k for k, v in zip(rest, out) if step == 1 or ((v > 0).any() and (v <= 0).any())]
+    for k, v in zip(rest, out):
+        a, c, e = corner(k)
+        if step == 2 and (v <= 0).all(): tsdf[a:a + b, c:c + b, e:e + b] = -trunc     # one sign: ±trunc, as the original's server
+    pts = _voxel_local(b)
+    out = _run_decoder(decoder, flat[fine], np.broadcast_to(pts, (len(fine), *pts.shape)))
+    for k, o in zip(fine, out):
+        a, c, e = corner(k)
+        tsdf[a:a + b, c:c + b, e:e + b] = (o[:, 0] * unit).reshape(b, b, b)
+        cls[a:a + b, c:c + b, e:e + b] = o[:, 1:].argmax(-1).reshape(b, b, b)
     if stats is not None: stats.update(skipped=int(is_empty.sum() + is_filled.sum()), probed=len(rest), fine=len(fine))
     return tsdf, cls
 
-# %% ../../nbs/63_svr_decoder.ipynb #1d543114
+# %% ../../nbs/63_svr_decoder.ipynb #cdb7cd65
+class LatticeDecoder:
+    """The decoder's layers evaluated on a lattice of points shared by every block. The Fourier features of the lattice
+    and their product with the first layer's point rows, `lattice` (P, W), are computed once; a block then costs the
+    product of its latent with the first layer's latent rows, (L,) x (L, W), and the layers after the first: about half
+    the multiplications of calling the model. The sums are the model's, in its order; the class is the argmax of the
+    logits (the softmax, which keeps their order, is skipped), and the TSDF head and the class head's first layer, both
+    reading the last hidden layer, are one product."""
+    def __init__(self, decoder: keras.Model, points_per_call: int = 65536):
+        kind = lambda t: [l for l in decoder.layers if isinstance(l, t)]
+        self.fourier, self.first, self.clip = kind(FourierFeatures)[0], kind(FirstDense)[0], kind(ClipTsdf)[0]
+        dense = {l.name: l for l in kind(keras.layers.Dense)}
+        self.tsdf_head = dense.pop('fc_1_last')
+        self.class_out = dense.pop(next(n for n in dense if n.startswith('predictions_')))
+        *self.hidden, self.class_hidden = [dense[n] for n in sorted(dense, key=lambda n: int(n.rsplit('_', 1)[1]))]
+        self.points_per_call = int(points_per_call)
+        self.heads = ops.concatenate([self.tsdf_head.kernel, self.class_hidden.kernel], 1)       # (W, 1 + class_hidden)
+        self.heads_bias = ops.concatenate([self.tsdf_head.bias, self.class_hidden.bias], 0)
+
+    def lattice(self, points):
+        "The first layer's point part at `points` (P, 3) local to a block: fourier(points) @ K[:F], (P, W)."
+        fourier = self.fourier(ops.convert_to_tensor(np.asarray(points, np.float32)[None]))[0]
+        return ops.matmul(fourier, self.first.kernel[:self.first.n_fourier])
+
+    def __call__(self, latents, lattice) -> tuple[np.ndarray, np.ndarray]:
+        "latents (N, L) on `lattice` (P, W) -> TSDF (N, P) float32 in block units (clipped) and classes (N, P) uint8."
+        N, (P, W) = len(latents), lattice.shape
+        tsdf, cls = np.empty((N, P), np.float32), np.empty((N, P), np.uint8)
+        n = max(1, self.points_per_call // P)                          # blocks per call
+        for s in range(0, N, n):
+            z = ops.matmul(ops.convert_to_tensor(latents[s:s + n]), self.first.kernel[self.first.n_fourier:]) + self.first.bias
+            h = ops.reshape(ops.relu(lattice[None] + z[:, None]), (-1, W))
+            for layer in self.hidden: h = layer(h)
+            heads = ops.matmul(h, self.heads) + self.heads_bias
+            m = len(latents[s:s + n])
+            tsdf[s:s + n] = ops.convert_to_numpy(self.clip(heads[:, :1]))[:, 0].reshape(m, P)
+            logits = ops.matmul(ops.relu(heads[:, 1:]), self.class_out.kernel) + self.class_out.bias
+            cls[s:s + n] = ops.convert_to_numpy(ops.argmax(logits, -1)).reshape(m, P)
+        return tsdf, cls
+
+# %% ../../nbs/63_svr_decoder.ipynb #6ee4dea9
+def _block_view(grid: np.ndarray, b: int) -> np.ndarray:
+    "(R, R, R) grid -> a (G, G, G, b, b, b) view of its blocks (writes go to the grid)."
+    G = grid.shape[0] // b
+    return grid.reshape(G, b, G, b, G, b).transpose(0, 2, 4, 1, 3, 5)
+
+def decode_latent_grid(decoder, latents: np.ndarray, resolution: int, empty: np.ndarray, filled: np.ndarray,
+                       threshold: float = 0.05, trunc: float = TRUNC, stats: dict | None = None,
+                       points_per_call: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Latents (G,G,G,L) -> TSDF (R,R,R) float32 in scene units and classes (R,R,R) uint8, coarse to fine as the original's
+    server: `decode_reference`'s result, with the `LatticeDecoder` on all the blocks of a stage at once."""
+    latents, G, b = _check_latent_grid(decoder, latents, resolution)
+    R, unit = G * b, 2 / G
+    tsdf = np.full((R, R, R), trunc, np.float32); cls = np.zeros((R, R, R), np.uint8)
+    t_blocks, c_blocks = _block_view(tsdf, b), _block_view(cls, b)
+    flat = latents.reshape(-1, latents.shape[-1])
+    is_empty, is_filled = _constant_blocks(flat, empty, filled, threshold)
+    at = lambda ks: np.unravel_index(ks, (G, G, G))                   # block numbers -> (i, j, k) index arrays
+    t_blocks[at(np.nonzero(is_filled)[0])] = -trunc
+    fine = np.nonzero(~is_empty & ~is_filled)[0]
+    net = LatticeDecoder(decoder, points_per_call)
+    if b >= 2 and b % 2 == 0 and len(fine):                              # probe at (b/2)^3 cell centres
+        v, _ = net(flat[fine], net.lattice(_voxel_local(b, 2)))
+        t_blocks[at(fine[(v <= 0).all(1)])] = -trunc                     # one sign: ±trunc, as the original's server
+        fine = fine[(v > 0).any(1) & (v <= 0).any(1)]
+    if len(fine):
+        t, c = net(flat[fine], net.lattice(_voxel_local(b)))
+        t_blocks[at(fine)] = (t * unit).reshape(-1, b, b, b)
+        c_blocks[at(fine)] = c.reshape(-1, b, b, b)
+    if stats is not None: stats.update(skipped=int(is_empty.sum() + is_filled.sum()), probed=int((~is_empty & ~is_filled).sum()), fine=len(fine))
+    return tsdf, cls
+
+# %% ../../nbs/63_svr_decoder.ipynb #42912d0a
 SVR_CLASS_COLORS = np.array([[128, 128, 128], [230, 159, 0], [200, 200, 200], [86, 180, 233], [0, 158, 115],
                              [240, 228, 66], [0, 114, 178], [213, 94, 0], [120, 90, 60], [204, 121, 167]], np.uint8)
 
@@ -398,14 +474,14 @@ def tsdf_mesh(tsdf: np.ndarray, classes: np.ndarray, path=None, camera_frame: bo
         with atomic_path(path) as tmp: mesh.export(tmp, file_type=path.suffix[1:].lower())
     return mesh
 
-# %% ../../nbs/63_svr_decoder.ipynb #49fbd8ab
+# %% ../../nbs/63_svr_decoder.ipynb #716bcb73
 def occupancy_iou(pred_tsdf, true_tsdf) -> float:
     "IoU of the occupied voxels (tsdf <= 0) of two grids."
     a, b = np.asarray(pred_tsdf) <= 0, np.asarray(true_tsdf) <= 0
     union = (a | b).sum()
     return float((a & b).sum() / union) if union else 1.0
 
-# %% ../../nbs/63_svr_decoder.ipynb #716bcb73
+# %% ../../nbs/63_svr_decoder.ipynb #44590107
 def load_decoder(weights_dir, cfg=None):
     "(decoder, LatentDatabase, SvrConfig) from a weights folder."
     weights_dir = Path(weights_dir)
