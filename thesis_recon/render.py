@@ -428,16 +428,27 @@ def _range_reduce(op, rows: np.ndarray, starts: np.ndarray, counts: np.ndarray) 
     return op.reduceat(padded, np.ravel(np.c_[starts, starts + counts]))[::2]
 
 # %% ../nbs/11_render.ipynb #6e7e38c6
+def _morton_splits(codes: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Size of the first child of each range of sorted Morton `codes`: where the highest bit in which the range's codes
+    differ turns from 0 to 1 (a cut through space), or half the range where all its codes are equal."""
+    first, last = codes[starts], codes[starts + counts - 1]
+    diff = first ^ last
+    bit = np.floor(np.log2(np.maximum(diff, 1))).astype(np.int64)             # exact: codes have 30 bits
+    cut = np.searchsorted(codes, ((first >> bit) << bit) | (np.int64(1) << bit)) - starts
+    return np.where(diff > 0, np.clip(cut, 1, counts - 1), (counts + 1) // 2)
+
 def mesh_bvh(mesh: Mesh, leaf_size: int = 4) -> MeshBVH:
-    """The hierarchy of `mesh`'s triangles for `render_mesh`: sorted along a Morton curve of their centres, then
-    split in halves (by count) level by level until at most `leaf_size` per leaf; no Python loop per node."""
+    """The hierarchy of `mesh`'s triangles for `render_mesh`: sorted along a Morton curve of their centres, then cut
+    level by level where the curve crosses the largest cell boundary (a linear BVH) until at most `leaf_size` per leaf;
+    no Python loop per node."""
     tri = np.asarray(mesh.vertices, np.float32)[mesh.faces]                        # (M, 3, 3)
     if len(tri) == 0:
         return MeshBVH(np.zeros((0, 9), np.float32), np.zeros(0, np.int32), np.full((1, 3), np.inf, np.float32),
                        np.full((1, 3), -np.inf, np.float32), np.array([[-1, 0, 0]], np.int32))
     lo_t, hi_t = tri.min(1), tri.max(1)
-    order = np.argsort(_morton_codes((lo_t + hi_t) / 2), kind='stable')
-    tri, lo_t, hi_t = tri[order], lo_t[order], hi_t[order]
+    codes = _morton_codes((lo_t + hi_t) / 2)
+    order = np.argsort(codes, kind='stable')
+    tri, lo_t, hi_t, codes = tri[order], lo_t[order], hi_t[order], codes[order].astype(np.int64)
     starts, counts = np.zeros(1, np.int64), np.array([len(tri)])
     lo, hi, info, n_nodes = [], [], [], 0
     while len(starts):
@@ -447,7 +458,7 @@ def mesh_bvh(mesh: Mesh, leaf_size: int = 4) -> MeshBVH:
         child = np.full(len(starts), -1, np.int64)
         child[split] = n_nodes + 2 * np.arange(split.sum())                         # the next level, two per split node
         info.append(np.stack([child, np.where(split, 0, starts), np.where(split, 0, counts)], 1))
-        half = (counts[split] + 1) // 2
+        half = _morton_splits(codes, starts[split], counts[split])
         starts = np.ravel(np.c_[starts[split], starts[split] + half])
         counts = np.ravel(np.c_[half, counts[split] - half])
     return MeshBVH(np.ascontiguousarray(tri.reshape(-1, 9)), order.astype(np.int32), np.concatenate(lo).astype(np.float32),
@@ -514,7 +525,7 @@ extern "C" __global__ void raycast_mesh(const float* cam,   /* fx fy cx cy, R (3
   const float dz = axis_of(d, kz);
   if (dz < 0.0f) { const int s = kx; kx = ky; ky = s; }
   const float Sx = axis_of(d, kx) / dz, Sy = axis_of(d, ky) / dz, Sz = 1.0f / dz;
-  float best = 1e20f, t, b1 = 0.0f, b2 = 0.0f, u1, u2, tl, tr;
+  float best = 1e20f, t, b1 = 0.0f, b2 = 0.0f, u1, u2, tl, tr, stack_t[64];
   int best_row = -1, stack[64], sp = 0, node = 0;
   bool go = enters_box(node_lo, node_hi, o, inv, best, &tl);
   while (go) {
@@ -528,12 +539,14 @@ extern "C" __global__ void raycast_mesh(const float* cam,   /* fx fy cx cy, R (3
     } else {
       const bool hl = enters_box(node_lo + 3 * child, node_hi + 3 * child, o, inv, best, &tl);
       const bool hr = enters_box(node_lo + 3 * (child + 1), node_hi + 3 * (child + 1), o, inv, best, &tr);
-      if (hl && hr) {
-        if (tl <= tr) { stack[sp++] = child + 1; node = child; } else { stack[sp++] = child; node = child + 1; }
+      if (hl && hr) {                /* the farther child waits with its entry distance */
+        if (tl <= tr) { stack_t[sp] = tr; stack[sp++] = child + 1; node = child; }
+        else { stack_t[sp] = tl; stack[sp++] = child; node = child + 1; }
         continue;
       }
       if (hl || hr) { node = hl ? child : child + 1; continue; }
     }
+    while (sp > 0 && stack_t[sp - 1] > best) --sp;    /* entered only behind the nearest hit so far: skip */
     if (sp == 0) break;
     node = stack[--sp];
   }
