@@ -131,3 +131,34 @@ def test_demo_bad_input(tmp_path):
     assert res.returncode == 2 and 'not a scan this package reads' in res.stderr
     res = run('demo', '--frames', '0')
     assert res.returncode == 2 and '--frames must be at least 1' in res.stderr
+
+
+def test_mesh_html_shows_colours_and_lighting(tmp_path):
+    "demo's mesh.html in headless Chromium (software WebGL): the vertex colours show, and shading varies over a sphere."
+    import shutil as _sh
+    chromium = _sh.which('chromium') or _sh.which('chromium-browser')
+    if chromium is None: pytest.skip('Chromium is not installed (apt-get install chromium)')
+    sync_api = pytest.importorskip('playwright.sync_api')
+    from PIL import Image
+    from thesis_recon.demo import k3d_snapshot
+    from thesis_recon.geometry import look_at
+    from thesis_recon.mesh import marching_cubes
+    grid = np.indices((41, 41, 41)).transpose(1, 2, 3, 0) * 0.02 - 0.4
+    paint = np.where(grid[..., :1] > 0, [220, 40, 40], [40, 40, 220])            # red for x > 0, blue for x < 0
+    ball = marching_cubes(np.linalg.norm(grid, axis=-1) - 0.3, 0.0, [-0.4] * 3, 0.02, colors=paint)
+    html = k3d_snapshot(ball, tmp_path/'mesh.html', cam_pose=look_at([0, -1.2, 0], [0, 0, 0]), look=1.2)
+    args = ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage']
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=args)
+        page = browser.new_page(viewport={'width': 640, 'height': 480})
+        page.goto(html.resolve().as_uri())
+        page.wait_for_selector('canvas', timeout=30_000)
+        page.wait_for_timeout(4000)                                                 # let k3d draw its first frames
+        page.screenshot(path=str(tmp_path/'shot.png'))
+        browser.close()
+    img = np.asarray(Image.open(tmp_path/'shot.png').convert('RGB')).astype(int)
+    red = (img[..., 0] > img[..., 2] + 60) & (img[..., 0] > img[..., 1] + 60)
+    blue = (img[..., 2] > img[..., 0] + 60) & (img[..., 2] > img[..., 1] + 60)
+    assert red.sum() > 2000 and blue.sum() > 2000, (red.sum(), blue.sum())        # both halves, in their colours
+    assert img[..., 0][red].std() > 8                                                 # lit: not one flat red
