@@ -10,7 +10,8 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 import yaml
-from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_path, atomic_savez,
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_runner_args,
+                               atomic_path, atomic_savez,
                                resolve_device, warn_data)
 from .kernels import array_module, package_kernel, to_numpy, xp_of
 from .backproj import SURFACE_PIXEL_SRC, surface_pixel_reference
@@ -19,7 +20,7 @@ from PIL import Image
 from .images import resize_crop_depth
 from .config import config_base, resolve_config_arg
 from .labels import read_label_map, read_split
-from .runner import add_runner_args, run_scenes
+from .runner import run_scenes
 from .voxelize import load_occupancy_grid
 from .geometry import (ViewCamera, invert_pose, projection_intrinsics, rot90_grid, rot90_grid_transform,
                                    transform, view_camera, world_to_grid_matrix)

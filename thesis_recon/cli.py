@@ -4,9 +4,9 @@
 
 # %% ../nbs/90_cli.ipynb #1eb67e5d
 from __future__ import annotations
-import contextlib, importlib, importlib.util, sys, warnings
+import contextlib, difflib, importlib, importlib.util, sys, warnings
 from . import __version__
-from .core import ThesisReconError
+from .core import ThesisReconError, check_thread_env
 
 # %% auto #0
 __all__ = ['COMMANDS', 'WEIGHT_KINDS', 'EXTRAS', 'NEEDS', 'available_commands', 'missing_extras', 'install_hint',
@@ -139,14 +139,18 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__); return 0
     cmds = available_commands()
     if argv[0] not in cmds:
-        print(f'thesis-recon: unknown command {argv[0]!r}\n\n{_usage()}', file=sys.stderr); return 2
+        close = difflib.get_close_matches(argv[0], cmds, n=1, cutoff=0.75)
+        hint = f"did you mean '{close[0]}'? " if close else ''
+        print(f'thesis-recon: unknown command {argv[0]!r} ({hint}thesis-recon --help lists them)', file=sys.stderr); return 2
     if miss := missing_extras(argv[0]):
         extras = ' and '.join(f'[{x}]' for x in miss) + (' extras' if len(miss) > 1 else ' extra')
         print(f'thesis-recon {argv[0]}: needs the {extras}: {install_hint(miss)}', file=sys.stderr)
         return 2
     mod, fn = cmds[argv[0]][0].split(':')
     with one_line_warnings():
-        try: return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
+        try:
+            check_thread_env()
+            return int(getattr(importlib.import_module(mod), fn)(argv[1:]) or 0)
         except ThesisReconError as e:
             print(f'thesis-recon {argv[0]}: {e}', file=sys.stderr); return 2
         except ModuleNotFoundError as e:

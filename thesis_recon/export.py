@@ -8,13 +8,14 @@ import argparse, functools, json, math, os, shutil, sys, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from .core import ArgumentParser, DataWarning, ThesisReconError, add_progress_arg, atomic_write_text, warn_data
+from .core import (ArgumentParser, DataWarning, ThesisReconError, add_progress_arg, add_runner_args,
+                               atomic_write_text, warn_data)
 from .frames import write_matrix_txt
 from .geometry import scale_intrinsics
 from .images import (read_label_png, resize_color, resize_nearest, write_color, write_label_png,
                                  write_png16, depth_to_png16)
 from .labels import label_lut, map_labels, read_label_map, read_split
-from .runner import RunReport, SceneResult, add_runner_args, run_scenes
+from .runner import RunReport, SceneResult, run_scenes
 from .sens import SensFile
 
 # %% auto #0

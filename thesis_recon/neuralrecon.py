@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse, functools, pickle, sys, time
 from pathlib import Path
 import numpy as np
-from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_pickle, atomic_savez, prefetch,
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_runner_args,
+                               atomic_pickle, atomic_savez, prefetch,
                                resolve_device, warn_data)
 from .frames import ScanNetScene
 from .geometry import camera_center, view_angle_deg, view_frustum
 from .labels import read_split
-from .runner import add_runner_args, run_scenes
+from .runner import run_scenes
 from .kernels import to_numpy, upload_ahead
 from .tsdf import TSDFVolume
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_runner.ipynb #33111127
 from __future__ import annotations
-import argparse, functools, os, pickle, sys, time, traceback
+import functools, os, pickle, sys, time, traceback
 import multiprocessing as mp
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from tqdm.auto import tqdm
-from .core import ArgumentParser, ThesisReconError
-from . import kernels
+from .core import ThesisReconError, num_threads, set_threads
 
 # %% auto #0
-__all__ = ['scene_name', 'SceneResult', 'RunReport', 'call_scene', 'run_scenes', 'add_runner_args']
+__all__ = ['scene_name', 'SceneResult', 'RunReport', 'call_scene', 'run_scenes']
 
 # %% ../nbs/08_runner.ipynb #6bc18e6e
 def scene_name(scene) -> str:
@@ -67,10 +66,8 @@ def call_scene(fn: Callable, scene) -> SceneResult:
                            time.perf_counter() - t0)
 
 def _init_worker(threads: int):
-    "Worker start-up: give this worker's kernels (and torch, if loaded) `threads` threads."
-    os.environ['OMP_NUM_THREADS'] = str(threads)
-    kernels.set_num_threads(threads)
-    if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(threads)
+    "Worker start-up: this worker's share of the threads, for every runtime (`core.set_threads`)."
+    set_threads(threads)
 
 # %% ../nbs/08_runner.ipynb #03d83aca
 def _check_importable(fn):
@@ -93,7 +90,7 @@ def _run_local(fn, scenes, n_proc, bar) -> list:
     "Run `fn` over `scenes` in `n_proc` spawned worker processes; results in scene order."
     _check_importable(fn)
     ctx = mp.get_context('spawn')
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    cores = num_threads()   # --threads, else OMP_NUM_THREADS, else the CPUs this process may use
     def pool_of(n): return ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(max(1, cores // n),))
     results, queue = [None] * len(scenes), deque(range(len(scenes)))
     while queue:
@@ -150,13 +147,12 @@ def _run_ray(fn, scenes, n_proc, ray_address, bar) -> list:
 # %% ../nbs/08_runner.ipynb #8726fb21
 def run_scenes(fn: Callable, scenes, n_proc: int | None = None, ray_address: str | None = None,
                desc: str = 'scenes', quiet: bool = False, unit: str = 'scene') -> RunReport:
-    """Run `fn(scene)` for every scene: `n_proc` spawned processes (None: one per core, 0: in this process),
+    """Run `fn(scene)` for every scene: `n_proc` spawned processes (None: one per thread of `core.num_threads()`, 0: in this process),
     or Ray tasks on `ray_address` ('local' starts Ray here). Failures are collected, listed at the end on stderr.
     `unit` names one item in the progress bar and the summary."""
     scenes = list(scenes)
     if n_proc is not None and n_proc < 0: raise ThesisReconError(f'run_scenes: n_proc must be >= 0, got {n_proc}')
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
-    n = cores if n_proc is None else n_proc
+    n = num_threads() if n_proc is None else n_proc
     with tqdm(total=len(scenes), desc=desc, unit=unit, disable=quiet or not scenes) as bar:
         if ray_address: results = _run_ray(fn, scenes, max(1, n), ray_address, bar)
         elif n == 0 or not scenes:
@@ -167,20 +163,3 @@ def run_scenes(fn: Callable, scenes, n_proc: int | None = None, ray_address: str
     report = RunReport(results, unit)
     if report.failed and not quiet: print(report.summary(), file=sys.stderr)
     return report
-
-# %% ../nbs/08_runner.ipynb #ebaa5f41
-def _n_proc(text: str) -> int:
-    try: n = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f'must be an integer, got {text!r}') from None
-    if n < 0: raise argparse.ArgumentTypeError(f'must be >= 0 (0 runs in this process), got {n}')
-    return n
-
-def add_runner_args(parser):
-    "Add `--n_proc` and `--ray_address` (the scene runner's options) to a parser (`core.ArgumentParser` accepts `--n-proc`, `--ray-address` too)."
-    both = not isinstance(parser, ArgumentParser)   # a plain argparse parser gets the hyphenated spellings registered
-    parser.add_argument('--n_proc', *(['--n-proc'] if both else []), type=_n_proc, default=None, dest='n_proc',
-                        help='worker processes for scenes (default: one per core; 0 runs in this process)')
-    parser.add_argument('--ray_address', *(['--ray-address'] if both else []), default=None, dest='ray_address',
-                        help="run scenes as Ray tasks on this cluster ('auto', 'ray://host:10001'), "
-                             "or 'local' to start Ray on this machine (needs the [ray] extra: pip install \"thesis-recon[ray]\")")
-    return parser

@@ -8,14 +8,15 @@ import math, sys, warnings
 from functools import partial
 from pathlib import Path
 import yaml
-from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_write_text,
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_runner_args,
+                               atomic_write_text,
                                resolve_device, warn_data)
 from .config import configs_dir, resolve_config_arg
 from .chunks import (augment_backproj_data, clean_backproj_data, load_chunk_config, parse_chunk_config,
                                  prep_backproj_data)
 from .export import find_label_map, find_raw_scenes, prepare_2d_data
 from .neuralrecon import read_split_lists
-from .runner import add_runner_args, run_scenes
+from .runner import run_scenes
 from .sens import _read_header
 from .synthetic import make_synthetic_scans
 from .voxelize import prep_occ_grid_scene

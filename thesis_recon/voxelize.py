@@ -9,11 +9,12 @@ from functools import partial
 from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
-from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_savez, resolve_device,
+from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_runner_args,
+                               atomic_savez, resolve_device,
                                warn_data)
 from .kernels import array_module, package_kernel, to_numpy
 from .mesh import Mesh, read_ply
-from .runner import add_runner_args, run_scenes
+from .runner import run_scenes
 from .sens import open_scene
 from .tsdf import fuse_scan
 
