@@ -145,6 +145,18 @@ def test_unet_baseline_and_eval(data, fitted, tmp_path, capsys):
                 '--logging_root', tmp_path/'i', '--device', 'cpu', capsys=capsys)
     m = json.loads((tmp_path/'i'/'metrics.json').read_text())
     assert rc == 0 and 'miou' in m and 'psnr' not in m
+    # the paper's UnetModel file (as util.custom_save writes it) imports and scores the same
+    from thesis_recon.srn.train import load_model
+    u, _ = load_model(unet)
+    assert type(u).__name__ == 'UNetBaseline' and u.spec['dropout'] == 0.2 and u.spec['in_channels'] == 4
+    src = _as_original(u, tmp_path/'unet.pth', 'optimizer_0')
+    rc, err = cli('import-weights', 'semantic-srn-unet', src, tmp_path/'unet.tar', capsys=capsys)
+    assert rc == 0, err
+    rc, _ = cli('eval-srn', '--eval_mode', 'unet', '--unet_input', 'images', '--unet_path', tmp_path/'unet.tar',
+                '--data_root', data/'Chair.test', '--logging_root', tmp_path/'j', '--device', 'cpu', capsys=capsys)
+    assert rc == 0 and (tmp_path/'j'/'final_miou.csv').read_text() == (tmp_path/'i'/'final_miou.csv').read_text()
+    rc, err = cli('import-weights', 'semantic-srn-unet', src, tmp_path/'x.tar', '--num_classes', 9, capsys=capsys)
+    assert rc == 2 and 'has 5 classes but --num_classes is 9' in err and not (tmp_path/'x.tar').exists()
 
 def test_bad_instance_folders_name_the_file(data, tmp_path, capsys):
     bad = tmp_path/'Chair'

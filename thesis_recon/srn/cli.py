@@ -15,7 +15,6 @@ from ..config import load_config, save_config, resolve_config_arg, parse_sets, r
 from ..train_args import add_train_args
 from ..frames import write_matrix_txt
 from ..images import write_color, write_label_png
-from ..nets3d.experiments import markdown_table
 from .config import SRNTrainConfig, SRNUpdateConfig, CLASS_NAMES, BUDGETS, check_srn_data_sizes
 # The modules that work (srn.data, .model, .eval, .train, .fewshot) import torch: each command imports them inside its
 # functions, after its arguments and config are read and checked, so that --help and a bad argument answer at once.
@@ -73,7 +72,7 @@ def _config_source(name):
     "A config path, or the name of a shipped config (`srn_train_tiny.yml` or `srn_train_tiny`)."
     return {} if name is None else resolve_config_arg(name)
 
-_COMMON = ('config_filepath', 'resume', 'device', 'set', 'no_progress')
+_COMMON = ('config_filepath', 'resume', 'device', 'threads', 'set', 'no_progress')
 
 def _config(args: argparse.Namespace, schema, model_keys=(), lists=(), defaults: dict | None = None, drop=()) -> object:
     "The step's config: the config file (or the defaults) with the command's `defaults`, then --set items, then the flags given."
@@ -277,9 +276,10 @@ def update_srn_main(argv: list[str] | None = None) -> int:
     _opt(p, 'specific_observation_idcs', 'labelled view ids of each instance (0,1,2)', type=int_list, nargs='+')
     _opt(p, 'class_weight', 'scalar weight of the cross-entropy (the original\'s, 8)', type=float)
     _flag(p, 'balance_classes', 'ours: also weigh each class by its inverse frequency in the labelled views')
-    _opt(p, 'unet_nf0', 'U-Net first-level channels (64)', type=int)
-    _opt(p, 'unet_num_down', 'U-Net levels (4)', type=int)
-    _opt(p, 'unet_max_channels', 'U-Net maximum channels (128)', type=int)
+    _opt(p, 'unet_nf0', 'U-Net baseline first-level channels (the paper\'s: 64)', type=int)
+    _opt(p, 'unet_num_down', 'U-Net baseline levels (7: 128 px images; side lengths must be multiples of 2^levels)', type=int)
+    _opt(p, 'unet_max_channels', 'U-Net baseline maximum channels (512)', type=int)
+    _opt(p, 'unet_dropout', 'U-Net baseline dropout probability (0.2; 0: none)', type=float)
     _opt(p, 'log_every', 'steps between logged scalars', type=int)
     _opt(p, 'val_every', 'steps between validations', type=int)
     _opt(p, 'seed', 'random seed', type=int)
@@ -349,11 +349,11 @@ def _check_eval(args: dict, mode: str = 'linear'):
 def _eval_model(args: dict, mode: str = 'linear'):
     "(model, unet): --checkpoint_path (with the head of --linear_path) and, for --eval_mode unet, --unet_path; checks applied."
     _check_eval(args, mode)
-    from thesis_recon.srn.model import SemanticSRN, UNetSegmenter, srn_of   # lazy: torch (see the note at the top)
+    from thesis_recon.srn.model import SemanticSRN, UNetBaseline, srn_of   # lazy: torch (see the note at the top)
     from thesis_recon.srn.train import load_model
     dev = resolve_device(args['device'], 'torch')
     unet = load_model(args['unet_path'], dev)[0].eval() if mode == 'unet' else None
-    if unet is not None and not isinstance(unet, UNetSegmenter):
+    if unet is not None and not isinstance(unet, UNetBaseline):
         raise ThesisReconError(f"--unet_path {args['unet_path']}: holds a {type(unet).__name__}, not the U-Net baseline")
     if args.get('checkpoint_path') is None: return None, unet
     model = load_model(args['checkpoint_path'], dev)[0]
@@ -507,7 +507,8 @@ def experiment_srn_fewshot_main(argv: list[str] | None = None) -> int:
     add_progress_arg(p)
     a = p.parse_args(argv)
     from thesis_recon.srn.fewshot import experiment_srn_fewshot      # lazy: torch (see the note at the top)
-    res = experiment_srn_fewshot(a.out, a.budget, a.device, progress=not a.no_progress)
-    print(markdown_table(res['summary']))
-    print(f"wrote {Path(a.out)/a.budget/'fewshot.md'}")
+    experiment_srn_fewshot(a.out, a.budget, a.device, progress=not a.no_progress)
+    md = Path(a.out)/a.budget/'fewshot.md'
+    print(md.read_text().rstrip())
+    print(f'wrote {md}')
     return 0

@@ -92,9 +92,10 @@ class SRNUpdateConfig:
     class_weight: float = 8.0                 # the original's: a scalar weight of the cross-entropy
     balance_classes: bool = False             # ours: also weigh each class by its inverse frequency
     linear_path: str | None = None            # start the head from this update-srn checkpoint
-    unet_nf0: int = 64
-    unet_num_down: int = 4
-    unet_max_channels: int = 128
+    unet_nf0: int = 64                        # the paper's baseline (UnetModel): nf0 64, 7 levels, 512 channels, dropout 0.2
+    unet_num_down: int = 7
+    unet_max_channels: int = 512
+    unet_dropout: float = 0.2
     log_every: int = 50
     val_every: int | None = 500
     checkpoint_every: int | None = None
@@ -113,13 +114,16 @@ BUDGETS = {
                  model=dict(embedding_size=16, phi_hidden=32, phi_layers=3, tracing_steps=4, rgb_hidden=32, rgb_layers=2,
                             init_march_depth=1.1, pixel_centers=True),
                  sides=[16], batches=[4], steps=[30], lr=2e-3, head_steps=20, head_lr=1e-2, unet_steps=20, unet_lr=1e-3,
-                 unet=dict(unet_nf0=8, unet_num_down=2, unet_max_channels=16)),
+                 unet=dict(unet_nf0=8, unet_num_down=4, unet_max_channels=32, unet_dropout=0.2)),
     # minutes of CPU (under an hour of wall time on 2 shared cores): the tiny SRN sizes, more chairs, views and steps
     'small': dict(n_train=24, views_train=24, views_val=4, side=32, shots=(1, 3, 10), seeds=(0, 1, 2),
                   model=dict(embedding_size=16, phi_hidden=32, phi_layers=3, tracing_steps=4, rgb_hidden=32, rgb_layers=2,
                              init_march_depth=1.1, pixel_centers=True),
                   sides=[16, 32], batches=[8, 4], steps=[600, 2000], lr=2e-3, head_steps=300, head_lr=1e-2,
-                  unet_steps=400, unet_lr=1e-3, unet=dict(unet_nf0=16, unet_num_down=3, unet_max_channels=64)),
+                  unet_steps=400, unet_lr=1e-3,
+                  # the paper's UnetModel scaled to 32 px: 5 levels take 32 px to 1 x 1 (the paper's 7 take 128 px), nf0 and
+                  # max_channels a quarter of its 64 and 512, dropout 0.2 as the paper
+                  unet=dict(unet_nf0=16, unet_num_down=5, unet_max_channels=128, unet_dropout=0.2)),
 }
 
 # %% ../../nbs/73a_srn_config.ipynb #4f10c224

@@ -12,15 +12,18 @@ import numpy as np
 from ..core import ThesisReconError, atomic_write_text, atomic_path
 from .data import make_srn_dataset, open_split
 from .config import BUDGETS
-from ..nets3d.experiments import markdown_table
+from ..metrics import format_table
 from .config import SRNModelConfig, SRNTrainConfig, SRNUpdateConfig
 from .train import train_srn, update_srn
 from .eval import evaluate_views, majority_baseline
 
 # %% auto #0
-__all__ = ['summarise', 'write_fewshot_results', 'experiment_srn_fewshot']
+__all__ = ['METHODS', 'summarise', 'write_fewshot_results', 'experiment_srn_fewshot']
 
 # %% ../../nbs/76_srn_fewshot.ipynb #c4924b32
+METHODS = {'srn_linear': 'SRN features + linear head', 'unet': "the paper's U-Net on the SRN's renderings",
+           'unet_on_images': 'the U-Net on the views themselves', 'majority': 'background everywhere'}
+
 def _pretrain(out: Path, base: Path, b: dict, device: str, progress: bool) -> Path:
     ck = out/'srn'/'checkpoints'/'model.tar'
     if ck.is_file(): return ck                                  # finished: a rerun keeps it
@@ -33,7 +36,7 @@ def _pretrain(out: Path, base: Path, b: dict, device: str, progress: bool) -> Pa
 def _few_shot_row(out: Path, base: Path, srn_ck: Path, val, b: dict, k: int, seed: int, device: str, progress: bool) -> dict:
     "mIoU of the linear head and the U-Net from the `k` labelled views (view `seed` of the first `k` chairs)."
     done = out/'rows'/f'k{k}_s{seed}.json'
-    if done.is_file(): return json.loads(done.read_text())
+    if done.is_file() and set(METHODS) <= set(json.loads(done.read_text())): return json.loads(done.read_text())
     common = dict(data_root=str(base/'Chair.train'), img_sidelengths=[b['side']], batch_size_per_img_sidelength=[min(k, 4)],
                   max_num_instances_train=k, specific_observation_idcs=[seed], val_every=None, log_every=10,
                   device=device, seed=seed)
@@ -45,7 +48,9 @@ def _few_shot_row(out: Path, base: Path, srn_ck: Path, val, b: dict, k: int, see
                          progress=progress)
     labelled = open_split(base/'Chair.train', b['side'], max_num_instances=k, specific_observation_idcs=[seed])
     row = dict(shots=k, seed=seed, srn_linear=evaluate_views(head, val, 'linear')['miou'],
-               unet=evaluate_views(head, val, 'unet', unet=unet)['miou'], majority=majority_baseline(labelled, val, head.num_classes)['miou'])
+               unet=evaluate_views(head, val, 'unet', unet=unet)['miou'],
+               unet_on_images=evaluate_views(None, val, 'unet', unet=unet, unet_input='images')['miou'],
+               majority=majority_baseline(labelled, val, head.num_classes)['miou'])
     atomic_write_text(done, json.dumps(row) + '\n')
     return row
 
@@ -55,7 +60,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     for k in sorted({r['shots'] for r in rows}):
         rs = [r for r in rows if r['shots'] == k]
         rec = dict(labelled_views=k, seeds=len(rs))
-        for m in ('srn_linear', 'unet', 'majority'):
+        for m in METHODS:
             v = np.array([r[m] for r in rs])
             rec[f'{m}_miou'], rec[f'{m}_std'] = float(v.mean()), float(v.std())
         out.append(rec)
@@ -66,12 +71,12 @@ def write_fewshot_results(out: Path, rows: list[dict], note: str = '') -> dict:
     import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     summ = summarise(rows)
-    atomic_write_text(out/'fewshot.md', f'# Few-shot segmentation of novel views\n\n{note}\n\n' + markdown_table(summ) + '\n')
+    atomic_write_text(out/'fewshot.md', f'# Few-shot segmentation of novel views\n\n{note}\n\n' + format_table(summ, markdown=True) + '\n')
     keys = list(rows[0])
     atomic_write_text(out/'fewshot.csv', ','.join(keys) + '\n' + ''.join(','.join(str(r[k]) for k in keys) + '\n' for r in rows))
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ks = [s['labelled_views'] for s in summ]
-    for m, label in (('srn_linear', 'SRN features + linear head'), ('unet', '2D U-Net'), ('majority', 'background everywhere')):
+    for m, label in METHODS.items():
         ax.errorbar(ks, [s[f'{m}_miou'] for s in summ], yerr=[s[f'{m}_std'] for s in summ], marker='o', capsize=3, label=label)
     ax.set_xscale('log'); ax.set_xticks(ks); ax.set_xticklabels(ks)
     ax.set_xlabel('labelled views'); ax.set_ylabel('novel-view mIoU'); ax.legend(fontsize=8); fig.tight_layout()

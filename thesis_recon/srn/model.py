@@ -16,7 +16,7 @@ from ..core import ThesisReconError
 # %% auto #0
 __all__ = ['pixel_grid', 'get_rays', 'camera_depth', 'FCLayer', 'FCBlock', 'HyperLinear', 'HyperLayer', 'HyperPhi', 'apply_phi',
            'RayMarcher', 'Conv2dSame', 'DownBlock', 'UpBlock', 'SkipBlock', 'PrototypingUNet', 'SRN', 'seg_loss',
-           'srn_loss', 'SemanticHead', 'SemanticSRN', 'srn_of', 'render_like_original', 'UNet', 'UNetSegmenter']
+           'srn_loss', 'SemanticHead', 'SemanticSRN', 'srn_of', 'render_like_original', 'UNetBaseline']
 
 # %% ../../nbs/71_srn_model.ipynb #7401a2d4
 def pixel_grid(sidelength: int, device=None, centers: bool = False) -> torch.Tensor:
@@ -153,47 +153,51 @@ class Conv2dSame(nn.Module):
 
     def forward(self, x): return self.net(x)
 
+def _after(layers: list, ch: int, act: nn.Module, norm: bool, dropout: float) -> list:
+    "`layers`, then [BatchNorm], the activation, [Dropout2d] (pytorch_prototyping's order)."
+    return layers + ([nn.BatchNorm2d(ch)] if norm else []) + [act] + ([nn.Dropout2d(dropout)] if dropout else [])
+
 class DownBlock(nn.Module):
-    "Reflection-padded 3x3 conv (in -> in), [BatchNorm], LeakyReLU 0.2, reflection-padded 4x4 stride-2 conv (in -> out), [BatchNorm], LeakyReLU."
-    def __init__(self, in_ch: int, out_ch: int, norm: bool = True):
+    "Reflection-padded 3x3 conv (in -> in), [BatchNorm], LeakyReLU 0.2, [dropout]; reflection-padded 4x4 stride-2 conv (in -> out), the same."
+    def __init__(self, in_ch: int, out_ch: int, norm: bool = True, dropout: float = 0.0):
         super().__init__()
-        layers = [nn.ReflectionPad2d(1), nn.Conv2d(in_ch, in_ch, 3, bias=not norm)] + ([nn.BatchNorm2d(in_ch)] if norm else [])
-        layers += [nn.LeakyReLU(0.2), nn.ReflectionPad2d(1), nn.Conv2d(in_ch, out_ch, 4, stride=2, bias=not norm)]
-        layers += ([nn.BatchNorm2d(out_ch)] if norm else []) + [nn.LeakyReLU(0.2)]
+        layers = _after([nn.ReflectionPad2d(1), nn.Conv2d(in_ch, in_ch, 3, bias=not norm)], in_ch, nn.LeakyReLU(0.2), norm, dropout)
+        layers = _after(layers + [nn.ReflectionPad2d(1), nn.Conv2d(in_ch, out_ch, 4, stride=2, bias=not norm)], out_ch,
+                        nn.LeakyReLU(0.2), norm, dropout)
         self.net = nn.Sequential(*layers)
 
     def forward(self, x): return self.net(x)
 
 class UpBlock(nn.Module):
-    "4x4 stride-2 transposed conv, [BatchNorm], ReLU, Conv2dSame 3x3, [BatchNorm], ReLU."
-    def __init__(self, in_ch: int, out_ch: int, norm: bool = True):
+    "4x4 stride-2 transposed conv, [BatchNorm], ReLU, [dropout]; Conv2dSame 3x3, [BatchNorm], ReLU, [Dropout2d 0.1]."
+    def __init__(self, in_ch: int, out_ch: int, norm: bool = True, dropout: float = 0.0):
         super().__init__()
-        layers = [nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=not norm)] + ([nn.BatchNorm2d(out_ch)] if norm else [])
-        layers += [nn.ReLU(), Conv2dSame(out_ch, out_ch, 3, bias=not norm)] + ([nn.BatchNorm2d(out_ch)] if norm else []) + [nn.ReLU()]
+        layers = _after([nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=not norm)], out_ch, nn.ReLU(), norm, dropout)
+        layers = _after(layers + [Conv2dSame(out_ch, out_ch, 3, bias=not norm)], out_ch, nn.ReLU(), norm, 0.1 if dropout else 0.0)
         self.net = nn.Sequential(*layers)
 
     def forward(self, x): return self.net(x)
 
 class SkipBlock(nn.Module):
     "Down, the inner block (if any), up; the input concatenated before the output (2 * outer channels)."
-    def __init__(self, outer: int, inner: int, norm: bool = True, submodule: nn.Module | None = None):
+    def __init__(self, outer: int, inner: int, norm: bool = True, submodule: nn.Module | None = None, dropout: float = 0.0):
         super().__init__()
-        mods = [DownBlock(outer, inner, norm)] + ([submodule] if submodule is not None else [])
-        mods.append(UpBlock(inner if submodule is None else 2 * inner, outer, norm))
+        mods = [DownBlock(outer, inner, norm, dropout)] + ([submodule] if submodule is not None else [])
+        mods.append(UpBlock(inner if submodule is None else 2 * inner, outer, norm, dropout))
         self.model = nn.Sequential(*mods)
 
     def forward(self, x): return torch.cat([x, self.model(x)], 1)
 
 class PrototypingUNet(nn.Module):
-    "pytorch_prototyping's `Unet` (BatchNorm, no dropout, transposed-conv upsampling, linear output): (B,in,s,s) -> (B,out,s,s)."
-    def __init__(self, in_ch: int, out_ch: int, nf0: int = 64, num_down: int = 4, max_channels: int = 128):
+    "pytorch_prototyping's `Unet` (BatchNorm, transposed-conv upsampling, linear output, optional dropout): (B,in,s,s) -> (B,out,s,s)."
+    def __init__(self, in_ch: int, out_ch: int, nf0: int = 64, num_down: int = 4, max_channels: int = 128, dropout: float = 0.0):
         super().__init__()
         if num_down < 1: raise ThesisReconError(f'U-Net: num_down must be at least 1, got {num_down}')
         self.num_down = num_down
-        self.in_layer = nn.Sequential(Conv2dSame(in_ch, nf0, 3, bias=False), nn.BatchNorm2d(nf0), nn.LeakyReLU(0.2))
+        self.in_layer = nn.Sequential(*_after([Conv2dSame(in_ch, nf0, 3, bias=False)], nf0, nn.LeakyReLU(0.2), True, dropout))
         ch = lambda i: min(2 ** i * nf0, max_channels)
-        block = SkipBlock(ch(num_down - 1), ch(num_down - 1), norm=False)
-        for i in reversed(range(num_down - 1)): block = SkipBlock(ch(i), ch(i + 1), submodule=block)
+        block = SkipBlock(ch(num_down - 1), ch(num_down - 1), norm=False, dropout=dropout)
+        for i in reversed(range(num_down - 1)): block = SkipBlock(ch(i), ch(i + 1), submodule=block, dropout=dropout)
         self.unet_block = block
         self.out_layer = nn.Sequential(Conv2dSame(2 * nf0, out_ch, 3, bias=True))
 
@@ -358,45 +362,22 @@ def render_like_original(model, instance_idx, pose, intrinsics, uv) -> tuple[tor
     return out.get('rgba', out['rgb']), out['depth'][..., None]
 
 # %% ../../nbs/71_srn_model.ipynb #f87dbf70
-def _block(a, b):
-    return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.GroupNorm(min(8, b), b), nn.ReLU(),
-                         nn.Conv2d(b, b, 3, padding=1), nn.GroupNorm(min(8, b), b), nn.ReLU())
-
-class UNet(nn.Module):
-    "2D U-Net: images (B, in_ch, H, W) -> logits (B, out_ch, H, W); H, W divisible by 2**num_down."
-    def __init__(self, in_ch: int = 3, out_ch: int = 7, nf0: int = 64, num_down: int = 4, max_channels: int = 128):
+class UNetBaseline(nn.Module):
+    "apsk14's `UnetModel`: images in SRN batches, rgb (B, s*s, 3 or 4) in [-1,1] (alpha 1 added to RGB) -> seg_logits (B, s*s, C)."
+    def __init__(self, num_classes: int, nf0: int = 64, num_down: int = 7, max_channels: int = 512, dropout: float = 0.2,
+                 in_channels: int = 4):
         super().__init__()
-        ch = [min(nf0 * 2 ** i, max_channels) for i in range(num_down + 1)]
-        self.inp = _block(in_ch, ch[0])
-        self.downs = nn.ModuleList(nn.Sequential(nn.Conv2d(ch[i], ch[i], 3, stride=2, padding=1), _block(ch[i], ch[i + 1]))
-                                   for i in range(num_down))
-        self.ups = nn.ModuleList(_block(ch[i + 1] + ch[i], ch[i]) for i in range(num_down))
-        self.out = nn.Conv2d(ch[0], out_ch, 1)
-        self.num_down = num_down
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if images.shape[-1] % 2 ** self.num_down or images.shape[-2] % 2 ** self.num_down:
-            raise ThesisReconError(f'U-Net: image size {tuple(images.shape[-2:])} must be divisible by {2 ** self.num_down}')
-        skips = [self.inp(images)]
-        for down in self.downs: skips.append(down(skips[-1]))
-        x = skips.pop()
-        for up in reversed(self.ups):
-            s = skips.pop()
-            x = up(torch.cat([F.interpolate(x, size=s.shape[-2:], mode='bilinear', align_corners=False), s], 1))
-        return self.out(x)
-
-class UNetSegmenter(nn.Module):
-    "The baseline on SRN batches: rgb (B, s*s, 3) -> seg_logits (B, s*s, C)."
-    def __init__(self, num_classes: int, nf0: int = 64, num_down: int = 4, max_channels: int = 128):
-        super().__init__()
-        self.unet = UNet(3, num_classes, nf0, num_down, max_channels)
-        self.spec = dict(num_classes=num_classes, nf0=nf0, num_down=num_down, max_channels=max_channels)
+        self.unet = PrototypingUNet(in_channels, num_classes, nf0, num_down, max_channels, dropout)
+        self.spec = dict(num_classes=num_classes, nf0=nf0, num_down=num_down, max_channels=max_channels, dropout=dropout,
+                         in_channels=in_channels)
 
     @property
     def num_classes(self) -> int: return self.spec['num_classes']
 
     def forward(self, batch: dict) -> dict:
         rgb = batch['rgb']
-        s = math.isqrt(rgb.shape[1])
-        logits = self.unet(rgb.reshape(-1, s, s, 3).permute(0, 3, 1, 2))
-        return dict(seg_logits=logits.permute(0, 2, 3, 1).reshape(rgb.shape[0], s * s, -1))
+        B, N, c = rgb.shape
+        if c == 3 and self.spec['in_channels'] == 4: rgb = torch.cat([rgb, torch.ones_like(rgb[..., :1])], -1)
+        s = math.isqrt(N)
+        logits = self.unet(rgb.reshape(B, s, s, -1).permute(0, 3, 1, 2))
+        return dict(seg_logits=logits.permute(0, 2, 3, 1).reshape(B, N, -1))

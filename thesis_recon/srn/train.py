@@ -15,7 +15,7 @@ from ..config import config_to_dict
 from .config import SRNModelConfig, SRNTrainConfig, SRNUpdateConfig
 from ..train import TrainOptions, fit, load_checkpoint, save_checkpoint, seed_everything, to_device
 from .data import SRNDataset, open_split
-from .model import SRN, SemanticSRN, UNetSegmenter, srn_loss, seg_loss, srn_of
+from .model import SRN, SemanticSRN, UNetBaseline, srn_loss, seg_loss, srn_of
 from .eval import image_miou, category_miou
 
 # %% auto #0
@@ -24,16 +24,16 @@ __all__ = ['model_spec', 'build_model', 'load_model', 'make_optimizer', 'img_sch
 
 # %% ../../nbs/73_srn_train.ipynb #641c85be
 def model_spec(model) -> dict:
-    "The architecture and sizes of an SRN, SemanticSRN or UNetSegmenter (stored in checkpoints)."
+    "The architecture and sizes of an SRN, SemanticSRN or UNetBaseline (stored in checkpoints)."
     if isinstance(model, SemanticSRN): return dict(arch='SemanticSRN', srn=dict(model.srn.spec), **model.spec)
     if isinstance(model, SRN): return dict(arch='SRN', **model.spec)
-    if isinstance(model, UNetSegmenter): return dict(arch='UNetSegmenter', **model.spec)
+    if isinstance(model, UNetBaseline): return dict(arch='UNetBaseline', **model.spec)
     raise TypeError(f'model_spec: not an SRN-stage model: {type(model).__name__}')
 
 def build_model(spec: dict):
-    "A fresh SRN / SemanticSRN / UNetSegmenter from a `model_spec` dict."
+    "A fresh SRN / SemanticSRN / UNetBaseline from a `model_spec` dict."
     spec = dict(spec); arch = spec.pop('arch')
-    if arch == 'UNetSegmenter': return UNetSegmenter(**spec)
+    if arch == 'UNetBaseline': return UNetBaseline(**spec)
     if arch == 'SemanticSRN': return SemanticSRN(SRN(**spec.pop('srn')), **spec)
     return SRN(**spec)
 
@@ -194,7 +194,9 @@ def update_srn(cfg: SRNUpdateConfig, *, resume: bool | str = False, progress: bo
     if top < 0: raise ThesisReconError(f'{cfg.data_root}: the labelled views have no seg/ label maps')
     if top >= C: raise ThesisReconError(f'--num_classes {C}: the labels of {cfg.data_root} go up to {top}')
     if cfg.model_type == 'unet':
-        model = UNetSegmenter(C, cfg.unet_nf0, cfg.unet_num_down, cfg.unet_max_channels)
+        bad = [s for s, _, _ in sched if s % 2 ** cfg.unet_num_down]
+        if bad: raise ThesisReconError(f'--img_sidelengths {bad}: the U-Net\'s {cfg.unet_num_down} levels need multiples of {2 ** cfg.unet_num_down}')
+        model = UNetBaseline(C, cfg.unet_nf0, cfg.unet_num_down, cfg.unet_max_channels, cfg.unet_dropout)
     else:
         if not cfg.checkpoint_path: raise ThesisReconError('--checkpoint_path: the pretrained SRN is needed for a semantic head')
         srn = srn_of(load_model(cfg.checkpoint_path)[0])
@@ -206,9 +208,10 @@ def update_srn(cfg: SRNUpdateConfig, *, resume: bool | str = False, progress: bo
         srn.eval()                                # frozen: its march starts at exactly 0.05
         if cfg.linear_path: _load_head(model, cfg.linear_path)
     weight = class_weights(ds, C) if cfg.balance_classes else None
+    scale = 1.0 if cfg.model_type == 'unet' else cfg.class_weight     # UnetModel.get_seg_loss: the mean cross-entropy
     def loss_fn(m, batch):
         ce, terms = seg_loss(m(batch), batch, None if weight is None else weight.to(batch['seg'].device))
-        return cfg.class_weight * ce, terms
+        return scale * ce, terms
     for i, (side, bs, steps) in enumerate(sched):
         if i: ds = open_split(cfg.data_root, side, **kw)
         val = None
