@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thesis_recon.seg2d.train import ARCHITECTURES, fixed_cross_entropy
+from thesis_recon.seg2d.model import ARCHITECTURES
+from thesis_recon.seg2d.train import fixed_cross_entropy
 
 W, H = 328, 256
 

@@ -16,7 +16,7 @@ from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
 from .config import (Optimizer3DConfig, Model2DConfig, Model3DConfig, Trainer3DConfig, Train3DConfig,
                                         load_3d_config, save_run_config, view_camera_of)
-from ..seg2d.train import load_2d_model
+from ..seg2d.model import load_2d_model
 from ..metrics import confusion_matrix, thesis_iou
 from ..labels import class_weights_from_frequencies
 from ..train import TrainOptions, dist_info, fit, load_checkpoint, seed_everything, to_device
@@ -42,7 +42,7 @@ def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
 
 # %% ../../nbs/52_train3d.ipynb #ab5a73b8
 def build_2d_net(m2: Model2DConfig, image_shape=(328, 256)) -> nn.Module:
-    "The configured ENet or DeepLabV3 (`seg2d.train.load_2d_model`) with its `train-2d` checkpoint `load_path_2d`, architecture checked."
+    "The configured ENet or DeepLabV3 (`seg2d.model.load_2d_model`) with its `train-2d` checkpoint `load_path_2d`, architecture checked."
     kw = {} if m2.width is None or m2.arch_2d != 'deeplabv3' else {'width': m2.width}
     return load_2d_model(m2.load_path_2d, m2.arch_2d, m2.num_classes, freeze_bn=m2.freeze_bn, **kw)
 
