@@ -105,7 +105,7 @@ def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: ThesisSizes, dev
     import torch                                                 # lazy: torch and the 2D networks
     import torch.nn.functional as F
     from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS, Seg2dDataset
-    from thesis_recon.seg2d.train import load_2d_model
+    from thesis_recon.seg2d.model import load_2d_model
     from thesis_recon.train import resolve_device
     dev = resolve_device(device)
     d2 = frames_2d(out, data)
