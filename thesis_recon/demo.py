@@ -153,7 +153,7 @@ def demo_table(report: dict) -> str:
             "originals' (mesh vertices on Open3D's voxel grid), surface = points spread over the triangles")
     return head + '\n' + format_table(rows, ['acc', 'comp', 'precision', 'recall', 'fscore'], index='mesh, protocol', digits=4)
 
-# %% ../nbs/24_demo.ipynb #0d6f7655
+# %% ../nbs/24_demo.ipynb #bf3985ad
 def demo_main(argv: list[str] | None = None) -> int:
     "`thesis-recon demo`: fuse a synthetic (or given) scan at 4 and 2 cm and score the meshes."
     p = ArgumentParser(prog='thesis-recon demo', description=(
