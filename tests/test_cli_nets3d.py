@@ -160,7 +160,7 @@ def test_experiment_says_a_line_per_stage(tmp_path, monkeypatch, capsys):
     assert ran == ['deeplabv3', 'recon_deeplab', 'seg_scratch', 'seg_finetuned']
     for line in ('row 1/3 recon_deeplab: training (60 steps)', '  recon_deeplab: 60 steps, 0 s; val iou 0.412, fscore 0.500',
                  'row 3/3 seg_finetuned: training', 'row 2/3 seg_scratch: kept from an earlier run', '  seg_scratch: 60 steps, 0 s; val miou 0.300, miou_all 0.200; mesh_miou 0.350',
-                 '2D network deeplabv3: training (30 steps)', 'SYNTHETIC scans (not ScanNet)', '| fine-tuned from reconstruction | 0.350 | 0.300 | 0.200 | 0.647 |', 'the thesis\'s GT scenes'):
+                 '2D network deeplabv3: training (30 steps)', 'SYNTHETIC scans (not ScanNet)', '| fine-tuned from reconstruction | 0.350 | 0.300 | 0.200 | — | 0.647 |', 'the thesis\'s GT scenes'):
         assert line in out, (line, out)
     assert (tmp_path/'o'/'tiny'/'segmentation.md').is_file()
 

@@ -155,10 +155,12 @@ def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = Tr
     from thesis_recon.nets3d.infer import infer_3d
     done = Path(out)/'rows'/f'{name}.json'
     if done.exists(): return json.loads(done.read_text())
+    bench = Path(out)/'benchmark'/name if cfg['model_3d']['num_classes'] > 2 else None   # ScanNet's format, segmentation
     path = save_config(load_3d_config(cfg), Path(out)/'configs'/f'{name}.json')
     c = load_3d_config(path)
     if c.trainer.load_path is not None:                   # given weights: evaluated, not trained
-        scenes = infer_3d(c, 'val', Path(out)/'infer'/name, device=device, progress=progress, protocols=PROTOCOLS)
+        scenes = infer_3d(c, 'val', Path(out)/'infer'/name, device=device, progress=progress, protocols=PROTOCOLS,
+                          benchmark_out=bench)
         val = {k[len('chunk_'):]: v for k, v in scenes['mean'].items() if k.startswith('chunk_')}
         row = {'name': name, 'steps': 0, 'val': val, 'scenes': scenes['mean'], 'checkpoint': c.trainer.load_path}
     else:
@@ -167,7 +169,8 @@ def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = Tr
         metric = 'iou' if c.model_3d.num_classes == 2 else 'miou'
         kept = (lambda r: -r['loss']) if c.trainer.best_by == 'loss' else (lambda r: r[metric])   # the validation of best.tar
         best_val = max(res.val_history, key=kept) if res.val_history else {}
-        scenes = infer_3d(c, 'val', Path(out)/'infer'/name, device=device, progress=progress, protocols=PROTOCOLS)
+        scenes = infer_3d(c, 'val', Path(out)/'infer'/name, device=device, progress=progress, protocols=PROTOCOLS,
+                          benchmark_out=bench)
         row = {'name': name, 'steps': res.step, 'val': best_val, 'scenes': scenes['mean'], 'checkpoint': str(res.best_path)}
     done.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(done, json.dumps(row, indent=1))
@@ -190,7 +193,8 @@ def experiment_table(kind: str, rows: dict) -> list[dict]:
                          'voxel_iou': r['val'].get('iou'), **{f'published_{k}': v for k, v in pub.items()}})
         else:
             recs.append({'start': name, 'miou': sc.get('mesh_miou'), 'voxel_miou': r['val'].get('miou'),
-                         'voxel_miou_all': r['val'].get('miou_all'), 'published_miou': pub.get('miou')})
+                         'voxel_miou_all': r['val'].get('miou_all'), 'benchmark_miou': sc.get('benchmark_miou'),
+                         'published_miou': pub.get('miou')})
     return recs
 
 def write_results(kind: str, recs: list[dict], out, note: str = '', recs_2d: list[dict] | None = None) -> dict:

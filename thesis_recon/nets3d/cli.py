@@ -89,6 +89,11 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
     p.add_argument('--depth_intrinsics', choices=['thesis', 'scene'], default='thesis',
                    help="depth evaluation at 328x256 with the thesis's fixed intrinsics or each scene's depth camera (default: thesis)")
     p.add_argument('--no_depth', action='store_true', help='skip the depth evaluation (rendering the mesh into every frame)')
+    p.add_argument('--benchmark_out', default=None, metavar='DIR',
+                   help="(segmentation) write ScanNet's 3D semantic label benchmark files to DIR: <scene>.txt, one NYU40 id per "
+                        "vertex of <root>/<scene>/<scene>_vh_clean_2.ply (the class of the nearest predicted voxel), for "
+                        "BenchmarkScripts/3d_evaluation/evaluate_semantic_label.py; a scene without that mesh is skipped "
+                        "with a warning (exit code 1)")
     add_device_arg(p)
     _progress_args(p)
     a = p.parse_args(argv)
@@ -100,10 +105,15 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
     if not ckpt.is_file(): raise ThesisReconError(f'{ckpt}: checkpoint not found')
     scenes = 'val' if a.scenes == 'val' else [s.strip() for s in a.scenes.split(',') if s.strip()]
     if not scenes: raise ThesisReconError(f"--scenes {a.scenes!r}: no scene named")
+    if a.benchmark_out is not None and cfg.model_3d.num_classes == 2:
+        raise ThesisReconError('--benchmark_out: the benchmark takes class labels; this is a reconstruction run (2 classes)')
     from thesis_recon.nets3d import infer as infer3d     # lazy: torch, once the arguments and the config are checked
     rows = infer3d.infer_3d(cfg, scenes, a.out, ckpt, a.device, progress=not a.no_progress, gt=a.ground_truth,
-                            protocols=(a.protocol,), depth=not a.no_depth, depth_rule=a.depth_intrinsics)
+                            protocols=(a.protocol,), depth=not a.no_depth, depth_rule=a.depth_intrinsics,
+                            benchmark_out=a.benchmark_out)
     print(infer3d.evaluation_note(a.ground_truth, (a.protocol,), a.depth_intrinsics))
     print(format_table(rows, infer3d.table_keys(cfg.model_3d.num_classes), index='scene', digits=4))
     print(f'-> {Path(a.out) if a.out else Path(cfg.out_dir)/"infer"}')
-    return 0
+    skipped = [s for s, r in rows.items() if s != 'mean' and r.get('benchmark_written') == 0]
+    if a.benchmark_out is not None: print(f'benchmark files -> {a.benchmark_out}' + (f'; skipped (no mesh): {", ".join(skipped)}' if skipped else ''))
+    return 1 if skipped else 0

@@ -30,9 +30,9 @@ from .train import build_model, confusion_metrics, input_of, load_3d_weights, op
 __all__ = ['GROUND_TRUTHS', 'MESH_KEYS', 'THESIS_DEPTH_SIZE', 'THESIS_DEPTH_K', 'chunk_offsets', 'assemble', 'scene_chunk_index',
            'predict_chunks', 'thesis_mesh', 'thesis_label_mesh', 'labelled_voxels', 'nearest_labels',
            'transfer_to_vertices', 'scene_grids', 'ground_truth_meshes', 'chunk_metrics', 'mesh_scores', 'label_scores',
-           'scene_frames', 'depth_intrinsics', 'scene_depth_metrics', 'write_scene', 'evaluate_scene',
-           'load_model_for_inference', 'evaluation_note', 'summary_row', 'write_metrics', 'infer_3d', 'table_keys',
-           'scene_figure']
+           'scene_frames', 'depth_intrinsics', 'scene_depth_metrics', 'write_benchmark_ids', 'read_benchmark_ids',
+           'evaluate_benchmark', 'benchmark_scene', 'write_scene', 'evaluate_scene', 'load_model_for_inference',
+           'evaluation_note', 'summary_row', 'write_metrics', 'infer_3d', 'table_keys', 'scene_figure']
 
 # %% ../../nbs/53_infer3d.ipynb #5859dc17
 def chunk_offsets(world_to_grid, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +207,42 @@ def scene_depth_metrics(mesh: Mesh, frames, K=THESIS_DEPTH_K, size=THESIS_DEPTH_
     return {**{k: _nanmean([r[k] for r in rows]) for k in DEPTH_KEYS}, 'n_frames': len(rows)}
 
 # %% ../../nbs/53_infer3d.ipynb #f2479076
+def write_benchmark_ids(path, ids) -> Path:
+    "One integer id per line (`util_3d.export_ids`), atomically."
+    with atomic_path(path) as tmp: Path(tmp).write_text(''.join(f'{int(i)}\n' for i in np.asarray(ids).reshape(-1)))
+    return Path(path)
+
+def read_benchmark_ids(path) -> np.ndarray:
+    "The ids of a benchmark file (`util_3d.load_ids`), int64."
+    try: return np.array(Path(path).read_text().splitlines(), dtype=np.int64)
+    except (OSError, ValueError) as e: raise ThesisReconError(f'{path}: not a file of one integer id per line ({e})') from e
+
+def evaluate_benchmark(pred_dir, gt_dir) -> tuple[dict, float]:
+    """`evaluate_semantic_label.py --pred_path pred_dir --gt_path gt_dir`: every `.txt` of `pred_dir` against the file of
+    the same name in `gt_dir`, one confusion; returns {class id: IoU} of the 20 classes and their mean (`scannet_iou`)."""
+    files = sorted(f for f in Path(pred_dir).glob('*.txt') if f.name != 'semantic_label_evaluation.txt')
+    if not files: raise ThesisReconError(f'{pred_dir}: no result files found')
+    conf = 0
+    for f in files:
+        if not (Path(gt_dir)/f.name).is_file(): raise ThesisReconError(f'result file {f.name} does not match any gt file in {gt_dir}')
+        pred, gt = read_benchmark_ids(f), read_benchmark_ids(Path(gt_dir)/f.name)
+        if pred.shape != gt.shape: raise ThesisReconError(f'{f}: number of predicted values does not match number of vertices')
+        conf = conf + scannet_confusion(pred, gt)
+    return scannet_iou(conf)
+
+def benchmark_scene(scene: str, classes, grid_to_world, root, out_dir) -> tuple[bool, np.ndarray | None]:
+    """Write `out_dir/<scene>.txt` for `root/<scene>/<scene>_vh_clean_2.ply` (a warning and False if it is missing); returns
+    whether it was written and the benchmark confusion against its `.labels.ply` (None without one)."""
+    mesh_path = Path(root)/scene/f'{scene}_vh_clean_2.ply'
+    if not mesh_path.is_file():
+        warn_data(f'--benchmark_out: scene {scene} has no {mesh_path}: skipped'); return False, None
+    ids = transfer_to_vertices(read_ply(mesh_path).vertices, classes > 0, classes, grid_to_world)
+    write_benchmark_ids(Path(out_dir)/f'{scene}.txt', ids)
+    lab_path = mesh_path.with_name(f'{scene}_vh_clean_2.labels.ply')
+    labels = read_ply(lab_path).labels if lab_path.is_file() else None
+    return True, (scannet_confusion(ids, labels) if labels is not None else None)
+
+# %% ../../nbs/53_infer3d.ipynb #1118769e
 def write_scene(d, mesh: Mesh, grids: dict, num_classes: int, gt_mesh: Mesh | None = None):
     "`mesh.ply`, `gt_mesh.ply` (if given), `voxels.ply` (occupied voxel centres, coloured and labelled) and `prediction.npz` in folder `d`."
     d = Path(d); d.mkdir(parents=True, exist_ok=True)
@@ -220,10 +256,11 @@ def write_scene(d, mesh: Mesh, grids: dict, num_classes: int, gt_mesh: Mesh | No
                                 grid_to_world=grids['grid_to_world'], gt_x=grids['gt_x'], gt_y=grids['gt_y'])
 
 def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None, gt: str = 'thesis', protocols=('vertices',),
-                   depth: bool = True, depth_rule: str = 'thesis', device: str = 'cpu') -> tuple[dict, np.ndarray | None]:
+                   depth: bool = True, depth_rule: str = 'thesis', device: str = 'cpu', benchmark_out=None) -> tuple[dict, dict]:
     """Reassemble one scene's chunk predictions, mesh them, score them against the ground truth `gt` (chunks, mesh by
     `protocols`, labels, and with `depth` the thesis's depth evaluation of its frames), write the files to
-    `out_dir/<scene>/`. Returns the metrics and the scene's label confusion (None for reconstruction)."""
+    `out_dir/<scene>/` (and with `benchmark_out` the scene's benchmark file). Returns the metrics and the scene's
+    confusions of `mesh_miou` and `benchmark_miou` (where there are labels)."""
     k = cfg.model_3d.num_classes
     grids = scene_grids(pred, cfg.voxel_size)
     g2w, classes = grids['grid_to_world'], grids['classes']
@@ -231,8 +268,13 @@ def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None, gt:
     mesh = thesis_mesh(classes > 0, g2w)
     gt_surface, gt_labelled = ground_truth_meshes(scene, grids, cfg.root, gt, labels=k > 2)
     if gt_surface is not None and len(gt_surface.vertices): metrics.update(mesh_scores(mesh, gt_surface, protocols))
-    conf = None
-    if gt_labelled is not None and len(gt_labelled.vertices): conf, metrics['mesh_miou'] = label_scores(classes, g2w, gt_labelled, gt)
+    confs = {}
+    if gt_labelled is not None and len(gt_labelled.vertices):
+        confs['mesh_miou'], metrics['mesh_miou'] = label_scores(classes, g2w, gt_labelled, gt)
+    if benchmark_out is not None:
+        ok, bconf = benchmark_scene(scene, classes, g2w, cfg.root, benchmark_out)
+        metrics['benchmark_written'] = int(ok)
+        if bconf is not None: confs['benchmark_miou'], metrics['benchmark_miou'] = bconf, scannet_iou(bconf)[1]
     frames = scene_frames(Path(cfg.root)/scene) if depth else []
     if frames:
         dm = scene_depth_metrics(mesh, frames, depth_intrinsics(Path(cfg.root)/scene, depth_rule), device=device)
@@ -240,9 +282,9 @@ def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None, gt:
     elif depth: warn_data(f'{Path(cfg.root)/scene}: no frames (pose/*.txt): no depth metrics')
     metrics['n_chunks'] = int(grids['n_chunks']); metrics['occupied_voxels'] = int((classes > 0).sum())
     if out_dir is not None: write_scene(Path(out_dir)/scene, mesh, grids, k, gt_surface if gt == 'thesis' else None)
-    return metrics, conf
+    return metrics, confs
 
-# %% ../../nbs/53_infer3d.ipynb #c895c482
+# %% ../../nbs/53_infer3d.ipynb #9594ba01
 def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
     """The model of `cfg` with the weights of `inference_checkpoint(cfg, checkpoint)`: a `train-3d` checkpoint, or an
     original's SurfaceNet imported by `import-weights thesis-surfacenet` (its 2D network from `model_2d.load_path_2d`)."""
@@ -262,11 +304,13 @@ def evaluation_note(gt: str = 'thesis', protocols=('vertices',), depth_rule: str
             + ''.join(f'; _{p} columns by {proto[p]}' for p in protocols[1:])
             + f'. Depth: rendered at 328x256 with {depth}, averaged over frames.')
 
-def summary_row(rows: dict, confusions: list, gt: str = 'thesis') -> dict:
-    "The mean of each metric over the scenes, except `mesh_miou`: from the confusion summed over all scenes (the thesis's one confusion)."
+def summary_row(rows: dict, confusions: dict, gt: str = 'thesis') -> dict:
+    """The mean of each metric over the scenes, except the mIoUs of `confusions` ({key: [confusion per scene]}): from the
+    confusion summed over all scenes (the thesis's one confusion; the benchmark script's)."""
     keys = sorted({k for r in rows.values() for k in r if k not in ('n_chunks', 'occupied_voxels')})
     out = {k: _nanmean([r[k] for r in rows.values() if k in r]) for k in keys}
-    if confusions: out['mesh_miou'] = (thesis_iou if gt == 'thesis' else scannet_iou)(sum(confusions))[1]
+    for k, confs in confusions.items():
+        if confs: out[k] = (thesis_iou if k == 'mesh_miou' and gt == 'thesis' else scannet_iou)(sum(confs))[1]
     return out
 
 def write_metrics(out, rows: dict, info: dict):
@@ -281,13 +325,16 @@ def write_metrics(out, rows: dict, info: dict):
 
 def infer_3d(cfg: Train3DConfig | str | Path, scenes='val', out_dir=None, checkpoint=None, device: str = 'auto',
              progress: bool = True, gt: str = 'thesis', protocols=('vertices',), depth: bool = True,
-             depth_rule: str = 'thesis') -> dict:
+             depth_rule: str = 'thesis', benchmark_out=None) -> dict:
     """Predict and evaluate the `scenes` ('val': all of the val file, or a list of names) against the ground truth `gt`;
-    returns {scene: metrics, 'mean': the summary (`summary_row`)} and writes them (`write_metrics`)."""
+    returns {scene: metrics, 'mean': the summary (`summary_row`)} and writes them (`write_metrics`); with `benchmark_out`
+    (segmentation) ScanNet's benchmark files too (`benchmark_written` says which scenes had their mesh)."""
     cfg = cfg if isinstance(cfg, Train3DConfig) else load_3d_config(cfg)
     if gt not in GROUND_TRUTHS: raise ThesisReconError(f"ground truth must be one of {', '.join(GROUND_TRUTHS)}, got {gt!r}")
     bad = [p for p in protocols if p not in MESH_PROTOCOLS]
     if bad or not protocols: raise ThesisReconError(f"protocols must be among {', '.join(MESH_PROTOCOLS)}, got {', '.join(bad) or 'none'}")
+    if benchmark_out is not None and cfg.model_3d.num_classes == 2:
+        raise ThesisReconError('--benchmark_out: the benchmark takes class labels; this is a reconstruction run (2 classes)')
     dev = resolve_device(device)
     ds = open_chunks(cfg, cfg.val_file)
     index = scene_chunk_index(ds)
@@ -298,11 +345,12 @@ def infer_3d(cfg: Train3DConfig | str | Path, scenes='val', out_dir=None, checkp
     out = Path(out_dir) if out_dir is not None else Path(cfg.out_dir)/'infer'
     out.mkdir(parents=True, exist_ok=True)
     render_device = 'cuda' if dev.type == 'cuda' and gpu_count('array') else 'cpu'
-    rows, confusions = {}, []
+    if benchmark_out is not None: Path(benchmark_out).mkdir(parents=True, exist_ok=True)
+    rows, confusions = {}, {'mesh_miou': [], 'benchmark_miou': []}
     for s in tqdm(names, desc='scenes', disable=not progress):
-        rows[s], conf = evaluate_scene(s, predict_chunks(model, ds, index[s], dev, cfg.batch_size), cfg, out, gt, protocols,
-                                       depth, depth_rule, render_device)
-        if conf is not None: confusions.append(conf)
+        rows[s], confs = evaluate_scene(s, predict_chunks(model, ds, index[s], dev, cfg.batch_size), cfg, out, gt, protocols,
+                                        depth, depth_rule, render_device, benchmark_out)
+        for k, c in confs.items(): confusions[k].append(c)
     rows['mean'] = summary_row(rows, confusions, gt)
     write_metrics(out, rows, {'ground_truth': gt, 'mesh_protocols': list(protocols), 'depth_intrinsics': depth_rule,
                               'note': evaluation_note(gt, protocols, depth_rule)})
@@ -312,9 +360,9 @@ def table_keys(num_classes: int) -> list[str]:
     "The metrics shown in the printed table for a task."
     if num_classes == 2: return ['chunk_iou', 'chunk_fscore', 'mesh_acc', 'mesh_comp', 'mesh_precision', 'mesh_recall',
                                  'mesh_fscore', 'depth_abs_rel', 'depth_rmse', 'depth_r1', 'depth_complete']
-    return ['chunk_miou', 'chunk_accuracy', 'mesh_miou', 'mesh_fscore']
+    return ['chunk_miou', 'chunk_accuracy', 'mesh_miou', 'mesh_fscore', 'benchmark_miou']
 
-# %% ../../nbs/53_infer3d.ipynb #6a05425c
+# %% ../../nbs/53_infer3d.ipynb #6cf82234
 def scene_figure(prediction_npz, title: str = ''):
     "Matplotlib figure: top view (class of the highest occupied voxel below 85% of the height) and a slice at 1 m, predicted vs ground truth."
     import matplotlib.pyplot as plt
