@@ -4,16 +4,15 @@
 
 # %% ../nbs/24_demo.ipynb #4fcbee78
 from __future__ import annotations
-import argparse, json, sys, time
+import json, time
 from pathlib import Path
 import numpy as np
 from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, atomic_path, atomic_write_text,
                                resolve_device)
-from .images import resize_color
 from .mesh import Mesh, read_ply, write_ply
 from .synthetic import make_synthetic_scans
 from .metrics import MESH_PROTOCOLS, format_table, mesh_points, observed_mask, point_metrics
-from .render import mesh_bvh, render_mesh
+from .render import render_mesh
 from .tsdf import color_like_depth, fuse_scan, open_scan
 
 # %% auto #0
