@@ -15,7 +15,7 @@ from .mesh import Mesh
 __all__ = ['MESH_PROTOCOLS', 'DEPTH_KEYS', 'THESIS_IOU_IGNORE', 'SCANNET_VALID_IDS', 'voxel_down_sample', 'surface_points',
            'observed_mask', 'point_metrics', 'mesh_points', 'mesh_metrics', 'depth_metrics', 'confusion_matrix',
            'class_iou', 'mean_iou', 'thesis_iou', 'scannet_confusion', 'scannet_iou', 'srn_image_miou',
-           'srn_category_miou', 'part_iou', 'format_table', 'metrics_table']
+           'srn_category_miou', 'part_iou', 'format_table']
 
 # %% ../nbs/21_metrics.ipynb #c021746b
 def voxel_down_sample(points, voxel: float) -> np.ndarray:
@@ -242,8 +242,3 @@ def format_table(rows, keys=None, *, index: str = '', digits: int = 3, markdown:
     left = [all(not isinstance(r.get(k), (int, float, np.number)) or isinstance(r.get(k), bool) for r in recs) for k in cols]
     line = lambda cs: '  '.join(c.ljust(w) if l else c.rjust(w) for c, w, l in zip(cs, width, left)).rstrip()
     return '\n'.join([line([str(k) for k in cols])] + [line(c) for c in cells])
-
-# %% ../nbs/21_metrics.ipynb #d9a6e995
-def metrics_table(rows: dict[str, dict], keys=('acc', 'comp', 'precision', 'recall', 'fscore')) -> str:
-    "The mesh metrics of several named runs (distances in metres) as `format_table` prints them, to 4 decimals."
-    return format_table(rows, list(keys), digits=4)
