@@ -159,7 +159,7 @@ def test_prepare_thesis_data_on_scannet_layout_with_a_written_config(raw, tmp_pa
     assert yaml.safe_load(cfg.read_text())['subvol_size'] == [32, 32, 64]
     out = tmp_path/'2d3d'
     res = run('prepare-thesis-data', '--scannet_path', raw, '--output_path', out, '--config', cfg, '--frame_skip', 1,
-              '--image_size', 160, 120, '--n_proc', 0, '--quiet')
+              '--image_size', 160, 120, '--n_proc', 0, '--no_progress')
     assert res.returncode == 0, res.stderr
     assert 'every fourth scene held out' in res.stdout
     for name in ('train_clean', 'augmented_train_clean', 'val_scenes_non_overlapping_clean'):
@@ -168,7 +168,7 @@ def test_prepare_thesis_data_on_scannet_layout_with_a_written_config(raw, tmp_pa
     counts = lambda text: [l for l in text.splitlines() if l.endswith(' chunks') and '.hdf5: ' in l]
     assert 'train_clean.hdf5: 0 chunks' not in res.stdout, res.stdout
     again = run('prepare-thesis-data', '--scannet_path', raw, '--output_path', out, '--config', cfg, '--frame_skip', 1,
-                '--image_size', 160, 120, '--n_proc', 0, '--quiet')
+                '--image_size', 160, 120, '--n_proc', 0, '--no_progress')
     assert again.returncode == 0 and counts(again.stdout) == counts(res.stdout) and len(counts(res.stdout)) == 5, again.stdout
     assert 'is complete already' in again.stdout
 
@@ -196,9 +196,9 @@ def test_one_device_option_everywhere(cmd):
     assert res.returncode == 0 and '--device {auto,cpu,cuda}' in res.stdout, res.stdout
     assert ' '.join(DEVICE_HELP.split()) in ' '.join(res.stdout.split())
     bad = run(cmd, '--device', 'gpu')
-    assert bad.returncode == 2 and "argument --device: invalid choice: 'gpu'" in bad.stderr, bad.stderr
+    assert bad.returncode == 2 and "--device: invalid choice: 'gpu'" in bad.stderr and bad.stderr.count('\n') == 1, bad.stderr
 
 @pytest.mark.parametrize('cmd', ['demo', 'synth', 'generate-gt', 'prep-occ-grid', 'prep-backproj-data', 'export-scannet'])
 def test_one_progress_option(cmd):
     res = run(cmd, '--help')
-    assert res.returncode == 0 and '--no_progress, --quiet' in res.stdout and 'no progress bars' in res.stdout, res.stdout
+    assert res.returncode == 0 and '--no_progress' in res.stdout and 'no progress bars' in res.stdout, res.stdout

@@ -7,9 +7,9 @@ the config before they load torch, so that `--help` and a bad argument answer at
 from __future__ import annotations
 import argparse
 from pathlib import Path
-from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg
+from ..core import (ArgumentParser, ThesisReconError, add_config_args, add_device_arg, add_progress_arg,
+                               add_train_args, check_resume)
 from ..config import parse_sets, shipped_config_names
-from ..train_args import add_train_args
 from .config import Seg2dConfig, check_2d_config, load_seg2d_config, run_dirs
 
 # %% auto #0
@@ -18,11 +18,7 @@ __all__ = ['train_2d_main', 'test_2d_main', 'predict_2d_main', 'prep_2d_dataset_
 # %% ../../nbs/48_seg2d_cli.ipynb #f47ca010
 def _common_args(p: argparse.ArgumentParser, train: bool = False):
     names = ', '.join(Path(n).stem for n in shipped_config_names() if n.startswith(('train_enet', 'train_deeplab', 'test_enet')))
-    p.add_argument('--config', required=True,
-                   help=f"config file (.json/.yml), or the name of a shipped one ({names}; "
-                        "`thesis-recon write-config NAME OUT` copies one to edit)")
-    p.add_argument('--set', dest='set', action='append', default=[], metavar='KEY=VALUE',
-                   help='change a config key, e.g. --set trainer.epochs=3 (VALUE read as JSON when it parses; repeatable)')
+    add_config_args(p, required=True, shipped=names)
     p.add_argument('--run_name', dest='run', default=None,
                    help="run name: the folder under saved/{models,runs,test_results}/<name>/ (default: the date and time"
                         + ("; with --resume and no --run_name, the newest run)" if train else ")"))
@@ -53,6 +49,7 @@ def train_2d_main(argv: list[str] | None = None) -> int:
                                    'Multi-process: torchrun --nproc_per_node N -m thesis_recon.cli train-2d ...')
     _common_args(p, train=True)
     a = p.parse_args(argv)
+    check_resume(a.resume)
     cfg = _config_from_args(a, 'train')
     run = a.run or (_newest_run(cfg) if a.resume is True else None)
     from thesis_recon.seg2d import train as seg2d_train   # lazy: torch and the networks, once the arguments are good
