@@ -184,8 +184,8 @@ OWN_DEVICE_OPTION = set()   # none left: every command's --device is core.add_de
 # every other command takes --threads (issue 31 item 1).
 NO_THREADS = {'write-config', 'import-weights', 'client', 'clean-backproj-data', 'augment-backproj-data', 'prep-2d-dataset'}
 # Commands that render with the package kernels but do not take --threads yet; each owner adds core.add_threads_arg
-# (or add_device_arg) and removes the command here: srn-data (helper srn), pcm-data (pcm), svr-data (svr).
-THREADS_PENDING = {'srn-data', 'pcm-data', 'svr-data'}
+# (or add_device_arg) and removes the command here: srn-data (helper srn), pcm-data (pcm).
+THREADS_PENDING = {'srn-data', 'pcm-data'}
 
 def test_every_command_in_the_table_answers_help():
     """Each entry of cli.COMMANDS points at a function that parses `--help` (exit 0, usage naming the command), a
@@ -268,12 +268,45 @@ def test_help_of_the_light_commands_loads_no_framework():
     (['predict-svr', 'nothing.png', '--weights', 'w', '--out', 'o.hdf5'], 'nothing.png: image not found'),
     (['eval-svr', '--data', 'nosuch', '--weights', 'w'], 'svr_data.json: not found'),
     (['client', 'all', 'nothing.png', 'o.hdf5'], 'nothing.png'),
+    # issue 32 item 5: argparse's own errors in one line, suggestions only when close
+    (['srn-data', 'out', '--sidelength', 'abc'], "--sidelength: invalid int value: 'abc' (see --help)"),
+    (['srn-data', 'out', '--no_such_option'], 'unrecognized arguments: --no_such_option (see --help)'),
+    (['train-2d'], 'the following arguments are required: --config (see --help)'),
+    (['train-2d', '--config', 'missing.json'], 'no shipped config named missing.json; shipped: backproj_prep.yml, '),
+    (['train-2d', '--config', 'train_enett'], "no shipped config named train_enett; did you mean 'train_enet'?"),
+    (['import-weights', 'thesis-enett', 'a.pth', 'b.tar'], "unknown kind 'thesis-enett'; did you mean 'thesis-enet'?"),
+    # issue 31 item 1: --threads
+    (['train-2d', '--config', 'train_enet_synthetic', '--threads', '0'], '--threads: must be at least 1, got 0 (see --help)'),
+    (['train-2d', '--config', 'train_enet_synthetic', '--threads', '-1'], '--threads: must be at least 1, got -1 (see --help)'),
+    (['train-pcm', '--config', 'pcm_shift', '--threads', 'all'], "--threads: expected a whole number of threads, got 'all'"),
 ])
 def test_argument_errors_answer_fast_in_one_line_and_write_nothing(argv, message, tmp_path):
     (cmd, code, err, heavy), = fast_answers([argv], cwd=tmp_path)
     assert code == 2 and heavy == [], (code, heavy, err)
     assert message in err and err.count(cmd) == 1 and err.count('\n') == 1 and err.startswith(f'thesis-recon {cmd}: '), err
     assert list(tmp_path.iterdir()) == []
+
+def test_no_far_fetched_suggestion(tmp_path):
+    "`--config missing.json` once suggested svr_tiny.json: a name is suggested only when it is a likely typo."
+    (cmd, code, err, heavy), = fast_answers([['train-2d', '--config', 'missing.json']], cwd=tmp_path)
+    assert code == 2 and 'did you mean' not in err, err
+
+def test_export_scannet_names_a_missing_scans_folder_not_the_label_table(tmp_path):
+    res = run('export-scannet', '--scannet_path', str(tmp_path/'nosuch'), '--output_path', str(tmp_path/'out'),
+              '--export_label_images')
+    assert (res.returncode, res.stderr) == (2, f'thesis-recon export-scannet: --scannet_path {tmp_path/"nosuch"}: folder not found\n')
+    assert list(tmp_path.iterdir()) == []
+
+def test_a_truncated_checkpoint_is_named_in_whole_sentences(tmp_path):
+    "torch's text for a truncated file runs to four sentences; ours quotes its first one whole, never cut mid-word."
+    import torch
+    torch.save({'model': {'w': torch.ones(1000)}}, tmp_path/'ck.pth')
+    data = (tmp_path/'ck.pth').read_bytes(); (tmp_path/'ck.pth').write_bytes(data[:len(data) // 2])
+    res = run('import-weights', 'thesis-enet', str(tmp_path/'ck.pth'), str(tmp_path/'out.tar'))
+    assert res.returncode == 2 and res.stderr.count('\n') == 1, res.stderr
+    assert res.stderr.startswith(f'thesis-recon import-weights: {tmp_path/"ck.pth"}: truncated or corrupt torch file (')
+    assert res.stderr.endswith('.)\n'), res.stderr            # torch 2.13: '... failed finding central directory.'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['ck.pth']
 
 def test_predict_svr_refuses_a_bad_image_or_weights_folder_before_tensorflow(tmp_path):
     "An empty file, a missing image and a weights folder without its files: one line naming it, exit 2, no TensorFlow."

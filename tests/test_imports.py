@@ -132,9 +132,10 @@ NOT_YET = ()   # every module imports the package's modules at module level, the
 # The one exception (90_cli, the conventions): a command's light module imports the module that works (torch) inside
 # its main, after the arguments and the config are checked, so that --help and argument errors answer at once. In
 # these modules a function may import package modules if one of its imports says why ('# lazy' on its line).
+# `weights` is the registry of import-weights kinds: its table loads without torch (the trainer's writer comes lazily).
 LIGHT_CLIS = ('thesis_recon.seg2d.cli', 'thesis_recon.srn.cli', 'thesis_recon.nets3d.cli', 'thesis_recon.experiments.thesis',
               'thesis_recon.experiments.cli',
-              'thesis_recon.pcm.cli', 'thesis_recon.weights_cli',
+              'thesis_recon.pcm.cli', 'thesis_recon.weights',
               'thesis_recon.svr.cli', 'thesis_recon.svr.convert', 'thesis_recon.svr.serve')   # the last two: TensorFlow
 # A package __init__ that hands out a heavy attribute lazily (module __getattr__), with its comment.
 LAZY_INIT = ('thesis_recon.srn',)

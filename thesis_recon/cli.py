@@ -4,13 +4,12 @@
 
 # %% ../nbs/90_cli.ipynb #1eb67e5d
 from __future__ import annotations
-import contextlib, difflib, importlib, importlib.util, sys, warnings
+import contextlib, importlib, importlib.util, sys, warnings
 from . import __version__
-from .core import ThesisReconError, check_thread_env
+from .core import ThesisReconError, check_thread_env, close_match
 
 # %% auto #0
-__all__ = ['COMMANDS', 'WEIGHT_KINDS', 'EXTRAS', 'NEEDS', 'available_commands', 'missing_extras', 'install_hint',
-           'one_line_warnings', 'main']
+__all__ = ['COMMANDS', 'EXTRAS', 'NEEDS', 'available_commands', 'missing_extras', 'install_hint', 'one_line_warnings', 'main']
 
 # %% ../nbs/90_cli.ipynb #a04e3149
 COMMANDS = {
@@ -51,26 +50,6 @@ COMMANDS = {
     'train-pcm': ('thesis_recon.pcm.cli:train_pcm_main', 'train the shift or focal point-cloud model'),
     'reconstruct-depth': ('thesis_recon.pcm.cli:reconstruct_depth_main', 'depth map -> shift, focal and a point cloud'),
     'import-weights': ('thesis_recon.weights_cli:import_weights_main', "an original's checkpoint (thesis, 3DMV, SRN, LeReS, SemanticSVR) into ours"),
-}
-
-# The kinds of `import-weights` and the converter module of each (thesis_recon.weights, 39a): a table like COMMANDS,
-# kept here so that listing them loads no torch, no network and no TensorFlow.
-WEIGHT_KINDS = {
-    'thesis-enet': ('thesis_recon.seg2d.convert', "the thesis's ENet (3DMV's encoder-only ENet), checkpoint.pth.tar or checkpoint_2d_model.pth.tar"),
-    '3dmv-enet': ('thesis_recon.seg2d.convert', "3DMV's ENet, a bare state dict (model2d / model2dfixed files)"),
-    'davidtvs-enet': ('thesis_recon.seg2d.convert', "PyTorch-ENet's full encoder-decoder ENet checkpoint"),
-    'thesis-deeplabv3': ('thesis_recon.seg2d.convert', "the thesis's DeepLabV3 (ResNet-50) checkpoint"),
-    'torchvision-deeplabv3': ('thesis_recon.seg2d.convert', "torchvision's COCO deeplabv3_resnet50 file, the thesis's starting point"),
-    'thesis-surfacenet': ('thesis_recon.nets3d.convert', "the thesis's 3D network (reconstruction or segmentation head)"),
-    'srn': ('thesis_recon.srn.convert', "vsitzmann's scene representation network ({'model': state_dict})"),
-    'semantic-srn': ('thesis_recon.srn.convert', "apsk14's joint semantic SRN (RGBA pixel generator + U-Net class generator)"),
-    'semantic-srn-head': ('thesis_recon.srn.convert', "apsk14's few-shot semantic head (linear or MLP)"),
-    'semantic-srn-unet': ('thesis_recon.srn.convert', "apsk14's UnetModel, the semantic SRN paper's 2D U-Net baseline"),
-    'leres': ('thesis_recon.pcm.convert', "LeReS's res50.pth / res101.pth: writes OUT/shift.tar and OUT/focal.tar"),
-    'train3d-pcm': ('thesis_recon.pcm.convert', "Train-3D's point-cloud model (a bare state dict)"),
-    'svr-normals': ('thesis_recon.svr.convert', "SemanticSVR's normal U-Net (TF checkpoint prefix)"),
-    'svr-scene': ('thesis_recon.svr.convert', "SemanticSVR's tree network (TF checkpoint prefix)"),
-    'svr-decoder': ('thesis_recon.svr.convert', "SemanticSVR's implicit TSDF decoder (TF checkpoint prefix)"),
 }
 
 EXTRAS = {           # extra of pyproject.toml -> the top-level modules it brings
@@ -139,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__); return 0
     cmds = available_commands()
     if argv[0] not in cmds:
-        close = difflib.get_close_matches(argv[0], cmds, n=1, cutoff=0.75)
-        hint = f"did you mean '{close[0]}'? " if close else ''
+        hint = f"did you mean '{close}'? " if (close := close_match(argv[0], cmds)) else ''
         print(f'thesis-recon: unknown command {argv[0]!r} ({hint}thesis-recon --help lists them)', file=sys.stderr); return 2
     if miss := missing_extras(argv[0]):
         extras = ' and '.join(f'[{x}]' for x in miss) + (' extras' if len(miss) > 1 else ' extra')

@@ -4,11 +4,11 @@
 
 # %% ../nbs/38_config.ipynb #ab4ccdca
 from __future__ import annotations
-import argparse, copy, dataclasses, difflib, importlib.resources, json, os, re, sys, types, typing
+import copy, dataclasses, importlib.resources, json, os, re, sys, types, typing
 from pathlib import Path
 from typing import Any, Literal, Union
 import yaml
-from .core import ArgumentParser, ThesisReconError, atomic_write_text
+from .core import ArgumentParser, ThesisReconError, add_set_arg, atomic_write_text, close_match
 
 # %% auto #0
 __all__ = ['PATH_KEY', 'read_config_file', 'apply_overrides', 'configs_dir', 'shipped_config_names', 'shipped_config',
@@ -117,8 +117,8 @@ def _build(schema, raw, key: str):
     fields = _fields(schema)
     for k in raw:
         if k not in fields:
-            close = difflib.get_close_matches(str(k), list(fields), n=1, cutoff=0.6)
-            hint = f" (did you mean '{_join(key, close[0])}'?)" if close else f"; known keys: {', '.join(fields)}"
+            close = close_match(str(k), fields)
+            hint = f" (did you mean '{_join(key, close)}'?)" if close else f"; known keys: {', '.join(fields)}"
             raise _ConfigError(_join(key, k), f"unknown key '{_join(key, k)}'{hint}")
     values = {}
     for name, (f, tp) in fields.items():
@@ -157,8 +157,8 @@ def shipped_config(name: str) -> Path:
     hits = [n for n in names if n == name or Path(n).stem == name]
     if len(hits) == 1: return configs_dir()/hits[0]
     if len(hits) > 1: raise ThesisReconError(f"shipped config '{name}' is ambiguous: {', '.join(hits)}; give the suffix")
-    close = difflib.get_close_matches(name, names + [Path(n).stem for n in names], n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; shipped: {', '.join(names) or '(none)'}"
+    close = close_match(Path(name).stem, [Path(n).stem for n in names])     # a likely typo only
+    hint = f"; did you mean '{close}'?" if close else f"; shipped: {', '.join(names) or '(none)'}"
     raise ThesisReconError(f"no such config file: {name} (and no shipped config named {name}{hint})")
 
 # %% ../nbs/38_config.ipynb #f15979f5
@@ -332,9 +332,7 @@ def write_config_main(argv: list[str] | None = None) -> int:
         epilog='available configs: ' + (', '.join(names) or '(none)'))
     p.add_argument('name', metavar='NAME', help='shipped config, with or without its suffix (list below)')
     p.add_argument('out', metavar='OUT', type=Path, help='file to write: .json, .yml or .yaml')
-    p.add_argument('--set', dest='set', action='append', default=[], metavar='KEY=VALUE',
-                   help='change a dotted key, e.g. trainer.epochs=3; VALUE is read as JSON when it parses, else as a string '
-                        '(repeatable)')
+    add_set_arg(p)
     p.add_argument('--add', action='store_true', help='allow --set to add keys the shipped config does not have')
     p.add_argument('--force', action='store_true', help='overwrite OUT if it exists')
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -352,15 +350,15 @@ def write_config_main(argv: list[str] | None = None) -> int:
     for key in overrides:
         found, siblings = _has_key(raw, key)
         if not found and not args.add:
-            close = difflib.get_close_matches(key.split('.')[-1], siblings, n=1)
-            hint = f" (did you mean '{'.'.join(key.split('.')[:-1] + [close[0]])}'?)" if close else ''
+            close = close_match(key.split('.')[-1], siblings)
+            hint = f" (did you mean '{'.'.join(key.split('.')[:-1] + [close])}'?)" if close else ''
             raise ThesisReconError(f"--set {key}: {src.name} has no key '{key}'{hint}; pass --add to add it")
     overrides = {k: _resolve_path_value(v, Path.cwd()) if _is_path_key(None, k) else v for k, v in overrides.items()}
     save_config(apply_overrides(raw, overrides, '--set'), args.out, base=args.out.absolute().parent)
     print(f"wrote {args.out} (from {src.name})")
     return 0
 
-# %% ../nbs/38_config.ipynb #foldal1
+# %% ../nbs/38_config.ipynb #afdf6750
 def fold_alias(section, ours: str, theirs: str, default, where: str = ''):
     "Set `section.ours` from itself or from the original's name `theirs` (then None); both given and different is an error."
     mine, other = getattr(section, ours), getattr(section, theirs)

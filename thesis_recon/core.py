@@ -40,11 +40,11 @@ if '--verbose' not in sys.argv and 'TF_CPP_MIN_LOG_LEVEL' not in os.environ and 
 
 # %% auto #0
 __all__ = ['WAIT_POLICIES', 'THREAD_ENV', 'THREADS_HELP', 'DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'RAY_HELP', 'ThesisReconError',
-           'DataWarning', 'warn_data', 'cpu_count', 'num_threads', 'check_thread_env', 'set_threads', 'thread_policy',
-           'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'atomic_savez', 'atomic_pickle', 'shared_data',
-           'package_data', 'ArgumentParser', 'add_threads_arg', 'add_progress_arg', 'add_device_arg', 'gpu_count',
-           'resolve_device', 'add_runner_args', 'add_config_args', 'add_train_args', 'check_resume', 'add_compile_arg',
-           'prefetch']
+           'DataWarning', 'warn_data', 'first_sentence', 'close_match', 'cpu_count', 'num_threads', 'check_thread_env',
+           'set_threads', 'thread_policy', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'atomic_savez',
+           'atomic_pickle', 'shared_data', 'package_data', 'ArgumentParser', 'add_threads_arg', 'add_progress_arg',
+           'add_device_arg', 'gpu_count', 'resolve_device', 'add_runner_args', 'add_config_args', 'add_set_arg',
+           'add_train_args', 'check_resume', 'add_compile_arg', 'prefetch']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 class ThesisReconError(Exception):
@@ -57,7 +57,19 @@ def warn_data(msg: str):
     "Emit a `DataWarning` pointing at the caller's caller."
     warnings.warn(msg, DataWarning, stacklevel=3)
 
-# %% ../nbs/00_core.ipynb #4275c267
+def first_sentence(text) -> str:
+    "The first sentence of a library's error text, on one line: a message is shortened at a sentence's end, never inside one."
+    flat = ' '.join(str(text).split())
+    end = next((i + 1 for i, ch in enumerate(flat) if ch in '.!?' and (i + 1 == len(flat) or flat[i + 1] == ' ')), len(flat))
+    return flat[:end]
+
+def close_match(word: str, choices) -> str | None:
+    "The one of `choices` close enough to `word` to suggest it (a likely typo: difflib ratio >= 0.75), else None."
+    import difflib      # lazy: only an error needs it
+    hits = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return hits[0] if hits else None
+
+# %% ../nbs/00_core.ipynb #df222411
 WAIT_POLICIES = ('ACTIVE', 'PASSIVE')   # what OpenMP accepts in OMP_WAIT_POLICY (any case, spaces around)
 THREAD_ENV = ('OMP_NUM_THREADS', 'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS')   # what set_threads writes
 _policy = {'threads': None}             # set_threads' count, and what the package import found (below)
@@ -81,7 +93,7 @@ def check_thread_env():
     if value is not None and value.strip().upper() not in WAIT_POLICIES:
         raise ThesisReconError(f"OMP_WAIT_POLICY={value!r} (set in the environment): expected ACTIVE or PASSIVE")
 
-# %% ../nbs/00_core.ipynb #8aa2ebc0
+# %% ../nbs/00_core.ipynb #6c54e966
 def _openblas_set_threads(n: int):
     "Tell an OpenBLAS that is loaded already (NumPy's, SciPy's) to use `n` threads; nothing where none is."
     import ctypes       # lazy: only when NumPy was imported before the package
@@ -105,7 +117,7 @@ def _apply_thread_policy():
 
 _apply_thread_policy()
 
-# %% ../nbs/00_core.ipynb #df222411
+# %% ../nbs/00_core.ipynb #d7039233
 def set_threads(n, option: str = '--threads') -> int:
     """Use `n` CPU threads in torch (and MKL), the package kernels, TensorFlow and the processes this one starts.
     More than `cpu_count()` is a warning and the CPU count; anything but a whole number >= 1 is an error."""
@@ -128,7 +140,7 @@ def thread_policy() -> str:
     return (f"{num_threads()} CPU threads of {cpu_count()} CPUs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} ({why}), "
             f"OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS') or num_threads()}{late}")
 
-# %% ../nbs/00_core.ipynb #a0c7592e
+# %% ../nbs/00_core.ipynb #25e9d036
 @contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path`; rename it onto `path` only if the block completes."
@@ -158,7 +170,7 @@ def atomic_pickle(path, obj):
     "Pickle `obj` to `path` atomically (for files other tools expect as pickles, never for network input)."
     atomic_write_bytes(path, pickle.dumps(obj, protocol=4))
 
-# %% ../nbs/00_core.ipynb #e028d86f
+# %% ../nbs/00_core.ipynb #e9a93dbe
 def shared_data(*parts) -> Path | None:
     "Path to `shared/data/<parts>` if that exists, else None (always None when `THESIS_RECON_NO_SHARED=1`)."
     if os.environ.get('THESIS_RECON_NO_SHARED', '') not in ('', '0'): return None
@@ -178,7 +190,7 @@ def package_data(*parts) -> Path:
     if not path.exists(): raise ThesisReconError(f'{path}: missing from the installed package (reinstall thesis-recon)')
     return path
 
-# %% ../nbs/00_core.ipynb #ac3725a5
+# %% ../nbs/00_core.ipynb #48a07475
 def _respell(opt: str, known) -> str:
     if not opt.startswith('--') or opt == '--': return opt
     name, eq, val = opt.partition('=')
@@ -206,7 +218,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"{self.prog}: {_one_option(' '.join(message.split()))} (see --help)\n")
 
-# %% ../nbs/00_core.ipynb #c0baa5b6
+# %% ../nbs/00_core.ipynb #dc0f3949
 THREADS_HELP = ('CPU threads for torch, the package kernels and TensorFlow (default: OMP_NUM_THREADS if set, else every CPU '
                 'this process may use); NumPy\'s OpenBLAS keeps one unless OPENBLAS_NUM_THREADS is set')
 
@@ -232,7 +244,7 @@ def add_progress_arg(parser):
     parser.add_argument('--no_progress', '--quiet', dest='no_progress', action='store_true', help='no progress bars')
     return parser
 
-# %% ../nbs/00_core.ipynb #a185809b
+# %% ../nbs/00_core.ipynb #9e618dbb
 DEVICES = ('auto', 'cpu', 'cuda')
 DEVICE_HELP = "where it runs: auto (a GPU when one is visible, else the CPU; default), cpu, or cuda (an error without a GPU)"
 GPU_EXTRAS = 'pip install "thesis-recon[gpu]" (CUDA 12) or "thesis-recon[gpu-cuda13]" (CUDA 13)'
@@ -293,7 +305,7 @@ def resolve_device(name='auto', framework: str = 'array'):
     if dev.index is not None and dev.index >= n: raise ThesisReconError(f'--device {name}: only {n} GPU(s) visible')
     return dev
 
-# %% ../nbs/00_core.ipynb #2cdf0a7a
+# %% ../nbs/00_core.ipynb #a878134d
 def _n_proc(text: str) -> int:
     try: n = int(text)
     except ValueError: raise argparse.ArgumentTypeError(f'expected a whole number of processes, got {text!r}') from None
@@ -310,20 +322,24 @@ def add_runner_args(parser):
     parser.add_argument('--ray_address', default=None, help=RAY_HELP)
     return add_threads_arg(parser)
 
-# %% ../nbs/00_core.ipynb #7c7d53b1
+# %% ../nbs/00_core.ipynb #fbeb62f5
 def add_config_args(parser, *, required: bool = False, shipped: str = '', default: str = '', aliases: tuple = (),
                     dest: str = 'config'):
-    "Add the one `--config CONFIG` (a file or a shipped name) and `--set KEY=VALUE` (repeatable) options; returns the parser."
+    "Add the one `--config CONFIG` (a file or a shipped name) and `--set KEY=VALUE` (`add_set_arg`); returns the parser."
     names = f'; shipped: {shipped}' if shipped else ''
     parser.add_argument(*aliases, '--config', dest=dest, required=required, default=None, metavar='CONFIG',
                         help=f"config file (.json, .yml, .yaml) or a shipped config's name{names} (thesis-recon write-config "
                              f"NAME OUT copies one to edit){'; ' + default if default else ''}")
+    return add_set_arg(parser)
+
+def add_set_arg(parser):
+    "Add the one `--set KEY=VALUE` option (`args.set`, a list; repeatable); returns the parser."
     parser.add_argument('--set', dest='set', action='append', default=[], metavar='KEY=VALUE',
                         help='change a config key, e.g. --set trainer.epochs=2 (VALUE read as JSON when it parses, else '
                              'as a string; a relative path is relative to the working folder); repeatable, applied last')
     return parser
 
-# %% ../nbs/00_core.ipynb #b892418d
+# %% ../nbs/00_core.ipynb #0b63721c
 def add_train_args(parser):
     "Add `--device`, `--threads` and `--resume [CHECKPOINT]` (`args.resume`: False, True or the path) to a training command."
     add_device_arg(parser)
@@ -343,7 +359,7 @@ def add_compile_arg(parser):
                         help='torch.compile the network first (about a minute of compiling; pays off on long runs)')
     return parser
 
-# %% ../nbs/00_core.ipynb #36cb6cea
+# %% ../nbs/00_core.ipynb #4af277ea
 def prefetch(items, depth: int = 3):
     "Iterate `items`, produced `depth` ahead in a background thread; the producer's errors are raised here."
     q, done, stop = queue.Queue(maxsize=depth), object(), threading.Event()

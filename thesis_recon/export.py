@@ -4,12 +4,12 @@
 
 # %% ../nbs/09_export.ipynb #e36a9059
 from __future__ import annotations
-import argparse, functools, json, math, os, shutil, sys, warnings, zipfile
+import functools, json, math, shutil, sys, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from .core import (ArgumentParser, DataWarning, ThesisReconError, add_progress_arg, add_runner_args,
-                               atomic_write_text, warn_data)
+                               atomic_write_text, num_threads, warn_data)
 from .frames import write_matrix_txt
 from .geometry import scale_intrinsics
 from .images import (read_label_png, resize_color, resize_nearest, write_color, write_label_png,
@@ -162,13 +162,13 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
     if frame_skip < 1: raise ThesisReconError(f'--frame_skip must be >= 1, got {frame_skip}')
     if output_image_width < 1 or output_image_height < 1:
         raise ThesisReconError(f'--output_image_width/height must be positive, got {output_image_width}x{output_image_height}')
+    dirs = find_raw_scenes(scannet_path, scenes)      # the scans first: a missing folder is named as such
     lut = None
     if export_label_images:
         if label_map_file is None: label_map_file = find_label_map(scannet_path)
         if label_map_file is None: raise ThesisReconError(f'--export_label_images needs --label_map_file: no {LABEL_TSV} '
                                                           f'in {scannet_path} or its parent')
         lut = label_lut(read_label_map(label_map_file, 'id', 'nyu40id'))
-    dirs = find_raw_scenes(scannet_path, scenes)
     out = Path(output_path)
     options = dict(frame_skip=frame_skip, width=output_image_width, height=output_image_height,
                    labels=bool(export_label_images), label_map=str(label_map_file) if export_label_images else None)
@@ -178,8 +178,7 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
         except ValueError: return False
     todo = dirs if overwrite else [d for d in dirs if not complete(d)]
     if len(todo) < len(dirs) and not quiet: print(f'skipping {len(dirs) - len(todo)} complete scenes', file=sys.stderr)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
-    n_workers = cores if n_proc is None else max(1, n_proc)
+    n_workers = num_threads() if n_proc is None else max(1, n_proc)
     for d in todo: _clear_export(out/d.name)
     unreadable = []
     jobs = _plan(todo, n_workers, frame_skip, parts_per_scene, unreadable)

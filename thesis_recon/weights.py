@@ -5,16 +5,12 @@
 
 # %% ../nbs/39a_weights.ipynb #3686531f
 from __future__ import annotations
-import hashlib, importlib, json, os, pickle, re, shutil, sys, uuid, zipfile
+import hashlib, importlib, json, math, os, pickle, re, shutil, sys, uuid, zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-import numpy as np
-import torch
-from .core import ArgumentParser, ThesisReconError, atomic_write_text
-from .train import save_checkpoint
-from .cli import WEIGHT_KINDS
+from .core import ThesisReconError, atomic_write_text, first_sentence
 
 # %% auto #0
 __all__ = ['KINDS', 'Option', 'Converter', 'converter', 'read_torch_file', 'strip_prefix', 'find_state_dict', 'map_state_dict',
@@ -22,7 +18,26 @@ __all__ = ['KINDS', 'Option', 'Converter', 'converter', 'read_torch_file', 'stri
            'load_imported', 'manifest_rows', 'manifest_state_dict', 'manifest_param_count']
 
 # %% ../nbs/39a_weights.ipynb #adbc2102
-KINDS = WEIGHT_KINDS   # the table lives beside the command table in cli, so `import-weights --help` loads no torch
+KINDS = {   # kind -> (the module whose CONVERTERS has it, what SRC is)
+    'thesis-enet': ('thesis_recon.seg2d.convert', "the thesis's ENet (3DMV's encoder-only ENet), checkpoint.pth.tar or checkpoint_2d_model.pth.tar"),
+    '3dmv-enet': ('thesis_recon.seg2d.convert', "3DMV's ENet, a bare state dict of create_enet (model2d / model2dfixed files)"),
+    'davidtvs-enet': ('thesis_recon.seg2d.convert', "PyTorch-ENet's full encoder-decoder ENet checkpoint"),
+    'thesis-deeplabv3': ('thesis_recon.seg2d.convert', "the thesis's DeepLabV3 (ResNet-50) checkpoint"),
+    'torchvision-deeplabv3': ('thesis_recon.seg2d.convert', "torchvision's COCO deeplabv3_resnet50 file, the thesis's starting point"),
+    'thesis-surfacenet': ('thesis_recon.nets3d.convert', "the thesis's 3D network (checkpoint.pth.tar / model_best.pth.tar of a 3D run): "
+                          "reconstruction (2 classes) or segmentation (41) head, RGB (15) or 2D-feature (640) input, told by the shapes"),
+    'srn': ('thesis_recon.srn.convert', "vsitzmann's SRNsModel ({'model': state_dict}) -> our SRN"),
+    'semantic-srn': ('thesis_recon.srn.convert', "apsk14's joint semantic SRN (RGBA pixel generator + U-Net class generator) -> our SRN(num_classes)"),
+    'semantic-srn-head': ('thesis_recon.srn.convert', "apsk14's few-shot semantic head, linear or MLP (with --srn, its SRN) -> our SemanticSRN"),
+    'semantic-srn-unet': ('thesis_recon.srn.convert', "apsk14's UnetModel, the semantic SRN paper's 2D baseline ({'model': state_dict}) -> our UNetBaseline"),
+    'leres': ('thesis_recon.pcm.convert', "LeReS's res50.pth / res101.pth: its shift_model and focal_model -> OUT/shift.tar and OUT/focal.tar "
+              "(the --models folder of reconstruct-depth); depth_model is not read"),
+    'train3d-pcm': ('thesis_recon.pcm.convert', "Train-3D's point-cloud model (a bare state dict, 3 or 5 input channels) -> OUT.tar"),
+    'svr-normals': ('thesis_recon.svr.convert', "SemanticSVR's normal U-Net (TF checkpoint prefix: trained_models/u_net_normal/checkpoint.ckpt)"),
+    'svr-scene': ('thesis_recon.svr.convert', "SemanticSVR's tree network (TF checkpoint prefix: trained_models/scene_reconstruction/checkpoint.ckpt)"),
+    'svr-decoder': ('thesis_recon.svr.convert', "SemanticSVR's implicit TSDF decoder (TF checkpoint prefix: "
+                    "trained_models/implicit_tsdf_decoder/cp-0000.ckpt)"),
+}
 
 @dataclass(frozen=True)
 class Option:
@@ -34,11 +49,14 @@ class Option:
 
 @dataclass(frozen=True)
 class Converter:
-    "How one kind is read (`convert(src, out, **options) -> written paths`) and loaded (`load(path, device) -> (model, config)`)."
+    """How one kind is read (`convert(src, out, **options) -> written paths`) and loaded (`load(path, device) ->
+    (model, config)`); what the kind is, is said once, in `KINDS`."""
     convert: Callable
     load: Callable
-    help: str = ''
     options: tuple = ()
+    def __post_init__(self):
+        if not all(isinstance(o, Option) for o in self.options):
+            raise TypeError(f'Converter options must be Option(...)s, got {self.options!r} (a kind is described in weights.KINDS)')
 
 def converter(kind: str) -> Converter:
     "The `Converter` of `kind`, importing its module."
@@ -57,6 +75,7 @@ def converter(kind: str) -> Converter:
 # %% ../nbs/39a_weights.ipynb #f3152dca
 def read_torch_file(src) -> Any:
     "The object in torch file `src` (weights-only unpickling); a missing, truncated or foreign file is an error naming it."
+    import torch          # lazy: the kinds table (above) loads without torch
     src = Path(src)
     if not src.is_file(): raise ThesisReconError(f"{src}: no such file")
     try: return torch.load(src, map_location='cpu', weights_only=True)
@@ -64,15 +83,15 @@ def read_torch_file(src) -> Any:
         why = next((l.strip() for l in str(e).splitlines() if 'Unsupported' in l), 'refused by weights-only unpickling')
         raise ThesisReconError(f"{src}: not a checkpoint of tensors and plain data ({why})") from None
     except Exception as e:
-        first = str(e).splitlines()[0] if str(e) else ''
-        what = 'truncated or corrupt torch file' if zipfile.is_zipfile(src) or 'zip' in first.lower() else 'not a torch checkpoint'
-        raise ThesisReconError(f"{src}: {what} ({type(e).__name__}: {first[:200]})") from None
+        what = 'truncated or corrupt torch file' if zipfile.is_zipfile(src) or 'zip' in str(e).lower() else 'not a torch checkpoint'
+        raise ThesisReconError(f"{src}: {what} ({type(e).__name__}: {first_sentence(e)})") from None
 
 def strip_prefix(sd: dict, prefix: str = 'module.') -> dict:
     "`sd` with `prefix` removed from the keys that start with it."
     return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in sd.items()}
 
 def _is_state_dict(obj) -> bool:
+    import torch          # lazy, as above
     return isinstance(obj, dict) and len(obj) > 0 and all(isinstance(k, str) and torch.is_tensor(v) for k, v in obj.items())
 
 def find_state_dict(obj, src, wrapper_keys=('state_dict', 'model')) -> dict:
@@ -121,6 +140,7 @@ def _record(kind: str, src, **info) -> dict:
 
 def write_imported(out, model, *, kind: str, src, config=None, arch: str | None = None, **info) -> Path:
     "Write `model` as our trainer's `.tar` at `out` (atomically), recording the import."
+    from thesis_recon.train import save_checkpoint   # lazy: the trainer's module loads torch
     return save_checkpoint(out, model, config=config, arch=arch, extra={'imported': _record(kind, src, **info)})
 
 @contextmanager
@@ -196,6 +216,7 @@ def manifest_rows(path):
 
 def manifest_state_dict(path, seed: int = 0) -> dict:
     "A state dict of random values with the keys, shapes and dtypes of a torch manifest (running_var > 0, counters 0)."
+    import torch          # lazy, as above
     g = torch.Generator().manual_seed(seed)
     out = {}
     for key, shape, dtype in manifest_rows(path)[1]:
@@ -207,4 +228,4 @@ def manifest_state_dict(path, seed: int = 0) -> dict:
 
 def manifest_param_count(path) -> int:
     "Learnable values of a torch manifest (batch-norm statistics and counters excluded)."
-    return sum(int(np.prod(s)) for k, s, _ in manifest_rows(path)[1] if not _BUFFERS.fullmatch(k))
+    return sum(math.prod(s) for k, s, _ in manifest_rows(path)[1] if not _BUFFERS.fullmatch(k))

@@ -7,8 +7,8 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
-from .core import ArgumentParser, ThesisReconError
-from .cli import WEIGHT_KINDS
+from .core import ArgumentParser, ThesisReconError, close_match
+from .weights import KINDS, converter, import_weights
 
 # %% auto #0
 __all__ = ['import_weights_main']
@@ -17,7 +17,7 @@ __all__ = ['import_weights_main']
 def import_weights_main(argv: list[str] | None = None) -> int:
     "`thesis-recon import-weights KIND SRC OUT [options]`."
     argv = sys.argv[1:] if argv is None else list(argv)
-    kinds = '\n'.join(f'  {k:<22} {h}' for k, (_, h) in WEIGHT_KINDS.items() if not k.startswith('toy'))
+    kinds = '\n'.join(f'  {k:<22} {h}' for k, (_, h) in KINDS.items())
     epilog = f"kinds:\n{kinds}\n\n`thesis-recon import-weights KIND --help` lists a kind's own options."
     kind = next((a for a in argv if not a.startswith('-')), None)
     p = ArgumentParser(prog='thesis-recon import-weights', epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -26,16 +26,15 @@ def import_weights_main(argv: list[str] | None = None) -> int:
     p.add_argument('src', metavar='SRC', type=Path, help="the original's file (a TF checkpoint: its prefix)")
     p.add_argument('out', metavar='OUT', type=Path, help="where ours goes (a .tar, or a folder for svr-* and leres)")
     opts = ()
-    if kind in WEIGHT_KINDS:
-        from thesis_recon import weights   # lazy: torch and the kind's networks load only once a kind is named
-        opts = weights.converter(kind).options
+    if kind in KINDS:
+        opts = converter(kind).options      # imports the kind's converter module: torch, its networks
         for o in opts:
             if o.type is bool: p.add_argument(f'--{o.name}', action='store_true', help=o.help)
             else: p.add_argument(f'--{o.name}', type=o.type, default=o.default, help=o.help)
     elif kind is not None and not any(a in ('-h', '--help') for a in argv):
-        raise ThesisReconError(f"unknown kind {kind!r}; the kinds are: {', '.join(k for k in WEIGHT_KINDS if k != 'toy')}")
+        hint = f"did you mean '{close}'? " if (close := close_match(kind, KINDS)) else ''
+        raise ThesisReconError(f"unknown kind {kind!r}; {hint}the kinds are: {', '.join(KINDS)}")
     a = p.parse_args(argv)
     options = {o.name: getattr(a, o.name) for o in opts}
-    from thesis_recon import weights   # lazy (as above)
-    for path in weights.import_weights(a.kind, a.src, a.out, **options): print(f'wrote {path}')
+    for path in import_weights(a.kind, a.src, a.out, **options): print(f'wrote {path}')
     return 0

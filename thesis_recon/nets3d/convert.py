@@ -58,7 +58,4 @@ def load_thesis_surfacenet(path, device='cpu'):
     load_checkpoint(path, model, arch=ARCH)
     return model.to(device).eval(), config
 
-CONVERTERS = {'thesis-surfacenet': Converter(
-    convert=convert_thesis_surfacenet, load=load_thesis_surfacenet,
-    help="the thesis's 3D network (checkpoint.pth.tar / model_best.pth.tar of a 3D run): reconstruction (2 classes) or "
-         "segmentation (41) head, RGB (15) or 2D-feature (640) input, told by the shapes")}
+CONVERTERS = {'thesis-surfacenet': Converter(convert=convert_thesis_surfacenet, load=load_thesis_surfacenet)}  # what each kind is: weights.KINDS

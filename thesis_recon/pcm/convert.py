@@ -80,11 +80,8 @@ def load_pcm_imported(path, device='cpu'):
     "`(PCMNet, config)` from a `.tar` written by `convert_leres` or `convert_train3d_pcm`; eval mode on `device`."
     return load_pcm_model(path, None, device)
 
-CONVERTERS = {
-    'leres': Converter(convert=convert_leres, load=load_pcm_imported,
-                       help="LeReS's res50.pth / res101.pth: its shift_model and focal_model -> OUT/shift.tar and OUT/focal.tar "
-                            "(the --models folder of reconstruct-depth); depth_model is not read"),
+CONVERTERS = {  # what each kind is: weights.KINDS
+    'leres': Converter(convert=convert_leres, load=load_pcm_imported),
     'train3d-pcm': Converter(convert=convert_train3d_pcm, load=load_pcm_imported,
-                             help="Train-3D's point-cloud model (a bare state dict, 3 or 5 input channels) -> OUT.tar",
                              options=(Option('target', int, None, 'what it learnt: 0 shift, 1 scale, 2 focal (default: shift for 3 '
                                                                   'channels, focal for 5)'),))}

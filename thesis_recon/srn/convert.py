@@ -209,15 +209,12 @@ _OPTS = (Option('drop_latents', bool, False, "replace the original's latent tabl
          Option('num_instances', int, 0, 'latent codes expected (0: the file\'s table); with --drop_latents: how many new ones (default 1)'),
          Option('tracing_steps', int, 10, 'ray-marching steps (not stored in the file; the original: 10)'))
 _CLS = Option('num_classes', int, 0, 'classes expected (0: as the file has)')
-CONVERTERS = {
-    'srn': Converter(convert_srn, load_srn_import, "vsitzmann's SRNsModel ({'model': state_dict}) -> our SRN", _OPTS),
-    'semantic-srn': Converter(convert_semantic_srn, load_srn_import, "apsk14's joint semantic SRN -> our SRN(num_classes)",
-                              _OPTS + (_CLS,)),
+CONVERTERS = {  # what each kind is: weights.KINDS
+    'srn': Converter(convert_srn, load_srn_import, _OPTS),
+    'semantic-srn': Converter(convert_semantic_srn, load_srn_import, _OPTS + (_CLS,)),
     'semantic-srn-head': Converter(convert_semantic_srn_head, load_srn_import,
-                                   "apsk14's linear/MLP head (with --srn, its SRN) -> our SemanticSRN",
                                    (Option('srn', str, '', 'the SRN the head was trained on: an original .pth (either kind) or our checkpoint'),)
                                    + _OPTS + (_CLS,)),
     'semantic-srn-unet': Converter(convert_semantic_srn_unet, load_srn_import,
-                                   "apsk14's UnetModel, the paper's 2D baseline ({'model': state_dict}) -> our UNetBaseline",
                                    (_CLS, Option('dropout', float, 0.2, 'the dropout probability (not stored in the file; the paper: 0.2)'))),
 }

@@ -201,13 +201,10 @@ def _load_net(kind: str):
     return load
 
 # %% ../../nbs/68_svr_convert.ipynb #54a2c2f2
-CONVERTERS = {
-    'svr-normals': Converter(convert=convert_normals, load=_load_net('svr-normals'),
-                             help="SemanticSVR's normal U-Net (trained_models/u_net_normal/checkpoint.ckpt)"),
-    'svr-scene': Converter(convert=convert_scene, load=_load_net('svr-scene'),
-                           help="SemanticSVR's tree network (trained_models/scene_reconstruction/checkpoint.ckpt)"),
+CONVERTERS = {  # what each kind is: weights.KINDS
+    'svr-normals': Converter(convert=convert_normals, load=_load_net('svr-normals')),
+    'svr-scene': Converter(convert=convert_scene, load=_load_net('svr-scene')),
     'svr-decoder': Converter(convert=convert_decoder, load=load_decoder_folder,
-                             help="SemanticSVR's implicit TSDF decoder (trained_models/implicit_tsdf_decoder/cp-0000.ckpt)",
                              options=(Option('latents', str, None, 'empty_and_filled_latent_value.hdf5 (default: the one beside '
                                              'the checkpoint)'),)),
 }
