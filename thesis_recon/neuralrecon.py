@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_neuralrecon.ipynb #3c70a4da
 from __future__ import annotations
-import argparse, functools, pickle, sys, time
+import functools, pickle, time
 from pathlib import Path
 import numpy as np
 from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_runner_args,
@@ -133,7 +133,7 @@ def generate_gt(data_path, save_name: str = 'all_tsdf_9', test: bool = False, sp
     if not quiet: print('fragments per split: ' + ', '.join(f'{k} {v}' for k, v in counts.items()))
     return report
 
-# %% ../nbs/22_neuralrecon.ipynb #aebe173e
+# %% ../nbs/22_neuralrecon.ipynb #2973d89d
 def generate_gt_main(argv: list[str] | None = None) -> int:
     "`thesis-recon generate-gt`: NeuralRecon's multi-level TSDF ground truth and fragments for a folder of scenes."
     p = ArgumentParser(prog='thesis-recon generate-gt', description=(
