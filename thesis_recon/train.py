@@ -20,7 +20,7 @@ __all__ = ['VALIDATION_EPOCH', 'CHECKPOINT_FORMAT', 'TrainOptions', 'resolve_dev
            'rng_state', 'set_rng_state', 'forked_rng', 'epoch_indices', 'batch_seed', 'SeededBatches', 'EpochBatches',
            'RunLoader', 'epoch_loader', 'to_device', 'autocast', 'unwrap', 'save_checkpoint', 'load_checkpoint',
            'DistInfo', 'dist_info', 'setup_processes', 'deferred_sigint', 'FitResult', 'summary_writer', 'run_extent',
-           'fit']
+           'fit', 'speed_up', 'compile_problem']
 
 # %% ../nbs/39_train.ipynb #782f91be
 @dataclass
@@ -682,4 +682,26 @@ def _fit(model, loss_fn, train_set, o, info, device, *, optimizer, scheduler, va
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
 # %% ../nbs/39_train.ipynb #550ca7e1
+def speed_up(model: nn.Module, *, compile: bool = False, channels_last: bool = False, method: str = 'forward') -> nn.Module:
+    """`model`, in place: its 4D weights in the channels_last layout, its `method` compiled by `torch.compile` with a
+    dynamic batch size (first argument's dimension 0). Its `state_dict` keys do not change."""
+    if channels_last: model.to(memory_format=torch.channels_last)
+    if compile:
+        import torch._dynamo as dynamo   # loaded by torch.compile anyway
+        compiled = torch.compile(getattr(model, method))
+        def run(x, *args, **kw):
+            if x.shape[0] > 1: dynamo.mark_dynamic(x, 0)   # one compile for every batch size > 1
+            return compiled(x, *args, **kw)
+        setattr(model, method, run)   # shadows the class's method on this instance only; not a submodule
+    return model
+
+def compile_problem(device) -> str | None:
+    "Why `--compile` cannot work here (no C++ compiler for the CPU code torch generates), or None."
+    import shutil
+    if torch.device(device).type != 'cpu': return None
+    names = [os.environ['CXX']] if os.environ.get('CXX') else ['g++', 'clang++', 'c++']
+    if any(shutil.which(n) for n in names): return None
+    return f"--compile on the CPU needs a C++ compiler ({' or '.join(names)} on PATH, or CXX); none found"
+
+# %% ../nbs/39_train.ipynb #46f82e4a
 from .train_args import add_train_args   # its home is torch-free (39b_train_args): the commands' --help loads no torch
