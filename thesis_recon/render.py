@@ -634,7 +634,7 @@ def render_mesh_reference(mesh: Mesh, cam_pose, K, width: int, height: int) -> d
     return dict(depth=np.where(face >= 0, best, 0).astype(np.float32).reshape(height, width), face=face.reshape(height, width),
                 bary=bary.reshape(height, width, 2))
 
-# %% ../nbs/11_render.ipynb #b24469fe
+# %% ../nbs/11_render.ipynb #25cf8407
 def show_frame(frame: dict, axs=None):
     "Matplotlib panel of a rendered frame: colour, depth, normals, NYU40 labels."
     import matplotlib.pyplot as plt
