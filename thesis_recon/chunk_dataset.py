@@ -43,6 +43,7 @@ def load_view(scene_dir, frame_id: int, img_size, proj_size=None, color: bool = 
     out['image'] = normalize_image(view['rgb'])
     return out
 
+# %% ../nbs/33_chunk_dataset.ipynb #c129058e
 # The cache holds the decoded, resized image as uint8 (a quarter of the float image: ~0.6 MB a view with its depth,
 # ~110 MB a process) so that it covers most frames of a scene: loaders visit chunks in random order.
 @functools.lru_cache(maxsize=192)
@@ -64,7 +65,7 @@ def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple,
         out['rgb'] = resize_crop_image(read_color(p, draft=draft), img_size, resize)
     return out
 
-# %% ../nbs/33_chunk_dataset.ipynb #03a9c567
+# %% ../nbs/33_chunk_dataset.ipynb #48b6f534
 class ChunkDataset(torch.utils.data.Dataset):
     """Chunks of the hdf5 file `path` with their views read from `data_root/<scene>/`. Items are dicts: `x` (X,Y,Z) float32,
     `y` (X,Y,Z) int64, `images` (V,3,H,W) or `features` (V,C,h,w), `depths` (V,h,w), `proj_indices` (3,n) int64 rows
@@ -145,7 +146,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         item['images' if self.features_root is None else 'features'] = torch.from_numpy(stacked)
         return item
 
-# %% ../nbs/33_chunk_dataset.ipynb #48b6f534
+# %% ../nbs/33_chunk_dataset.ipynb #0bfb39d5
 def collate_chunks(items: list[dict]) -> dict:
     "Batch dataset items: tensors stacked; `proj_indices` concatenated with view rows offset to index the (B*V) views."
     out = {k: torch.stack([it[k] for it in items]) for k in items[0] if k != 'proj_indices'}

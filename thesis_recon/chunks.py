@@ -105,6 +105,7 @@ def _rule(v):
     if v not in ('thesis', 'exact'): raise ValueError("'thesis' or 'exact'")
     return v
 
+# %% ../nbs/32_chunks.ipynb #53da3ca3
 def _min_occ(v):
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         if not 0 <= v <= 1: raise ValueError('a fraction in [0, 1] or a mapping {start, step, every, floor}')
@@ -128,7 +129,7 @@ CONFIG_KEYS = {  # key: (check, required)
 }
 CAMERA_KEYS = ('intrinsics', 'fx', 'fy', 'mx', 'my', 'intrinsic_image_width', 'intrinsic_image_height')
 
-# %% ../nbs/32_chunks.ipynb #53da3ca3
+# %% ../nbs/32_chunks.ipynb #6eaf8b9d
 def parse_chunk_config(data, base_dir='.', where: str = 'config') -> ChunkConfig:
     "Validate the mapping `data` (a loaded YAML) and resolve its paths against `base_dir`."
     if not isinstance(data, dict): raise ThesisReconError(f'{where}: expected a mapping of keys, got {type(data).__name__}')
@@ -162,7 +163,7 @@ def load_chunk_config(path) -> ChunkConfig:
     except yaml.YAMLError as e: raise ThesisReconError(f'{path}: not valid YAML ({e})') from None
     return parse_chunk_config(data, config_base(path), str(path))
 
-# %% ../nbs/32_chunks.ipynb #3d00252f
+# %% ../nbs/32_chunks.ipynb #c4239e6e
 def chunk_world_to_grid(translation, voxel_size: float, start) -> np.ndarray:
     "4x4 world-to-grid of the chunk starting at scene voxel `start` of a grid with `translation` (voxel 0's centre)."
     return world_to_grid_matrix(np.asarray(translation, np.float64) + np.asarray(start) * voxel_size, voxel_size)
@@ -180,7 +181,7 @@ def chunk_arrays(occupancy, labels, start, size) -> tuple[np.ndarray, np.ndarray
     y[dst] = np.where(~occ, 0, np.where((lab >= 1) & (lab <= 40), lab, -100))
     return x, y
 
-# %% ../nbs/32_chunks.ipynb #84596b3a
+# %% ../nbs/32_chunks.ipynb #d51dfd10
 def summed_volume(occupancy) -> np.ndarray:
     "int64 table (X+1, Y+1, Z+1) of prefix counts of `occupancy`."
     I = np.zeros(tuple(np.array(occupancy.shape) + 1), np.int64)
@@ -194,7 +195,7 @@ def box_count(I, start, size) -> int:
     (a, b, c), (d, e, f) = lo, hi
     return int(I[d, e, f] - I[a, e, f] - I[d, b, f] - I[d, e, c] + I[a, b, f] + I[a, e, c] + I[d, b, c] - I[a, b, c])
 
-# %% ../nbs/32_chunks.ipynb #923a5fab
+# %% ../nbs/32_chunks.ipynb #4a8e0857
 def train_starts(occupancy, size, rng, min_occ: MinOcc = MinOcc(), max_draws: int = 20000):
     "Yield random chunk starts whose occupancy reaches the `min_occ` schedule's current bar (at most `max_draws` draws)."
     I = summed_volume(occupancy)
@@ -213,7 +214,7 @@ def tile_starts(occupancy, size) -> list[np.ndarray]:
     starts = [np.array(t) * size for t in np.ndindex(*n)]
     return [s for s in starts if box_count(I, s, size) > 0]
 
-# %% ../nbs/32_chunks.ipynb #414decef
+# %% ../nbs/32_chunks.ipynb #8fbb137b
 VISIBILITY_SRC = SURFACE_PIXEL_SRC + r'''
 extern "C" __global__ void frame_visibility_kernel(const double* pts, long long n, const float* depths, int F, int H, int W,
                                                    const double* P, float voxel_size, float depth_min, float depth_max,
@@ -232,6 +233,7 @@ extern "C" __global__ void frame_visibility_kernel(const double* pts, long long 
 '''
 _visibility_kernel = package_kernel(VISIBILITY_SRC, 'frame_visibility_kernel')
 
+# %% ../nbs/32_chunks.ipynb #70001cc2
 def _world_to_pixel(K, poses) -> np.ndarray:
     "(F, 3, 4) matrices [K|0] T^-1 of the camera-to-world `poses`."
     K4 = np.zeros((3, 4)); K4[:, :3] = K
@@ -260,7 +262,7 @@ def frame_visibility_reference(points, depths, K, poses, voxel_size: float, dept
         out.append(surface_pixel_reference(pu, pv, pz, d, voxel_size, depth_min, depth_max) >= 0)
     return np.array(out, bool).reshape(len(out), len(pts))
 
-# %% ../nbs/32_chunks.ipynb #7db4c699
+# %% ../nbs/32_chunks.ipynb #b6150119
 def greedy_views(vis, n_views: int) -> list[int]:
     "Rows of `vis` (F, n) bool chosen greedily: each adds the most not-yet-covered columns; stops at `n_views` or no gain."
     vis = np.asarray(vis, bool)
@@ -275,7 +277,7 @@ def greedy_views(vis, n_views: int) -> list[int]:
         covered |= vis[best]
     return chosen
 
-# %% ../nbs/32_chunks.ipynb #9f38733c
+# %% ../nbs/32_chunks.ipynb #e1f26503
 def scene_color_camera(scene_dir) -> tuple[np.ndarray, tuple[int, int]]:
     "(3, 3) colour intrinsics of the exported scene at `scene_dir` (`intrinsic/intrinsic_color.txt`) and its colour images' (w, h)."
     scene_dir = Path(scene_dir)
@@ -298,7 +300,7 @@ def check_scene_cameras(root, scenes, camera: ViewCamera) -> None:
     for s in scenes:
         if (Path(root)/s).is_dir(): scene_color_camera(Path(root)/s)
 
-# %% ../nbs/32_chunks.ipynb #e1f26503
+# %% ../nbs/32_chunks.ipynb #98bf90bb
 @dataclass
 class SceneViews:
     "A scene's candidate views: raw `frame_ids` (F,), `depths` (F, H, W) float32 metres at `img_size`, `K` (3,3) at that size, `poses` (F, 4, 4)."
@@ -321,7 +323,7 @@ def load_scene_views(scene_dir, img_size, frame_skip: int = 1, camera: ViewCamer
     return SceneViews(np.array([f.frame_id for f in frames]), np.stack([resize_crop_depth(f.depth, img_size) for f in frames]),
                       view_intrinsics(scene_dir, camera, scene.K, (W, H), img_size), np.stack([f.pose for f in frames]))
 
-# %% ../nbs/32_chunks.ipynb #2223c06c
+# %% ../nbs/32_chunks.ipynb #cfc352e0
 def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bool, rng) -> dict:
     """Chunks of one scene: `x`, `y`, `world_to_grid` (N, 4, 4) float32, `frames` (N, n_views) int16 (-1 missing)
     from its occupancy `grid` (as `load_occupancy_grid` returns it) and candidate `views`."""
@@ -344,7 +346,7 @@ def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bo
     dtypes = {'x': np.float32, 'y': np.int16, 'world_to_grid': np.float32, 'frames': np.int16}
     return {k: np.array(v, dtypes[k]).reshape(shapes[k]) for k, v in out.items()}
 
-# %% ../nbs/32_chunks.ipynb #5ae15156
+# %% ../nbs/32_chunks.ipynb #a50b91ae
 LABEL_CONVENTION = ('x: 1 occupied, 0 empty, -100 padding; y: 0 empty, 1..40 NYU40 class, '
                     '-100 ignore (padding, and occupied but unannotated)')
 
@@ -380,7 +382,7 @@ def append_rows(f, arrays: dict):
     for name, a in arrays.items():
         d = f[name]; d.resize(n0 + n, axis=0); d[n0:] = a
 
-# %% ../nbs/32_chunks.ipynb #a4428632
+# %% ../nbs/32_chunks.ipynb #b7dd619c
 def scene_ids(name: str) -> tuple[int, int]:
     "`(scene_id, scan_id)` of a ScanNet scene name `sceneXXXX_YY`."
     m = re.fullmatch(r'scene(\d{4})_(\d{2})', name)
@@ -397,7 +399,7 @@ def read_scene_list(path) -> list[str]:
         except ThesisReconError as e: raise ThesisReconError(f'{path}: {e}') from None
     return names
 
-# %% ../nbs/32_chunks.ipynb #b7dd619c
+# %% ../nbs/32_chunks.ipynb #a1c1ceec
 class ChunkWriter:
     "Append scenes' chunks to `OUT.partial.hdf5` (resuming it if present); `finish()` renames it to `OUT`."
     def __init__(self, out, subvol_size, n_views: int, attrs: dict):
@@ -456,7 +458,7 @@ class ChunkWriter:
         os.replace(self.partial, self.out)
         return self.out
 
-# %% ../nbs/32_chunks.ipynb #2cc75a12
+# %% ../nbs/32_chunks.ipynb #93bcdcef
 def scene_rng(seed: int, scene: str):
     "The random generator of one scene: the same for a scene whatever else runs, and whichever process runs it."
     return np.random.default_rng([seed, zlib.crc32(scene.encode())])
@@ -483,7 +485,7 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
     atomic_savez(part, **chunks)
     return 'done'
 
-# %% ../nbs/32_chunks.ipynb #a1c1ceec
+# %% ../nbs/32_chunks.ipynb #ebf797c2
 def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc: int | None = None,
                        ray_address: str | None = None, limit: int | None = None, device: str = 'cpu', progress: bool = True) -> int:
     "Chunk every scene of the config's `split` list into the hdf5 file `out` (views judged on `device`); returns the number of failed scenes."
@@ -526,7 +528,7 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
         print(f'{n} chunks from {len(scenes)} scenes -> {out}')
     return failed
 
-# %% ../nbs/32_chunks.ipynb #e0005723
+# %% ../nbs/32_chunks.ipynb #3c953277
 def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full_scene]`."
     p = ArgumentParser(prog='thesis-recon prep-backproj-data',
@@ -549,7 +551,7 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit,
                                    resolve_device(a.device, 'array'), progress=not a.no_progress) else 0
 
-# %% ../nbs/32_chunks.ipynb #ebf797c2
+# %% ../nbs/32_chunks.ipynb #6b58fea8
 def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chunks') -> int:
     "Stream the chunk file `src` into a new chunk file `dst` (atomically) through `transform_block(dict) -> dict`."
     import h5py
@@ -573,6 +575,7 @@ def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chu
                 written = len(fout['x'])
     return written
 
+# %% ../nbs/32_chunks.ipynb #9667d770
 def clean_backproj_data(src, dst, min_occ: float = 0.01) -> int:
     """Copy the chunks of `src` with all views present and occupancy above `min_occ` to `dst`; returns how many.
     Warns, with the reasons counted, when it drops more than half of them."""
@@ -606,7 +609,7 @@ def augment_backproj_data(src, dst) -> int:
         return out
     return _copy_filtered(src, dst, rotate, block=32, desc='augment')
 
-# %% ../nbs/32_chunks.ipynb #3c953277
+# %% ../nbs/32_chunks.ipynb #389ef69f
 def _in_out_main(prog: str, description: str, fn, argv, extra=None) -> int:
     "The shared command line of clean- and augment-backproj-data."
     p = ArgumentParser(prog=prog, description=description)

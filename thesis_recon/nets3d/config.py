@@ -55,6 +55,7 @@ class Model3DConfig:
     class_weights: Optional[list[float]] = None
     class_weight_c: float = 1.2
 
+# %% ../../nbs/52a_nets3d_config.ipynb #7385ce94
 @dataclass
 class Trainer3DConfig:
     "Epochs, logging, validation, accumulation and resuming."
@@ -73,6 +74,7 @@ class Trainer3DConfig:
         "`log_nth` (the thesis's files) becomes `log_every`, ours."
         fold_alias(self, 'log_every', 'log_nth', 10, 'trainer.')
 
+# %% ../../nbs/52a_nets3d_config.ipynb #46a1eebc
 @dataclass
 class Train3DConfig:
     "A `train-3d` config (the thesis's keys; see the table above)."
@@ -108,7 +110,7 @@ class Train3DConfig:
 
 
 
-# %% ../../nbs/52a_nets3d_config.ipynb #46a1eebc
+# %% ../../nbs/52a_nets3d_config.ipynb #62af9bca
 _PATH_KEYS = ('root', 'train_file', 'val_file', 'out_dir')
 _OTHER_PATHS = ('model_2d.load_path_2d', 'model_3d.load_path_3d')   # paths the loader's name rule does not see
 
@@ -150,6 +152,7 @@ def _check_3d_config(cfg: Train3DConfig, where: str):
         need(list(cfg.depth_shape) == list(cfg.image_shape),
              f"with RGB input the images are back-projected: 'depth_shape' {cfg.depth_shape} must equal 'image_shape' {cfg.image_shape}")
 
+# %% ../../nbs/52a_nets3d_config.ipynb #087b72be
 def view_camera_of(cfg: Train3DConfig, where: str = 'config') -> ViewCamera:
     "The `ViewCamera` of `cfg`'s `intrinsics`, `fx`, `fy`, `mx`, `my` and `intrinsic_image_width/height` (checked)."
     return view_camera(cfg.intrinsics, cfg.fx, cfg.fy, cfg.mx, cfg.my, cfg.intrinsic_image_width, cfg.intrinsic_image_height, where)
@@ -170,7 +173,7 @@ def load_3d_config(source, overrides: dict | None = None) -> Train3DConfig:
     _check_3d_config(cfg, where)
     return cfg
 
-# %% ../../nbs/52a_nets3d_config.ipynb #9ce9d2bc
+# %% ../../nbs/52a_nets3d_config.ipynb #c2f4e5af
 def check_run_files(cfg: Train3DConfig, train: bool = True) -> Train3DConfig:
     "The files `cfg` reads exist (`train`: the train chunk file too, and the weights it starts from); returns `cfg`."
     files = [('train_file', cfg.train_file, 'chunk file')] if train else []
@@ -183,7 +186,7 @@ def check_run_files(cfg: Train3DConfig, train: bool = True) -> Train3DConfig:
     if not Path(cfg.root).is_dir(): raise ThesisReconError(f'{cfg.root}: scans folder not found (root)')
     return cfg
 
-# %% ../../nbs/52a_nets3d_config.ipynb #a3db83f8
+# %% ../../nbs/52a_nets3d_config.ipynb #ce50a33e
 RUN_CONFIG = 'config.json'
 
 def save_run_config(cfg: Train3DConfig) -> Path:

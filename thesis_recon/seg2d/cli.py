@@ -59,6 +59,7 @@ def train_2d_main(argv: list[str] | None = None) -> int:
         print(f'trained {res.step} steps; best validation mIoU {best}; checkpoints in {dirs["models"]}, TensorBoard in {dirs["runs"]}')
     return 0
 
+# %% ../../nbs/48_seg2d_cli.ipynb #b3c5852e
 def test_2d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon test-2d --config test_enet.json`: the IoU table of a checkpoint."
     p = ArgumentParser(prog='thesis-recon test-2d',
@@ -90,7 +91,7 @@ def predict_2d_main(argv: list[str] | None = None) -> int:
     print(f'wrote {len(written)} label maps to {a.out}')
     return 0
 
-# %% ../../nbs/48_seg2d_cli.ipynb #b3c5852e
+# %% ../../nbs/48_seg2d_cli.ipynb #a7108be5
 def prep_2d_dataset_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-2d-dataset`: lay out exported frames as the flat 2D segmentation data set."
     p = ArgumentParser(prog='thesis-recon prep-2d-dataset',

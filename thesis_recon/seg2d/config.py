@@ -49,6 +49,7 @@ class LoaderConfig:
     shuffle: bool = True
     num_workers: int = 4
 
+# %% ../../nbs/40_seg2d_config.ipynb #4cca840a
 @dataclass
 class TrainerConfig:
     "`trainer{...}`."
@@ -74,6 +75,7 @@ class OptimizerConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
 
+# %% ../../nbs/40_seg2d_config.ipynb #a4f0f6b6
 IOU_IGNORE_INDEX = [0, 13, 15, 17, 18, 19, 20, 21, 22, 23, 25, 26, 27, 29, 30, 31, 32, 35, 37, 38, 40]
 
 @dataclass
@@ -102,7 +104,7 @@ def run_dirs(cfg: Seg2dConfig, run: str) -> dict:
     name = cfg.name or cfg.models.architecture
     return {k: Path(cfg.save_dir)/k/name/run for k in ('models', 'runs', 'test_results')}
 
-# %% ../../nbs/40_seg2d_config.ipynb #a4f0f6b6
+# %% ../../nbs/40_seg2d_config.ipynb #5ed44d09
 def _image_folder(section: str, loader: LoaderConfig, labels: bool = True):
     "The loader's folders exist (checked before any work)."
     for key in ('img_dir', 'label_dir') if labels else ('img_dir',):
@@ -132,7 +134,7 @@ def check_2d_config(cfg: Seg2dConfig, kind: str) -> Seg2dConfig:
         raise ThesisReconError('models.load_path: give the checkpoint to use (in the config or with --checkpoint)')
     return cfg
 
-# %% ../../nbs/40_seg2d_config.ipynb #ad7f5cdb
+# %% ../../nbs/40_seg2d_config.ipynb #5ea9f73c
 def _loader(split: str, img_size=(328, 256), augmentation=False, batch_size=32, shuffle=True, num_workers=4, root='data/2d',
             label_img_size=None):
     return {'img_dir': f'{root}/scannet_250k_images/{split}', 'label_dir': f'{root}/labels_250k_images/{split}',

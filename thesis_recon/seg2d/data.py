@@ -50,6 +50,7 @@ def _link_or_copy(src: Path, dst: Path, copy: bool = False) -> str:
         if how == 'copy': shutil.copyfile(src, tmp)
     return how
 
+# %% ../../nbs/41_seg2d_data.ipynb #31b8e52d
 def prep_2d_dataset(data_path, out, train_list=None, val_list=None, copy: bool = False, progress: bool = True) -> dict:
     """Lay out the exported scenes of `data_path` named in `train_list` / `val_list` (list files, one scene a line) as
     `out/scannet_250k_images/{trainset,valset}/<scene>_<N>.jpg` + `out/labels_250k_images/.../<scene>_<N>.png`.
@@ -79,7 +80,7 @@ def prep_2d_dataset(data_path, out, train_list=None, val_list=None, copy: bool =
             c[how] += 1   # counted by the image, written last: an interrupted frame is redone whole
     return counts
 
-# %% ../../nbs/41_seg2d_data.ipynb #87cbae18
+# %% ../../nbs/41_seg2d_data.ipynb #edaa3e93
 def _gray(image):
     "(3, H, W) -> (1, H, W) luma (ITU-R 601)."
     return (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2])[None]
@@ -117,6 +118,7 @@ def color_jitter(image, strength: float = 0.3, hue: float = 0.3, generator=None)
         elif hue > 0: image = adjust_hue(image, h)
     return image
 
+# %% ../../nbs/41_seg2d_data.ipynb #a8a2e689
 def gaussian_kernel(sigma: float, size: int = 5):
     "(size,) normalised 1D Gaussian weights."
     x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
@@ -142,7 +144,7 @@ def augment(image, label, generator=None, flip_p: float = 0.5, jitter: float = 0
         image = gaussian_blur(image, _uniform(*blur_sigma, generator), blur_size)
     return image, label
 
-# %% ../../nbs/41_seg2d_data.ipynb #590f9db6
+# %% ../../nbs/41_seg2d_data.ipynb #4e7a60c8
 RESIZES = ('nearest', 'bilinear')
 
 def normalize(rgb, mean=IMAGE_MEAN, std=IMAGE_STD) -> np.ndarray:
@@ -164,6 +166,7 @@ def load_image(path, img_size=(328, 256), resize: str = 'nearest'):
     "An image file resized and centre-cropped to `img_size` = (width, height) as the thesis (`images.resize_crop_image`): (H, W, 3) uint8."
     return resize_crop_image(read_color(path), img_size, resize)
 
+# %% ../../nbs/41_seg2d_data.ipynb #5f7a9287
 class Seg2dDataset(torch.utils.data.Dataset):
     """Images of `img_dir` with their labels `label_dir/<stem>.png`. Items: dicts of `image` (3, H, W) float32 normalised,
     `label` (h, w) int64 NYU40 ids (0 = ignored; `label_img_size`, default `img_size`) and `name`. `img_size` = (W, H).
@@ -219,7 +222,7 @@ class Seg2dDataset(torch.utils.data.Dataset):
         if label is not None: item['label'] = label.contiguous()
         return item
 
-# %% ../../nbs/41_seg2d_data.ipynb #c683a717
+# %% ../../nbs/41_seg2d_data.ipynb #66ddfda9
 def loader_dataset(loader: LoaderConfig, num_classes: int = NUM_CLASSES, augmentation: bool | None = None,
                    labels: bool = True) -> Seg2dDataset:
     "The `Seg2dDataset` of a config's loader section (`augmentation`: the section's unless given; `labels`: read them)."

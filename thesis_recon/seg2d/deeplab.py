@@ -126,6 +126,7 @@ def load_backbone_weights(backbone: nn.Module, path) -> None:
     if bad: raise ThesisReconError(f'{path}: shapes differ (is the width factor 1?): {"; ".join(bad[:3])}')
     backbone.load_state_dict(sd)
 
+# %% ../../nbs/43_seg2d_deeplab.ipynb #85209b6c
 class DeepLabV3(Seg2dNet):
     """DeepLabV3 with a dilated ResNet-50 (output stride 8): `forward(images)` (B, 3, H, W) -> logits (B, num_classes, H, W);
     `features(images)` -> the pre-ReLU ASPP projection (B, 128, ceil(H/8), ceil(W/8)) (32 x 41 for 256 x 328).

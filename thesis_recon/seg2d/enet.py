@@ -85,6 +85,7 @@ class ZeroChannels(nn.Module):
     def forward(self, x):
         return torch.cat([x, x.new_zeros(x.shape[0], self.extra, *x.shape[2:])], 1)
 
+# %% ../../nbs/42_seg2d_enet.ipynb #bff0c442
 def _bn3dmv(c: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, eps=1e-3, momentum=0.1)
 
@@ -105,7 +106,7 @@ def bottleneck_3dmv(cin: int, cout: int, spatial: str = 'regular', dilation: int
     shortcut = nn.Sequential(nn.Identity(), nn.MaxPool2d(2, 2), ZeroChannels(cout - cin)) if down else nn.Sequential(nn.Identity())
     return nn.Sequential(Branches([main, shortcut]), AddBranches(), nn.PReLU(cout))
 
-# %% ../../nbs/42_seg2d_enet.ipynb #27ac0d72
+# %% ../../nbs/42_seg2d_enet.ipynb #c4c1ed48
 _STAGE_PLAN = [('regular', 1), ('dilated', 2), ('asymmetric', 1), ('dilated', 4),
                ('regular', 1), ('dilated', 8), ('asymmetric', 1), ('dilated', 16)]
 
@@ -141,7 +142,7 @@ class ENet3DMV(Seg2dNet, nn.Sequential):
         "(B, 3, H, W) -> (B, num_classes, H/8, W/8) logits."
         return self[26](self.features(images))
 
-# %% ../../nbs/42_seg2d_enet.ipynb #77d2f1b0
+# %% ../../nbs/42_seg2d_enet.ipynb #97087938
 def _act(relu: bool) -> nn.Module:
     return nn.ReLU() if relu else nn.PReLU()
 
@@ -177,6 +178,7 @@ class RegularBottleneck(nn.Module):
     def forward(self, x):
         return self.out_activation(x + self.ext_regul(self.ext_conv3(self.ext_conv2(self.ext_conv1(x)))))
 
+# %% ../../nbs/42_seg2d_enet.ipynb #c10b0d02
 class DownsamplingBottleneck(nn.Module):
     "(B, Cin, H, W) -> ((B, Cout, H/2, W/2), pool indices): stride-2 2x2 conv branch + max-pooled shortcut with zero channels."
     def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0, relu: bool = False):
@@ -213,7 +215,7 @@ class UpsamplingBottleneck(nn.Module):
         ext = self.ext_tconv1_activation(self.ext_tconv1_bnorm(self.ext_tconv1(self.ext_conv1(x), output_size=size)))
         return self.out_activation(main + self.ext_regul(self.ext_conv2(ext)))
 
-# %% ../../nbs/42_seg2d_enet.ipynb #c10b0d02
+# %% ../../nbs/42_seg2d_enet.ipynb #276ff732
 _ENET_STAGE_NAMES = ['regular{}_{}', 'dilated{}_{}', 'asymmetric{}_{}', 'dilated{}_{}',
                      'regular{}_{}', 'dilated{}_{}', 'asymmetric{}_{}', 'dilated{}_{}']
 

@@ -96,6 +96,7 @@ def test_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', chec
     write_iou_results(scores, out, conf)
     return scores, conf, out
 
+# %% ../../nbs/46_seg2d_evaluate.ipynb #ea69d8bd
 def colorize_labels(labels) -> np.ndarray:
     "(H, W) NYU40 ids -> (H, W, 3) uint8 in the figures' NYU40 colours."
     cm = (nyu40_colormap() * 255).round().astype(np.uint8)

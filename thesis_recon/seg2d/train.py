@@ -79,6 +79,7 @@ def _figures(model, loader, device, n: int = 4):
     ax[0, 0].set_title('image'); ax[1, 0].set_title('label'); ax[2, 0].set_title('prediction')
     return {'predictions': fig}
 
+# %% ../../nbs/45_seg2d_train.ipynb #f2830ff0
 def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', resume=False, progress: bool = True):
     "Train the network of `cfg` with the shared trainer; returns (FitResult, the model, the run folders)."
     check_2d_config(cfg, 'train')            # sections, folders and numbers, before anything is written
