@@ -95,7 +95,7 @@ def main():
 
     # --- end to end ---------------------------------------------------------------------------------------------
     if not a.skip_cli:
-        for cmd in (['synth', '--frames', '300', '--quiet'], ['demo', '--frames', '100']):
+        for cmd in (['synth', '--frames', '300', '--no_progress'], ['demo', '--frames', '100']):
             row = {}
             for device in ('cuda', 'cpu'):
                 with tempfile.TemporaryDirectory() as tmp:

@@ -22,11 +22,11 @@ def test_export_layout(tmp_path):
         assert (d/f'{name}_vh_clean_2.ply').is_file() and (d/f'{name}_vh_clean_2.labels.ply').is_file()
         assert json.loads((d/'.synth.json').read_text())['options']['n_frames'] == 4
     assert 'synth 2 scenes' in res.stderr          # the progress bar
-    again = run('--out', str(tmp_path), '--scenes', '2', '--frames', '4', '--seed', '3', '--width', '80', '--height', '60', '--quiet')
-    assert again.returncode == 0 and 'synth 2 scenes' not in again.stderr, again.stderr     # --quiet: --no_progress's old name
+    again = run('--out', str(tmp_path), '--scenes', '2', '--frames', '4', '--seed', '3', '--width', '80', '--height', '60', '--no_progress')
+    assert again.returncode == 0 and 'synth 2 scenes' not in again.stderr, again.stderr     # --no_progress: no progress lines
 
 def test_raw_layout_reads_back(tmp_path):
-    res = run('--out', str(tmp_path), '--frames', '3', '--layout', 'raw', '--noise', '--shadows', '--quiet')
+    res = run('--out', str(tmp_path), '--frames', '3', '--layout', 'raw', '--noise', '--shadows', '--no_progress')
     assert res.returncode == 0, res.stderr
     d = tmp_path/'scene0000_00'
     from thesis_recon.sens import SensFile
@@ -54,7 +54,7 @@ def test_raw_scans_export_through_export_scannet(tmp_path):
     from thesis_recon.images import resize_nearest
     from thesis_recon.synthetic import make_scene, scan_trajectory, render, default_intrinsics
     scans, out = tmp_path/'scans', tmp_path/'export'
-    assert run('--out', str(scans), '--frames', '4', '--seed', '7', '--layout', 'raw', '--quiet').returncode == 0
+    assert run('--out', str(scans), '--frames', '4', '--seed', '7', '--layout', 'raw', '--no_progress').returncode == 0
     res = subprocess.run([sys.executable, '-m', 'thesis_recon.cli', 'export-scannet', '--scannet_path', str(scans),
                           '--output_path', str(out), '--export_label_images', '--label_map_file',
                           str(scans/'scannetv2-labels.combined.tsv'), '--frame_skip', '3', '--n_proc', '0'],

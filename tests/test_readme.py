@@ -33,10 +33,10 @@ RUNS = {
         'thesis-recon demo --frames 20 --size 160 120 --voxel_sizes 0.08',        # the test runs in the installed package
     'thesis-recon prepare-thesis-data --output_path thesis_data':
         f'{_SMALL_CHUNKS} && thesis-recon prepare-thesis-data --output_path thesis_data --config small.yml --synthetic_scenes 2 '
-        '--synthetic_frames 40 --synthetic_size 160 120 --image_size 160 120 --frame_skip 2 --n_proc 0 --quiet',
+        '--synthetic_frames 40 --synthetic_size 160 120 --image_size 160 120 --frame_skip 2 --n_proc 0 --no_progress',
     'thesis-recon prepare-thesis-data --scannet_path /data/scannet/scans --output_path scannet_2d3d --n_proc 8':
         'thesis-recon prepare-thesis-data --scannet_path thesis_data/synthetic_raw --output_path scannet_2d3d --config small.yml '
-        '--image_size 160 120 --frame_skip 2 --n_proc 0 --quiet',
+        '--image_size 160 120 --frame_skip 2 --n_proc 0 --no_progress',
     'RAW=/data/scannet/scans OUT=scannet_chain':                              # the user's ScanNet folder and split lists
         'RAW=thesis_data/synthetic_raw OUT=scannet_chain; mkdir -p $OUT/splits; '
         'echo scene0000_00 > $OUT/splits/train.txt; echo scene0001_00 > $OUT/splits/val.txt',
@@ -61,7 +61,7 @@ RUNS = {
     'thesis-recon prep-2d-dataset --data_path thesis_data --train_list thesis_data/splits/train.txt '
     '--val_list thesis_data/splits/val.txt --out data/2d_synthetic': VERBATIM,
     'thesis-recon train-2d --config train_enet_synthetic --run_name demo':
-        'thesis-recon train-2d --config train_enet_synthetic --run_name demo --set trainer.epochs=1 --set trainer.max_steps=2 --quiet',
+        'thesis-recon train-2d --config train_enet_synthetic --run_name demo --set trainer.epochs=1 --set trainer.max_steps=2 --no_progress',
     'thesis-recon experiment reconstruction --budget tiny --out experiments': SLOW,   # tiny is its smallest budget
     'thesis-recon serve all --random-weights --port 0 --url-file server.url &': VERBATIM,
     'thesis-recon client all room.png room.hdf5 --mesh room.ply --url "$(cat server.url)"': VERBATIM,
@@ -71,11 +71,11 @@ RUNS = {
         'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn '
         '--max_steps_per_img_sidelength 2 2',
     'thesis-recon pcm-data --synthetic 2000 --out data/pcm':
-        'thesis-recon pcm-data --synthetic 16 --views_per_scene 8 --width 64 --height 48 --out data/pcm --quiet',
+        'thesis-recon pcm-data --synthetic 16 --views_per_scene 8 --width 64 --height 48 --out data/pcm --no_progress',
     'thesis-recon train-pcm --config pcm_shift --data data/pcm':
-        'thesis-recon train-pcm --config pcm_shift --data data/pcm --max_steps 2 --widths 8,8,8,8 --max_points 2000 --quiet',
+        'thesis-recon train-pcm --config pcm_shift --data data/pcm --max_steps 2 --widths 8,8,8,8 --max_points 2000 --no_progress',
     'thesis-recon train-pcm --config pcm_focal --data data/pcm':
-        'thesis-recon train-pcm --config pcm_focal --data data/pcm --max_steps 2 --widths 8,8,8,8 --max_points 2000 --quiet',
+        'thesis-recon train-pcm --config pcm_focal --data data/pcm --max_steps 2 --widths 8,8,8,8 --max_points 2000 --no_progress',
     'thesis-recon reconstruct-depth depth.png --rgb image.jpg --out cloud.ply': VERBATIM,
 }
 NOT_RUN = {'pytest -n 2': 'this test is part of that run'}
@@ -243,7 +243,7 @@ def test_relative_paths_follow_one_rule(tmp_path):
     assert written['train_loader']['img_dir'] == 'data/img', written['train_loader']   # relative to the written file
     elsewhere = tmp_path/'elsewhere'; elsewhere.mkdir()
     p = subprocess.run(['thesis-recon', 'train-2d', '--config', '../proj/run/enet.json', '--set', 'save_dir=out', '--set',
-                        'trainer.max_steps=1', '--run_name', 'r', '--device', 'cpu', '--quiet'], cwd=elsewhere, env=env,
+                        'trainer.max_steps=1', '--run_name', 'r', '--device', 'cpu', '--no_progress'], cwd=elsewhere, env=env,
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     assert (elsewhere/'out'/'models'/'enet_synthetic'/'r'/'latest.tar').is_file(), sorted(map(str, elsewhere.rglob('*')))[:20]

@@ -240,8 +240,8 @@ def add_threads_arg(parser):
     return parser
 
 def add_progress_arg(parser):
-    "Add the one `--no_progress` option (`args.no_progress`; `--quiet`, its older spelling, until its users switch)."
-    parser.add_argument('--no_progress', '--quiet', dest='no_progress', action='store_true', help='no progress bars')
+    "Add the one `--no_progress` option (`args.no_progress`) to a command's parser; returns it."
+    parser.add_argument('--no_progress', action='store_true', help='no progress bars')
     return parser
 
 # %% ../nbs/00_core.ipynb #9e618dbb
@@ -324,13 +324,13 @@ def add_runner_args(parser):
 
 # %% ../nbs/00_core.ipynb #fbeb62f5
 def add_config_args(parser, *, required: bool = False, shipped: str = '', default: str = '', aliases: tuple = (),
-                    dest: str = 'config'):
-    "Add the one `--config CONFIG` (a file or a shipped name) and `--set KEY=VALUE` (`add_set_arg`); returns the parser."
+                    dest: str = 'config', sets: bool = True):
+    "Add the one `--config CONFIG` (a file or a shipped name) and, unless `sets=False`, `--set KEY=VALUE` (`add_set_arg`)."
     names = f'; shipped: {shipped}' if shipped else ''
     parser.add_argument(*aliases, '--config', dest=dest, required=required, default=None, metavar='CONFIG',
                         help=f"config file (.json, .yml, .yaml) or a shipped config's name{names} (thesis-recon write-config "
                              f"NAME OUT copies one to edit){'; ' + default if default else ''}")
-    return add_set_arg(parser)
+    return add_set_arg(parser) if sets else parser
 
 def add_set_arg(parser):
     "Add the one `--set KEY=VALUE` option (`args.set`, a list; repeatable); returns the parser."

@@ -8,7 +8,7 @@ import math, sys, warnings
 from functools import partial
 from pathlib import Path
 import yaml
-from .core import (ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_runner_args,
+from .core import (ArgumentParser, ThesisReconError, add_config_args, add_device_arg, add_progress_arg, add_runner_args,
                                atomic_write_text,
                                resolve_device, warn_data)
 from .config import configs_dir, resolve_config_arg
@@ -196,9 +196,8 @@ def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     p.add_argument('--output_path', required=True, help='output folder (the thesis\'s SCANNET_2D3D)')
     p.add_argument('--scannet_path', default=None, help='ScanNet raw folder: <scene>/<scene>.sens, label-filt/, meshes '
                                                          '(default: make synthetic scans)')
-    p.add_argument('--config', default=None, help='chunk configuration YAML, or a shipped config\'s name (default: backproj_prep; '
-                                                  'thesis-recon write-config backproj_prep FILE writes it); its paths are '
-                                                  'replaced by the chain\'s')
+    add_config_args(p, shipped='backproj_prep', sets=False,
+                    default="the chunk configuration YAML (default: backproj_prep); its paths are replaced by the chain's")
     p.add_argument('--frame_skip', type=int, default=10, help='export every frame_skip-th frame (default 10)')
     p.add_argument('--use_tsdf', action='store_true', help='voxelize a TSDF mesh of the exported frames instead of '
                                                            'ScanNet\'s mesh (labels still from the labelled mesh)')

@@ -5,29 +5,17 @@ so that `--help` and a bad argument answer at once."""
 
 # %% ../../nbs/56_nets3d_cli.ipynb #fcb473bb
 from __future__ import annotations
-import argparse
 from pathlib import Path
-from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, resolve_device
+from ..core import (ArgumentParser, ThesisReconError, add_config_args, add_device_arg, add_progress_arg,
+                               add_train_args, check_resume, resolve_device)
 from ..config import parse_sets
 from ..metrics import format_table
-from ..train_args import add_train_args
 from .config import check_run_files, inference_checkpoint, load_3d_config, run_config_path
 
 # %% auto #0
 __all__ = ['train_3d_main', 'infer_3d_main']
 
-# %% ../../nbs/56_nets3d_cli.ipynb #4354ff10
-def _progress_args(p: argparse.ArgumentParser):
-    "`--no_progress` (`--quiet`), and `--no-progress`, the spelling the 3D commands had, kept working but not shown."
-    add_progress_arg(p)
-    p.add_argument('--no-progress', dest='no_progress', action='store_true', help=argparse.SUPPRESS)
-
-def _set_arg(p: argparse.ArgumentParser):
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help="override a config key, e.g. --set trainer.epochs=2 (value parsed as JSON, else a string; a relative "
-                        "path is relative to the working folder); repeatable")
-
-# %% ../../nbs/56_nets3d_cli.ipynb #95775017
+# %% ../../nbs/56_nets3d_cli.ipynb #9f780bc1
 def train_3d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon train-3d --config CONFIG.json [--set KEY=VALUE] [--device ...] [--resume [CKPT]]`."
     p = ArgumentParser(prog='thesis-recon train-3d',
@@ -37,16 +25,13 @@ def train_3d_main(argv: list[str] | None = None) -> int:
                                    '(latest.tar; best.tar: the lowest validation loss as the thesis, or with trainer.best_by=metric '
                                    'the highest IoU/mIoU) with the resolved config (config.json, which infer-3d --checkpoint '
                                    'OUT_DIR/models reads), TensorBoard events to OUT_DIR/runs.')
-    p.add_argument('--config', required=True, metavar='CONFIG.json',
-                   help='JSON/YAML config with the thesis keys, or a shipped name (rgb_input_3d_recon, '
-                        'pretrained_feat_input_3d_recon, segmentation_3d and their _tiny twins; thesis-recon write-config NAME OUT '
-                        'copies one to edit); its relative paths are relative to its folder')
-    _set_arg(p)
+    add_config_args(p, required=True, shipped='rgb_input_3d_recon, pretrained_feat_input_3d_recon, segmentation_3d and '
+                    'their _tiny twins', default='the thesis keys; its relative paths are relative to its folder')
     add_train_args(p)
-    _progress_args(p)
+    add_progress_arg(p)
     a = p.parse_args(argv)
     cfg = check_run_files(load_3d_config(a.config, overrides=parse_sets(a.set)))
-    if isinstance(a.resume, str) and not Path(a.resume).is_file(): raise ThesisReconError(f'--resume {a.resume}: checkpoint not found')
+    check_resume(a.resume)
     from thesis_recon.nets3d import train as train3d     # lazy: torch, once the arguments and the config are checked
     resolve_device(a.device, 'torch')                    # a GPU asked for and absent: one line before any data is read
     res = train3d.train_3d(cfg, device=a.device, resume=a.resume, progress=not a.no_progress)
@@ -57,7 +42,7 @@ def train_3d_main(argv: list[str] | None = None) -> int:
           + f'; checkpoints and config.json in {Path(cfg.out_dir)/"models"}')
     return 0
 
-# %% ../../nbs/56_nets3d_cli.ipynb #6fcf5b83
+# %% ../../nbs/56_nets3d_cli.ipynb #472e7a08
 def infer_3d_main(argv: list[str] | None = None) -> int:
     "`thesis-recon infer-3d (--config CONFIG.json | --checkpoint RUN/models) [--set KEY=VALUE] [--scenes val] [--out DIR]`."
     p = ArgumentParser(prog='thesis-recon infer-3d',
@@ -69,10 +54,7 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
                                    "onto the ground truth's vertices, from one confusion over all scenes; (reconstruction "
                                    "data with frames) the depth metrics of the mesh rendered into every frame. "
                                    "Writes metrics.csv and metrics.json and prints a table.")
-    p.add_argument('--config', default=None, metavar='CONFIG.json',
-                   help="the train-3d config of the run (a path or a shipped name); default: the config.json train-3d "
-                        "saved beside --checkpoint")
-    _set_arg(p)
+    add_config_args(p, default="the train-3d config of the run; default: the config.json train-3d saved beside --checkpoint")
     p.add_argument('--scenes', default='val', help="'val' (every scene of the config's val_file) or comma-separated scene names")
     p.add_argument('--out', default=None, metavar='DIR', help='output folder (default: OUT_DIR/infer of the config)')
     p.add_argument('--checkpoint', default=None, metavar='CKPT.tar|DIR',
@@ -95,7 +77,7 @@ def infer_3d_main(argv: list[str] | None = None) -> int:
                         "BenchmarkScripts/3d_evaluation/evaluate_semantic_label.py; a scene without that mesh is skipped "
                         "with a warning (exit code 1)")
     add_device_arg(p)
-    _progress_args(p)
+    add_progress_arg(p)
     a = p.parse_args(argv)
     if a.config is None and a.checkpoint is None:
         raise ThesisReconError("give --config, or --checkpoint with a run's checkpoint folder (OUT_DIR/models, where train-3d saved config.json)")
