@@ -153,6 +153,29 @@ def test_prep_backproj_data_train_val_clean_augment(root, occ, tmp_path):
         np.testing.assert_array_equal(f['x'][5], np.rot90(x[1], 1, axes=(0, 1)))
         np.testing.assert_array_equal(f['frames'][4:8], np.repeat(frames[1:2], 4, 0))
 
+def test_train_3d_thesis_intrinsics_need_the_scenes_colour_camera(root, occ, tmp_path):
+    # train-3d reads the views of a chunk file through ChunkDataset: a scene without its colour camera (thesis rule,
+    # no fx..my in the config) is one line naming scene and file, exit 2, before anything is written
+    cfg = _config(root, occ[0], tmp_path, subvols_per_scene=2)
+    (tmp_path/'train.txt').write_text(f'{GOOD}\n')
+    res = run('prep-backproj-data', cfg, 'train', tmp_path/'train.hdf5', '--n_proc', 0)
+    assert res.returncode == 0, res.stderr
+    scans = tmp_path/'scans'
+    shutil.copytree(root/GOOD, scans/GOOD)
+    (scans/GOOD/'intrinsic'/'intrinsic_color.txt').unlink()
+    sets = [f'root={scans}', f'train_file={tmp_path/"train.hdf5"}', f'val_file={tmp_path/"train.hdf5"}',
+            f'out_dir={tmp_path/"run"}', 'subvol_size=[32, 32, 64]', 'num_images=5', 'image_shape=[164, 128]',
+            'depth_shape=[164, 128]']
+    res = run('train-3d', '--config', 'rgb_input_3d_recon_tiny', *[a for s in sets for a in ('--set', s)], '--device', 'cpu')
+    missing = scans/GOOD/'intrinsic'/'intrinsic_color.txt'
+    assert res.returncode == 2 and res.stderr.count('\n') == 1, res.stderr
+    assert f"{GOOD}: {missing} is missing; 'intrinsics: thesis' needs the scene's colour camera" in res.stderr, res.stderr
+    assert not (tmp_path/'run').exists()
+    sets.append('intrinsics=exact')                   # the depth camera: no colour camera needed, the config is fine
+    res = run('train-3d', '--config', 'rgb_input_3d_recon_tiny', *[a for s in sets for a in ('--set', s)], '--device', 'cpu',
+              '--set', 'trainer.max_steps=1', '--set', 'batch_size=1', '--no_progress')
+    assert res.returncode == 0, res.stderr
+
 def test_clean_and_augment_bad_input(tmp_path):
     (tmp_path/'junk.hdf5').write_text('not hdf5')
     for cmd in ('clean-backproj-data', 'augment-backproj-data'):
