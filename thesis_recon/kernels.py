@@ -22,7 +22,7 @@ class KernelCompileError(ThesisReconError):
     "A kernel failed to compile; the message holds the compiler's log with the kernel's own line numbers."
 
 # %% ../nbs/01_kernels.ipynb #045d2fef
-_PRELUDE = r'''
+_PRELUDE_TYPES = r'''
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -49,7 +49,10 @@ static inline float3 make_float3(float x, float y, float z) { return {x, y, z}; 
 static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 static inline double3 make_double3(double x, double y, double z) { return {x, y, z}; }
 using std::isnan; using std::isinf; using std::isfinite;
-/* fminf & co. with their IEEE meaning (a NaN argument yields the other one), inline: GCC calls libm for them. */
+'''
+
+# %% ../nbs/01_kernels.ipynb #d04c93c4
+_PRELUDE_MATH = r'''/* fminf & co. with their IEEE meaning (a NaN argument yields the other one), inline: GCC calls libm for them. */
 static inline float __tr_fminf(float a, float b) { return a != a ? b : (b != b ? a : (a < b ? a : b)); }
 static inline float __tr_fmaxf(float a, float b) { return a != a ? b : (b != b ? a : (a > b ? a : b)); }
 static inline double __tr_fmin(double a, double b) { return a != a ? b : (b != b ? a : (a < b ? a : b)); }
@@ -80,7 +83,10 @@ static inline unsigned __float_as_uint(float f) { unsigned i; memcpy(&i, &f, 4);
 static inline float __uint_as_float(unsigned i) { float f; memcpy(&f, &i, 4); return f; }
 static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i, 8); return d; }
 static inline long long __double_as_longlong(double d) { long long i; memcpy(&i, &d, 8); return i; }
-/* Atomics act on the whole grid: blocks run on different OpenMP threads. */
+'''
+
+# %% ../nbs/01_kernels.ipynb #ce7aaf67
+_PRELUDE_ATOMICS = r'''/* Atomics act on the whole grid: blocks run on different OpenMP threads. */
 template <class T> static inline T atomicAdd(T* p, T v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 template <class T, class B> static inline T __atomic_float_add(T* p, T v) {
   B old = __atomic_load_n((B*)p, __ATOMIC_RELAXED), upd; T f;
@@ -106,7 +112,10 @@ static inline float atomicExch(float* p, float v) {
 static inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 '''
 
-# %% ../nbs/01_kernels.ipynb #d04c93c4
+# %% ../nbs/01_kernels.ipynb #f8d5e12a
+_PRELUDE = _PRELUDE_TYPES + _PRELUDE_MATH + _PRELUDE_ATOMICS
+
+# %% ../nbs/01_kernels.ipynb #6bf026e0
 _DTYPE_OF_CTYPE = {
     'float': np.float32, 'double': np.float64, 'bool': np.bool_,
     'char': np.int8, 'signed char': np.int8, 'unsigned char': np.uint8, 'int8_t': np.int8, 'uint8_t': np.uint8,
@@ -126,11 +135,13 @@ class KernelParam:
     pointer: bool
     dtype: np.dtype | None  # None: a type the checker does not know (a struct), passed unchecked
 
+# %% ../nbs/01_kernels.ipynb #46a51b02
 def _strip_comments(code: str) -> str:
     "Remove C/C++ comments, keeping line breaks so that line numbers stay right."
     code = re.sub(r'/\*.*?\*/', lambda m: '\n' * m.group(0).count('\n'), code, flags=re.S)
     return re.sub(r'//[^\n]*', '', code)
 
+# %% ../nbs/01_kernels.ipynb #5949785f
 def _parse_param(text: str, kernel: str, pos: int) -> KernelParam:
     words = re.sub(r'\b(const|volatile|__restrict__|__restrict|restrict)\b', ' ', text)
     pointer = '*' in words
@@ -148,24 +159,30 @@ def parse_kernel_params(code: str, name: str) -> list[KernelParam]:
     if body in ('', 'void'): return []
     return [_parse_param(p, name, i) for i, p in enumerate(body.split(','))]
 
-# %% ../nbs/01_kernels.ipynb #f8d5e12a
-def _cpu_translation_unit(code: str, names: list[str], source_name: str) -> str:
-    """Wrap `code` in a struct whose members hold the CUDA built-ins, plus one launcher per kernel.
+# %% ../nbs/01_kernels.ipynb #affbef59
+def _kernel_names(code: str) -> list[str]:
+    "The names of the `__global__` functions in `code`."
+    return re.findall(r'__global__\s+void\s+(\w+)\s*\(', _strip_comments(code))
 
-    Putting the kernel inside a struct makes `threadIdx` & co. plain members of a per-thread object,
-    so no thread-local storage is touched in the hot loop."""
-    body = _strip_comments(code)
-    body = _unwrap_extern_c_blocks(body)
-    launchers = []
-    for name in names:
-        params = parse_kernel_params(code, name)
-        # Arguments and launch dimensions are copied into locals once per launch: read through `args` inside
-        # the loops, every store of the kernel (which might alias them) would force a reload for every thread.
-        unpack = ''.join(f'  {p.ctype.replace("*", "")}{"*" if p.pointer else ""} const a{i} = '
-                         f'*({p.ctype.replace("*", "")}{"*" if p.pointer else ""}*)args[{i}];\n'
-                         for i, p in enumerate(params))
-        call = ', '.join(f'a{i}' for i in range(len(params)))
-        launchers.append(f'''
+def _unwrap_extern_c_blocks(body: str) -> str:
+    "Turn `extern \"C\" { ... }` into `...` (the launchers give the C linkage; the kernels sit in a struct)."
+    while (m := re.search(r'extern\s+"C"\s*\{', body)):
+        depth, i = 1, m.end()
+        while depth and i < len(body):
+            depth += {'{': 1, '}': -1}.get(body[i], 0); i += 1
+        body = body[:m.start()] + body[m.end():i - 1] + body[i:]
+    return re.sub(r'extern\s+"C"', '', body)
+
+# %% ../nbs/01_kernels.ipynb #3f3f44a5
+def _cpu_launcher(name: str, params: list[KernelParam]) -> str:
+    "C++ source of `__launch_<name>(args, grid, block, nthreads)`, which runs kernel `name` over the whole grid."
+    # Arguments and launch dimensions are copied into locals once per launch: read through `args` inside
+    # the loops, every store of the kernel (which might alias them) would force a reload for every thread.
+    unpack = ''.join(f'  {p.ctype.replace("*", "")}{"*" if p.pointer else ""} const a{i} = '
+                     f'*({p.ctype.replace("*", "")}{"*" if p.pointer else ""}*)args[{i}];\n'
+                     for i, p in enumerate(params))
+    call = ', '.join(f'a{i}' for i in range(len(params)))
+    return f'''
 extern "C" void __launch_{name}(void** args, const unsigned* g, const unsigned* b, int nthreads) {{
 {unpack}  const unsigned gx = g[0], gy = g[1], gz = g[2], bx = b[0], by = b[1], bz = b[2];
   const long long nblocks = (long long)gx * gy * gz;
@@ -183,25 +200,23 @@ extern "C" void __launch_{name}(void** args, const unsigned* g, const unsigned* 
           k.{name}({call});
         }}
   }}
-}}''')
+}}'''
+
+# %% ../nbs/01_kernels.ipynb #5eabb368
+def _cpu_translation_unit(code: str, names: list[str], source_name: str) -> str:
+    """Wrap `code` in a struct whose members hold the CUDA built-ins, plus one launcher per kernel.
+
+    Putting the kernel inside a struct makes `threadIdx` & co. plain members of a per-thread object,
+    so no thread-local storage is touched in the hot loop."""
+    body = _unwrap_extern_c_blocks(_strip_comments(code))
+    launchers = [_cpu_launcher(name, parse_kernel_params(code, name)) for name in names]
     return (_PRELUDE + '\nstruct __KernelGrid {\n  uint3 threadIdx, blockIdx; dim3 blockDim, gridDim;\n'
             + f'#line 1 "{source_name}"\n' + body + '\n#line 1 "thesis_recon_launchers.cpp"\n};\n'
             + ''.join(launchers) + '\n')
 
-def _unwrap_extern_c_blocks(body: str) -> str:
-    "Turn `extern \"C\" { ... }` into `...` (the launchers give the C linkage; the kernels sit in a struct)."
-    while (m := re.search(r'extern\s+"C"\s*\{', body)):
-        depth, i = 1, m.end()
-        while depth and i < len(body):
-            depth += {'{': 1, '}': -1}.get(body[i], 0); i += 1
-        body = body[:m.start()] + body[m.end():i - 1] + body[i:]
-    return re.sub(r'extern\s+"C"', '', body)
-
-def _kernel_names(code: str) -> list[str]:
-    return re.findall(r'__global__\s+void\s+(\w+)\s*\(', _strip_comments(code))
-
-# %% ../nbs/01_kernels.ipynb #16b73389
+# %% ../nbs/01_kernels.ipynb #8b227061
 def _compiler() -> str:
+    "Path of the host C++ compiler, or a `KernelCompileError` saying what to install."
     cxx = os.environ.get('CXX', 'g++')
     path = shutil.which(cxx)
     if path is None:
@@ -212,6 +227,7 @@ def _compiler() -> str:
 
 _compiler_ids: dict[str, str] = {}
 def _compiler_id(cxx: str) -> str:
+    "The first line of `cxx --version` (part of the cache key)."
     if cxx not in _compiler_ids:
         out = subprocess.run([cxx, '--version'], capture_output=True, text=True).stdout
         _compiler_ids[cxx] = out.splitlines()[0] if out else cxx
@@ -226,6 +242,7 @@ def _cpu_id() -> str:
     except OSError: pass
     return platform.machine() + hashlib.sha1(flags.encode()).hexdigest()[:12]
 
+# %% ../nbs/01_kernels.ipynb #de2b1b6a
 def kernel_cache_dir() -> Path:
     "Where compiled CPU kernels are cached: `$THESIS_RECON_KERNEL_CACHE` or `~/.cache/thesis_recon/kernels`."
     d = os.environ.get('THESIS_RECON_KERNEL_CACHE') or Path.home()/'.cache'/'thesis_recon'/'kernels'
@@ -239,7 +256,7 @@ _loaded: dict[str, ctypes.CDLL] = {}
 _load_lock = threading.Lock()
 cache_stats = {'compiles': 0, 'disk_hits': 0, 'memory_hits': 0}
 
-# %% ../nbs/01_kernels.ipynb #5805898a
+# %% ../nbs/01_kernels.ipynb #d37514e2
 def _map_error_lines(log: str, source_name: str) -> str:
     "Keep the compiler lines about the kernel's own source (whose line numbers are the kernel's)."
     keep, lines = False, []
@@ -248,6 +265,7 @@ def _map_error_lines(log: str, source_name: str) -> str:
         if keep: lines.append(l)
     return '\n'.join(lines) if lines else log
 
+# %% ../nbs/01_kernels.ipynb #028092a4
 def _build_cpu_library(code: str, options: tuple, names: list[str], source_name: str) -> ctypes.CDLL:
     "Compile (or fetch from the cache) the CPU shared library for `code`."
     cxx = _compiler()
@@ -274,7 +292,7 @@ def _build_cpu_library(code: str, options: tuple, names: list[str], source_name:
         _loaded[key] = ctypes.CDLL(str(lib))
         return _loaded[key]
 
-# %% ../nbs/01_kernels.ipynb #eb57796a
+# %% ../nbs/01_kernels.ipynb #dbbdb01a
 MIN_GPU_THREADS_PER_CPU_THREAD = 1024   # smaller launches run on one core: waking a second costs more than it saves
 
 # Idle threads wait passively and the count follows --threads: the package's thread policy (core.num_threads).
@@ -298,17 +316,52 @@ def _same_c_type(a: np.dtype, b: np.dtype) -> bool:
     return a.itemsize == b.itemsize and (a.kind == 'f') == (b.kind == 'f')
 
 def _is_cupy_array(a) -> bool:
+    "True for a CuPy array (checked without importing CuPy)."
     return type(a).__module__.startswith('cupy') and hasattr(a, 'data') and hasattr(a, '__cuda_array_interface__')
 
-# %% ../nbs/01_kernels.ipynb #1b8e8119
-_CPU_FORBIDDEN = {'__shared__': 'shared memory', '__syncthreads': 'block-wide barriers'}
-
+# %% ../nbs/01_kernels.ipynb #95eb315d
 GPU_OPTIONS = ('--fmad=false',)   # NVRTC's default contracts a * b + c into one rounding; the CPU build does not
 
 def gpu_options(options: tuple = ()) -> tuple:
     "`options` for NVRTC plus `GPU_OPTIONS`, unless they set `--fmad` themselves."
     return tuple(options) + tuple(o for o in GPU_OPTIONS if not any(x.startswith(o.split('=')[0]) for x in options))
 
+# %% ../nbs/01_kernels.ipynb #d82c3e7d
+def _check_kernel_args(kernel: str, params: list[KernelParam], args: tuple):
+    "Raise `TypeError` naming the argument of `kernel` that does not fit its parameter."
+    if len(args) != len(params):
+        raise TypeError(f'kernel {kernel} takes {len(params)} arguments '
+                        f'({", ".join(p.ctype + " " + p.name for p in params)}), got {len(args)}')
+    for i, (a, p) in enumerate(zip(args, params)):
+        where = f'kernel {kernel}: argument {i} ({p.ctype} {p.name})'
+        if p.pointer:
+            if not isinstance(a, np.ndarray):
+                raise TypeError(f'{where} expects a NumPy array, got {type(a).__name__}')
+            if a.dtype not in _SUPPORTED_DTYPES:
+                raise TypeError(f'{where}: unsupported dtype {a.dtype}')
+            if not a.flags.c_contiguous:
+                raise TypeError(f'{where} expects a C-contiguous array (use np.ascontiguousarray)')
+            if p.dtype is not None and not _same_c_type(a.dtype, p.dtype):
+                raise TypeError(f'{where} expects an array of {p.dtype}, got {a.dtype}')
+        else:
+            if not isinstance(a, np.generic):
+                raise TypeError(f'{where} expects a NumPy scalar such as np.{(p.dtype or np.dtype("int32")).name}(...), '
+                                f'got {type(a).__name__} (Python numbers have no fixed C type)')
+            if p.dtype is not None and a.dtype != p.dtype:
+                raise TypeError(f'{where} expects np.{p.dtype.name}, got np.{a.dtype.name}')
+
+_CPU_FORBIDDEN = {'__shared__': 'shared memory', '__syncthreads': 'block-wide barriers'}
+
+def _refuse_block_cooperation(code: str, kernel: str):
+    "Raise `KernelCompileError` if `code` needs the threads of a block to run together (the CPU runs them in turn)."
+    src = _strip_comments(code)
+    for word, what in _CPU_FORBIDDEN.items():
+        if re.search(r'\b' + word + r'\b', src):
+            raise KernelCompileError(f'kernel {kernel} uses {word}: the CPU backend runs the threads of a block '
+                                     f'one after another, so {what} cannot work. Kernels of this package are '
+                                     'thread-independent (see the kernels notebook).')
+
+# %% ../nbs/01_kernels.ipynb #69297484
 class RawKernel:
     """A CUDA C kernel, called like `cupy.RawKernel`: `kern(grid, block, args)`.
 
@@ -326,37 +379,10 @@ class RawKernel:
         if any(_is_cupy_array(a) for a in args): return self._launch_gpu(grid, block, args, **kwargs)
         return self._launch_cpu(grid, block, args)
 
-    def _check_args(self, args):
-        if len(args) != len(self.params):
-            raise TypeError(f'kernel {self.name} takes {len(self.params)} arguments '
-                            f'({", ".join(p.ctype + " " + p.name for p in self.params)}), got {len(args)}')
-        for i, (a, p) in enumerate(zip(args, self.params)):
-            where = f'kernel {self.name}: argument {i} ({p.ctype} {p.name})'
-            if p.pointer:
-                if not isinstance(a, np.ndarray):
-                    raise TypeError(f'{where} expects a NumPy array, got {type(a).__name__}')
-                if a.dtype not in _SUPPORTED_DTYPES:
-                    raise TypeError(f'{where}: unsupported dtype {a.dtype}')
-                if not a.flags.c_contiguous:
-                    raise TypeError(f'{where} expects a C-contiguous array (use np.ascontiguousarray)')
-                if p.dtype is not None and not _same_c_type(a.dtype, p.dtype):
-                    raise TypeError(f'{where} expects an array of {p.dtype}, got {a.dtype}')
-            else:
-                if not isinstance(a, np.generic):
-                    raise TypeError(f'{where} expects a NumPy scalar such as np.{(p.dtype or np.dtype("int32")).name}(...), '
-                                    f'got {type(a).__name__} (Python numbers have no fixed C type)')
-                if p.dtype is not None and a.dtype != p.dtype:
-                    raise TypeError(f'{where} expects np.{p.dtype.name}, got np.{a.dtype.name}')
-
     def compile(self):
         "Build (or fetch from the cache) the CPU library of this kernel; launching does this on first use."
         if self._cpu_fn is not None: return self
-        src = _strip_comments(self.code)
-        for word, what in _CPU_FORBIDDEN.items():
-            if re.search(r'\b' + word + r'\b', src):
-                raise KernelCompileError(f'kernel {self.name} uses {word}: the CPU backend runs the threads of a block '
-                                         f'one after another, so {what} cannot work. Kernels of this package are '
-                                         'thread-independent (see the kernels notebook).')
+        _refuse_block_cooperation(self.code, self.name)
         lib = _build_cpu_library(self.code, self.options, _kernel_names(self.code), f'{self.name}.cu')
         fn = getattr(lib, f'__launch_{self.name}')
         fn.restype, fn.argtypes = None, [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_uint),
@@ -365,7 +391,7 @@ class RawKernel:
         return self
 
     def _launch_cpu(self, grid, block, args):
-        self._check_args(args)
+        _check_kernel_args(self.name, self.params, args)
         self.compile()
         # As with cuLaunchKernel, the launcher gets an array of pointers to the argument values.
         holders = [np.array([a.ctypes.data], np.uintp) if isinstance(a, np.ndarray) else np.array(a) for a in args]
@@ -380,7 +406,7 @@ class RawKernel:
         if self._gpu_kernel is None: self._gpu_kernel = cupy.RawKernel(self.code, self.name, options=gpu_options(self.options))
         return self._gpu_kernel(grid, block, args, **kwargs)
 
-# %% ../nbs/01_kernels.ipynb #de2b1b6a
+# %% ../nbs/01_kernels.ipynb #b33171df
 def _find_nvrtc() -> Path | None:
     "libnvrtc from the `nvidia-cuda-nvrtc-cu12` wheel, or from a CUDA toolkit."
     cands = []
@@ -396,7 +422,9 @@ def _find_nvrtc() -> Path | None:
         if libs: return libs[0]
     return None
 
+# %% ../nbs/01_kernels.ipynb #636e0acc
 def _nvrtc_ptx(lib_path: Path, code: str, options: tuple, source_name: str) -> str:
+    "PTX of `code` compiled by the NVRTC library at `lib_path`; the log in a `KernelCompileError` on failure."
     for b in sorted(lib_path.parent.glob('libnvrtc-builtins.so*')):   # NVRTC dlopens this by name: load it first
         if '.alt.' not in b.name: ctypes.CDLL(str(b), mode=ctypes.RTLD_GLOBAL); break
     nv = ctypes.CDLL(str(lib_path))
@@ -422,7 +450,9 @@ def _nvrtc_ptx(lib_path: Path, code: str, options: tuple, source_name: str) -> s
     finally:
         nv.nvrtcDestroyProgram(ctypes.byref(prog))
 
+# %% ../nbs/01_kernels.ipynb #bf17da7d
 def _nvcc_ptx(nvcc: str, code: str, options: tuple, source_name: str) -> str:
+    "PTX of `code` compiled by `nvcc -ptx`; its messages in a `KernelCompileError` on failure."
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp)/source_name, Path(tmp)/'out.ptx'
         src.write_text(code)
@@ -431,6 +461,7 @@ def _nvcc_ptx(nvcc: str, code: str, options: tuple, source_name: str) -> str:
             raise KernelCompileError(f'kernel {source_name} failed to compile for the GPU (nvcc):\n{res.stderr}')
         return out.read_text()
 
+# %% ../nbs/01_kernels.ipynb #ab764416
 DEFAULT_GPU_ARCH = 'compute_75'   # the oldest architecture CUDA 13 supports; double atomicAdd needs >= 60
 
 def compile_ptx(code: str, options: tuple = (), name: str = 'kernel') -> str:
@@ -445,7 +476,7 @@ def compile_ptx(code: str, options: tuple = (), name: str = 'kernel') -> str:
     if nvcc is not None: return _nvcc_ptx(nvcc, code, options, source_name)
     raise KernelCompileError('no CUDA compiler found: `pip install nvidia-cuda-nvrtc-cu12` (NVRTC) or install the CUDA toolkit (nvcc)')
 
-# %% ../nbs/01_kernels.ipynb #597ebb55
+# %% ../nbs/01_kernels.ipynb #e4a96f28
 KERNELS: dict[str, RawKernel] = {}
 
 def package_kernel(code: str, name: str, options: tuple = ()) -> RawKernel:
@@ -467,7 +498,7 @@ def gpu_available() -> bool:
     "True when CuPy imports and sees a CUDA device."
     return gpu_count('array') > 0
 
-# %% ../nbs/01_kernels.ipynb #7e6d5809
+# %% ../nbs/01_kernels.ipynb #a4df448b
 def array_module(device: str = 'cpu'):
     "`numpy` for 'cpu', `cupy` for 'cuda' ('auto' resolved first)."
     if resolve_device(device, 'array') == 'cpu': return np
@@ -496,7 +527,7 @@ def device_free_bytes(device: str) -> int | None:
     free, _ = cupy.cuda.runtime.memGetInfo()
     return int(free + cupy.get_default_memory_pool().free_bytes())
 
-# %% ../nbs/01_kernels.ipynb #95eb315d
+# %% ../nbs/01_kernels.ipynb #69ec19b8
 def upload_ahead(items, device: str = 'cpu', ahead: int = 2):
     """Iterate `items` (tuples) with their NumPy arrays on `device`; other elements pass through unchanged.
 
