@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import torch
 from torch import nn
-from ..core import ThesisReconError
+from ..core import ThesisReconError, first_sentence
 from ..chunk_dataset import collate_chunks
 from .surfacenet import SurfaceNet
 from .model import Model2D3D, ChunkViews
@@ -84,7 +84,7 @@ def load_3d_weights(model: Model2D3D, path) -> None:
     try: target.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise ThesisReconError(f"{path}: the weights do not fit this config's model (different inputs, widths or side "
-                               f"outputs?): {' '.join(str(e).split())[:300]}") from None
+                               f"outputs?): {first_sentence(e)}") from None
 
 def load_reconstruction_body(model: Model2D3D, path) -> None:
     "Copy all weights but `surfacenet.classifier` from the reconstruction checkpoint `path` (ours or imported) into `model`."
