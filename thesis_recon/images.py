@@ -45,9 +45,11 @@ def _png16_values(im: Image.Image, path) -> np.ndarray:
     raise ThesisReconError(f'{path}: expected a 16-bit one-channel PNG, got Pillow mode {im.mode!r} '
                            f'({"8-bit" if im.mode in ("L", "P") else "colour"}); refusing to reinterpret it')
 
+# %% ../nbs/03_images.ipynb #d182cd74
 PNG_COMPRESS_LEVEL = 1   # zlib level of every PNG written (fast; files barely larger than at level 6)
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    "One PNG chunk: big-endian length, type, data, CRC-32 of type and data."
     return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 def encode_png_gray(values: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> bytes:
@@ -63,6 +65,7 @@ def encode_png_gray(values: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> byte
     return (b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', struct.pack('>IIBBBBB', W, H, depth, 0, 0, 0, 0))
             + _png_chunk(b'IDAT', zlib.compress(rows.tobytes(), level)) + _png_chunk(b'IEND', b''))
 
+# %% ../nbs/03_images.ipynb #4dbfbffd
 def write_png16(path, values: np.ndarray):
     "Write (H, W) uint16 `values` as a 16-bit PNG at `path` (atomically)."
     path = Path(path)
@@ -71,7 +74,7 @@ def write_png16(path, values: np.ndarray):
         raise ThesisReconError(f'{path}: a 16-bit PNG takes a non-empty (H, W) uint16 array, got {values.dtype} {values.shape}')
     atomic_write_bytes(path, encode_png_gray(values))
 
-# %% ../nbs/03_images.ipynb #2418558a
+# %% ../nbs/03_images.ipynb #02a50035
 def read_depth_png(path, depth_shift: float = 1000.0, invalid_raw: int | None = None) -> np.ndarray:
     "Depth PNG at `path` -> (H, W) float32 metres, 0 = invalid (raw 0, and raw `invalid_raw` if given)."
     raw = read_png16(path)
@@ -93,7 +96,7 @@ def write_depth_png(path, depth_m: np.ndarray, depth_shift: float = 1000.0):
     "Write (H, W) depth in metres (0/non-finite = invalid) as a 16-bit millimetre PNG at `path`, atomically."
     write_png16(path, depth_to_png16(depth_m, depth_shift, where=str(path)))
 
-# %% ../nbs/03_images.ipynb #d74538bd
+# %% ../nbs/03_images.ipynb #c6932423
 _COLOR_FORMATS = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}
 
 def _open_draft(path, data, size) -> Image.Image:
@@ -127,7 +130,7 @@ def write_color(path, rgb: np.ndarray, quality: int = 95):
     opts = {'quality': quality} if fmt == 'JPEG' else {'compress_level': PNG_COMPRESS_LEVEL}
     with atomic_path(path) as t: Image.fromarray(np.ascontiguousarray(rgb)).save(t, format=fmt, **opts)
 
-# %% ../nbs/03_images.ipynb #6d8418f2
+# %% ../nbs/03_images.ipynb #ba2a46b9
 def read_label_png(path, data: bytes | None = None) -> np.ndarray:
     "Label PNG (8- or 16-bit, one channel) at `path` (or encoded in `data`) -> (H, W) int32 ids."
     im = _open(path, data)
@@ -146,7 +149,7 @@ def write_label_png(path, label: np.ndarray):
     if 0 in label.shape: raise ThesisReconError(f'{path}: empty label image {label.shape}')
     atomic_write_bytes(path, encode_png_gray(label.astype(np.uint8 if hi < 256 else np.uint16)))
 
-# %% ../nbs/03_images.ipynb #c803baa1
+# %% ../nbs/03_images.ipynb #9cc8efee
 def resize_nearest(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     "Nearest-neighbour resize of (H, W, ...) `img` to `size` = (width, height), pixel-centre aligned; any dtype."
     img = np.asarray(img)
@@ -172,7 +175,7 @@ def pillow_nearest(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return np.asarray(Image.fromarray(img).resize((int(size[0]), int(size[1])), Image.Resampling.NEAREST))
     return resize_nearest(img, size)
 
-# %% ../nbs/03_images.ipynb #b7b7219a
+# %% ../nbs/03_images.ipynb #9d9e0b19
 IMAGE_MEAN = np.array([0.496342, 0.466664, 0.440796], np.float32)   # RGB, of images scaled to [0, 1] (the thesis's configs)
 IMAGE_STD = np.array([0.277856, 0.28623, 0.291129], np.float32)
 
