@@ -15,6 +15,13 @@ __all__ = ['Mesh', 'merge_meshes', 'submesh', 'faces_near_points', 'point_mesh_d
            'read_ply', 'write_ply']
 
 # %% ../nbs/05_mesh.ipynb #ab2eb6bf
+def _vertex_attribute(name: str, a, shape: tuple, dtype=None) -> np.ndarray:
+    "`a` as an array of `shape` (and `dtype` if given), or a `ValueError` naming the mesh field."
+    a = np.asarray(a) if dtype is None else np.asarray(a, dtype=dtype)
+    if a.shape != shape: raise ValueError(f'Mesh.{name} must have shape {shape}, got {a.shape}')
+    return a
+
+# %% ../nbs/05_mesh.ipynb #ab9ea065
 @dataclass
 class Mesh:
     "A triangle mesh: vertices (N,3) float metres, faces (M,3) int32, optional per-vertex colors (N,3) uint8, normals (N,3) float32, labels (N,) int."
@@ -34,11 +41,7 @@ class Mesh:
         if len(self.faces) and (self.faces.min() < 0 or self.faces.max() >= n):
             raise ValueError(f'Mesh.faces index outside 0..{n - 1}')
         for name, shape, dtype in (('colors', (n, 3), np.uint8), ('normals', (n, 3), np.float32), ('labels', (n,), None)):
-            a = getattr(self, name)
-            if a is None: continue
-            a = np.asarray(a) if dtype is None else np.asarray(a, dtype=dtype)
-            if a.shape != shape: raise ValueError(f'Mesh.{name} must have shape {shape}, got {a.shape}')
-            setattr(self, name, a)
+            if getattr(self, name) is not None: setattr(self, name, _vertex_attribute(name, getattr(self, name), shape, dtype))
 
     def __repr__(self):
         extras = [k for k in ('colors', 'normals', 'labels') if getattr(self, k) is not None]
@@ -60,7 +63,7 @@ class Mesh:
         v = self.vertices[self.faces].astype(np.float64)
         return 0.5 * np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
 
-# %% ../nbs/05_mesh.ipynb #1702d25b
+# %% ../nbs/05_mesh.ipynb #f663d2bb
 def merge_meshes(meshes: list[Mesh]) -> Mesh:
     "One mesh holding all of `meshes` (face indices offset); optional fields kept when every mesh has them."
     meshes = list(meshes)
@@ -73,7 +76,7 @@ def merge_meshes(meshes: list[Mesh]) -> Mesh:
                 np.concatenate([m.faces + o for m, o in zip(meshes, offsets)]),
                 cat('colors'), cat('normals'), cat('labels'))
 
-# %% ../nbs/05_mesh.ipynb #f663d2bb
+# %% ../nbs/05_mesh.ipynb #c11f883b
 def submesh(mesh: Mesh, face_mask) -> Mesh:
     "The faces where `face_mask` (M,) is true, with only the vertices they use (renumbered) and their attributes."
     faces = mesh.faces[np.asarray(face_mask, bool)]
@@ -81,7 +84,7 @@ def submesh(mesh: Mesh, face_mask) -> Mesh:
     pick = lambda a: None if a is None else a[used]
     return Mesh(mesh.vertices[used], inverse.reshape(-1, 3), pick(mesh.colors), pick(mesh.normals), pick(mesh.labels))
 
-# %% ../nbs/05_mesh.ipynb #94151d7e
+# %% ../nbs/05_mesh.ipynb #a98a8046
 def faces_near_points(mesh: Mesh, points, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "All (point index, face index, distance) with the face within `radius` m of the point (exact point-triangle distance)."
     from scipy.spatial import cKDTree
@@ -99,6 +102,7 @@ def faces_near_points(mesh: Mesh, points, radius: float) -> tuple[np.ndarray, np
     keep = d <= radius
     return pid[keep], fid[keep], d[keep]
 
+# %% ../nbs/05_mesh.ipynb #a6c531dd
 def point_mesh_distance(mesh: Mesh, points, max_dist: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     "Distance (N,) from each point to the mesh and the closest face (N,); inf and -1 where no face is within `max_dist`."
     pid, fid, d = faces_near_points(mesh, points, max_dist)
@@ -108,7 +112,7 @@ def point_mesh_distance(mesh: Mesh, points, max_dist: float = 0.01) -> tuple[np.
     dist[pid[order]], face[pid[order]] = d[order], fid[order]
     return dist, face
 
-# %% ../nbs/05_mesh.ipynb #5c27cfe8
+# %% ../nbs/05_mesh.ipynb #563db3e2
 def _far_corner_mask(mask: np.ndarray) -> np.ndarray:
     """scikit-image's cube mask (indexed by the cube's far corner) for the cubes whose 8 corners are all in `mask`."""
     ok = np.zeros_like(mask)
@@ -129,8 +133,9 @@ def _sample_trilinear(grid: np.ndarray, ijk: np.ndarray) -> np.ndarray:
         out += w[:, None] * grid[c[:, 0], c[:, 1], c[:, 2]]
     return out
 
-# %% ../nbs/05_mesh.ipynb #a6c531dd
+# %% ../nbs/05_mesh.ipynb #51b0a436
 def _empty_mesh(colors, labels) -> Mesh:
+    "A mesh without vertices that still has the attributes asked for (empty)."
     return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32), None if colors is None else np.zeros((0, 3), np.uint8),
                 np.zeros((0, 3), np.float32), None if labels is None else np.zeros(0, np.int32))
 
@@ -141,6 +146,31 @@ def _check_grid(values, mask, colors, labels) -> None:
         if a is not None and a.shape != shape:
             raise ThesisReconError(f'marching_cubes: {name} must have shape {shape} like the values, got {a.shape}')
 
+def _pad_border(values, mask, colors, labels, border_value: float, level: float, inside: str):
+    "The grids with one more voxel on every side: `border_value` (checked to be outside) for the values, the edge's for the rest."
+    if (border_value <= level) if inside == 'below' else (border_value >= level):
+        raise ThesisReconError(f'marching_cubes: border_value {border_value} is not outside (inside is {inside} {level})')
+    values = np.pad(values, 1, constant_values=border_value)
+    mask, labels = (None if a is None else np.pad(a, 1, mode='edge') for a in (mask, labels))
+    colors = None if colors is None else np.pad(colors, ((1, 1),) * 3 + ((0, 0),), mode='edge')
+    return values, mask, colors, labels
+
+# %% ../nbs/05_mesh.ipynb #163965c9
+def _attributes_at(ijk: np.ndarray, colors, labels) -> tuple[np.ndarray | None, np.ndarray | None]:
+    "Colours (N, 3) uint8 (trilinear) and labels (N,) int32 (nearer voxel) at voxel coordinates `ijk` (N, 3)."
+    col = None if colors is None else np.clip(np.rint(_sample_trilinear(colors, ijk)), 0, 255).astype(np.uint8)
+    if labels is None: return col, None
+    near = np.clip(np.rint(ijk).astype(np.int64), 0, np.array(labels.shape) - 1)
+    return col, labels[near[:, 0], near[:, 1], near[:, 2]].astype(np.int32)
+
+def _grid_to_world_points(ijk: np.ndarray, normals: np.ndarray, origin, voxel_size: float, grid_to_world=None):
+    "Vertices (N, 3) and unit normals (N, 3) in the world: `origin + ijk * voxel_size`, or the affine `grid_to_world`."
+    if grid_to_world is None: return np.asarray(origin, np.float64) + ijk * float(voxel_size), normals
+    G = np.asarray(grid_to_world, np.float64)
+    normals = normals @ np.linalg.inv(G[:3, :3])                  # normals transform by the inverse transpose
+    return ijk @ G[:3, :3].T + G[:3, 3], normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
+
+# %% ../nbs/05_mesh.ipynb #3985692e
 def marching_cubes(values, level: float = 0.0, origin=(0.0, 0.0, 0.0), voxel_size: float = 1.0, mask=None, colors=None,
                    labels=None, inside: str = 'below', grid_to_world=None, border_value: float | None = None) -> Mesh:
     """The `level` surface of the grid `values` (X, Y, Z) as a `Mesh` in world units (float32 vertices, outward unit
@@ -157,11 +187,7 @@ def marching_cubes(values, level: float = 0.0, origin=(0.0, 0.0, 0.0), voxel_siz
     _check_grid(values, mask, colors, labels)
     mask = None if mask is None else mask.astype(bool)
     if border_value is not None:
-        if (border_value <= level) if inside == 'below' else (border_value >= level):
-            raise ThesisReconError(f'marching_cubes: border_value {border_value} is not outside (inside is {inside} {level})')
-        values = np.pad(values, 1, constant_values=border_value)
-        mask, labels = (None if a is None else np.pad(a, 1, mode='edge') for a in (mask, labels))
-        colors = None if colors is None else np.pad(colors, ((1, 1),) * 3 + ((0, 0),), mode='edge')
+        values, mask, colors, labels = _pad_border(values, mask, colors, labels, border_value, level, inside)
     cubes = None if mask is None else _far_corner_mask(mask)
     used = values if cubes is None else values[mask]
     if (cubes is not None and not cubes.any()) or not (used.min(initial=np.inf) <= level <= used.max(initial=-np.inf)):
@@ -172,22 +198,12 @@ def marching_cubes(values, level: float = 0.0, origin=(0.0, 0.0, 0.0), voxel_siz
     # scikit-image winds the faces and points the normals towards lower values: outward when inside is above
     if inside == 'below': normals = -normals
     else: faces = faces[:, ::-1]
-    col = None if colors is None else np.clip(np.rint(_sample_trilinear(colors, ijk)), 0, 255).astype(np.uint8)
-    lab = None
-    if labels is not None:
-        near = np.clip(np.rint(ijk).astype(np.int64), 0, np.array(values.shape) - 1)
-        lab = labels[near[:, 0], near[:, 1], near[:, 2]].astype(np.int32)
+    col, lab = _attributes_at(ijk, colors, labels)
     ijk = ijk.astype(np.float64) - (0 if border_value is None else 1)
-    if grid_to_world is None:
-        world = np.asarray(origin, np.float64) + ijk * float(voxel_size)
-    else:
-        G = np.asarray(grid_to_world, np.float64)
-        world = ijk @ G[:3, :3].T + G[:3, 3]
-        normals = normals @ np.linalg.inv(G[:3, :3])                  # normals transform by the inverse transpose
-        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
+    world, normals = _grid_to_world_points(ijk, normals, origin, voxel_size, grid_to_world)
     return Mesh(world.astype(np.float32), faces.astype(np.int32), col, normals.astype(np.float32), lab)
 
-# %% ../nbs/05_mesh.ipynb #36219a04
+# %% ../nbs/05_mesh.ipynb #3d5b6161
 _PLY_TYPES = {'char': 'i1', 'int8': 'i1', 'uchar': 'u1', 'uint8': 'u1', 'short': 'i2', 'int16': 'i2',
               'ushort': 'u2', 'uint16': 'u2', 'int': 'i4', 'int32': 'i4', 'uint': 'u4', 'uint32': 'u4',
               'float': 'f4', 'float32': 'f4', 'double': 'f8', 'float64': 'f8'}
@@ -228,7 +244,7 @@ def _parse_ply_header(f, path) -> tuple[str, list[PlyElement]]:
     if fmt is None: raise ThesisReconError(f'{path}: PLY header has no format line')
     return fmt, elements
 
-# %% ../nbs/05_mesh.ipynb #f8de20dd
+# %% ../nbs/05_mesh.ipynb #6683ceb2
 def _struct_dtype(el: PlyElement, order: str, list_len: int | None = None) -> np.dtype:
     "Structured dtype of a row of `el`; a list property becomes (`name`_n, `name`) with `list_len` items."
     fields = []
@@ -263,6 +279,7 @@ def _read_binary_rows(buf: memoryview, pos: int, el: PlyElement, order: str, pat
         raise ThesisReconError(f'{path}: file ends inside element {el.name!r} (truncated PLY)') from None
     return {k: (v if any(len(q) == 3 and q[0] == k for q in el.props) else np.array(v)) for k, v in cols.items()}, pos
 
+# %% ../nbs/05_mesh.ipynb #3ac2e6bf
 def _read_ascii_element(lines: list[bytes], el: PlyElement, path) -> dict:
     "Read element `el` from its text `lines` (one row each)."
     if len(lines) < el.count: raise ThesisReconError(f'{path}: file ends inside element {el.name!r} (truncated PLY)')
@@ -290,7 +307,7 @@ def _read_ascii_element(lines: list[bytes], el: PlyElement, path) -> dict:
     return {k: (v if any(len(q) == 3 and q[0] == k for q in el.props) else np.array(v, dtype=dict((q[0], q[1]) for q in el.props if len(q) == 2)[k]))
             for k, v in cols.items()}
 
-# %% ../nbs/05_mesh.ipynb #3985692e
+# %% ../nbs/05_mesh.ipynb #aeea61b7
 def _faces_from_lists(col, path) -> np.ndarray:
     "(M,3) int32 triangles from a face list column: an (M,3) array, or a list of polygons (fan-triangulated)."
     if isinstance(col, np.ndarray) and col.ndim == 2 and col.shape[1] == 3: return col.astype(np.int32)
@@ -302,10 +319,12 @@ def _faces_from_lists(col, path) -> np.ndarray:
     return np.concatenate(tris).astype(np.int32) if tris else np.zeros((0, 3), np.int32)
 
 def _pick(cols: dict, *names):
+    "The first column of `cols` found under one of `names` (a property's spellings), or None."
     for n in names:
         if n in cols: return cols[n]
     return None
 
+# %% ../nbs/05_mesh.ipynb #48a7291d
 def read_ply(path) -> Mesh:
     "Read a PLY triangle mesh (binary LE/BE or ASCII) with its optional colors, normals and vertex `label`."
     path = Path(path)
@@ -338,7 +357,7 @@ def read_ply(path) -> Mesh:
         return Mesh(vertices, faces, None if colors is None else np.round(colors).astype(np.uint8), normals, labels)
     except ValueError as e: raise ThesisReconError(f'{path}: {e}') from None
 
-# %% ../nbs/05_mesh.ipynb #2c6c604a
+# %% ../nbs/05_mesh.ipynb #cfcec118
 def _vertex_table(mesh: Mesh, binary_order: str) -> np.ndarray:
     "The vertex rows of `mesh` as one structured array in ScanNet's property order."
     fields = [(c, binary_order + 'f4') for c in 'xyz']
@@ -358,6 +377,7 @@ def _vertex_table(mesh: Mesh, binary_order: str) -> np.ndarray:
         rows['label'] = mesh.labels
     return rows
 
+# %% ../nbs/05_mesh.ipynb #60afe463
 def write_ply(path, mesh: Mesh, binary: bool = True, comment: str = 'thesis_recon') -> Path:
     "Write `mesh` as PLY (binary little-endian or ASCII), atomically; a `label` vertex property when labels are set."
     path = Path(path)
