@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from .core import ThesisReconError, atomic_path
+from .core import ThesisReconError, atomic_path, first_sentence
 from .config import config_to_dict
 
 # %% auto #0
@@ -253,8 +253,18 @@ def load_checkpoint(path, model=None, *, arch=None, map_location='cpu', strict: 
     if model is not None:
         try: unwrap(model).load_state_dict(ck['model'], strict=strict)
         except RuntimeError as e:
-            raise ThesisReconError(f"{path}: the weights do not fit {type(unwrap(model)).__name__}: {' '.join(str(e).split())[:400]}") from None
+            raise ThesisReconError(f"{path}: the weights do not fit {type(unwrap(model)).__name__}: "
+                                   f"{_state_mismatch(unwrap(model).state_dict(), ck['model'], strict) or first_sentence(e)}") from None
     return ck
+
+def _state_mismatch(own: dict, state: dict, strict: bool = True) -> str:
+    "What keeps `state` from loading into a model with state_dict `own`: counts, and the first three of each kind."
+    missing = [k for k in own if k not in state] if strict else []
+    unexpected = [k for k in state if k not in own] if strict else []
+    shapes = [f'{k} {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} in the model' for k in own
+              if k in state and hasattr(state[k], 'shape') and tuple(state[k].shape) != tuple(own[k].shape)]
+    return '; '.join(f"{len(items)} {what}: {', '.join(items[:3])}{', ...' if len(items) > 3 else ''}"
+                     for what, items in (('missing', missing), ('unexpected', unexpected), ('of another shape', shapes)) if items)
 
 # %% ../nbs/39_train.ipynb #695b8f5f
 @dataclass
