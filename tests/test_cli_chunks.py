@@ -1,6 +1,5 @@
 """prep-occ-grid, prep-backproj-data, clean- and augment-backproj-data as a user runs them, on synthetic scans."""
 import json, shutil, subprocess, sys
-from pathlib import Path
 import h5py
 import numpy as np
 import pytest

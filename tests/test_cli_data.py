@@ -1,7 +1,6 @@
 """The data commands as a new user meets them (issue 16): a clone with nothing beside it, the one-command chain,
 option spellings, and errors, interrupts and leftovers."""
 import json, os, pickle, re, signal, subprocess, sys, time
-from pathlib import Path
 import numpy as np
 import pytest
 

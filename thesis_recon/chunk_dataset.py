@@ -14,7 +14,7 @@ from .kernels import set_num_threads
 from .backproj import projection_indices
 from .chunks import check_chunk_file, check_scene_cameras, view_intrinsics
 from .geometry import ViewCamera, resize_crop_params
-from .images import IMAGE_MEAN, IMAGE_STD, normalize_image, read_color, read_depth_png, resize_crop_image
+from .images import normalize_image, read_color, read_depth_png, resize_crop_image
 
 # %% auto #0
 __all__ = ['load_view', 'ChunkDataset', 'collate_chunks', 'chunk_loader']

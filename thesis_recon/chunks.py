@@ -4,7 +4,7 @@
 
 # %% ../nbs/32_chunks.ipynb #988fce06
 from __future__ import annotations
-import argparse, difflib, json, os, re, shutil, sys, zlib
+import difflib, json, os, re, shutil, sys, zlib
 from dataclasses import dataclass, asdict
 from functools import partial
 from pathlib import Path

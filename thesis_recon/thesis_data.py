@@ -4,7 +4,7 @@
 
 # %% ../nbs/34_thesis_data.ipynb #026d2d65
 from __future__ import annotations
-import math, sys, warnings
+import math, sys
 from functools import partial
 from pathlib import Path
 import yaml

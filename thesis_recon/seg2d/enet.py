@@ -8,7 +8,6 @@ give the 3D networks a 128-channel feature map at 1/8 resolution (B, 128, 32, 41
 from __future__ import annotations
 import torch
 from torch import nn
-import torch.nn.functional as F
 from ..core import ThesisReconError
 
 # %% auto #0
