@@ -88,18 +88,12 @@ def _too_short(counts: dict, frame_skip: int, cfg, what: str) -> list[str]:
     return sorted(short)
 
 # %% ../nbs/34_thesis_data.ipynb #de9a2a38
-def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip: int = 10, use_tsdf: bool = False,
-                        label_map_file=None, split_dir=None, scenes=None, n_proc: int | None = None,
-                        ray_address: str | None = None, synthetic_scenes: int = 4, synthetic_frames: int = 200,
-                        synthetic_size=(640, 480), image_size=(320, 240), progress: bool = True, device: str = 'cpu') -> dict:
-    """Run the thesis's data chain into `output_path` (see above); returns `{'failed': {stage: [scenes]}, 'chunks':
-    {file: rows}, 'splits': ..., 'split_rule': ...}`. Without `scannet_path`, on synthetic raw scans made first."""
-    from tqdm.auto import tqdm
+def _chain_inputs(out: Path, scannet_path, config, frame_skip: int, n_proc, scenes, synthetic_scenes: int,
+                  synthetic_frames: int):
+    "Every argument of the chain checked before any work: (raw scans folder, synthetic?, the scenes to use)."
     if frame_skip < 1: raise ThesisReconError(f'--frame_skip must be >= 1, got {frame_skip}')
     if n_proc is not None and n_proc < 0: raise ThesisReconError(f'--n_proc must be >= 0, got {n_proc}')
-    out = Path(output_path)
-    if out.exists() and not out.is_dir(): raise ThesisReconError(f'--output_path {output_path}: exists and is not a folder')
-    chunks_dir = out/'data_chunks'
+    if out.exists() and not out.is_dir(): raise ThesisReconError(f'--output_path {out}: exists and is not a folder')
     synthetic = scannet_path is None
     raw = out/'synthetic_raw' if synthetic else Path(scannet_path)
     if not synthetic and not raw.is_dir(): raise ThesisReconError(f'--scannet_path {scannet_path}: folder not found ({raw.absolute()})')
@@ -112,66 +106,43 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
         sens = {d.name: d/f'{d.name}.sens' for d in find_raw_scenes(raw, scenes)}
         skip = _too_short({n: sens_frame_count(p) for n, p in sens.items()}, frame_skip, cfg0, f'--scannet_path {scannet_path}')
         scenes = [n for n in sens if n not in skip]
-    out.mkdir(parents=True, exist_ok=True)                                   # only now that the arguments hold
-    state = dict(failed={}, chunks={}, splits=None, split_rule=None)
-    stages = (['synthetic scans'] if synthetic else []) + ['export', 'occupancy grids', 'train chunks', 'val chunks',
-                                                          'clean', 'augment']
-    bar = tqdm(total=len(stages), desc='prepare-thesis-data', unit='stage', disable=not progress)
-    def stage(name):
-        bar.set_postfix_str(name); bar.refresh()
-    def done(): bar.update(1)
-    quiet = not progress
-    with bar:
-        if synthetic:
-            stage('synthetic scans')
-            make_synthetic_scans(raw, n_scenes=synthetic_scenes, n_frames=synthetic_frames, layout='raw', noise=True,
-                                 width=synthetic_size[0], height=synthetic_size[1], progress=progress)
-            done()
-        label_map_file = label_map_file or find_label_map(raw)
-        if label_map_file is None: warn_data(f'{raw}: no scannetv2-labels.combined.tsv found (pass --label_map_file); '
-                                             'frames are exported without label images')
-        cfg_path = chain_config(config or default_chunk_config(), out, label_map_file)   # checked before any work
-        cfg = load_chunk_config(cfg_path)
-        # export
-        stage('export')
-        names = [d.name for d in find_raw_scenes(raw, scenes)]
-        rep = prepare_2d_data(raw, out, names, frame_skip, image_size[0], image_size[1], label_map_file is not None,
-                              label_map_file, n_proc, ray_address, quiet=quiet)
-        bad = sorted({Path(r.scene.scene_dir).name for r in rep.failed})
-        if bad: state['failed']['export'] = bad
-        names = [n for n in names if n not in bad]
-        done()
-        # occupancy grids: the ScanNet mesh (or a TSDF of the exported frames), labelled from the raw labelled mesh
-        stage('occupancy grids')
-        raw_dirs = {d.name: d for d in find_raw_scenes(raw, names)} if names else {}
-        mesh_dirs = [out/n if use_tsdf else raw_dirs[n] for n in names]
-        fn = partial(prep_occ_grid_scene, out_root=cfg.occ_root, voxel_size=cfg.voxel_size, use_tsdf=use_tsdf, device=device,
-                     raw_root=raw_dirs[names[0]].parent if names else None)
-        rep = run_scenes(fn, mesh_dirs, n_proc=n_proc, ray_address=ray_address, desc='occupancy grids', quiet=quiet)
-        bad = sorted(Path(r.scene).name for r in rep.failed)
-        if bad: state['failed']['occupancy grids'] = bad
-        names = [n for n in names if (cfg.occ_root/f'{n}.npz').exists()]
-        if not names: raise ThesisReconError(f'{out}: no scene has an occupancy grid; nothing to cut into chunks')
-        splits, how = chain_splits(names, split_dir)
-        for k, v in splits.items(): atomic_write_text(cfg.train_list if k == 'train' else cfg.val_list, '\n'.join(v) + '\n')
-        state['splits'], state['split_rule'] = splits, how
-        done()
-        # chunks
-        for split, key, full in (('train', 'train', False), ('val', 'val', True)):
-            stage(f'{split} chunks')
-            n_failed = prep_backproj_data(cfg_path, split, chunks_dir/OUTPUTS[key], full_scene=full, n_proc=n_proc,
-                                          ray_address=ray_address, device=device)
-            if n_failed: state['failed'][f'{split} chunks'] = n_failed
-            done()
-        stage('clean')
-        for src, dst in (('train', 'train_clean'), ('val', 'val_clean')):
-            if not (chunks_dir/OUTPUTS[src]).exists(): continue      # its scenes failed: a rerun makes it
-            if not (chunks_dir/OUTPUTS[dst]).exists(): clean_backproj_data(chunks_dir/OUTPUTS[src], chunks_dir/OUTPUTS[dst], cfg.min_occ.floor)
-        done()
-        stage('augment')
-        if (chunks_dir/OUTPUTS['train_clean']).exists() and not (chunks_dir/OUTPUTS['augmented']).exists():
-            augment_backproj_data(chunks_dir/OUTPUTS['train_clean'], chunks_dir/OUTPUTS['augmented'])
-        done()
+    return raw, synthetic, scenes
+
+def _grid_stage(raw: Path, out: Path, names: list, cfg, use_tsdf: bool, split_dir, state: dict, quiet: bool, **run) -> list:
+    """Occupancy grids of `names` (the ScanNet mesh, or a TSDF of the exported frames, labelled from the raw labelled
+    mesh) and the split lists; returns the scenes that have a grid. `run`: n_proc, ray_address, device."""
+    device = run.pop('device')
+    raw_dirs = {d.name: d for d in find_raw_scenes(raw, names)} if names else {}
+    mesh_dirs = [out/n if use_tsdf else raw_dirs[n] for n in names]
+    fn = partial(prep_occ_grid_scene, out_root=cfg.occ_root, voxel_size=cfg.voxel_size, use_tsdf=use_tsdf, device=device,
+                 raw_root=raw_dirs[names[0]].parent if names else None)
+    rep = run_scenes(fn, mesh_dirs, desc='occupancy grids', quiet=quiet, **run)
+    bad = sorted(Path(r.scene).name for r in rep.failed)
+    if bad: state['failed']['occupancy grids'] = bad
+    names = [n for n in names if (cfg.occ_root/f'{n}.npz').exists()]
+    if not names: raise ThesisReconError(f'{out}: no scene has an occupancy grid; nothing to cut into chunks')
+    splits, how = chain_splits(names, split_dir)
+    for k, v in splits.items(): atomic_write_text(cfg.train_list if k == 'train' else cfg.val_list, '\n'.join(v) + '\n')
+    state['splits'], state['split_rule'] = splits, how
+    return names
+
+# %% ../nbs/34_thesis_data.ipynb #393af024
+def _chunk_stage(cfg_path: Path, cfg, chunks_dir: Path, state: dict, step, **run):
+    "Train and val chunks, then cleaned and augmented; `step(name)` opens each stage (and closes the one before)."
+    for split, key, full in (('train', 'train', False), ('val', 'val', True)):
+        step(f'{split} chunks')
+        n_failed = prep_backproj_data(cfg_path, split, chunks_dir/OUTPUTS[key], full_scene=full, **run)
+        if n_failed: state['failed'][f'{split} chunks'] = n_failed
+    step('clean')
+    for src, dst in (('train', 'train_clean'), ('val', 'val_clean')):
+        if not (chunks_dir/OUTPUTS[src]).exists(): continue      # its scenes failed: a rerun makes it
+        if not (chunks_dir/OUTPUTS[dst]).exists(): clean_backproj_data(chunks_dir/OUTPUTS[src], chunks_dir/OUTPUTS[dst], cfg.min_occ.floor)
+    step('augment')
+    if (chunks_dir/OUTPUTS['train_clean']).exists() and not (chunks_dir/OUTPUTS['augmented']).exists():
+        augment_backproj_data(chunks_dir/OUTPUTS['train_clean'], chunks_dir/OUTPUTS['augmented'])
+
+def _count_chunks(chunks_dir: Path, cfg, state: dict) -> None:
+    "Rows of each chunk file into `state['chunks']`; empty cleaned files are removed and are an error saying why."
     import h5py
     for k, name in OUTPUTS.items():
         if (chunks_dir/name).exists():
@@ -182,9 +153,51 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
         raise ThesisReconError(f'{chunks_dir}: {", ".join(empty)} held no chunks (removed): too few frames see a chunk with '
                                f'{cfg.num_nearest_images} views; give more frames per scene, a smaller --frame_skip, or fewer '
                                'num_nearest_images in --config')
+
+# %% ../nbs/34_thesis_data.ipynb #434e8f76
+def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip: int = 10, use_tsdf: bool = False,
+                        label_map_file=None, split_dir=None, scenes=None, n_proc: int | None = None,
+                        ray_address: str | None = None, synthetic_scenes: int = 4, synthetic_frames: int = 200,
+                        synthetic_size=(640, 480), image_size=(320, 240), progress: bool = True, device: str = 'cpu') -> dict:
+    """Run the thesis's data chain into `output_path` (see above); returns `{'failed': {stage: [scenes]}, 'chunks':
+    {file: rows}, 'splits': ..., 'split_rule': ...}`. Without `scannet_path`, on synthetic raw scans made first."""
+    from tqdm.auto import tqdm
+    out = Path(output_path)
+    raw, synthetic, scenes = _chain_inputs(out, scannet_path, config, frame_skip, n_proc, scenes, synthetic_scenes, synthetic_frames)
+    out.mkdir(parents=True, exist_ok=True)                                   # only now that the arguments hold
+    state = dict(failed={}, chunks={}, splits=None, split_rule=None)
+    stages = (['synthetic scans'] if synthetic else []) + ['export', 'occupancy grids', 'train chunks', 'val chunks',
+                                                          'clean', 'augment']
+    bar = tqdm(total=len(stages), desc='prepare-thesis-data', unit='stage', disable=not progress)
+    opened = []
+    def step(name):      # the bar counts finished stages and names the running one
+        if opened: bar.update(1)
+        opened.append(name); bar.set_postfix_str(name); bar.refresh()
+    run = dict(n_proc=n_proc, ray_address=ray_address)
+    with bar:
+        if synthetic:
+            step('synthetic scans')
+            make_synthetic_scans(raw, n_scenes=synthetic_scenes, n_frames=synthetic_frames, layout='raw', noise=True,
+                                 width=synthetic_size[0], height=synthetic_size[1], progress=progress)
+        label_map_file = label_map_file or find_label_map(raw)
+        if label_map_file is None: warn_data(f'{raw}: no scannetv2-labels.combined.tsv found (pass --label_map_file); '
+                                             'frames are exported without label images')
+        cfg_path = chain_config(config or default_chunk_config(), out, label_map_file)   # checked before any work
+        cfg = load_chunk_config(cfg_path)
+        step('export')
+        names = [d.name for d in find_raw_scenes(raw, scenes)]
+        rep = prepare_2d_data(raw, out, names, frame_skip, image_size[0], image_size[1], label_map_file is not None,
+                              label_map_file, quiet=not progress, **run)
+        bad = sorted({Path(r.scene.scene_dir).name for r in rep.failed})
+        if bad: state['failed']['export'] = bad
+        step('occupancy grids')
+        _grid_stage(raw, out, [n for n in names if n not in bad], cfg, use_tsdf, split_dir, state, not progress, device=device, **run)
+        _chunk_stage(cfg_path, cfg, out/'data_chunks', state, step, device=device, **run)
+        bar.update(1)
+    _count_chunks(out/'data_chunks', cfg, state)
     return state
 
-# %% ../nbs/34_thesis_data.ipynb #c856f927
+# %% ../nbs/34_thesis_data.ipynb #35cce9a6
 def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prepare-thesis-data`: the thesis's whole data chain (see `prepare_thesis_data`)."
     p = ArgumentParser(prog='thesis-recon prepare-thesis-data', description=(
