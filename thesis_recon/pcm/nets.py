@@ -5,6 +5,7 @@
 # %% ../../nbs/82_pcm_nets.ipynb #7f3aad0e
 from __future__ import annotations
 import math
+from typing import NamedTuple
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -12,8 +13,8 @@ from ..core import ThesisReconError
 
 # %% auto #0
 __all__ = ['AXIS_BITS', 'LERES_PRES', 'LERES_VRES', 'OFFSETS3', 'OFFSETS2', 'encode_keys', 'decode_keys', 'leres_float_coords',
-           'input_coords', 'scatter_mean', 'voxelize', 'offset_table', 'neighbour_table', 'downsample', 'SparseConv3d',
-           'trilinear_weights', 'devoxelize', 'ConvBlock', 'ResidualBlock', 'PCMNet']
+           'input_coords', 'scatter_mean', 'voxelize', 'offset_table', 'neighbour_table', 'downsample', 'KernelMap',
+           'kernel_map', 'SparseConv3d', 'trilinear_weights', 'devoxelize', 'ConvBlock', 'ResidualBlock', 'PCMNet']
 
 # %% ../../nbs/82_pcm_nets.ipynb #377ab62b
 AXIS_BITS = 16
@@ -84,9 +85,28 @@ def downsample(coords: torch.Tensor, keys: torch.Tensor):
     table[inverse, o[:, 0] * 4 + o[:, 1] * 2 + o[:, 2]] = torch.arange(len(coords), device=coords.device)
     return decode_keys(pkeys), pkeys, table, inverse
 
+class KernelMap(NamedTuple):
+    "The input-output pairs of a sparse convolution: `pairs[k]` = (output rows, input rows) of kernel offset k."
+    pairs: list
+    m_out: int
+    centre: int | None      # the offset that maps every output row to the same input row (3x3x3: 13), or None
+
+@torch.no_grad()
+def kernel_map(table: torch.Tensor, m_in: int) -> KernelMap:
+    "The `KernelMap` of a table (M_out, K) of input rows (`m_in` = none): the pairs that exist, offset by offset."
+    m_out, K = table.shape
+    c = K // 2
+    centre = c if K % 2 and m_out == m_in and torch.equal(table[:, c], torch.arange(m_out, device=table.device)) else None
+    pairs = []
+    for k in range(K):
+        rows = (table[:, k] < m_in).nonzero()[:, 0]
+        pairs.append((rows, table[rows, k]))
+    return KernelMap(pairs, m_out, centre)
+
 class SparseConv3d(nn.Module):
-    """torchsparse's `Conv3d` without bias: `kernel` [k^3, in, out] ([in, out] for k = 1); applied as one gather over a
-    table (M_out, k^3) of input rows (M_in = a zero row) and one matrix product."""
+    """torchsparse's `Conv3d` without bias: `kernel` [k^3, in, out] ([in, out] for k = 1); applied as torchsparse does,
+    offset by offset over the pairs that exist (a `KernelMap`, or a table (M_out, k^3) of input rows, M_in = none):
+    gather the input rows, one matrix product, add into the output rows."""
     def __init__(self, c_in: int, c_out: int, kernel_size: int = 3):
         super().__init__()
         self.c_in, self.c_out, self.kernel_size = int(c_in), int(c_out), int(kernel_size)
@@ -95,12 +115,15 @@ class SparseConv3d(nn.Module):
         std = 1 / math.sqrt(c_in * vol)           # torchsparse's initialisation
         nn.init.uniform_(self.kernel, -std, std)
 
-    def forward(self, feats: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, kmap: KernelMap | torch.Tensor | None = None) -> torch.Tensor:
         if self.kernel_size == 1: return feats @ self.kernel
-        padded = torch.cat([feats, feats.new_zeros(1, feats.shape[1])])
-        return padded[table].reshape(len(table), -1) @ self.kernel.reshape(-1, self.c_out)
+        if isinstance(kmap, torch.Tensor): kmap = kernel_map(kmap, len(feats))
+        out = feats @ self.kernel[kmap.centre] if kmap.centre is not None else feats.new_zeros(kmap.m_out, self.c_out)
+        for k, (rows_out, rows_in) in enumerate(kmap.pairs):
+            if k != kmap.centre and len(rows_out): out.index_add_(0, rows_out, feats.index_select(0, rows_in) @ self.kernel[k])
+        return out
 
-# %% ../../nbs/82_pcm_nets.ipynb #5a781ea9
+# %% ../../nbs/82_pcm_nets.ipynb #f0f69ca4
 @torch.no_grad()
 def trilinear_weights(fcoords: torch.Tensor, stride: int, present: torch.Tensor) -> torch.Tensor:
     "(N, 8) weights of the corners `present` (N, 8) of each point at `fcoords` (N, 3) float32 at voxel stride `stride`."
@@ -116,11 +139,11 @@ def trilinear_weights(fcoords: torch.Tensor, stride: int, present: torch.Tensor)
 def devoxelize(feats: torch.Tensor, corners: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     "(N, C) point features: sum over the 8 `corners` (N, 8) (M = none) of `feats` (M, C) times `weights` (N, 8)."
     padded = torch.cat([feats, feats.new_zeros(1, feats.shape[1])])
-    out = padded[corners[:, 0]] * weights[:, :1].to(feats.dtype)
-    for k in range(1, 8): out = out + padded[corners[:, k]] * weights[:, k:k + 1].to(feats.dtype)
+    out = padded.index_select(0, corners[:, 0]) * weights[:, :1].to(feats.dtype)
+    for k in range(1, 8): out = out + padded.index_select(0, corners[:, k]) * weights[:, k:k + 1].to(feats.dtype)
     return out
 
-# %% ../../nbs/82_pcm_nets.ipynb #c58e549c
+# %% ../../nbs/82_pcm_nets.ipynb #b01ba3df
 class ConvBlock(nn.Module):
     "LeReS's `BasicConvolutionBlock`: sparse conv (here 2x2x2 stride 2), BN, ReLU, as `net.{0,1,2}`."
     def __init__(self, c_in: int, c_out: int, kernel_size: int = 2):
@@ -173,18 +196,18 @@ class PCMNet(nn.Module):
         vcoords, keys, pv = voxelize(fc, batch)
         m = len(keys)
         x = scatter_mean(feats, pv, m)
-        table = neighbour_table(vcoords, keys)
-        x = F.relu(self.stem[1](self.stem[0](x, table)))
-        x = F.relu(self.stem[4](self.stem[3](x, table)))
+        kmap = kernel_map(neighbour_table(vcoords, keys), m)
+        x = F.relu(self.stem[1](self.stem[0](x, kmap)))
+        x = F.relu(self.stem[4](self.stem[3](x, kmap)))
         corners = offset_table(vcoords, keys, OFFSETS2)[pv]
         z0 = devoxelize(x, corners, trilinear_weights(fc, 1, corners < m))
         x = scatter_mean(z0, pv, m)
         for s in range(1, 5):
             vcoords, keys, children, parent = downsample(vcoords, keys)
             pv = parent[pv]
-            table = neighbour_table(vcoords, keys)
+            kmap = kernel_map(neighbour_table(vcoords, keys), len(keys))
             conv, res1, res2 = getattr(self, f'stage{s}')
-            x = res2(res1(conv(x, children), table), table)
+            x = res2(res1(conv(x, kernel_map(children, len(x))), kmap), kmap)
         m = len(keys)
         corner_table = offset_table(vcoords, keys, OFFSETS2)
         w = trilinear_weights(fc, 16, corner_table[pv] < m)
