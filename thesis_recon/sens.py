@@ -11,13 +11,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 from PIL import Image
+from fastcore.basics import patch
 from .core import ThesisReconError, atomic_path, warn_data
 from .frames import Frame, FrameSource, ScanNetScene, SevenScenes
 from .images import read_color, depth_to_png16
 
 # %% auto #0
 __all__ = ['COLOR_COMPRESSION', 'DEPTH_COMPRESSION', 'FRAME_HEADER', 'SensHeader', 'encode_color', 'encode_depth', 'write_sens',
-           'SensFile', 'open_scene']
+           'FrameIndex', 'SensFile', 'open_scene']
 
 # %% ../nbs/07_sens.ipynb #05cacfb0
 COLOR_COMPRESSION = {-1: 'unknown', 0: 'raw', 1: 'png', 2: 'jpeg'}
@@ -42,6 +43,7 @@ class SensHeader:
     sensor_name: str = 'thesis_recon'
     version: int = 4
 
+# %% ../nbs/07_sens.ipynb #56068b4b
 def _header_bytes(h: SensHeader) -> bytes:
     "Encode header `h` (as written at the start of a `.sens`)."
     name = h.sensor_name.encode()
@@ -53,6 +55,7 @@ def _header_bytes(h: SensHeader) -> bytes:
             struct.pack('<ii4IfQ', cc, dc, h.color_width, h.color_height, h.depth_width, h.depth_height,
                         h.depth_shift, h.num_frames))
 
+# %% ../nbs/07_sens.ipynb #a95d831d
 def _read_header(f, path) -> tuple[SensHeader, int]:
     "Parse the header from the open file `f`; returns it and the offset of frame 0."
     def take(n, what):
@@ -74,7 +77,7 @@ def _read_header(f, path) -> tuple[SensHeader, int]:
     h = SensHeader(cw, ch, dw, dh, *mats, COLOR_COMPRESSION[cc], DEPTH_COMPRESSION[dc], float(shift), int(nf), name, version)
     return h, f.tell()
 
-# %% ../nbs/07_sens.ipynb #584aae3f
+# %% ../nbs/07_sens.ipynb #b281c274
 def encode_color(rgb: np.ndarray, compression: str, quality: int = 90) -> bytes:
     "(H, W, 3) uint8 -> the bytes of a `.sens` colour image ('jpeg', 'png' or 'raw')."
     if compression == 'raw': return np.ascontiguousarray(rgb, np.uint8).tobytes()
@@ -88,6 +91,7 @@ def encode_depth(raw: np.ndarray, compression: str, level: int = 1) -> bytes:
     data = np.ascontiguousarray(raw, '<u2').tobytes()
     return zlib.compress(data, level) if compression == 'zlib_ushort' else data
 
+# %% ../nbs/07_sens.ipynb #6ea26be4
 def _frame_fields(fr, h: SensHeader, k: int, path) -> tuple:
     "(camera_to_world, color, raw depth, timestamp_color, timestamp_depth) of frame `fr`, checked against `h`."
     if isinstance(fr, Frame): pose, color, depth, tc, td = fr.pose, fr.color, fr.depth, 0, 0
@@ -104,6 +108,7 @@ def _frame_fields(fr, h: SensHeader, k: int, path) -> tuple:
                                f'uint8 ({h.color_height}, {h.color_width}, 3)')
     return np.asarray(pose, np.float32).reshape(16), color, depth, int(tc), int(td)
 
+# %% ../nbs/07_sens.ipynb #b66132ec
 def write_sens(path, header: SensHeader, frames, jpeg_quality: int = 90, zlib_level: int = 1) -> int:
     "Write `header` and `frames` (Frames or dicts, see above) as a ScanNet `.sens` at `path`; returns the frame count."
     path = Path(path)
@@ -122,7 +127,69 @@ def write_sens(path, header: SensHeader, frames, jpeg_quality: int = 90, zlib_le
     header.num_frames = n
     return n
 
-# %% ../nbs/07_sens.ipynb #a95d831d
+# %% ../nbs/07_sens.ipynb #cb221d85
+@dataclass
+class FrameIndex:
+    "Where the readable frames of a `.sens` lie, from one pass over their headers."
+    offsets: list               # per readable frame: (byte offset of its colour, colour size, depth size)
+    poses: np.ndarray           # (N, 4, 4) float32 camera-to-world
+    timestamps: np.ndarray      # (N, 2) uint64: colour, depth
+    damage: tuple | None = None # (first unreadable frame, why), or None for an intact file
+
+def _index_frames(f, off: int, num_frames: int, size: int) -> FrameIndex:
+    "Walk the frame headers of the open `.sens` `f` (of `size` bytes) from byte `off`, stopping at damage."
+    offsets, poses, stamps, damage = [], [], [], None
+    for k in range(num_frames):
+        f.seek(off)
+        b = f.read(FRAME_HEADER.size)
+        if len(b) < FRAME_HEADER.size:
+            damage = (k, f'the file ends inside the frame header (at byte {off} of {size})'); break
+        *pose, tc, td, cs, ds = FRAME_HEADER.unpack(b)
+        end = off + FRAME_HEADER.size + cs + ds
+        if end > size:
+            damage = (k, f'its images ({cs} + {ds} bytes) run past the end of the file ({end} > {size} bytes)'); break
+        offsets.append((off + FRAME_HEADER.size, cs, ds)); poses.append(pose); stamps.append((tc, td))
+        off = end
+    return FrameIndex(offsets, np.array(poses, np.float32).reshape(-1, 4, 4), np.array(stamps, np.uint64).reshape(-1, 2), damage)
+
+# %% ../nbs/07_sens.ipynb #304ba9a8
+def _decode_color(h: SensHeader, data: bytes, path, i: int, draft: tuple[int, int] | None = None) -> np.ndarray:
+    "The colour bytes `data` of frame `i` of `path` -> (H, W, 3) uint8 (a jpeg at >= `draft` size if given)."
+    if h.color_compression_type == 'raw':
+        if len(data) != h.color_width * h.color_height * 3:
+            raise ThesisReconError(f'{path}: frame {i}: raw colour has {len(data)} bytes, '
+                                   f'expected {h.color_width}x{h.color_height}x3')
+        return np.frombuffer(data, np.uint8).reshape(h.color_height, h.color_width, 3)
+    rgb = read_color(f'{path}: frame {i} colour', data, draft=draft)
+    scales = (1,) if draft is None else (1, 2, 4, 8)   # a draft decodes at ceil(size / r)
+    if not any(rgb.shape[:2] == (-(-h.color_height // r), -(-h.color_width // r)) for r in scales):
+        raise ThesisReconError(f'{path}: frame {i}: colour decodes to {rgb.shape[1]}x{rgb.shape[0]}, header '
+                               f'says {h.color_width}x{h.color_height}')
+    return rgb
+
+def _decode_depth(h: SensHeader, data: bytes, path, i: int) -> np.ndarray:
+    "The depth bytes `data` of frame `i` of `path` -> (H, W) uint16 raw values."
+    if h.depth_compression_type == 'zlib_ushort':
+        try: data = zlib.decompress(data)
+        except zlib.error as e: raise ThesisReconError(f'{path}: frame {i}: depth does not decompress ({e})') from e
+    if len(data) != 2 * h.depth_width * h.depth_height:
+        raise ThesisReconError(f'{path}: frame {i}: depth has {len(data) // 2} values, header says '
+                               f'{h.depth_width}x{h.depth_height}')
+    return np.frombuffer(data, '<u2').reshape(h.depth_height, h.depth_width).astype(np.uint16)
+
+# %% ../nbs/07_sens.ipynb #9fc19bde
+def _in_order_ahead(work, items, threads: int = 1):
+    "`map(work, items)` in order; with `threads` > 1, up to 2 * `threads` calls run ahead on a thread pool."
+    if threads <= 1:
+        yield from map(work, items); return
+    with ThreadPoolExecutor(threads) as pool:
+        ahead = deque()
+        for item in items:
+            ahead.append(pool.submit(work, item))
+            if len(ahead) > 2 * threads: yield ahead.popleft().result()
+        while ahead: yield ahead.popleft().result()
+
+# %% ../nbs/07_sens.ipynb #804c39bc
 class SensFile(FrameSource):
     "Streaming reader of a ScanNet `.sens`: `header` (a `SensHeader`), lazy `Frame`s, random access by frame index."
     def __init__(self, path, load_color: bool = True, load_label: bool = False):
@@ -130,34 +197,23 @@ class SensFile(FrameSource):
         self.path = Path(path); self.name = self.path.stem
         self.load_color = load_color
         if not self.path.is_file(): raise ThesisReconError(f'{self.path}: .sens file not found')
-        size = self.path.stat().st_size
         with open(self.path, 'rb') as f:
             self.header, off = _read_header(f, self.path)
-            n = self.header.num_frames
-            offsets, poses, stamps, self.damage = [], [], [], None
-            for k in range(n):
-                f.seek(off)
-                b = f.read(FRAME_HEADER.size)
-                if len(b) < FRAME_HEADER.size:
-                    self.damage = (k, f'the file ends inside the frame header (at byte {off} of {size})'); break
-                *pose, tc, td, cs, ds = FRAME_HEADER.unpack(b)
-                end = off + FRAME_HEADER.size + cs + ds
-                if end > size:
-                    self.damage = (k, f'its images ({cs} + {ds} bytes) run past the end of the file ({end} > {size} bytes)'); break
-                offsets.append((off + FRAME_HEADER.size, cs, ds)); poses.append(pose); stamps.append((tc, td))
-                off = end
-        self._offsets = offsets
-        self.timestamps = np.array(stamps, np.uint64).reshape(-1, 2)
+            index = _index_frames(f, off, self.header.num_frames, self.path.stat().st_size)
+        self._offsets, self.timestamps, self.damage = index.offsets, index.timestamps, index.damage
         self.K = self.header.intrinsic_depth[:3, :3].astype(np.float64)
         self.K_color = self.header.intrinsic_color[:3, :3].astype(np.float64)
-        self._set_poses(range(len(offsets)), np.array(poses, np.float32).reshape(-1, 4, 4))
-        if self.damage is not None:
-            warn_data(f'{self.path}: damaged at frame {self.damage[0]} of {n} ({self.damage[1]}); '
-                      f'frames 0..{self.damage[0] - 1} are readable')
-            lost = n - len(offsets)   # keep every frame listed, so that no consumer skips the damage silently
-            self.frame_ids = list(range(n))
-            self.poses = np.concatenate([self.poses, np.full((lost, 4, 4), np.nan)])
-            self.pose_valid = np.concatenate([self.pose_valid, np.zeros(lost, bool)])
+        self._set_poses(range(len(self._offsets)), index.poses)
+        if self.damage is not None: self._list_unreadable_frames()
+
+    def _list_unreadable_frames(self):
+        "Warn once, and keep every frame listed (NaN pose), so that no consumer skips the damage silently."
+        n, k = self.header.num_frames, self.damage[0]
+        warn_data(f'{self.path}: damaged at frame {k} of {n} ({self.damage[1]}); frames 0..{k - 1} are readable')
+        lost = n - len(self._offsets)
+        self.frame_ids = list(range(n))
+        self.poses = np.concatenate([self.poses, np.full((lost, 4, 4), np.nan)])
+        self.pose_valid = np.concatenate([self.pose_valid, np.zeros(lost, bool)])
 
     def __len__(self): return self.header.num_frames
     def __getitem__(self, k: int) -> Frame:
@@ -177,71 +233,55 @@ class SensFile(FrameSource):
             raise ThesisReconError(f'{self.path}: frame {i} is unreadable: the file is damaged at frame {k} ({why})')
         return i
 
-    def frame_bytes(self, i: int) -> tuple[bytes, bytes]:
-        "The encoded colour and depth bytes of frame `i`."
-        off, cs, ds = self._offsets[self._check(i)]
-        with open(self.path, 'rb') as f:
-            f.seek(off); b = f.read(cs + ds)
-        if len(b) != cs + ds: raise ThesisReconError(f'{self.path}: frame {i}: file shrank while reading')
-        return b[:cs], b[cs:]
+# %% ../nbs/07_sens.ipynb #57d1a074
+@patch
+def frame_bytes(self: SensFile, i: int) -> tuple[bytes, bytes]:
+    "The encoded colour and depth bytes of frame `i`."
+    off, cs, ds = self._offsets[self._check(i)]
+    with open(self.path, 'rb') as f:
+        f.seek(off); b = f.read(cs + ds)
+    if len(b) != cs + ds: raise ThesisReconError(f'{self.path}: frame {i}: file shrank while reading')
+    return b[:cs], b[cs:]
 
-    def decode_color(self, data: bytes, i: int, draft: tuple[int, int] | None = None) -> np.ndarray:
-        "Decode the colour bytes `data` of frame `i` -> (H, W, 3) uint8 (a jpeg at >= `draft` size if given)."
-        h = self.header
-        if h.color_compression_type == 'raw':
-            if len(data) != h.color_width * h.color_height * 3:
-                raise ThesisReconError(f'{self.path}: frame {i}: raw colour has {len(data)} bytes, '
-                                       f'expected {h.color_width}x{h.color_height}x3')
-            return np.frombuffer(data, np.uint8).reshape(h.color_height, h.color_width, 3)
-        rgb = read_color(f'{self.path}: frame {i} colour', data, draft=draft)
-        scales = (1,) if draft is None else (1, 2, 4, 8)   # a draft decodes at ceil(size / r)
-        if not any(rgb.shape[:2] == (-(-h.color_height // r), -(-h.color_width // r)) for r in scales):
-            raise ThesisReconError(f'{self.path}: frame {i}: colour decodes to {rgb.shape[1]}x{rgb.shape[0]}, header '
-                                   f'says {h.color_width}x{h.color_height}')
-        return rgb
+@patch
+def decode_color(self: SensFile, data: bytes, i: int, draft: tuple[int, int] | None = None) -> np.ndarray:
+    "Decode the colour bytes `data` of frame `i` -> (H, W, 3) uint8 (a jpeg at >= `draft` size if given)."
+    return _decode_color(self.header, data, self.path, i, draft)
 
-    def decode_depth(self, data: bytes, i: int) -> np.ndarray:
-        "Decode the depth bytes `data` of frame `i` -> (H, W) uint16 raw values."
-        h = self.header
-        if h.depth_compression_type == 'zlib_ushort':
-            try: data = zlib.decompress(data)
-            except zlib.error as e: raise ThesisReconError(f'{self.path}: frame {i}: depth does not decompress ({e})') from e
-        if len(data) != 2 * h.depth_width * h.depth_height:
-            raise ThesisReconError(f'{self.path}: frame {i}: depth has {len(data) // 2} values, header says '
-                                   f'{h.depth_width}x{h.depth_height}')
-        return np.frombuffer(data, '<u2').reshape(h.depth_height, h.depth_width).astype(np.uint16)
+@patch
+def decode_depth(self: SensFile, data: bytes, i: int) -> np.ndarray:
+    "Decode the depth bytes `data` of frame `i` -> (H, W) uint16 raw values."
+    return _decode_depth(self.header, data, self.path, i)
 
-    def color(self, i: int, draft: tuple[int, int] | None = None) -> np.ndarray:
-        "Colour of frame `i`, (H, W, 3) uint8."
-        return self.decode_color(self.frame_bytes(i)[0], i, draft)
+@patch
+def color(self: SensFile, i: int, draft: tuple[int, int] | None = None) -> np.ndarray:
+    "Colour of frame `i`, (H, W, 3) uint8."
+    return self.decode_color(self.frame_bytes(i)[0], i, draft)
 
-    def depth_raw(self, i: int) -> np.ndarray:
-        "Depth of frame `i` as stored, (H, W) uint16 (divide by `header.depth_shift` for metres)."
-        return self.decode_depth(self.frame_bytes(i)[1], i)
+@patch
+def depth_raw(self: SensFile, i: int) -> np.ndarray:
+    "Depth of frame `i` as stored, (H, W) uint16 (divide by `header.depth_shift` for metres)."
+    return self.decode_depth(self.frame_bytes(i)[1], i)
 
-    def decoded(self, frame_ids=None, threads: int = 1, draft: tuple[int, int] | None = None):
-        "Yield `(i, colour, raw depth)` for `frame_ids` (default all) in order, decoding on `threads` threads ahead."
-        ids = list(range(len(self)) if frame_ids is None else frame_ids)
-        def work(i):
-            cb, db = self.frame_bytes(i)
-            return i, self.decode_color(cb, i, draft), self.decode_depth(db, i)
-        if threads <= 1:
-            yield from map(work, ids); return
-        with ThreadPoolExecutor(threads) as pool:   # jpeg and zlib decoding release the GIL
-            ahead = deque()
-            for i in ids:
-                ahead.append(pool.submit(work, i))
-                if len(ahead) > 2 * threads: yield ahead.popleft().result()
-            while ahead: yield ahead.popleft().result()
+# %% ../nbs/07_sens.ipynb #adc35f8a
+@patch
+def _load(self: SensFile, k: int, i: int) -> Frame:
+    "Frame `i` decoded, with the pose at position `k` of `poses`."
+    cb, db = self.frame_bytes(i)
+    depth = self.decode_depth(db, i).astype(np.float32) / np.float32(self.header.depth_shift)
+    color = self.decode_color(cb, i) if self.load_color else None
+    return Frame(color, depth, self.poses[k].astype(np.float64), self.K.copy(), self.K_color.copy(), None, i,
+                 bool(self.pose_valid[k]))
 
-    def _load(self, k: int, i: int) -> Frame:
+@patch
+def decoded(self: SensFile, frame_ids=None, threads: int = 1, draft: tuple[int, int] | None = None):
+    "Yield `(i, colour, raw depth)` for `frame_ids` (default all) in order, decoding on `threads` threads ahead."
+    def work(i):
         cb, db = self.frame_bytes(i)
-        depth = self.decode_depth(db, i).astype(np.float32) / np.float32(self.header.depth_shift)
-        color = self.decode_color(cb, i) if self.load_color else None
-        return Frame(color, depth, self.poses[k].astype(np.float64), self.K.copy(), self.K_color.copy(), None, i,
-                     bool(self.pose_valid[k]))
+        return i, self.decode_color(cb, i, draft), self.decode_depth(db, i)
+    yield from _in_order_ahead(work, list(range(len(self)) if frame_ids is None else frame_ids), threads)
 
-# %% ../nbs/07_sens.ipynb #ca8e4ce2
+# %% ../nbs/07_sens.ipynb #37311b07
 def open_scene(path, **kwargs) -> FrameSource:
     "The frame reader for `path`: `.sens` file or raw ScanNet folder, exported ScanNet folder, or 7-Scenes sequence."
     path = Path(path)
