@@ -8,6 +8,7 @@ import functools, json
 from pathlib import Path
 import numpy as np
 import torch
+from fastcore.basics import patch
 from .core import ThesisReconError
 from .frames import ScanNetScene
 from .kernels import set_num_threads
@@ -66,6 +67,34 @@ def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple,
     return out
 
 # %% ../nbs/33_chunk_dataset.ipynb #48b6f534
+def _chunk_file(path: Path) -> tuple:
+    "(subvol_size, n_views, number of chunks, the preparation config, the scene names) of the chunk file `path`."
+    import h5py
+    if not path.is_file(): raise ThesisReconError(f'{path}: chunk file not found')
+    try:
+        with h5py.File(path, 'r') as f:
+            subvol_size, n_views = check_chunk_file(f, path)
+            ids = np.unique(np.stack([f['scene_id'][:].astype(np.int64), f['scan_id'][:].astype(np.int64)], 1), axis=0)
+            return subvol_size, n_views, len(f['x']), json.loads(f.attrs.get('config', '{}')), [f'scene{a:04d}_{b:02d}' for a, b in ids]
+    except OSError as e: raise ThesisReconError(f'{path}: not a readable hdf5 file ({e})') from None
+
+def _item(x, y, G, frames, views: list, proj_size, image_shape) -> dict:
+    "A dataset item from a chunk's arrays and its `views`: per view (depth, K, pose, (voxels, pixels), image), or None."
+    w, h = proj_size
+    V = len(views)
+    depths, Ks, poses = np.zeros((V, h, w), np.float32), np.zeros((V, 3, 3), np.float32), np.tile(np.eye(4, dtype=np.float32), (V, 1, 1))
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    for v, view in enumerate(views):
+        if view is not None: depths[v], Ks[v], poses[v] = view[:3]
+    shape = next((view[4].shape for view in views if view is not None), image_shape)
+    rows = [np.stack([np.full(len(vx), v), vx, px]) for v, (vx, px) in enumerate(none if view is None else view[3] for view in views)]
+    return {'x': torch.from_numpy(x), 'y': torch.from_numpy(y.astype(np.int64)), 'depths': torch.from_numpy(depths),
+            'proj_indices': torch.from_numpy(np.concatenate(rows, 1).astype(np.int64)), 'intrinsics': torch.from_numpy(Ks),
+            'poses': torch.from_numpy(poses), 'world_to_grid': torch.from_numpy(G.astype(np.float32)),
+            'frames': torch.from_numpy(frames), 'view_valid': torch.from_numpy(frames >= 0),
+            'stacked': torch.from_numpy(np.stack([np.zeros(shape, np.float32) if view is None else view[4] for view in views]))}
+
+# %% ../nbs/33_chunk_dataset.ipynb #0bfb39d5
 class ChunkDataset(torch.utils.data.Dataset):
     """Chunks of the hdf5 file `path` with their views read from `data_root/<scene>/`. Items are dicts: `x` (X,Y,Z) float32,
     `y` (X,Y,Z) int64, `images` (V,3,H,W) or `features` (V,C,h,w), `depths` (V,h,w), `proj_indices` (3,n) int64 rows
@@ -74,25 +103,17 @@ class ChunkDataset(torch.utils.data.Dataset):
     def __init__(self, path, data_root, img_size=(328, 256), features_root=None, feature_size=(41, 32),
                  voxel_size: float | None = None, depth_min: float | None = None, depth_max: float | None = None,
                  camera: ViewCamera = ViewCamera(), resize: str = 'nearest'):
-        import h5py
         self.path, self.data_root = Path(path), Path(data_root)
         self.img_size = tuple(int(s) for s in img_size)
         self.features_root = None if features_root is None else Path(features_root)
         self.proj_size = self.img_size if features_root is None else tuple(int(s) for s in feature_size)
-        if not self.path.is_file(): raise ThesisReconError(f'{self.path}: chunk file not found')
-        try:
-            with h5py.File(self.path, 'r') as f:
-                self.subvol_size, self.n_views = check_chunk_file(f, self.path)
-                self.n = len(f['x'])
-                cfg = json.loads(f.attrs.get('config', '{}'))
-                ids = np.unique(np.stack([f['scene_id'][:].astype(np.int64), f['scan_id'][:].astype(np.int64)], 1), axis=0)
-        except OSError as e: raise ThesisReconError(f'{self.path}: not a readable hdf5 file ({e})') from None
+        self.subvol_size, self.n_views, self.n, cfg, scenes = _chunk_file(self.path)
         self.voxel_size = float(voxel_size or cfg.get('voxel_size', 0.05))
         self.depth_min = float(depth_min or cfg.get('depth_min', 0.4))
         self.depth_max = float(depth_max or cfg.get('depth_max', 4.0))
         if resize not in ('nearest', 'bilinear'): raise ThesisReconError(f"resize: 'nearest' or 'bilinear', got {resize!r}")
         self.camera, self.resize = camera, resize
-        check_scene_cameras(self.data_root, [f'scene{a:04d}_{b:02d}' for a, b in ids], camera)   # before any work
+        check_scene_cameras(self.data_root, scenes, camera)   # before any work
         self._f = None
 
     def __len__(self): return self.n
@@ -113,40 +134,30 @@ class ChunkDataset(torch.utils.data.Dataset):
             raise ThesisReconError(f'{p}: features of shape {a.shape}, expected (C, {self.proj_size[1]}, {self.proj_size[0]})')
         return a
 
-    def __getitem__(self, i: int) -> dict:
-        f = self._file()
-        try:
-            x, y = f['x'][i], f['y'][i]
-            G, frames = f['world_to_grid'][i].astype(np.float64), f['frames'][i].astype(np.int64)
-            scene = f'scene{int(f["scene_id"][i]):04d}_{int(f["scan_id"][i]):02d}'
-        except OSError as e:   # damaged data blocks: h5py names neither the file nor the row
-            raise ThesisReconError(f'{self.path}: unreadable hdf5 data in chunk {i} ({e})') from None
-        w, h = self.proj_size
-        depths = np.zeros((self.n_views, h, w), np.float32)
-        Ks, poses = np.zeros((self.n_views, 3, 3), np.float32), np.tile(np.eye(4, dtype=np.float32), (self.n_views, 1, 1))
-        valid = frames >= 0
-        imgs, pairs = [], []
-        for v, fid in enumerate(frames):
-            if fid < 0:
-                pairs.append((np.zeros(0, np.int64), np.zeros(0, np.int64))); imgs.append(None); continue
-            view = load_view(self.data_root/scene, int(fid), self.img_size, self.proj_size, self.features_root is None,
-                             self.camera, self.resize)
-            depths[v], Ks[v], poses[v] = view['depth'], view['K'], view['pose']
-            pairs.append(projection_indices(view['depth'], view['K'], view['pose'], G, self.subvol_size, self.voxel_size,
-                                            self.depth_min, self.depth_max))
-            imgs.append(view['image'] if self.features_root is None else self._features(scene, int(fid)))
-        shape = next((a.shape for a in imgs if a is not None), (3, self.img_size[1], self.img_size[0]))
-        stacked = np.stack([np.zeros(shape, np.float32) if a is None else a for a in imgs])
-        rows = [np.stack([np.full(len(vx), v), vx, px]) for v, (vx, px) in enumerate(pairs)]
-        item = {'x': torch.from_numpy(x), 'y': torch.from_numpy(y.astype(np.int64)),
-                'depths': torch.from_numpy(depths), 'proj_indices': torch.from_numpy(np.concatenate(rows, 1).astype(np.int64)),
-                'intrinsics': torch.from_numpy(Ks), 'poses': torch.from_numpy(poses),
-                'world_to_grid': torch.from_numpy(G.astype(np.float32)), 'frames': torch.from_numpy(frames),
-                'view_valid': torch.from_numpy(valid)}
-        item['images' if self.features_root is None else 'features'] = torch.from_numpy(stacked)
-        return item
+# %% ../nbs/33_chunk_dataset.ipynb #e06513fa
+@patch
+def __getitem__(self: ChunkDataset, i: int) -> dict:
+    f = self._file()
+    try:
+        x, y = f['x'][i], f['y'][i]
+        G, frames = f['world_to_grid'][i].astype(np.float64), f['frames'][i].astype(np.int64)
+        scene = f'scene{int(f["scene_id"][i]):04d}_{int(f["scan_id"][i]):02d}'
+    except OSError as e:   # damaged data blocks: h5py names neither the file nor the row
+        raise ThesisReconError(f'{self.path}: unreadable hdf5 data in chunk {i} ({e})') from None
+    views = []
+    for fid in frames:
+        if fid < 0: views.append(None); continue
+        view = load_view(self.data_root/scene, int(fid), self.img_size, self.proj_size, self.features_root is None,
+                         self.camera, self.resize)
+        pairs = projection_indices(view['depth'], view['K'], view['pose'], G, self.subvol_size, self.voxel_size,
+                                   self.depth_min, self.depth_max)
+        image = view['image'] if self.features_root is None else self._features(scene, int(fid))
+        views.append((view['depth'], view['K'], view['pose'], pairs, image))
+    item = _item(x, y, G, frames, views, self.proj_size, (3, self.img_size[1], self.img_size[0]))
+    item['images' if self.features_root is None else 'features'] = item.pop('stacked')
+    return item
 
-# %% ../nbs/33_chunk_dataset.ipynb #0bfb39d5
+# %% ../nbs/33_chunk_dataset.ipynb #1facbddf
 def collate_chunks(items: list[dict]) -> dict:
     "Batch dataset items: tensors stacked; `proj_indices` concatenated with view rows offset to index the (B*V) views."
     out = {k: torch.stack([it[k] for it in items]) for k in items[0] if k != 'proj_indices'}
