@@ -38,6 +38,12 @@ def test_the_package_import_sets_the_policy_before_torch_and_numpy():
     assert python(probe.replace('os.environ["OPENBLAS_NUM_THREADS"]', 'os.environ.get("OPENBLAS_NUM_THREADS")'),
                   chosen).stdout == 'active None False False 1\n'
 
+def test_numpy_imported_first_still_gets_one_openblas_thread():
+    "NumPy's OpenBLAS read its thread count when NumPy loaded; the package import sets it to one through OpenBLAS's own call."
+    probe = ("import ctypes, numpy\nlib = [l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l][0]\n"
+             "get = ctypes.CDLL(lib).scipy_openblas_get_num_threads64_\nbefore = get()\nimport thesis_recon\nprint(before, get())")
+    assert python(probe, clean_env()).stdout == f'{len(os.sched_getaffinity(0))} 1\n'
+
 KERNEL = '''
 import numpy as np
 from thesis_recon.kernels import RawKernel
