@@ -23,8 +23,9 @@ def decode_figures(rounds: int = 3, device: str = 'auto'):
     import keras
     from keras import ops
     from thesis_recon.svr.config import SvrConfig
-    from thesis_recon.svr.decoder import block_trunc, build_decoder, decode_latent_grid, decode_reference
-    from thesis_recon.svr.keras_fit import keras_device
+    from thesis_recon.svr.model import block_trunc, build_decoder
+    from thesis_recon.svr.evaluate import decode_latent_grid, decode_reference
+    from thesis_recon.svr.train import keras_device
     cfg, G, R = SvrConfig(), 16, 256
     rng = np.random.default_rng(0)
     with keras_device(device) as dev:
@@ -71,14 +72,11 @@ def main():
     a = p.parse_args()
     if a.decode: return decode_figures(a.rounds, a.device)
     import keras
-    from keras import ops
-    from thesis_recon.svr.data import make_view_sample, view_poses, TRUNC
-    from thesis_recon.svr.shaping import shape_loss
+    from thesis_recon.svr.data import make_view_sample, view_poses, shape_loss
     from thesis_recon.svr.config import SvrConfig
-    from thesis_recon.svr.keras_fit import keras_device
-    from thesis_recon.svr.decoder import (LatentOptimiser, block_trunc, build_decoder, decode_latent_grid, sample_blocks,
-                                          build_auto_decoder, config_loss)
-    from thesis_recon.svr.nets import build_normal_unet, build_scene_net, normal_loss, scene_loss
+    from thesis_recon.svr.train import LatentOptimiser, build_auto_decoder, config_loss, keras_device, sample_blocks
+    from thesis_recon.svr.evaluate import decode_latent_grid
+    from thesis_recon.svr.model import block_trunc, build_decoder, build_normal_unet, build_scene_net, normal_loss, scene_loss
     from thesis_recon.synthetic_scene import make_scene
     print(f'backend {keras.backend.backend()}, cores {len(os.sched_getaffinity(0))}')
     scene = make_scene(1)
@@ -86,7 +84,7 @@ def main():
     R = 128 if a.quick else 256
     t0 = time.perf_counter(); sample = make_view_sample(scene, pose, 512, R); t_target = time.perf_counter() - t0
     print(f'view + target grid {R}^3 (render 512^2, kernel): {t_target:.1f} s')
-    t0 = time.perf_counter(); shaped = shape_loss(sample['tsdf'], sample['classes'], 16); print(f'loss shaping {R}^3: {time.perf_counter() - t0:.1f} s')
+    t0 = time.perf_counter(); shape_loss(sample['tsdf'], sample['classes'], 16); print(f'loss shaping {R}^3: {time.perf_counter() - t0:.1f} s')
     cfg = SvrConfig()
     with keras_device(a.device) as dev:
         print(f'device {dev}')

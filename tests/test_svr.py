@@ -1,6 +1,6 @@
 """Single-view reconstruction: the Keras models run unchanged on the torch backend (same weights, same outputs), the
 commands' --help, and bad input at the command line (one-line errors, exit code 2)."""
-import json, os, subprocess, sys, textwrap
+import os, subprocess, sys, textwrap
 from pathlib import Path
 import numpy as np
 import pytest
@@ -11,8 +11,7 @@ _FORWARD = textwrap.dedent('''
     import sys, numpy as np, keras
     from keras import ops
     from thesis_recon.svr.config import tiny_svr_config
-    from thesis_recon.svr.nets import build_normal_unet, build_scene_net
-    from thesis_recon.svr.decoder import build_decoder, block_trunc
+    from thesis_recon.svr.model import build_normal_unet, build_scene_net, build_decoder, block_trunc
     out, mode = sys.argv[1], sys.argv[2]
     cfg = tiny_svr_config()
     nets = {'normals': build_normal_unet(cfg.normals, 32), 'scene': build_scene_net(cfg.scene, 4, 16, 32),

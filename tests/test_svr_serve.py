@@ -4,7 +4,7 @@ The generic behaviour (queue, deadline, shutdown, disconnects, 32 concurrent cli
 server of `thesis_recon.svr.serve` whose networks are small deterministic NumPy functions (this file, run as
 `python tests/test_svr_serve.py toy-server ...`), so every answer can be checked against a direct call; the tests at
 the end run `thesis-recon serve` on the real single-view networks and compare with `predict-svr`."""
-import io, json, os, select, signal, socket, subprocess, sys, threading, time
+import io, json, select, signal, socket, subprocess, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -204,7 +204,7 @@ def test_oversize_refused_while_streaming(tmp_path):
 # ---- the client command against a server ----
 def test_client_writes_the_original_keys(tmp_path):
     import h5py
-    from thesis_recon.svr.client import quantise_tsdf
+    from thesis_recon.svr.data import quantise_tsdf
     proc, url = toy_server(tmp_path)
     im = image(7)
     (tmp_path/'in.png').write_bytes(png_bytes(im))
@@ -289,8 +289,7 @@ def test_serve_start_errors(tmp_path, capsys):
 def write_weights_folder(out, models):
     "A weights folder as the training commands lay it out, holding `models` (here: untrained, tiny)."
     from thesis_recon.svr.config import write_weights_config
-    from thesis_recon.svr.keras_fit import save_keras_weights
-    from thesis_recon.svr.decoder import LatentDatabase
+    from thesis_recon.svr.train import LatentDatabase, save_keras_weights
     write_weights_config(out, models.config)
     for name, net in (('normals', models.normals_net), ('scene', models.scene_net), ('decoder', models.decoder)):
         save_keras_weights(net, Path(out)/f'{name}.weights.h5')
@@ -304,7 +303,7 @@ def svr(tmp_path_factory):
     "A weights folder of the tiny networks, a view (4:3, as a camera gives it) and predict-svr's answer for it."
     import h5py
     from thesis_recon.cli import main
-    from thesis_recon.svr.predict import load_svr_models
+    from thesis_recon.svr.evaluate import load_svr_models
     d = tmp_path_factory.mktemp('svr')
     weights = write_weights_folder(d/'weights', load_svr_models(random_weights=True))
     yy, xx = np.mgrid[:48, :64] / 64

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json, shutil
 from pathlib import Path
 import numpy as np
-from ..core import ThesisReconError
+from ..core import ThesisReconError, resolve_device
 from ..weights import Converter, Option, atomic_dir, write_import_record, map_state_dict
 from .config import SvrConfig, read_weights_config, write_weights_config
 
@@ -51,6 +51,7 @@ def read_tf_checkpoint(src) -> tuple[dict, list]:
         values[key] = reader.get_tensor(name)
     return values, unused
 
+# %% ../../nbs/68_svr_convert.ipynb #074475f6
 def manifest_tf_checkpoint(manifest, prefix, seed: int = 0, scale: float = 0.05, extra: dict | None = None) -> dict:
     """Write a TF object-based checkpoint at `prefix` whose keys and shapes are the `tf_checkpoint` rows of a Keras
     manifest, with random values (tests); `extra` {key: array} adds keys. Returns {key (suffix stripped): array}."""
@@ -69,7 +70,7 @@ def manifest_tf_checkpoint(manifest, prefix, seed: int = 0, scale: float = 0.05,
     tf.train.Checkpoint(**root).write(str(prefix))
     return values
 
-# %% ../../nbs/68_svr_convert.ipynb #bc9b72b8
+# %% ../../nbs/68_svr_convert.ipynb #5c3ef8f5
 NETWORK_FILES = {'svr-decoder': ('decoder.weights.h5', 'svr_latents.npz', LATENTS_FILE),
                  'svr-normals': ('normals.weights.h5',), 'svr-scene': ('scene.weights.h5',)}
 
@@ -111,6 +112,7 @@ def _fill_keras(model, values: dict, key_map, src, transforms=None):
     for w in model.weights: w.assign(state[w.path].numpy())
     return model
 
+# %% ../../nbs/68_svr_convert.ipynb #2be95a29
 def _write_folder(out, kind: str, src_index: Path, cfg, write_files, **info) -> list[Path]:
     """Write OUT atomically: the files of `kind` (by `write_files(tmp)`), the config and the import record; the networks
     of an earlier svr import in OUT are kept."""
@@ -133,8 +135,8 @@ def _write_folder(out, kind: str, src_index: Path, cfg, write_files, **info) -> 
 
 def convert_decoder(src, out, latents=None) -> list[Path]:
     "`import-weights svr-decoder CKPT_PREFIX OUT [--latents HDF5]`: the implicit decoder and its empty/filled latents."
-    from thesis_recon.svr.decoder import LatentDatabase, block_trunc, build_decoder  # lazy: TensorFlow/Keras load only when a network is converted or served
-    from thesis_recon.svr.keras_fit import save_keras_weights
+    from thesis_recon.svr.model import block_trunc, build_decoder  # lazy: TensorFlow/Keras load only when a network is converted or served
+    from thesis_recon.svr.train import LatentDatabase, save_keras_weights
     prefix = checkpoint_prefix(src)
     latents = Path(latents) if latents else prefix.parent/LATENTS_FILE
     cfg = SvrConfig()
@@ -149,27 +151,27 @@ def convert_decoder(src, out, latents=None) -> list[Path]:
     return _write_folder(out, 'svr-decoder', Path(str(prefix) + '.index'), cfg, write, latents=str(latents.resolve()),
                          unused_keys=len(unused))
 
+# %% ../../nbs/68_svr_convert.ipynb #5adf3ae5
 def load_decoder_folder(path, device='cpu'):
     "(PointDecoder, SvrConfig) from an imported (or trained) weights folder."
-    from thesis_recon.svr.decoder import PointDecoder, block_trunc, build_decoder  # lazy: TensorFlow/Keras load only when a network is converted or served
-    from thesis_recon.svr.keras_fit import resolve_keras_device
+    from thesis_recon.svr.model import PointDecoder, block_trunc, build_decoder  # lazy: TensorFlow/Keras load only when a network is converted or served
     path = Path(path)
     cfg = read_weights_config(path)
     f = path/'decoder.weights.h5'
     if not f.is_file(): raise ThesisReconError(f'{f}: not found (import it with `thesis-recon import-weights svr-decoder`)')
     model = build_decoder(cfg.decoder, block_trunc(cfg.data.latent_grid))
     model.load_weights(f)
-    return PointDecoder(model, cfg, device=resolve_keras_device(str(device))), cfg
+    return PointDecoder(model, cfg, device=resolve_device(str(device), 'keras')), cfg
 
-# %% ../../nbs/68_svr_convert.ipynb #96fb811a
+# %% ../../nbs/68_svr_convert.ipynb #4ab54053
 def network_key_map(model) -> dict:
-    "{original checkpoint key: our weight path} of a network built by `svr.nets` (names = the original's paths, '-' for '/')."
-    from thesis_recon.svr.nets import original_key  # lazy: TensorFlow/Keras load only when a network is converted or served
+    "{original checkpoint key: our weight path} of a network built by `svr.model` (names = the original's paths, '-' for '/')."
+    from thesis_recon.svr.model import original_key  # lazy: TensorFlow/Keras load only when a network is converted or served
     return {original_key(w.path): w.path for w in model.weights}
 
 def _convert_image_net(kind: str, src, out) -> list[Path]:
-    from thesis_recon.svr.nets import build_normal_unet, build_scene_net  # lazy: TensorFlow/Keras load only when a network is converted or served
-    from thesis_recon.svr.keras_fit import save_keras_weights
+    from thesis_recon.svr.model import build_normal_unet, build_scene_net  # lazy: TensorFlow/Keras load only when a network is converted or served
+    from thesis_recon.svr.train import save_keras_weights
     prefix = checkpoint_prefix(src)
     cfg = SvrConfig()
     values, unused = read_tf_checkpoint(prefix)
@@ -188,19 +190,19 @@ def convert_scene(src, out) -> list[Path]:
     "`import-weights svr-scene CKPT_PREFIX OUT`: the tree network (trained_models/scene_reconstruction/checkpoint.ckpt)."
     return _convert_image_net('svr-scene', src, out)
 
+# %% ../../nbs/68_svr_convert.ipynb #903de938
 def _load_net(kind: str):
     def load(path, device='cpu'):
         "(Keras model, SvrConfig) of an imported weights folder."
-        from thesis_recon.svr.predict import load_svr_models  # lazy: TensorFlow/Keras load only when a network is converted or served
-        from thesis_recon.svr.keras_fit import resolve_keras_device
+        from thesis_recon.svr.evaluate import load_svr_models  # lazy: TensorFlow/Keras load only when a network is converted or served
         import keras
         net = {'svr-normals': 'normals', 'svr-scene': 'scene'}[kind]
-        with keras.device(resolve_keras_device(str(device))):
+        with keras.device(resolve_device(str(device), 'keras')):
             models = load_svr_models(path, networks=(net,))
         return (models.normals_net if net == 'normals' else models.scene_net), models.config
     return load
 
-# %% ../../nbs/68_svr_convert.ipynb #54a2c2f2
+# %% ../../nbs/68_svr_convert.ipynb #d2537d42
 CONVERTERS = {  # what each kind is: weights.KINDS
     'svr-normals': Converter(convert=convert_normals, load=_load_net('svr-normals')),
     'svr-scene': Converter(convert=convert_scene, load=_load_net('svr-scene')),

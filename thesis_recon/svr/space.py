@@ -12,17 +12,15 @@ from PIL import Image, UnidentifiedImageError
 from ..core import ThesisReconError, atomic_write_text, warn_data
 
 # %% auto #0
-__all__ = ['TRUNC', 'SVR_CLASSES', 'WALL_CLASS', 'FLOOR_CLASS', 'DEFAULT_PORTS', 'CLIENT_ROUTES', 'X_FOV', 'Y_FOV', 'NEAR', 'FAR',
-           'IMAGE_SIZE', 'perspective_matrix', 'fixed_intrinsics', 'warp_depth', 'unwarp_depth', 'camera_to_scene',
-           'scene_to_camera', 'voxel_centers', 'half_angles_from_K', 'crop_to_fixed_fov', 'as_network_image',
-           'pose_to_camera_line', 'camera_line_to_pose', 'write_camera_file', 'read_camera_file', 'read_image']
+__all__ = ['TRUNC', 'SVR_CLASSES', 'WALL_CLASS', 'FLOOR_CLASS', 'X_FOV', 'Y_FOV', 'NEAR', 'FAR', 'IMAGE_SIZE',
+           'perspective_matrix', 'fixed_intrinsics', 'warp_depth', 'unwarp_depth', 'camera_to_scene', 'scene_to_camera',
+           'voxel_centers', 'half_angles_from_K', 'crop_to_fixed_fov', 'as_network_image', 'pose_to_camera_line',
+           'camera_line_to_pose', 'write_camera_file', 'read_camera_file', 'read_image']
 
 # %% ../../nbs/60_svr_space.ipynb #88989911
 TRUNC = 0.1             # truncation of the target TSDF, in scene-cube units ([-1, 1]^3)
 SVR_CLASSES = ('void', 'table', 'wall', 'bath', 'sofa', 'cabinet', 'bed', 'chair', 'floor', 'lighting')
 WALL_CLASS, FLOOR_CLASS = 2, 8
-DEFAULT_PORTS = {'scene': 1782, 'normals': 1563, 'decoder': 1863, 'all': 3163}   # the original's servers' ports
-CLIENT_ROUTES = {'scene': '/scene', 'decoder': '/decode', 'all': '/reconstruct'}   # what `client SERVICE` posts to
 X_FOV = 0.5             # half-angle, radians
 Y_FOV = 0.388863        # half-angle, radians
 NEAR, FAR = 1.0, 4.0    # metres along the optical axis
@@ -99,6 +97,7 @@ def crop_to_fixed_fov(image: np.ndarray, x_half: float, y_half: float, size: int
     out = pil.resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
     return np.asarray(out)
 
+# %% ../../nbs/60_svr_space.ipynb #bfd172cb
 def as_network_image(image: np.ndarray, size: int = IMAGE_SIZE, x_half: float | None = None, y_half: float | None = None,
                      where: str = 'image') -> np.ndarray:
     """Any RGB image -> the networks' (size, size, 3) uint8 input. With half-angles: `crop_to_fixed_fov`. Without: a square
@@ -120,7 +119,7 @@ def as_network_image(image: np.ndarray, size: int = IMAGE_SIZE, x_half: float | 
     if (H, W) == (size, size): return image
     return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR, box=box))
 
-# %% ../../nbs/60_svr_space.ipynb #e0dde345
+# %% ../../nbs/60_svr_space.ipynb #957ed7be
 def pose_to_camera_line(pose, x_fov: float = X_FOV, y_fov: float = Y_FOV) -> str:
     "One camera-file line `camPos towards up xFov yFov` of a camera-to-world `pose` (OpenCV axes)."
     pose = np.asarray(pose, np.float64)
@@ -159,7 +158,7 @@ def read_camera_file(path) -> tuple[np.ndarray, np.ndarray]:
     if not poses: raise ThesisReconError(f'{path}: no camera lines')
     return np.stack(poses), np.array(fovs)
 
-# %% ../../nbs/60_svr_space.ipynb #readimg1
+# %% ../../nbs/60_svr_space.ipynb #d9b894fd
 def read_image(path) -> np.ndarray:
     "An RGB image file as (H,W,3) uint8; grey, palette and alpha images are refused (PIL only, no TensorFlow: the commands check an image with it first)."
     path = Path(path)
