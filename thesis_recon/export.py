@@ -82,6 +82,15 @@ class ExportJob:
     step: int
     def __str__(self): return f'{Path(self.scene_dir).name} frames {self.start}..{self.stop - 1}'
 
+# %% ../nbs/09_export.ipynb #3f7ec50a
+def _nyu40_labels(labels: LabelSource, i: int, size: tuple[int, int], label_lut) -> tuple[np.ndarray, list[str]]:
+    "NYU40 ids (H', W') of frame `i` at `size` = (width, height), and the warnings about ids missing from the map."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', DataWarning)
+        lab = map_labels(resize_nearest(labels.read(i), size), label_lut, where=f'label image {i}')
+    return lab, [str(w.message) for w in caught]
+
+# %% ../nbs/09_export.ipynb #a265070e
 def export_frames(job: ExportJob, output_path, width: int = 320, height: int = 240, label_lut=None,
                   jpeg_quality: int = 95) -> int:
     "Write the frames of `job` to `output_path/<scene>/` (colour, depth, pose, and labels if `label_lut`); returns the count."
@@ -103,10 +112,8 @@ def export_frames(job: ExportJob, output_path, width: int = 320, height: int = 2
             write_png16(out/'depth'/f'{i}.png', depth)
             write_matrix_txt(out/'pose'/f'{i}.txt', sens.poses[i])
             if labels is not None:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter('always', DataWarning)
-                    lab = map_labels(resize_nearest(labels.read(i), size), label_lut, where=f'label image {i}')
-                unknown += [str(w.message) for w in caught]
+                lab, missing = _nyu40_labels(labels, i, size, label_lut)
+                unknown += missing
                 write_label_png(out/'label'/f'{i}.png', lab)
             n += 1
     finally:
@@ -116,6 +123,7 @@ def export_frames(job: ExportJob, output_path, width: int = 320, height: int = 2
                   f'(first: {unknown[0]})')
     return n
 
+# %% ../nbs/09_export.ipynb #3284a294
 def write_scene_intrinsics(sens: SensFile, out_dir, width: int, height: int):
     "Write `intrinsic/` for the exported scene: both intrinsics rescaled to (width, height), extrinsics as stored."
     h, intr = sens.header, Path(out_dir)/'intrinsic'
@@ -126,7 +134,7 @@ def write_scene_intrinsics(sens: SensFile, out_dir, width: int, height: int):
         write_matrix_txt(intr/f'intrinsic_{name}.txt', K4)
         write_matrix_txt(intr/f'extrinsic_{name}.txt', getattr(h, f'extrinsic_{name}'))
 
-# %% ../nbs/09_export.ipynb #468ed51e
+# %% ../nbs/09_export.ipynb #090de2c9
 MARKER = '.export.json'
 
 def _plan(scenes, n_workers: int, frame_skip: int, parts_per_scene: int | None, unreadable: list | None = None):
@@ -148,12 +156,36 @@ def _plan(scenes, n_workers: int, frame_skip: int, parts_per_scene: int | None, 
         jobs += [ExportJob(d, ids[k], min(ids[k] + per * frame_skip, n), frame_skip) for k in range(0, len(ids), per)]
     return jobs
 
+# %% ../nbs/09_export.ipynb #7fdfb4be
+def _is_complete(out_scene: Path, options: dict) -> bool:
+    "True when `out_scene` holds a completion marker written with these `options`."
+    m = out_scene/MARKER
+    try: return m.is_file() and json.loads(m.read_text()).get('options') == options
+    except ValueError: return False
+
+def _mark_complete(sens_path: Path, out_scene: Path, n_frames: int, options: dict, width: int, height: int):
+    "Write the scene's intrinsics, then its completion marker (the last file of a scene)."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DataWarning)
+        sens = SensFile(sens_path)
+    write_scene_intrinsics(sens, out_scene, width, height)
+    atomic_write_text(out_scene/MARKER, json.dumps(dict(options=options, frames=n_frames), indent=1))
+
 def _clear_export(out_scene: Path):
     "Remove what an earlier (incomplete, or with other options) export of a scene left: marker first, then the files."
     (out_scene/MARKER).unlink(missing_ok=True)
     for sub in ('color', 'depth', 'pose', 'label', 'intrinsic'):
         if (out_scene/sub).is_dir(): shutil.rmtree(out_scene/sub)
 
+# %% ../nbs/09_export.ipynb #83ba2430
+def _export_label_lut(scannet_path, label_map_file) -> tuple[np.ndarray, Path]:
+    "The raw-id -> NYU40 lookup table, from `label_map_file` or the table found beside the scans, and its path."
+    if label_map_file is None: label_map_file = find_label_map(scannet_path)
+    if label_map_file is None: raise ThesisReconError(f'--export_label_images needs --label_map_file: no {LABEL_TSV} '
+                                                      f'in {scannet_path} or its parent')
+    return label_lut(read_label_map(label_map_file, 'id', 'nyu40id')), label_map_file
+
+# %% ../nbs/09_export.ipynb #c4847158
 def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10, output_image_width: int = 320,
                     output_image_height: int = 240, export_label_images: bool = False, label_map_file=None,
                     n_proc: int | None = None, ray_address: str | None = None, parts_per_scene: int | None = None,
@@ -163,20 +195,11 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
     if output_image_width < 1 or output_image_height < 1:
         raise ThesisReconError(f'--output_image_width/height must be positive, got {output_image_width}x{output_image_height}')
     dirs = find_raw_scenes(scannet_path, scenes)      # the scans first: a missing folder is named as such
-    lut = None
-    if export_label_images:
-        if label_map_file is None: label_map_file = find_label_map(scannet_path)
-        if label_map_file is None: raise ThesisReconError(f'--export_label_images needs --label_map_file: no {LABEL_TSV} '
-                                                          f'in {scannet_path} or its parent')
-        lut = label_lut(read_label_map(label_map_file, 'id', 'nyu40id'))
+    lut, label_map_file = _export_label_lut(scannet_path, label_map_file) if export_label_images else (None, label_map_file)
     out = Path(output_path)
     options = dict(frame_skip=frame_skip, width=output_image_width, height=output_image_height,
                    labels=bool(export_label_images), label_map=str(label_map_file) if export_label_images else None)
-    def complete(d):
-        m = out/d.name/MARKER
-        try: return m.is_file() and json.loads(m.read_text()).get('options') == options
-        except ValueError: return False
-    todo = dirs if overwrite else [d for d in dirs if not complete(d)]
+    todo = dirs if overwrite else [d for d in dirs if not _is_complete(out/d.name, options)]
     if len(todo) < len(dirs) and not quiet: print(f'skipping {len(dirs) - len(todo)} complete scenes', file=sys.stderr)
     n_workers = num_threads() if n_proc is None else max(1, n_proc)
     for d in todo: _clear_export(out/d.name)
@@ -193,14 +216,10 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
     for d in todo:
         if d.name in failed: continue
         n = sum(r.value for r in report.results if Path(r.scene.scene_dir).name == d.name)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', DataWarning)
-            sens = SensFile(d/f'{d.name}.sens')
-        write_scene_intrinsics(sens, out/d.name, output_image_width, output_image_height)
-        atomic_write_text(out/d.name/MARKER, json.dumps(dict(options=options, frames=n), indent=1))
+        _mark_complete(d/f'{d.name}.sens', out/d.name, n, options, output_image_width, output_image_height)
     return report
 
-# %% ../nbs/09_export.ipynb #83c9ed48
+# %% ../nbs/09_export.ipynb #431acdba
 def export_scannet_main(argv: list[str] | None = None) -> int:
     "`thesis-recon export-scannet`: export ScanNet .sens scans (see `prepare_2d_data`)."
     p = ArgumentParser(prog='thesis-recon export-scannet',
