@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 import numpy as np
+from fastcore.basics import patch
 from .core import ThesisReconError
 from .mesh import Mesh
 from .labels import NYU40_NAMES, nyu40_colormap
@@ -103,6 +104,7 @@ class Part:
         "(F,4) outward face planes."
         return face_planes(self.faces)
 
+# %% ../nbs/10_synthetic.ipynb #da5a059b
 @dataclass
 class SceneObject:
     "One instance in the room: id, NYU40 label, kind (a more specific name) and bounds (2,3)."
@@ -114,6 +116,7 @@ class SceneObject:
     @property
     def name(self) -> str: return NYU40_NAMES[self.label]
 
+# %% ../nbs/10_synthetic.ipynb #1a4c3614
 @dataclass
 class Scene:
     "A synthetic room: parts, objects, outline, light and ground-truth mesh (with per-face labels and instances)."
@@ -155,7 +158,7 @@ class Scene:
         return (f'Scene(seed={self.seed}, {self.room_type}, {shape} {w:.2f} x {d:.2f} x {self.height:.2f} m, '
                 f'{len(self.objects)} objects, {len(self.parts)} parts, mesh {len(self.mesh.faces) if self.mesh else 0} faces)')
 
-# %% ../nbs/10_synthetic.ipynb #da5a059b
+# %% ../nbs/10_synthetic.ipynb #57657c68
 def room_outline(width: float, depth: float, notch=None, corner: int = 0):
     "Counter-clockwise floor polygon (k,2) and tiling rectangles (r,4) of a W x D room, minus a `notch` (a, b) at `corner` 0..3."
     W, D = width, depth
@@ -181,7 +184,7 @@ def wall_segments(outline: np.ndarray) -> list[tuple]:
         out.append((p, e, np.array([-e[1], e[0]]), L))
     return out
 
-# %% ../nbs/10_synthetic.ipynb #66b73cbd
+# %% ../nbs/10_synthetic.ipynb #a5472ede
 class _Builder:
     "Collect the local parts of one object: boxes and prisms with materials (and a label other than the object's)."
     def __init__(self): self.parts = []
@@ -196,7 +199,7 @@ def place(local_parts, e, n, origin, label: int, instance: int) -> list[Part]:
     return [Part([f @ R.T + o for f in faces], label if lab is None else lab, instance, np.asarray(mat, np.float32))
             for faces, mat, lab in local_parts]
 
-# %% ../nbs/10_synthetic.ipynb #24fabf54
+# %% ../nbs/10_synthetic.ipynb #83e00dc2
 def _wood(rng):
     t = rng.uniform(0.35, 0.85)
     return material((t, t * rng.uniform(0.62, 0.75), t * rng.uniform(0.38, 0.5)), WOOD, rng.uniform(0.04, 0.09), rng.uniform(0, np.pi))
@@ -209,6 +212,7 @@ def _white(rng): return material(np.full(3, rng.uniform(0.88, 0.97)))
 def _metal(rng): return material(np.full(3, rng.uniform(0.55, 0.75)))
 def _dark(rng): return material(np.full(3, rng.uniform(0.05, 0.2)))
 
+# %% ../nbs/10_synthetic.ipynb #b5950668
 def _bed(rng):
     w, d = rng.uniform(1.4, 1.8), rng.uniform(1.95, 2.1)
     wood, sheet = _wood(rng), _fabric(rng)
@@ -242,6 +246,7 @@ def _cabinet(rng, tall=None):
     b.box([w / 2 - 0.05, d - 0.01, h * 0.45], [w / 2 - 0.03, d, h * 0.55], knob).box([w / 2 + 0.03, d - 0.01, h * 0.45], [w / 2 + 0.05, d, h * 0.55], knob)
     return b, (w, d, h)
 
+# %% ../nbs/10_synthetic.ipynb #80bd6556
 def _desk(rng):
     w, d, h = rng.uniform(1.1, 1.6), rng.uniform(0.6, 0.75), rng.uniform(0.72, 0.76)
     wood = _wood(rng) if rng.random() < 0.7 else _white(rng)
@@ -283,6 +288,7 @@ def _table(rng, coffee=False, round_=None):
         b.box([x, y, 0], [x + 0.06, y + 0.06, h - 0.04], wood)
     return b, (w, d, h)
 
+# %% ../nbs/10_synthetic.ipynb #0ec40b3d
 def _bookshelf(rng):
     w, d, h = rng.uniform(0.8, 1.2), rng.uniform(0.3, 0.38), rng.uniform(1.8, 2.1)
     wood = _wood(rng)
@@ -307,6 +313,7 @@ def _books(rng, width, depth, max_h):
         x += t + (0.002 if rng.random() < 0.85 else rng.uniform(0.05, 0.15))
     return b
 
+# %% ../nbs/10_synthetic.ipynb #300b2f56
 def _counter(rng):
     w, d = rng.uniform(1.5, 2.6), 0.62
     body, top = (_white(rng) if rng.random() < 0.5 else _wood(rng)), material(np.full(3, rng.uniform(0.2, 0.6)), FABRIC, 0.01)
@@ -331,6 +338,7 @@ def _refrigerator(rng):
     b.box([w - 0.08, d - 0.03, 0.3 * h], [w - 0.05, d, 0.6 * h], handle).box([w - 0.08, d - 0.03, 0.7 * h], [w - 0.05, d, 0.85 * h], handle)
     return b, (w, d, h)
 
+# %% ../nbs/10_synthetic.ipynb #df7049ad
 def _toilet(rng):
     ceramic = _white(rng)
     b = _Builder().box([0.02, 0, 0.38], [0.38, 0.18, 0.78], ceramic).box([0, 0, 0.78], [0.4, 0.2, 0.81], ceramic)
@@ -351,6 +359,7 @@ def _bathtub(rng):
     b.box([0, 0.07, 0.1], [0.07, d - 0.07, h], ceramic).box([w - 0.07, 0.07, 0.1], [w, d - 0.07, h], ceramic)
     return b, (w, d, h)
 
+# %% ../nbs/10_synthetic.ipynb #f835260f
 def _curtain(rng, height, cloth=None):
     w, cloth = rng.uniform(0.3, 0.5), (_fabric(rng) if cloth is None else cloth)
     b = _Builder()
@@ -395,7 +404,7 @@ def _plant(rng):
     b.prism((r, r), r, 0.3, rng.uniform(0.6, 1.0), material((0.15, rng.uniform(0.35, 0.55), 0.15), FABRIC, 0.03), n=12)
     return b, (2 * r, 2 * r, 1.0)
 
-# %% ../nbs/10_synthetic.ipynb #3039106f
+# %% ../nbs/10_synthetic.ipynb #92f05484
 _EPS = 1e-6
 
 class _Room:
@@ -427,51 +436,55 @@ class _Room:
 
     def next_id(self) -> int: return len(self.objects) + 1
 
-    def try_wall(self, builder, size, label, kind, z0=0.0, clearance=0.02, segment=None, s=None, tries=30):
-        "Place a builder's parts with their back against a wall segment (random, or given); the object or None."
-        w, d, h = size
-        for _ in range(tries):
-            k = int(self.rng.integers(len(self.segments))) if segment is None else segment
-            p, e, n, L = self.segments[k]
-            if L < w + 0.02: continue
-            pos = self.rng.uniform(0.01, L - w - 0.01) if s is None else s
-            org = p + e * pos
-            parts = place(builder.parts, e, n, [*org, z0], label, self.next_id())
-            if self.free(parts, clearance):
-                obj = self.add(parts, label, kind)
-                obj.front, obj.along, obj.origin = n, e, org
-                return obj
-            if segment is not None and s is not None: return None
-        return None
+# %% ../nbs/10_synthetic.ipynb #3cb0c7fb
+@patch
+def try_wall(self: _Room, builder, size, label, kind, z0=0.0, clearance=0.02, segment=None, s=None, tries=30):
+    "Place a builder's parts with their back against a wall segment (random, or given); the object or None."
+    w, d, h = size
+    for _ in range(tries):
+        k = int(self.rng.integers(len(self.segments))) if segment is None else segment
+        p, e, n, L = self.segments[k]
+        if L < w + 0.02: continue
+        pos = self.rng.uniform(0.01, L - w - 0.01) if s is None else s
+        org = p + e * pos
+        parts = place(builder.parts, e, n, [*org, z0], label, self.next_id())
+        if self.free(parts, clearance):
+            obj = self.add(parts, label, kind)
+            obj.front, obj.along, obj.origin = n, e, org
+            return obj
+        if segment is not None and s is not None: return None
+    return None
 
-    def try_free(self, builder, size, label, kind, tries=60, clearance=0.05, facing=None, origin=None):
-        "Place a builder's parts in the open (random 90-degree turn and position, or the given ones); the object or None."
-        w, d, h = size
-        for _ in range(tries):
-            n = facing if facing is not None else _AXES[self.rng.integers(4)]
-            e = np.array([n[1], -n[0]])
-            if origin is None:
-                x0, y0, x1, y1 = self.rects[self.rng.integers(len(self.rects))]
-                ext = np.abs(e) * w + np.abs(n) * d
-                if x1 - x0 < ext[0] + 0.2 or y1 - y0 < ext[1] + 0.2: continue
-                lo = np.array([self.rng.uniform(x0 + 0.1, x1 - ext[0] - 0.1), self.rng.uniform(y0 + 0.1, y1 - ext[1] - 0.1)])
-                org = lo + np.where(e < 0, -e * w, 0) + np.where(n < 0, -n * d, 0)   # where local (0, 0) lands
-            else: org = np.asarray(origin, np.float64)
-            parts = place(builder.parts, e, n, [*org, 0.0], label, self.next_id())
-            if self.free(parts, clearance):
-                obj = self.add(parts, label, kind)
-                obj.front, obj.along, obj.origin = n, e, org
-                return obj
-            if origin is not None: return None
-        return None
-
+# %% ../nbs/10_synthetic.ipynb #2f29abc1
 _AXES = [np.array(v, np.float64) for v in ((0, 1), (1, 0), (0, -1), (-1, 0))]
 
-# %% ../nbs/10_synthetic.ipynb #83e00dc2
+@patch
+def try_free(self: _Room, builder, size, label, kind, tries=60, clearance=0.05, facing=None, origin=None):
+    "Place a builder's parts in the open (random 90-degree turn and position, or the given ones); the object or None."
+    w, d, h = size
+    for _ in range(tries):
+        n = facing if facing is not None else _AXES[self.rng.integers(4)]
+        e = np.array([n[1], -n[0]])
+        if origin is None:
+            x0, y0, x1, y1 = self.rects[self.rng.integers(len(self.rects))]
+            ext = np.abs(e) * w + np.abs(n) * d
+            if x1 - x0 < ext[0] + 0.2 or y1 - y0 < ext[1] + 0.2: continue
+            lo = np.array([self.rng.uniform(x0 + 0.1, x1 - ext[0] - 0.1), self.rng.uniform(y0 + 0.1, y1 - ext[1] - 0.1)])
+            org = lo + np.where(e < 0, -e * w, 0) + np.where(n < 0, -n * d, 0)   # where local (0, 0) lands
+        else: org = np.asarray(origin, np.float64)
+        parts = place(builder.parts, e, n, [*org, 0.0], label, self.next_id())
+        if self.free(parts, clearance):
+            obj = self.add(parts, label, kind)
+            obj.front, obj.along, obj.origin = n, e, org
+            return obj
+        if origin is not None: return None
+    return None
+
+# %% ../nbs/10_synthetic.ipynb #e7f07b21
 _T = 0.2   # thickness of walls, floor and ceiling slabs (only their inner faces are ever seen)
 
-def _shell(room: _Room, rng, curtains: bool, n_windows: int):
-    "Floor, ceiling, walls, a door, windows (+ curtains) and a ceiling lamp."
+def _structure(room: _Room, rng):
+    "Floor and ceiling slabs (one per floor rectangle) and a wall box behind each segment, spanning it exactly."
     H = room.height
     floor_mat = [material((0.75, 0.72, 0.68), TILES, rng.uniform(0.3, 0.6)), _wood(rng), material(rng.uniform(0.3, 0.6, 3), FABRIC, 0.01)][rng.integers(3)]
     wall_mat = material(np.clip(rng.uniform(0.78, 0.95) + rng.normal(0, 0.03, 3), 0, 1), STRIPES if rng.random() < 0.25 else PLAIN, rng.uniform(0.2, 0.5))
@@ -484,48 +497,74 @@ def _shell(room: _Room, rng, curtains: bool, n_windows: int):
         lo2, hi2 = np.minimum(p, q) - np.where(n > 0, _T, 0), np.maximum(p, q) + np.where(n < 0, _T, 0)
         lo2, hi2 = np.where(n != 0, lo2, np.minimum(p, q)), np.where(n != 0, hi2, np.maximum(p, q))
         room.add([Part(box_faces([*lo2, 0.0], [*hi2, H]), NYU40['wall'], room.next_id(), wall_mat)], NYU40['wall'], 'wall', structure=True)
-    # door: on a random segment long enough; a free zone in front keeps furniture out of the way
+
+# %% ../nbs/10_synthetic.ipynb #4872f7da
+def _door(room: _Room, rng):
+    "A door on a random wall segment long enough, with a free zone of 1 m in front of it reserved."
     order = rng.permutation(len(room.segments))
     door_seg = next((int(k) for k in order if room.segments[k][3] >= 1.3), None)
-    if door_seg is not None:
-        p, e, n, L = room.segments[door_seg]
-        w, h = rng.uniform(0.8, 0.92), rng.uniform(2.0, min(2.15, H - 0.15))
-        s = rng.uniform(0.15, L - w - 0.15)
-        door_mat, knob = (_wood(rng) if rng.random() < 0.6 else _white(rng)), _metal(rng)
-        b = _Builder().box([0, 0, 0], [w, 0.04, h], door_mat).box([w - 0.12, 0.04, 0.95], [w - 0.06, 0.09, 1.0], knob)
-        obj = room.try_wall(b, (w, 0.09, h), NYU40['door'], 'door', segment=door_seg, s=s)
-        if obj is not None:
-            a, c = p + e * s, p + e * (s + w) + n * 1.0
-            room.reserved.append(np.array([[*np.minimum(a, c), 0], [*np.maximum(a, c), H]]))
+    if door_seg is None: return
+    p, e, n, L = room.segments[door_seg]
+    w, h = rng.uniform(0.8, 0.92), rng.uniform(2.0, min(2.15, room.height - 0.15))
+    s = rng.uniform(0.15, L - w - 0.15)
+    door_mat, knob = (_wood(rng) if rng.random() < 0.6 else _white(rng)), _metal(rng)
+    b = _Builder().box([0, 0, 0], [w, 0.04, h], door_mat).box([w - 0.12, 0.04, 0.95], [w - 0.06, 0.09, 1.0], knob)
+    obj = room.try_wall(b, (w, 0.09, h), NYU40['door'], 'door', segment=door_seg, s=s)
+    if obj is not None:
+        a, c = p + e * s, p + e * (s + w) + n * 1.0
+        room.reserved.append(np.array([[*np.minimum(a, c), 0], [*np.maximum(a, c), room.height]]))
+
+# %% ../nbs/10_synthetic.ipynb #737732cc
+def _window_builder(rng, sill: float, top: float, w: float) -> _Builder:
+    "A window of width `w` from `sill` to `top` (local frame): the glass, a frame and a mullion."
+    glass, frame = material((0.62, 0.75, 0.88)), _white(rng)
+    b = _Builder().box([0, 0, 0], [w, 0.02, top - sill], glass)
+    for lo, hi in (([0, 0.02, 0], [w, 0.06, 0.05]), ([0, 0.02, top - sill - 0.05], [w, 0.06, top - sill]),
+                   ([0, 0.02, 0.05], [0.05, 0.06, top - sill - 0.05]), ([w - 0.05, 0.02, 0.05], [w, 0.06, top - sill - 0.05]),
+                   ([w / 2 - 0.025, 0.02, 0.05], [w / 2 + 0.025, 0.06, top - sill - 0.05])):
+        b.box(lo, hi, frame)
+    return b
+
+def _curtained_window(room: _Room, rng, b: _Builder, w: float, sill: float):
+    "The window `b` with a curtain on each side, on a random wall segment with room for all three (10 tries)."
+    for _ in range(10):
+        k = int(rng.integers(len(room.segments))); p, e, n, L = room.segments[k]
+        cb, (cw, cd, ch) = _curtain(rng, room.height - 0.08)
+        if L < w + 2 * cw + 0.1: continue
+        s = rng.uniform(0.02, L - w - 2 * cw - 0.02)
+        win = place(b.parts, e, n, [*(p + e * (s + cw)), sill], NYU40['window'], room.next_id())
+        left = place(cb.parts, e, n, [*(p + e * s), 0.0], NYU40['curtain'], room.next_id() + 1)
+        right = place(cb.parts, e, n, [*(p + e * (s + cw + w)), 0.0], NYU40['curtain'], room.next_id() + 2)
+        if room.free(win + left + right, 0.01):
+            room.add(win, NYU40['window'], 'window'); room.add(left, NYU40['curtain'], 'curtain'); room.add(right, NYU40['curtain'], 'curtain')
+            return
+
+def _windows(room: _Room, rng, curtains: bool, n_windows: int):
+    "`n_windows` windows on the walls (each flanked by curtains if `curtains`)."
     for _ in range(n_windows):
-        w = rng.uniform(0.8, 1.6); sill = rng.uniform(0.8, 1.0); top = min(H - 0.2, rng.uniform(2.0, 2.2))
-        glass, frame = material((0.62, 0.75, 0.88)), _white(rng)
-        b = _Builder().box([0, 0, 0], [w, 0.02, top - sill], glass)
-        for lo, hi in (([0, 0.02, 0], [w, 0.06, 0.05]), ([0, 0.02, top - sill - 0.05], [w, 0.06, top - sill]),
-                       ([0, 0.02, 0.05], [0.05, 0.06, top - sill - 0.05]), ([w - 0.05, 0.02, 0.05], [w, 0.06, top - sill - 0.05]),
-                       ([w / 2 - 0.025, 0.02, 0.05], [w / 2 + 0.025, 0.06, top - sill - 0.05])):
-            b.box(lo, hi, frame)
-        if curtains:   # a curtain each side, placed with the window as one candidate
-            for _ in range(10):
-                k = int(rng.integers(len(room.segments))); p, e, n, L = room.segments[k]
-                cb, (cw, cd, ch) = _curtain(rng, H - 0.08)
-                if L < w + 2 * cw + 0.1: continue
-                s = rng.uniform(0.02, L - w - 2 * cw - 0.02)
-                win = place(b.parts, e, n, [*(p + e * (s + cw)), sill], NYU40['window'], room.next_id())
-                left = place(cb.parts, e, n, [*(p + e * s), 0.0], NYU40['curtain'], room.next_id() + 1)
-                right = place(cb.parts, e, n, [*(p + e * (s + cw + w)), 0.0], NYU40['curtain'], room.next_id() + 2)
-                if room.free(win + left + right, 0.01):
-                    room.add(win, NYU40['window'], 'window'); room.add(left, NYU40['curtain'], 'curtain'); room.add(right, NYU40['curtain'], 'curtain')
-                    break
-        else:
-            room.try_wall(b, (w, 0.06, top - sill), NYU40['window'], 'window', z0=sill, clearance=0.01, tries=10)
+        w = rng.uniform(0.8, 1.6); sill = rng.uniform(0.8, 1.0); top = min(room.height - 0.2, rng.uniform(2.0, 2.2))
+        b = _window_builder(rng, sill, top, w)
+        if curtains: _curtained_window(room, rng, b, w, sill)
+        else: room.try_wall(b, (w, 0.06, top - sill), NYU40['window'], 'window', z0=sill, clearance=0.01, tries=10)
+
+# %% ../nbs/10_synthetic.ipynb #2ba7c60d
+def _ceiling_lamp(room: _Room) -> np.ndarray:
+    "A ceiling lamp over the centre of the largest floor rectangle; returns the light's position (3,) just below it."
+    H = room.height
     r0 = room.rects[int(np.argmax((room.rects[:, 2] - room.rects[:, 0]) * (room.rects[:, 3] - room.rects[:, 1])))]
     c = ((r0[0] + r0[2]) / 2, (r0[1] + r0[3]) / 2)
     lamp = [Part(prism_faces(c, 0.22, H - 0.1, H, 16), NYU40['lamp'], room.next_id(), material((0.98, 0.97, 0.9)))]
     if room.free(lamp): room.add(lamp, NYU40['lamp'], 'ceiling lamp')
     return np.array([c[0], c[1], H - 0.12])
 
-# %% ../nbs/10_synthetic.ipynb #5fd8b240
+def _shell(room: _Room, rng, curtains: bool, n_windows: int):
+    "Floor, ceiling, walls, a door, windows (+ curtains) and a ceiling lamp; returns the light's position."
+    _structure(room, rng)
+    _door(room, rng)
+    _windows(room, rng, curtains, n_windows)
+    return _ceiling_lamp(room)
+
+# %% ../nbs/10_synthetic.ipynb #f657be70
 _KINDS = {   # kind -> (builder, NYU40 label)
     'bed': (_bed, 'bed'), 'night stand': (_night_stand, 'night stand'), 'dresser': (_dresser, 'dresser'),
     'cabinet': (_cabinet, 'cabinet'), 'wardrobe': (lambda r: _cabinet(r, tall=True), 'cabinet'), 'desk': (_desk, 'desk'),
@@ -554,7 +593,7 @@ ROOM_TYPES = {   # room type -> (side range m, windows, curtains, [(kind, count 
 }
 _FREE_KINDS = {'table', 'coffee table', 'box', 'otherfurniture'}
 
-# %% ../nbs/10_synthetic.ipynb #b5950668
+# %% ../nbs/10_synthetic.ipynb #509dd6ed
 def _on_top(room, builder, size, label, kind, support, rng, clearance=0.0):
     "Place a builder's parts on the top of `support` (a SceneObject), facing the way the support faces."
     (x0, y0, _), (x1, y1, z1) = support.bounds
@@ -579,41 +618,45 @@ def _chair_facing(room, rng, obj, out):
     back_centre = c + out * (half + rng.uniform(0.05, 0.15) + d)
     return room.try_free(b, (w, d, h), NYU40['chair'], 'chair', origin=back_centre - e * w / 2, facing=n, clearance=0.02)
 
-def _satellites(room: _Room, rng, room_type: str):
-    "Chairs, pillows, lamps, televisions, books, kitchen sinks, pictures."
-    for o in list(room.objects):
-        if o.kind == 'table':
-            for k in rng.permutation(4)[:rng.integers(2, 5)]: _chair_facing(room, rng, o, _AXES[k])
-        elif o.kind == 'desk': _chair_facing(room, rng, o, o.front)
-        elif o.kind == 'bed':
-            w = (o.bounds[1, :2] - o.bounds[0, :2]) @ np.abs(o.along)
-            pw = w / 2 - 0.15
-            for k in range(2):
-                b, size = _pillow(rng, pw)
-                parts = place(b.parts, o.along, o.front, [*(o.origin + o.along * (0.1 + k * w / 2) + o.front * 0.1), 0.52],
-                              NYU40['pillow'], room.next_id())
-                if room.free(parts): room.add(parts, NYU40['pillow'], 'pillow')
-        elif o.kind == 'night stand':
-            b, size = _lamp(rng)
-            _on_top(room, b, size, NYU40['lamp'], 'lamp', o, rng)
-        elif o.kind in ('dresser', 'cabinet') and o.bounds[1, 2] < 1.2 and rng.random() < 0.7:
-            b, size = _television(rng)
-            _on_top(room, b, size, NYU40['television'], 'television', o, rng)
-        elif o.kind == 'bookshelf':
-            width = (o.bounds[1, :2] - o.bounds[0, :2]) @ np.abs(o.along)
-            depth = (o.bounds[1, :2] - o.bounds[0, :2]) @ np.abs(o.front)
-            for z in o.shelf_tops:
-                if rng.random() < 0.2: continue
-                b = _books(rng, width - 0.04, depth - 0.02, o.shelf_gap)
-                if not b.parts: continue
-                parts = place(b.parts, o.along, o.front, [*(o.origin + o.along * 0.02 + o.front * 0.015), z], NYU40['books'], room.next_id())
-                if room.free(parts): room.add(parts, NYU40['books'], 'books')
-        elif o.kind == 'counter' and not any(x.kind == 'kitchen sink' for x in room.objects):
-            b, size = _kitchen_sink(rng)
-            width = (o.bounds[1, :2] - o.bounds[0, :2]) @ np.abs(o.along)
-            sp = rng.uniform(0.05, width - size[0] - 0.05)
-            parts = place(b.parts, o.along, o.front, [*(o.origin + o.along * sp + o.front * 0.08), 0.9], NYU40['sink'], room.next_id())
-            if room.free(parts): room.add(parts, NYU40['sink'], 'kitchen sink')
+# %% ../nbs/10_synthetic.ipynb #1f1598d9
+def _satellites_of(room: _Room, rng, o: SceneObject):
+    "What goes with object `o`: chairs at a table or desk, pillows on a bed, a lamp, a television, books, a kitchen sink."
+    if o.kind == 'table':
+        for k in rng.permutation(4)[:rng.integers(2, 5)]: _chair_facing(room, rng, o, _AXES[k])
+    elif o.kind == 'desk': _chair_facing(room, rng, o, o.front)
+    elif o.kind == 'bed':
+        w = (o.bounds[1, :2] - o.bounds[0, :2]) @ np.abs(o.along)
+        pw = w / 2 - 0.15
+        for k in range(2):
+            b, size = _pillow(rng, pw)
+            parts = place(b.parts, o.along, o.front, [*(o.origin + o.along * (0.1 + k * w / 2) + o.front * 0.1), 0.52],
+                          NYU40['pillow'], room.next_id())
+            if room.free(parts): room.add(parts, NYU40['pillow'], 'pillow')
+    elif o.kind == 'night stand':
+        b, size = _lamp(rng)
+        _on_top(room, b, size, NYU40['lamp'], 'lamp', o, rng)
+    elif o.kind in ('dresser', 'cabinet') and o.bounds[1, 2] < 1.2 and rng.random() < 0.7:
+        b, size = _television(rng)
+        _on_top(room, b, size, NYU40['television'], 'television', o, rng)
+    elif o.kind == 'bookshelf':
+        width = (o.bounds[1, :2] - o.bounds[0, :2]) @ np.abs(o.along)
+        depth = (o.bounds[1, :2] - o.bounds[0, :2]) @ np.abs(o.front)
+        for z in o.shelf_tops:
+            if rng.random() < 0.2: continue
+            b = _books(rng, width - 0.04, depth - 0.02, o.shelf_gap)
+            if not b.parts: continue
+            parts = place(b.parts, o.along, o.front, [*(o.origin + o.along * 0.02 + o.front * 0.015), z], NYU40['books'], room.next_id())
+            if room.free(parts): room.add(parts, NYU40['books'], 'books')
+    elif o.kind == 'counter' and not any(x.kind == 'kitchen sink' for x in room.objects):
+        b, size = _kitchen_sink(rng)
+        width = (o.bounds[1, :2] - o.bounds[0, :2]) @ np.abs(o.along)
+        sp = rng.uniform(0.05, width - size[0] - 0.05)
+        parts = place(b.parts, o.along, o.front, [*(o.origin + o.along * sp + o.front * 0.08), 0.9], NYU40['sink'], room.next_id())
+        if room.free(parts): room.add(parts, NYU40['sink'], 'kitchen sink')
+
+# %% ../nbs/10_synthetic.ipynb #3af28d2c
+def _hangings(room: _Room, rng, room_type: str):
+    "Pictures on free stretches of wall, a whiteboard in an office, a mirror in a bathroom."
     hangings = [('picture', NYU40['picture'])] * int(rng.integers(1, 4))
     if room_type == 'office': hangings.append(('whiteboard', NYU40['whiteboard']))
     if room_type == 'bathroom': hangings.append(('mirror', NYU40['mirror']))
@@ -626,7 +669,12 @@ def _satellites(room: _Room, rng, room_type: str):
         z0 = rng.uniform(1.3, 1.7) - h / 2
         room.try_wall(b, (w, 0.03, h), label, kind, z0=max(z0, 0.9), clearance=0.02, tries=15)
 
-# %% ../nbs/10_synthetic.ipynb #29e61d6e
+def _satellites(room: _Room, rng, room_type: str):
+    "Chairs, pillows, lamps, televisions, books, kitchen sinks (for the pieces placed so far), then pictures."
+    for o in list(room.objects): _satellites_of(room, rng, o)
+    _hangings(room, rng, room_type)
+
+# %% ../nbs/10_synthetic.ipynb #44c9d515
 def _check_options(room_type, size, height, shape, furniture, min_objects):
     "Raise `ThesisReconError` naming the option for impossible requests."
     if room_type is not None and room_type not in ROOM_TYPES:
@@ -642,48 +690,9 @@ def _check_options(room_type, size, height, shape, furniture, min_objects):
         if bad: raise ThesisReconError(f'furniture: unknown kinds {bad} (known: {", ".join(_KINDS)})')
     if min_objects is not None and min_objects < 0: raise ThesisReconError(f'min_objects: must be >= 0, got {min_objects}')
 
-def make_scene(seed: int = 0, room_type: str | None = None, size=None, height: float | None = None, shape: str | None = None,
-               furniture: list | None = None, min_objects: int | None = None, mesh_spacing: float = 0.05) -> Scene:
-    """A furnished room, deterministic per `seed`. Options: `room_type` (one of ROOM_TYPES; random if None), `size` (W, D) m
-    in 3..8, `height` in 2.4..3, `shape` 'rect' | 'L', `furniture` (kinds to place, all required; replaces the recipe),
-    `min_objects` (add small things until there are this many objects, walls and floor not counted),
-    `mesh_spacing` (m: the ground-truth mesh's vertices lie on grids this fine)."""
-    _check_options(room_type, size, height, shape, furniture, min_objects)
-    rng = np.random.default_rng([int(seed), 2024])
-    room_type = room_type or ['bedroom', 'living_room', 'kitchen', 'bathroom', 'office', 'studio'][rng.choice(6, p=[0.2, 0.2, 0.15, 0.1, 0.15, 0.2])]
-    (lo, hi), n_win, curtains, recipe = ROOM_TYPES[room_type]
-    W, D = size if size is not None else rng.uniform(lo, hi, 2)
-    H = height if height is not None else rng.uniform(2.4, 3.0)
-    L_shape = shape == 'L' if shape is not None else (min(W, D) >= 4.5 and rng.random() < 0.35)
-    notch = (rng.uniform(0.3, 0.45) * W, rng.uniform(0.3, 0.45) * D) if L_shape else None
-    outline, rects = room_outline(W, D, notch, int(rng.integers(4)))
-    room = _Room(outline, rects, H, rng)
-    light = _shell(room, rng, curtains, int(rng.integers(n_win[0], n_win[1] + 1)))
-    if furniture is not None: wanted = [(k, True) for k in furniture]
-    else: wanted = [(k, False) for k, (a, b) in recipe for _ in range(int(rng.integers(a, b + 1)))]
-    # big pieces first: they need the longest free stretches of wall
-    order = sorted(range(len(wanted)), key=lambda i: (wanted[i][0] in _FREE_KINDS, -_footprint_guess(wanted[i][0])))
-    for i in order:
-        kind, required = wanted[i]
-        obj = _place_kind(room, kind, rng)
-        if obj is None and required:
-            raise ThesisReconError(f'furniture: cannot place {kind!r} in this {W:.1f} x {D:.1f} m room with the other '
-                             f'{len(wanted) - 1} requested pieces; ask for fewer pieces or a larger size')
-    _satellites(room, rng, room_type)
-    target, failures = min_objects or 0, 0
-    while _n_objects(room.objects) < target and failures < 30:
-        failures = 0 if _place_kind(room, ['box', 'otherfurniture', 'plant', 'chair'][rng.integers(4)], rng) else failures + 1
-    n_obj = _n_objects(room.objects)
-    if n_obj < target:
-        raise ThesisReconError(f'min_objects: only {n_obj} objects fit in this {W:.1f} x {D:.1f} m {room_type}, asked for {target}')
-    for o in room.objects:                     # drop placement helpers
-        for a in ('front', 'along', 'origin', 'shelf_tops', 'shelf_gap'):
-            if hasattr(o, a): delattr(o, a)
-    scene = Scene(int(seed), room_type, outline, rects, float(H), room.parts, room.objects, light)
-    scene.mesh, scene.face_labels, scene.face_instances, scene.face_parts = scene_mesh(scene, mesh_spacing)
-    return scene
-
+# %% ../nbs/10_synthetic.ipynb #448e0b0a
 def _footprint_guess(kind):
+    "A rough floor area (m²) of `kind`, to place the big pieces first."
     return {'bed': 3.5, 'sofa': 1.8, 'desk': 1.5, 'bathtub': 1.4, 'counter': 1.3, 'bookshelf': 1.2, 'refrigerator': 1.1,
             'wardrobe': 0.6, 'table': 1.2}.get(kind, 0.2)
 
@@ -703,7 +712,55 @@ def _place_kind(room: _Room, kind: str, rng):
     if obj is not None and hasattr(b, 'shelf_tops'): obj.shelf_tops, obj.shelf_gap = b.shelf_tops, b.shelf_gap
     return obj
 
-# %% ../nbs/10_synthetic.ipynb #28c6b2ae
+# %% ../nbs/10_synthetic.ipynb #3d0adf77
+def _furnish(room: _Room, rng, wanted: list[tuple[str, bool]]):
+    "Place the `(kind, required)` pieces, big ones first; a required piece that does not fit is an error."
+    # big pieces first: they need the longest free stretches of wall
+    order = sorted(range(len(wanted)), key=lambda i: (wanted[i][0] in _FREE_KINDS, -_footprint_guess(wanted[i][0])))
+    for i in order:
+        kind, required = wanted[i]
+        obj = _place_kind(room, kind, rng)
+        if obj is None and required:
+            W, D = room.outline.max(0) - room.outline.min(0)
+            raise ThesisReconError(f'furniture: cannot place {kind!r} in this {W:.1f} x {D:.1f} m room with the other '
+                                   f'{len(wanted) - 1} requested pieces; ask for fewer pieces or a larger size')
+
+# %% ../nbs/10_synthetic.ipynb #82d84cfb
+def make_scene(seed: int = 0, room_type: str | None = None, size=None, height: float | None = None, shape: str | None = None,
+               furniture: list | None = None, min_objects: int | None = None, mesh_spacing: float = 0.05) -> Scene:
+    """A furnished room, deterministic per `seed`. Options: `room_type` (one of ROOM_TYPES; random if None), `size` (W, D) m
+    in 3..8, `height` in 2.4..3, `shape` 'rect' | 'L', `furniture` (kinds to place, all required; replaces the recipe),
+    `min_objects` (add small things until there are this many objects, walls and floor not counted),
+    `mesh_spacing` (m: the ground-truth mesh's vertices lie on grids this fine)."""
+    _check_options(room_type, size, height, shape, furniture, min_objects)
+    rng = np.random.default_rng([int(seed), 2024])
+    room_type = room_type or ['bedroom', 'living_room', 'kitchen', 'bathroom', 'office', 'studio'][rng.choice(6, p=[0.2, 0.2, 0.15, 0.1, 0.15, 0.2])]
+    (lo, hi), n_win, curtains, recipe = ROOM_TYPES[room_type]
+    W, D = size if size is not None else rng.uniform(lo, hi, 2)
+    H = height if height is not None else rng.uniform(2.4, 3.0)
+    L_shape = shape == 'L' if shape is not None else (min(W, D) >= 4.5 and rng.random() < 0.35)
+    notch = (rng.uniform(0.3, 0.45) * W, rng.uniform(0.3, 0.45) * D) if L_shape else None
+    outline, rects = room_outline(W, D, notch, int(rng.integers(4)))
+    room = _Room(outline, rects, H, rng)
+    light = _shell(room, rng, curtains, int(rng.integers(n_win[0], n_win[1] + 1)))
+    if furniture is not None: wanted = [(k, True) for k in furniture]
+    else: wanted = [(k, False) for k, (a, b) in recipe for _ in range(int(rng.integers(a, b + 1)))]
+    _furnish(room, rng, wanted)
+    _satellites(room, rng, room_type)
+    target, failures = min_objects or 0, 0
+    while _n_objects(room.objects) < target and failures < 30:
+        failures = 0 if _place_kind(room, ['box', 'otherfurniture', 'plant', 'chair'][rng.integers(4)], rng) else failures + 1
+    n_obj = _n_objects(room.objects)
+    if n_obj < target:
+        raise ThesisReconError(f'min_objects: only {n_obj} objects fit in this {W:.1f} x {D:.1f} m {room_type}, asked for {target}')
+    for o in room.objects:                     # drop placement helpers
+        for a in ('front', 'along', 'origin', 'shelf_tops', 'shelf_gap'):
+            if hasattr(o, a): delattr(o, a)
+    scene = Scene(int(seed), room_type, outline, rects, float(H), room.parts, room.objects, light)
+    scene.mesh, scene.face_labels, scene.face_instances, scene.face_parts = scene_mesh(scene, mesh_spacing)
+    return scene
+
+# %% ../nbs/10_synthetic.ipynb #10335d7a
 @lru_cache(maxsize=None)
 def _grid_tris(nu: int, nv: int) -> np.ndarray:
     "Triangles of an (nu x nv)-cell grid of (nu+1)*(nv+1) vertices, row-major in v then u."
@@ -738,7 +795,7 @@ def triangulate_polygon(poly: np.ndarray, spacing: float) -> tuple[np.ndarray, n
         verts.append(c + bary[:, :1] * (p1 - c) + bary[:, 1:] * (p2 - c)); faces.append(tris + k * len(bary))
     return np.concatenate(verts), np.concatenate(faces)
 
-# %% ../nbs/10_synthetic.ipynb #b64d71b3
+# %% ../nbs/10_synthetic.ipynb #557277b9
 def scene_mesh(scene: Scene, spacing: float = 0.05) -> tuple[Mesh, np.ndarray, np.ndarray, np.ndarray]:
     "The visible faces of all parts as one Mesh (labels, colours, normals) + per-face labels, instances, part indices."
     verts, faces, vlab, vmat, vnrm, fpart = [], [], [], [], [], []
@@ -759,7 +816,7 @@ def scene_mesh(scene: Scene, spacing: float = 0.05) -> tuple[Mesh, np.ndarray, n
     inst = np.array([p.instance for p in scene.parts], np.int32)[fpart]
     return Mesh(V, F, colors, N, np.concatenate(vlab).astype(np.int32)), labels, inst, fpart.astype(np.int32)
 
-# %% ../nbs/10_synthetic.ipynb #df7049ad
+# %% ../nbs/10_synthetic.ipynb #02bd4280
 def interpenetrations(scene: Scene, n_samples: int = 64, seed: int = 0) -> list[tuple[int, int]]:
     "Pairs of instance ids (a, b) where a point inside a part of `a` lies inside a part of `b` (plane test)."
     rng = np.random.default_rng(seed)
@@ -781,7 +838,7 @@ def interpenetrations(scene: Scene, n_samples: int = 64, seed: int = 0) -> list[
             if inside.any(): bad.add((min(p.instance, q.instance), max(p.instance, q.instance)))
     return sorted(bad)
 
-# %% ../nbs/10_synthetic.ipynb #77da5046
+# %% ../nbs/10_synthetic.ipynb #666293a6
 def plot_scene_topdown(scene: Scene, ax=None, poses=None):
     "Matplotlib top view: outline, object footprints coloured by NYU40 class (labelled), optional camera positions."
     import matplotlib.pyplot as plt
@@ -803,7 +860,7 @@ def plot_scene_topdown(scene: Scene, ax=None, poses=None):
     ax.set_aspect('equal'); ax.set_xlabel('x (m)'); ax.set_ylabel('y (m)')
     return ax
 
-# %% ../nbs/10_synthetic.ipynb #a466431e
+# %% ../nbs/10_synthetic.ipynb #7f27b7e4
 def k3d_scene(scene: Scene, color_by: str = 'color'):
     "An interactive k3d plot of the scene's mesh, coloured by vertex colour ('color') or by NYU40 label ('label')."
     import k3d
