@@ -37,6 +37,8 @@ class ThesisSizes:
     quick_data: bool = False                 # make the scans in the export layout directly (`make_tiny_chunks`)
 
 
+
+# %% ../../nbs/87_experiments_budget.ipynb #eccf6c3f
 @dataclass(frozen=True, kw_only=True)
 class FewShotSizes:
     "Sizes of the semantic SRN's few-shot experiment (`fewshot-srn`)."
@@ -57,7 +59,7 @@ class FewShotSizes:
     unet_lr: float
     unet: dict
 
-# %% ../../nbs/87_experiments_budget.ipynb #2777f9ea
+# %% ../../nbs/87_experiments_budget.ipynb #74336fd3
 @dataclass(frozen=True, kw_only=True)
 class Budget:
     "A named experiment budget: what it is for, and the sizes of each experiment that has this budget (None: it has none)."
@@ -75,7 +77,7 @@ class Budget:
             raise ThesisReconError(f'--budget {self.name}: the {experiment} experiment has no such budget (it has: {have})')
         return s
 
-# %% ../../nbs/87_experiments_budget.ipynb #74336fd3
+# %% ../../nbs/87_experiments_budget.ipynb #241d489d
 _SRN_TINY = dict(embedding_size=16, phi_hidden=32, phi_layers=3, tracing_steps=4, rgb_hidden=32, rgb_layers=2,
                  init_march_depth=1.1, pixel_centers=True)
 

@@ -23,6 +23,7 @@ def parse_weights(items) -> dict:
         weights[name] = path
     return check_weights(weights)
 
+# %% ../../nbs/89_experiments_cli.ipynb #96eba35b
 def experiment_main(argv: list[str] | None = None) -> int:
     "`thesis-recon experiment {reconstruction,segmentation} [--data_path DIR] [--budget tiny|small|full] [--out DIR] [--device ...]`."
     p = ArgumentParser(prog='thesis-recon experiment',

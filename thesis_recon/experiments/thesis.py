@@ -21,7 +21,7 @@ from ..nets3d.config import load_3d_config
 # %% auto #0
 __all__ = ['PUBLISHED', 'ROWS_3D', 'NETS_2D', 'PROTOCOLS', 'check_data_path', 'experiment_data', 'frames_2d', 'output_size',
            'train_2d_net', 'eval_2d_net', 'row_config', 'run_row', 'experiment_table', 'write_results', 'say',
-           'minutes', 'row_summary', 'check_weights', 'data_note', 'run_experiment']
+           'minutes', 'row_summary', 'check_weights', 'data_note', 'experiment_rows', 'run_experiment']
 
 # %% ../../nbs/88_experiments_thesis.ipynb #10e804b8
 PUBLISHED = {     # the thesis's README (ScanNet val): whole-scene meshes against its GT scenes, depth, mIoU
@@ -78,6 +78,7 @@ def output_size(arch: str, img_size) -> list[int]:
     "(w, h) of a 2D network's logits for images of `img_size`: 1/8 for the thesis's ENet (41x32 at 328x256), else the image's."
     return [img_size[0] // 8, img_size[1] // 8] if arch == 'enet3dmv' else list(img_size)
 
+# %% ../../nbs/88_experiments_thesis.ipynb #174d1a72
 def train_2d_net(arch: str, out, data: dict, budget: ThesisSizes, device: str = 'auto', progress: bool = True) -> Path:
     "Train the thesis's ENet (`enet3dmv`, labels at its 1/8 output as the thesis) or DeepLabv3 on the experiment's frames (resumable); returns its best checkpoint."
     from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS   # lazy: torch
@@ -99,6 +100,7 @@ def train_2d_net(arch: str, out, data: dict, budget: ThesisSizes, device: str = 
     atomic_write_text(out/'2d'/f'{arch}.done', 'done\n')
     return ck_dir/'best.tar'
 
+# %% ../../nbs/88_experiments_thesis.ipynb #4c627ca4
 def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: ThesisSizes, device: str = 'auto') -> dict:
     """20-class mIoU of a 2D network on the val frames: `miou_output` at its own output size (labels resized to it, nearest:
     the thesis's protocol, 41x32 for ENet) and `miou_full` at the image size (logits upsampled bilinearly)."""
@@ -124,7 +126,7 @@ def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: ThesisSizes, dev
             conf_full = conf_full + confusion_matrix(full.argmax(1), b['label'], 41)
     return {'output_size': f'{small[0]}x{small[1]}', 'miou_output': thesis_iou(conf_out)[1], 'miou_full': thesis_iou(conf_full)[1]}
 
-# %% ../../nbs/88_experiments_thesis.ipynb #174d1a72
+# %% ../../nbs/88_experiments_thesis.ipynb #83a04ff7
 def row_config(name: str, out, data: dict, budget: ThesisSizes, num_classes: int = 2, feat: str | None = None,
                ckpt_2d=None, pretrained=None, weights=None, frozen_train_mode: bool = False) -> dict:
     "The `train-3d` config (a dict) of one experiment row (`weights`: a checkpoint to evaluate instead of training)."
@@ -147,6 +149,7 @@ def row_config(name: str, out, data: dict, budget: ThesisSizes, num_classes: int
         cfg['optimizer'].update(learning_rate=budget.lr_3d, body_learning_rate=5e-5 if budget.lr_3d <= 1e-3 else budget.lr_3d / 20)
     return cfg
 
+# %% ../../nbs/88_experiments_thesis.ipynb #89dbf8d5
 def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = True) -> dict:
     """Train (or resume) one row, evaluate its val scenes, and keep the result in `out/rows/<name>.json`; a finished row is
     read back. The row's config (its relative paths taken from the working folder) is written to `out/configs/<name>.json`
@@ -176,7 +179,7 @@ def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = Tr
     atomic_write_text(done, json.dumps(row, indent=1))
     return row
 
-# %% ../../nbs/88_experiments_thesis.ipynb #f4224d6c
+# %% ../../nbs/88_experiments_thesis.ipynb #a7be4916
 def experiment_table(kind: str, rows: dict) -> list[dict]:
     "One record per row: our metrics beside the published ones (None where the thesis gives none)."
     if kind == '2d':
@@ -197,6 +200,7 @@ def experiment_table(kind: str, rows: dict) -> list[dict]:
                          'published_miou': pub.get('miou')})
     return recs
 
+# %% ../../nbs/88_experiments_thesis.ipynb #792a59a7
 def write_results(kind: str, recs: list[dict], out, note: str = '', recs_2d: list[dict] | None = None) -> dict:
     "`out/<kind>.md` (with the 2D networks' table if given), `out/<kind>.csv` and `out/<kind>.png` (ours vs published, bars)."
     import matplotlib; matplotlib.use('Agg', force=False)
@@ -220,7 +224,7 @@ def write_results(kind: str, recs: list[dict], out, note: str = '', recs_2d: lis
     plt.close(fig)
     return {'markdown': out/f'{kind}.md', 'csv': out/f'{kind}.csv', 'plot': out/f'{kind}.png'}
 
-# %% ../../nbs/88_experiments_thesis.ipynb #3a7fbd4f
+# %% ../../nbs/88_experiments_thesis.ipynb #f7ca7baf
 def say(log, message: str):
     "One progress line to `log` (a print-like function; None: silent)."
     if log is not None: log(message, flush=True)
@@ -236,6 +240,7 @@ def row_summary(name: str, row: dict, seconds: float) -> str:
     mesh = ', '.join(f'{k} {v:.3f}' for k, v in row['scenes'].items() if k in ('mesh_fscore', 'mesh_miou'))
     return f'{name}: {row["steps"]} steps, {minutes(seconds)}; val {val or "-"}' + (f'; {mesh}' if mesh else '')
 
+# %% ../../nbs/88_experiments_thesis.ipynb #7b7c8193
 def check_weights(weights: dict | None) -> dict:
     "`--weights` NAME -> FILE, checked: known names, existing files."
     weights = dict(weights or {})
@@ -254,6 +259,20 @@ def data_note(budget: str, data_path=None) -> str:
             f"ScanNet val, the same protocol. " +
             ('' if data_path else 'On synthetic data the two are not comparable: the table says whether the chain works and learns.'))
 
+# %% ../../nbs/88_experiments_thesis.ipynb #640974c4
+def experiment_rows(kind: str, row, nets: dict) -> dict:
+    """The rows of `kind`'s table, each made by `row(name, num_classes, feat, ckpt_2d, **row_config options)`, in order; the
+    segmentation experiment first makes the reconstruction row it fine-tunes from. As the thesis's `segmentation_3d.py`:
+    DeepLab features, the frozen DeepLab left in train mode."""
+    if kind == 'reconstruction':
+        return {'RGB': row('recon_rgb'), 'ENet features': row('recon_enet', 2, 'enet3dmv', nets['enet3dmv']),
+                'DeepLab features': row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3'])}
+    recon = row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3'])
+    return {'from scratch': row('seg_scratch', 41, 'deeplabv3', nets['deeplabv3'], frozen_train_mode=True),
+            'fine-tuned from reconstruction': row('seg_finetuned', 41, 'deeplabv3', nets['deeplabv3'],
+                                                  pretrained=recon['checkpoint'], frozen_train_mode=True)}
+
+# %% ../../nbs/88_experiments_thesis.ipynb #026c22bb
 def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device: str = 'auto', progress: bool = True,
                    weights: dict | None = None, log=print) -> tuple[list[dict], list[dict]]:
     """Run the `kind` experiment ('reconstruction' or 'segmentation') into `out`; returns the table's records and the 2D
@@ -278,28 +297,17 @@ def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device:
         say(log, f'2D network {arch}: ready ({minutes(time.perf_counter() - t0)})')
         return ck
     nets = {a: net_2d(a) for a in needs_2d}
-    n_rows = 3
+    number = iter(range(1, 4))                   # three rows in either experiment (segmentation: its reconstruction first)
     def row(name, *args, **kw):
         kept = (out/'rows'/f'{name}.json').exists()
-        say(log, f'row {len(rows) + 1}/{n_rows} {name}: ' + ('kept from an earlier run' if kept else
+        say(log, f'row {next(number)}/3 {name}: ' + ('kept from an earlier run' if kept else
                  'evaluating the given weights' if name in weights else
                  f'training ({b.steps_3d} steps)' if b.steps_3d else f'training ({b.epochs_3d} epochs)'))
         t0 = time.perf_counter()
         r = run_row(name, row_config(name, out, data, b, *args, weights=weights.get(name), **kw), out, device, progress)
         say(log, '  ' + row_summary(name, r, time.perf_counter() - t0))
         return r
-    rows = {}
-    if kind == 'reconstruction':
-        rows['RGB'] = row('recon_rgb')
-        rows['ENet features'] = row('recon_enet', 2, 'enet3dmv', nets['enet3dmv'])
-        rows['DeepLab features'] = row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3'])
-    else:        # the thesis's segmentation_3d.py: DeepLab features, the frozen DeepLab left in train mode
-        recon = row('recon_deeplab', 2, 'deeplabv3', nets['deeplabv3']); rows['(reconstruction)'] = recon
-        rows['from scratch'] = row('seg_scratch', 41, 'deeplabv3', nets['deeplabv3'], frozen_train_mode=True)
-        rows['fine-tuned from reconstruction'] = row('seg_finetuned', 41, 'deeplabv3', nets['deeplabv3'],
-                                                     pretrained=recon['checkpoint'], frozen_train_mode=True)
-        del rows['(reconstruction)']
-    recs = experiment_table(kind, rows)
+    recs = experiment_table(kind, experiment_rows(kind, row, nets))
     say(log, f'2D networks: evaluating on the val frames')
     recs_2d = experiment_table('2d', {a: eval_2d_net(a, p, out, data, b, device) for a, p in nets.items()})
     write_results(kind, recs, out, data_note(budget, data_path), recs_2d)

@@ -255,6 +255,7 @@ def write_scene(d, mesh: Mesh, grids: dict, num_classes: int, gt_mesh: Mesh | No
             np.savez_compressed(f, classes=cl, occupied=grids['occupied'].astype(np.float32), labels=grids['labels'],
                                 grid_to_world=grids['grid_to_world'], gt_x=grids['gt_x'], gt_y=grids['gt_y'])
 
+# %% ../../nbs/53_infer3d.ipynb #4dfa99d5
 def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None, gt: str = 'thesis', protocols=('vertices',),
                    depth: bool = True, depth_rule: str = 'thesis', device: str = 'cpu', benchmark_out=None) -> tuple[dict, dict]:
     """Reassemble one scene's chunk predictions, mesh them, score them against the ground truth `gt` (chunks, mesh by
@@ -284,7 +285,7 @@ def evaluate_scene(scene: str, pred: dict, cfg: Train3DConfig, out_dir=None, gt:
     if out_dir is not None: write_scene(Path(out_dir)/scene, mesh, grids, k, gt_surface if gt == 'thesis' else None)
     return metrics, confs
 
-# %% ../../nbs/53_infer3d.ipynb #9594ba01
+# %% ../../nbs/53_infer3d.ipynb #23c1245d
 def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
     """The model of `cfg` with the weights of `inference_checkpoint(cfg, checkpoint)`: a `train-3d` checkpoint, or an
     original's SurfaceNet imported by `import-weights thesis-surfacenet` (its 2D network from `model_2d.load_path_2d`)."""
@@ -293,6 +294,7 @@ def load_model_for_inference(cfg: Train3DConfig, checkpoint=None, device='cpu'):
     load_3d_weights(model, inference_checkpoint(cfg, checkpoint))
     return model.to(device).eval()
 
+# %% ../../nbs/53_infer3d.ipynb #0aa831a7
 def evaluation_note(gt: str = 'thesis', protocols=('vertices',), depth_rule: str = 'thesis') -> str:
     "One line saying what the mesh, label and depth metrics were measured against and how."
     truth = {'thesis': "the thesis's GT scenes (the GT chunks meshed like the predictions)",
@@ -323,6 +325,7 @@ def write_metrics(out, rows: dict, info: dict):
             for n, r in rows.items(): w.writerow([n, *[r.get(k, '') for k in keys]])
     with atomic_path(out/'evaluation.json') as tmp: Path(tmp).write_text(json.dumps(info, indent=1))
 
+# %% ../../nbs/53_infer3d.ipynb #6c44ebe4
 def infer_3d(cfg: Train3DConfig | str | Path, scenes='val', out_dir=None, checkpoint=None, device: str = 'auto',
              progress: bool = True, gt: str = 'thesis', protocols=('vertices',), depth: bool = True,
              depth_rule: str = 'thesis', benchmark_out=None) -> dict:
@@ -362,7 +365,7 @@ def table_keys(num_classes: int) -> list[str]:
                                  'mesh_fscore', 'depth_abs_rel', 'depth_rmse', 'depth_r1', 'depth_complete']
     return ['chunk_miou', 'chunk_accuracy', 'mesh_miou', 'mesh_fscore', 'benchmark_miou']
 
-# %% ../../nbs/53_infer3d.ipynb #6cf82234
+# %% ../../nbs/53_infer3d.ipynb #79272632
 def scene_figure(prediction_npz, title: str = ''):
     "Matplotlib figure: top view (class of the highest occupied voxel below 85% of the height) and a slice at 1 m, predicted vs ground truth."
     import matplotlib.pyplot as plt
