@@ -63,8 +63,10 @@ class SceneBuffers:
 _SHELL = (1, 2, 22)   # wall, floor, ceiling: big parts every ray is tested against first
 
 def _is_box(planes: np.ndarray) -> bool:
+    "True for the 6 planes of an axis-aligned box (the kernel's slab test applies)."
     return len(planes) == 6 and np.allclose(np.abs(planes[:, :3]).max(1), 1, atol=1e-9)
 
+# %% ../nbs/11_render.ipynb #6a4fd8a1
 def scene_buffers(scene: Scene, device: str = 'cpu') -> SceneBuffers:
     """Flatten `scene`'s parts and build a BVH over those that are not walls, floor or ceiling (cached on the scene);
     `device='cuda'`: a copy on the GPU, uploaded once and kept across frames."""
@@ -91,10 +93,8 @@ def scene_buffers(scene: Scene, device: str = 'cpu') -> SceneBuffers:
     scene.cache['buffers'] = buf
     return buf
 
-# %% ../nbs/11_render.ipynb #ce512807
-SHADING = dict(ambient=0.45, diffuse=0.9, falloff=0.06)
-
-RAYCAST_SRC = r'''
+# %% ../nbs/11_render.ipynb #eea25266
+_RAY_BOX_SRC = r'''
 __device__ __forceinline__ float dot3(float3 a, float3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
 /* plain comparisons (a single instruction on a CPU, where fminf/fmaxf may be library calls) */
 __device__ __forceinline__ float mn(float a, float b) { return a < b ? a : b; }
@@ -111,7 +111,10 @@ __device__ __forceinline__ bool hit_aabb(const float* lo, const float* hi, float
   return t0 <= t1;
 }
 
-/* Hit of part p in (tmin, best): a box part by slabs, any other convex part by its planes (latest entry).
+'''
+
+# %% ../nbs/11_render.ipynb #86e30794
+_RAY_PART_SRC = r'''/* Hit of part p in (tmin, best): a box part by slabs, any other convex part by its planes (latest entry).
    On a hit sets *t_hit and the outward normal of the entered face, and returns true. */
 __device__ __forceinline__ bool hit_part(const float* planes, const int* part_range, const float* part_box, int p,
                                          float3 o, float3 d, float3 inv, float tmin, float best, float* t_hit, float3* nrm) {
@@ -148,7 +151,10 @@ __device__ __forceinline__ bool hit_part(const float* planes, const int* part_ra
   return true;
 }
 
-__device__ __forceinline__ float wave(float x) {   /* period 1, close to sin(2 pi x): two parabolas */
+'''
+
+# %% ../nbs/11_render.ipynb #81b9ee09
+_ALBEDO_SRC = r'''__device__ __forceinline__ float wave(float x) {   /* period 1, close to sin(2 pi x): two parabolas */
   float t = x - floorf(x);
   return t < 0.5f ? 16.0f * t * (0.5f - t) : 16.0f * (t - 0.5f) * (t - 1.0f);
 }
@@ -179,7 +185,10 @@ __device__ __forceinline__ float3 albedo_at(float3 p, float3 n, const float* m) 
   return make_float3(mn(mx(c.x, 0.0f), 1.0f), mn(mx(c.y, 0.0f), 1.0f), mn(mx(c.z, 0.0f), 1.0f));
 }
 
-/* Nearest part hit by o + t d, tmin < t < tmax (any hit at all if `any`): the part index or -1, with t and normal. */
+'''
+
+# %% ../nbs/11_render.ipynb #945baa8b
+_TRACE_SRC = r'''/* Nearest part hit by o + t d, tmin < t < tmax (any hit at all if `any`): the part index or -1, with t and normal. */
 __device__ __forceinline__ int trace(const float* planes, const int* part_range, const float* part_box,
                                      const int* shell_parts, int n_shell, const float* node_lo, const float* node_hi,
                                      const int* node_info, const int* leaf_parts, int n_nodes,
@@ -221,7 +230,12 @@ __device__ __forceinline__ int trace(const float* planes, const int* part_range,
   return best_part;
 }
 
-extern "C" __global__ void raycast_scene(
+'''
+
+# %% ../nbs/11_render.ipynb #73af88d6
+SHADING = dict(ambient=0.45, diffuse=0.9, falloff=0.06)
+
+_RAYCAST_MAIN_SRC = r'''extern "C" __global__ void raycast_scene(
     const float* cam,          /* fx fy cx cy, R (3x3 row-major, camera->world), t (3) */
     const float* planes, const int* part_range, const float* part_box, const int* part_label, const int* part_instance,
     const float* part_material, const int* shell_parts, int n_shell,
@@ -270,12 +284,14 @@ extern "C" __global__ void raycast_scene(
   color[3 * i + 2] = (unsigned char)mn(alb.z * shade * 255.0f + 0.5f, 255.0f);
 }
 '''
+RAYCAST_SRC = _RAY_BOX_SRC + _RAY_PART_SRC + _ALBEDO_SRC + _TRACE_SRC + _RAYCAST_MAIN_SRC
 _raycast = package_kernel(RAYCAST_SRC, 'raycast_scene')
 
-# %% ../nbs/11_render.ipynb #eea25266
+# %% ../nbs/11_render.ipynb #00e2d148
 _TMIN = 1e-4
 
 def _camera_array(pose, K) -> np.ndarray:
+    "(16,) float32 camera for the kernels: fx fy cx cy, R (3x3 row-major, camera to world), t; bad `K` or `pose` refused."
     pose, K = np.asarray(pose, np.float64), np.asarray(K, np.float64)
     if K.shape != (3, 3) or K[0, 0] <= 0 or K[1, 1] <= 0: raise ThesisReconError(f'K: expected 3x3 intrinsics with positive focal lengths, got {K.tolist()}')
     if abs(K[0, 1]) > 1e-9: raise ThesisReconError('K: skewed intrinsics are not supported')
@@ -283,8 +299,10 @@ def _camera_array(pose, K) -> np.ndarray:
     return np.r_[K[0, 0], K[1, 1], K[0, 2], K[1, 2], pose[:3, :3].ravel(), pose[:3, 3]].astype(np.float32)
 
 def _shading_array(scene: Scene) -> np.ndarray:
+    "(6,) float32: the light's position, then the ambient, diffuse and falloff terms of `SHADING`."
     return np.r_[scene.light, SHADING['ambient'], SHADING['diffuse'], SHADING['falloff']].astype(np.float32)
 
+# %% ../nbs/11_render.ipynb #306c0492
 def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=None, shadows: bool = False,
            device: str = 'cpu') -> dict:
     """Ray-cast `scene` from camera-to-world `pose` with intrinsics `K` into a `width` x `height` frame.
@@ -312,7 +330,7 @@ def render(scene: Scene, pose, K, width: int, height: int, noise=False, seed=Non
         frame = sensor_noise(frame, K, np.random.default_rng(seed), **(noise if isinstance(noise, dict) else {}))
     return frame
 
-# %% ../nbs/11_render.ipynb #86e30794
+# %% ../nbs/11_render.ipynb #87d94296
 def _first_hits(b: SceneBuffers, o: np.ndarray, d: np.ndarray, tmin: float, tmax) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "Brute force: nearest hit t (N,), entered plane (N,) and part (N,) (-1: none) of rays o + t d (o (3,) or (N,3))."
     best = np.full(len(d), np.float32(tmax), np.float32); plane = np.full(len(d), -1); part = np.full(len(d), -1)
@@ -331,6 +349,7 @@ def _first_hits(b: SceneBuffers, o: np.ndarray, d: np.ndarray, tmin: float, tmax
         best[hit], plane[hit], part[hit] = tn[hit], s + k[hit], p
     return best, plane, part
 
+# %% ../nbs/11_render.ipynb #88ae1875
 def render_reference(scene: Scene, pose, K, width: int, height: int, shadows: bool = False) -> dict:
     "NumPy version of `render` (no noise): every ray tested against every part; for tests on small images."
     cam = _camera_array(pose, K)
@@ -361,7 +380,7 @@ def render_reference(scene: Scene, pose, K, width: int, height: int, shadows: bo
     shapes = dict(color=(height, width, 3), normal=(height, width, 3))
     return {k: v.reshape(shapes.get(k, (height, width))) for k, v in out.items()}
 
-# %% ../nbs/11_render.ipynb #d8e44048
+# %% ../nbs/11_render.ipynb #bece1428
 @lru_cache(maxsize=8)
 def _unit_rays(K: tuple, width: int, height: int) -> np.ndarray:
     "(H,W,3) float32 unit viewing rays in the camera frame of intrinsics K (a 9-tuple)."
@@ -388,7 +407,7 @@ def sensor_noise(frame: dict, K, rng: np.random.Generator, min_depth: float = 0.
         out['color'] = np.clip(np.round(c), 0, 255).astype(np.uint8)
     return out
 
-# %% ../nbs/11_render.ipynb #54bc5ac0
+# %% ../nbs/11_render.ipynb #44080e43
 def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 0.02) -> np.ndarray:
     "(M,) bool: faces of `scene.mesh` whose centre is seen (in the image, depth within `tol` + 1 %) from at least one pose."
     m = scene.mesh
@@ -403,7 +422,7 @@ def visible_faces(scene: Scene, poses, K, width: int, height: int, tol: float = 
         seen[idx[np.abs(depth[vi[idx], ui[idx]] - z[idx]) < tol + 0.01 * z[idx]]] = True
     return seen
 
-# %% ../nbs/11_render.ipynb #7e6062bd
+# %% ../nbs/11_render.ipynb #b24469fe
 @dataclass
 class MeshBVH:
     """A mesh's triangles in the order of a bounding volume hierarchy, flattened for the kernel.
@@ -427,7 +446,7 @@ def _range_reduce(op, rows: np.ndarray, starts: np.ndarray, counts: np.ndarray) 
     padded = np.concatenate([rows, rows[:1]])                 # reduceat needs every index < len
     return op.reduceat(padded, np.ravel(np.c_[starts, starts + counts]))[::2]
 
-# %% ../nbs/11_render.ipynb #6e7e38c6
+# %% ../nbs/11_render.ipynb #25cf8407
 def _morton_splits(codes: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Size of the first child of each range of sorted Morton `codes`: where the highest bit in which the range's codes
     differ turns from 0 to 1 (a cut through space), or half the range where all its codes are equal."""
@@ -464,8 +483,8 @@ def mesh_bvh(mesh: Mesh, leaf_size: int = 4) -> MeshBVH:
     return MeshBVH(np.ascontiguousarray(tri.reshape(-1, 9)), order.astype(np.int32), np.concatenate(lo).astype(np.float32),
                    np.concatenate(hi).astype(np.float32), np.concatenate(info).astype(np.int32))
 
-# %% ../nbs/11_render.ipynb #63469775
-MESH_RAYCAST_SRC = r'''
+# %% ../nbs/11_render.ipynb #f473119e
+_MESH_BOX_SRC = r'''
 __device__ __forceinline__ float lo2(float a, float b) { return a < b ? a : b; }
 __device__ __forceinline__ float hi2(float a, float b) { return a > b ? a : b; }
 __device__ __forceinline__ float axis_of(float3 a, int k) { return k == 0 ? a.x : (k == 1 ? a.y : a.z); }
@@ -481,7 +500,10 @@ __device__ __forceinline__ bool enters_box(const float* lo, const float* hi, flo
   return t0 <= t1;
 }
 
-/* Watertight ray-triangle test (Woop, Benthin and Wald 2013). The ray is sheared so that it runs along +z from the
+'''
+
+# %% ../nbs/11_render.ipynb #bb59bd9b
+_WATERTIGHT_SRC = r'''/* Watertight ray-triangle test (Woop, Benthin and Wald 2013). The ray is sheared so that it runs along +z from the
    origin; each corner is moved into that frame by itself, and the three edge functions U, V, W are 2D cross products
    of two moved corners. An edge shared by two triangles gives the same cross product in both, negated (a*b - c*d
    against c*d - a*b, exact in IEEE arithmetic without fused multiply-adds), so a ray through a shared edge is inside
@@ -506,7 +528,10 @@ __device__ __forceinline__ bool hits_triangle(const float* t9, float3 o, int kx,
   return true;
 }
 
-/* One thread per pixel: the nearest triangle along the pixel's ray, through the hierarchy (nearer child first). */
+'''
+
+# %% ../nbs/11_render.ipynb #88b4bb17
+_MESH_KERNEL_SRC = r'''/* One thread per pixel: the nearest triangle along the pixel's ray, through the hierarchy (nearer child first). */
 extern "C" __global__ void raycast_mesh(const float* cam,   /* fx fy cx cy, R (3x3 row-major, camera->world), t (3) */
     const float* tri, const float* node_lo, const float* node_hi, const int* node_info, const int width, const int height,
     const float tmin, float* depth, int* face, float* bary) {
@@ -555,9 +580,10 @@ extern "C" __global__ void raycast_mesh(const float* cam,   /* fx fy cx cy, R (3
   bary[2 * i] = b1; bary[2 * i + 1] = b2;
 }
 '''
+MESH_RAYCAST_SRC = _MESH_BOX_SRC + _WATERTIGHT_SRC + _MESH_KERNEL_SRC
 _raycast_mesh = package_kernel(MESH_RAYCAST_SRC, 'raycast_mesh')
 
-# %% ../nbs/11_render.ipynb #c3f139b2
+# %% ../nbs/11_render.ipynb #6845d872
 def _mesh_hits(bvh: MeshBVH, cam: np.ndarray, width: int, height: int, device: str = 'cpu') -> dict:
     "Launch `raycast_mesh`: depth (H, W) float32 (0 = no hit), face (H, W) int32 (-1), bary (H, W, 2) float32, as NumPy."
     xp = np if device == 'cpu' else array_module(device)
@@ -571,6 +597,7 @@ def _mesh_hits(bvh: MeshBVH, cam: np.ndarray, width: int, height: int, device: s
     hits['face'][hit] = bvh.face[hits['face'][hit]]               # rows of the hierarchy -> the mesh's faces
     return hits
 
+# %% ../nbs/11_render.ipynb #a73175a0
 def shade_hits(mesh: Mesh, hits: dict, cam_pose, K, background=255) -> np.ndarray:
     """(H, W, 3) uint8 picture of ray hits: the vertex colours (light grey without) interpolated over each triangle,
     lit by a light at the camera (ambient 0.25 + 0.75 |cos| of the angle between the ray and the normal,
@@ -592,6 +619,7 @@ def shade_hits(mesh: Mesh, hits: dict, cam_pose, K, background=255) -> np.ndarra
     img[hit] = np.clip(base * (0.25 + 0.75 * cos[:, None]) + 0.5, 0, 255).astype(np.uint8)
     return img
 
+# %% ../nbs/11_render.ipynb #2dff0170
 def render_mesh(mesh: Mesh, cam_pose, K, width: int, height: int, bvh: MeshBVH | None = None, device: str = 'cpu') -> dict:
     """Ray-cast `mesh` from camera-to-world `cam_pose` with intrinsics `K` into a `width` x `height` view: color (H, W, 3)
     uint8 (`shade_hits`, white background), depth (H, W) float32 m along the optical axis (0 = no hit), face (H, W)
@@ -602,7 +630,7 @@ def render_mesh(mesh: Mesh, cam_pose, K, width: int, height: int, bvh: MeshBVH |
     hits = _mesh_hits(bvh if bvh is not None else mesh_bvh(mesh), cam, width, height, device)
     return dict(color=shade_hits(mesh, hits, cam_pose, K), **hits)
 
-# %% ../nbs/11_render.ipynb #bece1428
+# %% ../nbs/11_render.ipynb #c0a52ff1
 def render_mesh_reference(mesh: Mesh, cam_pose, K, width: int, height: int) -> dict:
     """NumPy version of `render_mesh`'s hits (depth, face, bary): every ray against every triangle, the same float32
     watertight test; for tests on small images."""
@@ -634,7 +662,7 @@ def render_mesh_reference(mesh: Mesh, cam_pose, K, width: int, height: int) -> d
     return dict(depth=np.where(face >= 0, best, 0).astype(np.float32).reshape(height, width), face=face.reshape(height, width),
                 bary=bary.reshape(height, width, 2))
 
-# %% ../nbs/11_render.ipynb #25cf8407
+# %% ../nbs/11_render.ipynb #a65e477a
 def show_frame(frame: dict, axs=None):
     "Matplotlib panel of a rendered frame: colour, depth, normals, NYU40 labels."
     import matplotlib.pyplot as plt
