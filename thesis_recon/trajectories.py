@@ -63,6 +63,7 @@ def _resample(poly: np.ndarray, n: int, closed: bool = True) -> np.ndarray:
     t = np.linspace(0, s[-1], n, endpoint=not closed)
     return np.stack([np.interp(t, s, pts[:, k]) for k in range(pts.shape[1])], 1)
 
+# %% ../nbs/12_trajectories.ipynb #cb40d584
 def _tour(points: np.ndarray, rng) -> np.ndarray:
     "Order of a short closed tour through `points` (k,2): nearest neighbour from a random start, then 2-opt."
     k = len(points)
@@ -82,6 +83,7 @@ def _tour(points: np.ndarray, rng) -> np.ndarray:
                     order[i + 1:j + 1] = order[i + 1:j + 1][::-1]; improved = True
     return order
 
+# %% ../nbs/12_trajectories.ipynb #e0cbc687
 def _free_run(fs: FreeSpace, xy: np.ndarray, yaw: np.ndarray, max_run: float = 6.0) -> np.ndarray:
     "Distance (n, m) from points xy (n,2) along directions yaw (m,) to the nearest obstacle of the map (sphere tracing on D)."
     dirs = np.stack([np.cos(yaw), np.sin(yaw)], -1)
@@ -92,16 +94,16 @@ def _free_run(fs: FreeSpace, xy: np.ndarray, yaw: np.ndarray, max_run: float = 6
         t = np.minimum(t + np.maximum(step, fs.cell / 2) * (step > fs.cell), max_run)
     return t
 
-def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float = 0.3, z_range=(1.25, 1.65)) -> np.ndarray:
-    "(n_frames, 4, 4) camera-to-world poses of a smooth hand-held-like loop through the room's free space, looking around."
-    if int(n_frames) < 1: raise ThesisReconError(f'n_frames: must be at least 1, got {n_frames}')
-    n_frames = int(n_frames)
-    rng = np.random.default_rng([int(seed), scene.seed, 7])
-    fs = free_space(scene, (z_range[0] - 0.05, z_range[1] + 0.05), clearance)
+# %% ../nbs/12_trajectories.ipynb #d9e53498
+def _largest_free_region(fs: FreeSpace, clearance: float, z_range) -> np.ndarray:
+    "(nx, ny) bool: the largest connected region of cells at least `clearance` (+ the rasterisation error) from obstacles."
     free = fs.distance >= clearance + 1.5 * fs.cell
     comp, n_comp = ndimage.label(free)
     if n_comp == 0: raise ThesisReconError(f'scene: no free space {clearance} m from every surface for a camera at {z_range} m')
-    free = comp == 1 + int(np.argmax(ndimage.sum(free, comp, range(1, n_comp + 1))))   # the largest free region
+    return comp == 1 + int(np.argmax(ndimage.sum(free, comp, range(1, n_comp + 1))))
+
+def _walk_cost(scene: Scene, fs: FreeSpace, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Walkable cells (free, not under furniture) and the per-cell cost: 1 to walk, 8 under furniture, 1e6 outside."
     # the floor under furniture is not walkable: the path avoids it where it can (the camera may still reach over)
     c = fs.centres().reshape(-1, 2)
     covered = np.zeros(len(c), bool)
@@ -110,29 +112,35 @@ def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float
         (x0, y0, _), (x1, y1, _) = p.bounds
         covered |= (c[:, 0] >= x0 - 0.1) & (c[:, 0] <= x1 + 0.1) & (c[:, 1] >= y0 - 0.1) & (c[:, 1] <= y1 + 0.1)
     walk = free & ~covered.reshape(free.shape)
-    cost = np.where(walk, 1.0, np.where(free, 8.0, 1e6))
+    return walk, np.where(walk, 1.0, np.where(free, 8.0, 1e6))
+
+# %% ../nbs/12_trajectories.ipynb #821350f7
+def _waypoints(free: np.ndarray, walk: np.ndarray, cell: float, rng) -> np.ndarray:
+    "(k, 2) grid cells of the waypoints, in the order of a short closed tour."
     cells = np.argwhere(free)
     snap = np.argwhere(walk) if walk.any() else cells
-    # waypoints spread over the free region (k-means on its cells, one per ~2.5 m^2), snapped onto free cells
-    k = min(len(cells), int(np.clip(len(cells) * fs.cell ** 2 / 2.5, 3, 12)))
+    k = min(len(cells), int(np.clip(len(cells) * cell ** 2 / 2.5, 3, 12)))
     pick = cells[rng.choice(len(cells), k, replace=False)].astype(float)
     for _ in range(10):
         near = np.argmin(((cells[:, None] - pick[None]) ** 2).sum(-1), 1)
         pick = np.stack([cells[near == j].mean(0) if (near == j).any() else pick[j] for j in range(k)])
     way = snap[np.argmin(((snap[:, None] - pick[None]) ** 2).sum(-1), 0)]
-    way = way[_tour(way.astype(float), rng)]
-    path = np.concatenate([_route(cost, way[j], way[(j + 1) % k])[:-1] for j in range(k)]) if k > 1 else way
-    loop = fs.origin + (path + 0.5) * fs.cell
-    dense = _resample(loop, max(400, 4 * n_frames))
+    return way[_tour(way.astype(float), rng)]
+
+def _smooth_loop(loop: np.ndarray, fs: FreeSpace, clearance: float, n_dense: int) -> np.ndarray:
+    "The closed path `loop` (k, 2) resampled densely and smoothed along its arc as much as the free space allows."
+    dense = _resample(loop, n_dense)
     for sigma in (16, 10, 6, 3, 1, 0):      # smooth as much as the free space allows
         smooth = ndimage.gaussian_filter1d(dense, sigma, axis=0, mode='wrap') if sigma else dense
         if (fs.at(smooth) >= clearance + 0.5 * fs.cell).all(): break
-    xy = _resample(smooth, n_frames)
+    return smooth
+
+# %% ../nbs/12_trajectories.ipynb #2ec77e6d
+def _view_angles(fs: FreeSpace, xy: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Yaw, pitch, roll (n,) in radians: of 24 headings, the one whose free run is nearest 2 m, biased towards a slowly
+    turning preferred heading (the operator looks around), then smoothed; slow sway in pitch and a little roll."""
+    n_frames = len(xy)
     u = np.arange(n_frames) / n_frames
-    lo, hi = z_range
-    z = (lo + hi) / 2 + (hi - lo) / 2 * 0.9 * np.sin(2 * np.pi * (2 * u + rng.uniform()))
-    # heading: of 24 directions, the one whose free run is nearest 2 m, biased towards a slowly turning preferred
-    # heading (the operator looks around), then smoothed; plus slow sway in pitch and a little roll
     cand = np.arange(24) * 2 * np.pi / 24
     run = _free_run(fs, xy, cand)
     pref = rng.uniform(0, 2 * np.pi) + 2 * np.pi * 2 * u
@@ -143,9 +151,12 @@ def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float
     yaw = np.arctan2(vec[:, 1], vec[:, 0]) + 0.15 * np.sin(2 * np.pi * (5 * u + rng.uniform()))
     pitch = -np.radians(22.5 + 7.5 * np.sin(2 * np.pi * (1.5 * u + rng.uniform())))
     roll = np.radians(2.0 * np.sin(2 * np.pi * (4 * u + rng.uniform())))
-    poses = np.empty((n_frames, 4, 4))
-    for j in range(n_frames):
-        eye = np.array([xy[j, 0], xy[j, 1], z[j]])
+    return yaw, pitch, roll
+
+def _camera_poses(xyz: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    "(n, 4, 4) camera-to-world poses at `xyz` (n, 3) looking along yaw/pitch, rolled about the optical axis."
+    poses = np.empty((len(xyz), 4, 4))
+    for j, eye in enumerate(xyz):
         d = np.array([np.cos(pitch[j]) * np.cos(yaw[j]), np.cos(pitch[j]) * np.sin(yaw[j]), np.sin(pitch[j])])
         pose = look_at(eye, eye + d)
         c, s_ = np.cos(roll[j]), np.sin(roll[j])
@@ -153,7 +164,25 @@ def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float
         poses[j] = pose
     return poses
 
-# %% ../nbs/12_trajectories.ipynb #e0cbc687
+# %% ../nbs/12_trajectories.ipynb #a1c363ea
+def scan_trajectory(scene: Scene, n_frames: int, seed: int = 0, clearance: float = 0.3, z_range=(1.25, 1.65)) -> np.ndarray:
+    "(n_frames, 4, 4) camera-to-world poses of a smooth hand-held-like loop through the room's free space, looking around."
+    if int(n_frames) < 1: raise ThesisReconError(f'n_frames: must be at least 1, got {n_frames}')
+    n_frames = int(n_frames)
+    rng = np.random.default_rng([int(seed), scene.seed, 7])
+    fs = free_space(scene, (z_range[0] - 0.05, z_range[1] + 0.05), clearance)
+    free = _largest_free_region(fs, clearance, z_range)
+    walk, cost = _walk_cost(scene, fs, free)
+    way = _waypoints(free, walk, fs.cell, rng)
+    k = len(way)
+    path = np.concatenate([_route(cost, way[j], way[(j + 1) % k])[:-1] for j in range(k)]) if k > 1 else way
+    xy = _resample(_smooth_loop(fs.origin + (path + 0.5) * fs.cell, fs, clearance, max(400, 4 * n_frames)), n_frames)
+    u = np.arange(n_frames) / n_frames
+    lo, hi = z_range
+    z = (lo + hi) / 2 + (hi - lo) / 2 * 0.9 * np.sin(2 * np.pi * (2 * u + rng.uniform()))   # height wavers
+    return _camera_poses(np.c_[xy, z], *_view_angles(fs, xy, rng))
+
+# %% ../nbs/12_trajectories.ipynb #908d7a2f
 def orbit(target, n_views: int, radius: float, elevation_deg: float = 30.0, start_deg: float = 0.0) -> np.ndarray:
     "(n_views, 4, 4) poses on a circle of `radius` around `target` (a SceneObject or a point), `elevation_deg` above it, looking at it."
     if int(n_views) < 1: raise ThesisReconError(f'n_views: must be at least 1, got {n_views}')
