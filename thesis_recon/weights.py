@@ -5,11 +5,10 @@
 
 # %% ../nbs/39a_weights.ipynb #3686531f
 from __future__ import annotations
-import hashlib, importlib, json, math, os, pickle, re, shutil, sys, uuid, zipfile
+import importlib, json, math, os, pickle, re, sys, uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
-from typing import Any, Callable
 from .core import ThesisReconError, atomic_write_text, first_sentence
 
 # %% auto #0
@@ -39,24 +38,18 @@ KINDS = {   # kind -> (the module whose CONVERTERS has it, what SRC is)
                     "trained_models/implicit_tsdf_decoder/cp-0000.ckpt)"),
 }
 
-@dataclass(frozen=True)
-class Option:
-    "A kind's own option: `--name` on the command line, a keyword argument of `convert`."
-    name: str
-    type: type
-    default: Any = None
-    help: str = ''
+# Plain named tuples rather than dataclasses: `dataclasses` (with `inspect`) would cost `import-weights --help` ~30 ms.
+Option = namedtuple('Option', 'name type default help', defaults=(None, ''))
+Option.__doc__ = "A kind's own option: `--name` on the command line (of `type`), a keyword argument of `convert`."
 
-@dataclass(frozen=True)
-class Converter:
+class Converter(namedtuple('Converter', 'convert load options', defaults=((),))):
     """How one kind is read (`convert(src, out, **options) -> written paths`) and loaded (`load(path, device) ->
     (model, config)`); what the kind is, is said once, in `KINDS`."""
-    convert: Callable
-    load: Callable
-    options: tuple = ()
-    def __post_init__(self):
-        if not all(isinstance(o, Option) for o in self.options):
-            raise TypeError(f'Converter options must be Option(...)s, got {self.options!r} (a kind is described in weights.KINDS)')
+    __slots__ = ()
+    def __new__(cls, convert, load, options=()):
+        if not all(isinstance(o, Option) for o in options):
+            raise TypeError(f'Converter options must be Option(...)s, got {options!r} (a kind is described in weights.KINDS)')
+        return super().__new__(cls, convert, load, tuple(options))
 
 def converter(kind: str) -> Converter:
     "The `Converter` of `kind`, importing its module."
@@ -73,9 +66,9 @@ def converter(kind: str) -> Converter:
     return convs[kind]
 
 # %% ../nbs/39a_weights.ipynb #f3152dca
-def read_torch_file(src) -> Any:
+def read_torch_file(src):
     "The object in torch file `src` (weights-only unpickling); a missing, truncated or foreign file is an error naming it."
-    import torch          # lazy: the kinds table (above) loads without torch
+    import torch, zipfile     # lazy: the kinds table (above) loads without torch, and `--help` without zipfile
     src = Path(src)
     if not src.is_file(): raise ThesisReconError(f"{src}: no such file")
     try: return torch.load(src, map_location='cpu', weights_only=True)
@@ -129,6 +122,7 @@ def map_state_dict(source: dict, target: dict, key_map, src, *, transforms: dict
 # %% ../nbs/39a_weights.ipynb #0a335ab4
 def sha256_of(path) -> str:
     "SHA-256 of a file (or of the files of a folder, in name order), hex."
+    import hashlib            # lazy, as zipfile: 15-20 ms that `import-weights --help` need not pay
     path, h = Path(path), hashlib.sha256()
     for f in (sorted(p for p in path.rglob('*') if p.is_file()) if path.is_dir() else [path]):
         with open(f, 'rb') as fh:
@@ -146,6 +140,7 @@ def write_imported(out, model, *, kind: str, src, config=None, arch: str | None 
 @contextmanager
 def atomic_dir(out):
     "Yield a temporary folder beside `out`; it replaces `out` only if the block completes."
+    import shutil             # lazy, as zipfile
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = out.parent/f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
