@@ -6,8 +6,8 @@ so that `--help` and a bad argument answer at once."""
 # %% ../../nbs/56_nets3d_cli.ipynb #fcb473bb
 from __future__ import annotations
 from pathlib import Path
-from ..core import (ArgumentParser, ThesisReconError, add_config_args, add_device_arg, add_progress_arg,
-                               add_train_args, check_resume, resolve_device)
+from ..core import (ArgumentParser, ThesisReconError, add_compile_arg, add_config_args, add_device_arg,
+                               add_progress_arg, add_train_args, check_resume, resolve_device)
 from ..config import parse_sets
 from ..metrics import format_table
 from .config import check_run_files, inference_checkpoint, load_3d_config, run_config_path
@@ -28,13 +28,16 @@ def train_3d_main(argv: list[str] | None = None) -> int:
     add_config_args(p, required=True, shipped='rgb_input_3d_recon, pretrained_feat_input_3d_recon, segmentation_3d and '
                     'their _tiny twins', default='the thesis keys; its relative paths are relative to its folder')
     add_train_args(p)
+    add_compile_arg(p)
     add_progress_arg(p)
     a = p.parse_args(argv)
     cfg = check_run_files(load_3d_config(a.config, overrides=parse_sets(a.set)))
     check_resume(a.resume)
     from thesis_recon.nets3d import train as train3d     # lazy: torch, once the arguments and the config are checked
-    resolve_device(a.device, 'torch')                    # a GPU asked for and absent: one line before any data is read
-    res = train3d.train_3d(cfg, device=a.device, resume=a.resume, progress=not a.no_progress)
+    from thesis_recon.train import compile_problem
+    device = resolve_device(a.device, 'torch')           # a GPU asked for and absent: one line before any data is read
+    if a.compile and (why := compile_problem(device)): p.error(why)
+    res = train3d.train_3d(cfg, device=a.device, resume=a.resume, progress=not a.no_progress, compile=a.compile)
     last = res.val_history[-1] if res.val_history else {}
     best = train3d.train_options(cfg, 1).best_metric
     print(f'{res.step} steps; best {best} {res.best_metric:.4f}; last validation: '

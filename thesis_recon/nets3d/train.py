@@ -4,7 +4,7 @@
 
 # %% ../../nbs/52_train3d.ipynb #c2d338ca
 from __future__ import annotations
-import math
+import math, sys
 from pathlib import Path
 import h5py
 import numpy as np
@@ -19,12 +19,12 @@ from .config import (Optimizer3DConfig, Model2DConfig, Model3DConfig, Trainer3DC
 from ..seg2d.model import load_2d_model
 from ..metrics import confusion_matrix, thesis_iou
 from ..labels import class_weights_from_frequencies
-from ..train import TrainOptions, dist_info, fit, load_checkpoint, seed_everything, to_device
+from ..train import TrainOptions, dist_info, fit, load_checkpoint, seed_everything, speed_up, to_device
 
 # %% auto #0
 __all__ = ['ARCH', 'IGNORE', 'open_chunks', 'build_2d_net', 'build_model', 'checkpoint_state', 'load_3d_weights',
            'load_reconstruction_body', 'param_groups', 'target_of', 'input_of', 'label_frequencies', 'class_weights',
-           'make_loss', 'confusion_metrics', 'make_evaluate', 'train_options', 'train_3d']
+           'make_loss', 'confusion_metrics', 'make_evaluate', 'train_options', 'compile_frozen_2d', 'train_3d']
 
 # %% ../../nbs/52_train3d.ipynb #bfdebfb4
 def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
@@ -207,15 +207,25 @@ def train_options(cfg: Train3DConfig, n_train: int, device: str = 'auto', resume
                         seed=t.seed, best_metric=best, best_mode=mode, checkpoint_dir=Path(cfg.out_dir)/'models',
                         log_dir=Path(cfg.out_dir)/'runs', resume=resume, progress=progress)
 
-def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False, progress: bool = True, net_2d=None):
+def compile_frozen_2d(model: Model2D3D) -> bool:
+    """`train-3d --compile`: the frozen 2D network's `features` (every view of every step) compiled, its weights in the
+    channels_last layout (`train.speed_up`); False, and nothing done, when the 2D network is trained or absent."""
+    if not model.freeze_2d: return False
+    speed_up(model.net_2d, compile=True, channels_last=True, method='features')
+    return True
+
+def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False, progress: bool = True, net_2d=None,
+             compile: bool = False):
     """Train the 3D network of `cfg` (a config or its path): every input checked first, the resolved config written to
-    `out_dir/models/config.json`, then one `fit` call; returns the `FitResult`."""
+    `out_dir/models/config.json`, then one `fit` call; returns the `FitResult`. `compile`: `compile_frozen_2d`."""
     cfg = cfg if isinstance(cfg, Train3DConfig) else load_3d_config(cfg)
     train_set, val_set = open_chunks(cfg, cfg.train_file), open_chunks(cfg, cfg.val_file)
     seed_everything(cfg.trainer.seed)
     model = build_model(cfg, net_2d)
     t = cfg.trainer
     if t.load_path is not None and not t.resume_training and not resume: load_3d_weights(model, t.load_path)
+    if compile and not compile_frozen_2d(model):
+        print('train-3d --compile: this config trains its 2D network or has none; only a frozen one is compiled', file=sys.stderr)
     weights = class_weights(cfg, train_set)
     k = cfg.model_3d.num_classes
     options = train_options(cfg, len(train_set), device, resume, progress)
