@@ -6,6 +6,7 @@ same at 41x32 features.
 
 usage: python benchmarks/bench_chunks.py [--frames 300] [--size 640x480] [--keep DIR]
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, os, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
@@ -17,6 +18,7 @@ def main(argv=None):
     p.add_argument('--size', default='640x480', help='exported frame size WxH (ScanNet depth: 640x480)')
     p.add_argument('--keep', default=None, help='work in this folder and keep it (default: a temporary folder)')
     a = p.parse_args(argv)
+    print(policy_line())
     W, H = map(int, a.size.split('x'))
     from thesis_recon.synthetic import make_synthetic_scans
     from thesis_recon.voxelize import prep_occ_grid_scene

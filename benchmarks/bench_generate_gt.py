@@ -6,6 +6,7 @@ process's peak resident memory. Frames stream from disk, so the peak must not gr
 
     python benchmarks/bench_generate_gt.py [--work /tmp/bench_generate_gt] [--scenes 3] [--frames 300]
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, os, shutil, subprocess, sys, time
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def main():
     ap.add_argument('--frames', type=int, default=300)
     ap.add_argument('--short', type=int, default=100, help='frames of the cut copies (memory must not depend on it)')
     a = ap.parse_args()
+    print(policy_line())
     from thesis_recon.synthetic import make_synthetic_scans
     work = Path(a.work)
     t0 = time.perf_counter()

@@ -13,6 +13,7 @@ Without CuPy or a GPU it says so and exits with status 0.
 
     python benchmarks/bench_gpu.py [--frames 100] [--cpu-frames 20] [--render-frames 200] [--skip-cli]
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, os, subprocess, sys, tempfile, time
 import numpy as np
 
@@ -24,6 +25,7 @@ def main():
     ap.add_argument('--render-frames', type=int, default=200, help='ray-cast frames on the GPU (a tenth of them on the CPU)')
     ap.add_argument('--skip-cli', action='store_true', help='skip the synth/demo end-to-end runs')
     a = ap.parse_args()
+    print(policy_line())
     from thesis_recon.kernels import gpu_available
     if not gpu_available():
         print('no GPU: CuPy is not installed or sees no device (pip install "thesis-recon[gpu]"); nothing to measure')

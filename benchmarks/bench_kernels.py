@@ -1,9 +1,12 @@
 """CPU backend of RawKernel against NumPy on 10^7 float32 elements, with 1 and 2 threads.
 
 Prints milliseconds (best of 5) and ratios; run: python benchmarks/bench_kernels.py"""
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import time
 import numpy as np
 from thesis_recon.kernels import RawKernel, set_num_threads
+
+print(policy_line())
 
 SAXPY = r'''
 extern "C" __global__ void saxpy(const float* x, const float* y, float* out, float a, int n) {

@@ -9,6 +9,7 @@ Both train from the chunk loader (the data path is included), the model steps wi
 
 usage: python benchmarks/bench_nets3d.py [--device cpu|cuda|auto] [--steps 5] [--keep DIR]
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, tempfile, time
 from pathlib import Path
 import torch
@@ -50,6 +51,7 @@ def main(argv=None):
     p.add_argument('--steps', type=int, default=5, help='timed optimizer steps per input kind')
     p.add_argument('--keep', default=None, help='work in this folder and keep it')
     a = p.parse_args(argv)
+    print(policy_line())
     from thesis_recon.train import resolve_device, save_checkpoint
     from thesis_recon.nets3d.model import make_tiny_chunks
     from thesis_recon.nets3d.config import load_3d_config

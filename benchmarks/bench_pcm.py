@@ -12,13 +12,14 @@ batches of 16). Pairs and reference run interleaved (A, B, A, B ...) in one proc
 the best of --repeats is printed with the ratio reference / pairs (> 1: the pairs are faster). On a shared machine the
 CPU seconds are the cost, the wall time the queue. Prints figures; asserts nothing.
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, contextlib, time
 import numpy as np
 import torch
 from thesis_recon.pcm.data import load_synthetic
-from thesis_recon.pcm.distort import make_sample, pcm_collate, leres_cloud
-from thesis_recon.pcm.nets import PCMNet, SparseConv3d
-from thesis_recon.pcm.recover import recover_shift_focal
+from thesis_recon.pcm.data import make_sample, leres_cloud
+from thesis_recon.pcm.model import PCMNet, SparseConv3d, pcm_collate
+from thesis_recon.pcm.evaluate import recover_shift_focal
 
 
 def sync(device):
@@ -36,7 +37,7 @@ def _gather_forward(self, feats, table=None):
 @contextlib.contextmanager
 def reference_convolutions():
     "PCMNet with the gather + dense product convolutions while the block runs (its tables instead of kernel maps)."
-    import thesis_recon.pcm.nets as nets
+    import thesis_recon.pcm.model as nets
     forward, kmap = SparseConv3d.forward, nets.kernel_map
     SparseConv3d.forward, nets.kernel_map = _gather_forward, lambda table, m_in: table
     try: yield
@@ -89,7 +90,7 @@ def training_batch(depth, K, target, channels, voxel, points, batch, device):
     for _ in range(batch):
         feats, coords, label, _ = make_sample(depth, K, target, rng, distort_s=target == 0, distort_f=target == 2,
                                               channels=channels, max_points=points, voxel_size=voxel)
-        items.append({'feats': torch.from_numpy(feats), 'coords': torch.from_numpy(coords), 'label': torch.tensor(label)})
+        items.append({'feats': feats, 'coords': coords, 'label': label})
     return {k: v.to(device) for k, v in pcm_collate(items).items()}
 
 
@@ -124,6 +125,7 @@ if __name__ == '__main__':
     p.add_argument('--only', choices=('train', 'recover'), default=None, help='run one of the two parts')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
+    print(policy_line())
     depth, K = load_synthetic((0, 1), width=640, height=480)
     small = load_synthetic((0, 1), width=160, height=120)
     devices = [torch.device('cpu')] + ([torch.device('cuda')] if torch.cuda.is_available() else [])

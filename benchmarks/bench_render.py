@@ -4,6 +4,7 @@ Prints frames/s for 640x480 colour+depth+normals+labels+instances of a room with
 CPU cores), the NumPy reference's speed on the same frame (ratio), and the time of a 300-frame raw scan
 (goal < 60 s). Then the mesh ray caster (`render_mesh`, watertight): the hierarchy build and 640x480 views of a
 10^5-triangle marching-cubes sphere, and the NumPy reference against the kernel on a 64x48 view of a small mesh."""
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, tempfile, time
 import numpy as np
 from thesis_recon.synthetic import make_scene, scan_trajectory, render, render_reference, write_scannet_raw, default_intrinsics
@@ -38,6 +39,7 @@ def main():
     p.add_argument('--threads', type=int, default=None, help='CPU kernel threads (default: all cores)')
     a = p.parse_args()
     if a.threads: set_num_threads(a.threads)
+    print(policy_line())
     t0 = time.perf_counter()
     scene = make_scene(0, room_type='studio', min_objects=30)
     tg = time.perf_counter() - t0

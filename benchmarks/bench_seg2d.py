@@ -11,6 +11,7 @@ so the model never waits for data). With a CUDA GPU (skipped cleanly without one
 plus the achieved TFLOP/s (FLOPs counted by torch.utils.flop_counter for one step, divided by the measured time).
 """
 from __future__ import annotations
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np
@@ -111,6 +112,7 @@ def main(argv=None) -> int:
     p.add_argument('--no-loader', action='store_true', help='skip the data loader figure')
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
+    print(policy_line())
     print(f'torch {torch.__version__}, {a.threads} CPU threads of {os.cpu_count()} cores')
     rates = {}
     if not a.skip_cpu:

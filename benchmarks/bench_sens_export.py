@@ -12,6 +12,7 @@ processes at that moment (2.0 on two idle cores).
 
     python benchmarks/bench_sens_export.py [--frames 1000] [--workdir DIR]
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, resource, shutil, sys, tempfile, time, warnings
 from pathlib import Path
 import numpy as np
@@ -90,6 +91,7 @@ def main():
     p.add_argument('--frames', type=int, default=1000)
     p.add_argument('--workdir', help='keep the synthetic scan here (reused on the next run)')
     a = p.parse_args()
+    print(policy_line())
     root = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix='bench_sens_'))
     warnings.simplefilter('ignore', DataWarning)
     path = make_scan(root, a.frames)

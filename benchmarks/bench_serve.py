@@ -8,6 +8,7 @@ result or a 503; nothing lost, nothing else).
 Each level sends at most --requests requests and stops launching new ones after --max-seconds. Clients do not retry
 a 503 here: a refusal is counted, so the figures show what the queue bound does under overload.
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, asyncio, io, select, subprocess, sys, time
 from pathlib import Path
 import numpy as np
@@ -72,6 +73,7 @@ def main():
     p.add_argument('--image-size', type=int, default=128, help='side of the test image (default: 128)')
     p.add_argument('--device', default='cpu', help='server --device (default: cpu)')
     a = p.parse_args()
+    print(policy_line())
     weights = ['--weights', a.weights] if a.weights else ['--random-weights']
     common = [*weights, '--workers', str(a.workers), '--queue', str(a.queue), '--device', a.device, '--timeout', '120']
     levels = [int(c) for c in a.levels.split(',')]

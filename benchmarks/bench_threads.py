@@ -68,8 +68,8 @@ def _enet_infer(small: bool):
 
 def _pcm_recover(small: bool):
     from thesis_recon.pcm.data import load_synthetic
-    from thesis_recon.pcm.nets import PCMNet
-    from thesis_recon.pcm.recover import recover_shift_focal
+    from thesis_recon.pcm.model import PCMNet
+    from thesis_recon.pcm.evaluate import recover_shift_focal
     depth, _ = load_synthetic((0, 1), width=640, height=480)
     focal, shift = PCMNet(5, 0.005, out_bias=1.0).eval(), PCMNet(3, 0.01, out_bias=0.1).eval()
     return (lambda: recover_shift_focal(depth, focal, shift, max_points=10_000)), 2 if small else 5

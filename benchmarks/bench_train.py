@@ -8,6 +8,7 @@ Tiny models make the overhead visible; for real models it is a fraction of a per
 
 usage: python benchmarks/bench_train.py [--hidden 256] [--threads 1] [--repeat 3]
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, tempfile, time
 from pathlib import Path
 import torch
@@ -21,11 +22,13 @@ def main(argv=None):
     p.add_argument('--repeat', type=int, default=3, help='best of this many runs')
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
+    print(policy_line())
     from thesis_recon.train import TrainOptions, fit, seed_everything
     g = torch.Generator().manual_seed(0)
     data = TensorDataset(torch.randn(8192, 64, generator=g), torch.randint(0, 10, (8192,), generator=g))
     make = lambda: (seed_everything(0), nn.Sequential(nn.Linear(64, a.hidden), nn.ReLU(), nn.Linear(a.hidden, 10)))[1]
     steps = len(data) // 64
+    torch.optim.AdamW(nn.Linear(1, 1).parameters())   # the first optimizer imports torch._dynamo (seconds): not a step's cost
     def loss_fn(model, batch):
         x, y = batch
         return nn.functional.cross_entropy(model(x), y)

@@ -9,6 +9,7 @@ it needs the system library libusb-1.0-0) and not a dependency of the package.
 
     python benchmarks/bench_tsdf.py [--frames 100] [--voxel 0.02] [--reference-frames 3] [--demo]
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, os, tempfile, time
 import numpy as np
 from thesis_recon.core import shared_data
@@ -62,6 +63,7 @@ def main():
     ap.add_argument('--repeats', type=int, default=3, help='timed runs of ours and of Open3D, alternating; the best counts')
     ap.add_argument('--demo', action='store_true', help='also time the demo with colour and with --no_color')
     a = ap.parse_args()
+    print(policy_line())
     folder = shared_data('7scenes-excerpt')
     if folder is not None: scene, data = SevenScenes(folder), f'the 7-Scenes excerpt ({folder})'
     else:
