@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import math
 import numpy as np
+from fastcore.basics import patch
 from .core import ThesisReconError, prefetch, resolve_device, warn_data
 from .kernels import array_module, device_free_bytes, package_kernel, to_numpy, upload_ahead, xp_of
 from .geometry import invert_pose, is_valid_pose, project, transform, unproject
@@ -88,7 +89,7 @@ def integrate_reference(tsdf, weight, vol_origin, voxel_size: float, trunc: floa
         c[sel] = (w_old[:, None] * c[sel] + obs_weight * color[pv, pu].astype(np.float64)) / w_new[:, None]
 
 # %% ../nbs/20_tsdf.ipynb #5a4e9501
-TSDF_SRC = r'''
+_TSDF_HELPERS_SRC = r'''
 #define MAX_SAMPLES 512
 
 __device__ __forceinline__ float3 apply_rigid(const float* T, float x, float y, float z) {
@@ -102,7 +103,10 @@ __device__ __forceinline__ void index_range(float q, float r, float origin, floa
   *hi = min(n - 1, (int)floorf((q + r - origin) * inv_voxel));
 }
 
-/* Pass 1: one thread per tile of tile x tile pixels; mark every block that a voxel of the truncation band of
+'''
+
+# %% ../nbs/20_tsdf.ipynb #68e66b89
+_TSDF_MARK_SRC = r'''/* Pass 1: one thread per tile of tile x tile pixels; mark every block that a voxel of the truncation band of
    any pixel of the tile can lie in. */
 extern "C" __global__ void tsdf_mark_blocks(
     const float* depth, const int height, const int width, const int tile, const float* intr,   /* fx fy cx cy */
@@ -168,7 +172,10 @@ extern "C" __global__ void tsdf_mark_blocks(
   }
 }
 
-/* Pass 2: one CUDA block per voxel block, one thread per (x, y) column (tx, ty) of it, walking the column's voxels
+'''
+
+# %% ../nbs/20_tsdf.ipynb #1c55677e
+_TSDF_BLOCK_SRC = r'''/* Pass 2: one CUDA block per voxel block, one thread per (x, y) column (tx, ty) of it, walking the column's voxels
    along z (contiguous in memory): the integration rule. */
 __device__ __forceinline__ void integrate_block(const int b, const int tx, const int ty,
     const int block, const float* depth, const int height, const int width, const float* intr,
@@ -214,7 +221,10 @@ __device__ __forceinline__ void integrate_block(const int b, const int tx, const
   }
 }
 
-/* The n_ids blocks listed in block_ids (the CPU: the host lists pass 1's marks). */
+'''
+
+# %% ../nbs/20_tsdf.ipynb #5d5aecb1
+_TSDF_LAUNCH_SRC = r'''/* The n_ids blocks listed in block_ids (the CPU: the host lists pass 1's marks). */
 extern "C" __global__ void tsdf_integrate_blocks(const int* block_ids, const int n_ids,
     const int block, const float* depth, const int height, const int width, const float* intr,
     const float* world_to_cam, const float* vol_origin, const float voxel_size, const float trunc, const float obs_weight,
@@ -238,11 +248,12 @@ extern "C" __global__ void tsdf_integrate_marked(const int* block_mask, const in
                     voxel_size, trunc, obs_weight, nx, ny, nz, tsdf, weight, color, color_vol, use_color);
 }
 '''
+TSDF_SRC = _TSDF_HELPERS_SRC + _TSDF_MARK_SRC + _TSDF_BLOCK_SRC + _TSDF_LAUNCH_SRC
 _mark_blocks_kernel = package_kernel(TSDF_SRC, 'tsdf_mark_blocks')
 _integrate_blocks_kernel = package_kernel(TSDF_SRC, 'tsdf_integrate_blocks')
 _integrate_marked_kernel = package_kernel(TSDF_SRC, 'tsdf_integrate_marked')
 
-# %% ../nbs/20_tsdf.ipynb #1c55677e
+# %% ../nbs/20_tsdf.ipynb #aeeab3fd
 def _intr(K) -> np.ndarray:
     K = np.asarray(K, np.float64)
     return np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], np.float32)
@@ -278,7 +289,7 @@ def mark_blocks(depth, K, cam_pose, vol_origin, voxel_size: float, trunc: float,
                  voxel_size, trunc, dims, block, tile, mask)
     return mask.astype(bool)
 
-# %% ../nbs/20_tsdf.ipynb #401d53f3
+# %% ../nbs/20_tsdf.ipynb #d93f05ba
 def _check_frame(depth, K, color):
     "Raise `ThesisReconError` when depth, intrinsics and colour do not belong together."
     if depth.ndim != 2: raise ThesisReconError(f'depth must be (H, W), got shape {depth.shape}')
@@ -293,7 +304,7 @@ def _check_frame(depth, K, color):
     if shape is not None and shape != (H, W, 3):
         raise ThesisReconError(f'color must be (H, W, 3) = ({H}, {W}, 3) like the depth, got {shape}')
 
-# %% ../nbs/20_tsdf.ipynb #53ad97f0
+# %% ../nbs/20_tsdf.ipynb #247c8e46
 class TSDFVolume:
     """A TSDF voxel grid over `vol_bnds` (3, 2) metres; `integrate` frames, then `extract_mesh`.
     `device='cuda'` keeps the grids on the GPU (CuPy arrays); 'auto' takes the GPU when CuPy sees one.
@@ -327,40 +338,6 @@ class TSDFVolume:
         return (f'TSDFVolume({"x".join(map(str, self.dims))} voxels of {self.voxel_size} m, origin '
                 f'{np.round(self.vol_origin, 3).tolist()}, trunc {self.trunc:g} m, {self.n_integrated} frames)')
 
-    def integrate(self, depth, K, cam_pose, obs_weight: float = 1.0, color=None, band_only: bool = True) -> bool:
-        """Fuse one frame: depth (H, W) metres (0 = invalid), K 3x3, cam_pose 4x4 camera-to-world, color (H, W, 3) uint8.
-        depth and color may be NumPy or CuPy arrays (moved to the volume's device if they are not there).
-
-        Returns False (with a `DataWarning`) when the pose is invalid and the frame was skipped.
-        `band_only=False` integrates every block (exactly the reference rule, slower)."""
-        xp = self._xp
-        if xp_of(depth) is np: depth = np.asarray(depth)
-        _check_frame(depth, K, color)
-        if not is_valid_pose(np.asarray(cam_pose, np.float64)):
-            warn_data(f'invalid camera pose (inf, NaN or not rigid): frame skipped\n{np.asarray(cam_pose)}')
-            return False
-        depth = xp.ascontiguousarray(self._here(depth), dtype=xp.float32)   # NaN and inf readings fail the kernels' 0 < d < 3e38 tests
-        params = xp.asarray(_frame_params(K, cam_pose))                     # the frame's one small upload
-        marks, kernel = self._marks, _integrate_blocks_kernel
-        if band_only:
-            _launch_mark(depth, params, self._origin, self.voxel_size, self.trunc, self.dims, self.block, 8, marks)
-            if self.no_readback: ids, kernel = marks.ravel(), _integrate_marked_kernel   # every block, unmarked ones return
-            else: ids = xp.flatnonzero(marks).astype(xp.int32)                            # the host lists the marked blocks
-        else:
-            ids = xp.arange(marks.size, dtype=xp.int32)
-        self.n_integrated += 1
-        if len(ids) == 0: return True
-        use_color = self.color is not None and color is not None
-        col = xp.ascontiguousarray(self._here(color), dtype=xp.uint8) if use_color else xp.zeros(3, xp.uint8)
-        col_vol = self.color if use_color else xp.zeros(3, xp.float32)
-        H, W = depth.shape
-        kernel((len(ids),), (self.block, self.block), (
-            ids, np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W),
-            params[_INTR], params[_WORLD_TO_CAM], self._origin, np.float32(self.voxel_size),
-            np.float32(self.trunc), np.float32(obs_weight), *map(np.int32, self.dims), self.tsdf, self.weight,
-            col, col_vol, np.int32(use_color)))
-        return True
-
     def get_volume(self):
         """The grids themselves (not copies, on the volume's device): `(tsdf, weight)` (X, Y, Z) float32, plus colour
         (X, Y, Z, 3) float32 0..255 if fused."""
@@ -370,14 +347,50 @@ class TSDFVolume:
         "`get_volume()` as NumPy arrays (from the GPU: one download each)."
         return tuple(to_numpy(a) for a in self.get_volume())
 
-# %% ../nbs/20_tsdf.ipynb #d7a3899d
-def _extract_mesh(self, weight_threshold: float = 0.0) -> Mesh:
+# %% ../nbs/20_tsdf.ipynb #69446d47
+@patch
+def integrate(self: TSDFVolume, depth, K, cam_pose, obs_weight: float = 1.0, color=None, band_only: bool = True) -> bool:
+    """Fuse one frame: depth (H, W) metres (0 = invalid), K 3x3, cam_pose 4x4 camera-to-world, color (H, W, 3) uint8.
+    depth and color may be NumPy or CuPy arrays (moved to the volume's device if they are not there).
+
+    Returns False (with a `DataWarning`) when the pose is invalid and the frame was skipped.
+    `band_only=False` integrates every block (exactly the reference rule, slower)."""
+    xp = self._xp
+    if xp_of(depth) is np: depth = np.asarray(depth)
+    _check_frame(depth, K, color)
+    if not is_valid_pose(np.asarray(cam_pose, np.float64)):
+        warn_data(f'invalid camera pose (inf, NaN or not rigid): frame skipped\n{np.asarray(cam_pose)}')
+        return False
+    depth = xp.ascontiguousarray(self._here(depth), dtype=xp.float32)   # NaN and inf readings fail the kernels' 0 < d < 3e38 tests
+    params = xp.asarray(_frame_params(K, cam_pose))                     # the frame's one small upload
+    marks, kernel = self._marks, _integrate_blocks_kernel
+    if band_only:
+        _launch_mark(depth, params, self._origin, self.voxel_size, self.trunc, self.dims, self.block, 8, marks)
+        if self.no_readback: ids, kernel = marks.ravel(), _integrate_marked_kernel   # every block, unmarked ones return
+        else: ids = xp.flatnonzero(marks).astype(xp.int32)                            # the host lists the marked blocks
+    else:
+        ids = xp.arange(marks.size, dtype=xp.int32)
+    self.n_integrated += 1
+    if len(ids) == 0: return True
+    use_color = self.color is not None and color is not None
+    col = xp.ascontiguousarray(self._here(color), dtype=xp.uint8) if use_color else xp.zeros(3, xp.uint8)
+    col_vol = self.color if use_color else xp.zeros(3, xp.float32)
+    H, W = depth.shape
+    kernel((len(ids),), (self.block, self.block), (
+        ids, np.int32(len(ids)), np.int32(self.block), depth, np.int32(H), np.int32(W),
+        params[_INTR], params[_WORLD_TO_CAM], self._origin, np.float32(self.voxel_size),
+        np.float32(self.trunc), np.float32(obs_weight), *map(np.int32, self.dims), self.tsdf, self.weight,
+        col, col_vol, np.int32(use_color)))
+    return True
+
+# %% ../nbs/20_tsdf.ipynb #fbb1fc64
+@patch
+def extract_mesh(self: TSDFVolume, weight_threshold: float = 0.0) -> Mesh:
     "Marching cubes of the fused grid where observed (weight > `weight_threshold`); world metres, normals, colour."
     t, w, *c = self.to_host()            # a GPU volume comes down once; marching cubes runs on the CPU
     return marching_cubes(t, 0.0, self.vol_origin, self.voxel_size, mask=w > weight_threshold, colors=c[0] if c else None)
-TSDFVolume.extract_mesh = _extract_mesh
 
-# %% ../nbs/20_tsdf.ipynb #840236ed
+# %% ../nbs/20_tsdf.ipynb #422b90a0
 def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.1) -> np.ndarray:
     "(3, 2) [min, max] metres around the depth points (every `stride`-th pixel, up to `max_depth`) of valid `frames`, padded."
     lo, hi, n = np.full(3, np.inf), np.full(3, -np.inf), 0
@@ -392,7 +405,7 @@ def scan_bounds(frames, max_depth: float = 4.0, stride: int = 4, pad: float = 0.
     if n == 0: raise ThesisReconError(f'no frame has a valid pose and depth within {max_depth} m')
     return np.stack([lo - pad, hi + pad], 1)
 
-# %% ../nbs/20_tsdf.ipynb #6a921bbe
+# %% ../nbs/20_tsdf.ipynb #f6666136
 def open_scan(path, load_color: bool = False):
     "The frame reader of `path` (any layout `open_scene` reads), without labels; an error if it has no frames."
     r = open_scene(path, load_color=load_color, load_label=False)
@@ -409,6 +422,7 @@ def color_like_depth(color: np.ndarray, depth_shape, resize: bool = True) -> np.
                                f'{"" if resize else " (the colour is fused as registered with the depth: same size needed)"}')
     return resize_color(color, (W, H))
 
+# %% ../nbs/20_tsdf.ipynb #494ba5f3
 def fuse_scan(path, voxel_sizes=(0.04, 0.02), max_depth: float = 4.0, margin: float = 3, color: bool = True,
               progress: bool = True, device: str = 'cpu') -> dict:
     """TSDF volumes {voxel_size: TSDFVolume} of the scan at `path` (two streaming passes: bounds, then fusion).
