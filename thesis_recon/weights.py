@@ -12,9 +12,10 @@ from pathlib import Path
 from .core import ThesisReconError, atomic_write_text, first_sentence
 
 # %% auto #0
-__all__ = ['KINDS', 'Option', 'Converter', 'converter', 'read_torch_file', 'strip_prefix', 'find_state_dict', 'map_state_dict',
-           'sha256_of', 'write_imported', 'atomic_dir', 'write_import_record', 'import_weights', 'imported_kind',
-           'load_imported', 'manifest_rows', 'manifest_state_dict', 'manifest_param_count']
+__all__ = ['KINDS', 'Option', 'TF_KINDS', 'TORCH_MAGIC', 'Converter', 'converter', 'read_torch_file', 'strip_prefix',
+           'find_state_dict', 'map_state_dict', 'sha256_of', 'write_imported', 'atomic_dir', 'write_import_record',
+           'check_source', 'import_weights', 'imported_kind', 'load_imported', 'manifest_rows', 'manifest_state_dict',
+           'manifest_param_count']
 
 # %% ../nbs/39a_weights.ipynb #adbc2102
 KINDS = {   # kind -> (the module whose CONVERTERS has it, what SRC is)
@@ -169,13 +170,27 @@ def _kind_options(kind: str, conv: Converter, options: dict) -> dict:
                                    (f" (its options: {', '.join(known)})" if known else ' (it takes none)'))
     return {o.name: options.get(o.name, o.default) for o in conv.options}
 
+TF_KINDS = ('svr-normals', 'svr-scene', 'svr-decoder')   # TensorFlow checkpoints, named by their prefix
+TORCH_MAGIC = (b'PK\x03\x04', b'\x80')                   # torch's zip container, or a legacy torch pickle
+
+def check_source(kind: str, src) -> Path:
+    """`src` checked before a converter (torch, TensorFlow) loads: it exists (a TF checkpoint: its prefix's `.index`),
+    and a torch kind's file begins as a torch file does."""
+    src = Path(src)
+    if kind in TF_KINDS:
+        if not src.exists() and not Path(f'{src}.index').is_file(): raise ThesisReconError(f"{src}: no such file (nor {src}.index)")
+        return src
+    if not src.is_file(): raise ThesisReconError(f"{src}: no such file")
+    with open(src, 'rb') as f: head = f.read(4)
+    if not head.startswith(TORCH_MAGIC):
+        raise ThesisReconError(f"{src}: not a torch checkpoint (neither torch's zip container nor a pickle)")
+    return src
+
 def import_weights(kind: str, src, out, **options) -> list[Path]:
     "Convert the original checkpoint `src` of `kind` into ours at `out`; returns the written paths."
+    src = check_source(kind, src) if kind in KINDS else Path(src)     # an unknown kind: converter's error, below
     conv = converter(kind)
-    src, out = Path(src), Path(out)
-    tf_prefix = Path(f'{src}.index').is_file()   # a TF checkpoint is named by its prefix, which is no file itself
-    if not src.exists() and not tf_prefix: raise ThesisReconError(f"{src}: no such file (nor {src}.index)" if kind.startswith('svr') else f"{src}: no such file")
-    return [Path(p) for p in conv.convert(src, out, **_kind_options(kind, conv, options))]
+    return [Path(p) for p in conv.convert(src, Path(out), **_kind_options(kind, conv, options))]
 
 def imported_kind(path) -> str:
     "The kind recorded in an imported file or folder."

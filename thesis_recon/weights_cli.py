@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse, sys
 from pathlib import Path
 from .core import ArgumentParser, ThesisReconError, close_match
-from .weights import KINDS, converter, import_weights
+from .weights import KINDS, check_source, converter, import_weights
 
 # %% auto #0
 __all__ = ['import_weights_main']
@@ -27,6 +27,8 @@ def import_weights_main(argv: list[str] | None = None) -> int:
     p.add_argument('out', metavar='OUT', type=Path, help="where ours goes (a .tar, or a folder for svr-* and leres)")
     opts = ()
     if kind in KINDS:
+        after = argv[argv.index(kind) + 1:]
+        if after and not after[0].startswith('-'): check_source(kind, after[0])   # SRC, before torch and the networks load
         opts = converter(kind).options      # imports the kind's converter module: torch, its networks
         for o in opts:
             if o.type is bool: p.add_argument(f'--{o.name}', action='store_true', help=o.help)
