@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.ndimage import map_coordinates
+from fastcore.basics import patch
 from .core import ThesisReconError
 from .frames import read_matrix_txt
 from .geometry import invert_pose, scale_intrinsics, transform, view_frustum
@@ -54,7 +55,7 @@ def crop_fragment(tsdf_list_full, vol_origin, voxel_size: float, frusta_pts, ang
         crops.append(vals.reshape(n, n, n).astype(np.float32))
     return dict(tsdf_list=crops, world_to_aligned=T, vol_origin_partial=origin.astype(np.float32))
 
-# %% ../nbs/23_neuralrecon_dataset.ipynb #6b1cf258
+# %% ../nbs/23_neuralrecon_dataset.ipynb #c398416e
 class NeuralReconDataset(torch.utils.data.Dataset):
     "NeuralRecon's fragments of `data_path/{save_name}/fragments_{mode}.pkl` as training items (see the table above)."
     def __init__(self, data_path, mode: str = 'train', save_name: str = 'all_tsdf_9', image_size=(640, 480),
@@ -83,39 +84,44 @@ class NeuralReconDataset(torch.utils.data.Dataset):
             self._cache = {scene: [np.load(self.tsdf_root/scene/f'full_tsdf_layer{l}.npz')['arr_0'] for l in range(self.n_levels)]}
         return self._cache[scene]
 
-    def _view(self, scene: str, vid: int):
-        "Colour (3, H, W), depth, colour intrinsics and pose of frame `vid` of `scene`."
-        d = self.source/scene
-        color_path = d/'color'/f'{vid}.jpg'
-        if not color_path.exists() and (d/'color'/f'{vid}.png').exists(): color_path = d/'color'/f'{vid}.png'
-        rgb = read_color(color_path)
-        Kc = read_matrix_txt(d/'intrinsic'/'intrinsic_color.txt')[:3, :3]
-        if (rgb.shape[1], rgb.shape[0]) != self.image_size:
-            Kc = scale_intrinsics(Kc, (rgb.shape[1], rgb.shape[0]), self.image_size)
-            rgb = resize_color(rgb, self.image_size)
-        depth = read_depth_png(d/'depth'/f'{vid}.png')
-        depth[~(depth <= self.max_depth)] = 0
-        return rgb.transpose(2, 0, 1), depth, Kc, read_matrix_txt(d/'pose'/f'{vid}.txt')
+# %% ../nbs/23_neuralrecon_dataset.ipynb #c7b39e70
+@patch
+def _view(self: NeuralReconDataset, scene: str, vid: int):
+    "Colour (3, H, W), depth, colour intrinsics and pose of frame `vid` of `scene`."
+    d = self.source/scene
+    color_path = d/'color'/f'{vid}.jpg'
+    if not color_path.exists() and (d/'color'/f'{vid}.png').exists(): color_path = d/'color'/f'{vid}.png'
+    rgb = read_color(color_path)
+    Kc = read_matrix_txt(d/'intrinsic'/'intrinsic_color.txt')[:3, :3]
+    if (rgb.shape[1], rgb.shape[0]) != self.image_size:
+        Kc = scale_intrinsics(Kc, (rgb.shape[1], rgb.shape[0]), self.image_size)
+        rgb = resize_color(rgb, self.image_size)
+    depth = read_depth_png(d/'depth'/f'{vid}.png')
+    depth[~(depth <= self.max_depth)] = 0
+    return rgb.transpose(2, 0, 1), depth, Kc, read_matrix_txt(d/'pose'/f'{vid}.txt')
 
-    def __getitem__(self, idx: int) -> dict:
-        meta = self.metas[idx]
-        scene = meta['scene']
-        imgs, depths, Ks, poses = zip(*(self._view(scene, vid) for vid in meta['image_ids']))
-        K_depth = read_matrix_txt(self.source/scene/'intrinsic'/'intrinsic_depth.txt')[:3, :3]
-        frusta = np.concatenate([view_frustum(d, K_depth, p) for d, p in zip(depths, poses) if d.max() > 0])
-        rng = np.random.default_rng([self.seed, self.epoch, idx])
-        angle = rng.uniform(0, 2 * np.pi) if self.random_rotation else 0.0
-        shift = rng.uniform(-1, 1, 2) if self.random_translation else (0.0, 0.0)
-        full = self._tsdfs(scene)
-        crop = crop_fragment(full, meta['vol_origin'], meta['voxel_size'], frusta, angle, shift, self.crop_dims)
-        T = crop['world_to_aligned']
-        return {'imgs': torch.from_numpy(np.stack(imgs).astype(np.float32)),
-                'depth': torch.from_numpy(np.stack(depths).astype(np.float32)),
-                'intrinsics': torch.from_numpy(np.stack(Ks).astype(np.float32)),
-                'extrinsics': torch.from_numpy(np.stack([T @ p for p in poses]).astype(np.float32)),
-                'tsdf_list_full': [torch.from_numpy(t) for t in full],
-                'tsdf_list': [torch.from_numpy(t) for t in crop['tsdf_list']],
-                'vol_origin': torch.from_numpy(np.asarray(meta['vol_origin'], np.float32)),
-                'vol_origin_partial': torch.from_numpy(crop['vol_origin_partial']),
-                'world_to_aligned': torch.from_numpy(T.astype(np.float32)),
-                'scene': scene, 'fragment': f'{scene}_{meta["fragment_id"]}', 'epoch': [self.epoch]}
+# %% ../nbs/23_neuralrecon_dataset.ipynb #71fe2532
+@patch
+def __getitem__(self: NeuralReconDataset, idx: int) -> dict:
+    "The item of fragment `idx` (see the table above)."
+    meta = self.metas[idx]
+    scene = meta['scene']
+    imgs, depths, Ks, poses = zip(*(self._view(scene, vid) for vid in meta['image_ids']))
+    K_depth = read_matrix_txt(self.source/scene/'intrinsic'/'intrinsic_depth.txt')[:3, :3]
+    frusta = np.concatenate([view_frustum(d, K_depth, p) for d, p in zip(depths, poses) if d.max() > 0])
+    rng = np.random.default_rng([self.seed, self.epoch, idx])
+    angle = rng.uniform(0, 2 * np.pi) if self.random_rotation else 0.0
+    shift = rng.uniform(-1, 1, 2) if self.random_translation else (0.0, 0.0)
+    full = self._tsdfs(scene)
+    crop = crop_fragment(full, meta['vol_origin'], meta['voxel_size'], frusta, angle, shift, self.crop_dims)
+    T = crop['world_to_aligned']
+    return {'imgs': torch.from_numpy(np.stack(imgs).astype(np.float32)),
+            'depth': torch.from_numpy(np.stack(depths).astype(np.float32)),
+            'intrinsics': torch.from_numpy(np.stack(Ks).astype(np.float32)),
+            'extrinsics': torch.from_numpy(np.stack([T @ p for p in poses]).astype(np.float32)),
+            'tsdf_list_full': [torch.from_numpy(t) for t in full],
+            'tsdf_list': [torch.from_numpy(t) for t in crop['tsdf_list']],
+            'vol_origin': torch.from_numpy(np.asarray(meta['vol_origin'], np.float32)),
+            'vol_origin_partial': torch.from_numpy(crop['vol_origin_partial']),
+            'world_to_aligned': torch.from_numpy(T.astype(np.float32)),
+            'scene': scene, 'fragment': f'{scene}_{meta["fragment_id"]}', 'epoch': [self.epoch]}
