@@ -44,10 +44,10 @@ def camera_depth(points: torch.Tensor, rays: dict) -> torch.Tensor:
 
 # %% ../../nbs/71_srn_model.ipynb #b0e6f223
 class FCLayer(nn.Module):
-    "Linear -> LayerNorm (affine) -> ReLU, in `.net` (keys `net.0.*`, `net.1.*`)."
+    "Linear -> LayerNorm (affine) -> ReLU (in place, as the original), in `.net` (keys `net.0.*`, `net.1.*`)."
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_features, out_features), nn.LayerNorm(out_features), nn.ReLU())
+        self.net = nn.Sequential(nn.Linear(in_features, out_features), nn.LayerNorm(out_features), nn.ReLU(inplace=True))
 
     def forward(self, x): return self.net(x)
 
@@ -104,9 +104,9 @@ class HyperPhi(nn.Module):
 def apply_phi(phi_params: list, points: torch.Tensor) -> torch.Tensor:
     "phi's features (B, N, H) of points (B, N, 3), with B instances' weights from `HyperPhi`."
     h = points
-    for w, b in phi_params:
-        h = torch.einsum('boi,bni->bno', w, h) + b[:, None]
-        h = F.relu(F.layer_norm(h, h.shape[-1:]))
+    for w, b in phi_params:   # the original's BatchLinear (one batched matmul, the bias added), LayerNorm, ReLU in place
+        h = torch.baddbmm(b[:, None], h, w.transpose(1, 2))
+        h = F.layer_norm(h, h.shape[-1:]).relu_()
     return h
 
 # %% ../../nbs/71_srn_model.ipynb #57f1b76d
