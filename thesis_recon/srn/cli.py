@@ -10,9 +10,8 @@ import argparse
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
-from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, resolve_device
+from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_train_args, resolve_device
 from ..config import load_config, save_config, resolve_config_arg, parse_sets, read_config_file
-from ..train_args import add_train_args
 from ..frames import write_matrix_txt
 from ..images import write_color, write_label_png
 from .config import SRNTrainConfig, SRNUpdateConfig, CLASS_NAMES, BUDGETS, check_srn_data_sizes
