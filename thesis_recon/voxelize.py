@@ -32,7 +32,7 @@ def mesh_grid(vertices, voxel_size: float) -> tuple[np.ndarray, tuple[int, int, 
     return lo * voxel_size, tuple(int(d) for d in hi - lo + 1)
 
 # %% ../nbs/30_voxelize.ipynb #3ca644a8
-VOXELIZE_SRC = r'''
+_TRI_BOX_SRC = r'''
 __device__ __forceinline__ bool sep_axis(double ax, double ay, double az,
                                          double p0x, double p0y, double p0z, double p1x, double p1y, double p1z,
                                          double p2x, double p2y, double p2z, double h)
@@ -63,7 +63,10 @@ __device__ bool tri_box_overlap(const double* t, double cx, double cy, double cz
   return !sep_axis(nx, ny, nz, v0x, v0y, v0z, v0x, v0y, v0z, v0x, v0y, v0z, h);                 /* the plane */
 }
 
-extern "C" __global__ void voxelize_triangles(const double* tris, long long n_tris, int X, int Y, int Z,
+'''
+
+# %% ../nbs/30_voxelize.ipynb #58ea7ede
+_VOXELIZE_KERNEL_SRC = r'''extern "C" __global__ void voxelize_triangles(const double* tris, long long n_tris, int X, int Y, int Z,
                                               double h, int* occupancy)
 {
   const long long f = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -83,10 +86,11 @@ extern "C" __global__ void voxelize_triangles(const double* tris, long long n_tr
           atomicExch(&occupancy[((long long)i * Y + j) * Z + k], 1);
 }
 '''
+VOXELIZE_SRC = _TRI_BOX_SRC + _VOXELIZE_KERNEL_SRC
 _voxelize_kernel = package_kernel(VOXELIZE_SRC, 'voxelize_triangles')
 _HALF = 0.5 + 1e-6
 
-# %% ../nbs/30_voxelize.ipynb #62d5e15e
+# %% ../nbs/30_voxelize.ipynb #bd1d8d42
 def _grid_triangles(vertices, faces, translation, voxel_size) -> np.ndarray:
     "Triangles (M, 3, 3) float64 in voxel coordinates."
     v = (np.asarray(vertices, np.float64) - np.asarray(translation, np.float64)) / voxel_size
@@ -108,7 +112,7 @@ def voxelize_mesh(vertices, faces, voxel_size: float, translation=None, dims=Non
                           np.float64(_HALF), occ))
     return occ.astype(bool), np.asarray(translation, np.float64)
 
-# %% ../nbs/30_voxelize.ipynb #58ea7ede
+# %% ../nbs/30_voxelize.ipynb #f523c784
 def _sep_axis_np(a, p0, p1, p2, h):
     "Separated on axes `a` (n, 3)? for triangles p0, p1, p2 (n, 3) relative to box centres."
     pa, pb, pc = ((a * p).sum(-1) for p in (p0, p1, p2))
@@ -128,6 +132,7 @@ def tri_box_overlap_np(tris, centres, h: float = _HALF) -> np.ndarray:
     sep |= _sep_axis_np(n, v0, v0, v0, h)
     return ~sep
 
+# %% ../nbs/30_voxelize.ipynb #162a839e
 def voxelize_mesh_reference(vertices, faces, voxel_size: float, translation=None, dims=None) -> tuple[np.ndarray, np.ndarray]:
     "NumPy reference of `voxelize_mesh`: the same test on every (triangle, voxel of its bounding box) pair."
     if translation is None or dims is None: translation, dims = mesh_grid(vertices, voxel_size)
@@ -146,7 +151,7 @@ def voxelize_mesh_reference(vertices, faces, voxel_size: float, translation=None
     occ[tuple(ijk[hit].T)] = True
     return occ, np.asarray(translation, np.float64)
 
-# %% ../nbs/30_voxelize.ipynb #4639827d
+# %% ../nbs/30_voxelize.ipynb #e76aa3bc
 def transfer_labels(occupancy, translation, voxel_size: float, label_vertices, vertex_labels,
                     max_dist: float = 0.2) -> np.ndarray:
     """int16 [x, y, z]: for each occupied voxel, the label of the nearest of `label_vertices` (N, 3) within `max_dist`
@@ -166,7 +171,7 @@ def transfer_labels(occupancy, translation, voxel_size: float, label_vertices, v
     labels[tuple(ijk.T)] = vals
     return labels
 
-# %% ../nbs/30_voxelize.ipynb #58828a81
+# %% ../nbs/30_voxelize.ipynb #7df7542e
 def occupancy_grid(mesh, label_mesh=None, voxel_size: float = 0.05, max_dist: float = 0.2, device: str = 'cpu') -> dict:
     """The `.npz` content for one scene: `occupancy`, `labels`, `translation`, `voxel_size` of `mesh` (a `Mesh`),
     labelled from `label_mesh`'s per-vertex labels (`mesh` itself when None; all 0 without labels)."""
@@ -179,7 +184,7 @@ def occupancy_grid(mesh, label_mesh=None, voxel_size: float = 0.05, max_dist: fl
     labels = transfer_labels(occ, t, voxel_size, lv, ll, max_dist)
     return dict(occupancy=occ, labels=labels, translation=t, voxel_size=np.float64(voxel_size))
 
-# %% ../nbs/30_voxelize.ipynb #69361e87
+# %% ../nbs/30_voxelize.ipynb #cf0629d9
 MESH_SUFFIX, LABEL_SUFFIX = '_vh_clean_2.ply', '_vh_clean_2.labels.ply'
 
 def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
@@ -193,7 +198,7 @@ def find_mesh_scenes(mesh_root, use_tsdf: bool = False) -> list[Path]:
         raise ThesisReconError(f'{root}: no scene folder with {what}')
     return scenes
 
-# %% ../nbs/30_voxelize.ipynb #7df7542e
+# %% ../nbs/30_voxelize.ipynb #424ed129
 def tsdf_scene_mesh(scene_dir, voxel_size: float = 0.02, margin: int = 5, max_depth: float = 4.0, device: str = 'cpu'):
     "Mesh of the scan in `scene_dir` fused into a TSDF (`tsdf.fuse_scan`, streaming); None if no frame has a valid pose."
     scan = open_scene(scene_dir, load_color=False, load_label=False)
@@ -207,9 +212,10 @@ def label_scene_dir(raw_root, name: str) -> Path:
     return root/'scans'/name if not (root/name).is_dir() and (root/'scans'/name).is_dir() else root/name
 
 def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf: bool = False,
-                        max_dist: float = 0.2, raw_root=None, device: str = 'cpu') -> str:
+                        max_dist: float = 0.2, raw_root=None, device: str = 'cpu', no_label: bool = False) -> str:
     """Write `out_root/<scene>.npz` for one scene folder; returns 'done', 'exists' or 'skipped' (with a warning).
-    The per-vertex labels come from `raw_root/<scene>/<scene>_vh_clean_2.labels.ply` (default: `scene_dir`'s)."""
+    The per-vertex labels come from `raw_root/<scene>/<scene>_vh_clean_2.labels.ply` (default: `scene_dir`'s);
+    `no_label` (test scenes, which have none): every occupied voxel 0, no labels file read."""
     scene_dir = Path(scene_dir); name = scene_dir.name
     out = Path(out_root)/f'{name}.npz'
     if out.exists(): return 'exists'
@@ -221,14 +227,15 @@ def prep_occ_grid_scene(scene_dir, out_root, voxel_size: float = 0.05, use_tsdf:
     if len(mesh.faces) == 0 or len(mesh.vertices) == 0:
         warn_data(f'{name}: the mesh is empty; scene skipped'); return 'skipped'
     label_path = (scene_dir if raw_root is None else label_scene_dir(raw_root, name))/f'{name}{LABEL_SUFFIX}'
-    label_mesh = read_ply(label_path) if label_path.is_file() else None
-    if label_mesh is None or label_mesh.labels is None:
+    label_mesh = read_ply(label_path) if label_path.is_file() and not no_label else None
+    if no_label: label_mesh = Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int32), labels=np.zeros(0, np.int16))
+    elif label_mesh is None or label_mesh.labels is None:
         warn_data(f'{name}: no per-vertex labels ({label_path}); all occupied voxels are 0 (unannotated)')
         label_mesh = Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int32), labels=np.zeros(0, np.int16))
     atomic_savez(out, compressed=True, **occupancy_grid(mesh, label_mesh, voxel_size, max_dist, device))
     return 'done'
 
-# %% ../nbs/30_voxelize.ipynb #b2b28f07
+# %% ../nbs/30_voxelize.ipynb #c3fada66
 def load_occupancy_grid(path) -> dict:
     "The arrays of an occupancy-grid `.npz` written by `prep_occ_grid_scene`, checked for the documented keys."
     path = Path(path)
@@ -241,7 +248,7 @@ def load_occupancy_grid(path) -> dict:
         raise ThesisReconError(f'{path}: occupancy {g["occupancy"].shape} and labels {g["labels"].shape} differ in shape')
     return g
 
-# %% ../nbs/30_voxelize.ipynb #f78f4f04
+# %% ../nbs/30_voxelize.ipynb #47956fb3
 def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-occ-grid`: voxelize every scene mesh under MESH_ROOT into OUT_ROOT/<scene>.npz."
     p = ArgumentParser(prog='thesis-recon prep-occ-grid',
@@ -263,6 +270,8 @@ def prep_occ_grid_main(argv: list[str] | None = None) -> int:
     p.add_argument('--label_dist', type=float, default=0.2,
                    help='a voxel takes the label of the nearest labelled vertex nearer than this (metres, default 0.2)')
     p.add_argument('--scenes', nargs='+', default=None, help='only these scene names (default: all under MESH_ROOT)')
+    p.add_argument('--no_label', action='store_true',
+                   help='no labels (test scenes): every occupied voxel 0 (unannotated), no labels.ply read')
     add_runner_args(p); add_progress_arg(p)
     add_device_arg(p)   # --device: where the TSDF of --use_tsdf and the voxelization run
     a = p.parse_args(argv)
@@ -275,7 +284,7 @@ def prep_occ_grid_main(argv: list[str] | None = None) -> int:
         scenes = [s for s in scenes if s.name in a.scenes]
     if a.raw_root is not None and not Path(a.raw_root).is_dir(): p.error(f'RAW_ROOT {a.raw_root}: not a folder')
     fn = partial(prep_occ_grid_scene, out_root=Path(a.out_root), voxel_size=a.voxel_size, use_tsdf=a.use_tsdf,
-                 max_dist=a.label_dist, raw_root=a.raw_root, device=device)
+                 max_dist=a.label_dist, raw_root=a.raw_root, device=device, no_label=a.no_label)
     report = run_scenes(fn, scenes, n_proc=a.n_proc, ray_address=a.ray_address, desc='voxelize', quiet=a.no_progress)
     counts = {k: report.values.count(k) for k in ('done', 'exists', 'skipped')}
     print(f'{counts["done"]} written, {counts["exists"]} already there, {counts["skipped"]} skipped, '
