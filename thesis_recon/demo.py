@@ -101,6 +101,7 @@ def _volume_rows(meshes: dict, vols: dict, scores: dict | None) -> dict:
                        colored=meshes[name].colors is not None, **(scores[first][name] if scores else {}))
             for name, (vs, v) in zip(meshes, vols.items())}
 
+# %% ../nbs/24_demo.ipynb #f859c9c4
 def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames: int = 100, noise: bool = True,
          seed: int = 0, width: int = 640, height: int = 480, max_depth: float = 4.0, progress: bool = True,
          device: str = 'cpu', color: bool = True, threshold: float = 0.05) -> dict:
@@ -137,7 +138,7 @@ def demo(out='thesis_recon_demo', scene=None, voxel_sizes=(0.04, 0.02), n_frames
     atomic_write_text(out/'metrics.json', json.dumps(report, indent=1))
     return report
 
-# %% ../nbs/24_demo.ipynb #127974e6
+# %% ../nbs/24_demo.ipynb #b726ac3a
 def demo_table(report: dict) -> str:
     "The demo's metrics as a printed table, a row per mesh and protocol, under a line naming ground truth and protocols."
     vols = report['volumes']
@@ -152,7 +153,7 @@ def demo_table(report: dict) -> str:
             "originals' (mesh vertices on Open3D's voxel grid), surface = points spread over the triangles")
     return head + '\n' + format_table(rows, ['acc', 'comp', 'precision', 'recall', 'fscore'], index='mesh, protocol', digits=4)
 
-# %% ../nbs/24_demo.ipynb #bf3985ad
+# %% ../nbs/24_demo.ipynb #4c605b51
 def demo_main(argv: list[str] | None = None) -> int:
     "`thesis-recon demo`: fuse a synthetic (or given) scan at 4 and 2 cm and score the meshes."
     p = ArgumentParser(prog='thesis-recon demo', description=(
