@@ -713,5 +713,3 @@ def compile_problem(device) -> str | None:
     if any(shutil.which(n) for n in names): return None
     return f"--compile on the CPU needs a C++ compiler ({' or '.join(names)} on PATH, or CXX); none found"
 
-# %% ../nbs/39_train.ipynb #46f82e4a
-from .train_args import add_train_args   # its home is torch-free (39b_train_args): the commands' --help loads no torch
