@@ -114,7 +114,8 @@ def test_one_device_and_progress_option_old_spelling_kept(capsys):
 REL_OUT = '''
 import dataclasses, json
 from pathlib import Path
-from thesis_recon.experiments.thesis import BUDGETS, experiment_data, row_config, run_row
+from thesis_recon.experiments.budget import BUDGETS
+from thesis_recon.experiments.thesis import experiment_data, row_config, run_row
 b = dataclasses.replace(BUDGETS['tiny'].thesis, scenes=2, frames=12, chunks_per_scene=4, steps_3d=2, quick_data=False)   # (prepare-thesis-data's path)
 out = Path('experiments')/'tiny'                 # relative, as the README's --out experiments
 data = experiment_data(out, b, progress=False)
@@ -171,3 +172,13 @@ def test_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and '--device cuda' in err[0] and 'no GPU' in err[0], err
     assert not (tmp_path/'o').exists()
+
+def test_compile_without_a_cpp_compiler_is_one_line_before_any_work(tmp_path, capsys, monkeypatch):
+    "train-3d --compile where torch could not build its CPU code (CXX names no program): one line, exit 2, nothing written."
+    for name in ('train.hdf5', 'val.hdf5'): (tmp_path/name).touch()
+    (tmp_path/'c.json').write_text(json.dumps({'root': '.', 'train_file': 'train.hdf5', 'val_file': 'val.hdf5', 'out_dir': 'out'}))
+    monkeypatch.setenv('CXX', 'no-such-compiler')
+    with pytest.raises(SystemExit) as e: main(['train-3d', '--config', str(tmp_path/'c.json'), '--device', 'cpu', '--compile'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and '--compile: CXX=no-such-compiler is not a program on PATH' in err[0], err
+    assert not (tmp_path/'out').exists()

@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 from ..core import ThesisReconError, atomic_path, atomic_write_text
 from ..metrics import confusion_matrix, format_table, thesis_iou
-from .budget import BUDGETS, ThesisSizes, get_budget
+from .budget import ThesisSizes, get_budget
 from ..config import save_config
 from ..thesis_data import default_chunk_config, prepare_thesis_data
 from ..seg2d.config import load_seg2d_config, run_dirs
@@ -308,7 +308,7 @@ def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device:
         say(log, '  ' + row_summary(name, r, time.perf_counter() - t0))
         return r
     recs = experiment_table(kind, experiment_rows(kind, row, nets))
-    say(log, f'2D networks: evaluating on the val frames')
+    say(log, '2D networks: evaluating on the val frames')
     recs_2d = experiment_table('2d', {a: eval_2d_net(a, p, out, data, b, device) for a, p in nets.items()})
     write_results(kind, recs, out, data_note(budget, data_path), recs_2d)
     return recs, recs_2d

@@ -14,8 +14,8 @@ from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_path
 from ..core import gpu_count, warn_data
 from ..mesh import Mesh, marching_cubes, read_ply, write_ply
-from ..metrics import (DEPTH_KEYS, MESH_PROTOCOLS, confusion_matrix, depth_metrics, format_table, mesh_metrics,
-                                  scannet_confusion, scannet_iou, thesis_iou)
+from ..metrics import (DEPTH_KEYS, MESH_PROTOCOLS, confusion_matrix, depth_metrics, mesh_metrics, scannet_confusion,
+                                  scannet_iou, thesis_iou)
 from ..chunk_dataset import collate_chunks
 from ..frames import read_matrix_txt
 from ..geometry import make_intrinsic, resize_crop_intrinsics
