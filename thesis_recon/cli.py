@@ -52,6 +52,7 @@ COMMANDS = {
     'import-weights': ('thesis_recon.weights_cli:import_weights_main', "an original's checkpoint (thesis, 3DMV, SRN, LeReS, SemanticSVR) into ours"),
 }
 
+# %% ../nbs/90_cli.ipynb #6b5430ca
 EXTRAS = {           # extra of pyproject.toml -> the top-level modules it brings
     'svr': ('tensorflow', 'keras'),
     'serve': ('fastapi', 'uvicorn', 'httpx'),
@@ -85,6 +86,7 @@ def _extra_of(module: str | None) -> str | None:
     root = (module or '').split('.')[0]
     return next((x for x, mods in EXTRAS.items() if root in mods), None)
 
+# %% ../nbs/90_cli.ipynb #801cc6a6
 def _usage() -> str:
     cmds = available_commands()
     w = max(map(len, cmds), default=0)
@@ -109,6 +111,7 @@ def one_line_warnings():
     try: yield
     finally: warnings.showwarning = old
 
+# %% ../nbs/90_cli.ipynb #92d3c6c0
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `thesis-recon` console script."
     argv = sys.argv[1:] if argv is None else list(argv)

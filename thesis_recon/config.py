@@ -56,6 +56,7 @@ def _show(value) -> str:
 
 def _join(key, sub): return f"{key}.{sub}" if key else str(sub)
 
+# %% ../nbs/38_config.ipynb #af36d2f1
 def _convert(tp, value, key: str):
     "`value` checked against type `tp` and converted to it; raises `_ConfigError` naming `key`."
     if tp is Any or tp is object: return value
@@ -205,6 +206,7 @@ def _is_path_key(schema, dotted: str) -> bool:
         node = _dataclass_in(fields[part][1])
     return False
 
+# %% ../nbs/38_config.ipynb #66279243
 def _map_path(v, fn):
     "`fn` applied to a path string (or Path), or to each item of a list of them; anything else (None, '', a number) kept."
     if isinstance(v, (list, tuple)): return type(v)(_map_path(x, fn) for x in v)
@@ -226,6 +228,7 @@ def _map_paths(raw: dict, fn, schema=None) -> dict:
         else: out[k] = v
     return out
 
+# %% ../nbs/38_config.ipynb #6e938a84
 def _resolve_path_value(v, base):
     "A relative path `v` made absolute against folder `base` (`~` expanded; absolute ones, None and '' kept)."
     return _map_path(v, lambda p: os.path.normpath(os.path.join(os.path.abspath(base), p)))
@@ -322,6 +325,7 @@ def _has_key(raw: dict, dotted: str) -> tuple[bool, list[str]]:
         node = node[p]
     return True, []
 
+# %% ../nbs/38_config.ipynb #cdfe548a
 def write_config_main(argv: list[str] | None = None) -> int:
     "`thesis-recon write-config NAME OUT [--set key=value ...]`: write a shipped example config to a file."
     names = shipped_config_names()

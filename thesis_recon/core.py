@@ -254,6 +254,7 @@ def add_device_arg(parser):
     parser.add_argument('--device', choices=DEVICES, default='auto', help=DEVICE_HELP)
     return add_threads_arg(parser)
 
+# %% ../nbs/00_core.ipynb #758a3a53
 def _gpus(framework: str) -> tuple[int, str]:
     "(GPUs `framework` sees, why none when 0)."
     if framework == 'array':
@@ -285,6 +286,7 @@ def gpu_count(framework: str = 'array') -> int:
     "How many GPUs `framework` ('array': CuPy, 'torch', 'keras': its backend) sees; 0 when it is not installed."
     return _gpus(framework)[0]
 
+# %% ../nbs/00_core.ipynb #357c611a
 def resolve_device(name='auto', framework: str = 'array'):
     """`--device` (auto, cpu, cuda; cuda:N for torch) as `framework` names devices: 'cpu'/'cuda' for 'array',
     a `torch.device` for 'torch', 'cpu:0'/'gpu:0' for 'keras'. `ThesisReconError` for a bad name or a missing GPU."""

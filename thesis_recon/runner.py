@@ -86,6 +86,7 @@ def _tick(bar, results):
     "Advance the progress bar by one scene and show the failures so far."
     bar.update(1); bar.set_postfix(failed=sum(r is not None and not r.ok for r in results), refresh=False)
 
+# %% ../nbs/08_runner.ipynb #388d1539
 def _run_local(fn, scenes, n_proc, bar) -> list:
     "Run `fn` over `scenes` in `n_proc` spawned worker processes; results in scene order."
     _check_importable(fn)

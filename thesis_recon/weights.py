@@ -40,6 +40,8 @@ KINDS = {   # kind -> (the module whose CONVERTERS has it, what SRC is)
 }
 
 # Plain named tuples rather than dataclasses: `dataclasses` (with `inspect`) would cost `import-weights --help` ~30 ms.
+
+# %% ../nbs/39a_weights.ipynb #4b318417
 Option = namedtuple('Option', 'name type default help', defaults=(None, ''))
 Option.__doc__ = "A kind's own option: `--name` on the command line (of `type`), a keyword argument of `convert`."
 
@@ -170,6 +172,7 @@ def _kind_options(kind: str, conv: Converter, options: dict) -> dict:
                                    (f" (its options: {', '.join(known)})" if known else ' (it takes none)'))
     return {o.name: options.get(o.name, o.default) for o in conv.options}
 
+# %% ../nbs/39a_weights.ipynb #06a7fa80
 TF_KINDS = ('svr-normals', 'svr-scene', 'svr-decoder')   # TensorFlow checkpoints, named by their prefix
 TORCH_MAGIC = (b'PK\x03\x04', b'\x80')                   # torch's zip container, or a legacy torch pickle
 
@@ -192,6 +195,7 @@ def import_weights(kind: str, src, out, **options) -> list[Path]:
     conv = converter(kind)
     return [Path(p) for p in conv.convert(src, Path(out), **_kind_options(kind, conv, options))]
 
+# %% ../nbs/39a_weights.ipynb #c3eebf14
 def imported_kind(path) -> str:
     "The kind recorded in an imported file or folder."
     path = Path(path)
