@@ -24,9 +24,10 @@ __all__ = ['make_tiny_chunks', 'ChunkViews', 'feature_channels', 'Model2D3D']
 # %% ../../nbs/51_model2d3d.ipynb #80ecc386
 def make_tiny_chunks(out, n_train_scenes: int = 2, n_val_scenes: int = 1, n_frames: int = 40, frame_size=(160, 120),
                      img_size=(80, 64), subvol_size=(16, 16, 32), voxel_size: float = 0.1, n_views: int = 3,
-                     chunks_per_scene: int = 16, seed: int = 0, augment: bool = False) -> dict:
+                     chunks_per_scene: int = 16, seed: int = 0, augment: bool = False, intrinsics: str = 'exact') -> dict:
     """Synthetic scans in `out/scans`, occupancy grids in `out/occ`, chunk files `out/train.hdf5` (random chunks,
-    cleaned, optionally rotation-augmented) and `out/val.hdf5` (tiled); returns their paths. Skips files that exist."""
+    cleaned, optionally rotation-augmented) and `out/val.hdf5` (tiled); returns their paths. Skips files that exist.
+    `intrinsics`: the rule the views are chosen with (`32_chunks`; 'exact': the synthetic scans' own camera)."""
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     scans = make_synthetic_scans(out/'scans', n_scenes=n_train_scenes + n_val_scenes, n_frames=n_frames, seed=seed,
                                  width=frame_size[0], height=frame_size[1], progress=False)
@@ -36,7 +37,7 @@ def make_tiny_chunks(out, n_train_scenes: int = 2, n_val_scenes: int = 1, n_fram
     (out/'val.txt').write_text('\n'.join(names[n_train_scenes:]) + '\n')
     cfg = dict(root='scans', occ_root='occ', label_file=None, train_list='train.txt', val_list='val.txt',
                subvol_size=list(subvol_size), subvols_per_scene=chunks_per_scene, num_nearest_images=n_views,
-               img_size=list(img_size), frame_skip=1, voxel_size=voxel_size, depth_min=0.2, depth_max=6.0,
+               img_size=list(img_size), frame_skip=1, voxel_size=voxel_size, depth_min=0.2, depth_max=6.0, intrinsics=intrinsics,
                min_occ={'start': 0.2, 'step': 0.01, 'every': 20, 'floor': 0.01}, seed=seed)
     (out/'chunks.yml').write_text(yaml.safe_dump(cfg))
     paths = {'root': out/'scans', 'train': out/'train.hdf5', 'val': out/'val.hdf5', 'config': out/'chunks.yml',
