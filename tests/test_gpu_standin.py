@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDIN = ROOT/'tests'/'cupy_standin'
-NOTEBOOKS = ['01_kernels', '11_render', '13_synthetic_io', '20_tsdf', '22_neuralrecon', '24_demo', '30_voxelize',
+NOTEBOOKS = ['01_kernels', '11_render', '13_synthetic', '20_tsdf', '22_neuralrecon', '24_demo', '30_voxelize',
              '31_backproj', '32_chunks']
 
 _RUN = '''
