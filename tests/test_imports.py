@@ -184,3 +184,19 @@ def test_a_lazy_import_in_a_light_cli_must_say_so(tmp_path):
                               'def b():\n    import json\n    from thesis_recon import work\n')
     files = {'thesis_recon', 'thesis_recon.work', 'thesis_recon.cli'}
     assert _at(uncommented_lazy_imports, tmp_path, pkg/'cli.py', files) == [(5, 'thesis_recon.work')]
+
+
+def test_the_light_modules_load_no_framework():
+    "Importing a light module (the command modules, the kinds registry, core, config, cli) loads no torch, TensorFlow, CuPy or Ray."
+    import json, subprocess, sys
+    light = sorted(set(LIGHT_CLIS) | {'thesis_recon', 'thesis_recon.core', 'thesis_recon.cli', 'thesis_recon.config',
+                                      'thesis_recon.weights_cli'})
+    probe = ('import importlib, json, sys\nout = {}\n'
+             f'for m in {light!r}:\n'
+             '    importlib.import_module(m)\n'
+             '    out[m] = sorted(h for h in ("torch", "tensorflow", "keras", "cupy", "ray") if h in sys.modules)\n'
+             'print(json.dumps(out))')
+    res = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    heavy = {m: h for m, h in json.loads(res.stdout.strip().splitlines()[-1]).items() if h}
+    assert not heavy, f'light modules that load a framework (the first one named is the culprit): {heavy}'
