@@ -7,9 +7,8 @@ so that `--help` and a bad argument answer at once."""
 from __future__ import annotations
 import argparse, json, zipfile
 from pathlib import Path
-from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, resolve_device
+from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_train_args, resolve_device
 from ..config import parse_sets
-from ..train_args import add_train_args
 from .config import (LERES_MAX_POINTS, SYNTHETIC_FOV, TARGETS, PCMTrainConfig, check_pcm_data_sizes,
                                      load_pcm_config, validation_line)
 
