@@ -12,18 +12,22 @@ Workloads: `train` ENet (the thesis's `enet3dmv`) training steps at 160x128, bat
 `infer` its inference at 328x256, batch 8; `pcm` LeReS's focal -> shift -> focal recovery of one 640x480 synthetic
 depth map at 10k points (untrained networks: the cost does not depend on the weights); `fit` the shared trainer's
 2-epoch tiny run (the README's ENet block's shape: 8 steps of 8 images at 80x64 an epoch, 2 loader workers,
-validation, checkpoints, TensorBoard), CPU of its loader workers included, imports not.
+validation, checkpoints, TensorBoard), CPU of its loader workers included, imports not; `cli` the README's command
+itself, `thesis-recon train-2d --config train_enet_synthetic --set trainer.epochs=2`, on 60 + 20 random 80x64 images
+written once by this script: the whole process (imports, data, two epochs, writes), the figure the issue's target
+names (its CPU seconds with the policy within 1.3x of the one-thread run, two busy processes beside).
 `--busy N` starts N processes that each spin one CPU in a Python loop (stopped when the script ends, also on an
 error). Prints, per workload and load, the median wall and CPU seconds of each policy and the ratios old/new and
 new/one; asserts nothing. On a machine that is not idle the quiet figures are not quiet: say so with them.
 """
 from __future__ import annotations
-import argparse, json, os, resource, statistics, subprocess, sys, time
+import argparse, json, os, resource, shutil, statistics, subprocess, sys, time
 from pathlib import Path
 
+_START = time.perf_counter()
 HERE = Path(__file__).resolve().parent
 POLICIES = ('old', 'new', 'one')
-WORKLOADS = ('train', 'infer', 'pcm', 'fit')
+WORKLOADS = ('train', 'infer', 'pcm', 'fit', 'cli')
 
 
 def _env(policy: str) -> dict:
@@ -93,6 +97,31 @@ def _tiny_fit(small: bool):
     return run, 1
 
 
+def make_2d_images(folder: Path, n_train: int = 60, n_val: int = 20) -> list[str]:
+    "Random 80x64 images and labels in prep-2d-dataset's layout under `folder`; train-2d's --set arguments for them."
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    sets = []
+    for split, n in (('train', n_train), ('val', n_val)):
+        img, lab = folder/'images'/split, folder/'labels'/split
+        img.mkdir(parents=True, exist_ok=True); lab.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (64, 80, 3), dtype=np.uint8)).save(img/f'{i}.png')
+            Image.fromarray(rng.choice(np.array([1, 2, 5, 12], np.uint8), (64, 80))).save(lab/f'{i}.png')
+        sets += ['--set', f'{split}_loader.img_dir={img}', '--set', f'{split}_loader.label_dir={lab}']
+    return sets
+
+
+def _train_2d_command(small: bool):
+    "The README's train-2d for 2 epochs on the images of BENCH_THREADS_DATA (one call: imports are part of it)."
+    from thesis_recon.cli import main
+    folder = Path(os.environ['BENCH_THREADS_DATA'])
+    argv = ['train-2d', '--config', 'train_enet_synthetic', *json.loads((folder/'sets.json').read_text()), '--set',
+            f'save_dir={folder}/saved', '--set', 'trainer.epochs=2', '--run_name', f'r{os.getpid()}', '--no_progress']
+    return (lambda: main(argv)), 1
+
+
 def child(policy: str, workload: str, small: bool):
     "Run one workload under `policy` (this process's environment is the policy's) and print its figures as JSON."
     if policy == 'old':
@@ -100,10 +129,11 @@ def child(policy: str, workload: str, small: bool):
         import thesis_recon        # noqa: F401
         for k in ('OMP_WAIT_POLICY', 'OPENBLAS_NUM_THREADS'): os.environ.pop(k, None)   # nor do later children see the policy
     from bench_common import policy_line
-    make = {'train': _enet_train, 'infer': _enet_infer, 'pcm': _pcm_recover, 'fit': _tiny_fit}[workload]
+    make = {'train': _enet_train, 'infer': _enet_infer, 'pcm': _pcm_recover, 'fit': _tiny_fit, 'cli': _train_2d_command}[workload]
     fn, n = make(small)
-    if workload != 'fit': fn()     # warm-up: allocator, oneDNN primitives
+    if workload not in ('fit', 'cli'): fn()     # warm-up: allocator, oneDNN primitives
     t0, c0 = time.perf_counter(), _usage()
+    if workload == 'cli': t0, c0 = _START, 0.0  # the whole process: its imports are the command's too
     for _ in range(n): fn()
     line = policy_line() if policy != 'old' else (
         f"torch imported before the package with no OMP_* set (libgomp's spinning default); torch uses "
@@ -132,6 +162,11 @@ def _stop_busy(procs: list):
 def measure(workloads, busy: int, repeats: int, small: bool) -> dict:
     "{(workload, load): {policy: [figures per repeat]}}; policies interleaved, their order rotated each repeat."
     out = {}
+    if 'cli' in workloads:   # the command's images, written once
+        import tempfile
+        folder = Path(tempfile.mkdtemp(prefix='bench_threads_'))
+        (folder/'sets.json').write_text(json.dumps(make_2d_images(folder)))
+        os.environ['BENCH_THREADS_DATA'] = str(folder)
     for load in ('quiet', f'{busy} busy') if busy else ('quiet',):
         procs = _start_busy(busy) if load != 'quiet' else []
         print(f'{load}: load average {os.getloadavg()[0]:.1f}', file=sys.stderr, flush=True)
@@ -144,6 +179,7 @@ def measure(workloads, busy: int, repeats: int, small: bool) -> dict:
                         print(f'  {w:5s} {load:7s} {policy}: {res[policy][-1]["wall"]:.3f} s wall, {res[policy][-1]["cpu"]:.3f} s CPU',
                               file=sys.stderr, flush=True)
         finally: _stop_busy(procs)
+    if 'cli' in workloads: shutil.rmtree(os.environ.pop('BENCH_THREADS_DATA'), ignore_errors=True)
     return out
 
 

@@ -709,7 +709,7 @@ def compile_problem(device) -> str | None:
     "Why `--compile` cannot work here (no C++ compiler for the CPU code torch generates), or None."
     import shutil
     if torch.device(device).type != 'cpu': return None
-    names = [os.environ['CXX']] if os.environ.get('CXX') else ['g++', 'clang++', 'c++']
-    if any(shutil.which(n) for n in names): return None
-    return f"--compile on the CPU needs a C++ compiler ({' or '.join(names)} on PATH, or CXX); none found"
-
+    if os.environ.get('CXX'):   # the user's choice, as torch's inductor takes it
+        return None if shutil.which(os.environ['CXX']) else f"--compile: CXX={os.environ['CXX']} is not a program on PATH"
+    if any(shutil.which(n) for n in ('g++', 'clang++', 'c++')): return None
+    return "--compile on the CPU needs a C++ compiler (g++, clang++ or c++ on PATH, or CXX); none found"
