@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_kernels.ipynb #05296147
 from __future__ import annotations
-import collections, ctypes, hashlib, importlib, os, platform, re, shutil, subprocess, sys, tempfile, threading
+import collections, ctypes, hashlib, importlib, os, platform, re, shutil, subprocess, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np

@@ -4,10 +4,10 @@
 
 # %% ../nbs/07_sens.ipynb #d142a859
 from __future__ import annotations
-import io, os, struct, zlib
+import io, struct, zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from PIL import Image

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_synthetic.ipynb #383ab928
 from __future__ import annotations
-import argparse, csv, io, json, sys
+import csv, io, json
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm

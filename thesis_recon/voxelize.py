@@ -4,7 +4,6 @@
 
 # %% ../nbs/30_voxelize.ipynb #d254f862
 from __future__ import annotations
-import argparse, sys
 from functools import partial
 from pathlib import Path
 import numpy as np
