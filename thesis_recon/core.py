@@ -39,12 +39,13 @@ if '--verbose' not in sys.argv and 'TF_CPP_MIN_LOG_LEVEL' not in os.environ and 
     sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 # %% auto #0
-__all__ = ['WAIT_POLICIES', 'THREAD_ENV', 'THREADS_HELP', 'DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'RAY_HELP', 'ThesisReconError',
-           'DataWarning', 'warn_data', 'first_sentence', 'close_match', 'cpu_count', 'num_threads', 'check_thread_env',
-           'set_threads', 'thread_policy', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'atomic_savez',
-           'atomic_pickle', 'shared_data', 'package_data', 'ArgumentParser', 'add_threads_arg', 'add_progress_arg',
-           'add_device_arg', 'gpu_count', 'resolve_device', 'add_runner_args', 'add_config_args', 'add_set_arg',
-           'add_train_args', 'check_resume', 'add_compile_arg', 'prefetch']
+__all__ = ['WAIT_POLICIES', 'THREAD_ENV', 'THREADS_HELP', 'DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'SKIP_FLAGS_ENV', 'RAY_HELP',
+           'ThesisReconError', 'DataWarning', 'warn_data', 'first_sentence', 'close_match', 'cpu_count', 'num_threads',
+           'check_thread_env', 'set_threads', 'thread_policy', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data', 'ArgumentParser', 'add_threads_arg',
+           'add_progress_arg', 'add_device_arg', 'gpu_count', 'resolve_device', 'cell_flags', 'cell_skip_reason',
+           'skip_flagged_cells', 'add_runner_args', 'add_config_args', 'add_set_arg', 'add_train_args', 'check_resume',
+           'add_compile_arg', 'prefetch']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 class ThesisReconError(Exception):
@@ -254,7 +255,7 @@ def add_device_arg(parser):
     parser.add_argument('--device', choices=DEVICES, default='auto', help=DEVICE_HELP)
     return add_threads_arg(parser)
 
-# %% ../nbs/00_core.ipynb #758a3a53
+# %% ../nbs/00_core.ipynb #d7a8ede1
 def _gpus(framework: str) -> tuple[int, str]:
     "(GPUs `framework` sees, why none when 0)."
     if framework == 'array':
@@ -286,7 +287,7 @@ def gpu_count(framework: str = 'array') -> int:
     "How many GPUs `framework` ('array': CuPy, 'torch', 'keras': its backend) sees; 0 when it is not installed."
     return _gpus(framework)[0]
 
-# %% ../nbs/00_core.ipynb #357c611a
+# %% ../nbs/00_core.ipynb #2cdf0a7a
 def resolve_device(name='auto', framework: str = 'array'):
     """`--device` (auto, cpu, cuda; cuda:N for torch) as `framework` names devices: 'cpu'/'cuda' for 'array',
     a `torch.device` for 'torch', 'cpu:0'/'gpu:0' for 'keras'. `ThesisReconError` for a bad name or a missing GPU."""
@@ -307,7 +308,45 @@ def resolve_device(name='auto', framework: str = 'array'):
     if dev.index is not None and dev.index >= n: raise ThesisReconError(f'--device {name}: only {n} GPU(s) visible')
     return dev
 
-# %% ../nbs/00_core.ipynb #a878134d
+# %% ../nbs/00_core.ipynb #0deae644
+SKIP_FLAGS_ENV = 'THESIS_RECON_SKIP_FLAGS'
+
+def cell_flags(source: str) -> set[str]:
+    "The nbdev flags of a notebook cell: the words of its leading `#|` lines (`#| slow` -> {'slow'})."
+    flags = set()
+    for line in source.lstrip().splitlines():
+        if not line.strip().startswith('#|'): break
+        flags.update(line.strip()[2:].replace(':', ' ').split())
+    return flags
+
+def cell_skip_reason(source: str) -> str | None:
+    "Why a notebook cell should not run here (None: run it): a flag listed in THESIS_RECON_SKIP_FLAGS, or `#| gpu` without a GPU."
+    flags = cell_flags(source)
+    if not flags: return None
+    if listed := sorted(flags & set(os.environ.get(SKIP_FLAGS_ENV, '').replace(',', ' ').split())):
+        return f"flagged #| {' '.join(listed)}, which {SKIP_FLAGS_ENV} skips"
+    if 'gpu' in flags and not (gpu_count('array') or gpu_count('torch')):
+        return 'flagged #| gpu, and no GPU is visible here (CuPy and torch see none)'
+    return None
+
+# %% ../nbs/00_core.ipynb #3a19e7e6
+def _skip_flagged(lines: list[str]) -> list[str]:
+    "IPython input transformer: a cell that should not run here becomes a line that prints why."
+    why = cell_skip_reason(''.join(lines))
+    return lines if why is None else [f'print({("skipped: " + why)!r})\n']
+
+def skip_flagged_cells(shell=None) -> bool:
+    "Add `_skip_flagged` to `shell`'s (default: the running IPython's) input transformers; False outside IPython."
+    if shell is None:
+        if 'IPython' not in sys.modules: return False
+        shell = sys.modules['IPython'].get_ipython()
+    if shell is None or not hasattr(shell, 'input_transformers_post'): return False
+    if _skip_flagged not in shell.input_transformers_post: shell.input_transformers_post.append(_skip_flagged)
+    return True
+
+skip_flagged_cells()
+
+# %% ../nbs/00_core.ipynb #8c71bf88
 def _n_proc(text: str) -> int:
     try: n = int(text)
     except ValueError: raise argparse.ArgumentTypeError(f'expected a whole number of processes, got {text!r}') from None
@@ -324,7 +363,7 @@ def add_runner_args(parser):
     parser.add_argument('--ray_address', default=None, help=RAY_HELP)
     return add_threads_arg(parser)
 
-# %% ../nbs/00_core.ipynb #fbeb62f5
+# %% ../nbs/00_core.ipynb #d06ff6e5
 def add_config_args(parser, *, required: bool = False, shipped: str = '', default: str = '', aliases: tuple = (),
                     dest: str = 'config', sets: bool = True):
     "Add the one `--config CONFIG` (a file or a shipped name) and, unless `sets=False`, `--set KEY=VALUE` (`add_set_arg`)."
@@ -341,7 +380,7 @@ def add_set_arg(parser):
                              'as a string; a relative path is relative to the working folder); repeatable, applied last')
     return parser
 
-# %% ../nbs/00_core.ipynb #0b63721c
+# %% ../nbs/00_core.ipynb #e2133a8b
 def add_train_args(parser):
     "Add `--device`, `--threads` and `--resume [CHECKPOINT]` (`args.resume`: False, True or the path) to a training command."
     add_device_arg(parser)
@@ -361,7 +400,7 @@ def add_compile_arg(parser):
                         help='torch.compile the network first (about a minute of compiling; pays off on long runs)')
     return parser
 
-# %% ../nbs/00_core.ipynb #4af277ea
+# %% ../nbs/00_core.ipynb #9d952cd6
 def prefetch(items, depth: int = 3):
     "Iterate `items`, produced `depth` ahead in a background thread; the producer's errors are raised here."
     q, done, stop = queue.Queue(maxsize=depth), object(), threading.Event()
