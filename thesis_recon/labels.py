@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 import numpy as np
-from .core import ThesisReconError, warn_data, package_data, DataWarning
+from .core import ThesisReconError, warn_data, package_data
 
 # %% auto #0
 __all__ = ['NYU40_NAMES', 'SCANNET20_IDS', 'SCANNET20_NAMES', 'NYU40_TO_SCANNET20', 'LABEL_TSV_COLUMNS', 'nyu40_colormap',
