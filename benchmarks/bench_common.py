@@ -5,8 +5,7 @@ runtimes only if they load after it, see 00_core "Threads"), and one line saying
     print(policy_line())
 """
 import os, sys
-import thesis_recon
-from thesis_recon import core
+from thesis_recon import core    # imports the package first: its thread policy
 
 
 def policy_line() -> str:

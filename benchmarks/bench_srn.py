@@ -14,7 +14,6 @@ which it imports for logging and data loading only, are stubbed. Its training-mo
 range at every step) go to a buffer, its every-100th-call figure is skipped. Prints figures only."""
 import argparse, contextlib, io, math, statistics, sys, time, types
 from pathlib import Path
-import numpy as np
 import torch
 from thesis_recon.srn.model import SRN, srn_loss, pixel_grid
 from thesis_recon.srn.data import sphere_poses

@@ -4,7 +4,7 @@ under torchrun.
 usage: python ddp_fit_script.py OUT BATCH_SIZE [--max_steps 6] [--epochs 3] [--resume] [--dropout] [--slow]
 (BATCH_SIZE per process; the test halves it under 2 processes)
 Prints one JSON line per process: rank, world size, the checkpoints it saved, its history."""
-import argparse, json, os, sys, time
+import argparse, json, os, time
 from pathlib import Path
 import torch
 from torch import nn

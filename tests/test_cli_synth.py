@@ -1,6 +1,5 @@
 """`thesis-recon synth` as a user runs it: both layouts, resuming, and bad options."""
 import json, subprocess, sys
-from pathlib import Path
 
 def run(*args):
     return subprocess.run([sys.executable, '-m', 'thesis_recon.cli', 'synth', *args], capture_output=True, text=True)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 from thesis_recon.core import ThesisReconError
-from thesis_recon.train import TrainOptions, deferred_sigint, fit, load_checkpoint, resolve_device
+from thesis_recon.train import TrainOptions, deferred_sigint, fit, load_checkpoint
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE/'ddp_fit_script.py'
