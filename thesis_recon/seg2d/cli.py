@@ -7,8 +7,8 @@ the config before they load torch, so that `--help` and a bad argument answer at
 from __future__ import annotations
 import argparse
 from pathlib import Path
-from ..core import (ArgumentParser, ThesisReconError, add_config_args, add_device_arg, add_progress_arg,
-                               add_train_args, check_resume)
+from ..core import (ArgumentParser, ThesisReconError, add_compile_arg, add_config_args, add_device_arg,
+                               add_progress_arg, add_train_args, check_resume)
 from ..config import parse_sets, shipped_config_names
 from .config import Seg2dConfig, check_2d_config, load_seg2d_config, run_dirs
 
@@ -25,6 +25,7 @@ def _common_args(p: argparse.ArgumentParser, train: bool = False):
     if train: add_train_args(p)
     else:
         add_device_arg(p)
+        add_compile_arg(p)
         p.add_argument('--checkpoint', default=None, help='the .tar checkpoint to use (default: models.load_path of the config)')
     add_progress_arg(p)
 
@@ -32,6 +33,11 @@ def _config_from_args(a, kind: str) -> Seg2dConfig:
     sets = parse_sets(a.set)
     if getattr(a, 'checkpoint', None): sets['models.load_path'] = a.checkpoint
     return check_2d_config(load_seg2d_config(a.config, sets), kind)
+
+def _check_compile(p, a):
+    "`--compile` where torch cannot build its CPU code: one line, exit 2, before the network loads."
+    from thesis_recon.train import compile_problem, resolve_device   # torch: loaded by the command's own import just before
+    if a.compile and (why := compile_problem(resolve_device(a.device))): p.error(why)
 
 def _newest_run(cfg: Seg2dConfig) -> str:
     root = run_dirs(cfg, 'x')['models'].parent
@@ -70,7 +76,8 @@ def test_2d_main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     cfg = _config_from_args(a, 'test')
     from thesis_recon.seg2d import evaluate as seg2d_evaluate   # lazy, as in train_2d_main
-    scores, _, out = seg2d_evaluate.test_2d(cfg, run=a.run, device=a.device, progress=not a.no_progress)
+    _check_compile(p, a)
+    scores, _, out = seg2d_evaluate.test_2d(cfg, run=a.run, device=a.device, progress=not a.no_progress, compile=a.compile)
     print(seg2d_evaluate.iou_table(scores)); print(f'written: {out/"iou.csv"}, {out/"iou.json"}')
     return 0
 
@@ -87,7 +94,8 @@ def predict_2d_main(argv: list[str] | None = None) -> int:
     for f in a.images:
         if not Path(f).exists(): raise ThesisReconError(f'{f}: image not found')
     from thesis_recon.seg2d import evaluate as seg2d_evaluate   # lazy, as in train_2d_main
-    written = seg2d_evaluate.predict_2d(cfg, a.images, a.out, device=a.device, progress=not a.no_progress)
+    _check_compile(p, a)
+    written = seg2d_evaluate.predict_2d(cfg, a.images, a.out, device=a.device, progress=not a.no_progress, compile=a.compile)
     print(f'wrote {len(written)} label maps to {a.out}')
     return 0
 

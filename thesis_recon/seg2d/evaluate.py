@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_write_text
 from ..labels import NYU40_NAMES, nyu40_colormap
 from ..metrics import confusion_matrix, format_table, thesis_iou
-from ..train import resolve_device, autocast
+from ..train import resolve_device, autocast, speed_up
 from ..images import IMAGE_MEAN, IMAGE_STD, write_color
 from .config import IOU_IGNORE_INDEX, Seg2dConfig, run_dirs
 from .data import list_images, load_image, loader_dataset, normalize
@@ -81,14 +81,16 @@ def majority_baseline(hist_train, val_conf_rows, iou_ignore_index=IOU_IGNORE_IND
     return iou_scores(conf, iou_ignore_index)
 
 # %% ../../nbs/46_seg2d_evaluate.ipynb #58de916d
-def test_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', checkpoint=None, progress: bool = True):
-    "Evaluate a checkpoint on the config's test (or val) images; writes iou.csv / iou.json; returns (scores, confusion, folder)."
+def test_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', checkpoint=None, progress: bool = True,
+            compile: bool = False):
+    """Evaluate a checkpoint on the config's test (or val) images; writes iou.csv / iou.json; returns (scores, confusion, folder).
+    `compile`: the network through `torch.compile`, channels_last (`train.speed_up`; for long runs)."""
     loader_cfg = cfg.test_loader or cfg.val_loader
     if loader_cfg is None: raise ThesisReconError('config: a test config needs a test_loader (or val_loader) section')
     if loader_cfg.label_dir is None: raise ThesisReconError('test_loader.label_dir: testing needs the labels')
     dev = resolve_device(device)
     dataset = loader_dataset(loader_cfg, cfg.models.num_classes, augmentation=False)
-    model = model_for_config(cfg, checkpoint, dev)
+    model = speed_up(model_for_config(cfg, checkpoint, dev), compile=compile, channels_last=compile)
     loader = torch.utils.data.DataLoader(dataset, batch_size=loader_cfg.batch_size, shuffle=False, num_workers=loader_cfg.num_workers)
     with autocast(dev):
         scores, conf = evaluate_2d(model, loader, dev, None, cfg.IoU_ignore_index, cfg.ignore_index, progress=progress)
@@ -113,15 +115,16 @@ def _image_files(images) -> list[Path]:
     return files
 
 def predict_2d(cfg: Seg2dConfig, images, out_dir, device: str = 'auto', checkpoint=None, batch_size: int = 8,
-               progress: bool = True) -> list[Path]:
-    "Colourised predicted label maps `out_dir/<stem>.png` for image files (or folders of them); returns the paths."
+               progress: bool = True, compile: bool = False) -> list[Path]:
+    """Colourised predicted label maps `out_dir/<stem>.png` for image files (or folders of them); returns the paths.
+    `compile`: as `test_2d`'s."""
     files = _image_files(images)
     dev = resolve_device(device)
     loader_cfg = cfg.test_loader or cfg.val_loader
     img_size = loader_cfg.img_size if loader_cfg is not None else (328, 256)
     mean, std = (loader_cfg.mean, loader_cfg.std) if loader_cfg is not None else (IMAGE_MEAN, IMAGE_STD)
     resize = loader_cfg.resize if loader_cfg is not None else 'nearest'
-    model = model_for_config(cfg, checkpoint, dev)
+    model = speed_up(model_for_config(cfg, checkpoint, dev), compile=compile, channels_last=compile)
     out, written = Path(out_dir), []
     for i in tqdm(range(0, len(files), batch_size), desc='predict', unit='batch', disable=not progress):
         chunk = files[i:i + batch_size]

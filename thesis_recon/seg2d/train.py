@@ -105,7 +105,8 @@ def train_2d(cfg: Seg2dConfig, run: str | None = None, device: str = 'auto', res
         scores, _ = evaluate_2d(model, loader, device, loss_fn, cfg.IoU_ignore_index, cfg.ignore_index)
         return {'miou': scores['miou'], 'pixel_acc': scores['pixel_acc'], 'loss': scores['loss']}
     options = TrainOptions(epochs=cfg.trainer.epochs, max_steps=cfg.trainer.max_steps, batch_size=cfg.train_loader.batch_size,
-                           num_workers=cfg.train_loader.num_workers, shuffle=cfg.train_loader.shuffle,
+                           num_workers=cfg.train_loader.num_workers, val_workers=cfg.val_loader.num_workers,
+                           shuffle=cfg.train_loader.shuffle,
                            log_every=cfg.trainer.log_every, val_every=cfg.trainer.val_check_interval, device=device,
                            seed=cfg.trainer.seed, best_metric='miou', best_mode='max', checkpoint_dir=dirs['models'],
                            log_dir=dirs['runs'], resume=resume, progress=progress)
