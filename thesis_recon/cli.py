@@ -45,7 +45,7 @@ COMMANDS = {
     'fit-srn': ('thesis_recon.srn.cli:fit_srn_main', 'fit latent codes of new instances from a few views'),
     'render-srn': ('thesis_recon.srn.cli:render_srn_main', 'render RGB, segmentation and point clouds from an SRN'),
     'eval-srn': ('thesis_recon.srn.cli:eval_srn_main', 'evaluate semantic SRNs (mIoU, PSNR, SSIM)'),
-    'experiment-srn-fewshot': ('thesis_recon.srn.cli:experiment_srn_fewshot_main', "the semantic SRN paper's few-shot claim: SRN head vs 2D U-Net from 1, 3, 10 labelled views"),
+    'experiment-srn-fewshot': ('thesis_recon.experiments.cli:experiment_srn_fewshot_main', "the semantic SRN paper's few-shot claim: SRN head vs 2D U-Net from 1, 3, 10 labelled views"),
     'pcm-data': ('thesis_recon.pcm.cli:pcm_data_main', 'depth maps and intrinsics for the point-cloud module'),
     'train-pcm': ('thesis_recon.pcm.cli:train_pcm_main', 'train the shift or focal point-cloud model'),
     'reconstruct-depth': ('thesis_recon.pcm.cli:reconstruct_depth_main', 'depth map -> shift, focal and a point cloud'),

@@ -11,7 +11,7 @@ from .budget import BUDGETS
 from .thesis import NETS_2D, ROWS_3D, check_data_path, check_weights, data_note, run_experiment
 
 # %% auto #0
-__all__ = ['parse_weights', 'experiment_main']
+__all__ = ['parse_weights', 'experiment_main', 'experiment_srn_fewshot_main']
 
 # %% ../../nbs/91_experiments_cli.ipynb #104c94f9
 def parse_weights(items) -> dict:
@@ -60,3 +60,24 @@ def experiment_main(argv: list[str] | None = None) -> int:
     print(format_table(recs_2d, markdown=True))
     print(f'-> {out}/{a.kind}.md, .csv, .png')
     return 0
+
+# %% ../../nbs/91_experiments_cli.ipynb #d312fe0a
+def experiment_srn_fewshot_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon experiment-srn-fewshot [--budget tiny|small] [--out DIR] [--device ...]`: the semantic SRN's few-shot claim."
+    fewshot = [n for n, b in BUDGETS.items() if b.fewshot is not None]
+    p = ArgumentParser(prog='thesis-recon experiment-srn-fewshot',
+                       description="The semantic SRN paper's few-shot claim on synthetic chairs: an SRN pretrained on colour, "
+                                   "a linear head on its features vs the paper's 2D U-Net, both from 1, 3 and 10 labelled views, "
+                                   'scored on novel views (three seeds). Writes OUT/BUDGET/fewshot.{md,csv,png}; finished parts are kept.')
+    p.add_argument('--budget', choices=fewshot, default='small', help='; '.join(f'{n}: {BUDGETS[n].purpose}' for n in fewshot) + ' (default: small)')
+    p.add_argument('--out', default='experiments', metavar='DIR', help='output folder (default: experiments/)')
+    add_device_arg(p)
+    add_progress_arg(p)
+    a = p.parse_args(argv)
+    from thesis_recon.experiments.fewshot import experiment_srn_fewshot   # lazy: torch
+    experiment_srn_fewshot(a.out, a.budget, a.device, progress=not a.no_progress)
+    md = Path(a.out)/a.budget/'fewshot.md'
+    print(md.read_text().rstrip())
+    print(f'wrote {md}')
+    return 0
+

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from ..core import ThesisReconError
 from ..weights import (Converter, Option, read_torch_file, find_state_dict, map_state_dict, write_imported)
-from .model import SRN, SemanticSRN, UNetBaseline, Conv2dSame, PrototypingUNet, srn_of
-from .train import load_model, model_spec
+from .model import SRN, SemanticSRN, UNetBaseline, Conv2dSame, PrototypingUNet, model_spec, srn_of
+from .evaluate import load_model
 
 # %% auto #0
 __all__ = ['CONVERTERS', 'read_original', 'original_kind', 'srn_sizes', 'original_state_dict', 'convert_srn',
@@ -132,6 +132,7 @@ def _write(model, out, kind: str, src, **info) -> list[Path]:
     return [write_imported(out, model, kind=kind, src=src, config=dict(model=model_spec(model), run={}),
                            arch=type(model).__name__, **info)]
 
+# %% ../../nbs/75_srn_convert.ipynb #caf031d8
 def convert_srn(src: Path, out: Path, drop_latents: bool = False, num_instances: int = 0, tracing_steps: int = 10) -> list[Path]:
     "vsitzmann's SRNsModel file -> our SRN checkpoint at `out`."
     model = _srn_from(read_original(src), src, 'srn', drop_latents=drop_latents, num_instances=num_instances, tracing_steps=tracing_steps)
@@ -144,6 +145,7 @@ def convert_semantic_srn(src: Path, out: Path, drop_latents: bool = False, num_i
                       num_classes=num_classes, tracing_steps=tracing_steps)
     return _write(model, out, 'semantic-srn', src, drop_latents=drop_latents)
 
+# %% ../../nbs/75_srn_convert.ipynb #0a4f0cb4
 def _srn_for_head(path, **kw) -> SRN:
     "The SRN a head sits on: an original file (either kind) or one of our checkpoints (train-srn, fit-srn, import-weights)."
     path = Path(path)
@@ -175,6 +177,7 @@ def convert_semantic_srn_head(src: Path, out: Path, srn: str = '', drop_latents:
     model.load_state_dict(state, strict=True)
     return _write(model, out, 'semantic-srn-head', src, srn=str(Path(srn).resolve()))
 
+# %% ../../nbs/75_srn_convert.ipynb #f902ebab
 def unet_sizes(sd: dict, src) -> dict:
     "Keyword arguments of our `UNetBaseline` (less dropout) read from an original `UnetModel` state dict (after `_drop_aliases`)."
     first, last = _need(sd, 'unet.in_layer.0.net.1.weight', src), _need(sd, 'unet.out_layer.0.net.1.weight', src)
@@ -200,6 +203,7 @@ def convert_semantic_srn_unet(src: Path, out: Path, num_classes: int = 0, dropou
     model.load_state_dict(map_state_dict(sd, model.state_dict(), lambda k: k, src), strict=True)
     return _write(model, out, 'semantic-srn-unet', src)
 
+# %% ../../nbs/75_srn_convert.ipynb #1abbb7a1
 def load_srn_import(path: Path, device='cpu'):
     "(model in eval mode, config) from a file written by one of the SRN converters."
     model, ck = load_model(path, device)
