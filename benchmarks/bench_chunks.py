@@ -23,7 +23,7 @@ def main(argv=None):
     from thesis_recon.synthetic import make_synthetic_scans
     from thesis_recon.voxelize import prep_occ_grid_scene
     from thesis_recon.chunks import prep_backproj_data
-    from thesis_recon.chunk_dataset import ChunkDataset, chunk_loader
+    from thesis_recon.nets3d.data import ChunkDataset, chunk_loader
     tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp())
     tmp.mkdir(parents=True, exist_ok=True)
     try:

@@ -2,7 +2,7 @@
 
 A tiny synthetic val scene (`make_tiny_chunks`: 40 frames at 160x120, 10 cm voxels) whose "prediction" is its own
 ground truth (so every score is 1 and the work is that of a real scene of the same size), scored by
-`nets3d.infer.evaluate_scene` against the thesis's GT scenes: the reassembly and the two meshes, the mesh metrics by
+`nets3d.evaluate.evaluate_scene` against the thesis's GT scenes: the reassembly and the two meshes, the mesh metrics by
 each protocol, the labels (nearest vertex, one confusion), and the depth evaluation (the mesh ray-cast into every
 frame at 328x256). Prints the best of `--repeats` for each part and for the whole.
 
@@ -14,9 +14,9 @@ import h5py
 import numpy as np
 from thesis_recon.metrics import mesh_metrics
 from thesis_recon.nets3d.config import load_3d_config
-from thesis_recon.nets3d.infer import (evaluate_scene, ground_truth_meshes, label_scores, scene_depth_metrics, scene_frames,
-                                       scene_grids, thesis_mesh)
-from thesis_recon.nets3d.model import make_tiny_chunks
+from thesis_recon.nets3d.data import make_tiny_chunks
+from thesis_recon.nets3d.evaluate import (evaluate_scene, ground_truth_meshes, label_scores, scene_depth_metrics, scene_frames,
+                                          scene_grids, thesis_mesh)
 
 
 def best(fn, repeats: int) -> float:

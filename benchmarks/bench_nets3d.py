@@ -16,9 +16,10 @@ import torch
 
 def train_speed(cfg, device, steps, precision):
     "Chunks/s of `steps` optimizer steps (after 1 warm-up step) through the real loss, loader and model."
-    from thesis_recon.chunk_dataset import collate_chunks
+    from thesis_recon.nets3d.data import collate_chunks, open_chunks
     from thesis_recon.train import autocast, to_device
-    from thesis_recon.nets3d.train import build_model, class_weights, make_loss, open_chunks
+    from thesis_recon.nets3d.model import build_model
+    from thesis_recon.nets3d.train import class_weights, make_loss
     ds = open_chunks(cfg, cfg.train_file)
     model = build_model(cfg).to(device).train()
     loss_fn = make_loss(cfg.model_3d.num_classes, class_weights(cfg, ds))
@@ -53,9 +54,9 @@ def main(argv=None):
     a = p.parse_args(argv)
     print(policy_line())
     from thesis_recon.train import resolve_device, save_checkpoint
-    from thesis_recon.nets3d.model import make_tiny_chunks
+    from thesis_recon.nets3d.data import make_tiny_chunks
     from thesis_recon.nets3d.config import load_3d_config
-    from thesis_recon.nets3d.infer import infer_3d
+    from thesis_recon.nets3d.evaluate import infer_3d
     from thesis_recon.seg2d.enet import ENet3DMV
     device = resolve_device(a.device)
     gpu = device.type == 'cuda'
@@ -83,7 +84,7 @@ def main(argv=None):
                            'model_2d': {'arch_2d': 'enet3dmv', 'load_path_2d': str(tmp/'enet.tar')}})
     speed, peak = train_speed(fcfg, device, a.steps, precision)
     print(f'train, ENet features ({views * 128} ch, frozen enet3dmv): {speed:8.2f} chunks/s' + (f', peak {peak:.2f} GiB' if gpu else ''))
-    from thesis_recon.nets3d.train import ARCH, build_model
+    from thesis_recon.nets3d.model import ARCH, build_model
     save_checkpoint(tmp/'run'/'models'/'best.tar', build_model(rgb), arch=ARCH)
     t0 = time.perf_counter()
     rows = infer_3d(rgb, 'val', tmp/'infer', device=str(device.type), progress=False)

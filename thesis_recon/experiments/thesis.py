@@ -53,7 +53,7 @@ def experiment_data(out, budget: ThesisSizes, data_path=None, progress: bool = T
     if data_path is not None: return check_data_path(data_path)
     out = Path(out)/'data'
     if budget.quick_data:
-        from thesis_recon.nets3d.model import make_tiny_chunks     # lazy: torch (model.py), as every stage below
+        from thesis_recon.nets3d.data import make_tiny_chunks      # lazy: torch (data.py), as every stage below
         return make_tiny_chunks(out, n_train_scenes=budget.scenes - 1, n_val_scenes=1, n_frames=budget.frames,
                                 frame_size=budget.frame_size, img_size=budget.img_size, subvol_size=budget.subvol,
                                 voxel_size=budget.voxel, n_views=budget.views, chunks_per_scene=budget.chunks_per_scene, augment=True)
@@ -155,7 +155,7 @@ def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = Tr
     read back. The row's config (its relative paths taken from the working folder) is written to `out/configs/<name>.json`
     by the config path rule, so that `train-3d --config` of that file runs the same row from any folder."""
     from thesis_recon.nets3d.train import train_3d      # lazy: torch, loaded when a row runs
-    from thesis_recon.nets3d.infer import infer_3d
+    from thesis_recon.nets3d.evaluate import infer_3d
     done = Path(out)/'rows'/f'{name}.json'
     if done.exists(): return json.loads(done.read_text())
     bench = Path(out)/'benchmark'/name if cfg['model_3d']['num_classes'] > 2 else None   # ScanNet's format, segmentation
@@ -252,7 +252,7 @@ def check_weights(weights: dict | None) -> dict:
 
 def data_note(budget: str, data_path=None) -> str:
     "What the numbers are measured on and how, said beside the published ones."
-    from thesis_recon.nets3d.infer import evaluation_note      # lazy: torch (the inference module)
+    from thesis_recon.nets3d.evaluate import evaluation_note   # lazy: torch (the evaluation module)
     where = f'the data in {data_path}' if data_path else 'SYNTHETIC scans (not ScanNet)'
     return (f"Ours: budget `{budget}`, measured on {where}: reassembled val scenes (mesh, labels), their frames (depth), "
             f"val chunks (voxel metrics), val frames (2D). {evaluation_note('thesis', PROTOCOLS)} Published: the thesis on "

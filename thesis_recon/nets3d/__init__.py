@@ -1,1 +1,1 @@
-"""3D networks on back-projected 2D features: SurfaceNet, the 2D-to-3D model, training, scene inference and its evaluation."""
+"""3D networks on back-projected 2D features: the config, the chunk data set, SurfaceNet, the 2D-to-3D model, training, evaluation (the trainer's validation, scene inference and its scores), the originals' checkpoints, and the commands."""
