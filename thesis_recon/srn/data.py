@@ -121,13 +121,14 @@ def read_instance(path) -> Instance:
     K, size = parse_intrinsics(path/'intrinsics.txt')
     return Instance(path, rgb, pose, seg, K, size)
 
+# %% ../../nbs/71_srn_data.ipynb #5d25d947
 def read_pose(path) -> np.ndarray:
     "Camera-to-world 4x4 from a pose file (16 numbers, one or four lines)."
     T = read_matrix_txt(path)
     if not is_valid_pose(T): raise ThesisReconError(f'{path}: not a finite rigid camera-to-world transform')
     return T
 
-# %% ../../nbs/71_srn_data.ipynb #5d25d947
+# %% ../../nbs/71_srn_data.ipynb #c3e6357a
 _POINT_CLOUDS = (('pts.txt', 'labels.txt'),                                                   # ours (srn-data)
                  ('sample-points-all-pts-nor-rgba-10000.txt', 'sample-points-label-10000.txt'))   # the original's
 
@@ -146,7 +147,7 @@ def read_point_cloud(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
         raise ThesisReconError(f'{files[0].parent}: {files[0].name} must be (N,3+) and {files[1].name} (N,), got {pts.shape} and {labels.shape}')
     return pts, labels
 
-# %% ../../nbs/71_srn_data.ipynb #c3e6357a
+# %% ../../nbs/71_srn_data.ipynb #74964eb5
 def square_crop(img: np.ndarray) -> np.ndarray:
     "The original's `square_crop_img`: rows and columns centre - m//2 .. centre + m//2 of m = min(H, W)."
     m, (cy, cx) = min(img.shape[:2]), (np.array(img.shape[:2]) // 2)
@@ -166,7 +167,7 @@ def read_view_seg(path) -> np.ndarray:
     seg = np.load(path)
     return seg.reshape(seg.shape[:2])
 
-# %% ../../nbs/71_srn_data.ipynb #74964eb5
+# %% ../../nbs/71_srn_data.ipynb #7f46aaf8
 def load_view(inst: Instance, i: int, sidelength: int | None = None) -> dict:
     "View `i` of `inst` at `sidelength`: rgb (N,3) float32 in [-1,1], seg (N,) int64 (-1 if no seg/), pose (4,4), intrinsics (3,3)."
     rgb = read_view_rgb(inst.rgb_paths[i])
@@ -189,7 +190,7 @@ def load_view(inst: Instance, i: int, sidelength: int | None = None) -> dict:
                 pose=torch.from_numpy(read_pose(inst.pose_paths[i]).astype(np.float32)),
                 intrinsics=torch.from_numpy(K.astype(np.float32)))
 
-# %% ../../nbs/71_srn_data.ipynb #7f46aaf8
+# %% ../../nbs/71_srn_data.ipynb #013ad7e1
 class SRNDataset(torch.utils.data.Dataset):
     "Views of the instance folders under `root` at `sidelength`; item: dict(instance_idx, rgb, seg, pose, intrinsics)."
     def __init__(self, root, sidelength: int | None = None, max_num_instances: int = -1,
@@ -229,7 +230,7 @@ class SRNDataset(torch.utils.data.Dataset):
         "The item indices of instance `k`'s views."
         return [j for j, (kk, _) in enumerate(self.index) if kk == k]
 
-# %% ../../nbs/71_srn_data.ipynb #013ad7e1
+# %% ../../nbs/71_srn_data.ipynb #cd0d4f7c
 @patch
 def __getitem__(self: SRNDataset, j):
     if j not in self._cache:
@@ -253,7 +254,7 @@ def open_split(split_root, sidelength=None, **kw) -> SRNDataset:
     names = read_class_list(class_list_path(split_root))
     return SRNDataset(split_root, sidelength, class_names=names, **kw)
 
-# %% ../../nbs/71_srn_data.ipynb #cd0d4f7c
+# %% ../../nbs/71_srn_data.ipynb #dd1ea845
 _LABEL_BASE = 100   # part labels are offset while rendering (the renderer treats NYU40 wall/floor/ceiling ids as its shell)
 
 def _colour(rng, wood_p=0.5):
@@ -287,7 +288,7 @@ def table_parts(rng) -> list[tuple]:
     if rng.random() < 0.33: parts.append(([0.03, 0.03, 0.12], [w - 0.03, d - 0.03, 0.14], legs, 2))
     return parts
 
-# %% ../../nbs/71_srn_data.ipynb #dd1ea845
+# %% ../../nbs/71_srn_data.ipynb #2d43eec8
 def object_scene(obj: str, seed: int) -> Scene:
     "A `Scene` holding one random chair or table (`obj` 'Chair' or 'Table'), centred, scaled into [-0.5, 0.5]^3."
     if obj not in CLASS_NAMES: raise ThesisReconError(f'obj: must be one of {sorted(CLASS_NAMES)}, got {obj!r}')
@@ -300,7 +301,7 @@ def object_scene(obj: str, seed: int) -> Scene:
     square = np.array([[-2, -2], [2, -2], [2, 2], [-2, 2]], np.float64)
     return Scene(seed, obj, square, np.array([[-2, -2, 2, 2]], np.float64), 1.0, parts, [], np.array([1.0, -1.5, 2.5]))
 
-# %% ../../nbs/71_srn_data.ipynb #2d43eec8
+# %% ../../nbs/71_srn_data.ipynb #9a967421
 def sphere_poses(n: int, radius: float = 1.5, seed: int | None = 0, elevation_deg=(10.0, 60.0)) -> np.ndarray:
     "(n,4,4) poses looking at the origin: random directions (elevation in range) drawn from `seed` (an int or a list), or an orbit at the mean elevation if `seed` is None."
     if seed is None:
@@ -322,7 +323,7 @@ def render_object(scene: Scene, pose, sidelength: int, fov_deg: float = 50.0) ->
     rgb = np.where(hit[..., None], fr['color'], np.uint8(255))
     return dict(rgb=rgb, seg=np.where(hit, fr['label'] - _LABEL_BASE, 0).astype(np.int32), depth=fr['depth'], K=K)
 
-# %% ../../nbs/71_srn_data.ipynb #c642ecbc
+# %% ../../nbs/71_srn_data.ipynb #fe96c448
 def surface_point_cloud(scene: Scene, n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     "(M,3) float32 points on the object's outer surface (M <= n) and their part ids (M,)."
     rng = np.random.default_rng(seed)
@@ -337,7 +338,7 @@ def surface_point_cloud(scene: Scene, n: int = 2000, seed: int = 0) -> tuple[np.
     inside = ((pts[:, None] > boxes[None, :, 0] + 1e-6) & (pts[:, None] < boxes[None, :, 1] - 1e-6)).all(-1).any(1)
     return pts[~inside].astype(np.float32), labels[~inside]
 
-# %% ../../nbs/71_srn_data.ipynb #fe96c448
+# %% ../../nbs/71_srn_data.ipynb #80cc4bcb
 def write_instance(out_dir, scene: Scene, poses: np.ndarray, sidelength: int, n_points: int = 2000) -> Path:
     "Render `scene` from `poses` into an instance folder (rgb/, seg/, pose/, intrinsics.txt, point_cloud/)."
     out_dir = Path(out_dir)
