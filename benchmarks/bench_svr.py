@@ -7,6 +7,7 @@
 Prints figures (no assertions). Full-size networks (the original's, ORIGINALS §4) with random weights; the target grid is a synthetic
 room. On a machine without a GPU everything runs on the CPU; `--device cuda` is refused when the Keras backend sees
 no GPU (TensorFlow's CPU build)."""
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, os, time
 import numpy as np
 
@@ -71,6 +72,7 @@ def main():
     p.add_argument('--decode', action='store_true', help='only the decoding figures: before (reference) and after, interleaved')
     p.add_argument('--rounds', type=int, default=3, help='--decode: rounds of (reference, lattice)')
     a = p.parse_args()
+    print(policy_line())
     if a.decode: return decode_figures(a.rounds, a.device)
     import keras
     from thesis_recon.svr.data import make_view_sample, view_poses, shape_loss
