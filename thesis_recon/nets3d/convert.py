@@ -40,7 +40,7 @@ def convert_thesis_surfacenet(src, out) -> list[Path]:
                                f"(reconstruction) or 41 (segmentation)")
     model = SurfaceNet(in_channels, num_classes, side_outputs='thesis')
     target = model.state_dict()
-    key_map = {k: k for k in target}              # the thesis's names are ours (50_surfacenet), entry for entry
+    key_map = {k: k for k in target}              # the thesis's names are ours (52_nets3d_surfacenet), entry for entry
     model.load_state_dict(map_state_dict(sd, target, key_map, src, optional=(r'.*num_batches_tracked',)), strict=True)
     config = {'surfacenet': {'in_channels': in_channels, 'num_classes': num_classes, 'side_outputs': 'thesis'},
               'input': INPUTS[in_channels], 'task': TASKS[num_classes]}
