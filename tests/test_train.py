@@ -1,4 +1,4 @@
-"""The trainer across processes (torchrun, gloo on CPU) and with real signals; the rest is in nbs/39_train.ipynb."""
+"""The trainer across processes (torchrun, gloo on CPU) and with real signals; the rest is in nbs/36_train.ipynb."""
 import importlib.util, json, os, signal, subprocess, sys, threading, time
 from pathlib import Path
 import pytest
