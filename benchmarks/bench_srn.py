@@ -15,7 +15,8 @@ range at every step) go to a buffer, its every-100th-call figure is skipped. Pri
 import argparse, contextlib, io, math, statistics, sys, time, types
 from pathlib import Path
 import torch
-from thesis_recon.srn.model import SRN, srn_loss, pixel_grid
+from thesis_recon.srn.model import SRN, pixel_grid
+from thesis_recon.srn.train import srn_loss
 from thesis_recon.srn.data import sphere_poses
 
 CONFIGS = {
