@@ -29,7 +29,7 @@ class Target(NamedTuple):
     "One imported file or folder to load and check."
     path: Path                      # what `load_imported` is given
     params: int                     # learnable values the loaded model must have (the manifest's)
-    forward: Callable               # model -> output shape on a tiny input
+    forward: Callable               # (model, config) -> output shape on a tiny input
     shape: tuple                    # the expected output shape
     counted: Callable = lambda m: m # the part of the model whose parameters the manifest lists
 
@@ -59,7 +59,7 @@ OPTIMIZER = {'state': {}, 'param_groups': [{'lr': 1e-3, 'params': [0, 1]}]}
 
 # ---- seg2d: (1, 3, H, W) images -> (1, classes, H', W') logits
 def image_forward(h=64, w=96):
-    def run(model):
+    def run(model, config):
         import torch
         with torch.no_grad(): return tuple(model(torch.randn(1, 3, h, w)).shape)
     return run
@@ -104,7 +104,7 @@ def _(tmp):
 @standin('thesis-surfacenet')
 def _(tmp):   # reconstruction from RGB (15 = 5 views x 3) or 2D features (640), and the 41-class segmentation head
     def volume(cin):
-        def run(model):
+        def run(model, config):
             import torch
             with torch.no_grad(): return tuple(model(torch.randn(1, cin, 8, 8, 16)).shape)
         return run
@@ -117,7 +117,7 @@ def _(tmp):   # reconstruction from RGB (15 = 5 views x 3) or 2D features (640),
 
 # ---- srn: a view of a scene (instance 0, a pose, intrinsics) rendered at side x side -> per-pixel outputs
 def render_view(side: int, key: str):
-    def run(model):
+    def run(model, config):
         import torch
         pose = torch.tensor([[1., 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 1.5], [0, 0, 0, 1]])[None]
         K = torch.tensor([[side * 1.5, 0, side / 2], [0, side * 1.5, side / 2], [0, 0, 1]])[None]
@@ -164,7 +164,7 @@ def _(tmp):   # the few-shot heads (linear, MLP) on the joint SRN they were trai
 
 @standin('semantic-srn-unet')
 def _(tmp):   # the paper's 2D baseline on RGBA images: 7 halvings, so 128 x 128
-    def segment(model):
+    def segment(model, config):
         import torch
         with torch.no_grad(): return tuple(model(dict(rgb=torch.rand(1, 128 * 128, 4)))['seg_logits'].shape)
     sd, twice = tie_aliases(manifest_state_dict(manifest('semsrn_unet_baseline')), 'unet.out_layer.0.net.1.weight')
@@ -174,7 +174,7 @@ def _(tmp):   # the paper's 2D baseline on RGBA images: 7 halvings, so 128 x 128
 
 # ---- pcm: a point cloud (N, C) -> one value per cloud
 def cloud_forward(channels: int):
-    def run(model):
+    def run(model, config):
         import torch
         g = torch.Generator().manual_seed(0)
         x, b = torch.rand(300, channels, generator=g), torch.zeros(300, dtype=torch.int64)
@@ -209,21 +209,29 @@ def tf_checkpoint(tmp, name: str, prefix: str) -> Path:
     manifest_tf_checkpoint(manifest(name), tmp/prefix, scale=0.01)
     return tmp/prefix
 
-def image_net_case(tmp, name, prefix, channels, shape):
-    def run(model):
-        import numpy as np
-        S = model.inputs[0].shape[1]
-        return tuple(model(np.zeros((1, S, S, channels), np.float32)).shape)
+def image_net_case(tmp, name, prefix, run, shape):
     src = tf_checkpoint(tmp, name, prefix)
     return [StandIn(src, tmp/'w', [Target(tmp/'w', keras_param_count(manifest(name)), run, shape, counted=keras_params)])]
 
 @standin('svr-normals')
-def _(tmp):   # the normal U-Net: a 512 x 512 colour image -> its normals
-    return image_net_case(tmp, 'svr_unet_normal', 'u_net_normal/checkpoint.ckpt', 3, (1, 512, 512, 3))
+def _(tmp):
+    # The normal U-Net: colour -> unit normals at the image's size. Loaded, it takes the original's 512 x 512 images
+    # only (4.4 GB and 9 s of CPU for one); it is fully convolutional (the size is only in its layer names), so the
+    # imported weights run in the same network built for 64 x 64.
+    def run(model, config):
+        import numpy as np
+        from thesis_recon.svr.model import build_normal_unet
+        small = build_normal_unet(config.normals, 64)
+        small.set_weights(model.get_weights())      # in order; every shape checked
+        return tuple(small(np.zeros((1, 64, 64, 3), np.float32)).shape)
+    return image_net_case(tmp, 'svr_unet_normal', 'u_net_normal/checkpoint.ckpt', run, (1, 64, 64, 3))
 
 @standin('svr-scene')
-def _(tmp):   # the tree network: colour + normals -> a 16^3 grid of 512-value latents, then the tree's own (2 x 512)
-    return image_net_case(tmp, 'svr_tree_model', 'scene_reconstruction/checkpoint.ckpt', 6, (1, 16, 16, 16, 1024))
+def _(tmp):   # the tree network: colour + normals (512 x 512) -> a 16^3 grid of 512-value latents, then the tree's own
+    def run(model, config):
+        import numpy as np
+        return tuple(model(np.zeros((1, 512, 512, 6), np.float32)).shape)
+    return image_net_case(tmp, 'svr_tree_model', 'scene_reconstruction/checkpoint.ckpt', run, (1, 16, 16, 16, 1024))
 
 @standin('svr-decoder')
 def _(tmp):   # the implicit TSDF decoder, with the original's empty/filled latents beside its checkpoint
@@ -233,7 +241,7 @@ def _(tmp):   # the implicit TSDF decoder, with the original's empty/filled late
     rng = np.random.default_rng(0)
     with h5py.File(src.parent/LATENTS_FILE, 'w') as f:
         f['empty_latent_vec'], f['filled_latent_vec'] = rng.normal(size=(2, 512)).astype(np.float32)
-    def decode(decoder):   # 5 points and their latents -> (TSDF (5,), class probabilities (5, 10))
+    def decode(decoder, config):   # 5 points and their latents -> (TSDF (5,), class probabilities (5, 10))
         tsdf, probs = decoder(rng.uniform(-1, 1, (5, 3)).astype(np.float32), rng.normal(size=(5, 512)).astype(np.float32))
         return tsdf.shape, probs.shape
     return [StandIn(src, tmp/'w', [Target(tmp/'w', keras_param_count(manifest('svr_implicit_decoder')), decode, ((5,), (5, 10)),
@@ -248,10 +256,10 @@ def test_kind(kind, tmp_path, request):
         written = import_weights(kind, case.src, case.out, **case.options)
         assert written and all(p.exists() for p in written), written
         for t in case.targets:
-            model, _ = load_imported(t.path)
+            model, config = load_imported(t.path)
             assert not getattr(model, 'training', False), f'{t.path}: not loaded in eval mode'
             counted = t.counted(model)
             got = counted if isinstance(counted, int) else torch_params(counted)
             assert got == t.params, f'{t.path}: {got:,} parameters, the manifest has {t.params:,}'
-            out = t.forward(model)
+            out = t.forward(model, config)
             assert out == t.shape, f'{t.path}: output of shape {out}, expected {t.shape}'
