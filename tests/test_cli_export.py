@@ -49,34 +49,45 @@ def raw(tmp_path):
     tsv.write_text('\n'.join('\t'.join(r) for r in rows) + '\n')
     return tmp_path, scans, tsv
 
-def test_export_two_scenes_with_labels(raw):
+def _top_left(K, src, dst):
+    "Intrinsics scaled about the top-left corner (OpenCV's nearest resize): f and c times the size ratio."
+    return np.diag([dst[0] / src[0], dst[1] / src[1], 1.0]) @ K
+
+# (--resize, depth rows/columns picked from the 64x48 depth at 32x24, the intrinsics' rule): by hand, OpenCV's nearest
+# takes source column floor(u' * 2) = 2u', the centre rule floor((u' + 1/2) * 2) = 2u' + 1
+RESIZES = [(None, np.s_[::2, ::2], _top_left), ('bilinear', np.s_[1::2, 1::2], scale_intrinsics)]
+
+@pytest.mark.parametrize('resize, picked, scale_K', RESIZES, ids=['default_nearest', 'bilinear'])
+def test_export_two_scenes_with_labels(raw, resize, picked, scale_K):
     tmp, scans, tsv = raw
     out = tmp/'export'
     res = run('--scannet_path', tmp/'ScanNet', '--output_path', out, '--export_label_images', '--label_map_file', tsv,
-              '--frame_skip', 5, '--output_image_width', 32, '--output_image_height', 24, '--n_proc', 2)
+              '--frame_skip', 5, '--output_image_width', 32, '--output_image_height', 24, '--n_proc', 2,
+              *(['--resize', resize] if resize else []))
     assert res.returncode == 0, res.stderr
     assert f'exported 8 frames to {out}' in res.stdout     # 5 + 3 frames
     for name, (frames, labels) in scans.items():
         sc = ScanNetScene(out/name)
         assert sc.frame_ids == list(range(0, len(frames), 5))
-        np.testing.assert_allclose(sc.K, scale_intrinsics(KD[:3, :3], (64, 48), (32, 24)))
-        np.testing.assert_allclose(sc.K_color, scale_intrinsics(KC[:3, :3], (96, 72), (32, 24)))
+        np.testing.assert_allclose(sc.K, scale_K(KD[:3, :3], (64, 48), (32, 24)))
+        np.testing.assert_allclose(sc.K_color, scale_K(KC[:3, :3], (96, 72), (32, 24)))
         for f in sc:
             k = f.frame_id
-            np.testing.assert_array_equal(f.depth, frames[k]['depth'][1::2, 1::2] / np.float32(1000))
+            np.testing.assert_array_equal(f.depth, frames[k]['depth'][picked] / np.float32(1000))
             np.testing.assert_array_equal(f.label, np.vectorize(NYU.get)(labels[k][1::3, 1::3]))
             np.testing.assert_array_equal(f.pose, frames[k]['camera_to_world'].astype(np.float32))
             assert f.color.shape == (24, 32, 3)
         assert json.loads((out/name/'.export.json').read_text())['frames'] == len(sc)
     again = run('--scannet_path', tmp/'ScanNet', '--output_path', out, '--export_label_images', '--label_map_file', tsv,
-                '--frame_skip', 5, '--output_image_width', 32, '--output_image_height', 24, '--n_proc', 2)
+                '--frame_skip', 5, '--output_image_width', 32, '--output_image_height', 24, '--n_proc', 2,
+                *(['--resize', resize] if resize else []))
     assert again.returncode == 0 and 'skipping 2 complete scenes' in again.stderr, again.stderr
 
 def test_help_explains_options():
     res = run('--help')
     assert res.returncode == 0
     for opt in ('--scannet_path', '--output_path', '--export_label_images', '--label_map_file', '--frame_skip',
-                '--output_image_width', '--output_image_height', '--scenes', '--n_proc', '--ray_address'):
+                '--output_image_width', '--output_image_height', '--scenes', '--n_proc', '--ray_address', '--resize'):
         assert opt in res.stdout, opt
 
 def test_bad_input(raw):
@@ -89,6 +100,9 @@ def test_bad_input(raw):
     assert res.returncode == 2 and 'needs --label_map_file' in res.stderr, res.stderr
     res = run('--scannet_path', tmp/'ScanNet', '--output_path', tmp/'o', '--scenes', 'scene0042_00')
     assert res.returncode == 2 and 'scene0042_00' in res.stderr, res.stderr
+    res = run('--scannet_path', tmp/'ScanNet', '--output_path', tmp/'o', '--resize', 'cubic')
+    assert res.returncode == 2 and '--resize' in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert not (tmp/'o').exists()
     # a truncated scan fails alone (exit 1, its file and frame named); the other scene is exported
     sens = tmp/'ScanNet'/'scans'/'scene0000_00'/'scene0000_00.sens'
     sens.write_bytes(sens.read_bytes()[:sens.stat().st_size // 2])
@@ -111,4 +125,4 @@ def test_export_on_local_ray(raw, request):
     for name, (frames, _) in scans.items():
         sc = ScanNetScene(tmp/'ray_out'/name)
         assert sc.frame_ids == list(range(0, len(frames), 5))
-        np.testing.assert_array_equal(sc.frame(5).depth, frames[5]['depth'][1::2, 1::2] / np.float32(1000))
+        np.testing.assert_array_equal(sc.frame(5).depth, frames[5]['depth'][::2, ::2] / np.float32(1000))

@@ -19,8 +19,9 @@ from .runner import RunReport, SceneResult, run_scenes
 from .sens import SensFile
 
 # %% auto #0
-__all__ = ['LABEL_TSV', 'MARKER', 'find_label_map', 'find_raw_scenes', 'LabelSource', 'ExportJob', 'export_frames',
-           'write_scene_intrinsics', 'prepare_2d_data', 'export_scannet_main']
+__all__ = ['LABEL_TSV', 'RESIZE_RULES', 'MARKER', 'find_label_map', 'find_raw_scenes', 'LabelSource', 'opencv_nearest',
+           'resize_frame', 'ExportJob', 'export_frames', 'resized_intrinsics', 'write_scene_intrinsics',
+           'prepare_2d_data', 'export_scannet_main']
 
 # %% ../nbs/09_export.ipynb #0d1febf5
 LABEL_TSV = 'scannetv2-labels.combined.tsv'
@@ -73,6 +74,24 @@ class LabelSource:
         if self._zf is not None: self._zf.close()
 
 # %% ../nbs/09_export.ipynb #d4e82584
+RESIZE_RULES = ('nearest', 'bilinear')
+
+def opencv_nearest(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    "OpenCV's `resize(INTER_NEAREST)` of (H, W, ...) `img` to `size` = (width, height): source index floor(u' * (1 / (w/W)))."
+    img = np.asarray(img)
+    w, h = int(size[0]), int(size[1])
+    H, W = img.shape[:2]
+    cols = np.minimum(np.floor(np.arange(w) * (1.0 / (w / W))).astype(np.int64), W - 1)
+    rows = np.minimum(np.floor(np.arange(h) * (1.0 / (h / H))).astype(np.int64), H - 1)
+    return img[rows[:, None], cols[None, :]]
+
+def resize_frame(color: np.ndarray, depth: np.ndarray, size: tuple[int, int], resize: str = 'nearest'):
+    "Colour (H, W, 3) uint8 and depth (h, w) resized to `size` = (width, height) by `resize` (see above)."
+    if resize == 'nearest': return opencv_nearest(color, size), opencv_nearest(depth, size)
+    if resize == 'bilinear': return resize_color(color, size), resize_nearest(depth, size)
+    raise ThesisReconError(f"--resize must be one of {', '.join(RESIZE_RULES)}, got {resize!r}")
+
+# %% ../nbs/09_export.ipynb #e36c14d5
 @dataclass(frozen=True)
 class ExportJob:
     "Frames `range(start, stop, step)` of the raw scene in `scene_dir`."
@@ -82,7 +101,7 @@ class ExportJob:
     step: int
     def __str__(self): return f'{Path(self.scene_dir).name} frames {self.start}..{self.stop - 1}'
 
-# %% ../nbs/09_export.ipynb #3f7ec50a
+# %% ../nbs/09_export.ipynb #3284a294
 def _nyu40_labels(labels: LabelSource, i: int, size: tuple[int, int], label_lut) -> tuple[np.ndarray, list[str]]:
     "NYU40 ids (H', W') of frame `i` at `size` = (width, height), and the warnings about ids missing from the map."
     with warnings.catch_warnings(record=True) as caught:
@@ -90,9 +109,9 @@ def _nyu40_labels(labels: LabelSource, i: int, size: tuple[int, int], label_lut)
         lab = map_labels(resize_nearest(labels.read(i), size), label_lut, where=f'label image {i}')
     return lab, [str(w.message) for w in caught]
 
-# %% ../nbs/09_export.ipynb #a265070e
+# %% ../nbs/09_export.ipynb #cd9ba72d
 def export_frames(job: ExportJob, output_path, width: int = 320, height: int = 240, label_lut=None,
-                  jpeg_quality: int = 95) -> int:
+                  jpeg_quality: int = 95, resize: str = 'nearest') -> int:
     "Write the frames of `job` to `output_path/<scene>/` (colour, depth, pose, and labels if `label_lut`); returns the count."
     with warnings.catch_warnings():   # poses are written as stored; damage is reported by the planner and by errors
         warnings.simplefilter('ignore', DataWarning)
@@ -105,8 +124,8 @@ def export_frames(job: ExportJob, output_path, width: int = 320, height: int = 2
     try:
         for i in range(job.start, min(job.stop, len(sens)), job.step):
             cb, db = sens.frame_bytes(i)
-            color = resize_color(sens.decode_color(cb, i, draft=size), size)
-            depth = resize_nearest(sens.decode_depth(db, i), size)
+            color = sens.decode_color(cb, i, draft=size if resize == 'bilinear' else None)
+            color, depth = resize_frame(color, sens.decode_depth(db, i), size, resize)
             if shift != 1000: depth = depth_to_png16(depth / shift, where=f'{sens.path}: frame {i}')
             write_color(out/'color'/f'{i}.jpg', color, quality=jpeg_quality)
             write_png16(out/'depth'/f'{i}.png', depth)
@@ -123,18 +142,25 @@ def export_frames(job: ExportJob, output_path, width: int = 320, height: int = 2
                   f'(first: {unknown[0]})')
     return n
 
-# %% ../nbs/09_export.ipynb #3284a294
-def write_scene_intrinsics(sens: SensFile, out_dir, width: int, height: int):
-    "Write `intrinsic/` for the exported scene: both intrinsics rescaled to (width, height), extrinsics as stored."
+# %% ../nbs/09_export.ipynb #5bfd041e
+def resized_intrinsics(K, src_size, dst_size, resize: str = 'nearest') -> np.ndarray:
+    "(3, 3) `K` of a (W, H) `src_size` image resized to `dst_size` by `resize`: scaled about the top-left corner (nearest) or pixel centres."
+    if resize == 'bilinear': return scale_intrinsics(K, src_size, dst_size)
+    K = np.asarray(K, np.float64).copy()
+    K[0] *= dst_size[0] / src_size[0]; K[1] *= dst_size[1] / src_size[1]
+    return K
+
+def write_scene_intrinsics(sens: SensFile, out_dir, width: int, height: int, resize: str = 'nearest'):
+    "Write `intrinsic/` for the exported scene: both intrinsics rescaled to (width, height) by `resize`, extrinsics as stored."
     h, intr = sens.header, Path(out_dir)/'intrinsic'
     for name, M, src in (('color', h.intrinsic_color, (h.color_width, h.color_height)),
                          ('depth', h.intrinsic_depth, (h.depth_width, h.depth_height))):
         K4 = np.asarray(M, np.float64).copy()
-        K4[:3, :3] = scale_intrinsics(K4[:3, :3], src, (width, height))
+        K4[:3, :3] = resized_intrinsics(K4[:3, :3], src, (width, height), resize)
         write_matrix_txt(intr/f'intrinsic_{name}.txt', K4)
         write_matrix_txt(intr/f'extrinsic_{name}.txt', getattr(h, f'extrinsic_{name}'))
 
-# %% ../nbs/09_export.ipynb #090de2c9
+# %% ../nbs/09_export.ipynb #7fdfb4be
 MARKER = '.export.json'
 
 def _plan(scenes, n_workers: int, frame_skip: int, parts_per_scene: int | None, unreadable: list | None = None):
@@ -156,7 +182,7 @@ def _plan(scenes, n_workers: int, frame_skip: int, parts_per_scene: int | None, 
         jobs += [ExportJob(d, ids[k], min(ids[k] + per * frame_skip, n), frame_skip) for k in range(0, len(ids), per)]
     return jobs
 
-# %% ../nbs/09_export.ipynb #7fdfb4be
+# %% ../nbs/09_export.ipynb #d2f70846
 def _is_complete(out_scene: Path, options: dict) -> bool:
     "True when `out_scene` holds a completion marker written with these `options`."
     m = out_scene/MARKER
@@ -164,11 +190,11 @@ def _is_complete(out_scene: Path, options: dict) -> bool:
     except ValueError: return False
 
 def _mark_complete(sens_path: Path, out_scene: Path, n_frames: int, options: dict, width: int, height: int):
-    "Write the scene's intrinsics, then its completion marker (the last file of a scene)."
+    "Write the scene's intrinsics (for `options['resize']`), then its completion marker (the last file of a scene)."
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DataWarning)
         sens = SensFile(sens_path)
-    write_scene_intrinsics(sens, out_scene, width, height)
+    write_scene_intrinsics(sens, out_scene, width, height, options.get('resize', 'nearest'))
     atomic_write_text(out_scene/MARKER, json.dumps(dict(options=options, frames=n_frames), indent=1))
 
 def _clear_export(out_scene: Path):
@@ -177,7 +203,7 @@ def _clear_export(out_scene: Path):
     for sub in ('color', 'depth', 'pose', 'label', 'intrinsic'):
         if (out_scene/sub).is_dir(): shutil.rmtree(out_scene/sub)
 
-# %% ../nbs/09_export.ipynb #83ba2430
+# %% ../nbs/09_export.ipynb #4c3c20f8
 def _export_label_lut(scannet_path, label_map_file) -> tuple[np.ndarray, Path]:
     "The raw-id -> NYU40 lookup table, from `label_map_file` or the table found beside the scans, and its path."
     if label_map_file is None: label_map_file = find_label_map(scannet_path)
@@ -185,19 +211,20 @@ def _export_label_lut(scannet_path, label_map_file) -> tuple[np.ndarray, Path]:
                                                       f'in {scannet_path} or its parent')
     return label_lut(read_label_map(label_map_file, 'id', 'nyu40id')), label_map_file
 
-# %% ../nbs/09_export.ipynb #c4847158
+# %% ../nbs/09_export.ipynb #7b64d9e6
 def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10, output_image_width: int = 320,
                     output_image_height: int = 240, export_label_images: bool = False, label_map_file=None,
                     n_proc: int | None = None, ray_address: str | None = None, parts_per_scene: int | None = None,
-                    overwrite: bool = False, jpeg_quality: int = 95, quiet: bool = False) -> RunReport:
+                    overwrite: bool = False, jpeg_quality: int = 95, quiet: bool = False, resize: str = 'nearest') -> RunReport:
     "Export the ScanNet scans under `scannet_path` to `output_path` (see above); returns the per-job `RunReport`."
     if frame_skip < 1: raise ThesisReconError(f'--frame_skip must be >= 1, got {frame_skip}')
+    if resize not in RESIZE_RULES: raise ThesisReconError(f"--resize must be one of {', '.join(RESIZE_RULES)}, got {resize!r}")
     if output_image_width < 1 or output_image_height < 1:
         raise ThesisReconError(f'--output_image_width/height must be positive, got {output_image_width}x{output_image_height}')
     dirs = find_raw_scenes(scannet_path, scenes)      # the scans first: a missing folder is named as such
     lut, label_map_file = _export_label_lut(scannet_path, label_map_file) if export_label_images else (None, label_map_file)
     out = Path(output_path)
-    options = dict(frame_skip=frame_skip, width=output_image_width, height=output_image_height,
+    options = dict(frame_skip=frame_skip, width=output_image_width, height=output_image_height, resize=resize,
                    labels=bool(export_label_images), label_map=str(label_map_file) if export_label_images else None)
     todo = dirs if overwrite else [d for d in dirs if not _is_complete(out/d.name, options)]
     if len(todo) < len(dirs) and not quiet: print(f'skipping {len(dirs) - len(todo)} complete scenes', file=sys.stderr)
@@ -206,7 +233,7 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
     unreadable = []
     jobs = _plan(todo, n_workers, frame_skip, parts_per_scene, unreadable)
     fn = functools.partial(export_frames, output_path=out, width=output_image_width, height=output_image_height,
-                           label_lut=lut, jpeg_quality=jpeg_quality)
+                           label_lut=lut, jpeg_quality=jpeg_quality, resize=resize)
     report = run_scenes(fn, jobs, n_proc=n_proc, ray_address=ray_address, desc=f'export {len(todo)} scenes',
                         quiet=quiet, unit='scene part' if len(jobs) > len(todo) else 'scene')
     if unreadable:
@@ -219,7 +246,7 @@ def prepare_2d_data(scannet_path, output_path, scenes=None, frame_skip: int = 10
         _mark_complete(d/f'{d.name}.sens', out/d.name, n, options, output_image_width, output_image_height)
     return report
 
-# %% ../nbs/09_export.ipynb #431acdba
+# %% ../nbs/09_export.ipynb #56ec7752
 def export_scannet_main(argv: list[str] | None = None) -> int:
     "`thesis-recon export-scannet`: export ScanNet .sens scans (see `prepare_2d_data`)."
     p = ArgumentParser(prog='thesis-recon export-scannet',
@@ -240,12 +267,17 @@ def export_scannet_main(argv: list[str] | None = None) -> int:
     p.add_argument('--split', help="export the scenes of a split: 'train', 'val', 'test' (ScanNet lists) or a list file")
     p.add_argument('--overwrite', action='store_true', help='redo scenes already exported completely')
     p.add_argument('--jpeg_quality', type=int, default=95, help='jpeg quality of the colour images (default 95)')
+    p.add_argument('--resize', choices=RESIZE_RULES, default='nearest',
+                   help="how colour and depth are resized: 'nearest' (default), ScanNet's SensReader as the thesis ran it "
+                        "(OpenCV INTER_NEAREST, top-left aligned); 'bilinear', ours (colour bilinear, depth nearest at pixel "
+                        "centres). Labels are resized by the nearest neighbour at pixel centres under both, as the thesis's")
     add_runner_args(p); add_progress_arg(p)
     a = p.parse_args(argv)
     scenes = list(a.scenes or []) + (read_split(a.split) if a.split else [])
     report = prepare_2d_data(a.scannet_path, a.output_path, scenes or None, a.frame_skip, a.output_image_width,
                              a.output_image_height, a.export_label_images, a.label_map_file, a.n_proc,
-                             a.ray_address, overwrite=a.overwrite, jpeg_quality=a.jpeg_quality, quiet=a.no_progress)
+                             a.ray_address, overwrite=a.overwrite, jpeg_quality=a.jpeg_quality, quiet=a.no_progress,
+                             resize=a.resize)
     done = sum(r.value for r in report.results if r.ok)
     failed = sorted({Path(r.scene.scene_dir).name for r in report.failed})
     print(f'exported {done} frames to {a.output_path}' + (f'; failed scenes: {" ".join(failed)}' if failed else ''))
