@@ -190,8 +190,8 @@ OWN_DEVICE_OPTION = set()   # none left: every command's --device is core.add_de
 # every other command takes --threads (issue 31 item 1).
 NO_THREADS = {'write-config', 'import-weights', 'client', 'clean-backproj-data', 'augment-backproj-data', 'prep-2d-dataset'}
 # Commands that render with the package kernels but do not take --threads yet; each owner adds core.add_threads_arg
-# (or add_device_arg) and removes the command here: pcm-data (pcm; srn-data has it).
-THREADS_PENDING = {'pcm-data'}
+# (or add_device_arg) and removes the command here (none left: srn-data has it).
+THREADS_PENDING = set()
 
 def test_every_command_in_the_table_answers_help():
     """Each entry of cli.COMMANDS points at a function that parses `--help` (exit 0, usage naming the command), a

@@ -48,7 +48,7 @@ python3 -c "import cupy, numpy; print('cupy', cupy.__version__, 'numpy', numpy._
 OUT_DIR="${OUT:-$PWD/gpu_check_out}"; mkdir -p "$OUT_DIR"
 
 # the notebooks with gpu cells (scene stages, the trainer, the SRN, the point-cloud network), four at a time
-NBS="01_kernels or 11_render or 13_synthetic or 20_tsdf or 22_neuralrecon or 24_demo or 30_voxelize or 31_backproj or 32_chunks or 36_train or 72_srn_model or 82_pcm_nets"
+NBS="01_kernels or 11_render or 13_synthetic or 20_tsdf or 22_neuralrecon or 24_demo or 30_voxelize or 31_backproj or 32_chunks or 36_train or 72_srn_model or 81_pcm_model"
 timeout 330 python3 -m pytest -q -n 4 -p no:cacheprovider --flags gpu tests/test_notebooks.py -k "$NBS" 2>&1 | tee "$OUT_DIR/gpu_tests.log"
 tests=${PIPESTATUS[0]}
 timeout 240 python3 benchmarks/bench_gpu.py 2>&1 | tee "$OUT_DIR/bench_gpu.log"

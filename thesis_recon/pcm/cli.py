@@ -5,25 +5,20 @@ so that `--help` and a bad argument answer at once."""
 
 # %% ../../nbs/86_pcm_cli.ipynb #3235db51
 from __future__ import annotations
-import argparse, json, zipfile
+import argparse, json
 from pathlib import Path
-from ..core import ArgumentParser, ThesisReconError, add_device_arg, add_progress_arg, add_train_args, resolve_device
+from ..core import (ArgumentParser, add_config_args, add_device_arg, add_progress_arg, add_threads_arg, add_train_args,
+                               check_resume, resolve_device)
 from ..config import parse_sets
 from .config import (LERES_MAX_POINTS, SYNTHETIC_FOV, TARGETS, PCMTrainConfig, check_pcm_data_sizes,
-                                     load_pcm_config, validation_line)
+                                     check_reconstruct_args, check_train_data, load_pcm_config, parse_sample_counts, parse_widths,
+                                     validation_line)
 
 # %% auto #0
 __all__ = ['pcm_data_main', 'train_pcm_parser', 'pcm_config_from_args', 'train_pcm_main', 'reconstruct_depth_parser',
-           'depth_unit', 'reconstruct_depth_main']
+           'reconstruct_depth_main']
 
 # %% ../../nbs/86_pcm_cli.ipynb #42db53ee
-def _counts(text: str):
-    try:
-        v = [int(x) for x in text.split(',')]
-        if len(v) == 3 and min(v) >= 0: return v
-    except ValueError: pass
-    raise argparse.ArgumentTypeError(f'expected three non-negative integers a,b,c, got {text!r}')
-
 def pcm_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon pcm-data`: depth maps and intrinsics for the point-cloud module."
     p = ArgumentParser(prog='thesis-recon pcm-data',
@@ -35,7 +30,7 @@ def pcm_data_main(argv: list[str] | None = None) -> int:
     p.add_argument('-sk', '--kenburns', type=Path, help='3D Ken Burns root holding depths/<scene>/*.exr and rgb/<scene>/*.json')
     p.add_argument('-st', '--taskonomy', type=Path,
                    help='Taskonomy root holding depth_zbuffer/taskonomy/<scene>/*.png and point_info/taskonomy/<scene>/*.json')
-    p.add_argument('-ns', '--num_samples', type=_counts, default=None,
+    p.add_argument('-ns', '--num_samples', type=parse_sample_counts, default=None,
                    help='samples from ScanNet, Ken Burns and Taskonomy as a,b,c (default: every image of the given sources)')
     p.add_argument('--synthetic', type=int, default=0, help='number of rendered synthetic views (default 0)')
     p.add_argument('--views_per_scene', type=int, default=10, help='synthetic views per room (default 10)')
@@ -45,7 +40,7 @@ def pcm_data_main(argv: list[str] | None = None) -> int:
                    help='horizontal field of view of the synthetic views in degrees, drawn per image (default 40 100)')
     p.add_argument('--seed', type=int, default=0, help='seed of the first synthetic room (default 0)')
     p.add_argument('--out', type=Path, required=True, help='output folder')
-    add_progress_arg(p)
+    add_threads_arg(add_progress_arg(p))
     a = p.parse_args(argv)
     check_pcm_data_sizes(a.synthetic, a.views_per_scene, a.width, a.height, tuple(a.fov_range))
     from thesis_recon.pcm.data import prepare_pcm_data   # lazy: the renderer and the readers, once the sizes are checked
@@ -55,62 +50,53 @@ def pcm_data_main(argv: list[str] | None = None) -> int:
     return 0
 
 # %% ../../nbs/86_pcm_cli.ipynb #44568ce8
-_FLAG = dict(default=None)   # command-line flags override the config only when given
+_TRAIN3D_FLAGS = (   # (names, type, help); each overrides the config only when given
+    (('--data',), Path, 'pcm-data folder (depths/, intrinsics/)'),
+    (('--out',), Path, 'output folder (default saved/pcm)'),
+    (('--model_name',), str, 'name of the model file (default: shift, scale or focal, by --targets)'),
+    (('--batch_size',), int, 'clouds per batch'),
+    (('--learning_rate',), float, 'AdamW learning rate'),
+    (('--learning_rate_decay',), float, 'factor applied to the learning rate per epoch, smoothly per step, in (0, 1] (1: constant)'),
+    (('--voxel_size',), float, "input voxel edge in normalised depth units (default LeReS's: 0.01 shift/scale, 0.005 focal)"),
+    (('--max_points',), int, 'points per training cloud, one per voxel'),
+    (('--init_fov',), float, "Train-3D's fixed initial field of view in degrees: unproject every sample with (H // 2) / "
+                             "tan(init_fov / 2) instead of a drawn focal (default: drawn per sample, as LeReS)"),
+    (('--init_scale',), float, 'divides the scale label of --targets 1 (default 1)'),
+    (('--train_split',), float, 'fraction of the maps used for training, the rest validates'),
+    (('--epochs',), int, 'epochs'),
+    (('--max_steps',), int, 'stop after this many optimizer steps (default: run all epochs)'),
+    (('--log_every', '--print_losses_every', '--print_losses_evry'), int, 'steps between logged losses (default 10)'),
+    (('--num_workers', '--num_w'), int, 'data loader worker processes (default 0)'),
+    (('--widths',), str, 'channels of the four stages, a,b,c,d (LeReS: 32,64,128,256)'),
+    (('--seed',), int, 'seed of the split, the distortions and the weights (default 0)'))
 
 def train_pcm_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog='thesis-recon train-pcm',
         description="Train the point-cloud module's shift (--targets 0), scale (1) or focal (2) model on a pcm-data folder. "
-                    "Settings: a config (--config pcm_shift or pcm_focal, shipped; write-config writes them out), then "
-                    "Train-3D's flags (its misspellings are accepted), then --set key=value. Writes OUT/<model_name>.tar "
-                    "(the best by validation loss), OUT/<model_name>.history.json and the TensorBoard run in OUT/<model_name>/. "
-                    "reconstruct-depth needs both OUT/shift.tar and OUT/focal.tar: train --config pcm_shift and --config pcm_focal.")
-    p.add_argument('--config', default=None, metavar='CONFIG',
-                   help='config file (.yml/.json) or shipped name (pcm_shift, pcm_focal); default: the built-in defaults (shift)')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='override a config key, e.g. --set epochs=2 (value parsed as JSON, else a string); repeatable, applied last')
-    p.add_argument('--data', type=Path, **_FLAG, help='pcm-data folder (depths/, intrinsics/)')
-    p.add_argument('--out', type=Path, **_FLAG, help='output folder (default saved/pcm)')
-    p.add_argument('--model_name', **_FLAG, help='name of the model file (default: shift, scale or focal, by --targets)')
-    p.add_argument('--input_channels', '--input_chanels', type=int, choices=(3, 5), **_FLAG,
+                    "Settings: --config, then Train-3D's flags (its misspellings are accepted), then --set key=value; a flag's "
+                    "default is the config's. Writes OUT/<model_name>.tar (the best by validation loss, with its validation "
+                    "beside the best constant's), OUT/<model_name>.history.json and the TensorBoard run in OUT/<model_name>/. "
+                    "reconstruct-depth needs both OUT/shift.tar and OUT/focal.tar: train a shift and a focal config.")
+    add_config_args(p, shipped='pcm_shift_small, pcm_focal_small (a CPU, minutes), pcm_shift, pcm_focal (LeReS size, a GPU)',
+                    default='default: the built-in defaults (shift)')
+    for names, typ, text in _TRAIN3D_FLAGS: p.add_argument(*names, dest=names[0][2:], type=typ, default=None, help=text)
+    p.add_argument('--input_channels', '--input_chanels', type=int, choices=(3, 5), default=None,
                    help='features per point: 3 = x, y, z; 5 = x, y, z, (u - cx)/f, (v - cy)/f (default 3 for shift and scale, 5 for focal)')
-    p.add_argument('--targets', dest='target', type=int, choices=(0, 1, 2), **_FLAG, help='what to learn: 0 shift, 1 scale, 2 focal (default 0)')
-    p.add_argument('--batch_size', type=int, **_FLAG, help='clouds per batch (default 4)')
-    p.add_argument('--learning_rate', type=float, **_FLAG, help='AdamW learning rate (default 1e-3)')
-    p.add_argument('--learning_rate_decay', type=float, **_FLAG,
-                   help='factor applied to the learning rate per epoch, smoothly per step, in (0, 1] (default 1: constant)')
-    p.add_argument('--distort_s', '--distort-s', action=argparse.BooleanOptionalAction, **_FLAG,
-                   help='shift the normalised depth by U[-0.25, 0.8] (default: on for --targets 0)')
-    p.add_argument('--distort_f', '--distort-f', action=argparse.BooleanOptionalAction, **_FLAG,
-                   help='unproject with a focal scaled by U[0.6, 1.25] (default: on for --targets 2)')
-    p.add_argument('--voxel_size', type=float, **_FLAG, help="input voxel edge in normalised depth units (default LeReS's: 0.01 shift/scale, 0.005 focal)")
-    p.add_argument('--max_points', type=int, **_FLAG, help='points per cloud, one per voxel (default 20000)')
-    p.add_argument('--init_fov', type=float, **_FLAG,
-                   help="Train-3D's fixed initial field of view in degrees: unproject every sample with (H // 2) / tan(init_fov / 2) "
-                   "instead of a drawn focal (default: drawn per sample, as LeReS)")
-    p.add_argument('--init_scale', type=float, **_FLAG, help='divides the scale label of --targets 1 (default 1)')
-    p.add_argument('--train_split', type=float, **_FLAG, help='fraction of the maps used for training, the rest validates (default 0.9)')
-    p.add_argument('--epochs', type=int, **_FLAG, help='epochs (default 5)')
-    p.add_argument('--max_steps', type=int, **_FLAG, help='stop after this many optimizer steps (default: run all epochs)')
-    p.add_argument('--log_every', '--print_losses_every', '--print_losses_evry', dest='log_every', type=int, **_FLAG,
-                   help='steps between logged losses (default 10)')
-    p.add_argument('--num_workers', '--num_w', type=int, **_FLAG, help='data loader worker processes (default 0)')
-    p.add_argument('--logs', action=argparse.BooleanOptionalAction, **_FLAG, help='write TensorBoard events (default on)')
-    p.add_argument('--loss', choices=('l1', 'mse'), **_FLAG, help="regression loss: 'l1' (LeReS) or 'mse' (Train-3D) (default l1)")
-    p.add_argument('--widths', **_FLAG, help='channels of the four stages, a,b,c,d (default 32,64,128,256, as LeReS)')
-    p.add_argument('--seed', type=int, **_FLAG, help='seed of the split, the distortions and the weights (default 0)')
-    add_progress_arg(p)
-    add_train_args(p)
-    return p
+    p.add_argument('--targets', dest='target', type=int, choices=(0, 1, 2), default=None, help='what to learn: 0 shift, 1 scale, 2 focal')
+    for s, what in (('s', 'shift the normalised depth by U[-0.25, 0.8] (default: on for --targets 0)'),
+                    ('f', 'unproject with a focal scaled by U[0.6, 1.25] (default: on for --targets 2)')):
+        p.add_argument(f'--distort_{s}', f'--distort-{s}', action=argparse.BooleanOptionalAction, default=None, help=what)
+    p.add_argument('--logs', action=argparse.BooleanOptionalAction, default=None, help='write TensorBoard events (default on)')
+    p.add_argument('--loss', choices=('l1', 'mse'), default=None, help="regression loss: 'l1' (LeReS) or 'mse' (Train-3D)")
+    return add_train_args(add_progress_arg(p))
 
+# %% ../../nbs/86_pcm_cli.ipynb #88fc5397
 _NOT_CONFIG = ('config', 'set', 'no_progress', 'device', 'resume')
 
 def pcm_config_from_args(a) -> PCMTrainConfig:
     "The `PCMTrainConfig` of parsed `train-pcm` arguments: --config, then the flags given, then --set."
     flags = {k: v for k, v in vars(a).items() if k not in _NOT_CONFIG and v is not None}
-    if 'widths' in flags:
-        try: flags['widths'] = [int(w) for w in flags['widths'].split(',')]
-        except ValueError: raise ThesisReconError(f"--widths: expected four integers a,b,c,d, got {flags['widths']!r}") from None
-        if len(flags['widths']) != 4: raise ThesisReconError(f"--widths: expected four integers a,b,c,d, got {a.widths!r}")
+    if 'widths' in flags: flags['widths'] = parse_widths(flags['widths'])
     for k in ('data', 'out'):
         if k in flags: flags[k] = str(Path(flags[k]).absolute())
     return load_pcm_config(a.config, {**flags, **parse_sets(a.set)})
@@ -118,13 +104,11 @@ def pcm_config_from_args(a) -> PCMTrainConfig:
 def train_pcm_main(argv: list[str] | None = None) -> int:
     "`thesis-recon train-pcm`: train the shift or focal point-cloud model."
     a = train_pcm_parser().parse_args(argv)
-    cfg = pcm_config_from_args(a)
-    if cfg.data is None: raise ThesisReconError('--data: the pcm-data folder to train on is not set (--data or the config\'s data)')
-    if not (Path(cfg.data)/'depths').is_dir(): raise ThesisReconError(f'--data {cfg.data}: not a pcm-data folder (no depths/)')
-    if isinstance(a.resume, str) and not Path(a.resume).is_file(): raise ThesisReconError(f'--resume {a.resume}: checkpoint not found')
+    cfg = check_train_data(pcm_config_from_args(a))
+    resume = check_resume(a.resume)
     resolve_device(a.device, 'torch')      # a GPU asked for and absent: one line before any data is read
     from thesis_recon.pcm.train import train_pcm   # lazy: torch, once the arguments and the config are checked
-    res = train_pcm(cfg, device=a.device, resume=a.resume, progress=not a.no_progress)
+    res = train_pcm(cfg, device=a.device, resume=resume, progress=not a.no_progress)
     name = cfg.model_name or TARGETS[cfg.target]
     best = 'none (no validation ran)' if res.best_metric is None else f'{res.best_metric:.4f}'
     print(f'{Path(cfg.out)/(name + ".tar")}: best validation loss {best} after {res.step} steps')
@@ -132,7 +116,7 @@ def train_pcm_main(argv: list[str] | None = None) -> int:
     if v is not None: print(validation_line(v))
     return 0
 
-# %% ../../nbs/86_pcm_cli.ipynb #5f6eaa67
+# %% ../../nbs/86_pcm_cli.ipynb #12cbd8e3
 def reconstruct_depth_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog='thesis-recon reconstruct-depth',
         description="Recover a depth map's shift and its camera's focal length with the point-cloud module (focal -> shift -> "
@@ -155,32 +139,17 @@ def reconstruct_depth_parser() -> argparse.ArgumentParser:
     add_device_arg(p)
     return p
 
-def _check_model_file(path: Path):
-    "A model file that is missing or no torch checkpoint: one line naming it (before torch loads)."
-    if not path.is_file(): raise ThesisReconError(f'{path}: model file not found')
-    if not zipfile.is_zipfile(path): raise ThesisReconError(f'{path}: not a model file (not a torch checkpoint)')
-
-def depth_unit(path: Path, png_scale: float) -> str:
-    "The unit of the numbers of a depth map read from `path`: metres for a png in millimetres, else named."
-    if path.suffix.lower() == '.png': return 'm' if png_scale == 1000 else f'(png units / {png_scale:g})'
-    return "(the map's unit: metres for a metric map)"
-
-# %% ../../nbs/86_pcm_cli.ipynb #12cbd8e3
+# %% ../../nbs/86_pcm_cli.ipynb #800c2b2f
 def reconstruct_depth_main(argv: list[str] | None = None) -> int:
     "`thesis-recon reconstruct-depth`: depth map -> shift, focal and a point cloud."
     a = reconstruct_depth_parser().parse_args(argv)
-    for name, v in (('--png_scale', a.png_scale), ('--focal_guess', a.focal_guess), ('--max_points', a.max_points)):
-        if v is not None and not v > 0: raise ThesisReconError(f'{name} {v:g}: must be positive')
-    if not a.depth.is_file(): raise ThesisReconError(f'{a.depth}: depth file not found')
     focal_model, shift_model = a.focal_model or a.models/'focal.tar', a.shift_model or a.models/'shift.tar'
-    for path in (focal_model, shift_model): _check_model_file(path)
-    if a.rgb is not None and not a.rgb.is_file(): raise ThesisReconError(f'--rgb {a.rgb}: image not found')
-    if a.out.is_dir(): raise ThesisReconError(f'--out {a.out}: a folder; give the point cloud file to write (.ply)')
-    from thesis_recon.pcm.data import read_depth_file, read_point_colors   # lazy: the readers, once the arguments are checked
+    check_reconstruct_args(a.depth, a.out, focal_model, shift_model, a.rgb, a.png_scale, a.focal_guess, a.max_points)
+    from thesis_recon.pcm.data import depth_unit, read_depth_file, read_point_colors   # lazy: the readers, after the checks
     depth = read_depth_file(a.depth, a.png_scale)
     colors = None if a.rgb is None else read_point_colors(a.rgb, depth.shape)
     resolve_device(a.device, 'torch')      # a GPU asked for and absent: one line before the models load
-    from thesis_recon.pcm.recover import reconstruct_depth   # lazy: torch, once every file is read and checked
+    from thesis_recon.pcm.evaluate import reconstruct_depth   # lazy: torch, once every file is read and checked
     r = reconstruct_depth(depth, a.out, focal_model, shift_model, colors, a.focal_guess, a.max_points, a.seed, a.device,
                           where=str(a.depth))
     capped = f" of {r['valid']} (--max_points {a.max_points})" if r['points'] < r['valid'] else ''

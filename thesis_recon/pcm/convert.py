@@ -5,24 +5,23 @@
 # %% ../../nbs/85_pcm_convert.ipynb #d56c28a1
 from __future__ import annotations
 from pathlib import Path
-import torch
 from ..core import ThesisReconError
 from ..weights import Converter, Option, find_state_dict, map_state_dict, read_torch_file, strip_prefix, write_imported
-from .nets import PCMNet
 from .config import LERES_MAX_POINTS, LERES_WIDTHS, TARGETS
-from .distort import LERES_VOXEL_SIZE
-from .train import load_pcm_model
+from .data import LERES_VOXEL_SIZE
+from .model import PCMNet, load_pcm_model
 
 # %% auto #0
 __all__ = ['LERES_MODELS', 'TRAIN3D_VOXEL_SIZE', 'CONVERTERS', 'convert_leres', 'convert_train3d_pcm', 'load_pcm_imported']
 
 # %% ../../nbs/85_pcm_convert.ipynb #4952cf39
 LERES_MODELS = {'shift_model': ('shift', 3), 'focal_model': ('focal', 5)}
+
 TRAIN3D_VOXEL_SIZE = 0.005
 
 def _pcm_config(kind: str, channels: int, voxel_size: float, source: str) -> dict:
     return dict(kind=kind, target={v: k for k, v in TARGETS.items()}[kind], channels=channels, voxel_size=voxel_size,
-                widths=list(LERES_WIDTHS), out_bias=None, float_quirk=True, max_points=LERES_MAX_POINTS, source=source)
+                widths=list(LERES_WIDTHS), out_bias=None, float_quirk=True, rescale_input=False, max_points=LERES_MAX_POINTS, source=source)
 
 def _leres_net(sd: dict, channels: int, where: str) -> PCMNet:
     "A `PCMNet` with `channels` inputs holding LeReS-layout state dict `sd`; every key and shape checked (errors name `where`)."
@@ -31,11 +30,12 @@ def _leres_net(sd: dict, channels: int, where: str) -> PCMNet:
     got = tuple(sd['stem.0.kernel'].shape)
     if len(got) != 3 or got[1] != channels:
         raise ThesisReconError(f"{where}: key 'stem.0.kernel' has shape {list(got)}, a {channels}-channel model needs [27, {channels}, 32]")
-    model = PCMNet(channels, LERES_VOXEL_SIZE['shift' if channels == 3 else 'focal'])
+    model = PCMNet(channels, LERES_VOXEL_SIZE['shift' if channels == 3 else 'focal'], rescale_input=False)
     target = model.state_dict()
     model.load_state_dict(map_state_dict(sd, target, {k: k for k in target}, where), strict=True)   # LeReS's names are ours
     return model.eval()
 
+# %% ../../nbs/85_pcm_convert.ipynb #cf083dde
 def convert_leres(src, out) -> list[Path]:
     """LeReS's `res50.pth`/`res101.pth` at `src` -> `out/shift.tar` and `out/focal.tar` (`out` a folder). `depth_model` is
     not read. Both models are checked before either is written."""
@@ -58,6 +58,7 @@ def convert_leres(src, out) -> list[Path]:
         written.append(write_imported(out/f'{kind}.tar', model, kind='leres', src=src, config=cfg, arch='PCMNet', entry=f'{kind}_model'))
     return written
 
+# %% ../../nbs/85_pcm_convert.ipynb #f527d236
 def convert_train3d_pcm(src, out, target: int | None = None) -> list[Path]:
     """Train-3D's saved point-cloud model (a bare `model.state_dict()`) at `src` -> our `.tar` at `out`. Input channels
     from `stem.0.kernel`; `target` 0 shift, 1 scale, 2 focal (default: shift for 3 channels, focal for 5)."""

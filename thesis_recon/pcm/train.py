@@ -13,45 +13,37 @@ from ..core import ThesisReconError, atomic_path, atomic_write_text
 from ..config import config_to_dict
 from ..train import TrainOptions, fit, load_checkpoint
 from .config import DEFAULT_CHANNELS, DEFAULT_VOXEL_SIZE, TARGETS, PCMTrainConfig, load_pcm_config
-from .data import prepare_pcm_data
-from .distort import PCMDataset, pcm_collate, pcm_names, split_names
-from .nets import PCMNet
+from .data import PCMDataset, pcm_names, prepare_pcm_data, split_names
+from .model import PCMNet, pcm_collate
+from .evaluate import pcm_errors, predictions
 
 # %% auto #0
-__all__ = ['ERROR_NAMES', 'TINY_PCM', 'label_errors', 'predict_pcm', 'pcm_errors', 'save_with_validation', 'train_pcm',
-           'load_pcm_model', 'tiny_pcm_models']
-
-# %% ../../nbs/83_pcm_train.ipynb #c8830bb6
-def label_errors(pred: torch.Tensor, label: torch.Tensor, target: int) -> torch.Tensor:
-    "Per-sample error: relative focal error |label / pred - 1| (target 2), absolute error otherwise."
-    return (label / pred - 1).abs() if target == 2 else (pred - label).abs()
-
-@torch.no_grad()
-def _predictions(model, loader, device) -> tuple[torch.Tensor, torch.Tensor]:
-    "Predictions and labels (B,) of `model` over the batches of `loader`, on the CPU as float32."
-    preds, labels = [], []
-    for b in loader:
-        preds.append(model(b['feats'].to(device), b['batch'].to(device), b['coords'].to(device)).float().cpu())
-        labels.append(b['label'].float())
-    return torch.cat(preds), torch.cat(labels)
-
-def predict_pcm(model, dataset, batch_size: int = 16, device='cpu') -> tuple[torch.Tensor, torch.Tensor]:
-    "Predictions and labels (B,) of `model` over `dataset` (eval mode)."
-    model.eval()
-    return _predictions(model, torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=pcm_collate), device)
-
-def pcm_errors(preds: torch.Tensor, labels: torch.Tensor, target: int) -> dict:
-    "Median error of `preds` and of the best constant prediction (the median label)."
-    const = torch.full_like(labels, float(labels.median()))
-    return {'median_error': float(label_errors(preds, labels, target).median()),
-            'baseline_median_error': float(label_errors(const, labels, target).median())}
+__all__ = ['ERROR_NAMES', 'TINY_PCM', 'pcm_settings', 'pcm_datasets', 'save_with_validation', 'train_pcm', 'tiny_pcm_models',
+           'small_pcm_models']
 
 # %% ../../nbs/83_pcm_train.ipynb #7ba6a89a
+def pcm_settings(cfg: PCMTrainConfig) -> dict:
+    "The target's defaults filled in: kind, model name, channels, the distortions on, voxel size."
+    t = cfg.target
+    return dict(kind=TARGETS[t], model_name=cfg.model_name or TARGETS[t], channels=int(cfg.input_channels or DEFAULT_CHANNELS[t]),
+                distort_s=(t == 0) if cfg.distort_s is None else bool(cfg.distort_s),
+                distort_f=(t == 2) if cfg.distort_f is None else bool(cfg.distort_f),
+                voxel_size=float(cfg.voxel_size or DEFAULT_VOXEL_SIZE[t]))
+
+def pcm_datasets(cfg: PCMTrainConfig, s: dict) -> tuple[PCMDataset, PCMDataset]:
+    "The training set (new distortions at every read) and the validation set (fixed ones) of `cfg`'s pcm-data folder."
+    train_names, val_names = split_names(pcm_names(cfg.data), cfg.train_split, cfg.seed)
+    kw = dict(target=cfg.target, distort_s=s['distort_s'], distort_f=s['distort_f'], channels=s['channels'], max_points=cfg.max_points,
+              init_fov=cfg.init_fov, init_scale=cfg.init_scale, seed=cfg.seed, voxel_size=s['voxel_size'])
+    return PCMDataset(cfg.data, train_names, **kw), PCMDataset(cfg.data, val_names, fixed=True, **kw)
+
 def _mean_label(dataset, n: int = 32, seed: int = 0) -> float:
-    "The mean label of `n` samples of `dataset` (the network's starting output)."
+    "The mean label of `n` samples of `dataset` (the network's starting output); their distortions drawn from `seed`."
+    np.random.seed(seed)
     idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
     return float(np.mean([float(dataset[int(i)]['label']) for i in idx]))
 
+# %% ../../nbs/83_pcm_train.ipynb #74d5f1a6
 ERROR_NAMES = {0: 'shift error (normalised depth units)', 1: 'scale error', 2: 'relative focal error'}
 
 def save_with_validation(best_path, out, target: int, n_maps: int) -> dict:
@@ -66,9 +58,7 @@ def save_with_validation(best_path, out, target: int, n_maps: int) -> dict:
     with atomic_path(out) as tmp: torch.save(ck, tmp)
     return record
 
-# `PCMTrainConfig` and `load_pcm_config` live in `pcm.config` (83a_pcm_config), without torch, so the command checks a
-# config before it loads this module.
-
+# %% ../../nbs/83_pcm_train.ipynb #4ecf99e1
 def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool = True, **overrides):
     """Train the point-cloud model of `config` (a `PCMTrainConfig`, a config file or shipped name, or a dict; keyword
     arguments override its fields) on its pcm-data folder. Writes `out/<model_name>.tar` (the best by validation loss,
@@ -78,27 +68,18 @@ def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool
     cfg = config if isinstance(config, PCMTrainConfig) and not overrides else \
         load_pcm_config(config_to_dict(config) if isinstance(config, PCMTrainConfig) else config, overrides)
     if cfg.data is None: raise ThesisReconError('data (--data): the pcm-data folder to train on is not set')
-    target = cfg.target
-    kind = TARGETS[target]
-    model_name = cfg.model_name or kind
-    channels = int(cfg.input_channels or DEFAULT_CHANNELS[target])
-    distort_s = (target == 0) if cfg.distort_s is None else bool(cfg.distort_s)
-    distort_f = (target == 2) if cfg.distort_f is None else bool(cfg.distort_f)
-    voxel_size = float(cfg.voxel_size or DEFAULT_VOXEL_SIZE[target])
-    train_names, val_names = split_names(pcm_names(cfg.data), cfg.train_split, cfg.seed)
-    kw = dict(target=target, distort_s=distort_s, distort_f=distort_f, channels=channels, max_points=cfg.max_points,
-              init_fov=cfg.init_fov, init_scale=cfg.init_scale, seed=cfg.seed, voxel_size=voxel_size)
-    train_set, val_set = PCMDataset(cfg.data, train_names, **kw), PCMDataset(cfg.data, val_names, fixed=True, **kw)
-    torch.manual_seed(cfg.seed)   # before `_mean_label`: the samples' distortions draw from torch's global generator
+    s = pcm_settings(cfg)
+    target, kind, model_name, channels, voxel_size = cfg.target, s['kind'], s['model_name'], s['channels'], s['voxel_size']
+    train_set, val_set = pcm_datasets(cfg, s)
     out_bias = _mean_label(train_set, seed=cfg.seed) if cfg.start_at_mean_label else None
-    model = PCMNet(channels, voxel_size, tuple(cfg.widths), out_bias, cfg.float_quirk)
+    model = PCMNet(channels, voxel_size, tuple(cfg.widths), out_bias, cfg.float_quirk, rescale_input=True)
     criterion = F.l1_loss if cfg.loss == 'l1' else F.mse_loss
 
     def loss_fn(model, batch):
         return criterion(model(batch['feats'], batch['batch'], batch['coords']), batch['label'])
 
     def evaluate(model, loader, device):
-        p, l = _predictions(model, loader, device)
+        p, l = predictions(model, loader, device)
         return {'loss': float(criterion(p, l)), **pcm_errors(p, l, target)}
 
     steps_per_epoch = max(math.ceil(len(train_set) / cfg.batch_size), 1)
@@ -106,7 +87,7 @@ def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool
     scheduler = lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda step: decay ** (step / steps_per_epoch))
     out = Path(cfg.out); run = out/model_name
     config = dict(kind=kind, target=target, channels=channels, voxel_size=voxel_size, widths=list(cfg.widths), out_bias=out_bias,
-                  float_quirk=cfg.float_quirk, max_points=cfg.max_points, distort_s=distort_s, distort_f=distort_f,
+                  float_quirk=cfg.float_quirk, rescale_input=True, max_points=cfg.max_points, distort_s=s['distort_s'], distort_f=s['distort_f'],
                   init_fov=cfg.init_fov, init_scale=cfg.init_scale, loss=cfg.loss, learning_rate=cfg.learning_rate,
                   learning_rate_decay=decay, batch_size=cfg.batch_size, data=str(cfg.data))
     res = fit(model, loss_fn, train_set, val_set=val_set, evaluate=evaluate, collate_fn=pcm_collate, config=config, arch='PCMNet',
@@ -119,26 +100,7 @@ def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool
                       json.dumps({'history': res.history, 'val_history': res.val_history, 'validation': record}, default=float))
     return res
 
-# %% ../../nbs/83_pcm_train.ipynb #f20c58b6
-def load_pcm_model(path, kind: str | None = None, device='cpu') -> tuple[PCMNet, dict]:
-    """The `PCMNet` saved at `path` (eval mode) and its config, with `validation` (what `train_pcm` recorded; None for
-    an imported model); `kind` ('shift', 'focal', 'scale') must match if given."""
-    path = Path(path)
-    if not path.is_file(): raise ThesisReconError(f'{path}: model file not found')
-    try: ck = load_checkpoint(path)
-    except ThesisReconError: raise
-    except Exception as e: raise ThesisReconError(f'{path}: not a readable checkpoint ({e})') from e
-    cfg = ck.get('config') or {}
-    if ck.get('arch') != 'PCMNet' or 'kind' not in cfg:
-        raise ThesisReconError(f'{path}: not a point-cloud-module model (architecture {ck.get("arch")!r})')
-    if kind is not None and cfg['kind'] != kind:
-        raise ThesisReconError(f'{path}: this is a {cfg["kind"]} model, expected a {kind} model')
-    model = PCMNet(cfg['channels'], cfg['voxel_size'], tuple(cfg['widths']), cfg.get('out_bias'), cfg.get('float_quirk', True))
-    try: model.load_state_dict(ck['model'])
-    except RuntimeError as e: raise ThesisReconError(f'{path}: its weights do not fit the network its config describes ({str(e).splitlines()[0]})') from None
-    return model.to(device).eval(), {**cfg, 'validation': (ck.get('extra') or {}).get('validation')}
-
-# %% ../../nbs/83_pcm_train.ipynb #4ecf99e1
+# %% ../../nbs/83_pcm_train.ipynb #04a93741
 TINY_PCM = dict(n_maps=300, width=64, height=48, fov_range=(55.0, 65.0), max_points=512, voxel_size=0.05,
                 widths=(16, 32, 64, 128), batch_size=16, learning_rate=3e-3, train_split=0.8,
                 epochs={'shift': 12, 'focal': 8}, learning_rate_decay={'shift': 0.85, 'focal': 0.8})
@@ -147,7 +109,7 @@ def _code_key(settings: dict) -> str:
     "A key of `settings` and of the code that renders the rooms and trains the models."
     import thesis_recon as pkg
     h = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
-    for m in ('pcm/config', 'pcm/data', 'pcm/distort', 'pcm/nets', 'pcm/train', 'train', 'render', 'synthetic_scene', 'trajectories'):
+    for m in ('pcm/config', 'pcm/data', 'pcm/model', 'pcm/evaluate', 'pcm/train', 'train', 'render', 'synthetic_scene', 'trajectories'):
         h.update((Path(pkg.__file__).parent/f'{m}.py').read_bytes())
     return h.hexdigest()[:12]
 
@@ -170,4 +132,21 @@ def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = Fal
                            widths=list(s['widths']), epochs=per_kind(s['epochs'], kind), batch_size=s['batch_size'],
                            learning_rate=s['learning_rate'], learning_rate_decay=per_kind(s['learning_rate_decay'], kind),
                            train_split=s['train_split']), device='cpu', progress=progress)
+    return out
+
+# %% ../../nbs/83_pcm_train.ipynb #9b20c53d
+def small_pcm_models(out=None, n_maps: int = 2000, progress: bool = False) -> Path:
+    """Train (or find) the shipped small models (`pcm_shift_small`, `pcm_focal_small`) on `n_maps` synthetic 160 x 120
+    views, the README's chain; returns the folder holding `shift.tar`, `focal.tar` and the data in `data/`."""
+    import fcntl   # POSIX only, and only this helper needs it
+    key = _code_key({'small': n_maps, 'configs': [load_pcm_config(n).__dict__ for n in ('pcm_shift_small', 'pcm_focal_small')]})
+    out = Path(out) if out is not None else Path(tempfile.gettempdir())/'thesis_recon_pcm_small'/key
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out/'.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out/'data'/'index.csv').is_file():
+            prepare_pcm_data(out/'data', synthetic=n_maps, width=160, height=120, progress=progress)
+        for name in ('pcm_shift_small', 'pcm_focal_small'):
+            cfg = load_pcm_config(name, {'data': str(out/'data'), 'out': str(out), 'logs': False})
+            if not (out/f'{TARGETS[cfg.target]}.tar').is_file(): train_pcm(cfg, device='cpu', progress=progress)
     return out
