@@ -36,7 +36,7 @@ def _config_from_args(a, kind: str) -> Seg2dConfig:
 
 def _check_compile(p, a):
     "`--compile` where torch cannot build its CPU code: one line, exit 2, before the network loads."
-    from thesis_recon.train import compile_problem, resolve_device   # torch: loaded by the command's own import just before
+    from thesis_recon.train import compile_problem, resolve_device   # lazy: torch, loaded by the command's own import just before
     if a.compile and (why := compile_problem(resolve_device(a.device))): p.error(why)
 
 def _newest_run(cfg: Seg2dConfig) -> str:
