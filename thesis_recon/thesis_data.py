@@ -9,8 +9,7 @@ from functools import partial
 from pathlib import Path
 import yaml
 from .core import (ArgumentParser, ThesisReconError, add_config_args, add_device_arg, add_progress_arg, add_runner_args,
-                               atomic_write_text,
-                               resolve_device, warn_data)
+                               atomic_write_text, resolve_device, warn_data)
 from .config import configs_dir, resolve_config_arg
 from .chunks import (augment_backproj_data, clean_backproj_data, load_chunk_config, parse_chunk_config,
                                  prep_backproj_data)
@@ -108,6 +107,7 @@ def _chain_inputs(out: Path, scannet_path, config, frame_skip: int, n_proc, scen
         scenes = [n for n in sens if n not in skip]
     return raw, synthetic, scenes
 
+# %% ../nbs/34_thesis_data.ipynb #727e5200
 def _grid_stage(raw: Path, out: Path, names: list, cfg, use_tsdf: bool, split_dir, state: dict, quiet: bool, **run) -> list:
     """Occupancy grids of `names` (the ScanNet mesh, or a TSDF of the exported frames, labelled from the raw labelled
     mesh) and the split lists; returns the scenes that have a grid. `run`: n_proc, ray_address, device."""
@@ -126,7 +126,7 @@ def _grid_stage(raw: Path, out: Path, names: list, cfg, use_tsdf: bool, split_di
     state['splits'], state['split_rule'] = splits, how
     return names
 
-# %% ../nbs/34_thesis_data.ipynb #393af024
+# %% ../nbs/34_thesis_data.ipynb #d70986c6
 def _chunk_stage(cfg_path: Path, cfg, chunks_dir: Path, state: dict, step, **run):
     "Train and val chunks, then cleaned and augmented; `step(name)` opens each stage (and closes the one before)."
     for split, key, full in (('train', 'train', False), ('val', 'val', True)):
@@ -141,6 +141,7 @@ def _chunk_stage(cfg_path: Path, cfg, chunks_dir: Path, state: dict, step, **run
     if (chunks_dir/OUTPUTS['train_clean']).exists() and not (chunks_dir/OUTPUTS['augmented']).exists():
         augment_backproj_data(chunks_dir/OUTPUTS['train_clean'], chunks_dir/OUTPUTS['augmented'])
 
+# %% ../nbs/34_thesis_data.ipynb #cd2a2307
 def _count_chunks(chunks_dir: Path, cfg, state: dict) -> None:
     "Rows of each chunk file into `state['chunks']`; empty cleaned files are removed and are an error saying why."
     import h5py
@@ -154,25 +155,40 @@ def _count_chunks(chunks_dir: Path, cfg, state: dict) -> None:
                                f'{cfg.num_nearest_images} views; give more frames per scene, a smaller --frame_skip, or fewer '
                                'num_nearest_images in --config')
 
-# %% ../nbs/34_thesis_data.ipynb #434e8f76
+# %% ../nbs/34_thesis_data.ipynb #426ffb27
+def _stage_bar(stages: list, progress: bool):
+    "`(bar, step)`: a bar over the chain's `stages`; `step(name)` counts the stage before as done and names the running one."
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(stages), desc='prepare-thesis-data', unit='stage', disable=not progress)
+    opened = []
+    def step(name):
+        if opened: bar.update(1)
+        opened.append(name); bar.set_postfix_str(name); bar.refresh()
+    return bar, step
+
+def _export_stage(raw: Path, out: Path, names: list, frame_skip: int, image_size, label_map_file, state: dict, quiet: bool,
+                  **run) -> list:
+    "Export every `frame_skip`-th frame of `names` (label images when there is a label map); returns the scenes that failed."
+    rep = prepare_2d_data(raw, out, names, frame_skip, image_size[0], image_size[1], label_map_file is not None,
+                          label_map_file, quiet=quiet, **run)
+    bad = sorted({Path(r.scene.scene_dir).name for r in rep.failed})
+    if bad: state['failed']['export'] = bad
+    return bad
+
+# %% ../nbs/34_thesis_data.ipynb #35cce9a6
 def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip: int = 10, use_tsdf: bool = False,
                         label_map_file=None, split_dir=None, scenes=None, n_proc: int | None = None,
                         ray_address: str | None = None, synthetic_scenes: int = 4, synthetic_frames: int = 200,
                         synthetic_size=(640, 480), image_size=(320, 240), progress: bool = True, device: str = 'cpu') -> dict:
     """Run the thesis's data chain into `output_path` (see above); returns `{'failed': {stage: [scenes]}, 'chunks':
     {file: rows}, 'splits': ..., 'split_rule': ...}`. Without `scannet_path`, on synthetic raw scans made first."""
-    from tqdm.auto import tqdm
     out = Path(output_path)
     raw, synthetic, scenes = _chain_inputs(out, scannet_path, config, frame_skip, n_proc, scenes, synthetic_scenes, synthetic_frames)
     out.mkdir(parents=True, exist_ok=True)                                   # only now that the arguments hold
     state = dict(failed={}, chunks={}, splits=None, split_rule=None)
     stages = (['synthetic scans'] if synthetic else []) + ['export', 'occupancy grids', 'train chunks', 'val chunks',
                                                           'clean', 'augment']
-    bar = tqdm(total=len(stages), desc='prepare-thesis-data', unit='stage', disable=not progress)
-    opened = []
-    def step(name):      # the bar counts finished stages and names the running one
-        if opened: bar.update(1)
-        opened.append(name); bar.set_postfix_str(name); bar.refresh()
+    bar, step = _stage_bar(stages, progress)
     run = dict(n_proc=n_proc, ray_address=ray_address)
     with bar:
         if synthetic:
@@ -186,10 +202,7 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
         cfg = load_chunk_config(cfg_path)
         step('export')
         names = [d.name for d in find_raw_scenes(raw, scenes)]
-        rep = prepare_2d_data(raw, out, names, frame_skip, image_size[0], image_size[1], label_map_file is not None,
-                              label_map_file, quiet=not progress, **run)
-        bad = sorted({Path(r.scene.scene_dir).name for r in rep.failed})
-        if bad: state['failed']['export'] = bad
+        bad = _export_stage(raw, out, names, frame_skip, image_size, label_map_file, state, not progress, **run)
         step('occupancy grids')
         _grid_stage(raw, out, [n for n in names if n not in bad], cfg, use_tsdf, split_dir, state, not progress, device=device, **run)
         _chunk_stage(cfg_path, cfg, out/'data_chunks', state, step, device=device, **run)
@@ -197,9 +210,9 @@ def prepare_thesis_data(output_path, scannet_path=None, config=None, frame_skip:
     _count_chunks(out/'data_chunks', cfg, state)
     return state
 
-# %% ../nbs/34_thesis_data.ipynb #35cce9a6
-def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
-    "`thesis-recon prepare-thesis-data`: the thesis's whole data chain (see `prepare_thesis_data`)."
+# %% ../nbs/34_thesis_data.ipynb #fe326f5f
+def _parser() -> ArgumentParser:
+    "The options of `thesis-recon prepare-thesis-data`."
     p = ArgumentParser(prog='thesis-recon prepare-thesis-data', description=(
         "Run the thesis's data chain: export the scans (every frame_skip-th frame, with NYU40 labels), voxelize the meshes "
         'into occupancy grids, cut train chunks and non-overlapping val chunks, clean both and augment the train chunks. '
@@ -225,6 +238,12 @@ def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
                    help='without --scannet_path: depth image size of the synthetic scans (default 640 480, as ScanNet)')
     add_progress_arg(p)
     add_runner_args(p); add_device_arg(p)
+    return p
+
+# %% ../nbs/34_thesis_data.ipynb #1bcbd498
+def prepare_thesis_data_main(argv: list[str] | None = None) -> int:
+    "`thesis-recon prepare-thesis-data`: the thesis's whole data chain (see `prepare_thesis_data`)."
+    p = _parser()
     a = p.parse_args(argv)
     if a.frame_skip < 1: p.error('--frame_skip must be at least 1')
     if a.synthetic_scenes < 1 or a.synthetic_frames < 1: p.error('--synthetic_scenes and --synthetic_frames must be at least 1')
