@@ -94,6 +94,12 @@ def test_prep_backproj_data_config_errors_name_the_key_before_any_work(root, occ
     cfg.write_text(yaml.safe_dump(data))
     res = run('prep-backproj-data', cfg, 'train', tmp_path/'out.hdf5')
     assert res.returncode == 2 and "key 'img_size' must be a list of 2 positive integers" in res.stderr
+    data['img_size'] = [328, 256]
+    for key, bad, allowed in (('train_sampling', 'uniform', "'thesis' or 'inside'"), ('view_voxels', 'surface', "'all' or 'occupied'")):
+        cfg.write_text(yaml.safe_dump({**data, key: bad}))
+        res = run('prep-backproj-data', cfg, 'train', tmp_path/'out.hdf5')
+        assert res.returncode == 2 and f"key '{key}' must be {allowed}, got '{bad}'" in res.stderr, res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert not any(tmp_path.glob('out*'))              # nothing was started
 
 def test_prep_backproj_data_thesis_intrinsics_need_the_scenes_colour_camera(occ, tmp_path):
@@ -129,6 +135,8 @@ def test_prep_backproj_data_train_val_clean_augment(root, occ, tmp_path):
         assert ((y[x == 1] == -100) | ((y[x == 1] >= 1) & (y[x == 1] <= 40))).all()
         assert (frames >= 0).all() and (f['scene_id'][:] == 0).all()
         assert json.loads(f.attrs['config'])['split'] == 'train'
+        made_with = json.loads(f.attrs['config'])                # the thesis's sampler and view rule by default
+        assert (made_with['train_sampling'], made_with['view_voxels']) == ('thesis', 'all')
         names = json.loads(f.attrs['label_names'])
         assert names['1'] == 'wall' and names['2'] == 'floor'
     assert not (tmp_path/'train.partial.hdf5').exists()

@@ -26,13 +26,14 @@ from .geometry import (ViewCamera, invert_pose, projection_intrinsics, rot90_gri
                                    transform, view_camera, world_to_grid_matrix)
 
 # %% auto #0
-__all__ = ['CONFIG_KEYS', 'CAMERA_KEYS', 'VISIBILITY_SRC', 'LABEL_CONVENTION', 'MinOcc', 'ChunkConfig', 'parse_chunk_config',
-           'load_chunk_config', 'chunk_world_to_grid', 'chunk_arrays', 'summed_volume', 'box_count', 'train_starts',
-           'tile_starts', 'frame_visibility', 'frame_visibility_reference', 'greedy_views', 'scene_color_camera',
-           'view_intrinsics', 'check_scene_cameras', 'SceneViews', 'load_scene_views', 'scene_chunks', 'chunk_datasets',
-           'create_chunk_file', 'check_chunk_file', 'append_rows', 'scene_ids', 'read_scene_list', 'ChunkWriter',
-           'scene_rng', 'prepare_scene_chunks', 'prep_backproj_data', 'prep_backproj_data_main', 'clean_backproj_data',
-           'augment_backproj_data', 'clean_backproj_data_main', 'augment_backproj_data_main']
+__all__ = ['TRAIN_SAMPLING', 'VIEW_VOXELS', 'CONFIG_KEYS', 'CAMERA_KEYS', 'WALL', 'FLOOR', 'VISIBILITY_SRC', 'LABEL_CONVENTION',
+           'MinOcc', 'ChunkConfig', 'parse_chunk_config', 'load_chunk_config', 'chunk_world_to_grid', 'chunk_arrays',
+           'summed_volume', 'box_count', 'keep_by_classes', 'train_starts', 'tile_starts', 'frame_visibility',
+           'frame_visibility_reference', 'greedy_views', 'scene_color_camera', 'view_intrinsics', 'check_scene_cameras',
+           'SceneViews', 'load_scene_views', 'scene_chunks', 'chunk_datasets', 'create_chunk_file', 'check_chunk_file',
+           'append_rows', 'scene_ids', 'read_scene_list', 'ChunkWriter', 'scene_rng', 'prepare_scene_chunks',
+           'prep_backproj_data', 'prep_backproj_data_main', 'clean_backproj_data', 'augment_backproj_data',
+           'clean_backproj_data_main', 'augment_backproj_data_main']
 
 # %% ../nbs/32_chunks.ipynb #70934a12
 @dataclass(frozen=True)
@@ -44,8 +45,12 @@ class MinOcc:
     floor: float = 0.01
 
     def at(self, rejections: int) -> float:
-        "The bar after `rejections` rejected draws."
-        return max(self.floor, self.start - self.step * (rejections // self.every))
+        "The bar after `rejections` rejected draws (lowered one step at a time, as the thesis's loop does)."
+        bar = self.start
+        for _ in range(rejections // self.every):
+            if bar <= self.floor or self.step <= 0: break
+            bar = max(bar - self.step, self.floor)
+        return bar
 
     def rejections_to_floor(self) -> int:
         "How many rejections bring the bar down to `floor`."
@@ -70,6 +75,8 @@ class ChunkConfig:
     min_occ: MinOcc
     seed: int
     camera: ViewCamera = ViewCamera()
+    train_sampling: str = 'thesis'
+    view_voxels: str = 'all'
 
 # %% ../nbs/32_chunks.ipynb #85c985aa
 def _pos_ints(n):
@@ -105,6 +112,12 @@ def _rule(v):
     if v not in ('thesis', 'exact'): raise ValueError("'thesis' or 'exact'")
     return v
 
+def _one_of(choices):
+    def check(v):
+        if v not in choices: raise ValueError(' or '.join(repr(r) for r in choices))
+        return v
+    return check
+
 # %% ../nbs/32_chunks.ipynb #53da3ca3
 def _min_occ(v):
     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -118,12 +131,16 @@ def _min_occ(v):
         raise ValueError('start/floor fractions with 0 <= floor <= start <= 1, step >= 0 and every a positive integer')
     return m
 
+TRAIN_SAMPLING = ('thesis', 'inside')
+VIEW_VOXELS = ('all', 'occupied')
+
 CONFIG_KEYS = {  # key: (check, required)
     'root': (_path, True), 'occ_root': (_opt_path, False), 'label_file': (_opt_path, True),
     'train_list': (_path, True), 'val_list': (_path, True), 'subvol_size': (_pos_ints(3), True),
     'subvols_per_scene': (_pos_int, True), 'num_nearest_images': (_pos_int, True), 'img_size': (_pos_ints(2), True),
     'frame_skip': (_pos_int, True), 'voxel_size': (_pos_float, True), 'depth_min': (_pos_float, True),
-    'depth_max': (_pos_float, True), 'min_occ': (_min_occ, True), 'seed': (_int, True),
+    'depth_max': (_pos_float, True), 'min_occ': (_min_occ, True), 'seed': (_int, True), 'train_sampling': (_one_of(TRAIN_SAMPLING), False),
+    'view_voxels': (_one_of(VIEW_VOXELS), False),
     'intrinsics': (_rule, False), **{k: (_opt(_pos_float), False) for k in ('fx', 'fy', 'mx', 'my')},
     'intrinsic_image_width': (_opt(_pos_int), False), 'intrinsic_image_height': (_opt(_pos_int), False),
 }
@@ -154,7 +171,7 @@ def parse_chunk_config(data, base_dir='.', where: str = 'config') -> ChunkConfig
                        label_file=res(vals['label_file']), train_list=res(vals['train_list']), val_list=res(vals['val_list']),
                        **{k: vals[k] for k in ('subvol_size', 'subvols_per_scene', 'num_nearest_images', 'img_size',
                                                'frame_skip', 'voxel_size', 'depth_min', 'depth_max', 'min_occ', 'seed')},
-                       camera=camera)
+                       camera=camera, train_sampling=vals.get('train_sampling', 'thesis'), view_voxels=vals.get('view_voxels', 'all'))
 
 def load_chunk_config(path) -> ChunkConfig:
     "Read and validate the YAML config at `path` (a file, or a shipped config's name such as `backproj_prep`)."
@@ -195,26 +212,44 @@ def box_count(I, start, size) -> int:
     (a, b, c), (d, e, f) = lo, hi
     return int(I[d, e, f] - I[a, e, f] - I[d, b, f] - I[d, e, c] + I[a, b, f] + I[a, e, c] + I[d, b, c] - I[a, b, c])
 
-# %% ../nbs/32_chunks.ipynb #4a8e0857
-def train_starts(occupancy, size, rng, min_occ: MinOcc = MinOcc(), max_draws: int = 20000):
-    "Yield random chunk starts whose occupancy reaches the `min_occ` schedule's current bar (at most `max_draws` draws)."
+# %% ../nbs/32_chunks.ipynb #1bd1cd4e
+WALL, FLOOR = 1, 2   # NYU40
+
+def keep_by_classes(x, y, rng) -> bool:
+    """The thesis's class test of a train chunk (`sem_seg_3d.py:265-266`) on its `x`, `y` (`chunk_arrays`): a chunk whose
+    every voxel is occupied and labelled wall or floor is dropped if it holds walls only, kept with probability 0.05 if
+    it holds floor (one `rng.random()` drawn, only then); any other chunk is kept."""
+    if not ((x == 1).all() and np.isin(y, (WALL, FLOOR)).all()): return True
+    return bool((y == FLOOR).any()) and rng.random() > 0.95
+
+# %% ../nbs/32_chunks.ipynb #8fbb137b
+def train_starts(occupancy, size, rng, min_occ: MinOcc = MinOcc(), max_draws: int = 20000, labels=None,
+                 sampling: str = 'thesis'):
+    """Yield random chunk starts (at most `max_draws` draws): 'thesis' draws each axis from 0..X (the scene padded by a
+    chunk), keeps a start whose occupancy reaches the `min_occ` bar (reset for every chunk) and that passes
+    `keep_by_classes` (with `labels`); 'inside' draws starts inside the grid, one bar for the scene, no class test."""
     I = summed_volume(occupancy)
     dims, size = np.array(occupancy.shape), np.array(size)
-    hi = np.maximum(dims - size, 0)
+    hi = dims if sampling == 'thesis' else np.maximum(dims - size, 0)
     vol, rejections = float(np.prod(size)), 0
     for _ in range(max_draws):
         s = np.array([rng.integers(0, h + 1) for h in hi])
-        if box_count(I, s, size) / vol >= min_occ.at(rejections): yield s
-        else: rejections += 1
+        n = box_count(I, s, size)
+        ok = n / vol >= min_occ.at(rejections)
+        if ok and sampling == 'thesis' and labels is not None and n == vol:
+            ok = keep_by_classes(*chunk_arrays(occupancy, labels, s, size), rng)
+        if not ok: rejections += 1; continue
+        yield s
+        if sampling == 'thesis': rejections = 0
 
 def tile_starts(occupancy, size) -> list[np.ndarray]:
-    "Starts of the non-overlapping chunks tiling the (padded) grid that hold at least one occupied voxel, in C order."
+    "Starts of the non-overlapping chunks tiling the (padded) grid that hold at least one occupied voxel, x fastest (the thesis's order)."
     I, dims, size = summed_volume(occupancy), np.array(occupancy.shape), np.array(size)
     n = -(-dims // size)
-    starts = [np.array(t) * size for t in np.ndindex(*n)]
+    starts = [np.array(t[::-1]) * size for t in np.ndindex(*n[::-1])]
     return [s for s in starts if box_count(I, s, size) > 0]
 
-# %% ../nbs/32_chunks.ipynb #8fbb137b
+# %% ../nbs/32_chunks.ipynb #b73c39a6
 VISIBILITY_SRC = SURFACE_PIXEL_SRC + r'''
 extern "C" __global__ void frame_visibility_kernel(const double* pts, long long n, const float* depths, int F, int H, int W,
                                                    const double* P, float voxel_size, float depth_min, float depth_max,
@@ -233,7 +268,7 @@ extern "C" __global__ void frame_visibility_kernel(const double* pts, long long 
 '''
 _visibility_kernel = package_kernel(VISIBILITY_SRC, 'frame_visibility_kernel')
 
-# %% ../nbs/32_chunks.ipynb #70001cc2
+# %% ../nbs/32_chunks.ipynb #2cdfbd69
 def _world_to_pixel(K, poses) -> np.ndarray:
     "(F, 3, 4) matrices [K|0] T^-1 of the camera-to-world `poses`."
     K4 = np.zeros((3, 4)); K4[:, :3] = K
@@ -262,7 +297,7 @@ def frame_visibility_reference(points, depths, K, poses, voxel_size: float, dept
         out.append(surface_pixel_reference(pu, pv, pz, d, voxel_size, depth_min, depth_max) >= 0)
     return np.array(out, bool).reshape(len(out), len(pts))
 
-# %% ../nbs/32_chunks.ipynb #b6150119
+# %% ../nbs/32_chunks.ipynb #2223c06c
 def greedy_views(vis, n_views: int) -> list[int]:
     "Rows of `vis` (F, n) bool chosen greedily: each adds the most not-yet-covered columns; stops at `n_views` or no gain."
     vis = np.asarray(vis, bool)
@@ -277,7 +312,7 @@ def greedy_views(vis, n_views: int) -> list[int]:
         covered |= vis[best]
     return chosen
 
-# %% ../nbs/32_chunks.ipynb #e1f26503
+# %% ../nbs/32_chunks.ipynb #5ae15156
 def scene_color_camera(scene_dir) -> tuple[np.ndarray, tuple[int, int]]:
     "(3, 3) colour intrinsics of the exported scene at `scene_dir` (`intrinsic/intrinsic_color.txt`) and its colour images' (w, h)."
     scene_dir = Path(scene_dir)
@@ -300,7 +335,7 @@ def check_scene_cameras(root, scenes, camera: ViewCamera) -> None:
     for s in scenes:
         if (Path(root)/s).is_dir(): scene_color_camera(Path(root)/s)
 
-# %% ../nbs/32_chunks.ipynb #98bf90bb
+# %% ../nbs/32_chunks.ipynb #a50b91ae
 @dataclass
 class SceneViews:
     "A scene's candidate views: raw `frame_ids` (F,), `depths` (F, H, W) float32 metres at `img_size`, `K` (3,3) at that size, `poses` (F, 4, 4)."
@@ -323,19 +358,20 @@ def load_scene_views(scene_dir, img_size, frame_skip: int = 1, camera: ViewCamer
     return SceneViews(np.array([f.frame_id for f in frames]), np.stack([resize_crop_depth(f.depth, img_size) for f in frames]),
                       view_intrinsics(scene_dir, camera, scene.K, (W, H), img_size), np.stack([f.pose for f in frames]))
 
-# %% ../nbs/32_chunks.ipynb #cfc352e0
+# %% ../nbs/32_chunks.ipynb #59f57f0c
 def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bool, rng) -> dict:
     """Chunks of one scene: `x`, `y`, `world_to_grid` (N, 4, 4) float32, `frames` (N, n_views) int16 (-1 missing)
     from its occupancy `grid` (as `load_occupancy_grid` returns it) and candidate `views`."""
     occ, labels, t = grid['occupancy'], grid['labels'], grid['translation']
     size, nv, vs = np.array(cfg.subvol_size), cfg.num_nearest_images, cfg.voxel_size
-    starts = tile_starts(occ, size) if full_scene else train_starts(occ, size, rng, cfg.min_occ,
-                                                                             cfg.min_occ.rejections_to_floor() + 200 * cfg.subvols_per_scene)
+    draws = 10 * cfg.subvols_per_scene * (cfg.min_occ.rejections_to_floor() + 200)
+    starts = tile_starts(occ, size) if full_scene else train_starts(occ, size, rng, cfg.min_occ, draws, labels, cfg.train_sampling)
     out = {'x': [], 'y': [], 'world_to_grid': [], 'frames': []}
+    every_voxel = np.indices(size).reshape(3, -1).T.astype(np.float64)
     for s in starts:
         x, y = chunk_arrays(occ, labels, s, size)
         G = chunk_world_to_grid(t, vs, s)
-        pts = transform(np.argwhere(x == 1).astype(np.float64), np.linalg.inv(G))
+        pts = transform(every_voxel if cfg.view_voxels == 'all' else np.argwhere(x == 1).astype(np.float64), np.linalg.inv(G))
         chosen = greedy_views(to_numpy(frame_visibility(pts, views.depths, views.K, views.poses, vs, cfg.depth_min, cfg.depth_max)), nv)
         if not full_scene and len(chosen) < nv: continue
         frames = np.full(nv, -1, np.int16); frames[:len(chosen)] = views.frame_ids[chosen]
@@ -346,7 +382,7 @@ def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bo
     dtypes = {'x': np.float32, 'y': np.int16, 'world_to_grid': np.float32, 'frames': np.int16}
     return {k: np.array(v, dtypes[k]).reshape(shapes[k]) for k, v in out.items()}
 
-# %% ../nbs/32_chunks.ipynb #a50b91ae
+# %% ../nbs/32_chunks.ipynb #93bcdcef
 LABEL_CONVENTION = ('x: 1 occupied, 0 empty, -100 padding; y: 0 empty, 1..40 NYU40 class, '
                     '-100 ignore (padding, and occupied but unannotated)')
 
@@ -382,7 +418,7 @@ def append_rows(f, arrays: dict):
     for name, a in arrays.items():
         d = f[name]; d.resize(n0 + n, axis=0); d[n0:] = a
 
-# %% ../nbs/32_chunks.ipynb #b7dd619c
+# %% ../nbs/32_chunks.ipynb #ebf797c2
 def scene_ids(name: str) -> tuple[int, int]:
     "`(scene_id, scan_id)` of a ScanNet scene name `sceneXXXX_YY`."
     m = re.fullmatch(r'scene(\d{4})_(\d{2})', name)
@@ -399,7 +435,7 @@ def read_scene_list(path) -> list[str]:
         except ThesisReconError as e: raise ThesisReconError(f'{path}: {e}') from None
     return names
 
-# %% ../nbs/32_chunks.ipynb #a1c1ceec
+# %% ../nbs/32_chunks.ipynb #6b58fea8
 class ChunkWriter:
     "Append scenes' chunks to `OUT.partial.hdf5` (resuming it if present); `finish()` renames it to `OUT`."
     def __init__(self, out, subvol_size, n_views: int, attrs: dict):
@@ -458,7 +494,7 @@ class ChunkWriter:
         os.replace(self.partial, self.out)
         return self.out
 
-# %% ../nbs/32_chunks.ipynb #93bcdcef
+# %% ../nbs/32_chunks.ipynb #389ef69f
 def scene_rng(seed: int, scene: str):
     "The random generator of one scene: the same for a scene whatever else runs, and whichever process runs it."
     return np.random.default_rng([seed, zlib.crc32(scene.encode())])
@@ -485,7 +521,7 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
     atomic_savez(part, **chunks)
     return 'done'
 
-# %% ../nbs/32_chunks.ipynb #ebf797c2
+# %% ../nbs/32_chunks.ipynb #fc53a0f0
 def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc: int | None = None,
                        ray_address: str | None = None, limit: int | None = None, device: str = 'cpu', progress: bool = True) -> int:
     "Chunk every scene of the config's `split` list into the hdf5 file `out` (views judged on `device`); returns the number of failed scenes."
@@ -528,7 +564,7 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
         print(f'{n} chunks from {len(scenes)} scenes -> {out}')
     return failed
 
-# %% ../nbs/32_chunks.ipynb #3c953277
+# %% ../nbs/32_chunks.ipynb #82c53ccf
 def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full_scene]`."
     p = ArgumentParser(prog='thesis-recon prep-backproj-data',
@@ -551,7 +587,7 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit,
                                    resolve_device(a.device, 'array'), progress=not a.no_progress) else 0
 
-# %% ../nbs/32_chunks.ipynb #6b58fea8
+# %% ../nbs/32_chunks.ipynb #297e985f
 def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chunks') -> int:
     "Stream the chunk file `src` into a new chunk file `dst` (atomically) through `transform_block(dict) -> dict`."
     import h5py
@@ -575,7 +611,7 @@ def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chu
                 written = len(fout['x'])
     return written
 
-# %% ../nbs/32_chunks.ipynb #9667d770
+# %% ../nbs/32_chunks.ipynb #98e0a371
 def clean_backproj_data(src, dst, min_occ: float = 0.01) -> int:
     """Copy the chunks of `src` with all views present and occupancy above `min_occ` to `dst`; returns how many.
     Warns, with the reasons counted, when it drops more than half of them."""
@@ -609,7 +645,7 @@ def augment_backproj_data(src, dst) -> int:
         return out
     return _copy_filtered(src, dst, rotate, block=32, desc='augment')
 
-# %% ../nbs/32_chunks.ipynb #389ef69f
+# %% ../nbs/32_chunks.ipynb #450689a3
 def _in_out_main(prog: str, description: str, fn, argv, extra=None) -> int:
     "The shared command line of clean- and augment-backproj-data."
     p = ArgumentParser(prog=prog, description=description)
