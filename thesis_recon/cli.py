@@ -52,7 +52,7 @@ COMMANDS = {
     'import-weights': ('thesis_recon.weights_cli:import_weights_main', "an original's checkpoint (thesis, 3DMV, SRN, LeReS, SemanticSVR) into ours"),
 }
 
-# %% ../nbs/90_cli.ipynb #6b5430ca
+# %% ../nbs/90_cli.ipynb #bdf4bcf9
 EXTRAS = {           # extra of pyproject.toml -> the top-level modules it brings
     'svr': ('tensorflow', 'keras'),
     'serve': ('fastapi', 'uvicorn', 'httpx'),
@@ -66,7 +66,9 @@ NEEDS = {            # command -> the extras it needs before it can start
     'predict-svr': ('svr',), 'eval-svr': ('svr',), 'serve': ('serve', 'svr'), 'client': ('serve',),
 }
 
+# %% ../nbs/90_cli.ipynb #a22d3b22
 def _installed(module: str) -> bool:
+    "Is `module` importable (found without importing it)?"
     try: return importlib.util.find_spec(module) is not None
     except (ModuleNotFoundError, ValueError): return False   # its parent package is missing (or it is a stub)
 
@@ -83,11 +85,13 @@ def install_hint(extras) -> str:
     return f'pip install "thesis-recon[{",".join(extras)}]"'
 
 def _extra_of(module: str | None) -> str | None:
+    "The extra that brings `module` (a dotted name: its top-level package decides), or None."
     root = (module or '').split('.')[0]
     return next((x for x, mods in EXTRAS.items() if root in mods), None)
 
-# %% ../nbs/90_cli.ipynb #801cc6a6
+# %% ../nbs/90_cli.ipynb #e98e7420
 def _usage() -> str:
+    "`thesis-recon --help`: the installed commands, each with its line, marked when an extra is missing."
     cmds = available_commands()
     w = max(map(len, cmds), default=0)
     lines = ['usage: thesis-recon COMMAND [options]', '',
@@ -101,6 +105,7 @@ def _usage() -> str:
     if marked: lines += ['', 'A command marked [needs ...] is listed but cannot run until its extra is installed.']
     return '\n'.join(lines)
 
+# %% ../nbs/90_cli.ipynb #dc6bb5ad
 @contextlib.contextmanager
 def one_line_warnings():
     "Show warnings as `Category: message` on one line (no source line under them) while the block runs."
@@ -111,7 +116,7 @@ def one_line_warnings():
     try: yield
     finally: warnings.showwarning = old
 
-# %% ../nbs/90_cli.ipynb #92d3c6c0
+# %% ../nbs/90_cli.ipynb #081ca09b
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `thesis-recon` console script."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -141,5 +146,5 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f'thesis-recon {argv[0]}: interrupted', file=sys.stderr); return 130
 
-# %% ../nbs/90_cli.ipynb #a22d3b22
+# %% ../nbs/90_cli.ipynb #351a4069
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())  # python -m thesis_recon.cli; not in the notebook
