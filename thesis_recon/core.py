@@ -94,7 +94,7 @@ def check_thread_env():
     if value is not None and value.strip().upper() not in WAIT_POLICIES:
         raise ThesisReconError(f"OMP_WAIT_POLICY={value!r} (set in the environment): expected ACTIVE or PASSIVE")
 
-# %% ../nbs/00_core.ipynb #6c54e966
+# %% ../nbs/00_core.ipynb #755f3967
 def _openblas_set_threads(n: int):
     "Tell an OpenBLAS that is loaded already (NumPy's, SciPy's) to use `n` threads; nothing where none is."
     import ctypes       # lazy: only when NumPy was imported before the package
@@ -118,7 +118,7 @@ def _apply_thread_policy():
 
 _apply_thread_policy()
 
-# %% ../nbs/00_core.ipynb #d7039233
+# %% ../nbs/00_core.ipynb #dc62fb88
 def set_threads(n, option: str = '--threads') -> int:
     """Use `n` CPU threads in torch (and MKL), the package kernels, TensorFlow and the processes this one starts.
     More than `cpu_count()` is a warning and the CPU count; anything but a whole number >= 1 is an error."""
@@ -141,7 +141,7 @@ def thread_policy() -> str:
     return (f"{num_threads()} CPU threads of {cpu_count()} CPUs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} ({why}), "
             f"OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS') or num_threads()}{late}")
 
-# %% ../nbs/00_core.ipynb #25e9d036
+# %% ../nbs/00_core.ipynb #48a07475
 @contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path`; rename it onto `path` only if the block completes."
@@ -171,7 +171,7 @@ def atomic_pickle(path, obj):
     "Pickle `obj` to `path` atomically (for files other tools expect as pickles, never for network input)."
     atomic_write_bytes(path, pickle.dumps(obj, protocol=4))
 
-# %% ../nbs/00_core.ipynb #e9a93dbe
+# %% ../nbs/00_core.ipynb #a185809b
 def shared_data(*parts) -> Path | None:
     "Path to `shared/data/<parts>` if that exists, else None (always None when `THESIS_RECON_NO_SHARED=1`)."
     if os.environ.get('THESIS_RECON_NO_SHARED', '') not in ('', '0'): return None
@@ -191,7 +191,7 @@ def package_data(*parts) -> Path:
     if not path.exists(): raise ThesisReconError(f'{path}: missing from the installed package (reinstall thesis-recon)')
     return path
 
-# %% ../nbs/00_core.ipynb #48a07475
+# %% ../nbs/00_core.ipynb #d7a8ede1
 def _respell(opt: str, known) -> str:
     if not opt.startswith('--') or opt == '--': return opt
     name, eq, val = opt.partition('=')
@@ -219,7 +219,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"{self.prog}: {_one_option(' '.join(message.split()))} (see --help)\n")
 
-# %% ../nbs/00_core.ipynb #dc0f3949
+# %% ../nbs/00_core.ipynb #a878134d
 THREADS_HELP = ('CPU threads for torch, the package kernels and TensorFlow (default: OMP_NUM_THREADS if set, else every CPU '
                 'this process may use); NumPy\'s OpenBLAS keeps one unless OPENBLAS_NUM_THREADS is set')
 
@@ -245,7 +245,7 @@ def add_progress_arg(parser):
     parser.add_argument('--no_progress', action='store_true', help='no progress bars')
     return parser
 
-# %% ../nbs/00_core.ipynb #9e618dbb
+# %% ../nbs/00_core.ipynb #fbeb62f5
 DEVICES = ('auto', 'cpu', 'cuda')
 DEVICE_HELP = "where it runs: auto (a GPU when one is visible, else the CPU; default), cpu, or cuda (an error without a GPU)"
 GPU_EXTRAS = 'pip install "thesis-recon[gpu]" (CUDA 12) or "thesis-recon[gpu-cuda13]" (CUDA 13)'
@@ -255,7 +255,7 @@ def add_device_arg(parser):
     parser.add_argument('--device', choices=DEVICES, default='auto', help=DEVICE_HELP)
     return add_threads_arg(parser)
 
-# %% ../nbs/00_core.ipynb #d7a8ede1
+# %% ../nbs/00_core.ipynb #36cb6cea
 def _gpus(framework: str) -> tuple[int, str]:
     "(GPUs `framework` sees, why none when 0)."
     if framework == 'array':
@@ -287,7 +287,7 @@ def gpu_count(framework: str = 'array') -> int:
     "How many GPUs `framework` ('array': CuPy, 'torch', 'keras': its backend) sees; 0 when it is not installed."
     return _gpus(framework)[0]
 
-# %% ../nbs/00_core.ipynb #2cdf0a7a
+# %% ../nbs/00_core.ipynb #931f7840
 def resolve_device(name='auto', framework: str = 'array'):
     """`--device` (auto, cpu, cuda; cuda:N for torch) as `framework` names devices: 'cpu'/'cuda' for 'array',
     a `torch.device` for 'torch', 'cpu:0'/'gpu:0' for 'keras'. `ThesisReconError` for a bad name or a missing GPU."""
@@ -308,7 +308,7 @@ def resolve_device(name='auto', framework: str = 'array'):
     if dev.index is not None and dev.index >= n: raise ThesisReconError(f'--device {name}: only {n} GPU(s) visible')
     return dev
 
-# %% ../nbs/00_core.ipynb #0deae644
+# %% ../nbs/00_core.ipynb #e2133a8b
 SKIP_FLAGS_ENV = 'THESIS_RECON_SKIP_FLAGS'
 
 def cell_flags(source: str) -> set[str]:
@@ -329,7 +329,7 @@ def cell_skip_reason(source: str) -> str | None:
         return 'flagged #| gpu, and no GPU is visible here (CuPy and torch see none)'
     return None
 
-# %% ../nbs/00_core.ipynb #3a19e7e6
+# %% ../nbs/00_core.ipynb #9d952cd6
 def _skip_flagged(lines: list[str]) -> list[str]:
     "IPython input transformer: a cell that should not run here becomes a line that prints why."
     why = cell_skip_reason(''.join(lines))
@@ -346,7 +346,7 @@ def skip_flagged_cells(shell=None) -> bool:
 
 skip_flagged_cells()
 
-# %% ../nbs/00_core.ipynb #8c71bf88
+# %% ../nbs/00_core.ipynb #3a8347f8
 def _n_proc(text: str) -> int:
     try: n = int(text)
     except ValueError: raise argparse.ArgumentTypeError(f'expected a whole number of processes, got {text!r}') from None
@@ -363,7 +363,7 @@ def add_runner_args(parser):
     parser.add_argument('--ray_address', default=None, help=RAY_HELP)
     return add_threads_arg(parser)
 
-# %% ../nbs/00_core.ipynb #d06ff6e5
+# %% ../nbs/00_core.ipynb #41cd6543
 def add_config_args(parser, *, required: bool = False, shipped: str = '', default: str = '', aliases: tuple = (),
                     dest: str = 'config', sets: bool = True):
     "Add the one `--config CONFIG` (a file or a shipped name) and, unless `sets=False`, `--set KEY=VALUE` (`add_set_arg`)."
@@ -380,7 +380,7 @@ def add_set_arg(parser):
                              'as a string; a relative path is relative to the working folder); repeatable, applied last')
     return parser
 
-# %% ../nbs/00_core.ipynb #e2133a8b
+# %% ../nbs/00_core.ipynb #6f56a6b7
 def add_train_args(parser):
     "Add `--device`, `--threads` and `--resume [CHECKPOINT]` (`args.resume`: False, True or the path) to a training command."
     add_device_arg(parser)
@@ -400,7 +400,7 @@ def add_compile_arg(parser):
                         help='torch.compile the network first (about a minute of compiling; pays off on long runs)')
     return parser
 
-# %% ../nbs/00_core.ipynb #9d952cd6
+# %% ../nbs/00_core.ipynb #63238a01
 def prefetch(items, depth: int = 3):
     "Iterate `items`, produced `depth` ahead in a background thread; the producer's errors are raised here."
     q, done, stop = queue.Queue(maxsize=depth), object(), threading.Event()
