@@ -25,6 +25,7 @@ def scene_name(scene) -> str:
     s = str(scene)
     return s if len(s) <= 80 else s[:77] + '...'
 
+# %% ../nbs/08_runner.ipynb #63b3f02e
 @dataclass
 class SceneResult:
     "What happened to one scene: `ok`, the value `fn` returned, or the error (one line) and its traceback."
@@ -54,7 +55,7 @@ class RunReport:
         lines += [f'  {scene_name(r.scene)}: {r.error}' for r in self.failed]
         return '\n'.join(lines)
 
-# %% ../nbs/08_runner.ipynb #56a71810
+# %% ../nbs/08_runner.ipynb #ccb9e1ba
 def call_scene(fn: Callable, scene) -> SceneResult:
     "Run `fn(scene)` and record its value or its exception as a `SceneResult`."
     t0 = time.perf_counter()
@@ -69,7 +70,7 @@ def _init_worker(threads: int):
     "Worker start-up: this worker's share of the threads, for every runtime (`core.set_threads`)."
     set_threads(threads)
 
-# %% ../nbs/08_runner.ipynb #03d83aca
+# %% ../nbs/08_runner.ipynb #94ba2227
 def _check_importable(fn):
     "Raise if `fn` cannot reach a spawned worker (not picklable by reference, or from an interactive `__main__`)."
     target = fn.func if isinstance(fn, functools.partial) else fn
@@ -86,7 +87,7 @@ def _tick(bar, results):
     "Advance the progress bar by one scene and show the failures so far."
     bar.update(1); bar.set_postfix(failed=sum(r is not None and not r.ok for r in results), refresh=False)
 
-# %% ../nbs/08_runner.ipynb #388d1539
+# %% ../nbs/08_runner.ipynb #e0859acd
 def _run_local(fn, scenes, n_proc, bar) -> list:
     "Run `fn` over `scenes` in `n_proc` spawned worker processes; results in scene order."
     _check_importable(fn)
@@ -118,7 +119,7 @@ def _run_local(fn, scenes, n_proc, bar) -> list:
             _tick(bar, results)
     return results
 
-# %% ../nbs/08_runner.ipynb #94ba2227
+# %% ../nbs/08_runner.ipynb #491b3f26
 def _run_ray(fn, scenes, n_proc, ray_address, bar) -> list:
     "Run `fn` over `scenes` as Ray tasks on the cluster at `ray_address` ('local' starts one here)."
     try: import ray      # lazy: Ray is the optional [ray] extra
@@ -145,7 +146,7 @@ def _run_ray(fn, scenes, n_proc, ray_address, bar) -> list:
     finally:
         if started: ray.shutdown()
 
-# %% ../nbs/08_runner.ipynb #8726fb21
+# %% ../nbs/08_runner.ipynb #85ddc33e
 def run_scenes(fn: Callable, scenes, n_proc: int | None = None, ray_address: str | None = None,
                desc: str = 'scenes', quiet: bool = False, unit: str = 'scene') -> RunReport:
     """Run `fn(scene)` for every scene: `n_proc` spawned processes (None: one per thread of `core.num_threads()`, 0: in this process),
