@@ -370,7 +370,6 @@ class _Run:
         # the sums stay tensors (no GPU sync per step); `_add` never changes them in place, so the copies hold
         self.snap = {'epoch': self.epoch, 'batches_done': self.batches_done, 'step': self.step, 'rng': rng_state(numpy=False),
                      'window': dict(self.window), 'epoch_sums': dict(self.epoch_sums)}
-
     def extra(self) -> dict:
         "What a checkpoint's `extra` holds: the state as of the last boundary, NumPy's RNG as of now."
         return {'batches_done': self.snap['batches_done'], 'rng': {**self.snap['rng'], 'numpy': _numpy_state()},
@@ -379,7 +378,6 @@ class _Run:
                 # as of the snapshot: an interrupt between a step's log and its boundary must not save that entry
                 'history': [h for h in self.history if h['step'] <= self.snap['step']],
                 'val_history': [h for h in self.val_history if h['step'] <= self.snap['step']]}
-
     def restore(self, ck: dict):
         "Continue from what a checkpoint holds."
         ex = ck.get('extra') or {}
