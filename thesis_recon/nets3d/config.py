@@ -103,6 +103,7 @@ class Train3DConfig:
     intrinsic_image_width: Optional[int] = None
     intrinsic_image_height: Optional[int] = None
     resize: Literal['nearest', 'bilinear'] = 'nearest'   # colour resizing (the thesis: nearest)
+    augmented_2d: bool = True                            # colour augmentation of the train views (the thesis's configs: true)
     model_2d: Optional[Model2DConfig] = None
     model_3d: Model3DConfig = field(default_factory=Model3DConfig)
     trainer: Trainer3DConfig = field(default_factory=Trainer3DConfig)

@@ -12,8 +12,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+import torch.nn.functional as F
 import yaml
+from dataclasses import dataclass
 from fastcore.basics import patch
+from PIL import Image, ImageEnhance
 from ..core import ThesisReconError
 from ..frames import ScanNetScene
 from ..kernels import set_num_threads
@@ -27,10 +30,53 @@ from ..voxelize import prep_occ_grid_scene
 from .config import Train3DConfig, view_camera_of
 
 # %% auto #0
-__all__ = ['IGNORE', 'load_view', 'ChunkDataset', 'collate_chunks', 'chunk_loader', 'make_tiny_chunks', 'ChunkViews',
-           'open_chunks', 'target_of', 'input_of']
+__all__ = ['AUG_FACTOR', 'AUG_HUE', 'AUG_SIGMA', 'BLUR_KERNEL', 'IGNORE', 'ColorAugment', 'draw_color_augment', 'adjust_hue',
+           'gaussian_blur', 'augment_colors', 'load_view', 'ChunkDataset', 'collate_chunks', 'chunk_loader',
+           'make_tiny_chunks', 'ChunkViews', 'open_chunks', 'target_of', 'input_of']
 
 # %% ../../nbs/51_nets3d_data.ipynb #d9feb72f
+AUG_FACTOR, AUG_HUE, AUG_SIGMA = (0.7, 1.3), (-0.3, 0.3), (0.1, 4.0)   # the thesis's draws
+BLUR_KERNEL = (3, 7)                                                   # (width, height)
+
+@dataclass(frozen=True)
+class ColorAugment:
+    "One chunk's colour change: `factor` (brightness, contrast, saturation), `hue` shift, blur `sigma` (pixels)."
+    factor: float
+    hue: float
+    sigma: float
+
+def draw_color_augment(generator: torch.Generator | None = None) -> ColorAugment:
+    "The thesis's per-chunk draws, a + (b - a) u for u uniform in [0, 1) (as `random.uniform`), from torch's generator."
+    u = torch.rand(3, dtype=torch.float64, generator=generator).tolist()
+    return ColorAugment(*(a + (b - a) * v for (a, b), v in zip((AUG_FACTOR, AUG_HUE, AUG_SIGMA), u)))
+
+# %% ../../nbs/51_nets3d_data.ipynb #5152ec5f
+def adjust_hue(im: Image.Image, hue: float) -> Image.Image:
+    "torchvision's `adjust_hue` of an RGB Pillow image: the HSV hue byte shifted by uint8(hue * 255) (truncated), wrapping."
+    h, s, v = im.convert('HSV').split()
+    h = (np.asarray(h) + np.uint8(int(hue * 255) % 256)).astype(np.uint8)
+    return Image.merge('HSV', (Image.fromarray(h, 'L'), s, v)).convert('RGB')
+
+def gaussian_blur(rgb: np.ndarray, sigma: float, kernel_size=BLUR_KERNEL) -> np.ndarray:
+    "torchvision's `gaussian_blur` of (H, W, 3) uint8 `rgb`: kernel `kernel_size` = (width, height), reflect padding, rounded."
+    def kernel1d(n):
+        x = torch.linspace(-(n - 1) * 0.5, (n - 1) * 0.5, n)
+        pdf = torch.exp(-0.5 * (x / sigma).pow(2))
+        return pdf / pdf.sum()
+    kx, ky = kernel_size
+    kernel = torch.mm(kernel1d(ky)[:, None], kernel1d(kx)[None, :]).expand(3, 1, ky, kx)
+    img = torch.from_numpy(np.require(rgb, np.uint8, ['C', 'W'])).permute(2, 0, 1)[None].float()
+    img = F.pad(img, [kx // 2, kx // 2, ky // 2, ky // 2], mode='reflect')
+    return torch.round(F.conv2d(img, kernel, groups=3))[0].permute(1, 2, 0).to(torch.uint8).numpy()
+
+def augment_colors(rgb: np.ndarray, aug: ColorAugment) -> np.ndarray:
+    "(H, W, 3) uint8 `rgb` changed by `aug` as the thesis's `load_image`: brightness, contrast, saturation, hue, blur."
+    im = Image.fromarray(np.ascontiguousarray(rgb))
+    for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+        im = enhance(im).enhance(aug.factor)
+    return gaussian_blur(np.asarray(adjust_hue(im, aug.hue)), aug.sigma)
+
+# %% ../../nbs/51_nets3d_data.ipynb #97285a50
 @functools.lru_cache(maxsize=16)
 def _scene(scene_dir: str):
     "The `ScanNetScene` of `scene_dir` (poses, intrinsics) and its frame index, cached per process."
@@ -43,18 +89,18 @@ def _scene_K(scene_dir: str, camera: ViewCamera, depth_size: tuple, proj_size: t
     return view_intrinsics(scene_dir, camera, _scene(scene_dir)[0].K, depth_size, proj_size)
 
 def load_view(scene_dir, frame_id: int, img_size, proj_size=None, color: bool = True, camera: ViewCamera = ViewCamera(),
-              resize: str = 'nearest') -> dict:
+              resize: str = 'nearest', augment: ColorAugment | None = None) -> dict:
     """One view at `img_size` (width, height): `image` (3, H, W) normalised (if `color`; `resize` 'nearest', the thesis's,
-    or 'bilinear'), `depth` (h, w) and `K` (3, 3) by `camera` at `proj_size` (default `img_size`), and the camera-to-world
-    `pose`. Cached (a frame serves several chunks)."""
+    or 'bilinear'; colours changed by `augment` if given), `depth` (h, w) and `K` (3, 3) by `camera` at `proj_size`
+    (default `img_size`), and the camera-to-world `pose`. Cached before the augmentation (a frame serves several chunks)."""
     view = _load_view(str(scene_dir), int(frame_id), tuple(img_size), tuple(img_size if proj_size is None else proj_size),
                       color, camera, resize)
     if 'rgb' not in view: return view
     out = {k: v for k, v in view.items() if k != 'rgb'}
-    out['image'] = normalize_image(view['rgb'])
+    out['image'] = normalize_image(view['rgb'] if augment is None else augment_colors(view['rgb'], augment))
     return out
 
-# %% ../../nbs/51_nets3d_data.ipynb #5152ec5f
+# %% ../../nbs/51_nets3d_data.ipynb #daa32e06
 # The cache holds the decoded, resized image as uint8 (a quarter of the float image: ~0.6 MB a view with its depth,
 # ~110 MB a process) so that it covers most frames of a scene: loaders visit chunks in random order.
 @functools.lru_cache(maxsize=192)
@@ -76,7 +122,7 @@ def _load_view(scene_dir: str, frame_id: int, img_size: tuple, proj_size: tuple,
         out['rgb'] = resize_crop_image(read_color(p, draft=draft), img_size, resize)
     return out
 
-# %% ../../nbs/51_nets3d_data.ipynb #d2d4c9e3
+# %% ../../nbs/51_nets3d_data.ipynb #eec08607
 def _chunk_file(path: Path) -> tuple:
     "(subvol_size, n_views, number of chunks, the preparation config, the scene names) of the chunk file `path`."
     if not path.is_file(): raise ThesisReconError(f'{path}: chunk file not found')
@@ -103,15 +149,16 @@ def _item(x, y, G, frames, views: list, proj_size, image_shape) -> dict:
             'frames': torch.from_numpy(frames), 'view_valid': torch.from_numpy(frames >= 0),
             'stacked': torch.from_numpy(np.stack([np.zeros(shape, np.float32) if view is None else view[4] for view in views]))}
 
-# %% ../../nbs/51_nets3d_data.ipynb #7233c170
+# %% ../../nbs/51_nets3d_data.ipynb #8d64b362
 class ChunkDataset(torch.utils.data.Dataset):
     """Chunks of the hdf5 file `path` with their views read from `data_root/<scene>/`. Items are dicts: `x` (X,Y,Z) float32,
     `y` (X,Y,Z) int64, `images` (V,3,H,W) or `features` (V,C,h,w), `depths` (V,h,w), `proj_indices` (3,n) int64 rows
     (view, voxel, pixel), `intrinsics` (V,3,3) at (w, h), `poses` (V,4,4), `world_to_grid` (4,4), `frames` (V,),
-    `view_valid` (V,) bool. `camera`: the projection intrinsics (`chunks.view_intrinsics`); `resize`: of the colour images."""
+    `view_valid` (V,) bool. `camera`: the projection intrinsics (`chunks.view_intrinsics`); `resize`: of the colour images;
+    `color_augment`: the thesis's colour augmentation of each chunk's images (`draw_color_augment`, a train set's)."""
     def __init__(self, path, data_root, img_size=(328, 256), features_root=None, feature_size=(41, 32),
                  voxel_size: float | None = None, depth_min: float | None = None, depth_max: float | None = None,
-                 camera: ViewCamera = ViewCamera(), resize: str = 'nearest'):
+                 camera: ViewCamera = ViewCamera(), resize: str = 'nearest', color_augment: bool = False):
         self.path, self.data_root = Path(path), Path(data_root)
         self.img_size = tuple(int(s) for s in img_size)
         self.features_root = None if features_root is None else Path(features_root)
@@ -121,7 +168,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         self.depth_min = float(depth_min or cfg.get('depth_min', 0.4))
         self.depth_max = float(depth_max or cfg.get('depth_max', 4.0))
         if resize not in ('nearest', 'bilinear'): raise ThesisReconError(f"resize: 'nearest' or 'bilinear', got {resize!r}")
-        self.camera, self.resize = camera, resize
+        self.camera, self.resize, self.color_augment = camera, resize, color_augment
         check_scene_cameras(self.data_root, scenes, camera)   # before any work
         self._f = None
 
@@ -134,7 +181,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         if self._f is None: self._f = h5py.File(self.path, 'r')
         return self._f
 
-# %% ../../nbs/51_nets3d_data.ipynb #97285a50
+# %% ../../nbs/51_nets3d_data.ipynb #5d46c354
 @patch
 def _features(self: ChunkDataset, scene: str, frame_id: int) -> np.ndarray:
     "The precomputed feature map (C, h, w) of a frame, `features_root/<scene>/<frame>.npy`, checked for the projection size."
@@ -145,7 +192,7 @@ def _features(self: ChunkDataset, scene: str, frame_id: int) -> np.ndarray:
         raise ThesisReconError(f'{p}: features of shape {a.shape}, expected (C, {self.proj_size[1]}, {self.proj_size[0]})')
     return a
 
-# %% ../../nbs/51_nets3d_data.ipynb #26b25d0e
+# %% ../../nbs/51_nets3d_data.ipynb #4cd83bcc
 @patch
 def __getitem__(self: ChunkDataset, i: int) -> dict:
     f = self._file()
@@ -156,10 +203,11 @@ def __getitem__(self: ChunkDataset, i: int) -> dict:
     except OSError as e:   # damaged data blocks: h5py names neither the file nor the row
         raise ThesisReconError(f'{self.path}: unreadable hdf5 data in chunk {i} ({e})') from None
     views = []
+    aug = draw_color_augment() if self.color_augment and self.features_root is None else None   # one for all views of the chunk
     for fid in frames:
         if fid < 0: views.append(None); continue
         view = load_view(self.data_root/scene, int(fid), self.img_size, self.proj_size, self.features_root is None,
-                         self.camera, self.resize)
+                         self.camera, self.resize, aug)
         pairs = projection_indices(view['depth'], view['K'], view['pose'], G, self.subvol_size, self.voxel_size,
                                    self.depth_min, self.depth_max)
         image = view['image'] if self.features_root is None else self._features(scene, int(fid))
@@ -168,7 +216,7 @@ def __getitem__(self: ChunkDataset, i: int) -> dict:
     item['images' if self.features_root is None else 'features'] = item.pop('stacked')
     return item
 
-# %% ../../nbs/51_nets3d_data.ipynb #eec08607
+# %% ../../nbs/51_nets3d_data.ipynb #10f1c979
 def collate_chunks(items: list[dict]) -> dict:
     "Batch dataset items: tensors stacked; `proj_indices` concatenated with view rows offset to index the (B*V) views."
     out = {k: torch.stack([it[k] for it in items]) for k in items[0] if k != 'proj_indices'}
@@ -188,7 +236,7 @@ def chunk_loader(dataset, batch_size: int = 8, num_workers: int = 2, shuffle: bo
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
                                        collate_fn=collate_chunks, **{**extra, **kwargs})
 
-# %% ../../nbs/51_nets3d_data.ipynb #46949eab
+# %% ../../nbs/51_nets3d_data.ipynb #1119c885
 def make_tiny_chunks(out, n_train_scenes: int = 2, n_val_scenes: int = 1, n_frames: int = 40, frame_size=(160, 120),
                      img_size=(80, 64), subvol_size=(16, 16, 32), voxel_size: float = 0.1, n_views: int = 3,
                      chunks_per_scene: int = 16, seed: int = 0, augment: bool = False, intrinsics: str = 'exact') -> dict:
@@ -221,7 +269,7 @@ def make_tiny_chunks(out, n_train_scenes: int = 2, n_val_scenes: int = 1, n_fram
         raise ThesisReconError(f'{out}: val chunks failed')
     return paths
 
-# %% ../../nbs/51_nets3d_data.ipynb #2c8bacf9
+# %% ../../nbs/51_nets3d_data.ipynb #e8b4afa5
 class ChunkViews(ChunkDataset):
     """A `ChunkDataset` whose items carry `images` (V, 3, H, W) at `img_size` and depths/projection indices at `proj_size`
     (w, h): the feature map's size when a 2D network runs in the model (default: `img_size`, RGB back-projected).
@@ -239,12 +287,13 @@ class ChunkViews(ChunkDataset):
         if self.renorm is not None and 'images' in item: item['images'] = item['images'] * self.renorm[0] + self.renorm[1]
         return item
 
-# %% ../../nbs/51_nets3d_data.ipynb #d2fcfa96
-def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
-    "The chunk file `path` as a `ChunkViews` dataset for `cfg`, checked for the config's grid and number of views."
+# %% ../../nbs/51_nets3d_data.ipynb #61599ef5
+def open_chunks(cfg: Train3DConfig, path, train: bool = False) -> ChunkViews:
+    """The chunk file `path` as a `ChunkViews` dataset for `cfg`, checked for the config's grid and number of views; a
+    `train` set's images are colour-augmented when the config's `augmented_2d` says so (the thesis's train split only)."""
     ds = ChunkViews(path, cfg.root, img_size=cfg.image_shape, proj_size=cfg.depth_shape, voxel_size=cfg.voxel_size,
                     depth_min=cfg.proj_depth_min, depth_max=cfg.proj_depth_max, mean=cfg.color_mean, std=cfg.color_std,
-                    camera=view_camera_of(cfg), resize=cfg.resize)
+                    camera=view_camera_of(cfg), resize=cfg.resize, color_augment=train and cfg.augmented_2d)
     if tuple(ds.subvol_size) != tuple(cfg.subvol_size):
         raise ThesisReconError(f"{path}: chunks of {'x'.join(map(str, ds.subvol_size))} voxels, but the config's "
                                f"subvol_size is {'x'.join(map(str, cfg.subvol_size))}")
@@ -253,7 +302,7 @@ def open_chunks(cfg: Train3DConfig, path) -> ChunkViews:
     if len(ds) == 0: raise ThesisReconError(f'{path}: the chunk file holds no chunks')
     return ds
 
-# %% ../../nbs/51_nets3d_data.ipynb #c2c9eb0c
+# %% ../../nbs/51_nets3d_data.ipynb #8b06f526
 IGNORE = -100     # the label of padding and unannotated voxels in the chunk files: no loss, no metric
 
 def target_of(cfg_or_classes, batch):

@@ -102,7 +102,7 @@ def train_3d(cfg: Train3DConfig | str | Path, device: str = 'auto', resume=False
     cfg = train_3d_config(cfg, resume=resume)
     dev = resolve_device(device)                  # a GPU asked for and absent: one line before any data is read
     if compile and (why := compile_problem(dev)): raise ThesisReconError(why)
-    train_set, val_set = open_chunks(cfg, cfg.train_file), open_chunks(cfg, cfg.val_file)
+    train_set, val_set = open_chunks(cfg, cfg.train_file, train=True), open_chunks(cfg, cfg.val_file)
     seed_everything(cfg.trainer.seed)
     model = build_model(cfg, net_2d)
     t = cfg.trainer
