@@ -19,9 +19,10 @@ from ..nets3d.config import load_3d_config
 # ('# lazy'), so that `thesis-recon experiment --help` and a bad argument answer without importing torch.
 
 # %% auto #0
-__all__ = ['PUBLISHED', 'ROWS_3D', 'NETS_2D', 'PROTOCOLS', 'check_data_path', 'experiment_data', 'frames_2d', 'output_size',
-           'train_2d_net', 'eval_2d_net', 'row_config', 'run_row', 'experiment_table', 'write_results', 'say',
-           'minutes', 'row_summary', 'check_weights', 'data_note', 'experiment_rows', 'run_experiment']
+__all__ = ['PUBLISHED', 'ROWS_3D', 'NETS_2D', 'PROTOCOLS', 'CAMERA_KEYS', 'chunk_camera', 'check_data_path', 'experiment_data',
+           'frames_2d', 'output_size', 'train_2d_net', 'eval_2d_net', 'row_config', 'run_row', 'experiment_table',
+           'write_results', 'say', 'minutes', 'row_summary', 'check_weights', 'data_note', 'experiment_rows',
+           'run_experiment']
 
 # %% ../../nbs/88_experiments_thesis.ipynb #10e804b8
 PUBLISHED = {     # the thesis's README (ScanNet val): whole-scene meshes against its GT scenes, depth, mIoU
@@ -37,6 +38,24 @@ NETS_2D = ('enet3dmv', 'deeplabv3')
 PROTOCOLS = ('vertices', 'surface')          # the mesh metrics by the thesis's protocol, then the area-sampled one (ours)
 
 # %% ../../nbs/88_experiments_thesis.ipynb #3adaa5b8
+CAMERA_KEYS = ('fx', 'fy', 'mx', 'my', 'intrinsic_image_width', 'intrinsic_image_height')
+
+def _recorded_camera(chunk_file) -> dict:
+    "The camera `prep-backproj-data` recorded in `chunk_file` (`{}` for a file that records none)."
+    import h5py                                                   # lazy, as the heavier stages below
+    with h5py.File(chunk_file, 'r') as f: return json.loads(f.attrs.get('config', '{}')).get('camera') or {}
+
+def chunk_camera(data: dict) -> dict:
+    "The `train-3d` keys (`intrinsics`, and `fx` .. `intrinsic_image_height` if given) of the camera the chunk files' views were chosen with."
+    train, val = _recorded_camera(data['train']), _recorded_camera(data['val'])
+    if train != val: raise ThesisReconError(f"{data['train']} and {data['val']}: chunk files made with different cameras ({train} and {val})")
+    keys = {'intrinsics': train.get('rule', 'thesis')}
+    if train.get('color_K') is not None:
+        K, (w, h) = np.asarray(train['color_K'], float), train['color_size']
+        keys.update(zip(CAMERA_KEYS, (float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]), int(w), int(h))))
+    return keys
+
+# %% ../../nbs/88_experiments_thesis.ipynb #dcc18e25
 def check_data_path(data_path) -> dict:
     "The files of a `prepare-thesis-data` folder (`root`, `train`, `val`, `train_list`, `val_list`), checked before any work."
     d = Path(data_path)
@@ -60,13 +79,14 @@ def experiment_data(out, budget: ThesisSizes, data_path=None, progress: bool = T
     cfg = yaml.safe_load(default_chunk_config().read_text())
     cfg.update(subvols_per_scene=budget.chunks_per_scene, num_nearest_images=budget.views, img_size=list(budget.img_size),
                subvol_size=list(budget.subvol), voxel_size=budget.voxel)
+    for k in CAMERA_KEYS: cfg.pop(k, None)    # synthetic scans: each scene's own colour camera, not ScanNet's (see above)
     out.mkdir(parents=True, exist_ok=True)
     (out/'chunk_config.yml').write_text(yaml.safe_dump(cfg))
     prepare_thesis_data(out, config=out/'chunk_config.yml', frame_skip=1, synthetic_scenes=budget.scenes,
                         synthetic_frames=budget.frames, synthetic_size=budget.frame_size, image_size=budget.frame_size, progress=progress)
     return experiment_data(None, budget, out)
 
-# %% ../../nbs/88_experiments_thesis.ipynb #fe2585dc
+# %% ../../nbs/88_experiments_thesis.ipynb #4c627ca4
 def frames_2d(out, data: dict) -> Path:
     "The experiment's frames as the 2D data set (`prep_2d_dataset`) in `out/2d_data`."
     from thesis_recon.seg2d.data import prep_2d_dataset       # lazy: torch (the 2D data set module)
@@ -78,7 +98,7 @@ def output_size(arch: str, img_size) -> list[int]:
     "(w, h) of a 2D network's logits for images of `img_size`: 1/8 for the thesis's ENet (41x32 at 328x256), else the image's."
     return [img_size[0] // 8, img_size[1] // 8] if arch == 'enet3dmv' else list(img_size)
 
-# %% ../../nbs/88_experiments_thesis.ipynb #174d1a72
+# %% ../../nbs/88_experiments_thesis.ipynb #83a04ff7
 def train_2d_net(arch: str, out, data: dict, budget: ThesisSizes, device: str = 'auto', progress: bool = True) -> Path:
     "Train the thesis's ENet (`enet3dmv`, labels at its 1/8 output as the thesis) or DeepLabv3 on the experiment's frames (resumable); returns its best checkpoint."
     from thesis_recon.seg2d.data import IMAGE_ROOT, LABEL_ROOT, SPLIT_DIRS   # lazy: torch
@@ -100,7 +120,7 @@ def train_2d_net(arch: str, out, data: dict, budget: ThesisSizes, device: str = 
     atomic_write_text(out/'2d'/f'{arch}.done', 'done\n')
     return ck_dir/'best.tar'
 
-# %% ../../nbs/88_experiments_thesis.ipynb #4c627ca4
+# %% ../../nbs/88_experiments_thesis.ipynb #89dbf8d5
 def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: ThesisSizes, device: str = 'auto') -> dict:
     """20-class mIoU of a 2D network on the val frames: `miou_output` at its own output size (labels resized to it, nearest:
     the thesis's protocol, 41x32 for ENet) and `miou_full` at the image size (logits upsampled bilinearly)."""
@@ -126,7 +146,7 @@ def eval_2d_net(arch: str, checkpoint, out, data: dict, budget: ThesisSizes, dev
             conf_full = conf_full + confusion_matrix(full.argmax(1), b['label'], 41)
     return {'output_size': f'{small[0]}x{small[1]}', 'miou_output': thesis_iou(conf_out)[1], 'miou_full': thesis_iou(conf_full)[1]}
 
-# %% ../../nbs/88_experiments_thesis.ipynb #83a04ff7
+# %% ../../nbs/88_experiments_thesis.ipynb #a7be4916
 def row_config(name: str, out, data: dict, budget: ThesisSizes, num_classes: int = 2, feat: str | None = None,
                ckpt_2d=None, pretrained=None, weights=None, frozen_train_mode: bool = False) -> dict:
     "The `train-3d` config (a dict) of one experiment row (`weights`: a checkpoint to evaluate instead of training)."
@@ -140,7 +160,7 @@ def row_config(name: str, out, data: dict, budget: ThesisSizes, num_classes: int
                         'head_channels': budget.head},
            'trainer': {'epochs': budget.epochs_3d, 'max_steps': budget.steps_3d, 'accumulation_step': budget.accumulation,
                        'log_every': 10},
-           'optimizer': {'learning_rate': budget.lr_3d}}
+           'optimizer': {'learning_rate': budget.lr_3d}, **chunk_camera(data)}   # the views' camera (see "Data")
     if feat is not None: cfg['model_2d'] = {'arch_2d': feat, 'load_path_2d': str(ckpt_2d), 'frozen_train_mode': frozen_train_mode,
                                             'freeze_bn': not frozen_train_mode}
     if weights is not None: cfg['trainer']['load_path'] = str(Path(weights).resolve())
@@ -149,7 +169,7 @@ def row_config(name: str, out, data: dict, budget: ThesisSizes, num_classes: int
         cfg['optimizer'].update(learning_rate=budget.lr_3d, body_learning_rate=5e-5 if budget.lr_3d <= 1e-3 else budget.lr_3d / 20)
     return cfg
 
-# %% ../../nbs/88_experiments_thesis.ipynb #89dbf8d5
+# %% ../../nbs/88_experiments_thesis.ipynb #792a59a7
 def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = True) -> dict:
     """Train (or resume) one row, evaluate its val scenes, and keep the result in `out/rows/<name>.json`; a finished row is
     read back. The row's config (its relative paths taken from the working folder) is written to `out/configs/<name>.json`
@@ -179,7 +199,7 @@ def run_row(name: str, cfg: dict, out, device: str = 'auto', progress: bool = Tr
     atomic_write_text(done, json.dumps(row, indent=1))
     return row
 
-# %% ../../nbs/88_experiments_thesis.ipynb #a7be4916
+# %% ../../nbs/88_experiments_thesis.ipynb #d08a8b6f
 def experiment_table(kind: str, rows: dict) -> list[dict]:
     "One record per row: our metrics beside the published ones (None where the thesis gives none)."
     if kind == '2d':
@@ -200,7 +220,7 @@ def experiment_table(kind: str, rows: dict) -> list[dict]:
                          'published_miou': pub.get('miou')})
     return recs
 
-# %% ../../nbs/88_experiments_thesis.ipynb #792a59a7
+# %% ../../nbs/88_experiments_thesis.ipynb #f7ca7baf
 def write_results(kind: str, recs: list[dict], out, note: str = '', recs_2d: list[dict] | None = None) -> dict:
     "`out/<kind>.md` (with the 2D networks' table if given), `out/<kind>.csv` and `out/<kind>.png` (ours vs published, bars)."
     import matplotlib; matplotlib.use('Agg', force=False)
@@ -224,7 +244,7 @@ def write_results(kind: str, recs: list[dict], out, note: str = '', recs_2d: lis
     plt.close(fig)
     return {'markdown': out/f'{kind}.md', 'csv': out/f'{kind}.csv', 'plot': out/f'{kind}.png'}
 
-# %% ../../nbs/88_experiments_thesis.ipynb #f7ca7baf
+# %% ../../nbs/88_experiments_thesis.ipynb #640974c4
 def say(log, message: str):
     "One progress line to `log` (a print-like function; None: silent)."
     if log is not None: log(message, flush=True)
@@ -240,7 +260,7 @@ def row_summary(name: str, row: dict, seconds: float) -> str:
     mesh = ', '.join(f'{k} {v:.3f}' for k, v in row['scenes'].items() if k in ('mesh_fscore', 'mesh_miou'))
     return f'{name}: {row["steps"]} steps, {minutes(seconds)}; val {val or "-"}' + (f'; {mesh}' if mesh else '')
 
-# %% ../../nbs/88_experiments_thesis.ipynb #7b7c8193
+# %% ../../nbs/88_experiments_thesis.ipynb #026c22bb
 def check_weights(weights: dict | None) -> dict:
     "`--weights` NAME -> FILE, checked: known names, existing files."
     weights = dict(weights or {})
@@ -259,7 +279,7 @@ def data_note(budget: str, data_path=None) -> str:
             f"ScanNet val, the same protocol. " +
             ('' if data_path else 'On synthetic data the two are not comparable: the table says whether the chain works and learns.'))
 
-# %% ../../nbs/88_experiments_thesis.ipynb #640974c4
+# %% ../../nbs/88_experiments_thesis.ipynb #2f4e9d89
 def experiment_rows(kind: str, row, nets: dict) -> dict:
     """The rows of `kind`'s table, each made by `row(name, num_classes, feat, ckpt_2d, **row_config options)`, in order; the
     segmentation experiment first makes the reconstruction row it fine-tunes from. As the thesis's `segmentation_3d.py`:
@@ -272,7 +292,7 @@ def experiment_rows(kind: str, row, nets: dict) -> dict:
             'fine-tuned from reconstruction': row('seg_finetuned', 41, 'deeplabv3', nets['deeplabv3'],
                                                   pretrained=recon['checkpoint'], frozen_train_mode=True)}
 
-# %% ../../nbs/88_experiments_thesis.ipynb #026c22bb
+# %% ../../nbs/88_experiments_thesis.ipynb #841c9924
 def run_experiment(kind: str, out, budget: str = 'tiny', data_path=None, device: str = 'auto', progress: bool = True,
                    weights: dict | None = None, log=print) -> tuple[list[dict], list[dict]]:
     """Run the `kind` experiment ('reconstruction' or 'segmentation') into `out`; returns the table's records and the 2D
