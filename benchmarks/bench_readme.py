@@ -34,10 +34,6 @@ INSTEAD = {
          'echo scene0003_00 > $OUT/splits/val.txt', 'the 4 synthetic raw scans for ScanNet'),
     'thesis-recon train-3d --config thesis_data/rgb_recon.json':
         ('thesis-recon train-3d --config thesis_data/rgb_recon.json --set trainer.max_steps=5 --no_progress', '5 steps (the README gives s/step)'),
-    'thesis-recon train-pcm --config pcm_shift --data data/pcm':
-        ('thesis-recon train-pcm --config pcm_shift --data data/pcm --max_steps 3 --no_progress', '3 steps (the README gives s/step)'),
-    'thesis-recon train-pcm --config pcm_focal --data data/pcm':
-        ('thesis-recon train-pcm --config pcm_focal --data data/pcm --max_steps 3 --no_progress', '3 steps (the README gives s/step)'),
 }
 
 

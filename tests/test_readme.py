@@ -70,13 +70,13 @@ RUNS = {
     'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn':
         'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn '
         '--max_steps_per_img_sidelength 2 2',
-    'thesis-recon pcm-data --synthetic 2000 --out data/pcm':
-        'thesis-recon pcm-data --synthetic 16 --views_per_scene 8 --width 64 --height 48 --out data/pcm --no_progress',
-    'thesis-recon train-pcm --config pcm_shift --data data/pcm':
-        'thesis-recon train-pcm --config pcm_shift --data data/pcm --max_steps 2 --widths 8,8,8,8 --max_points 2000 --no_progress',
-    'thesis-recon train-pcm --config pcm_focal --data data/pcm':
-        'thesis-recon train-pcm --config pcm_focal --data data/pcm --max_steps 2 --widths 8,8,8,8 --max_points 2000 --no_progress',
-    'thesis-recon reconstruct-depth depth.png --rgb image.jpg --out cloud.ply': VERBATIM,
+    'thesis-recon pcm-data --synthetic 2000 --width 160 --height 120 --out data/pcm_small':
+        'thesis-recon pcm-data --synthetic 16 --views_per_scene 8 --width 64 --height 48 --out data/pcm_small --no_progress',
+    'thesis-recon train-pcm --config pcm_shift_small':
+        'thesis-recon train-pcm --config pcm_shift_small --max_steps 2 --widths 8,8,8,8 --no_progress',
+    'thesis-recon train-pcm --config pcm_focal_small':
+        'thesis-recon train-pcm --config pcm_focal_small --max_steps 2 --widths 8,8,8,8 --no_progress',
+    'thesis-recon reconstruct-depth depth.png --rgb image.jpg --models saved/pcm_small --out cloud.ply': VERBATIM,
 }
 NOT_RUN = {'pytest -n 2': 'this test is part of that run'}
 # what a README line promises to leave behind (checked after its block ran)
@@ -93,9 +93,9 @@ EXPECT = {
     'thesis-recon client all room.png room.hdf5 --mesh room.ply --url "$(cat server.url)"': ['room.hdf5'],
     'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn':
         ['logs/srn/checkpoints/model.tar'],
-    'thesis-recon train-pcm --config pcm_shift --data data/pcm': ['saved/pcm/shift.tar'],
-    'thesis-recon train-pcm --config pcm_focal --data data/pcm': ['saved/pcm/focal.tar'],
-    'thesis-recon reconstruct-depth depth.png --rgb image.jpg --out cloud.ply': ['cloud.ply'],
+    'thesis-recon train-pcm --config pcm_shift_small': ['saved/pcm_small/shift.tar'],
+    'thesis-recon train-pcm --config pcm_focal_small': ['saved/pcm_small/focal.tar'],
+    'thesis-recon reconstruct-depth depth.png --rgb image.jpg --models saved/pcm_small --out cloud.ply': ['cloud.ply'],
 }
 
 def _room_png(path: Path):

@@ -47,14 +47,16 @@ def _mean_label(dataset, n: int = 32, seed: int = 0) -> float:
 ERROR_NAMES = {0: 'shift error (normalised depth units)', 1: 'scale error', 2: 'relative focal error'}
 
 def save_with_validation(best_path, out, target: int, n_maps: int) -> dict:
-    """Copy the checkpoint `best_path` to `out` with its validation beside the best constant's in `extra['validation']`
-    ({'step', 'maps', 'error', 'median_error', 'baseline_median_error'}); returns that record."""
+    """Copy the checkpoint `best_path` to `out` (its weights, config and history; not the optimiser's state) with its
+    validation beside the best constant's in `extra['validation']` ({'step', 'maps', 'error', 'median_error',
+    'baseline_median_error'}); returns that record."""
     ck = load_checkpoint(best_path)
     step = ck['extra'].get('best_step', ck['step'])
     v = next(h for h in ck['extra']['val_history'] if h['step'] == step)
     record = dict(step=step, maps=n_maps, error=ERROR_NAMES[target], median_error=v['median_error'],
                   baseline_median_error=v['baseline_median_error'])
     ck['extra']['validation'] = record
+    ck['optimizer'] = ck['scheduler'] = None       # the run's latest.tar keeps them for --resume
     with atomic_path(out) as tmp: torch.save(ck, tmp)
     return record
 
