@@ -41,8 +41,9 @@ PROTOCOLS = ('vertices', 'surface')          # the mesh metrics by the thesis's 
 CAMERA_KEYS = ('fx', 'fy', 'mx', 'my', 'intrinsic_image_width', 'intrinsic_image_height')
 
 def _recorded_camera(chunk_file) -> dict:
-    "The camera `prep-backproj-data` recorded in `chunk_file` (`{}` for a file that records none)."
+    "The camera `prep-backproj-data` recorded in `chunk_file` (`{}` for a file that records none, or is not there: train-3d names it)."
     import h5py                                                   # lazy, as the heavier stages below
+    if not Path(chunk_file).is_file(): return {}
     with h5py.File(chunk_file, 'r') as f: return json.loads(f.attrs.get('config', '{}')).get('camera') or {}
 
 def chunk_camera(data: dict) -> dict:
