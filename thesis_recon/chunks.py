@@ -301,18 +301,20 @@ def frame_visibility_reference(points, depths, K, poses, voxel_size: float, dept
 def greedy_views(vis, n_views: int) -> list[int]:
     "Rows of `vis` (F, n) bool chosen greedily: each adds the most not-yet-covered columns; stops at `n_views` or no gain."
     vis = np.asarray(vis, bool)
-    covered = np.zeros(vis.shape[1], bool)
+    vis = vis[:, vis.any(0)]                   # columns no row has add no gain: drop them (most of a chunk's voxels)
+    gain = vis.sum(1)                           # per row: the uncovered columns it has
     chosen = []
     for _ in range(min(n_views, len(vis))):
-        gain = vis[:, ~covered].sum(1)
-        gain[chosen] = -1
-        best = int(np.argmax(gain))
-        if gain[best] <= 0: break
+        masked = gain.copy(); masked[chosen] = -1
+        best = int(np.argmax(masked))
+        if masked[best] <= 0: break
         chosen.append(best)
-        covered |= vis[best]
+        new = vis[best]
+        gain -= vis[:, new].sum(1)              # those columns are covered now
+        vis = vis[:, ~new]
     return chosen
 
-# %% ../nbs/32_chunks.ipynb #5ae15156
+# %% ../nbs/32_chunks.ipynb #bde63ac3
 def scene_color_camera(scene_dir) -> tuple[np.ndarray, tuple[int, int]]:
     "(3, 3) colour intrinsics of the exported scene at `scene_dir` (`intrinsic/intrinsic_color.txt`) and its colour images' (w, h)."
     scene_dir = Path(scene_dir)
@@ -335,7 +337,7 @@ def check_scene_cameras(root, scenes, camera: ViewCamera) -> None:
     for s in scenes:
         if (Path(root)/s).is_dir(): scene_color_camera(Path(root)/s)
 
-# %% ../nbs/32_chunks.ipynb #a50b91ae
+# %% ../nbs/32_chunks.ipynb #59f57f0c
 @dataclass
 class SceneViews:
     "A scene's candidate views: raw `frame_ids` (F,), `depths` (F, H, W) float32 metres at `img_size`, `K` (3,3) at that size, `poses` (F, 4, 4)."
@@ -358,7 +360,7 @@ def load_scene_views(scene_dir, img_size, frame_skip: int = 1, camera: ViewCamer
     return SceneViews(np.array([f.frame_id for f in frames]), np.stack([resize_crop_depth(f.depth, img_size) for f in frames]),
                       view_intrinsics(scene_dir, camera, scene.K, (W, H), img_size), np.stack([f.pose for f in frames]))
 
-# %% ../nbs/32_chunks.ipynb #59f57f0c
+# %% ../nbs/32_chunks.ipynb #a1c1ceec
 def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bool, rng) -> dict:
     """Chunks of one scene: `x`, `y`, `world_to_grid` (N, 4, 4) float32, `frames` (N, n_views) int16 (-1 missing)
     from its occupancy `grid` (as `load_occupancy_grid` returns it) and candidate `views`."""
@@ -382,7 +384,7 @@ def scene_chunks(grid: dict, views: SceneViews, cfg: ChunkConfig, full_scene: bo
     dtypes = {'x': np.float32, 'y': np.int16, 'world_to_grid': np.float32, 'frames': np.int16}
     return {k: np.array(v, dtypes[k]).reshape(shapes[k]) for k, v in out.items()}
 
-# %% ../nbs/32_chunks.ipynb #93bcdcef
+# %% ../nbs/32_chunks.ipynb #3c953277
 LABEL_CONVENTION = ('x: 1 occupied, 0 empty, -100 padding; y: 0 empty, 1..40 NYU40 class, '
                     '-100 ignore (padding, and occupied but unannotated)')
 
@@ -418,7 +420,7 @@ def append_rows(f, arrays: dict):
     for name, a in arrays.items():
         d = f[name]; d.resize(n0 + n, axis=0); d[n0:] = a
 
-# %% ../nbs/32_chunks.ipynb #ebf797c2
+# %% ../nbs/32_chunks.ipynb #43e9f8a5
 def scene_ids(name: str) -> tuple[int, int]:
     "`(scene_id, scan_id)` of a ScanNet scene name `sceneXXXX_YY`."
     m = re.fullmatch(r'scene(\d{4})_(\d{2})', name)
@@ -435,7 +437,7 @@ def read_scene_list(path) -> list[str]:
         except ThesisReconError as e: raise ThesisReconError(f'{path}: {e}') from None
     return names
 
-# %% ../nbs/32_chunks.ipynb #6b58fea8
+# %% ../nbs/32_chunks.ipynb #389ef69f
 class ChunkWriter:
     "Append scenes' chunks to `OUT.partial.hdf5` (resuming it if present); `finish()` renames it to `OUT`."
     def __init__(self, out, subvol_size, n_views: int, attrs: dict):
@@ -494,7 +496,7 @@ class ChunkWriter:
         os.replace(self.partial, self.out)
         return self.out
 
-# %% ../nbs/32_chunks.ipynb #389ef69f
+# %% ../nbs/32_chunks.ipynb #82c53ccf
 def scene_rng(seed: int, scene: str):
     "The random generator of one scene: the same for a scene whatever else runs, and whichever process runs it."
     return np.random.default_rng([seed, zlib.crc32(scene.encode())])
@@ -521,7 +523,7 @@ def prepare_scene_chunks(scene: str, cfg: ChunkConfig, full_scene: bool, parts_d
     atomic_savez(part, **chunks)
     return 'done'
 
-# %% ../nbs/32_chunks.ipynb #fc53a0f0
+# %% ../nbs/32_chunks.ipynb #0c28ac46
 def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc: int | None = None,
                        ray_address: str | None = None, limit: int | None = None, device: str = 'cpu', progress: bool = True) -> int:
     "Chunk every scene of the config's `split` list into the hdf5 file `out` (views judged on `device`); returns the number of failed scenes."
@@ -564,7 +566,7 @@ def prep_backproj_data(config, split: str, out, full_scene: bool = False, n_proc
         print(f'{n} chunks from {len(scenes)} scenes -> {out}')
     return failed
 
-# %% ../nbs/32_chunks.ipynb #82c53ccf
+# %% ../nbs/32_chunks.ipynb #297e985f
 def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     "`thesis-recon prep-backproj-data CONFIG.yml {train,val} OUT.hdf5 [--full_scene]`."
     p = ArgumentParser(prog='thesis-recon prep-backproj-data',
@@ -587,7 +589,7 @@ def prep_backproj_data_main(argv: list[str] | None = None) -> int:
     return 1 if prep_backproj_data(a.config, a.split, a.out, a.full_scene, a.n_proc, a.ray_address, a.limit,
                                    resolve_device(a.device, 'array'), progress=not a.no_progress) else 0
 
-# %% ../nbs/32_chunks.ipynb #297e985f
+# %% ../nbs/32_chunks.ipynb #450689a3
 def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chunks') -> int:
     "Stream the chunk file `src` into a new chunk file `dst` (atomically) through `transform_block(dict) -> dict`."
     import h5py
@@ -611,7 +613,7 @@ def _copy_filtered(src, dst, transform_block, block: int = 128, desc: str = 'chu
                 written = len(fout['x'])
     return written
 
-# %% ../nbs/32_chunks.ipynb #98e0a371
+# %% ../nbs/32_chunks.ipynb #b4a57024
 def clean_backproj_data(src, dst, min_occ: float = 0.01) -> int:
     """Copy the chunks of `src` with all views present and occupancy above `min_occ` to `dst`; returns how many.
     Warns, with the reasons counted, when it drops more than half of them."""
@@ -645,7 +647,7 @@ def augment_backproj_data(src, dst) -> int:
         return out
     return _copy_filtered(src, dst, rotate, block=32, desc='augment')
 
-# %% ../nbs/32_chunks.ipynb #450689a3
+# %% ../nbs/32_chunks.ipynb #c1280386
 def _in_out_main(prog: str, description: str, fn, argv, extra=None) -> int:
     "The shared command line of clean- and augment-backproj-data."
     p = ArgumentParser(prog=prog, description=description)
