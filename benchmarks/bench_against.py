@@ -21,7 +21,7 @@ Prints, per workload, each checkout's seconds per step (median and min over the 
 this/other of the medians (below 1: this checkout is faster). Asserts nothing; run it on an idle machine.
 """
 from __future__ import annotations
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, statistics, subprocess, sys, tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
