@@ -8,7 +8,9 @@ Every line holding `thesis-recon` needs an entry in RUNS: VERBATIM (run exactly 
 tiny size (fewer scenes, frames, steps: written out in full below, so the table is the documentation of what CI
 runs), or SLOW (as written, only with `--flags slow`: the tiny size of the README already). A README line without
 an entry fails `test_every_readme_line_has_a_runner`. Lines without `thesis-recon` run as written unless NOT_RUN
-says why not. Every block must say how long it takes on 2 cores.
+says why not. Every block's first comment line says how long it takes on 2 idle cores, in the form that
+`benchmarks/bench_readme.py --write` fills with its measurement (`# <what>: <time> on 2 idle cores[, <disk> on disk]`);
+that script runs the same blocks at full size and times them.
 
 `python tests/test_readme.py [--verbatim] [--slow] [--keep DIR] [--blocks 1 3]` runs the blocks outside pytest and
 prints each one's wall time; `--verbatim` runs every line exactly as the README has it (the times the README quotes)."""
@@ -37,9 +39,6 @@ RUNS = {
     'thesis-recon prepare-thesis-data --scannet_path /data/scannet/scans --output_path scannet_2d3d --n_proc 8':
         'thesis-recon prepare-thesis-data --scannet_path thesis_data/synthetic_raw --output_path scannet_2d3d --config small.yml '
         '--image_size 160 120 --frame_skip 2 --n_proc 0 --no_progress',
-    'RAW=/data/scannet/scans OUT=scannet_chain':                              # the user's ScanNet folder and split lists
-        'RAW=thesis_data/synthetic_raw OUT=scannet_chain; mkdir -p $OUT/splits; '
-        'echo scene0000_00 > $OUT/splits/train.txt; echo scene0001_00 > $OUT/splits/val.txt',
     'thesis-recon export-scannet --scannet_path $RAW --output_path $OUT --export_label_images --frame_skip 10':
         'thesis-recon export-scannet --scannet_path $RAW --output_path $OUT --export_label_images --frame_skip 2 --output_image_width 160 --output_image_height 120',
     'thesis-recon prep-occ-grid $RAW $RAW $OUT/occ': VERBATIM,
@@ -63,6 +62,7 @@ RUNS = {
     'thesis-recon train-2d --config train_enet_synthetic --run_name demo':
         'thesis-recon train-2d --config train_enet_synthetic --run_name demo --set trainer.epochs=1 --set trainer.max_steps=2 --no_progress',
     'thesis-recon experiment reconstruction --budget tiny --out experiments': SLOW,   # tiny is its smallest budget
+    'thesis-recon experiment-srn-fewshot --budget tiny --out experiments': VERBATIM,
     'thesis-recon serve all --random-weights --port 0 --url-file server.url &': VERBATIM,
     'thesis-recon client all room.png room.hdf5 --mesh room.ply --url "$(cat server.url)"': VERBATIM,
     'thesis-recon srn-data data --obj Chair --n_train 50 --sidelength 64':
@@ -70,6 +70,8 @@ RUNS = {
     'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn':
         'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn '
         '--max_steps_per_img_sidelength 2 2',
+    'thesis-recon eval-srn --eval_mode srn --checkpoint_path logs/srn/checkpoints/model.tar --data_root data/Chair/Chair.train '
+    '--logging_root logs/srn_eval': VERBATIM,
     'thesis-recon pcm-data --synthetic 2000 --width 160 --height 120 --out data/pcm_small':
         'thesis-recon pcm-data --synthetic 16 --views_per_scene 8 --width 64 --height 48 --out data/pcm_small --no_progress',
     'thesis-recon train-pcm --config pcm_shift_small':
@@ -93,6 +95,9 @@ EXPECT = {
     'thesis-recon client all room.png room.hdf5 --mesh room.ply --url "$(cat server.url)"': ['room.hdf5'],
     'thesis-recon train-srn --config_filepath srn_train_tiny.yml --data_root data/Chair/Chair.train --logging_root logs/srn':
         ['logs/srn/checkpoints/model.tar'],
+    'thesis-recon eval-srn --eval_mode srn --checkpoint_path logs/srn/checkpoints/model.tar --data_root data/Chair/Chair.train '
+    '--logging_root logs/srn_eval': ['logs/srn_eval/final_miou.csv', 'logs/srn_eval/results.txt'],
+    'thesis-recon experiment-srn-fewshot --budget tiny --out experiments': ['experiments/tiny/fewshot.md'],
     'thesis-recon train-pcm --config pcm_shift_small': ['saved/pcm_small/shift.tar'],
     'thesis-recon train-pcm --config pcm_focal_small': ['saved/pcm_small/focal.tar'],
     'thesis-recon reconstruct-depth depth.png --rgb image.jpg --models saved/pcm_small --out cloud.ply': ['cloud.ply'],
@@ -197,11 +202,63 @@ def test_every_readme_line_has_a_runner():
     stale = [l for l in [*RUNS, *EXPECT] if l not in lines]
     assert not stale, 'RUNS entries for lines the README no longer has:\n' + '\n'.join(stale)
 
+def _bench_readme():
+    "benchmarks/bench_readme.py as a module (it measures the blocks and writes their times into the README)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('bench_readme', ROOT/'benchmarks'/'bench_readme.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
 def test_every_block_says_how_long_it_takes():
+    "Each block's first comment line has the form bench_readme --write fills: `# <what>: <time> on 2 idle cores`."
+    claim = _bench_readme().CLAIM_RE
     for lines, body in readme_blocks(README.read_text()):
         if any('thesis-recon' in l for l in lines):
-            assert re.search(r'\b(under a minute|a minute|an hour|hours|[\d.]+ ?(s|seconds?|min|minutes?|h|hours?))\b[^\n]*\bon 2 cores', body), \
-                f'this README block does not say how long it takes on 2 cores:\n{body}'
+            m = claim.search(body.split('\n', 1)[0])
+            assert m and re.search(r'\b(under a minute|a minute|an hour|hours|[\d.]+ ?(s|min|h))\b', m['time']), \
+                f'this README block does not say how long it takes on 2 idle cores in its first line:\n{body}'
+    text = README.read_text()
+    assert text.count('<!-- bench_readme:start -->') == 1 and text.count('<!-- bench_readme:end -->') == 1
+
+def test_bench_readme_runs_what_the_readme_says():
+    "Every line bench_readme runs otherwise is a README line, and each of its stand-ins keeps the line's own words."
+    bench = _bench_readme()
+    lines = [l for ls, _ in readme_blocks(README.read_text()) for l in ls]
+    assert set(bench.INSTEAD) <= set(lines), set(bench.INSTEAD) - set(lines)
+    for line, (cmds, note) in bench.INSTEAD.items():
+        assert note and all(c.startswith(line.split(' && ')[-1]) for c in cmds or []), (line, cmds)
+
+def test_bench_readme_writes_the_times():
+    """--write puts the measured time (per step for a capped training) and the disk over 100 MB into each block's first
+    comment line and the table between the markers; a block not measured, or measured with other lines, keeps its claim."""
+    bench = _bench_readme()
+    text = ('Intro.\n\n```sh\n# the chain: about a minute on 2 idle cores\nthesis-recon a\n```\n\n'
+            f'```sh\n# training: about 8 s a step on 2 idle cores; hours in all\n{bench._TRAIN_3D}\n```\n\n'
+            '```sh\n# models: about 15 min on 2 idle cores, 230 MB on disk; more\nthesis-recon c\n```\n\n'
+            '```sh\n# other: under a minute on 2 idle cores\nthesis-recon d\n```\n\n'
+            '<!-- bench_readme:start -->\nold table\n<!-- bench_readme:end -->\nEnd.\n')
+    blocks = bench.blocks(sys.modules[__name__], text)
+    assert [(b['about'], b['claim']) for b in blocks] == [('the chain', 'about a minute'), ('training', 'about 8 s a step'),
+                                                          ('models', 'about 15 min'), ('other', 'under a minute')]
+    res = lambda b, **kw: {'block': b['block'], 'lines': b['lines'], 'rc': 0, 'wall': 75.0, 'cpu': 30.0, 'disk': 5e6,
+                           'per_step': None, 'notes': [], **kw}
+    figures = {'runs': {'idle': {'where': '2 cores, load 0.0'}, 'busy2': {'where': '2 busy'}},
+               'blocks': {'idle': {'0': res(blocks[0]), '1': res(blocks[1], wall=200.0, per_step=7.25),
+                                   '2': res(blocks[2], wall=900.0, disk=1.5e9), '3': res(blocks[3], lines=['thesis-recon x'])},
+                          'busy2': {'0': res(blocks[0], wall=150.0)}}}
+    out, seen = bench.write_times(text, figures, blocks, readme_blocks)
+    assert seen == 4
+    assert '# the chain: about 75 s on 2 idle cores\n' in out
+    assert '# training: about 7.2 s a step on 2 idle cores; hours in all\n' in out
+    assert '# models: about 15.0 min on 2 idle cores, 1.5 GB on disk; more\n' in out
+    assert '# other: under a minute on 2 idle cores\n' in out          # measured with other lines: stale, kept
+    assert out.startswith('Intro.') and out.endswith('<!-- bench_readme:end -->\nEnd.\n') and 'old table' not in out
+    table = out[out.index('<!-- bench_readme:start -->'):]
+    assert '| 0: the chain | 75 s | 30 s | 2.5 min |  | as written |' in table
+    assert '| 1: training | 7.2 s a step (the block: 3.3 min) |' in table and '| 2: models | 15.0 min | 30 s | not measured | 1.5 GB |' in table
+    assert '| 3: other | not measured (the block: under a minute) |' in table
+    assert bench.write_times(out, figures, blocks, readme_blocks)[0] == out     # a second write changes nothing
+    assert bench.write_times(text, {'runs': {}, 'blocks': {}}, blocks, readme_blocks)[0].startswith(text[:text.index('<!--')])
 
 def test_readme_parsing():
     text = "x\n```sh\n# comment\na --b \\\n   c   # note\n\nd\n```\n```python\nno\n```\n```sh\ne & f\n```\n"
