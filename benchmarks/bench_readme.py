@@ -225,14 +225,13 @@ def write_index(figures: dict, tr) -> Path:
 
 
 def _where(busy: int) -> str:
-    "The machine and the moment: cores, CPU model, load at the start, commit, date."
+    "The machine and the moment: cores, CPU model, the load average at the start of an idle run, commit, date."
     model = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
                   if l.startswith('model name')), platform.processor()) if Path('/proc/cpuinfo').exists() else platform.processor()
     try: commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     except OSError: commit = ''
-    load = f'{busy} busy processes beside' if busy else f'load average {os.getloadavg()[0]:.1f} at the start'
-    return (f'{len(os.sched_getaffinity(0))} cores of a {model}, {load}, commit {commit or "?"}, '
-            f'{datetime.date.today().isoformat()}')
+    load = '' if busy else f', load average {os.getloadavg()[0]:.1f} at the start'   # the busy ones: the table's column says
+    return f'{len(os.sched_getaffinity(0))} cores ({model}){load}, commit {commit or "?"}, {datetime.date.today().isoformat()}'
 
 
 def measure(timed: list[dict], setup: list[dict], folder: Path, env: dict, busy: int, timeout: float) -> list[dict] | None:
