@@ -1,3 +1,10 @@
+"""Literate toolkit for 3D indoor scene reconstruction and semantic segmentation from images
+
+Modules:
+
+- `thesis_recon.nets3d.data`: `ChunkDataset` over a chunk file: each item is a chunk's `x` and `y`, its views' images (or precomputed 2D features) and depths at the chosen size, and the voxel-pixel indices that back-project them; `ChunkViews`, its form for the 2D-to-3D model, opened for a config by `open_chunks`; `make_tiny_chunks`, the synthetic chunk files of the family's tests.
+- `thesis_recon.svr.train`: The Keras twin of `thesis_recon.train` (device, atomic checkpoints, exact resume, TensorBoard); training points sampled from the target grids; the decoder trained as an auto-decoder; scenes compressed into latent grids with the decoder frozen; and the four steps of the stage's training: `train-svr-decoder`, `compress-scenes`, `train-svr-normals`, `train-svr-scene`."""
+
 __version__ = "0.1.0"
 
 # The thread policy (core, "Threads: one policy") must be in the environment before torch or NumPy load their thread
