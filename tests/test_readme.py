@@ -260,6 +260,36 @@ def test_bench_readme_writes_the_times():
     assert bench.write_times(out, figures, blocks, readme_blocks)[0] == out     # a second write changes nothing
     assert bench.write_times(text, {'runs': {}, 'blocks': {}}, blocks, readme_blocks)[0].startswith(text[:text.index('<!--')])
 
+def _section(text: str, heading: str) -> str:
+    "The README's text from `heading` to the next heading of the same level."
+    level = heading.split(' ')[0]
+    start = text.index(heading + '\n')
+    end = re.search(rf'^{level} ', text[start + len(heading):], flags=re.M)
+    return text[start:start + len(heading) + (end.start() if end else len(text))]
+
+def test_notebook_map_is_the_notebooks():
+    "The README's notebook map has one row per notebook of nbs/, each with the module its default_exp exports."
+    import json
+    rows = dict(re.findall(r'^\| `(\d\d_\w+)` \| `thesis_recon\.([\w.]+)` \|', _section(README.read_text(), '## The notebooks'), flags=re.M))
+    exports = {}
+    for nb in sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb')):
+        src = [l for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code' for l in c['source']]
+        exports[nb.stem] = next((l.split()[-1] for l in src if l.startswith('#| default_exp')), None)
+    assert rows == exports, {'rows without a notebook or with another module': {k: v for k, v in rows.items() if exports.get(k) != v},
+                             'notebooks without their row': {k: v for k, v in exports.items() if rows.get(k) != v}}
+
+def test_commands_and_kinds_tables_are_complete():
+    "Every command of `thesis-recon --help` is in the commands table, every import-weights kind in the originals' table."
+    from thesis_recon.cli import COMMANDS
+    from thesis_recon.weights import KINDS
+    text = _section(README.read_text(), '## The commands')
+    table = text[:text.index('### ')]
+    missing = [c for c in COMMANDS if not re.search(rf'`(thesis-recon )?{re.escape(c)}[ `]', table)]
+    assert not missing, f'commands missing from the README table: {missing}'
+    kinds = _section(text[text.index('### '):], "### The originals' trained models")
+    missing = [k for k in KINDS if f'`{k}`' not in kinds]
+    assert not missing, f'import-weights kinds missing from the README table: {missing}'
+
 def test_readme_parsing():
     text = "x\n```sh\n# comment\na --b \\\n   c   # note\n\nd\n```\n```python\nno\n```\n```sh\ne & f\n```\n"
     assert [l for l, _ in readme_blocks(text)] == [['a --b c', 'd'], ['e & f']]
