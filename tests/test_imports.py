@@ -129,7 +129,7 @@ def test_no_import_circle_in_the_package():
 # imports the package's modules at module level, so that a reader sees a module's dependencies at its top.
 NOT_YET = ()   # every module imports the package's modules at module level, the light ones apart   # configs_dir imports the package itself, only to find its folder
 
-# The one exception (90_cli, the conventions): a command's light module imports the module that works (torch) inside
+# The one exception (99_cli, the conventions): a command's light module imports the module that works (torch) inside
 # its main, after the arguments and the config are checked, so that --help and argument errors answer at once. In
 # these modules a function may import package modules if one of its imports says why ('# lazy' on its line).
 # `weights` is the registry of import-weights kinds: its table loads without torch (the trainer's writer comes lazily).

@@ -22,7 +22,7 @@ NBS = ROOT/'nbs'
 SECTIONS = {   # first digit of a notebook's number -> its section in the navigation (data-flow order)
     '0': 'Foundation: data and I/O', '1': 'Synthetic scenes', '2': 'TSDF fusion and ground truth',
     '3': 'Chunks and back-projection', '4': '2D segmentation', '5': '3D networks and the thesis experiments',
-    '6': 'Single-view reconstruction', '7': 'Semantic SRN', '8': 'Point-cloud module', '9': 'Command line'}
+    '6': 'Single-view reconstruction', '7': 'Semantic SRN', '8': 'Point-cloud module', '9': 'Experiments and the command line'}
 MAX_OUTPUT_LINES = 40   # longer text outputs are shown in a scrolling box of about this height
 
 def notebooks() -> list[Path]:
