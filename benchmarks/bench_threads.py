@@ -6,7 +6,7 @@ quiet machine and beside busy processes that this script starts and stops itself
 Policies (each workload runs in a fresh process, so that its OpenMP runtime reads the environment at load):
 - `old`: what torch does by itself, as before the policy: torch imported before the package with no OMP_* variable
   set (libgomp spins for a while at every barrier), all CPUs, OpenBLAS on all CPUs.
-- `new`: the package's policy (00_core "Threads"): the package imported first; passive waiting, all CPUs.
+- `new`: the package's policy (00_core "Threads"): the package imported first; idle threads spin ~0.1 ms, then sleep, all CPUs.
 - `one`: the policy with OMP_NUM_THREADS=1.
 Workloads: `train` ENet (the thesis's `enet3dmv`) training steps at 160x128, batch 8 (loss and AdamW included);
 `infer` its inference at 328x256, batch 8; `pcm` LeReS's focal -> shift -> focal recovery of one 640x480 synthetic

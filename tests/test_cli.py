@@ -34,6 +34,9 @@ def test_the_package_import_sets_the_policy_before_torch_and_numpy():
     probe = ('import os, sys, thesis_recon\nprint(os.environ["OMP_WAIT_POLICY"], os.environ["OPENBLAS_NUM_THREADS"], '
              '"torch" in sys.modules, "numpy" in sys.modules, os.environ.get("TF_NUM_INTRAOP_THREADS"))')
     assert python(probe, clean_env()).stdout == 'PASSIVE 1 False False None\n'
+    spin = 'import os, thesis_recon\nprint(os.environ.get("OMP_WAIT_POLICY"), os.environ.get("GOMP_SPINCOUNT"))'
+    assert python(spin, clean_env()).stdout == 'PASSIVE 10000\n'
+    assert python(spin, clean_env(GOMP_SPINCOUNT='0')).stdout == 'None 0\n'        # the user chose: nothing added
     chosen = clean_env(OMP_WAIT_POLICY='active', OMP_NUM_THREADS='1')      # the user's settings win
     assert python(probe.replace('os.environ["OPENBLAS_NUM_THREADS"]', 'os.environ.get("OPENBLAS_NUM_THREADS")'),
                   chosen).stdout == 'active None False False 1\n'
@@ -57,11 +60,13 @@ def spin_counts(code, **env):
     return [l.split('=')[1].strip(" '") for l in res.stderr.splitlines() if 'GOMP_SPINCOUNT' in l], res.stdout.strip()
 
 def test_the_policy_reaches_torchs_and_the_kernels_openmp():
-    "Idle threads never spin (GOMP_SPINCOUNT 0) in torch's libgomp and in the system's, which our kernels load without torch."
-    assert spin_counts('import thesis_recon, torch; torch.ones(64, 64) @ torch.ones(64, 64)') == (['0'], '')
-    assert spin_counts('import thesis_recon' + KERNEL) == (['0'], 'system')
+    "Idle threads spin 10,000 loops, not libgomp's 300,000, in torch's libgomp and in the system's (our kernels without torch)."
+    assert spin_counts('import thesis_recon, torch; torch.ones(64, 64) @ torch.ones(64, 64)') == (['10000'], '')
+    assert spin_counts('import thesis_recon' + KERNEL) == (['10000'], 'system')
     assert spin_counts('import thesis_recon' + KERNEL, OMP_WAIT_POLICY='ACTIVE') == (['30000000000'], 'system')
-    assert spin_counts('import thesis_recon, torch' + KERNEL) == (['0'], 'torch')    # with torch, one libgomp for both
+    assert spin_counts('import thesis_recon' + KERNEL, OMP_WAIT_POLICY='PASSIVE') == (['0'], 'system')   # the user's
+    assert spin_counts('import thesis_recon' + KERNEL, GOMP_SPINCOUNT='500') == (['500'], 'system')
+    assert spin_counts('import thesis_recon, torch' + KERNEL) == (['10000'], 'torch')    # with torch, one libgomp for both
     assert spin_counts('import torch, thesis_recon') == (['300000'], '')        # too late: libgomp read its environment
 
 def test_a_wait_policy_openmp_does_not_know_is_one_line(tmp_path):

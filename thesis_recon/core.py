@@ -39,13 +39,13 @@ if '--verbose' not in sys.argv and 'TF_CPP_MIN_LOG_LEVEL' not in os.environ and 
     sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 # %% auto #0
-__all__ = ['WAIT_POLICIES', 'THREAD_ENV', 'THREADS_HELP', 'DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS', 'SKIP_FLAGS_ENV', 'RAY_HELP',
-           'ThesisReconError', 'DataWarning', 'warn_data', 'first_sentence', 'close_match', 'cpu_count', 'num_threads',
-           'check_thread_env', 'set_threads', 'thread_policy', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data', 'ArgumentParser', 'add_threads_arg',
-           'add_progress_arg', 'add_device_arg', 'gpu_count', 'resolve_device', 'cell_flags', 'cell_skip_reason',
-           'skip_flagged_cells', 'add_runner_args', 'add_config_args', 'add_set_arg', 'add_train_args', 'check_resume',
-           'add_compile_arg', 'prefetch']
+__all__ = ['WAIT_POLICIES', 'WAIT_ENV', 'SPIN_COUNT', 'THREAD_ENV', 'THREADS_HELP', 'DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS',
+           'SKIP_FLAGS_ENV', 'RAY_HELP', 'ThesisReconError', 'DataWarning', 'warn_data', 'first_sentence',
+           'close_match', 'cpu_count', 'num_threads', 'check_thread_env', 'set_threads', 'thread_policy', 'atomic_path',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data',
+           'ArgumentParser', 'add_threads_arg', 'add_progress_arg', 'add_device_arg', 'gpu_count', 'resolve_device',
+           'cell_flags', 'cell_skip_reason', 'skip_flagged_cells', 'add_runner_args', 'add_config_args', 'add_set_arg',
+           'add_train_args', 'check_resume', 'add_compile_arg', 'prefetch']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 class ThesisReconError(Exception):
@@ -72,6 +72,8 @@ def close_match(word: str, choices) -> str | None:
 
 # %% ../nbs/00_core.ipynb #df222411
 WAIT_POLICIES = ('ACTIVE', 'PASSIVE')   # what OpenMP accepts in OMP_WAIT_POLICY (any case, spaces around)
+WAIT_ENV = ('OMP_WAIT_POLICY', 'GOMP_SPINCOUNT')   # the user's choice of waiting: either one, and the policy sets neither
+SPIN_COUNT = 10_000                     # libgomp pause loops before an idle thread sleeps: ~0.1 ms (its default ~3 ms)
 THREAD_ENV = ('OMP_NUM_THREADS', 'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS')   # what set_threads writes
 _policy = {'threads': None}             # set_threads' count, and what the package import found (below)
 
@@ -106,10 +108,10 @@ def _openblas_set_threads(n: int):
             if hasattr(handle, name): getattr(handle, name)(ctypes.c_int(n)); break
 
 def _apply_thread_policy():
-    "At package import: passive OpenMP waiting, OMP_NUM_THREADS passed on to TensorFlow, OpenBLAS on one thread."
+    "At package import: a short OpenMP spin, then sleep; OMP_NUM_THREADS passed on to TensorFlow; OpenBLAS on one thread."
     env = os.environ
-    _policy.update(user_wait='OMP_WAIT_POLICY' in env, torch_first='torch' in sys.modules)
-    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    _policy.update(user_wait=any(v in env for v in WAIT_ENV), torch_first='torch' in sys.modules)
+    if not _policy['user_wait']: env.update(OMP_WAIT_POLICY='PASSIVE', GOMP_SPINCOUNT=str(SPIN_COUNT))
     if (n := _env_threads()) is not None:
         for var in THREAD_ENV[1:]: env.setdefault(var, str(n))
     elif 'OPENBLAS_NUM_THREADS' not in env:
@@ -138,7 +140,8 @@ def thread_policy() -> str:
     why = 'set by the user' if _policy['user_wait'] else "thesis_recon's default"
     late = ("; torch was imported before thesis_recon, so its OpenMP threads spin as libgomp's default"
             if _policy['torch_first'] and not _policy['user_wait'] else '')
-    return (f"{num_threads()} CPU threads of {cpu_count()} CPUs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} ({why}), "
+    return (f"{num_threads()} CPU threads of {cpu_count()} CPUs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} "
+            f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')} ({why}), "
             f"OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS') or num_threads()}{late}")
 
 # %% ../nbs/00_core.ipynb #48a07475

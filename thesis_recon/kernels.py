@@ -295,7 +295,7 @@ def _build_cpu_library(code: str, options: tuple, names: list[str], source_name:
 # %% ../nbs/01_kernels.ipynb #dbbdb01a
 MIN_GPU_THREADS_PER_CPU_THREAD = 1024   # smaller launches run on one core: waking a second costs more than it saves
 
-# Idle threads wait passively and the count follows --threads: the package's thread policy (core.num_threads).
+# Idle threads spin briefly, then sleep, and the count follows --threads: the package's thread policy (core.num_threads).
 _num_threads = [None]
 
 def set_num_threads(n: int | None = None) -> int | None:
