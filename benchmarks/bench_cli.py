@@ -8,6 +8,7 @@ imported before the answer (`python -X importtime`). Prints the slowest five of 
 heavy library before `--help`. With `--against CHECKOUT` (another copy of the repository, e.g. `git archive f83ae23 |
 tar -x -C /tmp/before`) each case runs there too, interleaved with this one (A, B, A, B ...), and the ratios this/that
 are printed: timings on a busy machine are noisy, their ratio less so."""
+from bench_common import policy_line   # the package's thread policy, which each timed command applies too
 import argparse, os, re, subprocess, sys, time
 
 HEAVY = ('torch', 'tensorflow', 'keras', 'cupy', 'ray')
@@ -30,6 +31,7 @@ def main(argv=None):
     ap.add_argument('--top', type=int, default=5, help='how many of the slowest to print (default 5)')
     ap.add_argument('--against', metavar='CHECKOUT', help='another copy of the repository to time, interleaved (ratios)')
     a = ap.parse_args(argv)
+    print(policy_line())
     from thesis_recon.cli import available_commands
     cmds = a.commands or list(available_commands())
     if a.against: return compare(cmds, a.against, a.repeat)

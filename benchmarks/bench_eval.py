@@ -8,6 +8,7 @@ frame at 328x256). Prints the best of `--repeats` for each part and for the whol
 
     python benchmarks/bench_eval.py [--repeats 3] [--work DIR]
 """
+from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
 import argparse, tempfile, time
 from pathlib import Path
 import h5py
@@ -32,6 +33,7 @@ def main():
     ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--work', default=None, help='folder for the synthetic data (default: a temporary one)')
     a = ap.parse_args()
+    print(policy_line())
     work = Path(a.work or tempfile.mkdtemp())
     tiny = make_tiny_chunks(work/'data')
     with h5py.File(tiny['val'], 'r') as f: x, y, w2g, sid, scan = f['x'][:], f['y'][:], f['world_to_grid'][:], f['scene_id'][:], f['scan_id'][:]

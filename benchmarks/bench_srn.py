@@ -12,6 +12,7 @@ the original's code is on disk (`--original DIR`, default /work/originals/vsitzm
 pytorch_prototyping beside it or inside it); on the CPU its `.cuda()` calls are made no-ops, and torchvision and cv2,
 which it imports for logging and data loading only, are stubbed. Its training-mode prints (the ray marcher's depth
 range at every step) go to a buffer, its every-100th-call figure is skipped. Prints figures only."""
+from bench_common import policy_line   # first: the package's thread policy before torch loads
 import argparse, contextlib, io, math, statistics, sys, time, types
 from pathlib import Path
 import torch
@@ -147,6 +148,7 @@ def main():
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     print(f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads')
+    print(policy_line())
     if a.vs_original:
         srns = load_original(a.original)
         if srns is None: print(f'{a.original}: no srns.py with pytorch_prototyping beside it: comparison skipped'); return
