@@ -15,7 +15,7 @@ from .geometry import resize_crop_params
 __all__ = ['PNG_COMPRESS_LEVEL', 'IMAGE_MEAN', 'IMAGE_STD', 'read_png16', 'encode_png_gray', 'write_png16', 'read_depth_png',
            'depth_to_png16', 'write_depth_png', 'read_color', 'write_color', 'read_label_png', 'write_label_png',
            'resize_nearest', 'resize_color', 'pillow_nearest', 'normalize_image', 'crop_box', 'resize_crop_image',
-           'resize_crop_depth']
+           'resize_crop_depth', 'adjust_hue', 'gaussian_blur', 'color_jitter']
 
 # %% ../nbs/03_images.ipynb #a9d9dc47
 def _open(path, data: bytes | None = None) -> Image.Image:
@@ -210,3 +210,40 @@ def resize_crop_image(img, size, resize: str = 'nearest') -> np.ndarray:
 def resize_crop_depth(depth, img_size) -> np.ndarray:
     "Depth (H, W) resized (nearest) to the height of `img_size` = (width, height), then centre-cropped to its width."
     return resize_crop_image(depth, img_size)
+
+# %% ../nbs/03_images.ipynb #28b66b7d
+def adjust_hue(im: Image.Image, hue: float) -> Image.Image:
+    "torchvision's `adjust_hue` of an RGB Pillow image: the HSV hue byte shifted by uint8(hue * 255) (truncated), wrapping."
+    h, s, v = im.convert('HSV').split()
+    h = (np.asarray(h) + np.uint8(int(hue * 255) % 256)).astype(np.uint8)
+    return Image.merge('HSV', (Image.fromarray(h, 'L'), s, v)).convert('RGB')
+
+def gaussian_blur(rgb: np.ndarray, sigma: float, kernel_size=(3, 7)) -> np.ndarray:
+    "torchvision's `gaussian_blur` of (H, W, 3) uint8 `rgb`: kernel `kernel_size` = (width, height), reflect padding, rounded."
+    import torch, torch.nn.functional as F     # lazy: reading and writing images needs no torch
+    def kernel1d(n):
+        x = torch.linspace(-(n - 1) * 0.5, (n - 1) * 0.5, n)
+        pdf = torch.exp(-0.5 * (x / sigma).pow(2))
+        return pdf / pdf.sum()
+    kx, ky = kernel_size
+    kernel = torch.mm(kernel1d(ky)[:, None], kernel1d(kx)[None, :]).expand(3, 1, ky, kx)
+    img = torch.from_numpy(np.require(rgb, np.uint8, ['C', 'W'])).permute(2, 0, 1)[None].float()
+    img = F.pad(img, [kx // 2, kx // 2, ky // 2, ky // 2], mode='reflect')
+    return torch.round(F.conv2d(img, kernel, groups=3))[0].permute(1, 2, 0).to(torch.uint8).numpy()
+
+_ENHANCE = ('Brightness', 'Contrast', 'Color')      # ColorJitter's operations 0-2 on a Pillow image; 3 is the hue
+
+def color_jitter(rgb: np.ndarray, brightness: float = 0.3, contrast: float = 0.3, saturation: float = 0.3,
+                 hue: float = 0.3, generator=None) -> np.ndarray:
+    """torchvision's `ColorJitter(brightness, contrast, saturation, hue)` on (H, W, 3) uint8 `rgb` as a Pillow image:
+    factors from [1 - x, 1 + x], a hue shift from [-hue, hue], in an order from `randperm(4)` (torch's `generator`)."""
+    import torch
+    from PIL import ImageEnhance
+    order = torch.randperm(4, generator=generator).tolist()
+    draw = lambda lo, hi: float(torch.empty(1).uniform_(lo, hi, generator=generator))
+    factors = [draw(1 - x, 1 + x) for x in (brightness, contrast, saturation)] + [draw(-hue, hue)]
+    im = Image.fromarray(np.ascontiguousarray(rgb))
+    for op in order:
+        if op < 3: im = getattr(ImageEnhance, _ENHANCE[op])(im).enhance(factors[op])
+        else: im = adjust_hue(im, factors[3])
+    return np.asarray(im)

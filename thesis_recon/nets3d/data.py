@@ -12,7 +12,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-import torch.nn.functional as F
 import yaml
 from dataclasses import dataclass
 from fastcore.basics import patch
@@ -24,15 +23,16 @@ from ..backproj import projection_indices
 from ..chunks import (augment_backproj_data, check_chunk_file, check_scene_cameras, clean_backproj_data,
                                  prep_backproj_data, view_intrinsics)
 from ..geometry import ViewCamera, resize_crop_params
-from ..images import IMAGE_MEAN, IMAGE_STD, normalize_image, read_color, read_depth_png, resize_crop_image
+from ..images import (IMAGE_MEAN, IMAGE_STD, adjust_hue, gaussian_blur, normalize_image, read_color,
+                                 read_depth_png, resize_crop_image)
 from ..synthetic import make_synthetic_scans
 from ..voxelize import prep_occ_grid_scene
 from .config import Train3DConfig, view_camera_of
 
 # %% auto #0
-__all__ = ['AUG_FACTOR', 'AUG_HUE', 'AUG_SIGMA', 'BLUR_KERNEL', 'IGNORE', 'ColorAugment', 'draw_color_augment', 'adjust_hue',
-           'gaussian_blur', 'augment_colors', 'load_view', 'ChunkDataset', 'collate_chunks', 'chunk_loader',
-           'make_tiny_chunks', 'ChunkViews', 'open_chunks', 'target_of', 'input_of']
+__all__ = ['AUG_FACTOR', 'AUG_HUE', 'AUG_SIGMA', 'BLUR_KERNEL', 'IGNORE', 'ColorAugment', 'draw_color_augment', 'augment_colors',
+           'load_view', 'ChunkDataset', 'collate_chunks', 'chunk_loader', 'make_tiny_chunks', 'ChunkViews',
+           'open_chunks', 'target_of', 'input_of']
 
 # %% ../../nbs/51_nets3d_data.ipynb #d9feb72f
 AUG_FACTOR, AUG_HUE, AUG_SIGMA = (0.7, 1.3), (-0.3, 0.3), (0.1, 4.0)   # the thesis's draws
@@ -51,30 +51,12 @@ def draw_color_augment(generator: torch.Generator | None = None) -> ColorAugment
     return ColorAugment(*(a + (b - a) * v for (a, b), v in zip((AUG_FACTOR, AUG_HUE, AUG_SIGMA), u)))
 
 # %% ../../nbs/51_nets3d_data.ipynb #5152ec5f
-def adjust_hue(im: Image.Image, hue: float) -> Image.Image:
-    "torchvision's `adjust_hue` of an RGB Pillow image: the HSV hue byte shifted by uint8(hue * 255) (truncated), wrapping."
-    h, s, v = im.convert('HSV').split()
-    h = (np.asarray(h) + np.uint8(int(hue * 255) % 256)).astype(np.uint8)
-    return Image.merge('HSV', (Image.fromarray(h, 'L'), s, v)).convert('RGB')
-
-def gaussian_blur(rgb: np.ndarray, sigma: float, kernel_size=BLUR_KERNEL) -> np.ndarray:
-    "torchvision's `gaussian_blur` of (H, W, 3) uint8 `rgb`: kernel `kernel_size` = (width, height), reflect padding, rounded."
-    def kernel1d(n):
-        x = torch.linspace(-(n - 1) * 0.5, (n - 1) * 0.5, n)
-        pdf = torch.exp(-0.5 * (x / sigma).pow(2))
-        return pdf / pdf.sum()
-    kx, ky = kernel_size
-    kernel = torch.mm(kernel1d(ky)[:, None], kernel1d(kx)[None, :]).expand(3, 1, ky, kx)
-    img = torch.from_numpy(np.require(rgb, np.uint8, ['C', 'W'])).permute(2, 0, 1)[None].float()
-    img = F.pad(img, [kx // 2, kx // 2, ky // 2, ky // 2], mode='reflect')
-    return torch.round(F.conv2d(img, kernel, groups=3))[0].permute(1, 2, 0).to(torch.uint8).numpy()
-
 def augment_colors(rgb: np.ndarray, aug: ColorAugment) -> np.ndarray:
     "(H, W, 3) uint8 `rgb` changed by `aug` as the thesis's `load_image`: brightness, contrast, saturation, hue, blur."
     im = Image.fromarray(np.ascontiguousarray(rgb))
     for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
         im = enhance(im).enhance(aug.factor)
-    return gaussian_blur(np.asarray(adjust_hue(im, aug.hue)), aug.sigma)
+    return gaussian_blur(np.asarray(adjust_hue(im, aug.hue)), aug.sigma, BLUR_KERNEL)
 
 # %% ../../nbs/51_nets3d_data.ipynb #97285a50
 @functools.lru_cache(maxsize=16)

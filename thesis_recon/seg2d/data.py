@@ -9,17 +9,15 @@ import os, shutil
 from pathlib import Path
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 from ..core import ThesisReconError, atomic_path, warn_data
-from ..images import IMAGE_MEAN, IMAGE_STD, read_color, read_label_png, resize_crop_image
+from ..images import IMAGE_MEAN, IMAGE_STD, color_jitter, gaussian_blur, read_color, read_label_png, resize_crop_image
 from ..labels import read_split
 from .config import NUM_CLASSES, LoaderConfig
 
 # %% auto #0
-__all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'RESIZES', 'prep_2d_dataset', 'adjust_hue', 'color_jitter',
-           'gaussian_kernel', 'gaussian_blur', 'augment', 'normalize', 'list_images', 'load_image', 'Seg2dDataset',
-           'loader_dataset']
+__all__ = ['IMAGE_ROOT', 'LABEL_ROOT', 'SPLIT_DIRS', 'COLOR_SUFFIXES', 'RESIZES', 'prep_2d_dataset', 'augment', 'normalize',
+           'list_images', 'load_image', 'Seg2dDataset', 'loader_dataset']
 
 # %% ../../nbs/41_seg2d_data.ipynb #8e312195
 IMAGE_ROOT, LABEL_ROOT = 'scannet_250k_images', 'labels_250k_images'
@@ -81,68 +79,16 @@ def prep_2d_dataset(data_path, out, train_list=None, val_list=None, copy: bool =
     return counts
 
 # %% ../../nbs/41_seg2d_data.ipynb #edaa3e93
-def _gray(image):
-    "(3, H, W) -> (1, H, W) luma (ITU-R 601)."
-    return (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2])[None]
-
-def _uniform(lo: float, hi: float, generator=None) -> float:
-    return lo + (hi - lo) * float(torch.rand((), generator=generator))
-
-def adjust_hue(image, shift: float):
-    "Rotate the hue of a (3, H, W) [0, 1] RGB image by `shift` turns (HSV; saturation and value kept)."
-    maxc, minc = image.max(0).values, image.min(0).values
-    delta = maxc - minc
-    s = torch.where(maxc > 0, delta / maxc.clamp(min=1e-12), torch.zeros_like(maxc))
-    d = delta.clamp(min=1e-12)
-    rc, gc, bc = ((maxc - image[k]) / d for k in range(3))
-    h = torch.where(maxc == image[0], bc - gc, torch.where(maxc == image[1], 2 + rc - bc, 4 + gc - rc))
-    h = torch.where(delta > 0, (h / 6) % 1, torch.zeros_like(h))
-    h6 = ((h + shift) % 1) * 6
-    i, f = h6.floor(), h6 - h6.floor()
-    v = maxc
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    i = i.long() % 6
-    pick = lambda *xs: torch.stack(xs).gather(0, i[None])[0]
-    return torch.stack([pick(v, q, p, p, t, v), pick(t, v, v, q, p, p), pick(p, p, t, v, v, q)]).clamp(0, 1)
-
-def color_jitter(image, strength: float = 0.3, hue: float = 0.3, generator=None):
-    """torchvision's `ColorJitter(strength, strength, strength, hue)` on a (3, H, W) [0, 1] image: brightness, contrast
-    and saturation factors drawn from [1 - s, 1 + s], a hue shift from [-hue, hue] turns, applied in a random order; clamped."""
-    order = torch.randperm(4, generator=generator).tolist()
-    b, c, s = (_uniform(1 - strength, 1 + strength, generator) for _ in range(3))
-    h = _uniform(-hue, hue, generator)
-    for op in order:
-        if op == 0: image = (image * b).clamp(0, 1)
-        elif op == 1: image = ((image - _gray(image).mean()) * c + _gray(image).mean()).clamp(0, 1)
-        elif op == 2: image = ((image - _gray(image)) * s + _gray(image)).clamp(0, 1)
-        elif hue > 0: image = adjust_hue(image, h)
-    return image
-
-# %% ../../nbs/41_seg2d_data.ipynb #a8a2e689
-def gaussian_kernel(sigma: float, size: int = 5):
-    "(size,) normalised 1D Gaussian weights."
-    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
-    k = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    return k / k.sum()
-
-def gaussian_blur(image, sigma: float, size=5):
-    "(C, H, W) image blurred by a separable Gaussian of `sigma` pixels, `size` = k or (width, height) taps (reflected borders)."
-    kx, ky = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-    c, x = image.shape[0], image[None]
-    x = F.pad(x, (kx // 2, kx // 2, ky // 2, ky // 2), mode='reflect')
-    x = F.conv2d(x, gaussian_kernel(sigma, kx).to(image).view(1, 1, 1, kx).expand(c, 1, 1, kx), groups=c)
-    x = F.conv2d(x, gaussian_kernel(sigma, ky).to(image).view(1, 1, ky, 1).expand(c, 1, ky, 1), groups=c)
-    return x[0]
-
-def augment(image, label, generator=None, flip_p: float = 0.5, jitter: float = 0.3, blur_p: float = 1.0,
-            blur_sigma=(0.1, 4.0), blur_size=(3, 7)):
-    "The thesis's training augmentation of a (3, H, W) [0, 1] image and its (H, W) label: flip, colour jitter, blur."
+def augment(rgb: np.ndarray, label: np.ndarray | None = None, generator=None, flip_p: float = 0.5, jitter: float = 0.3,
+            blur_sigma=(0.1, 4.0), blur_size=(3, 7)) -> tuple[np.ndarray, np.ndarray | None]:
+    """The thesis's training augmentation of (H, W, 3) uint8 `rgb` and its (h, w) `label` (or None): a flip of both with
+    probability `flip_p`, `ColorJitter(jitter, jitter, jitter, jitter)`, a Gaussian blur of `blur_size` = (width,
+    height) with sigma drawn from `blur_sigma`, as torchvision does them to a Pillow image."""
     if float(torch.rand((), generator=generator)) < flip_p:
-        image, label = image.flip(-1), label.flip(-1)
-    if jitter > 0: image = color_jitter(image, jitter, jitter, generator=generator)
-    if float(torch.rand((), generator=generator)) < blur_p:
-        image = gaussian_blur(image, _uniform(*blur_sigma, generator), blur_size)
-    return image, label
+        rgb, label = rgb[:, ::-1], (None if label is None else label[:, ::-1])
+    if jitter > 0: rgb = color_jitter(rgb, jitter, jitter, jitter, jitter, generator=generator)
+    sigma = float(torch.empty(1).uniform_(*blur_sigma, generator=generator))    # GaussianBlur.get_params
+    return gaussian_blur(rgb, sigma, blur_size), (None if label is None else np.ascontiguousarray(label))
 
 # %% ../../nbs/41_seg2d_data.ipynb #4e7a60c8
 RESIZES = ('nearest', 'bilinear')
@@ -211,15 +157,10 @@ class Seg2dDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         path = self.images[i]
         rgb = load_image(path, self.img_size, self.resize)
-        label = torch.from_numpy(self.read_label(path)) if self.label_dir is not None else None
-        if self.augmentation:
-            image = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
-            flip_label = label if label is not None else torch.zeros(image.shape[1:], dtype=torch.int64)
-            image, flip_label = augment(image, flip_label)
-            if label is not None: label = flip_label
-            rgb = (image * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        label = self.read_label(path) if self.label_dir is not None else None
+        if self.augmentation: rgb, label = augment(rgb, label)
         item = {'image': torch.from_numpy(normalize(rgb, self.mean, self.std)), 'name': path.stem}
-        if label is not None: item['label'] = label.contiguous()
+        if label is not None: item['label'] = torch.from_numpy(label)
         return item
 
 # %% ../../nbs/41_seg2d_data.ipynb #66ddfda9
