@@ -75,6 +75,11 @@ def test_a_wait_policy_openmp_does_not_know_is_one_line(tmp_path):
     assert (res.returncode, res.stderr) == (2, "thesis-recon synth: OMP_WAIT_POLICY='spin' (set in the environment): "
                                                 "expected ACTIVE or PASSIVE\n"), res.stderr
     assert list(tmp_path.iterdir()) == []
+    res = subprocess.run([sys.executable, '-m', 'thesis_recon.cli', 'synth', str(tmp_path/'out')], capture_output=True,
+                         text=True, env=clean_env(GOMP_SPINCOUNT='lots'))
+    assert (res.returncode, res.stderr) == (2, "thesis-recon synth: GOMP_SPINCOUNT='lots' (set in the environment): expected "
+                                                "a whole number of spins (a k, M, G or T suffix allowed) or INFINITE\n"), res.stderr
+    assert list(tmp_path.iterdir()) == []
 
 def test_pytest_workers_get_one_thread_unless_the_user_chose():
     root = os.path.dirname(os.path.abspath(__file__))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #08d2c3b2
 from __future__ import annotations
-import argparse, os, pickle, queue, sys, threading, uuid, warnings
+import argparse, os, pickle, queue, re, sys, threading, uuid, warnings
 from contextlib import contextmanager
 from pathlib import Path
 # TensorFlow's start-up lines (absl's pre-init warning, oneDNN, CUDA probing) stay quiet unless the user set
@@ -91,10 +91,15 @@ def num_threads() -> int:
     return _policy['threads'] or _env_threads() or cpu_count()
 
 def check_thread_env():
-    "`ThesisReconError` for an OMP_WAIT_POLICY that OpenMP does not know (libgomp would warn, ignore it and spin)."
+    """`ThesisReconError` for an OMP_WAIT_POLICY or GOMP_SPINCOUNT that libgomp does not read (it would warn, ignore it
+    and spin its default 300,000 loops; the user's setting also stops the package from setting its own)."""
     value = os.environ.get('OMP_WAIT_POLICY')
     if value is not None and value.strip().upper() not in WAIT_POLICIES:
         raise ThesisReconError(f"OMP_WAIT_POLICY={value!r} (set in the environment): expected ACTIVE or PASSIVE")
+    spin = os.environ.get('GOMP_SPINCOUNT')
+    if spin is not None and not re.fullmatch(r'\s*(\d+\s*[kmgt]?|infinite|infinity)\s*', spin, re.IGNORECASE):
+        raise ThesisReconError(f"GOMP_SPINCOUNT={spin!r} (set in the environment): expected a whole number of spins "
+                               "(a k, M, G or T suffix allowed) or INFINITE")
 
 # %% ../nbs/00_core.ipynb #755f3967
 def _openblas_set_threads(n: int):
