@@ -19,7 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from .. import __version__
 from ..core import ThesisReconError, atomic_write_text, resolve_device
-from .wire import COLORS, NPZ_MEDIA_TYPE, ArraySpec, RequestError, body_kind, decode_image, encode_npz, read_npz, refuse_body
+from .wire import (COLORS, NPZ_MEDIA_TYPE, ArraySpec, RequestError, body_kind, decode_image, encode_npz,
+                                  error_detail, read_npz, refuse_body)
 
 # %% auto #0
 __all__ = ['log', 'NEEDS', 'NORMALS_OUT', 'DOCS_ASSETS', 'SVRService', 'error_response', 'ErrorBody', 'read_body',
@@ -144,9 +145,7 @@ async def fetch_normals(client: httpx.AsyncClient, url: str, colors: np.ndarray,
     if r.status_code == 503:
         raise RequestError(503, f'{where} is busy; retry later', {'Retry-After': r.headers.get('retry-after', '1')})
     if r.status_code != 200:
-        try: detail = r.json()['error']
-        except Exception: detail = r.text[:200]
-        raise RequestError(502, f'{where} answered {r.status_code}: {detail}')
+        raise RequestError(502, f'{where} answered {r.status_code}: {error_detail(r)}')
     try: normals = read_npz(r.content, {'normals': NORMALS_OUT})['normals']
     except RequestError as e: raise RequestError(502, f'{where} sent a bad answer: {e.message}') from None
     return normals

@@ -14,7 +14,7 @@ from ..core import ThesisReconError
 # %% auto #0
 __all__ = ['DEFAULT_PORTS', 'CLIENT_ROUTES', 'NPZ_MEDIA_TYPE', 'FLOATS', 'COLORS', 'ANSWERS', 'IMAGE_TYPES', 'HDF5_SUFFIXES',
            'RequestError', 'status_of', 'body_kind', 'refuse_body', 'decode_image', 'ArraySpec', 'read_npz',
-           'encode_npz', 'post_npz', 'read_colors_hdf5', 'colour_body', 'read_latents', 'ask_server']
+           'encode_npz', 'error_detail', 'post_npz', 'read_colors_hdf5', 'colour_body', 'read_latents', 'ask_server']
 
 # %% ../../nbs/66_svr_wire.ipynb #29545cc9
 DEFAULT_PORTS = {'scene': 1782, 'normals': 1563, 'decoder': 1863, 'all': 3163}   # the original's servers' ports
@@ -140,6 +140,11 @@ ANSWERS = {
     'all': {'combined_latent_block': ArraySpec((None,) * 4), 'tsdf': ArraySpec((None,) * 3),
             'classes': ArraySpec((None,) * 3, ('uint8',), 'uint8'), 'normals': ArraySpec((None, None, 3))}}
 
+def error_detail(r) -> str:
+    "What an HTTP answer that is not 200 says: a thesis-recon server's JSON `error`, else the start of its text."
+    try: return str(r.json()['error'])
+    except Exception: return r.text[:300] or r.reason_phrase
+
 def post_npz(url: str, body: bytes, answer: dict, *, content_type: str = NPZ_MEDIA_TYPE, params: dict | None = None,
              retries: int = 5, backoff: float = 0.5, max_wait: float = 30, timeout: float = 600,
              client=None, on_retry=None) -> dict:
@@ -164,10 +169,8 @@ def post_npz(url: str, body: bytes, answer: dict, *, content_type: str = NPZ_MED
             if on_retry: on_retry(wait)
             time.sleep(wait)
         if r.status_code != 200:
-            try: detail = r.json()['error']
-            except Exception: detail = r.text[:300] or r.reason_phrase
             busy = f' (still busy after {retries} retries)' if r.status_code == 503 else ''
-            raise ThesisReconError(f'{url} answered {r.status_code}{busy}: {detail}')
+            raise ThesisReconError(f'{url} answered {r.status_code}{busy}: {error_detail(r)}')
         try: return read_npz(r.content, answer)
         except RequestError as e: raise ThesisReconError(f'{url} sent an answer that is not what a server of thesis-recon sends: {e.message}') from None
     finally:
