@@ -3,7 +3,8 @@ under torchrun.
 
 usage: python ddp_fit_script.py OUT BATCH_SIZE [--max_steps 6] [--epochs 3] [--resume] [--dropout] [--slow]
 (BATCH_SIZE per process; the test halves it under 2 processes)
-Prints one JSON line per process: rank, world size, the checkpoints it saved, its history."""
+Each process writes OUT/result_rank<RANK>.json (rank, world size, the checkpoints it saved, its history): a file per
+rank, since two ranks printing to one pipe can interleave their lines."""
 import argparse, json, os, time
 from pathlib import Path
 import torch
@@ -44,4 +45,6 @@ if __name__ == '__main__':
     p.add_argument('--resume', action='store_true'); p.add_argument('--dropout', action='store_true')
     p.add_argument('--slow', action='store_true', help='sleep 50 ms per batch'); p.add_argument('--epochs', type=int, default=3)
     a = p.parse_args()
-    print(json.dumps(main(a.out, a.batch_size, a.max_steps, a.resume, a.dropout, a.slow, a.epochs)), flush=True)
+    res = main(a.out, a.batch_size, a.max_steps, a.resume, a.dropout, a.slow, a.epochs)
+    dest = Path(a.out)/f"result_rank{res['rank']}.json"
+    tmp = dest.with_suffix('.tmp'); tmp.write_text(json.dumps(res)); os.replace(tmp, dest)

@@ -12,10 +12,13 @@ HERE = Path(__file__).resolve().parent
 SCRIPT = HERE/'ddp_fit_script.py'
 
 def _run(cmd, tmp_path):
+    "Run the script (its OUT is cmd's argument after SCRIPT); each rank's result from OUT/result_rank*.json, and stderr."
+    out = Path(cmd[cmd.index(str(SCRIPT)) + 1])
+    for old in out.glob('result_rank*.json'): old.unlink()
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(HERE.parent)}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return [json.loads(l) for l in p.stdout.splitlines() if l.startswith('{')], p.stderr
+    return [json.loads(f.read_text()) for f in sorted(out.glob('result_rank*.json'))], p.stderr
 
 def _script():
     spec = importlib.util.spec_from_file_location('ddp_fit_script', SCRIPT)

@@ -725,6 +725,19 @@ def _fit(ctx: dict) -> FitResult:
     ctx.update(_loaders(o, info, device, ctx['train_set'], ctx['val_set'], ctx['collate_fn']))
     return _train(run, ctx, net)
 
+def _final_barrier():
+    """Wait for every rank before the group goes, and keep that barrier's work alive to the end of the process.
+
+    A gloo worker thread lets go of a finished work after the caller has moved on. Where its reference is the last,
+    the work is freed on that thread, and with it the collectives the barrier waited for (it keeps them); freeing a
+    tensor Python has already let go of takes the GIL, which a thread cannot take once the interpreter is exiting:
+    the process aborts ('terminate called without an active exception', one torchrun in twenty under load, after
+    every checkpoint is written). One reference never released leaves the worker nothing to free."""
+    import ctypes, torch.distributed as dist
+    work = dist.barrier(async_op=True)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(work))   # deliberately leaked: one small object per fit
+    work.wait()
+
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
     "Train `model` on `train_set` with `loss_fn(model, batch)`; see the notebook for every option."
@@ -737,9 +750,7 @@ def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions
     try:
         result = _fit(_context(model, loss_fn, train_set, o, info, device, optimizer=optimizer, scheduler=scheduler,
                                val_set=val_set, evaluate=evaluate, collate_fn=collate_fn, config=config, arch=arch, figures=figures))
-        # every rank is done before the group goes: a gloo peer torn down while another still talks to it aborts that
-        # process at exit ('terminate called without an active exception', seen under load)
-        if created: dist.barrier()
+        if created: _final_barrier()
         return result
     finally:
         if created: dist.destroy_process_group()
