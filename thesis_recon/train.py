@@ -708,6 +708,21 @@ def _train(run: _Run, ctx: dict, net) -> FitResult:
                      best_path=ckdir/'best.tar' if has_ck and (ckdir/'best.tar').exists() else None,
                      latest_path=ckdir/'latest.tar' if has_ck else None, step=run.step, epoch=run.epoch)
 
+# %% ../nbs/36_train.ipynb #c5bcc3e3
+def _final_barrier():
+    """Wait for every rank before the group goes, and keep that barrier's work alive to the end of the process.
+
+    A gloo worker thread lets go of a finished work after the caller has moved on. Where its reference is the last,
+    the work is freed on that thread, and with it the collectives the barrier waited for (it keeps them); freeing a
+    tensor Python has already let go of takes the GIL, which a thread cannot take once the interpreter is exiting:
+    the process aborts ('terminate called without an active exception', one torchrun in twenty under load, after
+    every checkpoint is written). One reference never released leaves the worker nothing to free."""
+    import ctypes, torch.distributed as dist
+    work = dist.barrier(async_op=True)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(work))   # deliberately leaked: one small object per fit
+    work.wait()
+
+
 # %% ../nbs/36_train.ipynb #630fa9ed
 def _fit(ctx: dict) -> FitResult:
     "Resume if asked, wrap the model for DDP, open the writer and the loaders, train."
@@ -724,19 +739,6 @@ def _fit(ctx: dict) -> FitResult:
         ctx['writer'] = summary_writer(o.log_dir, purge_step=run.step if source is not None else None)
     ctx.update(_loaders(o, info, device, ctx['train_set'], ctx['val_set'], ctx['collate_fn']))
     return _train(run, ctx, net)
-
-def _final_barrier():
-    """Wait for every rank before the group goes, and keep that barrier's work alive to the end of the process.
-
-    A gloo worker thread lets go of a finished work after the caller has moved on. Where its reference is the last,
-    the work is freed on that thread, and with it the collectives the barrier waited for (it keeps them); freeing a
-    tensor Python has already let go of takes the GIL, which a thread cannot take once the interpreter is exiting:
-    the process aborts ('terminate called without an active exception', one torchrun in twenty under load, after
-    every checkpoint is written). One reference never released leaves the worker nothing to free."""
-    import ctypes, torch.distributed as dist
-    work = dist.barrier(async_op=True)
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(work))   # deliberately leaked: one small object per fit
-    work.wait()
 
 def fit(model: nn.Module, loss_fn: Callable, train_set, *, options: TrainOptions, optimizer=None, scheduler=None,
         val_set=None, evaluate=None, collate_fn=None, config=None, arch: str | None = None, figures=None) -> FitResult:
