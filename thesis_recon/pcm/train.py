@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from ..core import ThesisReconError, atomic_path, atomic_write_text
 from ..config import config_to_dict
-from ..train import TrainOptions, fit, load_checkpoint
+from ..train import TrainOptions, fit, load_checkpoint, seed_everything
 from .config import DEFAULT_CHANNELS, DEFAULT_VOXEL_SIZE, TARGETS, PCMTrainConfig, load_pcm_config
 from .data import PCMDataset, pcm_names, prepare_pcm_data, split_names
 from .model import PCMNet, pcm_collate
@@ -73,6 +73,7 @@ def train_pcm(config=None, *, device: str = 'auto', resume=False, progress: bool
     s = pcm_settings(cfg)
     target, kind, model_name, channels, voxel_size = cfg.target, s['kind'], s['model_name'], s['channels'], s['voxel_size']
     train_set, val_set = pcm_datasets(cfg, s)
+    seed_everything(cfg.seed)   # the fresh model's initialisation too (the trainer seeds only once it starts)
     out_bias = _mean_label(train_set, seed=cfg.seed) if cfg.start_at_mean_label else None
     model = PCMNet(channels, voxel_size, tuple(cfg.widths), out_bias, cfg.float_quirk, rescale_input=True)
     criterion = F.l1_loss if cfg.loss == 'l1' else F.mse_loss
