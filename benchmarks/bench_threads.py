@@ -5,8 +5,10 @@ quiet machine and beside busy processes that this script starts and stops itself
 
 Policies (each workload runs in a fresh process, so that its OpenMP runtime reads the environment at load):
 - `old`: what torch does by itself, as before the policy: torch imported before the package with no OMP_* variable
-  set (libgomp spins for a while at every barrier), all CPUs, OpenBLAS on all CPUs.
-- `new`: the package's policy (00_core "Threads"): the package imported first; idle threads spin ~0.1 ms, then sleep, all CPUs.
+  set (libgomp spins for a while at every barrier), all CPUs whatever the load, OpenBLAS on all CPUs.
+- `new`: the package's policy (00_core "Threads"): the package imported first; idle threads spin ~0.1 ms, then sleep; the
+  count follows the load ("Threads that follow the load": `follow_load` before each repetition, as the package's
+  loops call it between steps; the trainer and the command call it themselves).
 - `one`: the policy with OMP_NUM_THREADS=1.
 Workloads: `train` ENet (the thesis's `enet3dmv`) training steps at 160x128, batch 8 (loss and AdamW included);
 `infer` its inference at 328x256, batch 8; `pcm` LeReS's focal -> shift -> focal recovery of one 640x480 synthetic
@@ -126,15 +128,19 @@ def child(policy: str, workload: str, small: bool):
     "Run one workload under `policy` (this process's environment is the policy's) and print its figures as JSON."
     if policy == 'old':
         import numpy, torch        # noqa: F401  the runtimes load before the package can set anything: their defaults
-        import thesis_recon        # noqa: F401
+        import thesis_recon.core
         for k in ('OMP_WAIT_POLICY', 'OPENBLAS_NUM_THREADS'): os.environ.pop(k, None)   # nor do later children see the policy
+        thesis_recon.core.follows_load = lambda: False                  # nor does the count follow the load
     from bench_common import policy_line
     make = {'train': _enet_train, 'infer': _enet_infer, 'pcm': _pcm_recover, 'fit': _tiny_fit, 'cli': _train_2d_command}[workload]
     fn, n = make(small)
     if workload not in ('fit', 'cli'): fn()     # warm-up: allocator, oneDNN primitives
     t0, c0 = time.perf_counter(), _usage()
     if workload == 'cli': t0, c0 = _START, 0.0  # the whole process: its imports are the command's too
-    for _ in range(n): fn()
+    from thesis_recon.core import follow_load
+    for _ in range(n):
+        if workload not in ('fit', 'cli'): follow_load()   # as the package's loops do between steps (nothing under `old`)
+        fn()
     line = policy_line() if policy != 'old' else (
         f"torch imported before the package with no OMP_* set (libgomp's spinning default); torch uses "
         f"{sys.modules['torch'].get_num_threads()} threads, OpenBLAS {len(os.sched_getaffinity(0))}")

@@ -89,6 +89,26 @@ def test_pytest_workers_get_one_thread_unless_the_user_chose():
     assert python(probe, clean_env(PYTEST_XDIST_WORKER='gw0')).stdout == '1 1 1\n'
     assert python(probe, clean_env(PYTEST_XDIST_WORKER='gw0', OMP_NUM_THREADS='2')).stdout == '2 2 2\n'
 
+def test_the_count_follows_the_load_beside_busy_processes():
+    "Two processes spinning on this process's two CPUs: the count falls to one thread; a count the user chose stays."
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    if len(cpus) < 2: pytest.skip('needs two CPUs to keep busy')
+    probe = textwrap.dedent(f'''
+        import os, subprocess, sys, time
+        os.sched_setaffinity(0, {set(cpus)!r})
+        import torch
+        from thesis_recon import core
+        spin = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in {cpus!r}]
+        try:
+            for p, c in zip(spin, {cpus!r}): os.sched_setaffinity(p.pid, {{c}})
+            x, counts, t = torch.randn(128, 128), [], time.monotonic()
+            while time.monotonic() - t < 4: x @ x; counts.append(core.follow_load())
+            print(core.num_threads(), counts[-1], torch.get_num_threads())
+        finally:
+            for p in spin: p.kill()''')
+    assert python(probe, clean_env()).stdout == '2 1 1\n'
+    assert python(probe, clean_env(OMP_NUM_THREADS='2')).stdout == '2 2 2\n'
+
 def test_threads_more_than_the_cpus_is_a_warning_and_the_cpu_count():
     probe = textwrap.dedent('''
         import contextlib, io, os, torch

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #08d2c3b2
 from __future__ import annotations
-import argparse, os, pickle, queue, re, sys, threading, uuid, warnings
+import argparse, math, os, pickle, queue, re, sys, threading, time, uuid, warnings
 from contextlib import contextmanager
 from pathlib import Path
 # TensorFlow's start-up lines (absl's pre-init warning, oneDNN, CUDA probing) stay quiet unless the user set
@@ -39,13 +39,14 @@ if '--verbose' not in sys.argv and 'TF_CPP_MIN_LOG_LEVEL' not in os.environ and 
     sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 # %% auto #0
-__all__ = ['WAIT_POLICIES', 'WAIT_ENV', 'SPIN_COUNT', 'THREAD_ENV', 'THREADS_HELP', 'DEVICES', 'DEVICE_HELP', 'GPU_EXTRAS',
-           'SKIP_FLAGS_ENV', 'RAY_HELP', 'ThesisReconError', 'DataWarning', 'warn_data', 'first_sentence',
-           'close_match', 'cpu_count', 'num_threads', 'check_thread_env', 'set_threads', 'thread_policy', 'atomic_path',
-           'atomic_write_bytes', 'atomic_write_text', 'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data',
-           'ArgumentParser', 'add_threads_arg', 'add_progress_arg', 'add_device_arg', 'gpu_count', 'resolve_device',
-           'cell_flags', 'cell_skip_reason', 'skip_flagged_cells', 'add_runner_args', 'add_config_args', 'add_set_arg',
-           'add_train_args', 'check_resume', 'add_compile_arg', 'prefetch']
+__all__ = ['WAIT_POLICIES', 'WAIT_ENV', 'SPIN_COUNT', 'THREAD_ENV', 'LOAD_WINDOW_S', 'THREADS_HELP', 'DEVICES', 'DEVICE_HELP',
+           'GPU_EXTRAS', 'SKIP_FLAGS_ENV', 'RAY_HELP', 'ThesisReconError', 'DataWarning', 'warn_data', 'first_sentence',
+           'close_match', 'cpu_count', 'num_threads', 'check_thread_env', 'threads_for_load', 'follows_load',
+           'follow_load', 'set_threads', 'thread_policy', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data', 'ArgumentParser', 'add_threads_arg',
+           'add_progress_arg', 'add_device_arg', 'gpu_count', 'resolve_device', 'cell_flags', 'cell_skip_reason',
+           'skip_flagged_cells', 'add_runner_args', 'add_config_args', 'add_set_arg', 'add_train_args', 'check_resume',
+           'add_compile_arg', 'prefetch']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 class ThesisReconError(Exception):
@@ -125,6 +126,65 @@ def _apply_thread_policy():
 
 _apply_thread_policy()
 
+# %% ../nbs/00_core.ipynb #f1d7b526
+LOAD_WINDOW_S = 1.0        # seconds between two looks at the machine: a hundred of the kernel's 10 ms ticks
+_load = {'sample': None, 'active': None, 'pending': None}   # follow_load's last look, its count in force, a change waiting
+_load_lock = threading.Lock()
+
+def _idle_cpu_seconds(cpus, stat: str = '/proc/stat') -> float | None:
+    "Seconds the CPUs numbered in `cpus` were idle or waiting for I/O since boot (the kernel's `stat` file); None if unreadable."
+    try: lines = Path(stat).read_text().splitlines()
+    except OSError: return None
+    ticks = 0
+    for line in lines:
+        name, *fields = line.split() or ['']
+        if name.startswith('cpu') and name[3:].isdigit() and int(name[3:]) in cpus: ticks += int(fields[3]) + int(fields[4])
+    return ticks / os.sysconf('SC_CLK_TCK')
+
+def _load_sample() -> tuple[float, float, float] | None:
+    "(monotonic s, idle CPU-s of the CPUs this process may use, this process's CPU-s); None where the kernel does not say."
+    idle = _idle_cpu_seconds(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None
+    return None if idle is None else (time.monotonic(), idle, time.process_time())
+
+def threads_for_load(free_cpus: float, limit: int) -> int:
+    "Threads for `free_cpus` CPUs free to this process (idle + its own use): the nearest whole, between 1 and `limit`."
+    return max(1, min(int(limit), math.floor(free_cpus + 0.5)))
+
+def follows_load() -> bool:
+    "True while the count follows the load: nobody chose one (`--threads`, `set_threads`, OMP_NUM_THREADS)."
+    return _policy['threads'] is None and _env_threads() is None
+
+def _in_loader_worker() -> bool:
+    "True in a torch DataLoader worker process, whose torch count is the loader's (one thread)."
+    data = sys.modules.get('torch.utils.data')
+    return data is not None and data.get_worker_info() is not None
+
+def _look(last):
+    "One look at the machine: the count the window since `last` allows, in force once two windows agree (the first at once)."
+    new = _load['sample'] = _load_sample()
+    if last is None or new is None or new[0] <= last[0]: return
+    n = threads_for_load((new[1] - last[1] + new[2] - last[2]) / (new[0] - last[0]), num_threads())
+    if _load['active'] not in (None, n) and _load['pending'] != n: _load['pending'] = n
+    else: _load.update(active=n, pending=None)
+
+def follow_load() -> int:
+    '''The CPU threads to use now; call it between the steps of a long loop. While `follows_load()`, at most once per
+    `LOAD_WINDOW_S` it looks at the CPUs free to this process, and it keeps the calling thread's torch count at the
+    count in force (at most torch's own default: its physical cores); otherwise it only answers.'''
+    if not follows_load() or _in_loader_worker(): return num_threads()
+    last = _load['sample']
+    if (last is None or time.monotonic() - last[0] >= LOAD_WINDOW_S) and _load_lock.acquire(blocking=False):
+        try: _look(last)            # one thread looks; the others meanwhile use the count in force
+        finally: _load_lock.release()
+    n, torch = _load['active'] or num_threads(), sys.modules.get('torch')
+    if torch is not None and _load['active'] is not None:     # OpenMP's count is the calling thread's own
+        want = min(n, _load.setdefault('torch_limit', torch.get_num_threads()))
+        if torch.get_num_threads() != want: torch.set_num_threads(want)
+    return n
+
+_load['sample'] = _load_sample()      # the first window starts at the package's import
+
+
 # %% ../nbs/00_core.ipynb #dc62fb88
 def set_threads(n, option: str = '--threads') -> int:
     """Use `n` CPU threads in torch (and MKL), the package kernels, TensorFlow and the processes this one starts.
@@ -145,7 +205,10 @@ def thread_policy() -> str:
     why = 'set by the user' if _policy['user_wait'] else "thesis_recon's default"
     late = ("; torch was imported before thesis_recon, so its OpenMP threads spin as libgomp's default"
             if _policy['torch_first'] and not _policy['user_wait'] else '')
-    return (f"{num_threads()} CPU threads of {cpu_count()} CPUs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} "
+    count = (f"{num_threads()} CPU threads of {cpu_count()} CPUs" if not follows_load() else
+             f"up to {num_threads()} CPU threads of {cpu_count()} CPUs, fewer while other processes keep them busy "
+             f"(now {_load['active'] or num_threads()})")
+    return (f"{count}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} "
             f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')} ({why}), "
             f"OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS') or num_threads()}{late}")
 
@@ -229,7 +292,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
 # %% ../nbs/00_core.ipynb #a878134d
 THREADS_HELP = ('CPU threads for torch, the package kernels and TensorFlow (default: OMP_NUM_THREADS if set, else every CPU '
-                'this process may use); NumPy\'s OpenBLAS keeps one unless OPENBLAS_NUM_THREADS is set')
+                'this process may use, fewer while other processes keep them busy); NumPy\'s OpenBLAS keeps one unless '
+                'OPENBLAS_NUM_THREADS is set')
 
 def _thread_count(text: str) -> int:
     try: n = int(text)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import thesis_recon
-from .core import ThesisReconError, gpu_count, num_threads, resolve_device
+from .core import ThesisReconError, follow_load, gpu_count, resolve_device
 
 # %% auto #0
 __all__ = ['cache_stats', 'MIN_GPU_THREADS_PER_CPU_THREAD', 'GPU_OPTIONS', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError',
@@ -295,11 +295,12 @@ def _build_cpu_library(code: str, options: tuple, names: list[str], source_name:
 # %% ../nbs/01_kernels.ipynb #dbbdb01a
 MIN_GPU_THREADS_PER_CPU_THREAD = 1024   # smaller launches run on one core: waking a second costs more than it saves
 
-# Idle threads spin briefly, then sleep, and the count follows --threads: the package's thread policy (core.num_threads).
+# Idle threads spin briefly, then sleep, and the count follows --threads, else the load: the package's thread policy
+# (core.follow_load).
 _num_threads = [None]
 
 def set_num_threads(n: int | None = None) -> int | None:
-    "Set the CPU backend's thread count (None: the package's, `core.num_threads()`); returns the previous setting."
+    "Set the CPU backend's thread count (None: the package's, `core.follow_load()`); returns the previous setting."
     prev = _num_threads[0]
     _num_threads[0] = max(1, int(n)) if n else None
     return prev
@@ -397,7 +398,7 @@ class RawKernel:
         holders = [np.array([a.ctypes.data], np.uintp) if isinstance(a, np.ndarray) else np.array(a) for a in args]
         argv = np.array([h.ctypes.data for h in holders] or [0], np.uintp)
         total = np.prod(grid) * np.prod(block)
-        threads = int(max(1, min(_num_threads[0] or num_threads(), total // MIN_GPU_THREADS_PER_CPU_THREAD)))
+        threads = int(max(1, min(_num_threads[0] or follow_load(), total // MIN_GPU_THREADS_PER_CPU_THREAD)))
         self._cpu_fn(argv.ctypes.data_as(ctypes.POINTER(ctypes.c_void_p)),
                      (ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block), threads)
 

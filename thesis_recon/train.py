@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from .core import ThesisReconError, atomic_path, first_sentence
+from .core import ThesisReconError, atomic_path, first_sentence, follow_load
 from .config import config_to_dict
 
 # %% auto #0
@@ -473,6 +473,7 @@ def _mean_loss(model, loss_fn, loader, device, precision) -> dict:
     "The validation metric without an `evaluate`: mean of loss_fn over the samples."
     total, n = 0.0, 0
     for indices, batch in zip(loader.batch_sampler, loader):
+        follow_load()
         with autocast(device, precision): loss, _ = _split_loss(loss_fn(model, to_device(batch, device)))
         total += float(loss) * len(indices); n += len(indices)
     return {'loss': total / max(n, 1)}
@@ -588,6 +589,7 @@ def _log(run: _Run, ctx: dict, bar):
 def _train_batch(net, batch, ctx: dict, group_size: int, last_in_group: bool):
     "Forward and backward of one batch; returns (loss, extras) detached."
     o, device = ctx['o'], ctx['device']
+    follow_load()       # the CPU threads the machine allows now (00_core): looks about once a second
     sync = net.no_sync() if (ctx['info'].distributed and not last_in_group) else contextlib.nullcontext()
     with sync:
         with autocast(device, o.precision): loss, extras = _split_loss(ctx['loss_fn'](net, batch))

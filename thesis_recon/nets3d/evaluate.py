@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
-from ..core import ThesisReconError, atomic_path, gpu_count, warn_data
+from ..core import ThesisReconError, atomic_path, follow_load, gpu_count, warn_data
 from ..mesh import Mesh, marching_cubes, read_ply, write_ply
 from ..metrics import (DEPTH_KEYS, confusion_matrix, depth_metrics, format_table, mesh_metrics, scannet_confusion,
                                   scannet_iou, thesis_iou)
@@ -105,6 +105,7 @@ def predict_chunks(model, ds, rows, device, batch_size: int = 8, precision: str 
     out = {k: [] for k in ('classes', 'occupied', 'labels', 'x', 'y', 'world_to_grid')}
     for b in range(0, len(rows), batch_size):
         batch = to_device(collate_chunks([ds[i] for i in rows[b:b + batch_size]]), device)
+        follow_load()       # the CPU threads the machine allows now (00_core)
         with autocast(device, precision): logits = model(input_of(batch), batch['proj_indices'])
         prob = torch.softmax(logits.float(), 1)
         out['classes'].append(logits.argmax(1).to(torch.int16).cpu().numpy())

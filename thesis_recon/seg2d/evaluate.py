@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from ..core import ThesisReconError, atomic_write_text
+from ..core import ThesisReconError, atomic_write_text, follow_load
 from ..labels import NYU40_NAMES, nyu40_colormap
 from ..metrics import confusion_matrix, format_table, thesis_iou
 from ..train import resolve_device, autocast, speed_up
@@ -61,6 +61,7 @@ def evaluate_2d(model, loader, device, loss_fn=None, iou_ignore_index=IOU_IGNORE
     "Run `model` over `loader`: ({'miou', 'pixel_acc', 'loss' (if `loss_fn`), 'iou'}, the confusion matrix)."
     conf, total, n = None, 0.0, 0
     for batch in tqdm(loader, desc='evaluate', unit='batch', disable=not progress):
+        follow_load()       # the CPU threads the machine allows now (00_core)
         images, labels = batch['image'].to(device), batch['label'].to(device)
         logits = match_logits(model(images), labels.shape[-2:])
         if loss_fn is not None:
@@ -127,7 +128,7 @@ def predict_2d(cfg: Seg2dConfig, images, out_dir, device: str = 'auto', checkpoi
     model = speed_up(model_for_config(cfg, checkpoint, dev), compile=compile, channels_last=compile)
     out, written = Path(out_dir), []
     for i in tqdm(range(0, len(files), batch_size), desc='predict', unit='batch', disable=not progress):
-        chunk = files[i:i + batch_size]
+        chunk, _ = files[i:i + batch_size], follow_load()
         batch = torch.stack([torch.from_numpy(normalize(load_image(f, img_size, resize), mean, std)) for f in chunk]).to(dev)
         with torch.no_grad(), autocast(dev): pred = match_logits(model(batch), batch.shape[-2:]).argmax(1).cpu().numpy()
         for f, lab in zip(chunk, pred):

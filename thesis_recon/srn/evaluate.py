@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm.auto import tqdm
-from ..core import ThesisReconError, atomic_write_text, resolve_device
+from ..core import ThesisReconError, atomic_write_text, follow_load, resolve_device
 from ..frames import write_matrix_txt
 from ..images import write_color, write_label_png
 from ..mesh import Mesh, write_ply
@@ -200,6 +200,7 @@ def evaluate_views(model, ds: SRNDataset, eval_mode: str = 'linear', unet=None, 
     for k, inst in enumerate(tqdm(ds.instances, desc='evaluating', disable=not progress, leave=False)):
         items = [ds[j] for j in ds.views_of(k) if ds.index[j][1] not in exclude]
         if not items: continue
+        follow_load()       # the CPU threads the machine allows now (00_core)
         v = _instance_views(model, ds, k, items, latents, eval_mode, unet, unet_input)
         s = math.isqrt(items[0]['rgb'].shape[0])
         gt_rgb = torch.stack([it['rgb'] for it in items]).reshape(-1, s, s, 3).numpy()
