@@ -78,9 +78,33 @@ SPIN_COUNT = 10_000                     # libgomp pause loops before an idle thr
 THREAD_ENV = ('OMP_NUM_THREADS', 'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS')   # what set_threads writes
 _policy = {'threads': None}             # set_threads' count, and what the package import found (below)
 
+def _cgroup_cpu_limit(root='/sys/fs/cgroup', cgroup_file='/proc/self/cgroup') -> int | None:
+    """CPUs that this process's cgroup CPU quota allows (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`,
+    the smallest along its path), rounded up; None without a quota (or without cgroups)."""
+    try: lines = Path(cgroup_file).read_text().splitlines()
+    except OSError: return None
+    limits = []
+    for line in lines:
+        _, controllers, rel = (line.split(':', 2) + ['', ''])[:3]
+        if controllers == '': base, names = Path(root), ('cpu.max',)                      # v2: one hierarchy
+        elif 'cpu' in controllers.split(','): base, names = Path(root)/controllers, ('cpu.cfs_quota_us', 'cpu.cfs_period_us')
+        else: continue
+        here = base/rel.strip('/')
+        for d in (here, *[p for p in here.parents if p.is_relative_to(base)]):
+            try: fields = [f for n in names for f in (d/n).read_text().split()]
+            except OSError: continue
+            if len(fields) == 2 and fields[0].lstrip('-').isdigit() and int(fields[0]) > 0 and fields[1].isdigit() and int(fields[1]) > 0:
+                limits.append(int(fields[0]) / int(fields[1]))
+    return max(1, math.ceil(min(limits) - 1e-9)) if limits else None
+
+_quota = []      # the quota, read once: cpu_count() is asked at every kernel launch
+
 def cpu_count() -> int:
-    "CPUs this process may run on (its affinity mask, as `taskset` or a batch scheduler sets it)."
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    """CPUs this process may run on: its affinity mask (as `taskset` or a batch scheduler sets it), fewer where its
+    cgroup's CPU quota allows fewer (`docker --cpus`, a Kubernetes CPU limit)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    if not _quota: _quota.append(_cgroup_cpu_limit())
+    return min(n, _quota[0] or n)
 
 def _env_threads() -> int | None:
     "OMP_NUM_THREADS when it is a positive integer (its first level: OpenMP reads `4,2` as 4 outside, 2 nested)."
