@@ -135,9 +135,9 @@ def child(policy: str, workload: str, small: bool):
     make = {'train': _enet_train, 'infer': _enet_infer, 'pcm': _pcm_recover, 'fit': _tiny_fit, 'cli': _train_2d_command}[workload]
     fn, n = make(small)
     if workload not in ('fit', 'cli'): fn()     # warm-up: allocator, oneDNN primitives
+    from thesis_recon.core import follow_load
     t0, c0 = time.perf_counter(), _usage()
     if workload == 'cli': t0, c0 = _START, 0.0  # the whole process: its imports are the command's too
-    from thesis_recon.core import follow_load
     for _ in range(n):
         if workload not in ('fit', 'cli'): follow_load()   # as the package's loops do between steps (nothing under `old`)
         fn()

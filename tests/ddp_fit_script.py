@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 import thesis_recon.train as train
+from thesis_recon.core import atomic_write_text
 
 def mse(model, batch):
     x, t = batch
@@ -46,5 +47,4 @@ if __name__ == '__main__':
     p.add_argument('--slow', action='store_true', help='sleep 50 ms per batch'); p.add_argument('--epochs', type=int, default=3)
     a = p.parse_args()
     res = main(a.out, a.batch_size, a.max_steps, a.resume, a.dropout, a.slow, a.epochs)
-    dest = Path(a.out)/f"result_rank{res['rank']}.json"
-    tmp = dest.with_suffix('.tmp'); tmp.write_text(json.dumps(res)); os.replace(tmp, dest)
+    atomic_write_text(Path(a.out)/f"result_rank{res['rank']}.json", json.dumps(res))

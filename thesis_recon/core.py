@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #08d2c3b2
 from __future__ import annotations
-import argparse, math, os, pickle, queue, re, sys, threading, time, uuid, warnings
+import argparse, functools, math, os, pickle, queue, re, sys, threading, time, uuid, warnings
 from contextlib import contextmanager
 from pathlib import Path
 # TensorFlow's start-up lines (absl's pre-init warning, oneDNN, CUDA probing) stay quiet unless the user set
@@ -97,14 +97,16 @@ def _cgroup_cpu_limit(root='/sys/fs/cgroup', cgroup_file='/proc/self/cgroup') ->
                 limits.append(int(fields[0]) / int(fields[1]))
     return max(1, math.ceil(min(limits) - 1e-9)) if limits else None
 
-_quota = []      # the quota, read once: cpu_count() is asked at every kernel launch
+@functools.cache
+def _cpu_quota() -> int | None:
+    "This process's CPU quota, read once: `cpu_count()` is asked at every kernel launch."
+    return _cgroup_cpu_limit()
 
 def cpu_count() -> int:
     """CPUs this process may run on: its affinity mask (as `taskset` or a batch scheduler sets it), fewer where its
     cgroup's CPU quota allows fewer (`docker --cpus`, a Kubernetes CPU limit)."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-    if not _quota: _quota.append(_cgroup_cpu_limit())
-    return min(n, _quota[0] or n)
+    return min(n, _cpu_quota() or n)
 
 def _env_threads() -> int | None:
     "OMP_NUM_THREADS when it is a positive integer (its first level: OpenMP reads `4,2` as 4 outside, 2 nested)."
@@ -112,7 +114,8 @@ def _env_threads() -> int | None:
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 def num_threads() -> int:
-    "The CPU threads in force: `set_threads`'s count, else OMP_NUM_THREADS, else `cpu_count()`."
+    """The CPU threads to use at most: `set_threads`'s count, else OMP_NUM_THREADS, else `cpu_count()` (in the last case
+    `follow_load` uses fewer while other processes keep the CPUs busy)."""
     return _policy['threads'] or _env_threads() or cpu_count()
 
 def check_thread_env():

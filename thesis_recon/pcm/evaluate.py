@@ -44,7 +44,8 @@ def _as_model(m, kind: str, channels: int, device) -> PCMNet:
 def _predict(model, depth_n, focal, cx, cy, max_points, rng, where, device) -> float:
     "The model's output on LeReS's cloud of `depth_n` unprojected with `focal` (at the model's input voxel size)."
     feats, coords = leres_cloud(depth_n, focal, cx, cy, model.in_channels, model.voxel_size, max_points, rng, where)
-    x, _ = torch.from_numpy(feats).to(device), follow_load()    # the CPU threads the machine allows now (00_core)
+    x = torch.from_numpy(feats).to(device)
+    follow_load()       # the CPU threads the machine allows now (00_core)
     return float(model(x, torch.zeros(len(x), dtype=torch.int64, device=device), torch.from_numpy(coords).to(device)))
 
 def _focal_scale(alpha: float, where: str) -> float:

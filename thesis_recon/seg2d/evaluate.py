@@ -128,7 +128,8 @@ def predict_2d(cfg: Seg2dConfig, images, out_dir, device: str = 'auto', checkpoi
     model = speed_up(model_for_config(cfg, checkpoint, dev), compile=compile, channels_last=compile)
     out, written = Path(out_dir), []
     for i in tqdm(range(0, len(files), batch_size), desc='predict', unit='batch', disable=not progress):
-        chunk, _ = files[i:i + batch_size], follow_load()
+        chunk = files[i:i + batch_size]
+        follow_load()       # the CPU threads the machine allows now (00_core)
         batch = torch.stack([torch.from_numpy(normalize(load_image(f, img_size, resize), mean, std)) for f in chunk]).to(dev)
         with torch.no_grad(), autocast(dev): pred = match_logits(model(batch), batch.shape[-2:]).argmax(1).cpu().numpy()
         for f, lab in zip(chunk, pred):
