@@ -3,8 +3,11 @@ runtimes only if they load after it, see 00_core "Threads"), and one line saying
 
     from bench_common import policy_line   # first, before torch / numpy
     print(policy_line())
+
+and one way to get a folder to work in: the one the user named (kept), else a temporary one removed at exit.
 """
-import os, sys
+import atexit, os, shutil, sys, tempfile
+from pathlib import Path
 from thesis_recon import core    # imports the package first: its thread policy
 
 
@@ -14,3 +17,11 @@ def policy_line() -> str:
     else: line = f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
     torch = sys.modules.get('torch')
     return f"threads: {line}" + (f"; torch uses {torch.get_num_threads()}" if torch is not None else '')
+
+
+def scratch_folder(keep=None, prefix: str = 'bench_') -> Path:
+    "`keep` (created if missing, kept), else a new temporary folder that is removed when the benchmark exits."
+    if keep: folder = Path(keep); folder.mkdir(parents=True, exist_ok=True); return folder
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder

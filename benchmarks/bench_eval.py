@@ -8,8 +8,8 @@ frame at 328x256). Prints the best of `--repeats` for each part and for the whol
 
     python benchmarks/bench_eval.py [--repeats 3] [--work DIR]
 """
-from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
-import argparse, tempfile, time
+from bench_common import policy_line, scratch_folder   # first: the package's thread policy before torch / NumPy load
+import argparse, time
 from pathlib import Path
 import h5py
 import numpy as np
@@ -34,7 +34,7 @@ def main():
     ap.add_argument('--work', default=None, help='folder for the synthetic data (default: a temporary one)')
     a = ap.parse_args()
     print(policy_line())
-    work = Path(a.work or tempfile.mkdtemp())
+    work = scratch_folder(a.work, 'bench_eval_')
     tiny = make_tiny_chunks(work/'data')
     with h5py.File(tiny['val'], 'r') as f: x, y, w2g, sid, scan = f['x'][:], f['y'][:], f['world_to_grid'][:], f['scene_id'][:], f['scan_id'][:]
     scene = f'scene{int(sid[0]):04d}_{int(scan[0]):02d}'

@@ -13,7 +13,7 @@ Without CuPy or a GPU it says so and exits with status 0.
 
     python benchmarks/bench_gpu.py [--frames 100] [--cpu-frames 20] [--render-frames 200] [--skip-cli]
 """
-from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
+from bench_common import policy_line, scratch_folder   # first: the package's thread policy before torch / NumPy load
 import argparse, os, subprocess, sys, tempfile, time
 import numpy as np
 
@@ -45,7 +45,7 @@ def main():
     if folder is not None: path, scan, data = folder, SevenScenes(folder, load_color=False), f'the 7-Scenes excerpt ({folder})'
     else:
         from thesis_recon.synthetic import make_synthetic_scans
-        path = make_synthetic_scans(tempfile.mkdtemp(), n_frames=a.frames, noise=True, progress=False)[0]
+        path = make_synthetic_scans(scratch_folder(prefix='bench_gpu_'), n_frames=a.frames, noise=True, progress=False)[0]
         scan, data = ScanNetScene(path, load_color=False, load_label=False), 'a synthetic 640x480 scan with sensor noise'
     frames = [f for f in scan if f.pose_valid][:a.frames]
     print(f'TSDF data: {data}, {len(frames)} frames {frames[0].depth.shape[1]}x{frames[0].depth.shape[0]}')

@@ -9,9 +9,8 @@ Both train from the chunk loader (the data path is included), the model steps wi
 
 usage: python benchmarks/bench_nets3d.py [--device cpu|cuda|auto] [--steps 5] [--keep DIR]
 """
-from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
-import argparse, tempfile, time
-from pathlib import Path
+from bench_common import policy_line, scratch_folder   # first: the package's thread policy before torch / NumPy load
+import argparse, time
 import torch
 
 def train_speed(cfg, device, steps, precision):
@@ -60,7 +59,7 @@ def main(argv=None):
     from thesis_recon.seg2d.enet import ENet3DMV
     device = resolve_device(a.device)
     gpu = device.type == 'cuda'
-    tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp())
+    tmp = scratch_folder(a.keep, 'bench_nets3d_')
     t0 = time.perf_counter()
     if gpu:
         data = make_tiny_chunks(tmp/'data', n_train_scenes=2, n_val_scenes=1, n_frames=120, frame_size=(640, 480),

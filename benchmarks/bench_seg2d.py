@@ -11,9 +11,8 @@ so the model never waits for data). With a CUDA GPU (skipped cleanly without one
 plus the achieved TFLOP/s (FLOPs counted by torch.utils.flop_counter for one step, divided by the measured time).
 """
 from __future__ import annotations
-from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
-import argparse, os, sys, tempfile, time
-from pathlib import Path
+from bench_common import policy_line, scratch_folder   # first: the package's thread policy before torch / NumPy load
+import argparse, os, sys, time
 import numpy as np
 import torch
 
@@ -84,7 +83,7 @@ def bench_loader(workers: int, batch: int = 8, epochs: int = 2) -> float:
     "Images/s of the 2D data set (augmented, 328x256 from 320x240 exported frames) through a DataLoader."
     from thesis_recon.synthetic import make_synthetic_scans
     from thesis_recon.seg2d.data import prep_2d_dataset, Seg2dDataset
-    tmp = Path(tempfile.mkdtemp(prefix='bench_seg2d_'))
+    tmp = scratch_folder(prefix='bench_seg2d_')
     make_synthetic_scans(tmp/'exported', n_scenes=2, n_frames=24, width=320, height=240, progress=False)
     (tmp/'train.txt').write_text('scene0000_00\nscene0001_00\n')
     prep_2d_dataset(tmp/'exported', tmp/'2d', tmp/'train.txt', progress=False)

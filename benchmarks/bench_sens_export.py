@@ -12,8 +12,8 @@ processes at that moment (2.0 on two idle cores).
 
     python benchmarks/bench_sens_export.py [--frames 1000] [--workdir DIR]
 """
-from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
-import argparse, resource, shutil, sys, tempfile, time, warnings
+from bench_common import policy_line, scratch_folder   # first: the package's thread policy before torch / NumPy load
+import argparse, resource, shutil, sys, time, warnings
 from pathlib import Path
 import numpy as np
 from thesis_recon.core import DataWarning
@@ -92,7 +92,7 @@ def main():
     p.add_argument('--workdir', help='keep the synthetic scan here (reused on the next run)')
     a = p.parse_args()
     print(policy_line())
-    root = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix='bench_sens_'))
+    root = scratch_folder(a.workdir, 'bench_sens_')
     warnings.simplefilter('ignore', DataWarning)
     path = make_scan(root, a.frames)
     cap0 = cpu_capacity()
@@ -110,6 +110,5 @@ def main():
     print(f'2 workers / 1 worker                    : {two[0] / one[0]:7.2f} x        (goal >= 1.8)')
     print(f'machine: 2 procs / 1 proc on a CPU loop : {cap0:.2f} x before, {cap1:.2f} x after '
           '(2.00 on two idle cores; other load lowers every figure)')
-    if not a.workdir: shutil.rmtree(root, ignore_errors=True)
 
 if __name__ == '__main__': main()

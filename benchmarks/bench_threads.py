@@ -169,8 +169,9 @@ def measure(workloads, busy: int, repeats: int, small: bool) -> dict:
     "{(workload, load): {policy: [figures per repeat]}}; policies interleaved, their order rotated each repeat."
     out = {}
     if 'cli' in workloads:   # the command's images, written once
-        import tempfile
+        import atexit, tempfile   # not bench_common's scratch_folder: this parent must not import the package (its policy)
         folder = Path(tempfile.mkdtemp(prefix='bench_threads_'))
+        atexit.register(shutil.rmtree, folder, True)
         (folder/'sets.json').write_text(json.dumps(make_2d_images(folder)))
         os.environ['BENCH_THREADS_DATA'] = str(folder)
     for load in ('quiet', f'{busy} busy') if busy else ('quiet',):

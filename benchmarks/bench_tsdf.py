@@ -9,7 +9,7 @@ it needs the system library libusb-1.0-0) and not a dependency of the package.
 
     python benchmarks/bench_tsdf.py [--frames 100] [--voxel 0.02] [--reference-frames 3] [--demo]
 """
-from bench_common import policy_line   # first: the package's thread policy before torch / NumPy load
+from bench_common import policy_line, scratch_folder   # first: the package's thread policy before torch / NumPy load
 import argparse, os, tempfile, time
 import numpy as np
 from thesis_recon.core import shared_data
@@ -68,7 +68,7 @@ def main():
     if folder is not None: scene, data = SevenScenes(folder), f'the 7-Scenes excerpt ({folder})'
     else:
         from thesis_recon.synthetic import make_synthetic_scans
-        path = make_synthetic_scans(tempfile.mkdtemp(), n_frames=a.frames, noise=True, progress=False)[0]
+        path = make_synthetic_scans(scratch_folder(prefix='bench_tsdf_'), n_frames=a.frames, noise=True, progress=False)[0]
         scene = ScanNetScene(path, load_label=False)
         data = 'a synthetic scan with sensor noise (shared/data/7scenes-excerpt not found)'
     print(f'data: {data}')

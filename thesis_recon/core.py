@@ -43,10 +43,10 @@ __all__ = ['WAIT_POLICIES', 'WAIT_ENV', 'SPIN_COUNT', 'THREAD_ENV', 'LOAD_WINDOW
            'GPU_EXTRAS', 'SKIP_FLAGS_ENV', 'RAY_HELP', 'ThesisReconError', 'DataWarning', 'warn_data', 'first_sentence',
            'close_match', 'cpu_count', 'num_threads', 'check_thread_env', 'threads_for_load', 'follows_load',
            'follow_load', 'set_threads', 'thread_policy', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data', 'ArgumentParser', 'add_threads_arg',
-           'add_progress_arg', 'add_device_arg', 'gpu_count', 'resolve_device', 'cell_flags', 'cell_skip_reason',
-           'skip_flagged_cells', 'add_runner_args', 'add_config_args', 'add_set_arg', 'add_train_args', 'check_resume',
-           'add_compile_arg', 'prefetch']
+           'atomic_savez', 'atomic_pickle', 'shared_data', 'package_data', 'cache_dir', 'ArgumentParser',
+           'add_threads_arg', 'add_progress_arg', 'add_device_arg', 'gpu_count', 'resolve_device', 'cell_flags',
+           'cell_skip_reason', 'skip_flagged_cells', 'add_runner_args', 'add_config_args', 'add_set_arg',
+           'add_train_args', 'check_resume', 'add_compile_arg', 'prefetch']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 class ThesisReconError(Exception):
@@ -288,6 +288,11 @@ def package_data(*parts) -> Path:
     path = Path(str(files('thesis_recon'))).joinpath('data', *parts)
     if not path.exists(): raise ThesisReconError(f'{path}: missing from the installed package (reinstall thesis-recon)')
     return path
+
+def cache_dir(*parts) -> Path:
+    "`<cache>/<parts>`, the cache being `$THESIS_RECON_CACHE`, else `$XDG_CACHE_HOME/thesis_recon`, else `~/.cache/thesis_recon` (not created)."
+    root = os.environ.get('THESIS_RECON_CACHE') or Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'thesis_recon'
+    return Path(root).joinpath(*parts)
 
 # %% ../nbs/00_core.ipynb #d7a8ede1
 def _respell(opt: str, known) -> str:

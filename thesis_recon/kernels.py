@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import thesis_recon
-from .core import ThesisReconError, follow_load, gpu_count, resolve_device
+from .core import ThesisReconError, cache_dir, follow_load, gpu_count, resolve_device
 
 # %% auto #0
 __all__ = ['cache_stats', 'MIN_GPU_THREADS_PER_CPU_THREAD', 'GPU_OPTIONS', 'DEFAULT_GPU_ARCH', 'KERNELS', 'KernelCompileError',
@@ -244,8 +244,8 @@ def _cpu_id() -> str:
 
 # %% ../nbs/01_kernels.ipynb #de2b1b6a
 def kernel_cache_dir() -> Path:
-    "Where compiled CPU kernels are cached: `$THESIS_RECON_KERNEL_CACHE` or `~/.cache/thesis_recon/kernels`."
-    d = os.environ.get('THESIS_RECON_KERNEL_CACHE') or Path.home()/'.cache'/'thesis_recon'/'kernels'
+    "Where compiled CPU kernels are cached: `$THESIS_RECON_KERNEL_CACHE`, else `kernels/` of the package's `cache_dir`."
+    d = os.environ.get('THESIS_RECON_KERNEL_CACHE') or cache_dir('kernels')
     return Path(d)
 
 # No contraction of a * b + c into a fused multiply-add, here or on the GPU (`GPU_OPTIONS`): with IEEE division and

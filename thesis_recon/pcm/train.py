@@ -4,12 +4,12 @@
 
 # %% ../../nbs/83_pcm_train.ipynb #bf6a4d4f
 from __future__ import annotations
-import json, hashlib, math, tempfile
+import json, hashlib, math, shutil
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ..core import ThesisReconError, atomic_path, atomic_write_text
+from ..core import ThesisReconError, atomic_path, atomic_write_text, cache_dir
 from ..config import config_to_dict
 from ..train import TrainOptions, fit, load_checkpoint, seed_everything
 from .config import DEFAULT_CHANNELS, DEFAULT_VOXEL_SIZE, TARGETS, PCMTrainConfig, load_pcm_config
@@ -116,11 +116,26 @@ def _code_key(settings: dict) -> str:
         h.update((Path(pkg.__file__).parent/f'{m}.py').read_bytes())
     return h.hexdigest()[:12]
 
+def _cached_models(out, name: str, key: str) -> Path:
+    """`out` if given, else `<cache_dir>/<name>/<key>`; the folders of other keys there (older code's models) are
+    removed, except one that another process holds the lock of."""
+    import fcntl
+    if out is not None: return Path(out)
+    here = cache_dir(name, key)
+    for other in (here.parent.iterdir() if here.parent.is_dir() else ()):
+        if other.name == key or not other.is_dir(): continue
+        try:
+            with open(other/'.lock', 'a') as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(other)
+        except OSError: pass   # in use (or gone already)
+    return here
+
 def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = False) -> Path:
     "Train (or find) tiny shift and focal models on synthetic rooms; returns the folder holding shift.tar and focal.tar."
     import fcntl   # POSIX only, and only this test helper needs it
     s = {**TINY_PCM, **(settings or {})}
-    out = Path(out) if out is not None else Path(tempfile.gettempdir())/'thesis_recon_pcm_tiny'/_code_key(s)
+    out = _cached_models(out, 'pcm_tiny', _code_key(s))
     out.mkdir(parents=True, exist_ok=True)
     per_kind = lambda v, kind: v[kind] if isinstance(v, dict) else v
     with open(out/'.lock', 'w') as lock:
@@ -135,6 +150,7 @@ def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = Fal
                            widths=list(s['widths']), epochs=per_kind(s['epochs'], kind), batch_size=s['batch_size'],
                            learning_rate=s['learning_rate'], learning_rate_decay=per_kind(s['learning_rate_decay'], kind),
                            train_split=s['train_split']), device='cpu', progress=progress)
+            shutil.rmtree(out/kind, ignore_errors=True)   # the run's resumable checkpoints: 50 MB no caller reads
     return out
 
 # %% ../../nbs/83_pcm_train.ipynb #9b20c53d
@@ -143,7 +159,7 @@ def small_pcm_models(out=None, n_maps: int = 2000, progress: bool = False) -> Pa
     views, the README's chain; returns the folder holding `shift.tar`, `focal.tar` and the data in `data/`."""
     import fcntl   # POSIX only, and only this helper needs it
     key = _code_key({'small': n_maps, 'configs': [load_pcm_config(n).__dict__ for n in ('pcm_shift_small', 'pcm_focal_small')]})
-    out = Path(out) if out is not None else Path(tempfile.gettempdir())/'thesis_recon_pcm_small'/key
+    out = _cached_models(out, 'pcm_small', key)
     out.mkdir(parents=True, exist_ok=True)
     with open(out/'.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -151,5 +167,7 @@ def small_pcm_models(out=None, n_maps: int = 2000, progress: bool = False) -> Pa
             prepare_pcm_data(out/'data', synthetic=n_maps, width=160, height=120, progress=progress)
         for name in ('pcm_shift_small', 'pcm_focal_small'):
             cfg = load_pcm_config(name, {'data': str(out/'data'), 'out': str(out), 'logs': False})
-            if not (out/f'{TARGETS[cfg.target]}.tar').is_file(): train_pcm(cfg, device='cpu', progress=progress)
+            if (out/f'{TARGETS[cfg.target]}.tar').is_file(): continue
+            train_pcm(cfg, device='cpu', progress=progress)
+            shutil.rmtree(out/TARGETS[cfg.target], ignore_errors=True)
     return out
