@@ -22,7 +22,7 @@ _PREFIX = 'thesis-recon-tests-'
 def _alive(pid: int) -> bool:
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
-    except PermissionError: return True
+    except PermissionError: pass   # someone else's process
     return True
 
 def _remove_stale_sessions(parent: Path):

@@ -5,6 +5,7 @@
 # %% ../../nbs/83_pcm_train.ipynb #bf6a4d4f
 from __future__ import annotations
 import json, hashlib, math, shutil
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import torch
@@ -116,30 +117,31 @@ def _code_key(settings: dict) -> str:
         h.update((Path(pkg.__file__).parent/f'{m}.py').read_bytes())
     return h.hexdigest()[:12]
 
-def _cached_models(out, name: str, key: str) -> Path:
-    """`out` if given, else `<cache_dir>/<name>/<key>`; the folders of other keys there (older code's models) are
-    removed, except one that another process holds the lock of."""
-    import fcntl
-    if out is not None: return Path(out)
-    here = cache_dir(name, key)
-    for other in (here.parent.iterdir() if here.parent.is_dir() else ()):
-        if other.name == key or not other.is_dir(): continue
-        try:
-            with open(other/'.lock', 'a') as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(other)
-        except OSError: pass   # in use (or gone already)
-    return here
+@contextmanager
+def _cached_models(out, name: str, key: str):
+    """The folder to make models in, created and locked while the block runs (notebooks run in parallel: one process
+    trains, the others wait, then reuse): `out` if given, else `<cache_dir>/<name>/<key>`, where the folders of other
+    keys (older code's models) are removed unless another process holds their lock."""
+    import fcntl   # POSIX only, and only these helpers need it
+    if out is None:
+        out = cache_dir(name, key)
+        for other in (out.parent.iterdir() if out.parent.is_dir() else ()):
+            if other.name == key or not other.is_dir(): continue
+            try:
+                with open(other/'.lock', 'a') as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    shutil.rmtree(other)
+            except OSError: pass   # in use (or gone already)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    with open(out/'.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield out
 
 def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = False) -> Path:
     "Train (or find) tiny shift and focal models on synthetic rooms; returns the folder holding shift.tar and focal.tar."
-    import fcntl   # POSIX only, and only this test helper needs it
     s = {**TINY_PCM, **(settings or {})}
-    out = _cached_models(out, 'pcm_tiny', _code_key(s))
-    out.mkdir(parents=True, exist_ok=True)
     per_kind = lambda v, kind: v[kind] if isinstance(v, dict) else v
-    with open(out/'.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # one process trains (notebooks run in parallel); the others wait, then reuse
+    with _cached_models(out, 'pcm_tiny', _code_key(s)) as out:
         if not (out/'data'/'index.csv').is_file():
             prepare_pcm_data(out/'data', synthetic=s['n_maps'], views_per_scene=10, width=s['width'], height=s['height'],
                              fov_range=s['fov_range'], progress=progress)
@@ -157,12 +159,8 @@ def tiny_pcm_models(out=None, settings: dict | None = None, progress: bool = Fal
 def small_pcm_models(out=None, n_maps: int = 2000, progress: bool = False) -> Path:
     """Train (or find) the shipped small models (`pcm_shift_small`, `pcm_focal_small`) on `n_maps` synthetic 160 x 120
     views, the README's chain; returns the folder holding `shift.tar`, `focal.tar` and the data in `data/`."""
-    import fcntl   # POSIX only, and only this helper needs it
     key = _code_key({'small': n_maps, 'configs': [load_pcm_config(n).__dict__ for n in ('pcm_shift_small', 'pcm_focal_small')]})
-    out = _cached_models(out, 'pcm_small', key)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out/'.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _cached_models(out, 'pcm_small', key) as out:
         if not (out/'data'/'index.csv').is_file():
             prepare_pcm_data(out/'data', synthetic=n_maps, width=160, height=120, progress=progress)
         for name in ('pcm_shift_small', 'pcm_focal_small'):
