@@ -276,18 +276,23 @@ def _build_cpu_library(code: str, options: tuple, names: list[str], source_name:
         if key in _loaded:
             cache_stats['memory_hits'] += 1
             return _loaded[key]
-        cache = kernel_cache_dir(); cache.mkdir(parents=True, exist_ok=True)
+        cache = kernel_cache_dir()
         lib = cache/f'{key}.so'
         if lib.exists(): cache_stats['disk_hits'] += 1
         else:
-            with tempfile.TemporaryDirectory(dir=cache) as tmp:
-                src = Path(tmp)/'kernel.cpp'; src.write_text(unit)
-                out = Path(tmp)/'kernel.so'
-                res = subprocess.run([cxx, *_CXXFLAGS, *defines, str(src), '-o', str(out)], capture_output=True, text=True)
-                if res.returncode != 0:
-                    raise KernelCompileError(f'kernel {source_name} failed to compile for the CPU backend:\n'
-                                             + _map_error_lines(res.stderr, source_name))
-                os.replace(out, lib)   # atomic: a concurrent compile of the same key writes the same bytes
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(dir=cache) as tmp:
+                    src = Path(tmp)/'kernel.cpp'; src.write_text(unit)
+                    out = Path(tmp)/'kernel.so'
+                    res = subprocess.run([cxx, *_CXXFLAGS, *defines, str(src), '-o', str(out)], capture_output=True, text=True)
+                    if res.returncode != 0:
+                        raise KernelCompileError(f'kernel {source_name} failed to compile for the CPU backend:\n'
+                                                 + _map_error_lines(res.stderr, source_name))
+                    os.replace(out, lib)   # atomic: a concurrent compile of the same key writes the same bytes
+            except OSError as e:       # not a folder, not writable, a full disk: say where and what to set
+                raise ThesisReconError(f'{cache}: cannot keep the compiled CPU kernels there ({e.strerror or e}); set '
+                                       'THESIS_RECON_CACHE (or THESIS_RECON_KERNEL_CACHE) to a folder you can write') from None
             cache_stats['compiles'] += 1
         _loaded[key] = ctypes.CDLL(str(lib))
         return _loaded[key]
